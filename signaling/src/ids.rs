@@ -157,7 +157,10 @@ mod tests {
         assert!(ConferenceId::new("12345678901234").is_ok());
         assert!(ConferenceId::new("12345").is_err());
         assert!(ConferenceId::new("123456789012345").is_err());
-        assert!(ConferenceId::new("１２３４５６").is_err(), "non-ASCII digits");
+        assert!(
+            ConferenceId::new("１２３４５６").is_err(),
+            "non-ASCII digits"
+        );
     }
 
     #[test]

@@ -90,7 +90,10 @@ fn direct_dial_resolves_in_both_orders() {
     assert_eq!(line("sip:12345678.1177958860@gw.example.com"), want);
     assert_eq!(line("sip:1177958860.12345678@gw.example.com"), want);
     assert_eq!(line("12345678.1177958860"), want);
-    assert_eq!(line("\"Room\" <sips:12345678.1177958860@10.0.0.1:5061>"), want);
+    assert_eq!(
+        line("\"Room\" <sips:12345678.1177958860@10.0.0.1:5061>"),
+        want
+    );
     assert_eq!(line("h323:1177958860.12345678@gw"), want);
     assert_eq!(line("gw##12345678.1177958860"), want);
 }
@@ -214,7 +217,10 @@ fn dial_string() -> impl Strategy<Value = DialString> {
         Just("[2001:db8::1]".to_owned()),
         Just("192.0.2.7".to_owned()),
     ];
-    let param = ("[a-z][a-z0-9-]{0,8}", proptest::option::of("[a-zA-Z0-9.-]{1,8}"));
+    let param = (
+        "[a-z][a-z0-9-]{0,8}",
+        proptest::option::of("[a-zA-Z0-9.-]{1,8}"),
+    );
     (
         proptest::option::of("[ -~&&[^\"\\\\]]{0,12}[A-Za-z]"),
         scheme,
@@ -224,23 +230,25 @@ fn dial_string() -> impl Strategy<Value = DialString> {
         proptest::collection::vec(param.clone(), 0..3),
         proptest::collection::vec(param, 0..2),
     )
-        .prop_map(|(display_name, scheme, via, user, hostport, uri_params, header_params)| {
-            let (host, port) = match hostport {
-                Some((h, p)) => (Some(h), p),
-                None => (None, None),
-            };
-            DialString {
-                display_name: display_name.map(|n| n.trim().to_owned()),
-                scheme,
-                via,
-                user,
-                host,
-                port,
-                uri_params,
-                uri_headers: None,
-                header_params,
-            }
-        })
+        .prop_map(
+            |(display_name, scheme, via, user, hostport, uri_params, header_params)| {
+                let (host, port) = match hostport {
+                    Some((h, p)) => (Some(h), p),
+                    None => (None, None),
+                };
+                DialString {
+                    display_name: display_name.map(|n| n.trim().to_owned()),
+                    scheme,
+                    via,
+                    user,
+                    host,
+                    port,
+                    uri_params,
+                    uri_headers: None,
+                    header_params,
+                }
+            },
+        )
 }
 
 proptest! {

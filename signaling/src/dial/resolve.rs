@@ -209,7 +209,12 @@ fn resolve_at_tenant_host<L: DialLookup + ?Sized>(
     }
     if let Some((owner, prefix)) = lookup.tenant_by_prefix(digits)? {
         if owner == tenant {
-            return meeting(lookup, owner, &digits[prefix.as_str().len()..], Route::Prefix);
+            return meeting(
+                lookup,
+                owner,
+                &digits[prefix.as_str().len()..],
+                Route::Prefix,
+            );
         }
     }
     Err(DialError::UnknownConference {
@@ -233,7 +238,12 @@ fn resolve_digits<L: DialLookup + ?Sized>(
         }
     }
     if let Some((tenant, prefix)) = lookup.tenant_by_prefix(digits)? {
-        return meeting(lookup, tenant, &digits[prefix.as_str().len()..], Route::Prefix);
+        return meeting(
+            lookup,
+            tenant,
+            &digits[prefix.as_str().len()..],
+            Route::Prefix,
+        );
     }
     Err(DialError::UnknownTenant(format!(
         "{digits} is no tenant key and starts with no tenant's dial prefix"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing Tessera needs on a fresh Debian machine that has only the
+# Rust toolchain. Idempotent: packages already present are skipped, and apt-get runs only when
+# something is missing. Grows with the project (cmake and nasm for the media codecs, sip-tester
+# for the SIP tests).
+set -euo pipefail
+
+# gcc + libc6-dev: rusqlite builds its bundled SQLite from C.
+packages=(gcc libc6-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing Debian packages: ${missing[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    echo "installing the Rust $component component" >&2
+    rustup component add "$component"
+  fi
+done

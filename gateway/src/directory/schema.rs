@@ -1,0 +1,67 @@
+//! The directory's SQLite schema as versioned migrations (`PRAGMA user_version`, through
+//! `rusqlite_migration`). Append new migrations; never edit one that has shipped.
+
+use rusqlite_migration::{Migrations, M};
+
+/// Every migration, oldest first.
+pub(super) fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        r#"
+CREATE TABLE tenants (
+    key                         TEXT PRIMARY KEY NOT NULL CHECK (key GLOB '[0-9]*' AND length(key) BETWEEN 4 AND 12),
+    name                        TEXT NOT NULL CHECK (length(name) > 0),
+    dial_prefix                 TEXT UNIQUE CHECK (dial_prefix GLOB '[0-9]*'),
+    endpoint_licenses           INTEGER NOT NULL CHECK (endpoint_licenses >= 0),
+    cascade_licenses            INTEGER NOT NULL CHECK (cascade_licenses >= 0),
+    who_can_bypass              TEXT NOT NULL CHECK (who_can_bypass IN ('everyone', 'trusted-orgs', 'same-org', 'organizer')),
+    callers_bypass              INTEGER NOT NULL CHECK (callers_bypass IN (0, 1)),
+    anonymous_can_start         INTEGER NOT NULL CHECK (anonymous_can_start IN (0, 1)),
+    legacy_trusted_vtc_bypass   INTEGER NOT NULL CHECK (legacy_trusted_vtc_bypass IN (0, 1))
+) STRICT;
+
+CREATE TABLE tenant_hostnames (
+    hostname    TEXT PRIMARY KEY NOT NULL,
+    tenant_key  TEXT NOT NULL REFERENCES tenants(key) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX tenant_hostnames_by_tenant ON tenant_hostnames(tenant_key);
+
+CREATE TABLE meetings (
+    tenant_key          TEXT NOT NULL REFERENCES tenants(key) ON DELETE CASCADE,
+    conference_id       TEXT NOT NULL CHECK (conference_id GLOB '[0-9]*' AND length(conference_id) BETWEEN 6 AND 14),
+    organizer           TEXT,
+    who_can_bypass      TEXT CHECK (who_can_bypass IN ('everyone', 'trusted-orgs', 'same-org', 'organizer')),
+    callers_bypass      INTEGER CHECK (callers_bypass IN (0, 1)),
+    anonymous_can_start INTEGER CHECK (anonymous_can_start IN (0, 1)),
+    PRIMARY KEY (tenant_key, conference_id)
+) STRICT;
+
+CREATE TABLE trusted_devices (
+    id          INTEGER PRIMARY KEY,
+    tenant_key  TEXT NOT NULL REFERENCES tenants(key) ON DELETE CASCADE,
+    kind        TEXT NOT NULL CHECK (kind IN ('cidr', 'uri', 'digest')),
+    cidr        TEXT,
+    uri_pattern TEXT,
+    username    TEXT,
+    realm       TEXT,
+    ha1_md5     TEXT,
+    ha1_sha256  TEXT,
+    CHECK (
+        (kind = 'cidr' AND cidr IS NOT NULL) OR
+        (kind = 'uri' AND uri_pattern IS NOT NULL) OR
+        (kind = 'digest' AND username IS NOT NULL AND realm IS NOT NULL
+            AND ha1_md5 IS NOT NULL AND ha1_sha256 IS NOT NULL)
+    )
+) STRICT;
+CREATE INDEX trusted_devices_by_tenant ON trusted_devices(tenant_key);
+CREATE UNIQUE INDEX trusted_devices_digest_user ON trusted_devices(tenant_key, username) WHERE kind = 'digest';
+"#,
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

@@ -1,0 +1,269 @@
+//! Layout geometry: the tile rectangles of the picture a VTC receives (1 -> full screen,
+//! 2 -> side by side, 3-4 -> 2x2, 5-9 -> 3x3, as the media issue specifies).
+//!
+//! Owns only rectangles. It must not know who fills a tile (active-speaker selection) or how pixels
+//! get there (the compositor). Every edge is on an even pixel so that I420's half-resolution chroma
+//! planes split at the same places as luma.
+
+use std::fmt;
+
+/// Most tiles a layout has (3x3).
+pub const MAX_TILES: usize = 9;
+
+/// Why a grid cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    /// The canvas is too small, or has odd dimensions (I420 needs even).
+    #[error("canvas {width}x{height} must have even sides of at least 6x6 pixels")]
+    BadCanvas {
+        /// Canvas width.
+        width: u32,
+        /// Canvas height.
+        height: u32,
+    },
+}
+
+/// A rectangle in pixels, `x`/`y` its top-left corner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rect {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+}
+
+impl Rect {
+    /// Whether the two rectangles share any pixel.
+    pub fn overlaps(&self, other: &Rect) -> bool {
+        self.x < other.x + other.width
+            && other.x < self.x + self.width
+            && self.y < other.y + other.height
+            && other.y < self.y + self.height
+    }
+
+    /// Area in pixels.
+    pub fn area(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+}
+
+impl fmt::Display for Rect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}+{}+{}", self.width, self.height, self.x, self.y)
+    }
+}
+
+/// The shape of a layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LayoutKind {
+    /// One tile, the whole canvas.
+    Full,
+    /// Two tiles, each half the width, letterboxed to the canvas's aspect ratio.
+    SideBySide,
+    /// Four equal tiles.
+    Grid2x2,
+    /// Nine equal tiles (edges on the even pixel nearest each third, so widths differ by at most
+    /// two pixels: 426, 428, 426 across 1280).
+    Grid3x3,
+}
+
+impl LayoutKind {
+    /// The layout for `speakers` tiles to show (more than nine show nine).
+    pub fn for_count(speakers: usize) -> LayoutKind {
+        match speakers {
+            0 | 1 => LayoutKind::Full,
+            2 => LayoutKind::SideBySide,
+            3 | 4 => LayoutKind::Grid2x2,
+            _ => LayoutKind::Grid3x3,
+        }
+    }
+
+    /// How many tiles it has.
+    pub fn tiles(self) -> usize {
+        match self {
+            LayoutKind::Full => 1,
+            LayoutKind::SideBySide => 2,
+            LayoutKind::Grid2x2 => 4,
+            LayoutKind::Grid3x3 => MAX_TILES,
+        }
+    }
+}
+
+/// The tiles of one layout on one canvas, in reading order (left to right, top to bottom).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileGrid {
+    kind: LayoutKind,
+    width: u32,
+    height: u32,
+    tiles: Vec<Rect>,
+}
+
+/// The even pixel nearest to `total * i / n` (the `i`-th of `n` cuts of `total`).
+fn even_cut(total: u32, i: u32, n: u32) -> u32 {
+    let exact = u64::from(total) * u64::from(i) / u64::from(n);
+    // total is even, so rounding to even stays within it.
+    (exact.div_ceil(2) * 2) as u32
+}
+
+impl TileGrid {
+    /// Lays out `kind` on a `width` x `height` canvas.
+    pub fn new(kind: LayoutKind, width: u32, height: u32) -> Result<Self, LayoutError> {
+        if width < 6 || height < 6 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
+            return Err(LayoutError::BadCanvas { width, height });
+        }
+        let grid = |n: u32| -> Vec<Rect> {
+            (0..n)
+                .flat_map(|row| (0..n).map(move |col| (row, col)))
+                .map(|(row, col)| {
+                    let (x0, x1) = (even_cut(width, col, n), even_cut(width, col + 1, n));
+                    let (y0, y1) = (even_cut(height, row, n), even_cut(height, row + 1, n));
+                    Rect {
+                        x: x0,
+                        y: y0,
+                        width: x1 - x0,
+                        height: y1 - y0,
+                    }
+                })
+                .collect()
+        };
+        let tiles = match kind {
+            LayoutKind::Full => vec![Rect {
+                x: 0,
+                y: 0,
+                width,
+                height,
+            }],
+            LayoutKind::SideBySide => {
+                // Each half keeps the canvas's aspect ratio, centred vertically.
+                let half = even_cut(width, 1, 2);
+                let tile_h = even_cut(height, 1, 2);
+                let y = even_cut(height - tile_h, 1, 2);
+                vec![
+                    Rect {
+                        x: 0,
+                        y,
+                        width: half,
+                        height: tile_h,
+                    },
+                    Rect {
+                        x: half,
+                        y,
+                        width: width - half,
+                        height: tile_h,
+                    },
+                ]
+            }
+            LayoutKind::Grid2x2 => grid(2),
+            LayoutKind::Grid3x3 => grid(3),
+        };
+        Ok(TileGrid {
+            kind,
+            width,
+            height,
+            tiles,
+        })
+    }
+
+    /// The layout's shape.
+    pub fn kind(&self) -> LayoutKind {
+        self.kind
+    }
+
+    /// Canvas size as (width, height).
+    pub fn canvas(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// The tiles, in reading order.
+    pub fn tiles(&self) -> &[Rect] {
+        &self.tiles
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn tile_count_follows_speaker_count() {
+        let kinds: Vec<_> = (0..=10).map(LayoutKind::for_count).collect();
+        use LayoutKind::*;
+        assert_eq!(
+            kinds,
+            [
+                Full, Full, SideBySide, Grid2x2, Grid2x2, Grid3x3, Grid3x3, Grid3x3, Grid3x3,
+                Grid3x3, Grid3x3
+            ]
+        );
+    }
+
+    #[test]
+    fn grid_3x3_of_720p() {
+        let g = TileGrid::new(LayoutKind::Grid3x3, 1280, 720).unwrap();
+        let text: Vec<String> = g.tiles().iter().map(Rect::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "426x240+0+0",
+                "428x240+426+0",
+                "426x240+854+0",
+                "426x240+0+240",
+                "428x240+426+240",
+                "426x240+854+240",
+                "426x240+0+480",
+                "428x240+426+480",
+                "426x240+854+480",
+            ]
+        );
+    }
+
+    #[test]
+    fn side_by_side_is_letterboxed() {
+        let g = TileGrid::new(LayoutKind::SideBySide, 1280, 720).unwrap();
+        assert_eq!(g.tiles()[0].to_string(), "640x360+0+180");
+        assert_eq!(g.tiles()[1].to_string(), "640x360+640+180");
+    }
+
+    #[test]
+    fn odd_or_tiny_canvases_are_refused() {
+        assert!(TileGrid::new(LayoutKind::Full, 1279, 720).is_err());
+        assert!(TileGrid::new(LayoutKind::Full, 4, 4).is_err());
+    }
+
+    fn any_kind() -> impl Strategy<Value = LayoutKind> {
+        prop_oneof![
+            Just(LayoutKind::Full),
+            Just(LayoutKind::SideBySide),
+            Just(LayoutKind::Grid2x2),
+            Just(LayoutKind::Grid3x3),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn tiles_never_overlap_and_stay_inside_on_even_pixels(
+            kind in any_kind(), w in 3u32..2000, h in 3u32..2000
+        ) {
+            let (w, h) = (w * 2, h * 2);
+            let g = TileGrid::new(kind, w, h).unwrap();
+            prop_assert_eq!(g.tiles().len(), kind.tiles());
+            for (i, a) in g.tiles().iter().enumerate() {
+                prop_assert!(a.width > 0 && a.height > 0);
+                prop_assert!(a.x + a.width <= w && a.y + a.height <= h);
+                prop_assert!(a.x % 2 == 0 && a.y % 2 == 0 && a.width % 2 == 0 && a.height % 2 == 0);
+                for b in &g.tiles()[i + 1..] {
+                    prop_assert!(!a.overlaps(b), "{} overlaps {}", a, b);
+                }
+            }
+            if kind != LayoutKind::SideBySide {
+                let covered: u64 = g.tiles().iter().map(Rect::area).sum();
+                prop_assert_eq!(covered, u64::from(w) * u64::from(h));
+            }
+        }
+    }
+}
