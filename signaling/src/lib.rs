@@ -5,7 +5,11 @@
 //! directory is reached through the [`dial::DialLookup`] trait the gateway implements.
 
 pub mod dial;
+pub mod dialog;
 pub mod ids;
+pub mod sdp;
+pub mod sip;
+pub mod transaction;
 
 pub use dial::{DialError, DialLookup, DialString, LookupError, ResolvedDial, Route};
 pub use ids::{ConferenceId, DialPrefix, IdError, TenantKey};
