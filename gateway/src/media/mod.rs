@@ -1,0 +1,30 @@
+//! Entry-queue audio: the prompts a caller hears while dialling into a meeting and the DTMF
+//! digits they key in.
+//!
+//! It owns:
+//! - G.711 µ-law / A-law coding ([`g711`]),
+//! - RTP header parsing and writing for the packets it handles ([`rtp`]),
+//! - RFC 4733 telephone-event parsing and once-per-key-press detection ([`telephone_event`]),
+//! - DTMF in SIP INFO bodies ([`info_dtmf`]; the SIP layer hands over the body),
+//! - the recorded prompts and their RTP packetisation ([`prompt`], read by [`wav`]),
+//! - the per-call async task that runs one call's RTP socket ([`task::CallMedia`]).
+//!
+//! It must not touch SIP (dialogs, transactions, SDP negotiation) or meetings and the lobby: the
+//! call-control core decides what to play and what a digit means; this module only plays and
+//! reports, through the plain data of [`crate::calls::api`]. The full media plane (video,
+//! transcoding, mixing into meetings) comes with the media issue and will grow beside this.
+//!
+//! Everything except [`task`] is sans-IO and clock-free.
+
+pub mod g711;
+pub mod info_dtmf;
+pub mod prompt;
+pub mod rtp;
+pub mod task;
+pub mod telephone_event;
+pub mod wav;
+
+pub use info_dtmf::{parse_info_dtmf, InfoDtmfError};
+pub use prompt::PromptPlayer;
+pub use task::CallMedia;
+pub use telephone_event::{TelephoneEvent, TelephoneEventDetector, TelephoneEventError};
