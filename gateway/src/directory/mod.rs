@@ -9,6 +9,7 @@
 mod model;
 mod schema;
 
+pub(crate) use model::realm_of;
 pub use model::{Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule};
 
 use std::path::Path;
@@ -17,7 +18,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use signaling::{ConferenceId, DialLookup, DialPrefix, IdError, LookupError, TenantKey};
 
 use crate::lobby::{LobbyPolicy, WhoCanBypass};
-use model::{check_name, normalise_hostname, realm_of};
+use model::{check_name, normalise_hostname};
 
 /// Why a directory operation failed. Refusals (everything but `Sqlite`/`Migration`) leave the
 /// directory unchanged.

@@ -53,7 +53,7 @@ impl Tenant {
     }
 }
 
-pub(super) fn realm_of(key: &TenantKey) -> String {
+pub(crate) fn realm_of(key: &TenantKey) -> String {
     format!("{key}.tessera")
 }
 

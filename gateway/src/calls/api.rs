@@ -1,0 +1,228 @@
+//! What the call-control core exchanges with its drivers: outputs to act on (datagrams to send,
+//! media to start or stop, prompts to play), media events coming back, and the admin commands
+//! with their replies. Plain data only; no behaviour lives here.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+use signaling::transaction::Peer;
+
+use crate::lobby::ParticipantClass;
+
+/// A call's identity inside the gateway (stable for the call's life, unlike its dialog tags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+/// Audio codecs the gateway can play prompts in and read DTMF alongside (the media issue adds
+/// Opus and G.722).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptCodec {
+    /// G.711 µ-law, 8 kHz.
+    Pcmu,
+    /// G.711 A-law, 8 kHz.
+    Pcma,
+}
+
+/// The negotiated audio of a call, as far as the driver's media task needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioSetup {
+    /// Our RTP port (the driver binds it).
+    pub local_port: u16,
+    /// Where to send RTP (symmetric RTP: the driver switches to the address packets really come
+    /// from once they arrive).
+    pub remote: SocketAddr,
+    /// Payload type and codec to send prompts with.
+    pub payload_type: u8,
+    /// The codec behind `payload_type`.
+    pub codec: PromptCodec,
+    /// RFC 4733 telephone-event payload type, if negotiated.
+    pub telephone_event_pt: Option<u8>,
+}
+
+/// The recorded prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prompt {
+    /// "Please enter the conference ID, followed by the pound key."
+    EnterConferenceId,
+    /// "That conference ID was not found. Please try again."
+    InvalidConferenceId,
+    /// "Please wait; someone will let you in shortly."
+    Lobby,
+    /// "Goodbye."
+    Goodbye,
+}
+
+/// A DTMF digit: `0`-`9`, `*`, `#`, `A`-`D`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DtmfDigit(pub char);
+
+/// What the driver tells the core about a call's media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A DTMF digit arrived as an RFC 4733 telephone-event (once per key press).
+    Dtmf(DtmfDigit),
+}
+
+/// What the core asks its driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreOutput {
+    /// Send these bytes.
+    Transmit {
+        /// Destination (for TCP: the connection to that remote address).
+        to: Peer,
+        /// A serialised SIP message.
+        bytes: Vec<u8>,
+    },
+    /// Bind the call's RTP port and start its media task.
+    MediaStart {
+        /// The call.
+        call: CallId,
+        /// Its audio.
+        audio: AudioSetup,
+    },
+    /// Stop the call's media task and free its port.
+    MediaStop {
+        /// The call.
+        call: CallId,
+    },
+    /// Play a prompt on the call's audio (replacing any prompt still playing).
+    PlayPrompt {
+        /// The call.
+        call: CallId,
+        /// Which prompt.
+        prompt: Prompt,
+    },
+}
+
+/// Operator requests from the admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// The live view of one meeting.
+    ViewMeeting {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+    },
+    /// Admit someone from the lobby.
+    Admit {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+        /// Who.
+        id: String,
+    },
+    /// Turn someone in the lobby away (BYE with a Reason).
+    Deny {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+        /// Who.
+        id: String,
+    },
+    /// Remove a participant from the meeting (BYE for a call).
+    Remove {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+        /// Who.
+        id: String,
+    },
+}
+
+/// Why an admin command failed; the HTTP layer maps each to a status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    /// No such tenant or meeting (404).
+    #[error("no meeting {conference} for tenant {tenant}")]
+    UnknownMeeting {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+    },
+    /// No such participant or lobby entry in that meeting (404).
+    #[error("no {what} {id} in this meeting")]
+    UnknownParticipant {
+        /// "participant" or "lobby entry".
+        what: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+}
+
+/// Per-participant media counters (filled in by the media issue; zero until then).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MediaCounters {
+    /// Audio RTP packets received.
+    pub audio_rx_packets: u64,
+    /// Audio RTP packets sent.
+    pub audio_tx_packets: u64,
+    /// Video frames received.
+    pub video_rx_frames: u64,
+    /// Video frames sent.
+    pub video_tx_frames: u64,
+}
+
+/// One participant in the live meeting view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParticipantView {
+    /// Id (`p7`).
+    pub id: String,
+    /// Display name (From display name, else its user part; synthetic names for synthetic ones).
+    pub display_name: String,
+    /// Trust class.
+    pub class: ParticipantClass,
+    /// `sip` or `synthetic`.
+    pub protocol: &'static str,
+    /// When they joined (RFC 3339).
+    pub joined_at: String,
+    /// Media counters.
+    pub media: MediaCounters,
+}
+
+/// One lobby entry in the live meeting view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LobbyView {
+    /// Id (`p7`).
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Trust class.
+    pub class: ParticipantClass,
+    /// When they started waiting (RFC 3339).
+    pub waiting_since: String,
+}
+
+/// The live view of one meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MeetingView {
+    /// Tenant key.
+    pub tenant: String,
+    /// Conference ID.
+    pub conference_id: String,
+    /// Who is in.
+    pub participants: Vec<ParticipantView>,
+    /// Who waits.
+    pub lobby: Vec<LobbyView>,
+}
+
+/// Replies to [`AdminCommand`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminReply {
+    /// The meeting view.
+    Meeting(MeetingView),
+    /// Done.
+    Done,
+}

@@ -1,0 +1,396 @@
+//! A new INVITE: routing the dialled string, refusing what cannot be served (with the right status
+//! and a reason), classifying the caller's trust, negotiating SDP, ringing and answering.
+
+use std::time::Instant;
+
+use rand::Rng;
+use signaling::dialog::Dialog;
+use signaling::sdp::{LocalMedia, SdpSession, SessionDescription};
+use signaling::sip::{HeaderName, Message};
+use signaling::transaction::{Peer, TxnKey};
+use signaling::{DialError, DialString, ResolvedDial, Route};
+
+use super::auth::{challenge, DigestResponse};
+use super::{contact_uri, header, Call, CallCore, CallId, CoreOutput, Phase, Prompt, Target};
+use crate::directory::TrustedDeviceRule;
+use crate::lobby::ParticipantClass;
+
+/// A refusal of an INVITE: status, reason phrase and extra headers.
+struct Refusal {
+    code: u16,
+    reason: String,
+    headers: Vec<(HeaderName, String)>,
+}
+
+impl Refusal {
+    fn new(code: u16, reason: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            reason: reason.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    fn with(mut self, name: HeaderName, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// The refusal for a dial-plan failure: 400 for a malformed string, 404 naming what is unknown.
+fn dial_refusal(error: &DialError) -> Refusal {
+    let (code, phrase) = match error {
+        DialError::Malformed(_) => (400, "Bad Request - Malformed dial string"),
+        DialError::NotADialString(_) => (404, "Not Found - Not a conference dial string"),
+        DialError::UnknownTenant(_) => (404, "Not Found - Unknown tenant"),
+        DialError::UnknownConference { .. } => (404, "Not Found - Unknown conference"),
+        DialError::Lookup(_) => (500, "Server Internal Error - Directory unavailable"),
+    };
+    let text = error.to_string().replace('"', "'");
+    Refusal::new(code, phrase).with(
+        header("Reason"),
+        format!("SIP;cause={code};text=\"{text}\""),
+    )
+}
+
+impl CallCore {
+    /// Handles an INVITE that starts a call.
+    pub(super) fn new_invite(&mut self, now: Instant, key: TxnKey, invite: Message, from: Peer) {
+        match self.accept_invite(now, &key, &invite, from) {
+            Ok(call) => {
+                tracing::info!(call = %call, %from, uri = invite.request_uri().unwrap_or_default(), "call accepted");
+            }
+            Err(refusal) => {
+                tracing::info!(%from, code = refusal.code, reason = %refusal.reason,
+                    uri = invite.request_uri().unwrap_or_default(), "call refused");
+                let tag = format!("{:016x}", self.rng.random::<u64>());
+                let mut response = self
+                    .response(&invite, refusal.code, Some(&tag))
+                    .with_reason(refusal.reason);
+                for (name, value) in refusal.headers {
+                    response = response.with_header(name, value);
+                }
+                self.respond(now, &key, response);
+            }
+        }
+    }
+
+    fn accept_invite(
+        &mut self,
+        now: Instant,
+        key: &TxnKey,
+        invite: &Message,
+        from: Peer,
+    ) -> Result<CallId, Refusal> {
+        if self.drain_deadline.is_some() {
+            return Err(
+                Refusal::new(503, "Service Unavailable - gateway shutting down")
+                    .with(header("Retry-After"), "30".into()),
+            );
+        }
+        if let Some(required) = invite.headers.get(&HeaderName::REQUIRE) {
+            // We support no extensions a caller could require (100rel, timer...).
+            return Err(
+                Refusal::new(420, "Bad Extension").with(header("Unsupported"), required.to_owned())
+            );
+        }
+        if invite.contact().map(|c| c.is_empty()).unwrap_or(true) {
+            return Err(Refusal::new(400, "Bad Request - Missing Contact"));
+        }
+        let resolved = self.route(invite).map_err(|e| dial_refusal(&e))?;
+        let class = self.classify(now, invite, from, &resolved)?;
+
+        let port_base = self
+            .ports
+            .take()
+            .ok_or_else(|| Refusal::new(503, "Service Unavailable - no media ports left"))?;
+        match self.build_call(now, key, invite, from, resolved, class, port_base) {
+            Ok(call) => Ok(call),
+            Err(refusal) => {
+                self.ports.give_back(port_base);
+                Err(refusal)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build_call(
+        &mut self,
+        now: Instant,
+        key: &TxnKey,
+        invite: &Message,
+        from: Peer,
+        resolved: ResolvedDial,
+        class: ParticipantClass,
+        port_base: u16,
+    ) -> Result<CallId, Refusal> {
+        let local = LocalMedia {
+            address: self.config.media_ip,
+            audio_port: port_base,
+            video_port: port_base + 2,
+        };
+        let mut sdp = SdpSession::new(
+            self.rng.random::<u32>().into(),
+            self.config.capabilities.clone(),
+            local,
+        );
+        let (local_sdp, negotiated, answer_in_ack) = if invite.body().is_empty() {
+            let offer = sdp
+                .create_offer()
+                .map_err(|e| Refusal::new(500, format!("Server Internal Error - {e}")))?;
+            (offer, None, true)
+        } else {
+            let is_sdp = invite
+                .content_type()
+                .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"));
+            if !is_sdp {
+                return Err(Refusal::new(415, "Unsupported Media Type")
+                    .with(header("Accept"), "application/sdp".into()));
+            }
+            let offer = std::str::from_utf8(invite.body())
+                .ok()
+                .and_then(|text| SessionDescription::parse(text).ok())
+                .ok_or_else(|| Refusal::new(400, "Bad Request - Malformed SDP"))?;
+            let (answer, negotiated) = sdp.answer(&offer).map_err(|e| {
+                let code = e.sip_status();
+                let text = e.to_string().replace('"', "'");
+                let refusal = Refusal::new(
+                    code,
+                    format!("{} - {text}", signaling::sip::reason_phrase(code)),
+                );
+                if code == 488 {
+                    // 305: Incompatible media format (RFC 3261 §20.43).
+                    let host = self.config.sip_addr.ip();
+                    refusal.with(header("Warning"), format!("305 {host} \"{text}\""))
+                } else {
+                    refusal
+                }
+            })?;
+            (answer, Some(negotiated), false)
+        };
+
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        let participant = self.new_participant();
+        let local_tag = format!("{:016x}", self.rng.random::<u64>());
+        let from_addr = invite.from().ok();
+        let display_name = from_addr
+            .as_ref()
+            .and_then(|f| f.display_name.clone().filter(|n| !n.trim().is_empty()))
+            .or_else(|| from_addr.as_ref().and_then(|f| uri_user(&f.uri)))
+            .unwrap_or_else(|| "Unknown caller".to_owned());
+        let target = match (resolved.route, resolved.conference) {
+            (Route::EntryQueue, _) | (_, None) => Target::EntryQueue,
+            (_, Some(conference)) => Target::Meeting((resolved.tenant.clone(), conference)),
+        };
+        let ring = self.config.ring_time;
+        let call = Call {
+            participant,
+            peer: from,
+            tenant: resolved.tenant,
+            display_name,
+            class,
+            invite_key: key.clone(),
+            invite: invite.clone(),
+            local_tag: local_tag.clone(),
+            dialog: None,
+            sdp,
+            local_sdp,
+            answer_in_ack,
+            negotiated,
+            port_base,
+            media_started: false,
+            phase: Phase::Ringing {
+                target: target.clone(),
+                answer_at: now + ring,
+            },
+        };
+        self.calls.insert(id, call);
+        if ring.is_zero() {
+            self.answer(now, id, target);
+        } else {
+            self.ringing.insert(key.clone(), id);
+            let ringing = self.response(invite, 180, Some(&local_tag)).with_header(
+                HeaderName::CONTACT,
+                contact_uri(self.config.sip_addr, from.transport),
+            );
+            self.respond(now, key, ringing);
+        }
+        Ok(id)
+    }
+
+    /// Resolves the Request-URI, falling back to the To URI (some endpoints put the dial string
+    /// only there).
+    fn route(&self, invite: &Message) -> Result<ResolvedDial, DialError> {
+        let by_uri = DialString::parse(invite.request_uri().unwrap_or_default())
+            .and_then(|d| d.resolve(&self.directory));
+        let Err(uri_error) = by_uri else {
+            return by_uri;
+        };
+        let by_to = invite
+            .to()
+            .map_err(|e| DialError::Malformed(e.to_string()))
+            .and_then(|to| DialString::parse(&to.uri))
+            .and_then(|d| d.resolve(&self.directory));
+        match (&uri_error, by_to) {
+            (_, Ok(found)) => Ok(found),
+            // The To header says more than a Request-URI that was no dial string at all.
+            (DialError::NotADialString(_) | DialError::Malformed(_), Err(to_error))
+                if !matches!(
+                    to_error,
+                    DialError::NotADialString(_) | DialError::Malformed(_)
+                ) =>
+            {
+                Err(to_error)
+            }
+            _ => Err(uri_error),
+        }
+    }
+
+    /// The caller's trust class: PSTN trunk, trusted VTC (source network, From URI pattern, or
+    /// digest credentials), or untrusted VTC. A caller whose From user names one of the tenant's
+    /// digest credentials is challenged (401); so is one that answers with a stale nonce.
+    fn classify(
+        &mut self,
+        now: Instant,
+        invite: &Message,
+        from: Peer,
+        resolved: &ResolvedDial,
+    ) -> Result<ParticipantClass, Refusal> {
+        if self
+            .config
+            .pstn_trunks
+            .iter()
+            .any(|net| net.contains(&from.addr.ip()))
+        {
+            return Ok(ParticipantClass::Pstn);
+        }
+        let rules = self
+            .directory
+            .trusted_devices(&resolved.tenant)
+            .map_err(|_| Refusal::new(500, "Server Internal Error - Directory unavailable"))?;
+        let from_uri = invite.from().map(|f| f.uri).unwrap_or_default();
+        if rules
+            .iter()
+            .any(|d| d.rule.matches_unauthenticated(from.addr.ip(), &from_uri))
+        {
+            return Ok(ParticipantClass::TrustedVtc);
+        }
+        let realm = crate::directory::realm_of(&resolved.tenant);
+        let credentials = invite
+            .headers
+            .get(&header("Authorization"))
+            .and_then(DigestResponse::parse);
+        if let Some(answer) = credentials {
+            let rule = rules.iter().find_map(|d| match &d.rule {
+                TrustedDeviceRule::Digest {
+                    username,
+                    realm: r,
+                    ha1_md5,
+                    ha1_sha256,
+                } if *username == answer.username && *r == answer.realm => {
+                    Some((ha1_md5, ha1_sha256))
+                }
+                _ => None,
+            });
+            let Some((md5, sha)) = rule else {
+                return Err(Refusal::new(403, "Forbidden - Unknown credentials"));
+            };
+            if !self.nonces.is_fresh(now, &answer.nonce) {
+                return Err(self.challenge(now, &realm, true));
+            }
+            if answer.verify("INVITE", md5, sha) {
+                return Ok(ParticipantClass::TrustedVtc);
+            }
+            return Err(Refusal::new(403, "Forbidden - Bad credentials"));
+        }
+        let claims_credential = uri_user(&from_uri).is_some_and(|user| {
+            rules
+                .iter()
+                .any(|d| matches!(&d.rule, TrustedDeviceRule::Digest { username, .. } if *username == user))
+        });
+        if claims_credential {
+            return Err(self.challenge(now, &realm, false));
+        }
+        Ok(ParticipantClass::UntrustedVtc)
+    }
+
+    fn challenge(&mut self, now: Instant, realm: &str, stale: bool) -> Refusal {
+        let nonce = format!("{:032x}", self.rng.random::<u128>());
+        let nonce = self.nonces.issue(now, nonce);
+        Refusal::new(401, "Unauthorized")
+            .with(header("WWW-Authenticate"), challenge(realm, &nonce, stale))
+    }
+
+    /// Sends the 200 (with our answer, or our offer when the INVITE had none), starts media and
+    /// moves the call to its target.
+    pub(super) fn answer(&mut self, now: Instant, id: CallId, target: Target) {
+        let contact = self.contact_for(id);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        self.ringing.remove(&call.invite_key);
+        let contact_uri_text = contact
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned();
+        let dialog = match Dialog::uas(&call.invite, &call.local_tag, &contact_uri_text) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::info!(call = %id, error = %e, "cannot form a dialog");
+                let (invite_key, invite, tag) = (
+                    call.invite_key.clone(),
+                    call.invite.clone(),
+                    call.local_tag.clone(),
+                );
+                self.ports.give_back(call.port_base);
+                self.calls.remove(&id);
+                let response = self
+                    .response(&invite, 400, Some(&tag))
+                    .with_reason(format!("Bad Request - {e}"));
+                self.respond(now, &invite_key, response);
+                return;
+            }
+        };
+        self.dialogs.insert(dialog.id().clone(), id);
+        call.dialog = Some(dialog);
+        let mut ok = Message::response_to(&call.invite, 200, Some(&call.local_tag));
+        // A UAS copies Record-Route into the 2xx (RFC 3261 §12.1.1) so proxies stay on the path.
+        for route in call.invite.headers.get_all(&HeaderName::RECORD_ROUTE) {
+            ok.headers.push(HeaderName::RECORD_ROUTE, route);
+        }
+        let ok = ok
+            .with_header(HeaderName::CONTACT, contact)
+            .with_header(HeaderName::ALLOW, super::ALLOW)
+            .with_header(HeaderName::SUPPORTED, "replaces")
+            .with_header(HeaderName::SERVER, self.config.user_agent.clone())
+            .with_body("application/sdp", call.local_sdp.to_string().into_bytes());
+        let key = call.invite_key.clone();
+        self.respond(now, &key, ok);
+        self.start_media(id);
+        match target {
+            Target::EntryQueue => {
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.phase = Phase::EntryQueue {
+                        digits: String::new(),
+                        failures: 0,
+                        deadline: now + self.config.entry_queue_timeout,
+                    };
+                }
+                self.out.push_back(CoreOutput::PlayPrompt {
+                    call: id,
+                    prompt: Prompt::EnterConferenceId,
+                });
+            }
+            Target::Meeting(key) => self.enter_meeting(now, id, key),
+        }
+    }
+}
+
+/// The user part of a SIP URI (`sip:board@acme.example` -> `board`).
+fn uri_user(uri: &str) -> Option<String> {
+    let rest = uri.split_once(':')?.1;
+    let (user, _) = rest.split_once('@')?;
+    let user = user.split(';').next().unwrap_or(user);
+    (!user.is_empty()).then(|| user.to_owned())
+}

@@ -1,0 +1,984 @@
+//! Whole calls through the core on a virtual clock: SIP bytes in, SIP bytes and media commands
+//! out, the directory a real (in-memory) SQLite.
+
+// One arbitrary origin; after it, time moves only by what each test adds.
+#![allow(clippy::disallowed_methods)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use signaling::sip::{HeaderName, Message, Method};
+use signaling::transaction::{Peer, Transport};
+use signaling::{ConferenceId, TenantKey};
+
+use super::*;
+use crate::demo;
+use crate::directory::{Directory, PolicyOverrides, TenantUpdate, TrustedDeviceRule};
+use crate::lobby::WhoCanBypass;
+
+const VTC: &str = "192.0.2.10:5060";
+
+struct Harness {
+    core: CallCore,
+    now: Instant,
+    sent: Vec<Message>,
+    media: Vec<CoreOutput>,
+}
+
+fn key() -> TenantKey {
+    TenantKey::new(demo::DEMO_TENANT).unwrap()
+}
+
+fn conf() -> ConferenceId {
+    ConferenceId::new(demo::DEMO_CONFERENCE).unwrap()
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with(|_| {}, |_| {})
+    }
+
+    /// The demo meeting as `serve --demo` runs it: a trusted synthetic participant already in.
+    fn demo() -> Self {
+        let mut h = Self::new();
+        h.core
+            .add_synthetic(h.now, &key(), &conf(), "Ada Lovelace")
+            .unwrap();
+        h.collect();
+        h
+    }
+
+    /// The SIP participants in the demo meeting.
+    fn callers(&mut self) -> Vec<ParticipantView> {
+        let view = self.view();
+        view.participants
+            .into_iter()
+            .filter(|p| p.protocol == "sip")
+            .collect()
+    }
+
+    fn media_starts(&self) -> usize {
+        self.media
+            .iter()
+            .filter(|m| matches!(m, CoreOutput::MediaStart { .. }))
+            .count()
+    }
+
+    fn with(setup: impl FnOnce(&mut Directory), configure: impl FnOnce(&mut CoreConfig)) -> Self {
+        let mut dir = Directory::open_in_memory().unwrap();
+        demo::ensure_demo(&mut dir).unwrap();
+        setup(&mut dir);
+        let mut config = CoreConfig::new(
+            "203.0.113.1:5060".parse().unwrap(),
+            "203.0.113.1".parse().unwrap(),
+        );
+        configure(&mut config);
+        let now = Instant::now();
+        Harness {
+            core: CallCore::new(config, dir, (now, SystemTime::UNIX_EPOCH), 7),
+            now,
+            sent: Vec::new(),
+            media: Vec::new(),
+        }
+    }
+
+    fn peer(&self) -> Peer {
+        Peer {
+            transport: Transport::Udp,
+            addr: VTC.parse().unwrap(),
+        }
+    }
+
+    fn send(&mut self, text: &str) {
+        let peer = self.peer();
+        self.core.handle_datagram(self.now, text.as_bytes(), peer);
+        self.collect();
+    }
+
+    fn collect(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                CoreOutput::Transmit { bytes, .. } => {
+                    let parsed =
+                        Message::parse_unvalidated(&bytes, &signaling::sip::Limits::DEFAULT);
+                    self.sent.push(parsed.unwrap());
+                }
+                other => self.media.push(other),
+            }
+        }
+    }
+
+    fn advance(&mut self, by: Duration) {
+        let until = self.now + by;
+        while let Some(at) = self.core.poll_timeout() {
+            if at > until {
+                break;
+            }
+            self.now = at.max(self.now);
+            self.core.handle_timeout(self.now);
+            self.collect();
+        }
+        self.now = until;
+    }
+
+    fn take_sent(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.sent)
+    }
+
+    fn codes(&mut self) -> Vec<u16> {
+        self.take_sent()
+            .iter()
+            .filter_map(Message::status)
+            .collect()
+    }
+
+    fn final_response(&mut self) -> Message {
+        self.take_sent()
+            .into_iter()
+            .rfind(|m| m.status().is_some_and(|c| c >= 200))
+            .expect("a final response")
+    }
+
+    fn view(&mut self) -> MeetingView {
+        self.view_of(demo::DEMO_TENANT, demo::DEMO_CONFERENCE)
+    }
+
+    fn view_of(&mut self, tenant: &str, conference: &str) -> MeetingView {
+        match self
+            .core
+            .handle_admin(
+                self.now,
+                AdminCommand::ViewMeeting {
+                    tenant: tenant.into(),
+                    conference: conference.into(),
+                },
+            )
+            .unwrap()
+        {
+            AdminReply::Meeting(v) => v,
+            AdminReply::Done => panic!("expected a view"),
+        }
+    }
+}
+
+const PCMU_OFFER: &str =
+    "v=0\r\no=room 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 49170 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=fmtp:101 0-15\r\nm=video 49172 RTP/AVP 109\r\na=rtpmap:109 H264/90000\r\n\
+a=fmtp:109 profile-level-id=42e01f;packetization-mode=1\r\n";
+
+const G729_OFFER: &str =
+    "v=0\r\no=room 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 49170 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+
+fn invite_with(
+    uri: &str,
+    call_id: &str,
+    cseq: u32,
+    branch: &str,
+    from_user: &str,
+    extra: &str,
+    sdp: &str,
+) -> String {
+    let body = if sdp.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/sdp\r\n".to_owned()
+    };
+    format!(
+        "INVITE {uri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5060;branch={branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Board Room\" <sip:{from_user}@192.0.2.10>;tag=vtc1\r\n\
+         To: <{uri}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} INVITE\r\n\
+         Contact: <sip:{from_user}@192.0.2.10:5060>\r\n\
+         {extra}{body}Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+fn invite(uri: &str, call_id: &str) -> String {
+    invite_with(
+        uri,
+        call_id,
+        1,
+        &format!("z9hG4bK-{call_id}"),
+        "board",
+        "",
+        PCMU_OFFER,
+    )
+}
+
+/// An in-dialog request from the VTC, using the 200's To tag.
+fn in_dialog(method: &str, ok: &Message, cseq: u32, extra: &str, body: &str) -> String {
+    let to = ok.headers.get(&HeaderName::TO).unwrap();
+    let call_id = ok.call_id().unwrap();
+    format!(
+        "{method} sip:tessera@203.0.113.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-{method}-{cseq}\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Board Room\" <sip:board@192.0.2.10>;tag=vtc1\r\n\
+         To: {to}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         {extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn ack(ok: &Message, body: &str) -> String {
+    let extra = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
+    in_dialog("ACK", ok, 1, extra, body)
+}
+
+fn bye_reason(m: &Message) -> String {
+    assert_eq!(m.method(), Some(&Method::Bye), "{m:?}");
+    m.headers
+        .get(&HeaderName::new("Reason").unwrap())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn direct_dial_is_answered_with_sdp_and_joins_the_meeting() {
+    let mut h = Harness::demo();
+    h.send(&invite("sip:12345678.1177958860@gw.example.com", "c1"));
+    let sent = h.take_sent();
+    assert_eq!(
+        sent.iter().filter_map(Message::status).collect::<Vec<_>>(),
+        [100, 200]
+    );
+    let ok = &sent[1];
+    assert!(ok.to().unwrap().tag().is_some());
+    let answer = std::str::from_utf8(ok.body()).unwrap();
+    assert!(answer.contains("m=audio 20000 RTP/AVP 0 101"), "{answer}");
+    assert!(answer.contains("c=IN IP4 203.0.113.1"));
+    assert!(ok
+        .headers
+        .get(&HeaderName::CONTACT)
+        .unwrap()
+        .contains("203.0.113.1:5060"));
+    assert!(matches!(
+        h.media[..],
+        [CoreOutput::MediaStart {
+            audio: AudioSetup {
+                local_port: 20000,
+                payload_type: 0,
+                telephone_event_pt: Some(101),
+                codec: PromptCodec::Pcmu,
+                ..
+            },
+            ..
+        }]
+    ));
+    let callers = h.callers();
+    assert_eq!(callers.len(), 1);
+    assert_eq!(callers[0].display_name, "Board Room");
+    assert_eq!(callers[0].class, ParticipantClass::UntrustedVtc);
+    assert_eq!(callers[0].joined_at, "1970-01-01T00:00:00Z");
+
+    let ok = ok.clone();
+    h.send(&ack(&ok, ""));
+    assert!(h.take_sent().is_empty());
+    h.advance(Duration::from_secs(5));
+    assert!(
+        h.take_sent().is_empty(),
+        "no 200 retransmission after the ACK"
+    );
+
+    h.send(&in_dialog("BYE", &ok, 2, "", ""));
+    assert_eq!(h.codes(), [200]);
+    assert!(matches!(h.media.last(), Some(CoreOutput::MediaStop { .. })));
+    assert!(h.callers().is_empty());
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn every_dial_format_reaches_the_demo_meeting() {
+    for uri in [
+        "sip:12345678.1177958860@gw.example.com",
+        "sip:1177958860.12345678@gw.example.com",
+        "sip:1177958860@video.acme.example",
+        "sip:61177958860@gw.example.com",
+    ] {
+        let mut h = Harness::demo();
+        h.send(&invite(uri, "c1"));
+        assert_eq!(h.codes(), [100, 200], "{uri}");
+        assert_eq!(h.callers().len(), 1, "{uri}");
+    }
+}
+
+#[test]
+fn request_uri_without_dial_string_falls_back_to_to() {
+    let mut h = Harness::new();
+    let text = invite("sip:12345678.1177958860@gw.example.com", "c1").replacen(
+        "INVITE sip:12345678.1177958860@gw.example.com",
+        "INVITE sip:gw.example.com",
+        1,
+    );
+    h.send(&text);
+    assert_eq!(h.codes(), [100, 200]);
+}
+
+#[test]
+fn unknown_meetings_and_tenants_get_404_with_a_reason() {
+    let mut h = Harness::new();
+    h.send(&invite("sip:12345678.1111111111@gw.example.com", "c1"));
+    let r = h.final_response();
+    assert_eq!(r.status(), Some(404));
+    assert_eq!(r.reason(), Some("Not Found - Unknown conference"));
+    let reason = r.headers.get(&HeaderName::new("Reason").unwrap()).unwrap();
+    assert!(
+        reason.contains("unknown conference 1111111111 for tenant 12345678"),
+        "{reason}"
+    );
+
+    h.send(&invite("sip:99999999.1177958860@gw.example.com", "c2"));
+    let r = h.final_response();
+    assert_eq!(
+        (r.status(), r.reason()),
+        (Some(404), Some("Not Found - Unknown tenant"))
+    );
+
+    h.send(&invite("sip:alice@gw.example.com", "c3"));
+    assert_eq!(h.final_response().status(), Some(404));
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn no_common_codec_gets_488() {
+    let mut h = Harness::new();
+    h.send(&invite_with(
+        "sip:12345678.1177958860@gw",
+        "c1",
+        1,
+        "z9hG4bK1",
+        "board",
+        "",
+        G729_OFFER,
+    ));
+    let r = h.final_response();
+    assert_eq!(r.status(), Some(488));
+    assert!(
+        r.reason().unwrap().contains("No common codec"),
+        "{:?}",
+        r.reason()
+    );
+    assert!(r
+        .headers
+        .get(&HeaderName::new("Warning").unwrap())
+        .unwrap()
+        .starts_with("305 "));
+    assert_eq!(h.core.active_calls(), 0);
+    h.send(&invite("sip:12345678.1177958860@gw", "c2"));
+    let ok = h.final_response();
+    assert!(
+        std::str::from_utf8(ok.body())
+            .unwrap()
+            .contains("m=audio 20000"),
+        "the port came back"
+    );
+}
+
+#[test]
+fn malformed_requests_get_400_with_the_reason() {
+    let mut h = Harness::new();
+    let text = invite("sip:12345678.1177958860@gw", "c1").replace("CSeq: 1 INVITE\r\n", "");
+    h.send(&text);
+    let r = h.final_response();
+    assert_eq!(r.status(), Some(400));
+    assert_eq!(r.reason(), Some("Bad Request - Missing CSeq"));
+    h.send("\x00\x01garbage\r\n\r\n");
+    h.send("INVITE sip:x SIP/2.0\r\n\r\n");
+    assert!(h.take_sent().is_empty(), "nothing to answer without a Via");
+    h.send(&invite_with(
+        "sip:12345678.1177958860@gw",
+        "c2",
+        1,
+        "z9hG4bK2",
+        "board",
+        "",
+        "v=0\r\nbogus\r\n",
+    ));
+    assert_eq!(
+        h.final_response().reason(),
+        Some("Bad Request - Malformed SDP")
+    );
+}
+
+#[test]
+fn options_is_answered_out_of_dialog() {
+    let mut h = Harness::new();
+    h.send(
+        "OPTIONS sip:gw.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKo\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:board@192.0.2.10>;tag=1\r\nTo: <sip:gw.example.com>\r\n\
+         Call-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    );
+    let r = h.final_response();
+    assert_eq!(r.status(), Some(200));
+    assert!(r
+        .headers
+        .get(&HeaderName::ALLOW)
+        .unwrap()
+        .contains("INVITE"));
+}
+
+fn info_digit(ok: &Message, cseq: u32, digit: char) -> String {
+    let body = format!("Signal={digit}\r\nDuration=160\r\n");
+    in_dialog(
+        "INFO",
+        ok,
+        cseq,
+        "Content-Type: application/dtmf-relay\r\n",
+        &body,
+    )
+}
+
+#[test]
+fn entry_queue_collects_the_conference_id_by_info_and_joins() {
+    let mut h = Harness::demo();
+    h.send(&invite("sip:12345678@gw.example.com", "c1"));
+    let ok = h.final_response();
+    assert_eq!(ok.status(), Some(200));
+    assert!(h.media.iter().any(|m| matches!(
+        m,
+        CoreOutput::PlayPrompt {
+            prompt: Prompt::EnterConferenceId,
+            ..
+        }
+    )));
+    assert!(h.callers().is_empty(), "not in the meeting yet");
+    for (i, d) in "1177958860#".chars().enumerate() {
+        h.send(&info_digit(&ok, 2 + i as u32, d));
+        assert_eq!(h.codes(), [200]);
+    }
+    assert_eq!(h.callers().len(), 1);
+    // Same dialog: no new INVITE, the call simply moved.
+    assert_eq!(h.core.active_calls(), 1);
+}
+
+#[test]
+fn entry_queue_retries_then_hangs_up_with_a_reason() {
+    let mut h = Harness::new();
+    h.send(&invite("sip:12345678@gw.example.com", "c1"));
+    let ok = h.final_response();
+    let mut cseq = 2;
+    for attempt in 0..3 {
+        for d in "999999#".chars() {
+            h.send(&info_digit(&ok, cseq, d));
+            cseq += 1;
+        }
+        let prompt = h.media.iter().rev().find_map(|m| match m {
+            CoreOutput::PlayPrompt { prompt, .. } => Some(*prompt),
+            _ => None,
+        });
+        let want = if attempt < 2 {
+            Prompt::InvalidConferenceId
+        } else {
+            Prompt::Goodbye
+        };
+        assert_eq!(prompt, Some(want));
+    }
+    h.take_sent();
+    h.advance(Duration::from_secs(3));
+    let bye = h
+        .take_sent()
+        .into_iter()
+        .find(|m| m.method() == Some(&Method::Bye))
+        .expect("BYE");
+    assert!(
+        bye_reason(&bye).contains("cause=404"),
+        "{}",
+        bye_reason(&bye)
+    );
+    assert_eq!(bye.request_uri(), Some("sip:board@192.0.2.10:5060"));
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn entry_queue_timeout_counts_as_a_failure() {
+    let mut h = Harness::new();
+    h.send(&invite("sip:12345678@gw.example.com", "c1"));
+    h.advance(Duration::from_secs(31));
+    assert!(h.media.iter().any(|m| matches!(
+        m,
+        CoreOutput::PlayPrompt {
+            prompt: Prompt::InvalidConferenceId,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn rfc4733_digits_from_media_feed_the_entry_queue() {
+    let mut h = Harness::demo();
+    h.send(&invite("sip:12345678@gw.example.com", "c1"));
+    let CoreOutput::MediaStart { call, .. } = h.media[0].clone() else {
+        panic!("{:?}", h.media)
+    };
+    for d in "1177958860#".chars() {
+        h.core
+            .handle_media_event(h.now, call, MediaEvent::Dtmf(DtmfDigit(d)));
+    }
+    assert_eq!(h.callers().len(), 1);
+}
+
+fn strict_meeting(dir: &mut Directory) {
+    dir.add_meeting(
+        &key(),
+        &ConferenceId::new("2000000").unwrap(),
+        None,
+        PolicyOverrides {
+            who_can_bypass: Some(WhoCanBypass::TrustedOrgs),
+            ..PolicyOverrides::default()
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn lobby_wait_then_operator_admits() {
+    let mut h = Harness::with(strict_meeting, |_| {});
+    h.send(&invite("sip:12345678.2000000@gw.example.com", "c1"));
+    assert_eq!(
+        h.final_response().status(),
+        Some(200),
+        "lobby callers are answered"
+    );
+    assert!(h.media.iter().any(|m| matches!(
+        m,
+        CoreOutput::PlayPrompt {
+            prompt: Prompt::Lobby,
+            ..
+        }
+    )));
+    let view = h.view_of("12345678", "2000000");
+    assert!(view.participants.is_empty());
+    assert_eq!(view.lobby.len(), 1);
+    assert_eq!(view.lobby[0].class, ParticipantClass::UntrustedVtc);
+    let id = view.lobby[0].id.clone();
+    let admit = AdminCommand::Admit {
+        tenant: "12345678".into(),
+        conference: "2000000".into(),
+        id: id.clone(),
+    };
+    assert_eq!(
+        h.core.handle_admin(h.now, admit.clone()),
+        Ok(AdminReply::Done)
+    );
+    let view = h.view_of("12345678", "2000000");
+    assert_eq!(view.participants.len(), 1);
+    assert_eq!(view.participants[0].id, id);
+    assert!(view.lobby.is_empty());
+    assert!(matches!(
+        h.core.handle_admin(h.now, admit),
+        Err(AdminError::UnknownParticipant { .. })
+    ));
+}
+
+#[test]
+fn lobby_deny_and_timeout_end_the_call_with_a_reason() {
+    let mut h = Harness::with(strict_meeting, |c| {
+        c.lobby_timeout = Some(Duration::from_secs(60))
+    });
+    h.send(&invite("sip:12345678.2000000@gw.example.com", "c1"));
+    h.send(&invite("sip:12345678.2000000@gw.example.com", "c2"));
+    h.take_sent();
+    let id = h.view_of("12345678", "2000000").lobby[0].id.clone();
+    h.core
+        .handle_admin(
+            h.now,
+            AdminCommand::Deny {
+                tenant: "12345678".into(),
+                conference: "2000000".into(),
+                id,
+            },
+        )
+        .unwrap();
+    h.collect();
+    let bye = h.take_sent().pop().unwrap();
+    assert!(
+        bye_reason(&bye).contains("cause=403"),
+        "{}",
+        bye_reason(&bye)
+    );
+    h.advance(Duration::from_secs(61));
+    let byes: Vec<_> = h
+        .take_sent()
+        .into_iter()
+        .filter(|m| m.method() == Some(&Method::Bye) && m.call_id().unwrap() == "c2")
+        .collect();
+    assert!(!byes.is_empty(), "the second caller timed out");
+    assert!(bye_reason(&byes[0]).contains("cause=408"));
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn synthetic_trusted_participants_let_untrusted_callers_into_an_everyone_meeting() {
+    let mut h = Harness::new();
+    // Nobody trusted yet: the untrusted VTC waits ("everyone" cannot be started by untrusted).
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    assert_eq!(h.view().lobby.len(), 1);
+    h.core
+        .add_synthetic(h.now, &key(), &conf(), "Ada Lovelace")
+        .unwrap();
+    h.collect();
+    let view = h.view();
+    assert_eq!(
+        view.participants.len(),
+        2,
+        "the first trusted arrival admits everyone waiting"
+    );
+    assert!(view
+        .participants
+        .iter()
+        .any(|p| p.protocol == "synthetic" && p.class == ParticipantClass::SameOrg));
+}
+
+#[test]
+fn operator_removes_a_participant_with_bye() {
+    let mut h = Harness::new();
+    h.core
+        .add_synthetic(h.now, &key(), &conf(), "Ada Lovelace")
+        .unwrap();
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    h.take_sent();
+    let view = h.view();
+    let caller = view
+        .participants
+        .iter()
+        .find(|p| p.protocol == "sip")
+        .unwrap()
+        .id
+        .clone();
+    let remove = |id: String| AdminCommand::Remove {
+        tenant: "12345678".into(),
+        conference: "1177958860".into(),
+        id,
+    };
+    h.core.handle_admin(h.now, remove(caller.clone())).unwrap();
+    h.collect();
+    assert!(bye_reason(&h.take_sent().pop().unwrap()).contains("Removed by an operator"));
+    assert!(matches!(
+        h.core.handle_admin(h.now, remove(caller)),
+        Err(AdminError::UnknownParticipant { .. })
+    ));
+    let synthetic = h.view().participants[0].id.clone();
+    h.core.handle_admin(h.now, remove(synthetic)).unwrap();
+    assert!(h.view().participants.is_empty());
+    assert!(matches!(
+        h.core.handle_admin(
+            h.now,
+            AdminCommand::ViewMeeting {
+                tenant: "12345678".into(),
+                conference: "9999999".into()
+            }
+        ),
+        Err(AdminError::UnknownMeeting { .. })
+    ));
+}
+
+#[test]
+fn cancel_while_ringing_gets_487() {
+    let mut h = Harness::with(|_| {}, |c| c.ring_time = Duration::from_secs(2));
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    assert_eq!(h.codes(), [100, 180]);
+    h.send(
+        "CANCEL sip:12345678.1177958860@gw SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-c1;rport\r\nMax-Forwards: 70\r\n\
+         From: \"Board Room\" <sip:board@192.0.2.10>;tag=vtc1\r\nTo: <sip:12345678.1177958860@gw>\r\n\
+         Call-ID: c1\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(h.codes(), [200, 487]);
+    assert_eq!(h.core.active_calls(), 0);
+    h.advance(Duration::from_secs(3));
+    assert!(h.view().participants.is_empty(), "never answered");
+}
+
+#[test]
+fn ringing_call_is_answered_after_the_ring_time() {
+    let mut h = Harness::with(|_| {}, |c| c.ring_time = Duration::from_millis(500));
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    assert_eq!(h.codes(), [100, 180]);
+    h.advance(Duration::from_millis(500));
+    assert_eq!(h.final_response().status(), Some(200));
+}
+
+#[test]
+fn offerless_invite_gets_our_offer_and_the_answer_comes_in_the_ack() {
+    let mut h = Harness::demo();
+    h.send(&invite_with(
+        "sip:12345678.1177958860@gw",
+        "c1",
+        1,
+        "z9hG4bK1",
+        "board",
+        "",
+        "",
+    ));
+    let ok = h.final_response();
+    let offer = std::str::from_utf8(ok.body()).unwrap().to_owned();
+    assert!(offer.contains("PCMU/8000"), "{offer}");
+    assert_eq!(h.media_starts(), 0, "media waits for the answer");
+    let answer = "v=0\r\no=room 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+                  m=audio 49170 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+                  m=video 0 RTP/AVP 96\r\n";
+    h.send(&ack(&ok, answer));
+    assert_eq!(h.media_starts(), 1, "{:?}", h.media);
+}
+
+#[test]
+fn reinvite_for_hold_is_answered_recvonly() {
+    let mut h = Harness::new();
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    let ok = h.final_response();
+    h.send(&ack(&ok, ""));
+    let hold = PCMU_OFFER
+        .replace("o=room 1 1", "o=room 1 2")
+        .replace("a=fmtp:101 0-15\r\n", "a=fmtp:101 0-15\r\na=sendonly\r\n");
+    h.send(&in_dialog(
+        "INVITE",
+        &ok,
+        2,
+        "Contact: <sip:board@192.0.2.10:5060>\r\nContent-Type: application/sdp\r\n",
+        &hold,
+    ));
+    let r = h.final_response();
+    assert_eq!(r.status(), Some(200));
+    assert!(std::str::from_utf8(r.body())
+        .unwrap()
+        .contains("a=recvonly"));
+    // An older CSeq in the dialog is refused.
+    h.send(&in_dialog("INFO", &ok, 1, "", ""));
+    assert_eq!(h.final_response().status(), Some(500));
+}
+
+#[test]
+fn requests_for_unknown_dialogs_get_481_and_unknown_methods_405() {
+    let mut h = Harness::new();
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    let mut ok = h.final_response();
+    ok.headers.set(HeaderName::CALL_ID, "nope");
+    h.send(&in_dialog("BYE", &ok, 2, "", ""));
+    assert_eq!(h.final_response().status(), Some(481));
+    h.send(
+        "SUBSCRIBE sip:gw SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKs\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:gw>\r\nCall-ID: s1\r\nCSeq: 1 SUBSCRIBE\r\n\
+         Content-Length: 0\r\n\r\n",
+    );
+    assert_eq!(h.final_response().status(), Some(405));
+    h.send(&invite_with(
+        "sip:12345678.1177958860@gw",
+        "c9",
+        1,
+        "z9hG4bK9",
+        "board",
+        "Require: 100rel\r\n",
+        PCMU_OFFER,
+    ));
+    assert_eq!(h.final_response().status(), Some(420));
+}
+
+#[test]
+fn missing_ack_ends_the_call() {
+    let mut h = Harness::new();
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    h.take_sent();
+    h.advance(Duration::from_secs(33));
+    let sent = h.take_sent();
+    assert!(
+        sent.iter().filter(|m| m.status() == Some(200)).count() >= 5,
+        "2xx retransmitted"
+    );
+    assert!(sent.iter().any(|m| m.method() == Some(&Method::Bye)));
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn trusted_sources_and_pstn_trunks_are_classified() {
+    let mut h = Harness::with(
+        |dir| {
+            dir.add_trusted_device(&key(), &TrustedDeviceRule::cidr("192.0.2.0/24").unwrap())
+                .unwrap();
+        },
+        |_| {},
+    );
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    assert_eq!(h.view().participants[0].class, ParticipantClass::TrustedVtc);
+
+    let mut h = Harness::with(
+        |_| {},
+        |c| c.pstn_trunks = vec!["192.0.2.0/24".parse().unwrap()],
+    );
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    assert_eq!(h.view().lobby[0].class, ParticipantClass::Pstn);
+}
+
+#[test]
+fn digest_credentials_are_challenged_and_make_the_caller_trusted() {
+    let realm = crate::directory::realm_of(&key());
+    let mut h = Harness::with(
+        |dir| {
+            let rule = TrustedDeviceRule::digest("room1:correct horse battery", &realm).unwrap();
+            dir.add_trusted_device(&key(), &rule).unwrap();
+        },
+        |_| {},
+    );
+    let uri = "sip:12345678.1177958860@gw";
+    h.send(&invite_with(
+        uri, "c1", 1, "z9hG4bKa", "room1", "", PCMU_OFFER,
+    ));
+    let challenge = h.final_response();
+    assert_eq!(challenge.status(), Some(401));
+    let www = challenge
+        .headers
+        .get(&HeaderName::new("WWW-Authenticate").unwrap())
+        .unwrap()
+        .to_owned();
+    assert!(www.contains(&format!("realm=\"{realm}\"")), "{www}");
+    let nonce = www
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let digest = |password: &str| {
+        use md5::{Digest, Md5};
+        let h = |s: String| hex::encode(Md5::digest(s.as_bytes()));
+        let ha1 = h(format!("room1:{realm}:{password}"));
+        let ha2 = h(format!("INVITE:{uri}"));
+        let response = h(format!("{ha1}:{nonce}:00000001:abcd:auth:{ha2}"));
+        format!(
+            "Authorization: Digest username=\"room1\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abcd\"\r\n"
+        )
+    };
+    h.send(&invite_with(
+        uri,
+        "c1",
+        2,
+        "z9hG4bKb",
+        "room1",
+        &digest("wrong password"),
+        PCMU_OFFER,
+    ));
+    assert_eq!(h.final_response().status(), Some(403));
+    h.send(&invite_with(
+        uri,
+        "c1",
+        3,
+        "z9hG4bKc",
+        "room1",
+        &digest("correct horse battery"),
+        PCMU_OFFER,
+    ));
+    assert_eq!(h.final_response().status(), Some(200));
+    assert_eq!(h.view().participants[0].class, ParticipantClass::TrustedVtc);
+
+    // Callers that do not claim a credential are not challenged.
+    h.send(&invite_with(
+        uri,
+        "c2",
+        1,
+        "z9hG4bKd",
+        "lobbyroom",
+        "",
+        PCMU_OFFER,
+    ));
+    assert_eq!(h.final_response().status(), Some(200));
+}
+
+#[test]
+fn drain_refuses_new_calls_and_byes_established_ones_after_grace() {
+    let mut h = Harness::with(|_| {}, |c| c.drain_grace = Duration::from_secs(5));
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    let ok = h.final_response();
+    h.send(&ack(&ok, ""));
+    h.core.begin_drain(h.now);
+    h.send(&invite("sip:12345678.1177958860@gw", "c2"));
+    let r = h.final_response();
+    assert_eq!(r.status(), Some(503));
+    assert_eq!(
+        r.headers.get(&HeaderName::new("Retry-After").unwrap()),
+        Some("30")
+    );
+    assert!(!h.core.is_drained());
+    h.advance(Duration::from_secs(5));
+    let bye = h
+        .take_sent()
+        .into_iter()
+        .find(|m| m.method() == Some(&Method::Bye))
+        .unwrap();
+    assert!(bye_reason(&bye).contains("cause=503"));
+    assert!(!h.core.is_drained(), "the BYE is still in flight");
+    let peer = h.peer();
+    h.core.handle_datagram(
+        h.now,
+        &Message::response_to(&bye, 200, None).to_bytes(),
+        peer,
+    );
+    h.advance(Duration::from_secs(10));
+    assert!(h.core.is_drained());
+}
+
+#[test]
+fn policy_changes_in_the_directory_apply_to_the_next_arrival() {
+    let mut h = Harness::with(strict_meeting, |_| {});
+    h.send(&invite("sip:12345678.2000000@gw", "c1"));
+    assert_eq!(h.view_of("12345678", "2000000").lobby.len(), 1);
+    h.core
+        .directory_mut()
+        .update_tenant(
+            &key(),
+            &TenantUpdate {
+                anonymous_can_start: Some(true),
+                ..TenantUpdate::default()
+            },
+        )
+        .unwrap();
+    h.core
+        .directory_mut()
+        .update_meeting(
+            &key(),
+            &ConferenceId::new("2000000").unwrap(),
+            &crate::directory::MeetingUpdate {
+                who_can_bypass: Some(Some(WhoCanBypass::Everyone)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    h.send(&invite("sip:12345678.2000000@gw", "c2"));
+    let view = h.view_of("12345678", "2000000");
+    assert_eq!(
+        view.participants.len(),
+        2,
+        "the waiting caller was admitted by the policy change"
+    );
+}
+
+#[test]
+fn responses_follow_rport_to_the_source_port() {
+    let mut h = Harness::new();
+    let from = Peer {
+        transport: Transport::Udp,
+        addr: "198.51.100.9:40000".parse::<SocketAddr>().unwrap(),
+    };
+    h.core.handle_datagram(
+        h.now,
+        invite("sip:12345678.1177958860@gw", "c1").as_bytes(),
+        from,
+    );
+    let Some(CoreOutput::Transmit { to, .. }) = h.core.poll_output() else {
+        panic!()
+    };
+    assert_eq!(to.addr, from.addr);
+}
