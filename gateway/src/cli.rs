@@ -17,6 +17,7 @@ use crate::directory::{
     Directory, MeetingUpdate, NewTenant, PolicyOverrides, Tenant, TenantUpdate, TrustedDeviceRule,
 };
 use crate::lobby::{LobbyPolicy, ParticipantClass, WhoCanBypass};
+use crate::server::{self, ServeOptions};
 
 /// Tessera: a cloud video interop gateway for SIP and H.323 room systems.
 #[derive(Debug, Parser)]
@@ -38,6 +39,8 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway: SIP on UDP and TCP, the admin API, drain on SIGTERM.
+    Serve(Box<ServeOptions>),
     /// Create or migrate the directory; with --demo, make sure the demo tenant and meeting exist.
     Init(InitArgs),
     /// Tenants: organisations with a key, hostnames, prefix, licences and lobby defaults.
@@ -466,6 +469,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             )?;
             Ok(())
         }
+        Command::Serve(options) => {
+            let config = options.resolve()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(server::serve(&cli.db, config))?;
+            Ok(())
+        }
         command => {
             let mut dir = Directory::open(&cli.db)
                 .with_context(|| format!("cannot open directory {}", cli.db.display()))?;
@@ -479,7 +491,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     writeln!(out, "{resolved}")?;
                     Ok(())
                 }
-                Command::Lobby(_) => unreachable!("handled above"),
+                Command::Lobby(_) | Command::Serve(_) => unreachable!("handled above"),
             }
         }
     }

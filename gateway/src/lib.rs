@@ -4,7 +4,11 @@
 //! The binary's `main` only parses arguments and reports errors; everything it does lives here so
 //! tests drive it directly.
 
+pub mod calls;
 pub mod cli;
 pub mod demo;
 pub mod directory;
+pub mod http;
 pub mod lobby;
+pub mod media;
+pub mod server;

@@ -1,0 +1,292 @@
+//! `tessera serve` configuration: every option is a flag and a key of the TOML file given with
+//! `--config`; a flag wins over the file, the file over the built-in default.
+//!
+//! Owns option names, defaults and validation; it must not start anything.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::calls::CoreConfig;
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The `--config` file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The `--config` file is not valid TOML for these options.
+    #[error("config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of range or malformed.
+    #[error("invalid {option}: {reason}")]
+    Invalid {
+        /// The option (flag name).
+        option: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The options of `tessera serve`, as flags (all optional, so the config file can supply them).
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeOptions {
+    /// TOML file with any of these options as keys (`sip-listen = "0.0.0.0:5060"`).
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// SIP listen address, UDP and TCP on the same port [default: 0.0.0.0:5060].
+    #[arg(long)]
+    pub sip_listen: Option<SocketAddr>,
+    /// Admin API / health / metrics listen address [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub http_listen: Option<SocketAddr>,
+    /// Operator token for the admin API (else TESSERA_ADMIN_TOKEN, else generated and stored
+    /// beside the database with mode 0600).
+    #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Make sure the demo tenant 12345678 and meeting 1177958860 exist and fill the meeting with
+    /// 8 synthetic trusted participants.
+    #[arg(long)]
+    #[serde(default)]
+    pub demo: bool,
+    /// The address advertised in SIP Contact/Via and SDP [default: the SIP listen address, or
+    /// 127.0.0.1 when that is unspecified].
+    #[arg(long)]
+    pub public_address: Option<IpAddr>,
+    /// RTP port range, `LOW-HIGH` [default: 20000-29999].
+    #[arg(long)]
+    pub rtp_ports: Option<String>,
+    /// Source network of a PSTN trunk (calls from it are class pstn); repeatable.
+    #[arg(long = "pstn-trunk")]
+    #[serde(default, rename = "pstn-trunk")]
+    pub pstn_trunks: Vec<IpNet>,
+    /// Longest lobby wait in seconds, 0 for no limit [default: 600].
+    #[arg(long)]
+    pub lobby_timeout_secs: Option<u64>,
+    /// Conference-ID attempts in the entry queue [default: 3].
+    #[arg(long)]
+    pub entry_queue_attempts: Option<u8>,
+    /// Seconds the entry queue waits for each attempt [default: 30].
+    #[arg(long)]
+    pub entry_queue_timeout_secs: Option<u64>,
+    /// Milliseconds a call rings (180) before it is answered [default: 0].
+    #[arg(long)]
+    pub ring_time_ms: Option<u64>,
+    /// Seconds established calls continue after SIGTERM before they get BYE [default: 10].
+    #[arg(long)]
+    pub drain_grace_secs: Option<u64>,
+}
+
+/// Everything `serve` runs with, resolved.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// SIP socket address (UDP and TCP).
+    pub sip_listen: SocketAddr,
+    /// HTTP socket address.
+    pub http_listen: SocketAddr,
+    /// Explicit admin token, if any.
+    pub admin_token: Option<String>,
+    /// Seed the demo.
+    pub demo: bool,
+    /// The call core's configuration.
+    pub core: CoreConfig,
+}
+
+fn invalid(option: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        option,
+        reason: reason.into(),
+    }
+}
+
+fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
+    let bad = || {
+        invalid(
+            "rtp-ports",
+            format!("{text:?} is not LOW-HIGH with 1024 <= LOW < HIGH"),
+        )
+    };
+    let (low, high) = text.split_once('-').ok_or_else(bad)?;
+    let (low, high): (u16, u16) = (
+        low.trim().parse().map_err(|_| bad())?,
+        high.trim().parse().map_err(|_| bad())?,
+    );
+    if low < 1024 || high <= low || high - low < 3 {
+        return Err(bad());
+    }
+    Ok(low..=high)
+}
+
+impl ServeOptions {
+    /// Reads `--config` (if given) under the flags.
+    pub fn resolve(self) -> Result<ServeConfig, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => ServeOptions::default(),
+        };
+        let flags = self;
+        let sip_listen = flags
+            .sip_listen
+            .or(file.sip_listen)
+            .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 5060));
+        let http_listen = flags
+            .http_listen
+            .or(file.http_listen)
+            .unwrap_or(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8080));
+        let public = flags
+            .public_address
+            .or(file.public_address)
+            .unwrap_or_else(|| {
+                if sip_listen.ip().is_unspecified() {
+                    Ipv4Addr::LOCALHOST.into()
+                } else {
+                    sip_listen.ip()
+                }
+            });
+        let mut core = CoreConfig::new(SocketAddr::new(public, sip_listen.port()), public);
+        if let Some(range) = flags.rtp_ports.as_deref().or(file.rtp_ports.as_deref()) {
+            core.rtp_ports = parse_port_range(range)?;
+        }
+        core.pstn_trunks = if flags.pstn_trunks.is_empty() {
+            file.pstn_trunks
+        } else {
+            flags.pstn_trunks
+        };
+        if let Some(secs) = flags.lobby_timeout_secs.or(file.lobby_timeout_secs) {
+            core.lobby_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+        }
+        if let Some(n) = flags.entry_queue_attempts.or(file.entry_queue_attempts) {
+            if n == 0 {
+                return Err(invalid("entry-queue-attempts", "must be at least 1"));
+            }
+            core.entry_queue_attempts = n;
+        }
+        if let Some(secs) = flags
+            .entry_queue_timeout_secs
+            .or(file.entry_queue_timeout_secs)
+        {
+            if secs == 0 {
+                return Err(invalid("entry-queue-timeout-secs", "must be at least 1"));
+            }
+            core.entry_queue_timeout = Duration::from_secs(secs);
+        }
+        if let Some(ms) = flags.ring_time_ms.or(file.ring_time_ms) {
+            core.ring_time = Duration::from_millis(ms);
+        }
+        if let Some(secs) = flags.drain_grace_secs.or(file.drain_grace_secs) {
+            core.drain_grace = Duration::from_secs(secs);
+        }
+        Ok(ServeConfig {
+            sip_listen,
+            http_listen,
+            admin_token: flags.admin_token.or(file.admin_token),
+            demo: flags.demo || file.demo,
+            core,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<ServeOptions, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_flags_or_file() {
+        let c = ServeOptions::default().resolve().unwrap();
+        assert_eq!(c.sip_listen, "0.0.0.0:5060".parse().unwrap());
+        assert_eq!(c.http_listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.core.sip_addr, "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(c.core.rtp_ports, 20000..=29999);
+        assert!(!c.demo);
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(
+            &path,
+            "sip-listen = \"127.0.0.1:5070\"\nhttp-listen = \"127.0.0.1:9000\"\ndemo = true\n\
+             rtp-ports = \"30000-30099\"\npstn-trunk = [\"198.51.100.0/24\"]\nring-time-ms = 250\n",
+        )
+        .unwrap();
+        let flags = ServeOptions {
+            config: Some(path),
+            http_listen: Some("127.0.0.1:9100".parse().unwrap()),
+            ..ServeOptions::default()
+        };
+        let c = flags.resolve().unwrap();
+        assert_eq!(c.sip_listen, "127.0.0.1:5070".parse().unwrap());
+        assert_eq!(
+            c.http_listen,
+            "127.0.0.1:9100".parse().unwrap(),
+            "flag wins"
+        );
+        assert!(c.demo);
+        assert_eq!(c.core.rtp_ports, 30000..=30099);
+        assert_eq!(
+            c.core.pstn_trunks,
+            vec!["198.51.100.0/24".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(c.core.ring_time, Duration::from_millis(250));
+        assert_eq!(c.core.sip_addr, "127.0.0.1:5070".parse().unwrap());
+    }
+
+    #[test]
+    fn bad_files_and_values_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "sip-listne = \"x\"\n").unwrap();
+        let err = ServeOptions {
+            config: Some(path),
+            ..ServeOptions::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `sip-listne`"),
+            "{err}"
+        );
+        let err = ServeOptions {
+            rtp_ports: Some("5000".into()),
+            ..ServeOptions::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.to_string().starts_with("invalid rtp-ports"), "{err}");
+        assert!(ServeOptions {
+            config: Some(dir.path().join("missing.toml")),
+            ..ServeOptions::default()
+        }
+        .resolve()
+        .is_err());
+    }
+}

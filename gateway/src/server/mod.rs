@@ -1,0 +1,213 @@
+//! `tessera serve`: the tokio driver around the sans-IO call core. Binds the SIP sockets (UDP and
+//! TCP on one port) and the HTTP listener, runs the core in one task that owns it (so call state
+//! needs no locks), starts and stops per-call media tasks, and drains on SIGTERM.
+//!
+//! Owns the runtime, sockets, signals and the clock (the only place `Instant::now` is read for
+//! calls). It must not make call decisions: those are the core's.
+
+// The driver is where the clock is read; everything below it takes `now` as an argument.
+#![allow(clippy::disallowed_methods)]
+
+pub mod config;
+mod transport;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use signaling::{ConferenceId, TenantKey};
+use tokio::sync::mpsc;
+
+use crate::calls::{CallCore, CallId, CoreOutput, MediaEvent};
+use crate::demo;
+use crate::directory::{Directory, DirectoryError};
+use crate::http::{self, AdminHandle, AdminRequest, HttpState};
+use crate::media::task::CallMedia;
+pub use config::{ConfigError, ServeConfig, ServeOptions};
+use transport::{Inbound, SipSockets};
+
+/// The demo meeting's synthetic participants (their media arrives with the media issue).
+const DEMO_PARTICIPANTS: [&str; 8] = [
+    "Ada Lovelace",
+    "Grace Hopper",
+    "Alan Turing",
+    "Katherine Johnson",
+    "Claude Shannon",
+    "Margaret Hamilton",
+    "Edsger Dijkstra",
+    "Barbara Liskov",
+];
+
+/// Why `serve` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The directory could not be opened or seeded.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// The admin token could not be set up.
+    #[error(transparent)]
+    Token(#[from] http::token::TokenError),
+    /// A socket could not be bound.
+    #[error("cannot listen on {what} {addr}: {source}")]
+    Bind {
+        /// "SIP" or "HTTP".
+        what: &'static str,
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("HTTP server failed: {0}")]
+    Http(std::io::Error),
+}
+
+/// Runs the gateway until it has drained after SIGTERM or SIGINT.
+pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError> {
+    let mut directory = Directory::open(db_path)?;
+    if config.demo {
+        let seed = demo::ensure_demo(&mut directory)?;
+        tracing::info!(
+            tenant = demo::DEMO_TENANT,
+            conference = demo::DEMO_CONFERENCE,
+            tenant_created = seed.tenant_created,
+            meeting_created = seed.meeting_created,
+            "demo ready"
+        );
+    }
+    let token = http::token::load_or_create_token(config.admin_token.clone(), db_path)?;
+
+    let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(4096);
+    let (sockets, sip_local) = SipSockets::bind(config.sip_listen, inbound_tx)
+        .await
+        .map_err(|source| ServeError::Bind {
+            what: "SIP",
+            addr: config.sip_listen,
+            source,
+        })?;
+    let mut core_config = config.core.clone();
+    if core_config.sip_addr.port() == 0 {
+        core_config.sip_addr.set_port(sip_local.port());
+    }
+    let media_bind = config.sip_listen.ip();
+    let now = Instant::now();
+    let mut core = CallCore::new(
+        core_config,
+        directory,
+        (now, SystemTime::now()),
+        rand::random(),
+    );
+    if config.demo {
+        let tenant = TenantKey::new(demo::DEMO_TENANT).map_err(DirectoryError::from)?;
+        let conference = ConferenceId::new(demo::DEMO_CONFERENCE).map_err(DirectoryError::from)?;
+        for name in DEMO_PARTICIPANTS {
+            if let Err(e) = core.add_synthetic(now, &tenant, &conference, name) {
+                tracing::warn!(error = %e, "demo participant not added");
+            }
+        }
+    }
+
+    let (admin_tx, mut admin_rx) = mpsc::channel::<AdminRequest>(256);
+    let ready = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            what: "HTTP",
+            addr: config.http_listen,
+            source,
+        })?;
+    let http_local = listener.local_addr().map_err(ServeError::Http)?;
+    let router = http::router(HttpState {
+        token: Arc::new(token),
+        admin: AdminHandle(admin_tx),
+        ready: ready.clone(),
+    });
+    let http_task = tokio::spawn(async move { axum::serve(listener, router).await });
+    ready.store(true, Ordering::SeqCst);
+    tracing::info!(sip = %sip_local, http = %http_local, "tessera is listening (SIP over UDP and TCP)");
+
+    let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(CallId, MediaEvent)>();
+    let mut media: HashMap<CallId, CallMedia> = HashMap::new();
+    let mut shutdown = Box::pin(shutdown_signal());
+    let mut draining = false;
+    loop {
+        // Outputs first: everything the last input caused goes out before the next input.
+        while let Some(output) = core.poll_output() {
+            match output {
+                CoreOutput::Transmit { to, bytes } => sockets.send(to, bytes).await,
+                CoreOutput::MediaStart { call, audio } => {
+                    match CallMedia::start(call, media_bind, audio, media_tx.clone()).await {
+                        Ok(handle) => {
+                            media.insert(call, handle);
+                        }
+                        Err(e) => {
+                            tracing::warn!(%call, port = audio.local_port, error = %e, "media not started")
+                        }
+                    }
+                }
+                CoreOutput::MediaStop { call } => {
+                    if let Some(handle) = media.remove(&call) {
+                        handle.stop();
+                    }
+                }
+                CoreOutput::PlayPrompt { call, prompt } => {
+                    if let Some(handle) = media.get(&call) {
+                        handle.play(prompt);
+                    }
+                }
+            }
+        }
+        if draining && core.is_drained() {
+            tracing::info!("drained; exiting");
+            break;
+        }
+        let wake = core.poll_timeout();
+        let sleep = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some(inbound) = inbound_rx.recv() => {
+                let now = Instant::now();
+                match inbound {
+                    Inbound::Bytes(bytes, peer) => core.handle_datagram(now, &bytes, peer),
+                    Inbound::Message(message, peer) => core.handle_message(now, message, peer),
+                }
+            }
+            Some((call, event)) = media_rx.recv() => core.handle_media_event(Instant::now(), call, event),
+            Some((command, reply)) = admin_rx.recv() => {
+                let result = core.handle_admin(Instant::now(), command);
+                let _ = reply.send(result);
+            }
+            () = sleep => core.handle_timeout(Instant::now()),
+            () = &mut shutdown, if !draining => {
+                tracing::info!("shutdown requested: draining (new calls get 503)");
+                draining = true;
+                core.begin_drain(Instant::now());
+            }
+        }
+    }
+    ready.store(false, Ordering::SeqCst);
+    http_task.abort();
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the process can still be killed; it just will not drain.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,186 @@
+//! The SIP sockets: one UDP socket and one TCP listener on the same address. Inbound datagrams and
+//! TCP frames go to the core task as [`Inbound`]; outbound bytes are sent by [`SipSockets::send`].
+//!
+//! Owns sockets and TCP connections (framing with [`StreamFramer`], RFC 5626 keep-alive pongs,
+//! per-connection writer tasks). It must not interpret SIP beyond framing.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use signaling::sip::{Framed, Message, StreamFramer, KEEPALIVE_PONG};
+use signaling::transaction::{Peer, Transport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+/// Most simultaneous TCP connections; more are closed at once.
+const MAX_TCP_CONNECTIONS: usize = 4096;
+/// Queued outbound messages per TCP connection before the connection is considered stuck.
+const TCP_WRITE_QUEUE: usize = 256;
+
+/// Something that arrived on a SIP socket.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A UDP datagram, or a TCP frame that did not parse (the core answers it with 400).
+    Bytes(Vec<u8>, Peer),
+    /// A complete, valid message from a TCP stream.
+    Message(Message, Peer),
+}
+
+type Writers = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
+
+/// The bound SIP sockets.
+#[derive(Debug, Clone)]
+pub struct SipSockets {
+    udp: Arc<UdpSocket>,
+    tcp_writers: Writers,
+}
+
+impl SipSockets {
+    /// Binds UDP and TCP on `addr` and starts the receive tasks, which feed `inbound`.
+    pub async fn bind(
+        addr: SocketAddr,
+        inbound: mpsc::Sender<Inbound>,
+    ) -> std::io::Result<(SipSockets, SocketAddr)> {
+        let udp = Arc::new(UdpSocket::bind(addr).await?);
+        let local = udp.local_addr()?;
+        // TCP on the very port UDP got (it may have been 0: ephemeral).
+        let listener = TcpListener::bind(local).await?;
+        let tcp_writers: Writers = Arc::default();
+        tokio::spawn(receive_udp(udp.clone(), inbound.clone()));
+        tokio::spawn(accept_tcp(listener, inbound, tcp_writers.clone()));
+        Ok((SipSockets { udp, tcp_writers }, local))
+    }
+
+    /// Sends `bytes` to `to` (for TCP, over the connection from that address; dropped with a
+    /// warning if it has closed, since we do not open connections back to room systems).
+    pub async fn send(&self, to: Peer, bytes: Vec<u8>) {
+        match to.transport {
+            Transport::Udp => {
+                if let Err(e) = self.udp.send_to(&bytes, to.addr).await {
+                    tracing::warn!(%to, error = %e, "UDP send failed");
+                }
+            }
+            Transport::Tcp => {
+                let writer = self
+                    .tcp_writers
+                    .lock()
+                    .ok()
+                    .and_then(|w| w.get(&to.addr).cloned());
+                match writer {
+                    Some(writer) => {
+                        if writer.try_send(bytes).is_err() {
+                            tracing::warn!(%to, "TCP connection stuck or closed; message dropped");
+                        }
+                    }
+                    None => tracing::warn!(%to, "no TCP connection to send on; message dropped"),
+                }
+            }
+        }
+    }
+}
+
+async fn receive_udp(socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                // Keep-alives (CRLF) and empty datagrams carry nothing to parse.
+                if buf[..n].iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
+                let peer = Peer {
+                    transport: Transport::Udp,
+                    addr: from,
+                };
+                if inbound
+                    .send(Inbound::Bytes(buf[..n].to_vec(), peer))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            // ICMP port unreachable from an earlier send surfaces here on some systems.
+            Err(e) => tracing::debug!(error = %e, "UDP receive error"),
+        }
+    }
+}
+
+async fn accept_tcp(listener: TcpListener, inbound: mpsc::Sender<Inbound>, writers: Writers) {
+    loop {
+        let (stream, from) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "TCP accept failed");
+                continue;
+            }
+        };
+        let count = writers.lock().map(|w| w.len()).unwrap_or(usize::MAX);
+        if count >= MAX_TCP_CONNECTIONS {
+            tracing::warn!(%from, "too many TCP connections; closing");
+            continue;
+        }
+        tokio::spawn(serve_tcp(stream, from, inbound.clone(), writers.clone()));
+    }
+}
+
+async fn serve_tcp(
+    stream: TcpStream,
+    from: SocketAddr,
+    inbound: mpsc::Sender<Inbound>,
+    writers: Writers,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_WRITE_QUEUE);
+    if let Ok(mut w) = writers.lock() {
+        w.insert(from, tx.clone());
+    }
+    let write_task = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let peer = Peer {
+        transport: Transport::Tcp,
+        addr: from,
+    };
+    let mut framer = StreamFramer::default();
+    let mut buf = vec![0u8; 16 * 1024];
+    'read: loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        framer.push(&buf[..n]);
+        loop {
+            let item = match framer.poll() {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::info!(%from, error = %e, "closing TCP connection: stream out of step");
+                    break 'read;
+                }
+            };
+            let message = match item {
+                Framed::Message(m) => Inbound::Message(m, peer),
+                Framed::Invalid { frame, .. } => Inbound::Bytes(frame, peer),
+                Framed::Ping => {
+                    let _ = tx.try_send(KEEPALIVE_PONG.to_vec());
+                    continue;
+                }
+            };
+            if inbound.send(message).await.is_err() {
+                break 'read;
+            }
+        }
+    }
+    if let Ok(mut w) = writers.lock() {
+        w.remove(&from);
+    }
+    drop(tx);
+    let _ = write_task.await;
+}
