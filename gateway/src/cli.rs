@@ -19,18 +19,17 @@ use crate::directory::{
 use crate::lobby::{LobbyPolicy, ParticipantClass, WhoCanBypass};
 use crate::server::{self, ServeOptions};
 
+/// Where the directory lives when nothing says otherwise.
+pub const DEFAULT_DB: &str = "./tessera.db";
+
 /// Tessera: a cloud video interop gateway for SIP and H.323 room systems.
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about)]
 pub struct Cli {
-    /// The tenant directory (SQLite; created if missing).
-    #[arg(
-        long,
-        global = true,
-        env = "TESSERA_DB",
-        default_value = "./tessera.db"
-    )]
-    pub db: PathBuf,
+    /// The tenant directory (SQLite; created if missing) [default: ./tessera.db, or the `db`
+    /// key of `serve --config`].
+    #[arg(long, global = true, env = "TESSERA_DB")]
+    pub db: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -471,18 +470,23 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         }
         Command::Serve(options) => {
             let config = options.resolve()?;
+            let db = cli
+                .db
+                .or_else(|| config.db.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            runtime.block_on(server::serve(&cli.db, config))?;
+            runtime.block_on(server::serve(&db, config))?;
             Ok(())
         }
         command => {
-            let mut dir = Directory::open(&cli.db)
-                .with_context(|| format!("cannot open directory {}", cli.db.display()))?;
+            let db = cli.db.unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+            let mut dir = Directory::open(&db)
+                .with_context(|| format!("cannot open directory {}", db.display()))?;
             match command {
-                Command::Init(a) => init(&mut dir, &cli.db, a, out),
+                Command::Init(a) => init(&mut dir, &db, a, out),
                 Command::Tenant(c) => tenant(&mut dir, c, out),
                 Command::Meeting(c) => meeting(&mut dir, c, out),
                 Command::Device(c) => device(&mut dir, c, out),

@@ -1,6 +1,7 @@
 //! `tessera`: parses the command line, runs it, and turns any error into `error: <reason>` on
 //! stderr with a non-zero exit.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,6 +14,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,rusqlite_migration=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Cli::parse();
     let stdout = std::io::stdout();

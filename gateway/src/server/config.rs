@@ -51,6 +51,9 @@ pub struct ServeOptions {
     #[arg(long)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
+    /// The directory database (the global `--db` flag; a key here only in the config file).
+    #[arg(skip)]
+    pub db: Option<PathBuf>,
     /// SIP listen address, UDP and TCP on the same port [default: 0.0.0.0:5060].
     #[arg(long)]
     pub sip_listen: Option<SocketAddr>,
@@ -97,6 +100,8 @@ pub struct ServeOptions {
 /// Everything `serve` runs with, resolved.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
+    /// The database from the config file, if it names one (the `--db` flag wins).
+    pub db: Option<PathBuf>,
     /// SIP socket address (UDP and TCP).
     pub sip_listen: SocketAddr,
     /// HTTP socket address.
@@ -194,6 +199,7 @@ impl ServeOptions {
             core.drain_grace = Duration::from_secs(secs);
         }
         Ok(ServeConfig {
+            db: flags.db.or(file.db),
             sip_listen,
             http_listen,
             admin_token: flags.admin_token.or(file.admin_token),
@@ -234,7 +240,7 @@ mod tests {
         let path = dir.path().join("tessera.toml");
         std::fs::write(
             &path,
-            "sip-listen = \"127.0.0.1:5070\"\nhttp-listen = \"127.0.0.1:9000\"\ndemo = true\n\
+            "sip-listen = \"127.0.0.1:5070\"\nhttp-listen = \"127.0.0.1:9000\"\ndemo = true\ndb = \"/var/lib/tessera/t.db\"\n\
              rtp-ports = \"30000-30099\"\npstn-trunk = [\"198.51.100.0/24\"]\nring-time-ms = 250\n",
         )
         .unwrap();
@@ -251,6 +257,7 @@ mod tests {
             "flag wins"
         );
         assert!(c.demo);
+        assert_eq!(c.db, Some(PathBuf::from("/var/lib/tessera/t.db")));
         assert_eq!(c.core.rtp_ports, 30000..=30099);
         assert_eq!(
             c.core.pstn_trunks,
