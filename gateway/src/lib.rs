@@ -11,4 +11,5 @@ pub mod directory;
 pub mod http;
 pub mod lobby;
 pub mod media;
+pub mod metrics;
 pub mod server;

@@ -105,6 +105,11 @@ pub enum CoreOutput {
 /// Operator requests from the admin API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminCommand {
+    /// The live meetings (someone in or waiting), all or one tenant's.
+    ListMeetings {
+        /// Only this tenant's meetings.
+        tenant: Option<String>,
+    },
     /// The live view of one meeting.
     ViewMeeting {
         /// Tenant key.
@@ -218,9 +223,24 @@ pub struct MeetingView {
     pub lobby: Vec<LobbyView>,
 }
 
+/// One line of the live meeting list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MeetingSummary {
+    /// Tenant key.
+    pub tenant: String,
+    /// Conference ID.
+    pub conference_id: String,
+    /// How many are in the meeting.
+    pub participants: usize,
+    /// How many wait in its lobby.
+    pub lobby: usize,
+}
+
 /// Replies to [`AdminCommand`]s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminReply {
+    /// The live meetings, ordered by tenant and conference ID.
+    Meetings(Vec<MeetingSummary>),
     /// The meeting view.
     Meeting(MeetingView),
     /// Done.

@@ -372,6 +372,26 @@ impl CallCore {
 
     fn admin(&mut self, now: Instant, command: AdminCommand) -> Result<AdminReply, AdminError> {
         match command {
+            AdminCommand::ListMeetings { tenant } => {
+                let mut list: Vec<MeetingSummary> = self
+                    .meetings
+                    .iter()
+                    .filter(|((t, _), _)| tenant.as_deref().is_none_or(|want| t.as_str() == want))
+                    .map(|((t, c), m)| {
+                        let waiting = m.lobby.waiting().len();
+                        MeetingSummary {
+                            tenant: t.to_string(),
+                            conference_id: c.to_string(),
+                            participants: m.roster.len() - waiting,
+                            lobby: waiting,
+                        }
+                    })
+                    .collect();
+                list.sort_by(|a, b| {
+                    (&a.tenant, &a.conference_id).cmp(&(&b.tenant, &b.conference_id))
+                });
+                Ok(AdminReply::Meetings(list))
+            }
             AdminCommand::ViewMeeting { tenant, conference } => {
                 let key = self.meeting_key(&tenant, &conference)?;
                 Ok(AdminReply::Meeting(self.view(&key)))

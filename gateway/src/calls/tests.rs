@@ -156,7 +156,7 @@ impl Harness {
             .unwrap()
         {
             AdminReply::Meeting(v) => v,
-            AdminReply::Done => panic!("expected a view"),
+            other => panic!("expected a view, got {other:?}"),
         }
     }
 }
@@ -981,4 +981,45 @@ fn responses_follow_rport_to_the_source_port() {
         panic!()
     };
     assert_eq!(to.addr, from.addr);
+}
+
+#[test]
+fn live_meetings_are_listed_per_tenant() {
+    let mut h = Harness::with(strict_meeting, |_| {});
+    h.core
+        .add_synthetic(h.now, &key(), &conf(), "Ada Lovelace")
+        .unwrap();
+    h.send(&invite("sip:12345678.2000000@gw", "c1"));
+    let list = |h: &mut Harness, tenant: Option<&str>| match h
+        .core
+        .handle_admin(
+            h.now,
+            AdminCommand::ListMeetings {
+                tenant: tenant.map(str::to_owned),
+            },
+        )
+        .unwrap()
+    {
+        AdminReply::Meetings(list) => list,
+        other => panic!("{other:?}"),
+    };
+    let all = list(&mut h, None);
+    assert_eq!(
+        all,
+        [
+            MeetingSummary {
+                tenant: "12345678".into(),
+                conference_id: "1177958860".into(),
+                participants: 1,
+                lobby: 0
+            },
+            MeetingSummary {
+                tenant: "12345678".into(),
+                conference_id: "2000000".into(),
+                participants: 0,
+                lobby: 1
+            },
+        ]
+    );
+    assert!(list(&mut h, Some("87654321")).is_empty());
 }

@@ -45,6 +45,8 @@ pub struct HttpState {
     pub admin: AdminHandle,
     /// Set once SIP is listening; `/healthz` answers 503 until then.
     pub ready: Arc<AtomicBool>,
+    /// The Prometheus registry `/metrics` exposes.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// One admin request to the core: the command and where to send its result.

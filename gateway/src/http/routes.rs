@@ -46,10 +46,23 @@ pub fn router(state: HttpState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .fallback(not_found)
         .with_state(state)
+}
+
+/// `GET /metrics`: Prometheus text format, no token (scrapers live on the operator's network; the
+/// listener defaults to loopback, and no metric names a person).
+async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }
 
 /// The `{tenant}/{conference}` part of a meeting path.

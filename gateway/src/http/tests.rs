@@ -51,6 +51,7 @@ fn meeting() -> MeetingView {
 /// The fake core's answer to one command.
 fn answer(cmd: &AdminCommand) -> Result<AdminReply, AdminError> {
     let (tenant, conference, id) = match cmd {
+        AdminCommand::ListMeetings { .. } => return Ok(AdminReply::Meetings(Vec::new())),
         AdminCommand::ViewMeeting { tenant, conference } => (tenant, conference, None),
         AdminCommand::Admit {
             tenant,
@@ -97,6 +98,7 @@ fn state_with(admin: AdminHandle) -> (HttpState, Arc<AtomicBool>) {
         token: Arc::new(token),
         admin,
         ready: ready.clone(),
+        metrics: crate::metrics::Metrics::new().unwrap(),
     };
     (state, ready)
 }

@@ -59,6 +59,9 @@ pub enum ServeError {
         /// The error.
         source: std::io::Error,
     },
+    /// The metrics registry could not be built.
+    #[error("metrics: {0}")]
+    Metrics(prometheus::Error),
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
@@ -78,6 +81,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         );
     }
     let token = http::token::load_or_create_token(config.admin_token.clone(), db_path)?;
+    let metrics = crate::metrics::Metrics::new().map_err(ServeError::Metrics)?;
 
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(4096);
     let (sockets, sip_local) = SipSockets::bind(config.sip_listen, inbound_tx)
@@ -123,6 +127,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         token: Arc::new(token),
         admin: AdminHandle(admin_tx),
         ready: ready.clone(),
+        metrics: metrics.clone(),
     });
     let http_task = tokio::spawn(async move { axum::serve(listener, router).await });
     ready.store(true, Ordering::SeqCst);

@@ -1,0 +1,217 @@
+//! Prometheus metrics (`GET /metrics`, text format). Names follow
+//! `tessera_<subsystem>_<name>` with `_total` / `_seconds` suffixes. Labels stop at tenant (and
+//! protocol, route, reason, kind, direction, media): nothing here may identify a person, so
+//! presence-style activity cannot leak (`shared/domain.md`, Privacy).
+//!
+//! Owns the registry and the metric handles; the call core and media tasks update them. It must
+//! not hold call state.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Every metric the gateway exports. Cheap to clone (handles are reference-counted).
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Calls up now, by tenant and protocol.
+    pub calls_active: IntGaugeVec,
+    /// Calls accepted, by tenant, protocol and route.
+    pub calls_total: IntCounterVec,
+    /// Calls refused, by tenant (or `-` before one is known) and reason.
+    pub calls_refused_total: IntCounterVec,
+    /// INVITE to 200 OK.
+    pub call_setup_seconds: Histogram,
+    /// Callers waiting in lobbies, by tenant.
+    pub lobby_waiting: IntGaugeVec,
+    /// How long callers waited before leaving the lobby (admitted, denied, timed out or hung up).
+    pub lobby_wait_seconds: HistogramVec,
+    /// Licences held, by tenant and kind (`endpoint`, `cascade`).
+    pub licenses_in_use: IntGaugeVec,
+    /// Licences bought, by tenant and kind.
+    pub licenses_total: IntGaugeVec,
+    /// RTP packets, by direction (`rx`, `tx`) and media (`audio`, `video`).
+    pub rtp_packets_total: IntCounterVec,
+    /// RTP packets lost (sequence gaps seen on receive).
+    pub rtp_lost_total: IntCounter,
+    /// Video frames encoded.
+    pub video_frames_encoded_total: IntCounter,
+    /// Time spent encoding one video frame.
+    pub encoder_seconds: Histogram,
+    /// Keyframes requested (PLI/FIR sent or received).
+    pub keyframes_requested_total: IntCounterVec,
+}
+
+fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
+    // Registration only fails for duplicate names, which the list below does not have.
+    if let Err(e) = registry.register(Box::new(metric.clone())) {
+        tracing::error!(error = %e, "metric not registered");
+    }
+    metric
+}
+
+impl Metrics {
+    /// A fresh registry with every metric (and the process collector on Linux).
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let gauge =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntGaugeVec, prometheus::Error> {
+                Ok(register(
+                    &registry,
+                    IntGaugeVec::new(Opts::new(name, help), labels)?,
+                ))
+            };
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+                Ok(register(
+                    &registry,
+                    IntCounterVec::new(Opts::new(name, help), labels)?,
+                ))
+            };
+        let setup_buckets = vec![
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let metrics = Metrics {
+            calls_active: gauge(
+                "tessera_calls_active",
+                "Calls up now.",
+                &["tenant", "protocol"],
+            )?,
+            calls_total: counter(
+                "tessera_calls_total",
+                "Calls accepted.",
+                &["tenant", "protocol", "route"],
+            )?,
+            calls_refused_total: counter(
+                "tessera_calls_refused_total",
+                "Calls refused.",
+                &["tenant", "reason"],
+            )?,
+            call_setup_seconds: register(
+                &registry,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "tessera_call_setup_seconds",
+                        "INVITE received to 200 OK sent.",
+                    )
+                    .buckets(setup_buckets),
+                )?,
+            ),
+            lobby_waiting: gauge(
+                "tessera_lobby_waiting",
+                "Callers waiting in lobbies.",
+                &["tenant"],
+            )?,
+            lobby_wait_seconds: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new("tessera_lobby_wait_seconds", "Time spent in the lobby.")
+                        .buckets(vec![
+                            1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+                        ]),
+                    &["tenant"],
+                )?,
+            ),
+            licenses_in_use: gauge(
+                "tessera_licenses_in_use",
+                "Licences held by calls.",
+                &["tenant", "kind"],
+            )?,
+            licenses_total: gauge(
+                "tessera_licenses_total",
+                "Licences bought.",
+                &["tenant", "kind"],
+            )?,
+            rtp_packets_total: counter(
+                "tessera_rtp_packets_total",
+                "RTP packets.",
+                &["direction", "media"],
+            )?,
+            rtp_lost_total: register(
+                &registry,
+                IntCounter::new("tessera_rtp_lost_total", "RTP packets lost on receive.")?,
+            ),
+            video_frames_encoded_total: register(
+                &registry,
+                IntCounter::new(
+                    "tessera_video_frames_encoded_total",
+                    "Video frames encoded.",
+                )?,
+            ),
+            encoder_seconds: register(
+                &registry,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "tessera_encoder_seconds",
+                        "Time to encode one video frame.",
+                    )
+                    .buckets(vec![0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]),
+                )?,
+            ),
+            keyframes_requested_total: counter(
+                "tessera_keyframes_requested_total",
+                "Keyframes requested (PLI/FIR), by who asked.",
+                &["by"],
+            )?,
+            registry,
+        };
+        #[cfg(target_os = "linux")]
+        if let Err(e) = metrics.registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        )) {
+            tracing::error!(error = %e, "process metrics not registered");
+        }
+        Ok(metrics)
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "metrics encoding failed");
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_exported_with_its_labels() {
+        let m = Metrics::new().unwrap();
+        m.calls_active
+            .with_label_values(&["12345678", "sip"])
+            .set(2);
+        m.calls_total
+            .with_label_values(&["12345678", "sip", "direct"])
+            .inc();
+        m.calls_refused_total
+            .with_label_values(&["12345678", "licence"])
+            .inc();
+        m.licenses_total
+            .with_label_values(&["12345678", "endpoint"])
+            .set(10);
+        m.rtp_packets_total
+            .with_label_values(&["tx", "audio"])
+            .inc_by(50);
+        m.call_setup_seconds.observe(0.01);
+        let text = m.render();
+        for line in [
+            "tessera_calls_active{protocol=\"sip\",tenant=\"12345678\"} 2",
+            "tessera_calls_total{protocol=\"sip\",route=\"direct\",tenant=\"12345678\"} 1",
+            "tessera_calls_refused_total{reason=\"licence\",tenant=\"12345678\"} 1",
+            "tessera_licenses_total{kind=\"endpoint\",tenant=\"12345678\"} 10",
+            "tessera_rtp_packets_total{direction=\"tx\",media=\"audio\"} 50",
+            "tessera_call_setup_seconds_count 1",
+            "tessera_rtp_lost_total 0",
+            "tessera_video_frames_encoded_total 0",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("process_resident_memory_bytes"));
+    }
+}
