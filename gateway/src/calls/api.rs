@@ -4,6 +4,8 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::Serialize;
 use signaling::transaction::Peer;
@@ -72,7 +74,7 @@ pub enum MediaEvent {
 }
 
 /// What the core asks its driver to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum CoreOutput {
     /// Send these bytes.
     Transmit {
@@ -87,6 +89,8 @@ pub enum CoreOutput {
         call: CallId,
         /// Its audio.
         audio: AudioSetup,
+        /// Counters the media task keeps and the admin view reads.
+        stats: Arc<MediaStats>,
     },
     /// Stop the call's media task and free its port.
     MediaStop {
@@ -167,7 +171,8 @@ pub enum AdminError {
     },
 }
 
-/// Per-participant media counters (filled in by the media issue; zero until then).
+/// Per-participant media counters (audio counts prompts and DTMF today; video arrives with the
+/// media issue).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct MediaCounters {
     /// Audio RTP packets received.
@@ -178,6 +183,32 @@ pub struct MediaCounters {
     pub video_rx_frames: u64,
     /// Video frames sent.
     pub video_tx_frames: u64,
+}
+
+/// Live per-call media counters, written by the call's media task and read by the core for the
+/// admin view (relaxed atomics: counts, not synchronisation).
+#[derive(Debug, Default)]
+pub struct MediaStats {
+    /// Audio RTP packets received.
+    pub audio_rx_packets: AtomicU64,
+    /// Audio RTP packets sent.
+    pub audio_tx_packets: AtomicU64,
+    /// Video frames received.
+    pub video_rx_frames: AtomicU64,
+    /// Video frames sent.
+    pub video_tx_frames: AtomicU64,
+}
+
+impl MediaStats {
+    /// The counts now.
+    pub fn snapshot(&self) -> MediaCounters {
+        MediaCounters {
+            audio_rx_packets: self.audio_rx_packets.load(Ordering::Relaxed),
+            audio_tx_packets: self.audio_tx_packets.load(Ordering::Relaxed),
+            video_rx_frames: self.video_rx_frames.load(Ordering::Relaxed),
+            video_tx_frames: self.video_tx_frames.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// One participant in the live meeting view.

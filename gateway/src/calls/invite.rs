@@ -1,6 +1,7 @@
 //! A new INVITE: routing the dialled string, refusing what cannot be served (with the right status
 //! and a reason), classifying the caller's trust, negotiating SDP, ringing and answering.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::Rng;
@@ -8,27 +9,53 @@ use signaling::dialog::Dialog;
 use signaling::sdp::{LocalMedia, SdpSession, SessionDescription};
 use signaling::sip::{HeaderName, Message};
 use signaling::transaction::{Peer, TxnKey};
-use signaling::{DialError, DialString, ResolvedDial, Route};
+use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
 use super::{contact_uri, header, Call, CallCore, CallId, CoreOutput, Phase, Prompt, Target};
 use crate::directory::TrustedDeviceRule;
 use crate::lobby::ParticipantClass;
 
-/// A refusal of an INVITE: status, reason phrase and extra headers.
+/// A refusal of an INVITE: status, reason phrase, extra headers, and what the metrics call it.
 struct Refusal {
     code: u16,
     reason: String,
     headers: Vec<(HeaderName, String)>,
+    /// `reason` label of `tessera_calls_refused_total`.
+    label: &'static str,
+    /// The tenant, once routing found one (`-` before).
+    tenant: Option<String>,
 }
 
 impl Refusal {
     fn new(code: u16, reason: impl Into<String>) -> Self {
+        let label = match code {
+            400 | 415 | 420 => "malformed",
+            401 => "challenged",
+            403 => "forbidden",
+            404 => "not-found",
+            486 => "licence",
+            488 => "no-common-codec",
+            503 => "capacity",
+            _ => "other",
+        };
         Refusal {
             code,
             reason: reason.into(),
             headers: Vec::new(),
+            label,
+            tenant: None,
         }
+    }
+
+    fn labelled(mut self, label: &'static str) -> Self {
+        self.label = label;
+        self
+    }
+
+    fn for_tenant(mut self, tenant: &TenantKey) -> Self {
+        self.tenant = Some(tenant.to_string());
+        self
     }
 
     fn with(mut self, name: HeaderName, value: String) -> Self {
@@ -63,6 +90,11 @@ impl CallCore {
             Err(refusal) => {
                 tracing::info!(%from, code = refusal.code, reason = %refusal.reason,
                     uri = invite.request_uri().unwrap_or_default(), "call refused");
+                let tenant = refusal.tenant.as_deref().unwrap_or("-");
+                self.metrics
+                    .calls_refused_total
+                    .with_label_values(&[tenant, refusal.label])
+                    .inc();
                 let tag = format!("{:016x}", self.rng.random::<u64>());
                 let mut response = self
                     .response(&invite, refusal.code, Some(&tag))
@@ -85,7 +117,19 @@ impl CallCore {
         if self.drain_deadline.is_some() {
             return Err(
                 Refusal::new(503, "Service Unavailable - gateway shutting down")
-                    .with(header("Retry-After"), "30".into()),
+                    .with(header("Retry-After"), "30".into())
+                    .labelled("draining"),
+            );
+        }
+        if self
+            .config
+            .max_calls
+            .is_some_and(|max| self.calls.len() >= max)
+        {
+            // Refuse cleanly rather than degrade every call (a caller retries elsewhere).
+            return Err(
+                Refusal::new(503, "Service Unavailable - gateway at capacity")
+                    .with(header("Retry-After"), "5".into()),
             );
         }
         if let Some(required) = invite.headers.get(&HeaderName::REQUIRE) {
@@ -98,19 +142,47 @@ impl CallCore {
             return Err(Refusal::new(400, "Bad Request - Missing Contact"));
         }
         let resolved = self.route(invite).map_err(|e| dial_refusal(&e))?;
-        let class = self.classify(now, invite, from, &resolved)?;
+        let tenant = resolved.tenant.clone();
+        self.check_licence(&tenant)
+            .map_err(|r| r.for_tenant(&tenant))?;
+        let class = self
+            .classify(now, invite, from, &resolved)
+            .map_err(|r| r.for_tenant(&tenant))?;
 
-        let port_base = self
-            .ports
-            .take()
-            .ok_or_else(|| Refusal::new(503, "Service Unavailable - no media ports left"))?;
+        let port_base = self.ports.take().ok_or_else(|| {
+            Refusal::new(503, "Service Unavailable - no media ports left").for_tenant(&tenant)
+        })?;
         match self.build_call(now, key, invite, from, resolved, class, port_base) {
             Ok(call) => Ok(call),
             Err(refusal) => {
                 self.ports.give_back(port_base);
-                Err(refusal)
+                Err(refusal.for_tenant(&tenant))
             }
         }
+    }
+
+    /// An endpoint call holds one of its tenant's concurrent endpoint licences from acceptance to
+    /// its end; one beyond the licence is refused with 486 and a Warning saying why.
+    fn check_licence(&self, tenant: &TenantKey) -> Result<(), Refusal> {
+        let record = match self.directory.tenant(tenant) {
+            Ok(Some(record)) => record,
+            _ => {
+                return Err(Refusal::new(
+                    500,
+                    "Server Internal Error - Directory unavailable",
+                ))
+            }
+        };
+        self.publish_licences(&record);
+        let limit = usize::try_from(record.endpoint_licenses).unwrap_or(usize::MAX);
+        if self.calls_of(tenant) < limit {
+            return Ok(());
+        }
+        let host = self.config.sip_addr.ip();
+        let text = format!("endpoint licence limit of {limit} reached for tenant {tenant}");
+        Err(Refusal::new(486, "Busy Here - licence limit reached")
+            .with(header("Warning"), format!("399 {host} \"{text}\""))
+            .with(header("Reason"), format!("SIP;cause=486;text=\"{text}\"")))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -185,6 +257,8 @@ impl CallCore {
         };
         let ring = self.config.ring_time;
         let call = Call {
+            invited_at: now,
+            stats: Arc::default(),
             participant,
             peer: from,
             tenant: resolved.tenant,
@@ -205,7 +279,20 @@ impl CallCore {
                 answer_at: now + ring,
             },
         };
+        let tenant_label = call.tenant.to_string();
         self.calls.insert(id, call);
+        self.metrics
+            .calls_active
+            .with_label_values(&[&tenant_label, "sip"])
+            .inc();
+        self.metrics
+            .licenses_in_use
+            .with_label_values(&[&tenant_label, "endpoint"])
+            .inc();
+        self.metrics
+            .calls_total
+            .with_label_values(&[&tenant_label, "sip", resolved.route.as_str()])
+            .inc();
         if ring.is_zero() {
             self.answer(now, id, target);
         } else {
@@ -343,8 +430,7 @@ impl CallCore {
                     call.invite.clone(),
                     call.local_tag.clone(),
                 );
-                self.ports.give_back(call.port_base);
-                self.calls.remove(&id);
+                self.remove_call(now, id);
                 let response = self
                     .response(&invite, 400, Some(&tag))
                     .with_reason(format!("Bad Request - {e}"));
@@ -354,6 +440,9 @@ impl CallCore {
         };
         self.dialogs.insert(dialog.id().clone(), id);
         call.dialog = Some(dialog);
+        self.metrics
+            .call_setup_seconds
+            .observe(now.saturating_duration_since(call.invited_at).as_secs_f64());
         let mut ok = Message::response_to(&call.invite, 200, Some(&call.local_tag));
         // A UAS copies Record-Route into the 2xx (RFC 3261 §12.1.1) so proxies stay on the path.
         for route in call.invite.headers.get_all(&HeaderName::RECORD_ROUTE) {

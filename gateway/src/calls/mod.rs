@@ -19,6 +19,7 @@ pub use meeting::{LiveMeeting, MeetingKey, Member, RosterEntry};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use ipnet::IpNet;
@@ -37,6 +38,7 @@ use signaling::{ConferenceId, TenantKey};
 
 use crate::directory::Directory;
 use crate::lobby::{Actor, LobbyEvent, ParticipantClass, ParticipantId};
+use crate::metrics::Metrics;
 use auth::NonceBook;
 use ports::PortPool;
 
@@ -67,6 +69,8 @@ pub struct CoreConfig {
     pub ring_time: Duration,
     /// How long established calls may continue after a drain starts.
     pub drain_grace: Duration,
+    /// Most concurrent calls the gateway takes; more get 503 (`None`: no limit but the ports).
+    pub max_calls: Option<usize>,
     /// `Server` / `User-Agent` header value.
     pub user_agent: String,
     /// SIP timers.
@@ -89,6 +93,7 @@ impl CoreConfig {
             entry_queue_timeout: Duration::from_secs(30),
             ring_time: Duration::ZERO,
             drain_grace: Duration::from_secs(10),
+            max_calls: None,
             user_agent: format!("Tessera/{}", env!("CARGO_PKG_VERSION")),
             timers: TimerConfig::default(),
             capabilities: Capabilities {
@@ -127,6 +132,10 @@ enum Phase {
 
 #[derive(Debug)]
 struct Call {
+    /// When the INVITE arrived (for the setup-time histogram).
+    invited_at: Instant,
+    /// Live media counters shared with the media task.
+    stats: Arc<MediaStats>,
     participant: ParticipantId,
     peer: Peer,
     tenant: TenantKey,
@@ -165,6 +174,7 @@ pub struct CallCore {
     next_participant: u64,
     origin: (Instant, SystemTime),
     drain_deadline: Option<Instant>,
+    metrics: Metrics,
 }
 
 impl CallCore {
@@ -175,8 +185,9 @@ impl CallCore {
         directory: Directory,
         origin: (Instant, SystemTime),
         seed: u64,
+        metrics: Metrics,
     ) -> Self {
-        CallCore {
+        let core = CallCore {
             txn: TransactionLayer::new(config.timers),
             ports: PortPool::new(config.rtp_ports.clone()),
             config,
@@ -192,7 +203,100 @@ impl CallCore {
             next_participant: 1,
             origin,
             drain_deadline: None,
+            metrics,
+        };
+        core.publish_all_licences();
+        core
+    }
+
+    /// Sets the licence totals of every tenant (at start; each INVITE refreshes its tenant's).
+    fn publish_all_licences(&self) {
+        match self.directory.tenants() {
+            Ok(tenants) => {
+                for t in tenants {
+                    self.publish_licences(&t);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "licence metrics not published"),
         }
+    }
+
+    fn publish_licences(&self, tenant: &crate::directory::Tenant) {
+        let key = tenant.key.as_str();
+        let total = &self.metrics.licenses_total;
+        total
+            .with_label_values(&[key, "endpoint"])
+            .set(tenant.endpoint_licenses.into());
+        total
+            .with_label_values(&[key, "cascade"])
+            .set(tenant.cascade_licenses.into());
+        let in_use = self.calls_of(&tenant.key);
+        self.metrics
+            .licenses_in_use
+            .with_label_values(&[key, "endpoint"])
+            .set(i64::try_from(in_use).unwrap_or(i64::MAX));
+        // Cascades (one per meeting a bridge cascades into) arrive with H.323; none are held yet.
+        self.metrics
+            .licenses_in_use
+            .with_label_values(&[key, "cascade"])
+            .set(0);
+    }
+
+    /// Calls of `tenant` holding an endpoint licence (every call, from acceptance to its end:
+    /// ringing, entry queue and lobby included).
+    fn calls_of(&self, tenant: &TenantKey) -> usize {
+        self.calls.values().filter(|c| c.tenant == *tenant).count()
+    }
+
+    /// Takes a call out of every index, frees its port and licence, and updates the gauges.
+    /// Every way a call ends goes through here.
+    fn remove_call(&mut self, now: Instant, id: CallId) -> Option<Call> {
+        let call = self.calls.remove(&id)?;
+        self.ringing.remove(&call.invite_key);
+        if let Some(dialog) = &call.dialog {
+            self.dialogs.remove(dialog.id());
+        }
+        self.ports.give_back(call.port_base);
+        let tenant = call.tenant.as_str();
+        self.metrics
+            .calls_active
+            .with_label_values(&[tenant, "sip"])
+            .dec();
+        self.metrics
+            .licenses_in_use
+            .with_label_values(&[tenant, "endpoint"])
+            .dec();
+        if let Phase::Lobby(key) | Phase::InMeeting(key) = &call.phase {
+            let waited = self
+                .meetings
+                .get_mut(key)
+                .and_then(|m| m.remove(call.participant))
+                .and_then(|entry| entry.waiting_since.filter(|_| entry.joined_at.is_none()));
+            if let Some(since) = waited {
+                self.metrics
+                    .lobby_wait_seconds
+                    .with_label_values(&[tenant])
+                    .observe(now.saturating_duration_since(since).as_secs_f64());
+            }
+            let key = key.clone();
+            // Someone leaving can change nothing for those waiting, but the meeting may be empty.
+            self.process_lobby_events(now, &key);
+        }
+        Some(call)
+    }
+
+    /// Recomputes one tenant's lobby gauge.
+    fn publish_lobby(&self, tenant: &TenantKey) {
+        let waiting: usize = self
+            .meetings
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, m)| m.lobby.waiting().len())
+            .sum();
+        self.metrics
+            .lobby_waiting
+            .with_label_values(&[tenant.as_str()])
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
     }
 
     /// The directory (for the driver's own reads, e.g. the demo seed).
@@ -503,7 +607,14 @@ impl CallCore {
                     class: entry.class,
                     protocol: entry.member.protocol(),
                     joined_at: self.rfc3339(joined),
-                    media: MediaCounters::default(),
+                    media: match entry.member {
+                        Member::Call(call) => self
+                            .calls
+                            .get(&call)
+                            .map(|c| c.stats.snapshot())
+                            .unwrap_or_default(),
+                        Member::Synthetic => MediaCounters::default(),
+                    },
                 }),
                 None => view.lobby.push(LobbyView {
                     id: id.to_string(),
@@ -647,11 +758,14 @@ impl CallCore {
 
     /// Ends a call that was never answered with a final error response.
     fn refuse_ringing(&mut self, now: Instant, call: CallId, code: u16, reason: &str) {
-        let Some(c) = self.calls.remove(&call) else {
+        let Some(c) = self.remove_call(now, call) else {
             return;
         };
-        self.ringing.remove(&c.invite_key);
-        self.ports.give_back(c.port_base);
+        let label = if code == 487 { "cancelled" } else { "draining" };
+        self.metrics
+            .calls_refused_total
+            .with_label_values(&[c.tenant.as_str(), label])
+            .inc();
         let response = Message::response_to(&c.invite, code, Some(&c.local_tag))
             .with_reason(reason)
             .with_header(HeaderName::SERVER, self.config.user_agent.clone());
@@ -767,6 +881,7 @@ impl CallCore {
         };
         call.media_started = true;
         self.out.push_back(CoreOutput::MediaStart {
+            stats: call.stats.clone(),
             call: call_id,
             audio: AudioSetup {
                 local_port: call.port_base,
@@ -950,6 +1065,12 @@ impl CallCore {
             };
             match event {
                 LobbyEvent::Admitted { id, because } => {
+                    if let Some(since) = meeting.roster.get(&id).and_then(|e| e.waiting_since) {
+                        self.metrics
+                            .lobby_wait_seconds
+                            .with_label_values(&[key.0.as_str()])
+                            .observe(now.saturating_duration_since(since).as_secs_f64());
+                    }
                     meeting.mark_joined(id, now);
                     if let Some(Member::Call(call)) = meeting.roster.get(&id).map(|e| e.member) {
                         tracing::info!(%call, participant = %id, ?because, "admitted from the lobby");
@@ -959,18 +1080,32 @@ impl CallCore {
                     }
                 }
                 LobbyEvent::Denied { id, .. } | LobbyEvent::TimedOut { id } => {
-                    let reason = match event {
-                        LobbyEvent::TimedOut { .. } => (408, "Lobby wait timed out"),
-                        _ => (403, "Denied entry from the lobby"),
+                    let (reason, label) = match event {
+                        LobbyEvent::TimedOut { .. } => {
+                            ((408, "Lobby wait timed out"), "lobby-timeout")
+                        }
+                        _ => ((403, "Denied entry from the lobby"), "lobby-denied"),
                     };
-                    let member = meeting.remove(id).map(|e| e.member);
-                    if let Some(Member::Call(call)) = member {
+                    let entry = meeting.remove(id);
+                    let tenant = key.0.as_str();
+                    if let Some(since) = entry.as_ref().and_then(|e| e.waiting_since) {
+                        self.metrics
+                            .lobby_wait_seconds
+                            .with_label_values(&[tenant])
+                            .observe(now.saturating_duration_since(since).as_secs_f64());
+                    }
+                    self.metrics
+                        .calls_refused_total
+                        .with_label_values(&[tenant, label])
+                        .inc();
+                    if let Some(Member::Call(call)) = entry.map(|e| e.member) {
                         self.end_call(now, call, Some(reason));
                     }
                 }
             }
         }
         self.drop_empty_meeting(key);
+        self.publish_lobby(&key.0);
     }
 
     fn drop_empty_meeting(&mut self, key: &MeetingKey) {
@@ -982,24 +1117,11 @@ impl CallCore {
     /// Ends a call: out of its meeting, media stopped, port freed, and (when `reason` is given,
     /// i.e. we hang up) a BYE with a Reason header.
     fn end_call(&mut self, now: Instant, call_id: CallId, reason: Option<(u16, &str)>) {
-        let Some(mut call) = self.calls.remove(&call_id) else {
+        let Some(mut call) = self.remove_call(now, call_id) else {
             return;
         };
-        self.ringing.remove(&call.invite_key);
-        if let Some(dialog) = &call.dialog {
-            self.dialogs.remove(dialog.id());
-        }
         if call.media_started {
             self.out.push_back(CoreOutput::MediaStop { call: call_id });
-        }
-        self.ports.give_back(call.port_base);
-        if let Phase::Lobby(key) | Phase::InMeeting(key) = &call.phase {
-            if let Some(meeting) = self.meetings.get_mut(key) {
-                meeting.remove(call.participant);
-            }
-            let key = key.clone();
-            // Someone leaving can change nothing for those waiting, but the meeting may be empty.
-            self.process_lobby_events(now, &key);
         }
         tracing::info!(call = %call_id, ?reason, "call ended");
         let (Some((code, text)), Some(dialog)) = (reason, call.dialog.as_mut()) else {

@@ -20,6 +20,7 @@ const VTC: &str = "192.0.2.10:5060";
 
 struct Harness {
     core: CallCore,
+    metrics: crate::metrics::Metrics,
     now: Instant,
     sent: Vec<Message>,
     media: Vec<CoreOutput>,
@@ -74,8 +75,16 @@ impl Harness {
         );
         configure(&mut config);
         let now = Instant::now();
+        let metrics = crate::metrics::Metrics::new().unwrap();
         Harness {
-            core: CallCore::new(config, dir, (now, SystemTime::UNIX_EPOCH), 7),
+            core: CallCore::new(
+                config,
+                dir,
+                (now, SystemTime::UNIX_EPOCH),
+                7,
+                metrics.clone(),
+            ),
+            metrics,
             now,
             sent: Vec::new(),
             media: Vec::new(),
@@ -1022,4 +1031,207 @@ fn live_meetings_are_listed_per_tenant() {
         ]
     );
     assert!(list(&mut h, Some("87654321")).is_empty());
+}
+
+fn licences_in_use(h: &Harness) -> i64 {
+    h.metrics
+        .licenses_in_use
+        .with_label_values(&["12345678", "endpoint"])
+        .get()
+}
+
+fn two_licences(dir: &mut Directory) {
+    strict_meeting(dir);
+    dir.update_tenant(
+        &key(),
+        &TenantUpdate {
+            endpoint_licenses: Some(2),
+            ..TenantUpdate::default()
+        },
+    )
+    .unwrap();
+}
+
+fn cancel_for(call_id: &str) -> String {
+    format!(
+        "CANCEL sip:12345678.1177958860@gw SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-{call_id};rport\r\nMax-Forwards: 70\r\n\
+         From: \"Board Room\" <sip:board@192.0.2.10>;tag=vtc1\r\nTo: <sip:12345678.1177958860@gw>\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn calls_beyond_the_endpoint_licence_get_486_and_every_ending_frees_the_licence() {
+    let mut h = Harness::with(two_licences, |c| {
+        c.lobby_timeout = Some(Duration::from_secs(60))
+    });
+    assert_eq!(
+        h.metrics
+            .licenses_total
+            .with_label_values(&["12345678", "endpoint"])
+            .get(),
+        2
+    );
+    // BYE from the caller.
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    let ok1 = h.final_response();
+    // Entry queue calls hold a licence too.
+    h.send(&invite("sip:12345678@gw", "c2"));
+    let ok2 = h.final_response();
+    assert_eq!(licences_in_use(&h), 2);
+    h.send(&invite("sip:12345678.1177958860@gw", "c3"));
+    let busy = h.final_response();
+    assert_eq!(busy.status(), Some(486));
+    assert_eq!(busy.reason(), Some("Busy Here - licence limit reached"));
+    let warning = busy
+        .headers
+        .get(&HeaderName::new("Warning").unwrap())
+        .unwrap();
+    assert!(
+        warning.contains("endpoint licence limit of 2 reached for tenant 12345678"),
+        "{warning}"
+    );
+    assert_eq!(
+        h.metrics
+            .calls_refused_total
+            .with_label_values(&["12345678", "licence"])
+            .get(),
+        1
+    );
+
+    h.send(&in_dialog("BYE", &ok1, 2, "", ""));
+    assert_eq!(licences_in_use(&h), 1, "BYE frees");
+    // Entry queue failures (our BYE) free.
+    let mut cseq = 2;
+    for _ in 0..3 {
+        for d in "999999#".chars() {
+            h.send(&info_digit(&ok2, cseq, d));
+            cseq += 1;
+        }
+    }
+    h.advance(Duration::from_secs(3));
+    assert_eq!(licences_in_use(&h), 0, "our BYE frees");
+
+    // Lobby deny and lobby timeout free.
+    h.send(&invite("sip:12345678.2000000@gw", "c4"));
+    h.send(&invite("sip:12345678.2000000@gw", "c5"));
+    assert_eq!(licences_in_use(&h), 2);
+    let id = h.view_of("12345678", "2000000").lobby[0].id.clone();
+    h.core
+        .handle_admin(
+            h.now,
+            AdminCommand::Deny {
+                tenant: "12345678".into(),
+                conference: "2000000".into(),
+                id,
+            },
+        )
+        .unwrap();
+    assert_eq!(licences_in_use(&h), 1, "lobby deny frees");
+    h.advance(Duration::from_secs(61));
+    assert_eq!(licences_in_use(&h), 0, "lobby timeout frees");
+
+    // A missing ACK (the peer vanished) frees.
+    h.send(&invite("sip:12345678.1177958860@gw", "c6"));
+    assert_eq!(licences_in_use(&h), 1);
+    h.advance(Duration::from_secs(33));
+    assert_eq!(licences_in_use(&h), 0, "ACK timeout frees");
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn cancel_and_drain_free_licences_too() {
+    let mut h = Harness::with(two_licences, |c| c.ring_time = Duration::from_secs(2));
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    assert_eq!(licences_in_use(&h), 1, "a ringing call holds its licence");
+    h.send(&cancel_for("c1"));
+    assert_eq!(licences_in_use(&h), 0, "CANCEL frees");
+    h.send(&invite("sip:12345678.1177958860@gw", "c2"));
+    h.advance(Duration::from_secs(2));
+    assert_eq!(licences_in_use(&h), 1);
+    h.core.begin_drain(h.now);
+    h.advance(Duration::from_secs(11));
+    assert_eq!(licences_in_use(&h), 0, "drain frees");
+}
+
+#[test]
+fn gateway_capacity_refuses_with_503_and_retry_after() {
+    let mut h = Harness::with(|_| {}, |c| c.max_calls = Some(1));
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    assert_eq!(h.final_response().status(), Some(200));
+    h.send(&invite("sip:12345678.1177958860@gw", "c2"));
+    let r = h.final_response();
+    assert_eq!(r.status(), Some(503));
+    assert_eq!(
+        r.headers.get(&HeaderName::new("Retry-After").unwrap()),
+        Some("5")
+    );
+    assert_eq!(
+        h.metrics
+            .calls_refused_total
+            .with_label_values(&["-", "capacity"])
+            .get(),
+        1
+    );
+}
+
+#[test]
+fn call_metrics_are_labelled_by_tenant_route_and_reason() {
+    let mut h = Harness::demo();
+    h.send(&invite("sip:61177958860@gw", "c1"));
+    h.send(&invite("sip:12345678.1111111111@gw", "c2"));
+    h.send(&invite_with(
+        "sip:12345678.1177958860@gw",
+        "c3",
+        1,
+        "z9hG4bK3",
+        "board",
+        "",
+        G729_OFFER,
+    ));
+    let text = h.metrics.render();
+    for line in [
+        "tessera_calls_total{protocol=\"sip\",route=\"prefix\",tenant=\"12345678\"} 1",
+        "tessera_calls_active{protocol=\"sip\",tenant=\"12345678\"} 1",
+        "tessera_calls_refused_total{reason=\"not-found\",tenant=\"-\"} 1",
+        "tessera_calls_refused_total{reason=\"no-common-codec\",tenant=\"12345678\"} 1",
+        "tessera_call_setup_seconds_count 1",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    // No per-person labels anywhere (privacy: tenant at most).
+    assert!(!text.contains("Board Room") && !text.contains("board@"));
+}
+
+#[test]
+fn lobby_gauge_and_wait_histogram_follow_the_lobby() {
+    let mut h = Harness::with(strict_meeting, |_| {});
+    h.send(&invite("sip:12345678.2000000@gw", "c1"));
+    let waiting = |h: &Harness| {
+        h.metrics
+            .lobby_waiting
+            .with_label_values(&["12345678"])
+            .get()
+    };
+    assert_eq!(waiting(&h), 1);
+    h.advance(Duration::from_secs(7));
+    let id = h.view_of("12345678", "2000000").lobby[0].id.clone();
+    h.core
+        .handle_admin(
+            h.now,
+            AdminCommand::Admit {
+                tenant: "12345678".into(),
+                conference: "2000000".into(),
+                id,
+            },
+        )
+        .unwrap();
+    assert_eq!(waiting(&h), 0);
+    let hist = h
+        .metrics
+        .lobby_wait_seconds
+        .with_label_values(&["12345678"]);
+    assert_eq!(hist.get_sample_count(), 1);
+    assert!((hist.get_sample_sum() - 7.0).abs() < 0.01);
 }

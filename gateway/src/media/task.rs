@@ -7,6 +7,8 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -15,7 +17,8 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, trace, warn};
 
-use crate::calls::api::{AudioSetup, CallId, MediaEvent, Prompt};
+use crate::calls::api::{AudioSetup, CallId, MediaEvent, MediaStats, Prompt};
+use crate::metrics::Metrics;
 
 use super::prompt::PromptPlayer;
 use super::rtp::{self, RtpPacket};
@@ -34,6 +37,31 @@ const COMMAND_QUEUE_LEN: usize = 16;
 /// RTCP packet types 192-223 read as RTP payload types 64-95 (RFC 5761 §4): with rtcp-mux they
 /// arrive on this socket and are ignored.
 const RTCP_PAYLOAD_TYPES: std::ops::RangeInclusive<u8> = 64..=95;
+
+/// Where a call's media task counts what it does: the call's own counters (admin view) and,
+/// when given, the gateway-wide Prometheus counters.
+#[derive(Debug, Clone, Default)]
+pub struct Meters {
+    /// The call's counters.
+    pub stats: Arc<MediaStats>,
+    /// Gateway-wide metrics.
+    pub metrics: Option<Metrics>,
+}
+
+impl Meters {
+    fn count(&self, direction: &str) {
+        let counter = match direction {
+            "rx" => &self.stats.audio_rx_packets,
+            _ => &self.stats.audio_tx_packets,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = &self.metrics {
+            m.rtp_packets_total
+                .with_label_values(&[direction, "audio"])
+                .inc();
+        }
+    }
+}
 
 /// What the handle asks of the task.
 #[derive(Debug)]
@@ -64,6 +92,7 @@ impl CallMedia {
         bind_ip: IpAddr,
         audio: AudioSetup,
         events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
+        meters: Meters,
     ) -> io::Result<CallMedia> {
         let socket = UdpSocket::bind(SocketAddr::new(bind_ip, audio.local_port)).await?;
         let local_addr = socket.local_addr()?;
@@ -85,6 +114,7 @@ impl CallMedia {
             player,
             detector: TelephoneEventDetector::new(),
             events,
+            meters,
         };
         let task = tokio::spawn(media.run(command_rx));
         Ok(CallMedia {
@@ -134,6 +164,7 @@ struct MediaLoop {
     player: PromptPlayer,
     detector: TelephoneEventDetector,
     events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
+    meters: Meters,
 }
 
 impl MediaLoop {
@@ -167,8 +198,11 @@ impl MediaLoop {
         let Some(packet) = self.player.next_packet() else {
             return;
         };
-        if let Err(e) = self.socket.send_to(&packet, self.remote).await {
-            debug!(call = %self.call, remote = %self.remote, error = %e, "RTP send error");
+        match self.socket.send_to(&packet, self.remote).await {
+            Ok(_) => self.meters.count("tx"),
+            Err(e) => {
+                debug!(call = %self.call, remote = %self.remote, error = %e, "RTP send error")
+            }
         }
     }
 
@@ -182,6 +216,7 @@ impl MediaLoop {
                 return;
             }
         };
+        self.meters.count("rx");
         if !self.latched {
             self.latched = true;
             if from != self.remote {
@@ -304,9 +339,16 @@ mod tests {
         // The SDP address is wrong (NAT): the task must answer where packets come from.
         let sdp_remote = SocketAddr::new(LOCALHOST, 9);
         let (events, mut rx) = mpsc::unbounded_channel();
-        let media = CallMedia::start(CallId(7), LOCALHOST, audio(sdp_remote), events)
-            .await
-            .expect("start");
+        let meters = Meters::default();
+        let media = CallMedia::start(
+            CallId(7),
+            LOCALHOST,
+            audio(sdp_remote),
+            events,
+            meters.clone(),
+        )
+        .await
+        .expect("start");
         let gateway = media.local_addr();
 
         let junk: [&[u8]; 4] = [b"", b"\x80", b"hello, this is not RTP", &[0xA0; 12]];
@@ -335,8 +377,15 @@ mod tests {
             "no extra key press reported"
         );
 
+        let counts = meters.stats.snapshot();
+        assert_eq!(
+            counts.audio_rx_packets, 18,
+            "3 key presses x 6 packets; junk not counted"
+        );
+
         media.play(Prompt::EnterConferenceId);
         let elapsed = receive_prompt_packets(&vtc, 10).await;
+        assert!(meters.stats.snapshot().audio_tx_packets >= 10);
         // Ten packets span nine 20 ms ticks; allow a loaded machine plenty either way.
         assert!(
             elapsed >= Duration::from_millis(60),
@@ -360,6 +409,7 @@ mod tests {
             LOCALHOST,
             audio(vtc.local_addr().expect("addr")),
             events,
+            Meters::default(),
         )
         .await
         .expect("start");
@@ -376,6 +426,7 @@ mod tests {
             LOCALHOST,
             audio(vtc.local_addr().expect("addr")),
             events,
+            Meters::default(),
         )
         .await
         .expect("start");
@@ -393,6 +444,7 @@ mod tests {
             LOCALHOST,
             audio(SocketAddr::new(LOCALHOST, 9)),
             events,
+            Meters::default(),
         )
         .await
         .expect("start");

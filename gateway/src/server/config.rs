@@ -95,6 +95,10 @@ pub struct ServeOptions {
     /// Seconds established calls continue after SIGTERM before they get BYE [default: 10].
     #[arg(long)]
     pub drain_grace_secs: Option<u64>,
+    /// Most concurrent calls; more are refused with 503 + Retry-After [default: no limit but the
+    /// RTP port range].
+    #[arg(long)]
+    pub max_calls: Option<usize>,
 }
 
 /// Everything `serve` runs with, resolved.
@@ -198,6 +202,7 @@ impl ServeOptions {
         if let Some(secs) = flags.drain_grace_secs.or(file.drain_grace_secs) {
             core.drain_grace = Duration::from_secs(secs);
         }
+        core.max_calls = flags.max_calls.or(file.max_calls);
         Ok(ServeConfig {
             db: flags.db.or(file.db),
             sip_listen,

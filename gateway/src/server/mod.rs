@@ -24,7 +24,7 @@ use crate::calls::{CallCore, CallId, CoreOutput, MediaEvent};
 use crate::demo;
 use crate::directory::{Directory, DirectoryError};
 use crate::http::{self, AdminHandle, AdminRequest, HttpState};
-use crate::media::task::CallMedia;
+use crate::media::task::{CallMedia, Meters};
 pub use config::{ConfigError, ServeConfig, ServeOptions};
 use transport::{Inbound, SipSockets};
 
@@ -102,6 +102,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         directory,
         (now, SystemTime::now()),
         rand::random(),
+        metrics.clone(),
     );
     if config.demo {
         let tenant = TenantKey::new(demo::DEMO_TENANT).map_err(DirectoryError::from)?;
@@ -142,8 +143,13 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         while let Some(output) = core.poll_output() {
             match output {
                 CoreOutput::Transmit { to, bytes } => sockets.send(to, bytes).await,
-                CoreOutput::MediaStart { call, audio } => {
-                    match CallMedia::start(call, media_bind, audio, media_tx.clone()).await {
+                CoreOutput::MediaStart { call, audio, stats } => {
+                    let meters = Meters {
+                        stats,
+                        metrics: Some(metrics.clone()),
+                    };
+                    match CallMedia::start(call, media_bind, audio, media_tx.clone(), meters).await
+                    {
                         Ok(handle) => {
                             media.insert(call, handle);
                         }
