@@ -1,14 +1,19 @@
-//! Layout geometry: the tile rectangles of the picture a VTC receives (1 -> full screen,
-//! 2 -> side by side, 3-4 -> 2x2, 5-9 -> 3x3, as the media issue specifies).
+//! Layouts: the tile rectangles of the picture a VTC receives (1 -> full screen, 2 -> side by
+//! side, 3-4 -> 2x2, 5-9 -> 3x3, as the media issue specifies), and which participant fills which
+//! tile for one viewer ([`TileAssigner`]).
 //!
-//! Owns only rectangles. It must not know who fills a tile (active-speaker selection) or how pixels
-//! get there (the compositor). Every edge is on an even pixel so that I420's half-resolution chroma
-//! planes split at the same places as luma.
+//! Owns rectangles and tile assignment. It must not rank speakers (that is `speakers`, whose
+//! ordered list it takes as input) nor touch pixels (the compositor). Every edge is on an even
+//! pixel so that I420's half-resolution chroma planes split at the same places as luma.
 
 use std::fmt;
 
 /// Most tiles a layout has (3x3).
 pub const MAX_TILES: usize = 9;
+
+/// A participant of a meeting, as the media plane knows it (the gateway maps its own ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParticipantId(pub u64);
 
 /// Why a grid cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -184,6 +189,83 @@ impl TileGrid {
     }
 }
 
+/// Decides, for one viewer, who fills which tile, keeping tile positions stable.
+///
+/// Rules, applied on every [`assign`](Self::assign):
+/// - the shown set is the first `max_tiles` of the ranked speakers, the viewer left out (a VTC
+///   never sees itself) and duplicates ignored;
+/// - the layout kind follows the shown count ([`LayoutKind::for_count`]);
+/// - a participant who stays shown keeps their tile index (reordering the ranking moves nobody);
+/// - newcomers take the tiles freed by those who dropped out (the least recent speakers), in
+///   reading order, most recent newcomer first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileAssigner {
+    max_tiles: usize,
+    kind: LayoutKind,
+    slots: Vec<Option<ParticipantId>>,
+}
+
+impl TileAssigner {
+    /// An assigner showing at most `max_tiles` participants (clamped to 1..=9; 1 gives the
+    /// "active speaker full screen" layout).
+    pub fn new(max_tiles: usize) -> Self {
+        TileAssigner {
+            max_tiles: max_tiles.clamp(1, MAX_TILES),
+            kind: LayoutKind::Full,
+            slots: vec![None],
+        }
+    }
+
+    /// Recomputes the tiles from `ranked` (most recent active speaker first) for `viewer`, and
+    /// returns them: one entry per tile of [`kind`](Self::kind), `None` for an empty tile.
+    pub fn assign(
+        &mut self,
+        ranked: &[ParticipantId],
+        viewer: Option<ParticipantId>,
+    ) -> &[Option<ParticipantId>] {
+        let mut shown: Vec<ParticipantId> = Vec::with_capacity(self.max_tiles);
+        for &p in ranked {
+            if shown.len() == self.max_tiles {
+                break;
+            }
+            if Some(p) != viewer && !shown.contains(&p) {
+                shown.push(p);
+            }
+        }
+        let kind = LayoutKind::for_count(shown.len());
+        let mut slots: Vec<Option<ParticipantId>> = vec![None; kind.tiles()];
+        for (i, old) in self.slots.iter().enumerate() {
+            if let Some(p) = old {
+                if i < slots.len() && shown.contains(p) {
+                    slots[i] = Some(*p);
+                }
+            }
+        }
+        for p in shown {
+            if !slots.contains(&Some(p)) {
+                let free = slots
+                    .iter()
+                    .position(Option::is_none)
+                    .expect("the layout has a tile for everyone shown");
+                slots[free] = Some(p);
+            }
+        }
+        self.kind = kind;
+        self.slots = slots;
+        &self.slots
+    }
+
+    /// The layout kind of the last assignment.
+    pub fn kind(&self) -> LayoutKind {
+        self.kind
+    }
+
+    /// The tiles of the last assignment.
+    pub fn slots(&self) -> &[Option<ParticipantId>] {
+        &self.slots
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +345,115 @@ mod tests {
             if kind != LayoutKind::SideBySide {
                 let covered: u64 = g.tiles().iter().map(Rect::area).sum();
                 prop_assert_eq!(covered, u64::from(w) * u64::from(h));
+            }
+        }
+    }
+
+    fn ids(v: &[u64]) -> Vec<ParticipantId> {
+        v.iter().copied().map(ParticipantId).collect()
+    }
+
+    #[test]
+    fn viewer_is_left_out_and_layout_follows_the_count() {
+        let mut a = TileAssigner::new(9);
+        let slots = a.assign(&ids(&[1, 2, 3]), Some(ParticipantId(2))).to_vec();
+        assert_eq!(a.kind(), LayoutKind::SideBySide);
+        assert_eq!(slots, [Some(ParticipantId(1)), Some(ParticipantId(3))]);
+        a.assign(&ids(&[]), Some(ParticipantId(2)));
+        assert_eq!(a.slots(), [None]);
+    }
+
+    #[test]
+    fn newcomer_takes_the_tile_of_the_least_recent_speaker() {
+        let mut a = TileAssigner::new(4);
+        a.assign(&ids(&[1, 2, 3, 4]), None);
+        assert_eq!(
+            a.slots().to_vec(),
+            ids(&[1, 2, 3, 4]).into_iter().map(Some).collect::<Vec<_>>()
+        );
+        // 5 speaks: 4 (least recent) drops out and 5 takes its tile; nobody else moves.
+        let slots = a.assign(&ids(&[5, 1, 2, 3, 4]), None).to_vec();
+        assert_eq!(
+            slots,
+            ids(&[1, 2, 3, 5]).into_iter().map(Some).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn active_speaker_full_screen_shows_only_the_first() {
+        let mut a = TileAssigner::new(1);
+        assert_eq!(
+            a.assign(&ids(&[7, 8]), Some(ParticipantId(7))),
+            [Some(ParticipantId(8))]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn layouts_never_show_the_viewer_or_anyone_twice(
+            ranked in proptest::collection::vec(0u64..15, 0..20),
+            viewer in 0u64..15,
+            max in 1usize..=9,
+        ) {
+            let ranked = ids(&ranked);
+            let viewer = ParticipantId(viewer);
+            let mut a = TileAssigner::new(max);
+            let slots = a.assign(&ranked, Some(viewer)).to_vec();
+            prop_assert_eq!(slots.len(), a.kind().tiles());
+            let shown: Vec<_> = slots.iter().flatten().copied().collect();
+            prop_assert!(!shown.contains(&viewer));
+            let unique: std::collections::HashSet<_> = shown.iter().collect();
+            prop_assert_eq!(unique.len(), shown.len());
+            // Exactly the first `max` distinct non-viewer speakers are shown.
+            let mut expected = Vec::new();
+            for p in &ranked {
+                if *p != viewer && !expected.contains(p) && expected.len() < max {
+                    expected.push(*p);
+                }
+            }
+            let mut got = shown.clone();
+            got.sort();
+            expected.sort();
+            prop_assert_eq!(got, expected);
+        }
+
+        #[test]
+        fn reordering_shown_speakers_moves_nobody(
+            set in proptest::collection::hash_set(0u64..40, 1..=9),
+            order in any::<u64>(),
+        ) {
+            let mut first = ids(&set.into_iter().collect::<Vec<_>>());
+            let mut a = TileAssigner::new(9);
+            let before = a.assign(&first, None).to_vec();
+            // A deterministic shuffle of the same speakers.
+            let n = first.len();
+            for i in (1..n).rev() {
+                let j = (order.rotate_left(i as u32) as usize) % (i + 1);
+                first.swap(i, j);
+            }
+            prop_assert_eq!(a.assign(&first, None), &before[..]);
+        }
+
+        #[test]
+        fn a_speaker_keeps_its_tile_while_shown(
+            rankings in proptest::collection::vec(proptest::collection::vec(0u64..14, 0..14), 1..12),
+        ) {
+            let mut a = TileAssigner::new(9);
+            let mut previous: Vec<Option<ParticipantId>> = a.slots().to_vec();
+            let mut previous_kind = a.kind();
+            for ranked in rankings {
+                let slots = a.assign(&ids(&ranked), Some(ParticipantId(0))).to_vec();
+                if a.kind() == previous_kind {
+                    for (i, p) in previous.iter().enumerate() {
+                        if let Some(p) = p {
+                            if let Some(j) = slots.iter().position(|s| s == &Some(*p)) {
+                                prop_assert_eq!(i, j, "{:?} moved", p);
+                            }
+                        }
+                    }
+                }
+                previous = slots;
+                previous_kind = a.kind();
             }
         }
     }

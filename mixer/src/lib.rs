@@ -1,8 +1,30 @@
 //! Tessera's media math: pure, synchronous, no I/O and no clock.
 //!
-//! Today it owns the layout geometry (which rectangle of the VTC's picture each speaker fills);
-//! compositing, scaling, audio mixing and codec wrappers join it with the media issue.
+//! - [`frame`]: I420 frames and plane views.
+//! - [`scale`]: bilinear / box scaling, scalar reference and x86_64 SIMD (the only `unsafe`).
+//! - [`font`]: the 8x8 bitmap font for labels and initials (drawn by the private `draw`).
+//! - [`compose`]: draws a layout's tiles, borders, labels and cards into one canvas, redrawing
+//!   only what changed.
+//! - [`layout`]: tile geometry and who fills which tile for a viewer.
+//! - [`speakers`]: voice-activity detection and the active-speaker ranking.
+//! - [`audio`]: the N-1 audio mix, soft clipping and resampling to 48 kHz.
+//!
+//! Codec wrappers (H.264, Opus) are not here; the gateway wires these pieces to them.
 
+pub mod audio;
+pub mod compose;
+mod draw;
+pub mod font;
+pub mod frame;
 pub mod layout;
+pub mod scale;
+pub mod speakers;
 
-pub use layout::{LayoutError, LayoutKind, Rect, TileGrid};
+pub use audio::{AudioError, MixInput, NMinusOneMixer, Resampler};
+pub use compose::{
+    ComposeError, ComposeStats, Compositor, CompositorConfig, Threading, TileContent, VideoSource,
+};
+pub use frame::{FrameError, I420Frame, PlaneKind, Yuv};
+pub use layout::{LayoutError, LayoutKind, ParticipantId, Rect, TileAssigner, TileGrid};
+pub use scale::{Backend, ScaleError, TileScaler};
+pub use speakers::{Activity, SpeakerRanking, VoiceActivityDetector};
