@@ -17,6 +17,7 @@
 //! Everything except [`task`] is sans-IO and clock-free.
 
 pub mod g711;
+pub mod h264_rtp;
 pub mod info_dtmf;
 pub mod prompt;
 pub mod rtp;
