@@ -6,7 +6,11 @@
 set -euo pipefail
 
 # gcc + libc6-dev: rusqlite builds its bundled SQLite from C.
-packages=(gcc libc6-dev)
+# sip-tester: SIPp, which gateway/tests/sipp.rs runs against a real `tessera serve`.
+# chromium + chromium-driver: headless Chromium and ChromeDriver for the lobby console's
+# browser test (gateway/tests/console.rs).
+# curl: .ci/run's health check of the README's run command.
+packages=(gcc libc6-dev sip-tester chromium chromium-driver curl)
 
 missing=()
 for p in "${packages[@]}"; do

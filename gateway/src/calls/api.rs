@@ -49,6 +49,29 @@ pub struct AudioSetup {
     pub telephone_event_pt: Option<u8>,
 }
 
+/// The negotiated video of a call, as the driver's media task needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoSetup {
+    /// Our video RTP port (RTCP muxed on it, or on the next port).
+    pub local_port: u16,
+    /// Where to send RTP (latched to the real source once packets arrive).
+    pub remote: SocketAddr,
+    /// H.264 payload type.
+    pub payload_type: u8,
+    /// RFC 6184 packetization-mode (0 or 1).
+    pub packetization_mode: u8,
+    /// The largest picture we may send (from the negotiated level and `max-fs`), capped at 720p.
+    pub max_size: (u32, u32),
+    /// The most we should send, bit/s.
+    pub bitrate_bps: u64,
+    /// The far end takes generic NACK.
+    pub nack: bool,
+    /// The far end takes PLI.
+    pub pli: bool,
+    /// The far end takes FIR.
+    pub fir: bool,
+}
+
 /// The recorded prompts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Prompt {
@@ -89,8 +112,29 @@ pub enum CoreOutput {
         call: CallId,
         /// Its audio.
         audio: AudioSetup,
+        /// Its video, if negotiated.
+        video: Option<VideoSetup>,
         /// Counters the media task keeps and the admin view reads.
         stats: Arc<MediaStats>,
+    },
+    /// The call's media joins a meeting's media (mix and layout); sent when the call enters the
+    /// meeting proper (not while it waits in the lobby or the entry queue).
+    MediaJoin {
+        /// The call.
+        call: CallId,
+        /// The meeting.
+        tenant: String,
+        /// The meeting.
+        conference: String,
+        /// The call's participant number in that meeting.
+        participant: u64,
+        /// The name drawn on its tile.
+        display_name: String,
+    },
+    /// The call's media leaves its meeting (it hung up, was removed, or went back to waiting).
+    MediaLeave {
+        /// The call.
+        call: CallId,
     },
     /// Stop the call's media task and free its port.
     MediaStop {

@@ -328,7 +328,9 @@ impl CallCore {
 
     /// A broken request still gets an answer when its headers allow one (RFC 3261 §21.4.1).
     fn refuse_malformed(&mut self, bytes: &[u8], from: Peer, reason: &str, code: u16) {
-        let Ok(request) = Message::parse_unvalidated(bytes, &Limits::DEFAULT) else {
+        let parsed = Message::parse_unvalidated(bytes, &Limits::DEFAULT)
+            .or_else(|_| Message::parse_unvalidated(&headers_only(bytes), &Limits::DEFAULT));
+        let Ok(request) = parsed else {
             tracing::debug!(%from, "dropping unparseable datagram");
             return;
         };
@@ -879,6 +881,11 @@ impl CallCore {
             // Only G.711 is offered until the media issue brings Opus and G.722 encoders.
             _ => return,
         };
+        let video = call
+            .negotiated
+            .as_ref()
+            .and_then(|n| n.video.as_ref())
+            .and_then(|v| video_setup(v, call.port_base + 2));
         call.media_started = true;
         self.out.push_back(CoreOutput::MediaStart {
             stats: call.stats.clone(),
@@ -890,6 +897,29 @@ impl CallCore {
                 codec,
                 telephone_event_pt: audio.telephone_event,
             },
+            video,
+        });
+        // A call answered straight into the meeting joins its media now.
+        if let Phase::InMeeting(key) = call.phase.clone() {
+            self.media_join(call_id, &key);
+        }
+    }
+
+    /// Tells the driver the call's media is part of `key`'s mix and layout.
+    fn media_join(&mut self, call_id: CallId, key: &MeetingKey) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if !call.media_started {
+            // Joins once media starts (start_media calls back here).
+            return;
+        }
+        self.out.push_back(CoreOutput::MediaJoin {
+            call: call_id,
+            tenant: key.0.to_string(),
+            conference: key.1.to_string(),
+            participant: call.participant.0,
+            display_name: call.display_name.clone(),
         });
     }
 
@@ -1048,6 +1078,8 @@ impl CallCore {
                     call: call_id,
                     prompt: Prompt::Lobby,
                 });
+            } else {
+                self.media_join(call_id, &key);
             }
             tracing::info!(call = %call_id, participant = %id, tenant = %key.0, conference = %key.1,
                 %class, decision = %decision, "joined meeting");
@@ -1077,6 +1109,7 @@ impl CallCore {
                         if let Some(c) = self.calls.get_mut(&call) {
                             c.phase = Phase::InMeeting(key.clone());
                         }
+                        self.media_join(call, key);
                     }
                 }
                 LobbyEvent::Denied { id, .. } | LobbyEvent::TimedOut { id } => {
@@ -1183,6 +1216,28 @@ impl CallCore {
     }
 }
 
+/// The header section of a datagram without its Content-Length (and body), so that a request
+/// whose Content-Length promises more than the datagram holds can still be answered with 400
+/// (RFC 3261 §18.3).
+fn headers_only(bytes: &[u8]) -> Vec<u8> {
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |i| i + 2);
+    let mut out = Vec::with_capacity(end + 2);
+    for line in bytes[..end].split(|b| *b == b'\n') {
+        let name = line.split(|b| *b == b':').next().unwrap_or_default();
+        let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
+        if name == "content-length" || name == "l" || line.is_empty() {
+            continue;
+        }
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// The Contact URI for calls over `transport`.
 fn contact_uri(addr: SocketAddr, transport: Transport) -> String {
     let host = match addr.ip() {
@@ -1214,6 +1269,26 @@ fn phase_deadline(phase: &Phase) -> Option<Instant> {
         Phase::HangingUp { at, .. } => Some(*at),
         Phase::Lobby(_) | Phase::InMeeting(_) => None,
     }
+}
+
+/// The media task's view of a negotiated H.264 stream.
+fn video_setup(v: &signaling::sdp::NegotiatedMedia, local_port: u16) -> Option<VideoSetup> {
+    let remote = v.remote_rtp?;
+    let h264 = v.h264.as_ref()?;
+    let (w, h) = h264.max_send_resolution(30);
+    // 720p is what the layouts are made at; smaller when the far end's level says so.
+    let (w, h) = (u32::from(w).min(1280), u32::from(h).min(720));
+    Some(VideoSetup {
+        local_port,
+        remote,
+        payload_type: v.send.pt,
+        packetization_mode: h264.packetization_mode,
+        max_size: (w.max(16) & !1, h.max(16) & !1),
+        bitrate_bps: v.send_bitrate_bps,
+        nack: v.rtcp_fb.nack,
+        pli: v.rtcp_fb.pli,
+        fir: v.rtcp_fb.fir,
+    })
 }
 
 /// What of a negotiation the media task depends on (a change restarts it).

@@ -273,19 +273,32 @@ fn direct_dial_is_answered_with_sdp_and_joins_the_meeting() {
         .get(&HeaderName::CONTACT)
         .unwrap()
         .contains("203.0.113.1:5060"));
-    assert!(matches!(
-        h.media[..],
-        [CoreOutput::MediaStart {
-            audio: AudioSetup {
-                local_port: 20000,
-                payload_type: 0,
-                telephone_event_pt: Some(101),
-                codec: PromptCodec::Pcmu,
-                ..
-            },
-            ..
-        }]
-    ));
+    assert!(
+        matches!(
+            h.media[..],
+            [
+                CoreOutput::MediaStart {
+                    audio: AudioSetup {
+                        local_port: 20000,
+                        payload_type: 0,
+                        telephone_event_pt: Some(101),
+                        codec: PromptCodec::Pcmu,
+                        ..
+                    },
+                    video: Some(VideoSetup {
+                        local_port: 20002,
+                        payload_type: 109,
+                        packetization_mode: 1,
+                        ..
+                    }),
+                    ..
+                },
+                CoreOutput::MediaJoin { participant: 2, .. },
+            ]
+        ),
+        "{:?}",
+        h.media
+    );
     let callers = h.callers();
     assert_eq!(callers.len(), 1);
     assert_eq!(callers[0].display_name, "Board Room");
@@ -1234,4 +1247,26 @@ fn lobby_gauge_and_wait_histogram_follow_the_lobby() {
         .with_label_values(&["12345678"]);
     assert_eq!(hist.get_sample_count(), 1);
     assert!((hist.get_sample_sum() - 7.0).abs() < 0.01);
+}
+
+#[test]
+fn content_length_beyond_the_datagram_gets_400() {
+    let mut h = Harness::new();
+    let text = invite("sip:12345678.1177958860@gw", "c1");
+    let head = text.split("\r\n\r\n").next().unwrap();
+    let broken = format!(
+        "{}\r\n\r\nv=0\r\n",
+        head.replace(
+            &format!("Content-Length: {}", PCMU_OFFER.len()),
+            "Content-Length: 4000"
+        )
+    );
+    h.send(&broken);
+    let r = h.final_response();
+    assert_eq!(r.status(), Some(400));
+    assert_eq!(
+        r.reason(),
+        Some("Bad Request - Content-Length exceeds datagram")
+    );
+    assert_eq!(h.core.active_calls(), 0);
 }

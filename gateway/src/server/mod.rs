@@ -129,6 +129,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         admin: AdminHandle(admin_tx),
         ready: ready.clone(),
         metrics: metrics.clone(),
+        db_path: Arc::new(db_path.to_path_buf()),
     });
     let http_task = tokio::spawn(async move { axum::serve(listener, router).await });
     ready.store(true, Ordering::SeqCst);
@@ -143,7 +144,12 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         while let Some(output) = core.poll_output() {
             match output {
                 CoreOutput::Transmit { to, bytes } => sockets.send(to, bytes).await,
-                CoreOutput::MediaStart { call, audio, stats } => {
+                CoreOutput::MediaStart {
+                    call,
+                    audio,
+                    video: _,
+                    stats,
+                } => {
                     let meters = Meters {
                         stats,
                         metrics: Some(metrics.clone()),
@@ -158,6 +164,9 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         }
                     }
                 }
+                // The meeting media engine arrives with the media issue; until then calls in a
+                // meeting hear prompts only.
+                CoreOutput::MediaJoin { .. } | CoreOutput::MediaLeave { .. } => {}
                 CoreOutput::MediaStop { call } => {
                     if let Some(handle) = media.remove(&call) {
                         handle.stop();
