@@ -10,7 +10,10 @@ set -euo pipefail
 # chromium + chromium-driver: headless Chromium and ChromeDriver for the lobby console's
 # browser test (gateway/tests/console.rs).
 # curl: .ci/run's health check of the README's run command.
-packages=(gcc libc6-dev sip-tester chromium chromium-driver curl)
+# cmake: the `opus` crate (opusic-sys) builds libopus from source with CMake.
+# nasm: openh264's bundled source assembles its x86 kernels with NASM (without it the build
+# falls back to C and H.264 encoding is about 3x slower).
+packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -167,6 +167,12 @@ impl<'a> Plane<'a> {
         self.stride
     }
 
+    /// The view's bytes from its first pixel: `height` rows `stride` apart (the last row may
+    /// end right after its `width` pixels). For handing a plane to C codecs.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
     /// Row `y` (exactly `width` bytes). Panics if `y >= height`.
     pub fn row(&self, y: usize) -> &'a [u8] {
         let start = y * self.stride;

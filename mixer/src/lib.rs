@@ -8,10 +8,11 @@
 //! - [`layout`]: tile geometry and who fills which tile for a viewer.
 //! - [`speakers`]: voice-activity detection and the active-speaker ranking.
 //! - [`audio`]: the N-1 audio mix, soft clipping and resampling to 48 kHz.
-//!
-//! Codec wrappers (H.264, Opus) are not here; the gateway wires these pieces to them.
+//! - [`codec`]: H.264 (openh264) and PCMU/PCMA/G.722/Opus wrappers between frames and RTP
+//!   payloads; the gateway packetises and wires them.
 
 pub mod audio;
+pub mod codec;
 pub mod compose;
 mod draw;
 pub mod font;
