@@ -7,6 +7,7 @@
 pub mod dial;
 pub mod dialog;
 pub mod ids;
+pub mod invite;
 pub mod sdp;
 pub mod sip;
 pub mod transaction;
