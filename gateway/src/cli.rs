@@ -51,9 +51,15 @@ pub enum Command {
     /// Trusted-device rules: which room systems count as trusted-vtc.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Admin API tokens scoped to one tenant.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// The dial plan.
     #[command(subcommand)]
     Dial(DialCommand),
+    /// Meeting invitations: which meeting one is for, and the dial strings that reach it.
+    #[command(subcommand)]
+    Invite(InviteCommand),
     /// The lobby decision.
     #[command(subcommand)]
     Lobby(LobbyCommand),
@@ -419,6 +425,27 @@ pub enum DialCommand {
     },
 }
 
+/// Invitation commands.
+#[derive(Debug, Subcommand)]
+pub enum InviteCommand {
+    /// Read an invitation (plain text, HTML, .eml or .ics): prints `tenant=K conference=C`, then
+    /// every dial string that reaches the meeting, one per line.
+    Parse(InviteParse),
+}
+
+/// `invite parse` arguments.
+#[derive(Debug, Args)]
+pub struct InviteParse {
+    /// The invitation file, or `-` for standard input.
+    pub file: PathBuf,
+    /// The host room systems dial the gateway at, used in the dial strings.
+    #[arg(long, default_value = crate::invites::DEFAULT_GATEWAY_HOST)]
+    pub gateway_host: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Lobby commands.
 #[derive(Debug, Subcommand)]
 pub enum LobbyCommand {
@@ -490,15 +517,49 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 Command::Tenant(c) => tenant(&mut dir, c, out),
                 Command::Meeting(c) => meeting(&mut dir, c, out),
                 Command::Device(c) => device(&mut dir, c, out),
+                Command::Token(c) => token(&mut dir, c, out),
                 Command::Dial(DialCommand::Resolve { dial_string }) => {
                     let resolved = DialString::parse(&dial_string)?.resolve(&dir)?;
                     writeln!(out, "{resolved}")?;
                     Ok(())
                 }
+                Command::Invite(InviteCommand::Parse(a)) => invite_parse(&dir, a, out),
                 Command::Lobby(_) | Command::Serve(_) => unreachable!("handled above"),
             }
         }
     }
+}
+
+fn invite_parse(dir: &Directory, a: InviteParse, out: &mut dyn Write) -> Result<()> {
+    use std::io::Read;
+    // One byte over the limit is enough for the parser to refuse the input as too large.
+    let limit = signaling::invite::MAX_INVITATION_LEN as u64 + 1;
+    let mut bytes = Vec::new();
+    if a.file.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .context("cannot read the invitation from standard input")?;
+    } else {
+        std::fs::File::open(&a.file)
+            .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+            .with_context(|| format!("cannot read {}", a.file.display()))?;
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let details = crate::invites::parse_invitation(dir, &text, &a.gateway_host)?;
+    if a.json {
+        return print_json(out, &details.to_json());
+    }
+    writeln!(
+        out,
+        "tenant={} conference={}",
+        details.tenant, details.conference_id
+    )?;
+    for dial in &details.dial_strings {
+        writeln!(out, "{dial}")?;
+    }
+    Ok(())
 }
 
 fn init(
@@ -881,6 +942,99 @@ fn device(dir: &mut Directory, command: DeviceCommand, out: &mut dyn Write) -> R
         DeviceCommand::Remove(a) => {
             dir.remove_trusted_device(&a.tenant, a.id)?;
             writeln!(out, "removed rule {}", a.id)?;
+            Ok(())
+        }
+    }
+}
+
+/// Tenant token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an admin API token that sees and changes only this tenant; it is printed once.
+    Create(TokenCreate),
+    /// List a tenant's tokens (never shows the tokens themselves).
+    List(TokenList),
+    /// Revoke a token by id; requests carrying it get 401 from then on.
+    Revoke(TokenRevoke),
+}
+
+/// `token create` arguments.
+#[derive(Debug, Args)]
+pub struct TokenCreate {
+    /// Tenant key.
+    #[arg(long, value_parser = parse_key)]
+    pub tenant: TenantKey,
+    /// What the token is for (shown by `token list`).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Print JSON (with the token) instead of the bare token.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `token list` arguments.
+#[derive(Debug, Args)]
+pub struct TokenList {
+    /// Tenant key.
+    #[arg(long, value_parser = parse_key)]
+    pub tenant: TenantKey,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `token revoke` arguments.
+#[derive(Debug, Args)]
+pub struct TokenRevoke {
+    /// Tenant key.
+    #[arg(long, value_parser = parse_key)]
+    pub tenant: TenantKey,
+    /// Token id (from `token list`).
+    #[arg(long)]
+    pub id: i64,
+}
+
+fn token(dir: &mut Directory, command: TokenCommand, out: &mut dyn Write) -> Result<()> {
+    match command {
+        TokenCommand::Create(a) => {
+            let created = dir.create_tenant_token(&a.tenant, a.label.as_deref())?;
+            if a.json {
+                let mut json = created.token.to_json();
+                json["token"] = Value::String(created.secret);
+                return print_json(out, &json);
+            }
+            // The token alone on stdout (for `TOKEN=$(tessera token create ...)`); the note on
+            // stderr.
+            writeln!(out, "{}", created.secret)?;
+            eprintln!(
+                "created token {} for tenant {}; it is shown only this once",
+                created.token.id, a.tenant
+            );
+            Ok(())
+        }
+        TokenCommand::List(a) => {
+            let tokens = dir.tenant_tokens(&a.tenant)?;
+            if a.json {
+                return print_json(
+                    out,
+                    &Value::Array(tokens.iter().map(|t| t.to_json()).collect()),
+                );
+            }
+            let rows: Vec<Vec<String>> = tokens
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.id.to_string(),
+                        t.label.clone().unwrap_or_else(|| "-".into()),
+                        t.created.clone(),
+                    ]
+                })
+                .collect();
+            print_table(out, &["ID", "LABEL", "CREATED"], &rows)
+        }
+        TokenCommand::Revoke(a) => {
+            dir.revoke_tenant_token(&a.tenant, a.id)?;
+            writeln!(out, "revoked token {} of tenant {}", a.id, a.tenant)?;
             Ok(())
         }
     }

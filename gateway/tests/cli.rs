@@ -469,3 +469,270 @@ fn init_demo_is_idempotent() {
         .ok(&["tenant", "show", "--key", "12345678"])
         .contains("Acme Renamed"));
 }
+
+#[test]
+fn token_create_prints_the_token_once_and_list_never_shows_it() {
+    let db = Db::with_demo();
+    let out = db.run(&[
+        "token", "create", "--tenant", "12345678", "--label", "booking",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let secret = stdout.trim_end_matches('\n');
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert_eq!(secret.len(), 64, "{stdout}");
+    assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()), "{stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("shown only this once"), "{stderr}");
+    assert!(!stderr.contains(secret), "{stderr}");
+
+    // The token resolves to its tenant in the directory the server reads.
+    let dir = gateway::directory::Directory::open(&db.path).unwrap();
+    assert_eq!(
+        dir.tenant_for_token(secret).unwrap().map(|k| k.to_string()),
+        Some("12345678".to_owned())
+    );
+
+    let table = db.ok(&["token", "list", "--tenant", "12345678"]);
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["ID", "LABEL", "CREATED"]
+    );
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(row[..2], ["1", "booking"]);
+    assert!(row[2].ends_with('Z'), "{table}");
+    assert!(!table.contains(secret));
+
+    let json: serde_json::Value =
+        serde_json::from_str(&db.ok(&["token", "list", "--tenant", "12345678", "--json"])).unwrap();
+    let token = &json[0];
+    let mut keys: Vec<&String> = token.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["created", "id", "label", "tenant"]);
+    assert_eq!(token["tenant"], "12345678");
+    assert_eq!(token["label"], "booking");
+    assert!(!json.to_string().contains(secret));
+    // Another tenant's list is its own.
+    assert_eq!(
+        db.ok(&["token", "list", "--tenant", "87654321", "--json"]),
+        "[]\n"
+    );
+}
+
+#[test]
+fn token_create_json_carries_the_token() {
+    let db = Db::with_demo();
+    let json: serde_json::Value =
+        serde_json::from_str(&db.ok(&["token", "create", "--tenant", "87654321", "--json"]))
+            .unwrap();
+    assert_eq!(json["tenant"], "87654321");
+    assert_eq!(json["label"], serde_json::Value::Null);
+    let secret = json["token"].as_str().unwrap();
+    let dir = gateway::directory::Directory::open(&db.path).unwrap();
+    assert!(dir.tenant_for_token(secret).unwrap().is_some());
+}
+
+#[test]
+fn token_revoke_stops_the_token_and_refuses_unknown_ids() {
+    let db = Db::with_demo();
+    let secret = db.ok(&["token", "create", "--tenant", "12345678"]);
+    let secret = secret.trim();
+    assert_eq!(
+        db.ok(&["token", "revoke", "--tenant", "12345678", "--id", "1"]),
+        "revoked token 1 of tenant 12345678\n"
+    );
+    let dir = gateway::directory::Directory::open(&db.path).unwrap();
+    assert_eq!(dir.tenant_for_token(secret).unwrap(), None);
+    assert_eq!(
+        db.ok(&["token", "list", "--tenant", "12345678", "--json"]),
+        "[]\n"
+    );
+    let err = db.fails(&["token", "revoke", "--tenant", "12345678", "--id", "1"]);
+    assert!(err.contains("tenant 12345678 has no token 1"), "{err}");
+}
+
+#[test]
+fn token_commands_refuse_unknown_tenants_and_bad_labels() {
+    let db = Db::with_demo();
+    let err = db.fails(&["token", "create", "--tenant", "99999999"]);
+    assert!(err.contains("no tenant 99999999"), "{err}");
+    let err = db.fails(&["token", "list", "--tenant", "99999999"]);
+    assert!(err.contains("no tenant 99999999"), "{err}");
+    let err = db.fails(&["token", "create", "--tenant", "12345678", "--label", " "]);
+    assert!(err.contains("invalid label"), "{err}");
+    assert_eq!(
+        db.ok(&["token", "list", "--tenant", "12345678", "--json"]),
+        "[]\n"
+    );
+}
+
+/// An invitation from `tests/data/invites/`.
+fn invite_file(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/invites")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+const ACME_DIAL_STRINGS: [&str; 6] = [
+    "12345678.1177958860@gw.example.com",
+    "1177958860.12345678@gw.example.com",
+    "1177958860@video.acme.example",
+    "61177958860@gw.example.com",
+    "12345678.1177958860",
+    "1177958860.12345678",
+];
+
+const GLOBEX_DIAL_STRINGS: [&str; 6] = [
+    "87654321.2299887766@gw.example.com",
+    "2299887766.87654321@gw.example.com",
+    "2299887766@video.globex.example",
+    "702299887766@gw.example.com",
+    "87654321.2299887766",
+    "2299887766.87654321",
+];
+
+#[test]
+fn invite_parse_finds_the_meeting_in_every_layout() {
+    let db = Db::with_demo();
+    let cases = [
+        // Teams-style HTML: "Join with a video conferencing device", key@host + spaced ID.
+        (
+            "teams.html",
+            "tenant=12345678 conference=1177958860",
+            ACME_DIAL_STRINGS,
+        ),
+        // Plain text with a full dial string, a tenant hostname and an H.323 alias.
+        (
+            "plain.txt",
+            "tenant=87654321 conference=2299887766",
+            GLOBEX_DIAL_STRINGS,
+        ),
+        // Outlook .ics: DESCRIPTION folded inside the dial string, escaped commas.
+        (
+            "outlook.ics",
+            "tenant=12345678 conference=1177958860",
+            ACME_DIAL_STRINGS,
+        ),
+        // multipart/alternative .eml: only the quoted-printable HTML part has the details.
+        (
+            "supplier-call.eml",
+            "tenant=87654321 conference=2299887766",
+            GLOBEX_DIAL_STRINGS,
+        ),
+        // Only "tenant key 12345678" and "VTC conference ID ... 1177958860" in prose.
+        (
+            "prose.txt",
+            "tenant=12345678 conference=1177958860",
+            ACME_DIAL_STRINGS,
+        ),
+    ];
+    for (file, first, dial_strings) in cases {
+        let out = db.ok(&[
+            "invite",
+            "parse",
+            &invite_file(file),
+            "--gateway-host",
+            "gw.example.com",
+        ]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], first, "{file}:\n{out}");
+        assert_eq!(lines[1..], dial_strings, "{file}:\n{out}");
+        // Every dial string printed leads back to the same meeting.
+        for dial in &lines[1..] {
+            let resolved = db.ok(&["dial", "resolve", dial]);
+            assert!(
+                resolved.starts_with(&format!("{first} route=")),
+                "{dial}: {resolved}"
+            );
+        }
+    }
+}
+
+#[test]
+fn invite_parse_reads_stdin_prints_json_and_defaults_the_gateway_host() {
+    use std::io::Write as _;
+    let db = Db::with_demo();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("--db")
+        .arg(&db.path)
+        .args(["invite", "parse", "-", "--json"])
+        .env_remove("TESSERA_DB")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let invitation = std::fs::read(invite_file("teams.html")).unwrap();
+    child.stdin.take().unwrap().write_all(&invitation).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["tenant"], "12345678");
+    assert_eq!(json["conference_id"], "1177958860");
+    assert_eq!(
+        json["dial_strings"][0],
+        "12345678.1177958860@tessera.invalid"
+    );
+    assert_eq!(json["dial_strings"].as_array().unwrap().len(), 6);
+}
+
+#[test]
+fn invite_parse_without_video_details_fails_with_the_reason() {
+    let db = Db::with_demo();
+    let err = db.fails(&["invite", "parse", &invite_file("no-video.txt")]);
+    assert_eq!(
+        err,
+        "error: no video dial details found in the invitation\n"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = dir.path().join("unknown.txt");
+    std::fs::write(
+        &unknown,
+        "Room systems: dial 12345678.9999999999@gw.example.com\n",
+    )
+    .unwrap();
+    let err = db.fails(&["invite", "parse", unknown.to_str().unwrap()]);
+    assert!(
+        err.starts_with("error: no dial string in the invitation reaches a known meeting")
+            && err.contains("unknown conference 9999999999 for tenant 12345678"),
+        "{err}"
+    );
+    let entry_queue = dir.path().join("entry-queue.txt");
+    std::fs::write(
+        &entry_queue,
+        "Join with a video conferencing device: 12345678@t.plcm.vc\n",
+    )
+    .unwrap();
+    let err = db.fails(&["invite", "parse", entry_queue.to_str().unwrap()]);
+    assert!(
+        err.contains("names tenant 12345678 but none of its meetings"),
+        "{err}"
+    );
+
+    let err = db.fails(&["invite", "parse", "/nonexistent/invite.ics"]);
+    assert!(
+        err.starts_with("error: cannot read /nonexistent/invite.ics"),
+        "{err}"
+    );
+    let err = db.fails(&[
+        "invite",
+        "parse",
+        &invite_file("plain.txt"),
+        "--gateway-host",
+        "gw example",
+    ]);
+    assert!(err.contains("invalid gateway host"), "{err}");
+}

@@ -8,9 +8,11 @@
 
 mod model;
 mod schema;
+mod tokens;
 
 pub(crate) use model::realm_of;
 pub use model::{Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule};
+pub use tokens::{CreatedTenantToken, TenantToken};
 
 use std::path::Path;
 
@@ -95,6 +97,14 @@ pub enum DirectoryError {
         /// The tenant.
         tenant: TenantKey,
         /// The rule id.
+        id: i64,
+    },
+    /// No admin API token with this id under this tenant.
+    #[error("tenant {tenant} has no token {id}")]
+    UnknownToken {
+        /// The tenant.
+        tenant: TenantKey,
+        /// The token id.
         id: i64,
     },
 }
@@ -316,7 +326,7 @@ impl Directory {
         Ok(tenant)
     }
 
-    /// Removes a tenant with its hostnames, meetings and trusted-device rules.
+    /// Removes a tenant with its hostnames, meetings, trusted-device rules and tokens.
     pub fn remove_tenant(&mut self, key: &TenantKey) -> Result<(), DirectoryError> {
         let gone = self
             .conn

@@ -178,15 +178,25 @@ impl TrustedDeviceRule {
         let (username, password) = user_password.split_once(':').ok_or_else(|| {
             DirectoryError::invalid("digest", "expected USER:PASSWORD".to_owned())
         })?;
+        Self::digest_credential(username, password, realm)
+    }
+
+    /// A digest credential from a separate username and password, hashed for `realm` at once.
+    /// The username may not contain `:` (it would make `USER:REALM:PASSWORD` ambiguous).
+    pub fn digest_credential(
+        username: &str,
+        password: &str,
+        realm: &str,
+    ) -> Result<Self, DirectoryError> {
         let printable = |s: &str| !s.chars().any(|c| c.is_control());
         if username.is_empty()
             || username.len() > 128
             || !printable(username)
-            || username.contains(['"', '\\'])
+            || username.contains(['"', '\\', ':'])
         {
             return Err(DirectoryError::invalid(
                 "digest",
-                "username must be 1-128 printable characters without quotes".to_owned(),
+                "username must be 1-128 printable characters without quotes or colons".to_owned(),
             ));
         }
         if password.chars().count() < 8 || !printable(password) {

@@ -5,8 +5,10 @@ use rusqlite_migration::{Migrations, M};
 
 /// Every migration, oldest first.
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        r#"
+    Migrations::new(vec![
+        // 1: tenants, hostnames, meetings, trusted devices.
+        M::up(
+            r#"
 CREATE TABLE tenants (
     key                         TEXT PRIMARY KEY NOT NULL CHECK (key GLOB '[0-9]*' AND length(key) BETWEEN 4 AND 12),
     name                        TEXT NOT NULL CHECK (length(name) > 0),
@@ -55,7 +57,22 @@ CREATE TABLE trusted_devices (
 CREATE INDEX trusted_devices_by_tenant ON trusted_devices(tenant_key);
 CREATE UNIQUE INDEX trusted_devices_digest_user ON trusted_devices(tenant_key, username) WHERE kind = 'digest';
 "#,
-    )])
+        ),
+        // 2: per-tenant admin API tokens. Only the SHA-256 of a token is kept; the token itself is
+        // shown once, when it is created.
+        M::up(
+            r#"
+CREATE TABLE tenant_tokens (
+    id              INTEGER PRIMARY KEY,
+    tenant_key      TEXT NOT NULL REFERENCES tenants(key) ON DELETE CASCADE,
+    label           TEXT,
+    token_sha256    TEXT NOT NULL UNIQUE CHECK (length(token_sha256) = 64),
+    created         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+) STRICT;
+CREATE INDEX tenant_tokens_by_tenant ON tenant_tokens(tenant_key);
+"#,
+        ),
+    ])
 }
 
 #[cfg(test)]

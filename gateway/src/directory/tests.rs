@@ -428,5 +428,161 @@ fn file_database_uses_wal_and_survives_reopen() {
         .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2, "migration 2 (tenant tokens) applied");
+}
+
+// ---- tenant tokens ----
+
+fn token_rows(dir: &Directory) -> Vec<(i64, String, Option<String>, String)> {
+    let mut stmt = dir
+        .conn
+        .prepare("SELECT id, tenant_key, label, token_sha256 FROM tenant_tokens ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn created_tenant_token_verifies_and_lists_without_its_secret() {
+    let mut dir = Directory::open_in_memory().unwrap();
+    dir.add_tenant(&acme()).unwrap();
+    let created = dir
+        .create_tenant_token(&key("12345678"), Some("  booking system "))
+        .unwrap();
+    assert_eq!(created.secret.len(), 64);
+    assert!(created.secret.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(created.token.label.as_deref(), Some("booking system"));
+    assert!(
+        created.token.created.ends_with('Z'),
+        "{}",
+        created.token.created
+    );
+    assert!(!format!("{created:?}").contains(&created.secret));
+
+    assert_eq!(
+        dir.tenant_for_token(&created.secret).unwrap(),
+        Some(key("12345678"))
+    );
+    assert_eq!(dir.tenant_for_token(&created.secret[1..]).unwrap(), None);
+    assert_eq!(dir.tenant_for_token("").unwrap(), None);
+
+    let listed = dir.tenant_tokens(&key("12345678")).unwrap();
+    assert_eq!(listed, std::slice::from_ref(&created.token));
+    let json = listed[0].to_json().to_string();
+    assert!(!json.contains(&created.secret), "{json}");
+    // Only the SHA-256 is stored.
+    let rows = token_rows(&dir);
+    assert_eq!(rows.len(), 1);
+    assert_ne!(rows[0].3, created.secret);
+    assert_eq!(rows[0].3.len(), 64);
+    assert!(!json.contains(&rows[0].3), "{json}");
+}
+
+#[test]
+fn each_created_tenant_token_is_new() {
+    let mut dir = Directory::open_in_memory().unwrap();
+    dir.add_tenant(&acme()).unwrap();
+    let a = dir.create_tenant_token(&key("12345678"), None).unwrap();
+    let b = dir.create_tenant_token(&key("12345678"), None).unwrap();
+    assert_ne!(a.secret, b.secret);
+    assert_ne!(a.token.id, b.token.id);
+    assert_eq!(dir.tenant_tokens(&key("12345678")).unwrap().len(), 2);
+}
+
+#[test]
+fn revoked_tenant_token_no_longer_verifies() {
+    let mut dir = Directory::open_in_memory().unwrap();
+    dir.add_tenant(&acme()).unwrap();
+    dir.add_tenant(&globex()).unwrap();
+    let keep = dir.create_tenant_token(&key("12345678"), None).unwrap();
+    let gone = dir.create_tenant_token(&key("12345678"), None).unwrap();
+    dir.revoke_tenant_token(&key("12345678"), gone.token.id)
+        .unwrap();
+    assert_eq!(dir.tenant_for_token(&gone.secret).unwrap(), None);
+    assert_eq!(
+        dir.tenant_for_token(&keep.secret).unwrap(),
+        Some(key("12345678"))
+    );
+    assert_eq!(
+        dir.tenant_tokens(&key("12345678")).unwrap(),
+        std::slice::from_ref(&keep.token)
+    );
+
+    // Revoking again, or through another tenant, is refused and changes nothing.
+    let before = token_rows(&dir);
+    assert!(matches!(
+        dir.revoke_tenant_token(&key("12345678"), gone.token.id),
+        Err(DirectoryError::UnknownToken { id, .. }) if id == gone.token.id
+    ));
+    assert!(matches!(
+        dir.revoke_tenant_token(&key("87654321"), keep.token.id),
+        Err(DirectoryError::UnknownToken { .. })
+    ));
+    assert_eq!(token_rows(&dir), before);
+}
+
+#[test]
+fn tenant_tokens_go_with_their_tenant() {
+    let mut dir = Directory::open_in_memory().unwrap();
+    dir.add_tenant(&acme()).unwrap();
+    dir.add_tenant(&globex()).unwrap();
+    let acme_token = dir.create_tenant_token(&key("12345678"), None).unwrap();
+    let globex_token = dir.create_tenant_token(&key("87654321"), None).unwrap();
+    dir.remove_tenant(&key("12345678")).unwrap();
+    assert_eq!(dir.tenant_for_token(&acme_token.secret).unwrap(), None);
+    assert_eq!(
+        dir.tenant_for_token(&globex_token.secret).unwrap(),
+        Some(key("87654321"))
+    );
+    // A tenant re-created with the same key does not inherit the old tokens.
+    dir.add_tenant(&acme()).unwrap();
+    assert_eq!(dir.tenant_for_token(&acme_token.secret).unwrap(), None);
+    assert!(dir.tenant_tokens(&key("12345678")).unwrap().is_empty());
+}
+
+#[test]
+fn refused_tenant_token_writes_change_nothing() {
+    let mut dir = Directory::open_in_memory().unwrap();
+    dir.add_tenant(&acme()).unwrap();
+    assert!(matches!(
+        dir.create_tenant_token(&key("99999999"), None),
+        Err(DirectoryError::UnknownTenant(_))
+    ));
+    assert!(matches!(
+        dir.create_tenant_token(&key("12345678"), Some("bad\nlabel")),
+        Err(DirectoryError::Invalid { field: "label", .. })
+    ));
+    assert!(matches!(
+        dir.create_tenant_token(&key("12345678"), Some("   ")),
+        Err(DirectoryError::Invalid { field: "label", .. })
+    ));
+    assert!(token_rows(&dir).is_empty());
+    assert!(matches!(
+        dir.tenant_tokens(&key("99999999")),
+        Err(DirectoryError::UnknownTenant(_))
+    ));
+}
+
+#[test]
+fn digest_username_with_a_colon_is_refused() {
+    let err = TrustedDeviceRule::digest_credential("room:1", "long-enough-pw", "12345678.tessera")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DirectoryError::Invalid {
+                field: "digest",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let ok =
+        TrustedDeviceRule::digest_credential("room1", "pa:ss:word", "12345678.tessera").unwrap();
+    assert_eq!(
+        ok,
+        TrustedDeviceRule::digest("room1:pa:ss:word", "12345678.tessera").unwrap()
+    );
 }

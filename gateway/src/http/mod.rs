@@ -1,28 +1,49 @@
 //! The authenticated admin HTTP API of `tessera serve`.
 //!
-//! Owns the HTTP surface (routes, status codes, JSON bodies), operator authentication (the bearer
-//! token, see [`token`]) and the mapping of requests to [`AdminCommand`]s and of their replies
-//! and errors back to HTTP.
+//! Owns the HTTP surface (routes, status codes, JSON bodies, the OpenAPI document), bearer
+//! authentication (the operator token, see [`token`]; per-tenant tokens from the directory, see
+//! [`scope`]) and the mapping of requests to [`AdminCommand`]s and directory calls, and of their
+//! replies and errors back to HTTP.
 //!
 //! It must not touch call state: it holds no meeting, lobby or call data of its own, and
-//! everything it reads or changes goes through [`AdminHandle`] to the call-control core, which
-//! owns that state and validates the path values (tenant key, conference ID, participant id)
-//! passed through as strings.
+//! everything live it reads or changes goes through [`AdminHandle`] to the call-control core,
+//! which owns that state and validates the path values (tenant key, conference ID, participant
+//! id) passed through as strings. Directory records (tenants, meetings, trusted devices) are
+//! changed through the same `Directory` methods the CLI calls, on a connection of their own
+//! opened per request on the blocking pool; no validation rule lives here.
 //!
 //! | Method and path                                            | Success                    |
 //! |------------------------------------------------------------|----------------------------|
 //! | `GET /healthz` (no auth)                                   | 200 `ok` / 503 until ready |
+//! | `GET /metrics` (no auth)                                   | 200 Prometheus text        |
+//! | `GET /api/v1/openapi.json` (no auth)                       | 200 OpenAPI 3 document     |
+//! | `GET /api/v1/tenants`                                      | 200 list                   |
+//! | `POST /api/v1/tenants` (operator only)                     | 201 tenant                 |
+//! | `GET`, `PATCH /api/v1/tenants/{key}`                       | 200 tenant                 |
+//! | `DELETE /api/v1/tenants/{key}` (operator only)             | 204                        |
+//! | `GET /api/v1/tenants/{key}/meetings`                       | 200 list                   |
+//! | `POST /api/v1/tenants/{key}/meetings`                      | 201 meeting                |
+//! | `GET`, `PATCH /api/v1/tenants/{key}/meetings/{conference}` | 200 meeting                |
+//! | `DELETE /api/v1/tenants/{key}/meetings/{conference}`       | 204                        |
+//! | `GET /api/v1/tenants/{key}/devices`                        | 200 list                   |
+//! | `POST /api/v1/tenants/{key}/devices`                       | 201 device                 |
+//! | `DELETE /api/v1/tenants/{key}/devices/{id}`                | 204                        |
+//! | `GET /api/v1/meetings[?tenant=K]`                          | 200 live meeting list      |
 //! | `GET /api/v1/meetings/{tenant}/{conference}`               | 200 [`MeetingView`] JSON   |
 //! | `POST /api/v1/meetings/{tenant}/{conference}/lobby/{id}/admit` | 204                    |
 //! | `POST /api/v1/meetings/{tenant}/{conference}/lobby/{id}/deny`  | 204                    |
 //! | `DELETE /api/v1/meetings/{tenant}/{conference}/participants/{id}` | 204                 |
 //!
-//! Errors carry a JSON body `{"error": "..."}`: 401 (with `WWW-Authenticate: Bearer
-//! realm="tessera"`) for a missing, malformed or wrong token, 404 for an unknown meeting,
-//! participant or route, 503 when the core is gone or does not answer in time.
+//! Errors carry a JSON body `{"error": "..."}`: 400 for an undecodable path, malformed JSON or
+//! an invalid value (the directory's message), 401 (with `WWW-Authenticate: Bearer
+//! realm="tessera"`) for a missing, malformed, wrong or revoked token, 403 for a tenant token
+//! outside its tenant or on an operator-only route, 404 for an unknown tenant, meeting, device,
+//! participant or route, 409 for a duplicate or conflicting record (key, hostname, prefix,
+//! meeting, digest username), 503 when the core or the database is busy or gone.
 //!
 //! [`MeetingView`]: crate::calls::api::MeetingView
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -30,7 +51,16 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::calls::api::{AdminCommand, AdminError, AdminReply};
 
+mod console;
+mod db;
+mod devices;
+mod invites;
+mod meetings;
+pub mod openapi;
 mod routes;
+mod schema;
+pub mod scope;
+mod tenants;
 pub mod token;
 
 pub use routes::router;
@@ -47,6 +77,9 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
     /// The Prometheus registry `/metrics` exposes.
     pub metrics: crate::metrics::Metrics,
+    /// The tenant directory's database: each directory request opens its own connection (on
+    /// the blocking pool), and tenant tokens are looked up there.
+    pub db_path: Arc<PathBuf>,
 }
 
 /// One admin request to the core: the command and where to send its result.
@@ -84,4 +117,12 @@ impl AdminHandle {
 }
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_directory;
+#[cfg(test)]
+mod tests_openapi;
+#[cfg(test)]
+mod tests_scope;

@@ -6,17 +6,20 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::schema::{self, ErrorBody};
+use super::scope::Scope;
 use super::{AdminCallError, HttpState};
-use crate::calls::api::{AdminCommand, AdminError, AdminReply, MeetingView};
+use crate::calls::api::{AdminCommand, AdminError, AdminReply, MeetingSummary, MeetingView};
 
 /// How long a request waits for the core's answer before giving up with 503.
 const CORE_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,34 +28,54 @@ const CORE_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const BEARER_CHALLENGE: &str = "Bearer realm=\"tessera\"";
 
 /// The admin API: `/healthz` (open) and the token-protected `/api/v1/...` routes.
+///
+/// The routes and their OpenAPI descriptions come from the same lists ([`open_routes`],
+/// [`api_routes`]); `/api/v1/openapi.json` serves the description.
 pub fn router(state: HttpState) -> Router {
-    let api = Router::new()
-        .route("/api/v1/meetings/{tenant}/{conference}", get(view_meeting))
-        .route(
-            "/api/v1/meetings/{tenant}/{conference}/lobby/{id}/admit",
-            post(admit),
-        )
-        .route(
-            "/api/v1/meetings/{tenant}/{conference}/lobby/{id}/deny",
-            post(deny),
-        )
-        .route(
-            "/api/v1/meetings/{tenant}/{conference}/participants/{id}",
-            delete(remove),
-        )
+    let (api, _) = api_routes().split_for_parts();
+    let api = api
         .method_not_allowed_fallback(method_not_allowed)
-        // Per-tenant tokens (403 for a valid token of another tenant) plug in here: the check
-        // would resolve the token to its scope and compare it with the `{tenant}` segment.
+        // The operator token or a tenant token; the scope's path rule (403) runs here too.
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .method_not_allowed_fallback(method_not_allowed)
+    let (open, _) = open_routes().split_for_parts();
+    open.method_not_allowed_fallback(method_not_allowed)
         .merge(api)
+        .merge(super::console::routes(state.clone()))
         .fallback(not_found)
         .with_state(state)
 }
 
+/// The routes that need no token.
+pub(super) fn open_routes() -> OpenApiRouter<HttpState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(super::openapi::openapi_json))
+}
+
+/// The token-protected `/api/v1` routes.
+pub(super) fn api_routes() -> OpenApiRouter<HttpState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_live_meetings))
+        .routes(routes!(view_meeting))
+        .routes(routes!(admit))
+        .routes(routes!(deny))
+        .routes(routes!(remove))
+        .merge(super::tenants::routes())
+        .merge(super::meetings::routes())
+        .merge(super::devices::routes())
+        .merge(super::invites::routes())
+}
+
+/// Prometheus metrics (no token).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    security(()),
+    responses((status = 200, description = "Prometheus text format", body = String,
+        content_type = "text/plain; version=0.0.4"))
+)]
 /// `GET /metrics`: Prometheus text format, no token (scrapers live on the operator's network; the
 /// listener defaults to loopback, and no metric names a person).
 async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
@@ -82,13 +105,22 @@ struct EntryPath {
 
 /// An error answer: a status and a JSON `{"error": "..."}` body.
 #[derive(Debug, thiserror::Error)]
-enum ApiError {
+pub(super) enum ApiError {
     /// No usable credentials (401 with a Bearer challenge).
     #[error("{0}")]
     Unauthorized(&'static str),
     /// The path could not be decoded (400).
     #[error("{0}")]
     BadPath(String),
+    /// The body or a value in it is malformed or invalid (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A valid token that may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A duplicate or conflicting record (409).
+    #[error("{0}")]
+    Conflict(String),
     /// No such meeting, participant or route (404).
     #[error("{0}")]
     NotFound(String),
@@ -107,7 +139,9 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::BadPath(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadPath(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -147,16 +181,45 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// Checks `Authorization: Bearer <token>` before any `/api` handler runs.
-async fn require_token(State(state): State<HttpState>, request: Request, next: Next) -> Response {
-    match bearer_token(request.headers()) {
-        Ok(token) if state.token.matches(token) => next.run(request).await,
-        Ok(_) => {
-            tracing::debug!(path = %request.uri().path(), "admin API: wrong token");
-            ApiError::Unauthorized("invalid token").into_response()
-        }
-        Err(e) => e.into_response(),
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        ApiError::BadRequest(e.body_text())
     }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        ApiError::BadRequest(e.body_text())
+    }
+}
+
+/// Checks `Authorization: Bearer <token>` before any `/api` handler runs: the operator token, or
+/// a live tenant token from the directory (else 401). The token's [`Scope`] must allow the path
+/// (else 403, see [`super::scope`]); it is then put in the request's extensions for handlers that
+/// filter lists.
+pub(super) async fn require_token(
+    State(state): State<HttpState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let scope = match bearer_token(request.headers()) {
+        Ok(token) if state.token.matches(token) => Scope::Operator,
+        Ok(token) => match Scope::of_tenant_token(&state, token).await {
+            Ok(Some(scope)) => scope,
+            Ok(None) => {
+                tracing::debug!(path = %request.uri().path(), "admin API: wrong token");
+                return ApiError::Unauthorized("invalid token").into_response();
+            }
+            Err(e) => return e.into_response(),
+        },
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = scope.authorise(request.method(), request.uri().path()) {
+        tracing::debug!(path = %request.uri().path(), ?scope, "admin API: outside the token's scope");
+        return e.into_response();
+    }
+    request.extensions_mut().insert(scope);
+    next.run(request).await
 }
 
 /// The token of an `Authorization: Bearer` header (scheme matched case-insensitively, RFC 7235).
@@ -203,6 +266,17 @@ async fn expect_done(state: &HttpState, cmd: AdminCommand) -> Result<StatusCode,
     }
 }
 
+/// Health: 200 once SIP is listening (no token).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    security(()),
+    responses(
+        (status = 200, description = "SIP is listening", body = String, content_type = "text/plain"),
+        (status = 503, description = "Starting or draining", body = String, content_type = "text/plain"),
+    )
+)]
 async fn healthz(State(state): State<HttpState>) -> (StatusCode, &'static str) {
     if state.ready.load(Ordering::Acquire) {
         (StatusCode::OK, "ok")
@@ -211,6 +285,24 @@ async fn healthz(State(state): State<HttpState>) -> (StatusCode, &'static str) {
     }
 }
 
+/// The live view of one meeting: participants and lobby.
+#[utoipa::path(
+    get,
+    path = "/api/v1/meetings/{tenant}/{conference}",
+    tag = "live",
+    params(
+        ("tenant" = String, Path, description = "Tenant key"),
+        ("conference" = String, Path, description = "Conference ID"),
+    ),
+    responses(
+        (status = 200, description = "The meeting view", body = schema::MeetingView),
+        (status = 400, description = "Undecodable path", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "A token of another tenant", body = ErrorBody),
+        (status = 503, description = "The core is not available", body = ErrorBody),
+        (status = 404, description = "No such live meeting", body = ErrorBody),
+    )
+)]
 async fn view_meeting(
     State(state): State<HttpState>,
     path: Result<Path<MeetingPath>, PathRejection>,
@@ -225,6 +317,25 @@ async fn view_meeting(
     }
 }
 
+/// Admit someone from the lobby.
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings/{tenant}/{conference}/lobby/{id}/admit",
+    tag = "live",
+    params(
+        ("tenant" = String, Path, description = "Tenant key"),
+        ("conference" = String, Path, description = "Conference ID"),
+        ("id" = String, Path, description = "Participant or lobby entry id"),
+    ),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 400, description = "Undecodable path", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "A token of another tenant", body = ErrorBody),
+        (status = 503, description = "The core is not available", body = ErrorBody),
+        (status = 404, description = "No such live meeting or participant", body = ErrorBody),
+    )
+)]
 async fn admit(
     State(state): State<HttpState>,
     path: Result<Path<EntryPath>, PathRejection>,
@@ -242,6 +353,25 @@ async fn admit(
     expect_done(&state, cmd).await
 }
 
+/// Turn someone in the lobby away (BYE with a Reason).
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings/{tenant}/{conference}/lobby/{id}/deny",
+    tag = "live",
+    params(
+        ("tenant" = String, Path, description = "Tenant key"),
+        ("conference" = String, Path, description = "Conference ID"),
+        ("id" = String, Path, description = "Participant or lobby entry id"),
+    ),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 400, description = "Undecodable path", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "A token of another tenant", body = ErrorBody),
+        (status = 503, description = "The core is not available", body = ErrorBody),
+        (status = 404, description = "No such live meeting or participant", body = ErrorBody),
+    )
+)]
 async fn deny(
     State(state): State<HttpState>,
     path: Result<Path<EntryPath>, PathRejection>,
@@ -259,6 +389,25 @@ async fn deny(
     expect_done(&state, cmd).await
 }
 
+/// Remove a participant from the meeting (BYE).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/meetings/{tenant}/{conference}/participants/{id}",
+    tag = "live",
+    params(
+        ("tenant" = String, Path, description = "Tenant key"),
+        ("conference" = String, Path, description = "Conference ID"),
+        ("id" = String, Path, description = "Participant or lobby entry id"),
+    ),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 400, description = "Undecodable path", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "A token of another tenant", body = ErrorBody),
+        (status = 503, description = "The core is not available", body = ErrorBody),
+        (status = 404, description = "No such live meeting or participant", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(state): State<HttpState>,
     path: Result<Path<EntryPath>, PathRejection>,
@@ -274,6 +423,50 @@ async fn remove(
         id,
     };
     expect_done(&state, cmd).await
+}
+
+/// `?tenant=` of the live meeting list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LiveQuery {
+    /// Only this tenant's meetings (a tenant token always sees only its own).
+    tenant: Option<String>,
+}
+
+/// The live meetings (someone in or waiting), by tenant and conference ID.
+#[utoipa::path(
+    get,
+    path = "/api/v1/meetings",
+    tag = "live",
+    params(LiveQuery),
+    responses(
+        (status = 200, description = "The live meetings the token may see", body = Vec<schema::MeetingSummary>),
+        (status = 400, description = "Malformed query", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "A token of another tenant", body = ErrorBody),
+        (status = 503, description = "The core is not available", body = ErrorBody),
+    )
+)]
+async fn list_live_meetings(
+    State(state): State<HttpState>,
+    Extension(scope): Extension<Scope>,
+    query: Result<Query<LiveQuery>, QueryRejection>,
+) -> Result<Json<Vec<MeetingSummary>>, ApiError> {
+    let Query(query) = query?;
+    let tenant = match (query.tenant, scope.tenant()) {
+        (Some(tenant), _) => {
+            scope.may_see(&tenant)?;
+            Some(tenant)
+        }
+        (None, own) => own.map(ToString::to_string),
+    };
+    match call_core(&state, AdminCommand::ListMeetings { tenant }).await? {
+        AdminReply::Meetings(list) => Ok(Json(list)),
+        other => {
+            tracing::error!(reply = ?other, "admin API: unexpected reply from the core");
+            Err(ApiError::Internal)
+        }
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -89,9 +89,12 @@ struct Fixture {
     app: Router,
     ready: Arc<AtomicBool>,
     seen: Arc<Mutex<Vec<AdminCommand>>>,
+    _db: tempfile::TempDir,
 }
 
-fn state_with(admin: AdminHandle) -> (HttpState, Arc<AtomicBool>) {
+/// The state with an empty directory in a temporary directory (kept alive by the returned guard).
+fn state_with(admin: AdminHandle) -> (HttpState, Arc<AtomicBool>, tempfile::TempDir) {
+    let db = tempfile::tempdir().expect("tempdir");
     let ready = Arc::new(AtomicBool::new(false));
     let token = AdminToken::new(TOKEN.into(), "test").expect("valid token");
     let state = HttpState {
@@ -99,8 +102,9 @@ fn state_with(admin: AdminHandle) -> (HttpState, Arc<AtomicBool>) {
         admin,
         ready: ready.clone(),
         metrics: crate::metrics::Metrics::new().unwrap(),
+        db_path: Arc::new(db.path().join("tessera.db")),
     };
-    (state, ready)
+    (state, ready, db)
 }
 
 fn fixture() -> Fixture {
@@ -114,11 +118,12 @@ fn fixture() -> Fixture {
             let _ = reply.send(result);
         }
     });
-    let (state, ready) = state_with(AdminHandle(tx));
+    let (state, ready, db) = state_with(AdminHandle(tx));
     Fixture {
         app: router(state),
         ready,
         seen,
+        _db: db,
     }
 }
 
@@ -414,7 +419,7 @@ async fn undecodable_path_segment_is_400_json() {
 async fn closed_core_channel_is_503() {
     let (tx, rx) = mpsc::channel::<AdminRequest>(1);
     drop(rx);
-    let (state, _) = state_with(AdminHandle(tx));
+    let (state, _, _db) = state_with(AdminHandle(tx));
     let app = router(state);
     let (status, response) = send(&app, Method::GET, &meeting_uri(), Some(&bearer())).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -432,7 +437,7 @@ async fn core_dropping_the_request_unanswered_is_503() {
             drop(reply);
         }
     });
-    let (state, _) = state_with(AdminHandle(tx));
+    let (state, _, _db) = state_with(AdminHandle(tx));
     let (status, _) = send(&router(state), Method::GET, &meeting_uri(), Some(&bearer())).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
