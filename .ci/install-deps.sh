@@ -13,7 +13,9 @@ set -euo pipefail
 # cmake: the `opus` crate (opusic-sys) builds libopus from source with CMake.
 # nasm: openh264's bundled source assembles its x86 kernels with NASM (without it the build
 # falls back to C and H.264 encoding is about 3x slower).
-packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm)
+# ffmpeg: the far-end room system of the media end-to-end tests (gateway/tests/media_e2e.rs):
+# sends x264 720p + G.711 over RTP and decodes what the gateway sends back.
+packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm ffmpeg)
 
 missing=()
 for p in "${packages[@]}"; do

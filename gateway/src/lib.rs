@@ -9,6 +9,7 @@ pub mod cli;
 pub mod demo;
 pub mod directory;
 pub mod http;
+pub mod invites;
 pub mod lobby;
 pub mod media;
 pub mod metrics;

@@ -326,20 +326,33 @@ mod tests {
     }
 
     /// Feeds payloads as consecutive packets of one access unit.
-    fn feed(d: &mut Depacketizer, first_seq: u16, ts: u32, payloads: &[Vec<u8>]) -> Vec<Depacketized> {
+    fn feed(
+        d: &mut Depacketizer,
+        first_seq: u16,
+        ts: u32,
+        payloads: &[Vec<u8>],
+    ) -> Vec<Depacketized> {
         let mut out = Vec::new();
         for (i, p) in payloads.iter().enumerate() {
             let last = i + 1 == payloads.len();
-            out.extend(d.push(first_seq.wrapping_add(i as u16), ts, last, p).unwrap());
+            out.extend(
+                d.push(first_seq.wrapping_add(i as u16), ts, last, p)
+                    .unwrap(),
+            );
         }
         out
     }
 
     #[test]
     fn annexb_splits_on_3_and_4_byte_start_codes() {
-        let stream = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4, 5];
+        let stream = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4, 5,
+        ];
         let nals = split_annexb(&stream);
-        assert_eq!(nals, vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4, 5][..]]);
+        assert_eq!(
+            nals,
+            vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4, 5][..]]
+        );
         assert!(split_annexb(&[1, 2, 3]).is_empty());
     }
 
@@ -350,7 +363,11 @@ mod tests {
         assert_eq!(payloads[0][0], 0x67, "SPS alone");
         assert_eq!(payloads[1][0], 0x68, "PPS alone");
         let fus = &payloads[2..];
-        assert_eq!(fus.len(), 3000usize.div_ceil(1198), "3000 bytes of IDR body in 1198-byte pieces");
+        assert_eq!(
+            fus.len(),
+            3000usize.div_ceil(1198),
+            "3000 bytes of IDR body in 1198-byte pieces"
+        );
         assert!(fus.iter().all(|p| p[0] & 0x1F == 28 && p.len() <= 1200));
         assert_eq!(fus[0][1] & 0xC0, 0x80, "start bit on the first");
         assert_eq!(fus.last().unwrap()[1] & 0xC0, 0x40, "end bit on the last");
@@ -363,7 +380,10 @@ mod tests {
             mode: 0,
             ..Packetizer::default()
         };
-        assert_eq!(p.packetize(&idr_au(3000)), Err(H264RtpError::TooLargeForMode0(3001)));
+        assert_eq!(
+            p.packetize(&idr_au(3000)),
+            Err(H264RtpError::TooLargeForMode0(3001))
+        );
         assert!(p.packetize(&idr_au(100)).is_ok());
     }
 
@@ -397,7 +417,10 @@ mod tests {
             panic!("{out:?}")
         };
         assert_eq!(au.data, annexb(&[&sps, &pps, &[0x65, 0x88, 0x84]]));
-        assert!(d.push(3, 1, false, &[0x78, 0, 9, 0x67]).is_err(), "truncated STAP-A");
+        assert!(
+            d.push(3, 1, false, &[0x78, 0, 9, 0x67]).is_err(),
+            "truncated STAP-A"
+        );
     }
 
     #[test]
@@ -407,12 +430,18 @@ mod tests {
         assert_eq!(feed(&mut d, 10, 0, &key).len(), 1);
         let next = 10 + key.len() as u16;
         let delta = vec![vec![0x41, 0x9A, 0x02]];
-        assert!(matches!(feed(&mut d, next, 3000, &delta)[..], [Depacketized::AccessUnit(_)]));
+        assert!(matches!(
+            feed(&mut d, next, 3000, &delta)[..],
+            [Depacketized::AccessUnit(_)]
+        ));
         // Packet next+1 is lost.
         let out = feed(&mut d, next + 2, 6000, &delta);
         assert_eq!(out, [Depacketized::KeyframeNeeded]);
         assert!(d.waiting_for_keyframe());
-        assert!(feed(&mut d, next + 3, 9000, &delta).is_empty(), "delta frames withheld");
+        assert!(
+            feed(&mut d, next + 3, 9000, &delta).is_empty(),
+            "delta frames withheld"
+        );
         let out = feed(&mut d, next + 4, 12000, &key);
         assert!(matches!(&out[..], [Depacketized::AccessUnit(au)] if au.keyframe));
         assert!(!d.waiting_for_keyframe());
@@ -429,9 +458,16 @@ mod tests {
             if i == 3 {
                 continue;
             }
-            out.extend(d.push(base + i as u16, 3000, i + 1 == key.len(), p).unwrap());
+            out.extend(
+                d.push(base + i as u16, 3000, i + 1 == key.len(), p)
+                    .unwrap(),
+            );
         }
-        assert_eq!(out, [Depacketized::KeyframeNeeded], "nothing broken is emitted");
+        assert_eq!(
+            out,
+            [Depacketized::KeyframeNeeded],
+            "nothing broken is emitted"
+        );
     }
 
     #[test]

@@ -7,25 +7,39 @@
 //! - RFC 4733 telephone-event parsing and once-per-key-press detection ([`telephone_event`]),
 //! - DTMF in SIP INFO bodies ([`info_dtmf`]; the SIP layer hands over the body),
 //! - the recorded prompts and their RTP packetisation ([`prompt`], read by [`wav`]),
-//! - the per-call async task that runs one call's RTP socket ([`task::CallMedia`]).
+//! - RTCP packets in and out ([`rtcp`]) and the per-stream counters behind SR/RR ([`rtp_stats`]),
+//! - the RTP reorder buffer ([`jitter`]) and RFC 6184 H.264 payloads ([`h264_rtp`]),
+//! - one call's video chain, receive and send, with its decoder thread ([`video`]),
+//! - the per-call async task that runs one call's RTP/RTCP sockets and joins it to a meeting's
+//!   media ([`task::CallMedia`]),
+//! - the meeting media engine ([`engine`]).
 //!
 //! It must not touch SIP (dialogs, transactions, SDP negotiation) or meetings and the lobby: the
 //! call-control core decides what to play and what a digit means; this module only plays and
 //! reports, through the plain data of [`crate::calls::api`]. The full media plane (video,
 //! transcoding, mixing into meetings) comes with the media issue and will grow beside this.
 //!
-//! Everything except [`task`] is sans-IO and clock-free.
+//! Everything except [`task`], the decoder thread in [`video`] and the engine's thread is
+//! sans-IO and clock-free.
 
+pub mod engine;
 pub mod g711;
 pub mod h264_rtp;
 pub mod info_dtmf;
+pub mod jitter;
 pub mod prompt;
+pub mod rtcp;
 pub mod rtp;
+pub mod rtp_stats;
 pub mod task;
 pub mod telephone_event;
+pub mod video;
 pub mod wav;
 
 pub use info_dtmf::{parse_info_dtmf, InfoDtmfError};
 pub use prompt::PromptPlayer;
 pub use task::CallMedia;
 pub use telephone_event::{TelephoneEvent, TelephoneEventDetector, TelephoneEventError};
+
+#[cfg(test)]
+mod call_media_tests;

@@ -24,6 +24,9 @@ use crate::calls::{CallCore, CallId, CoreOutput, MediaEvent};
 use crate::demo;
 use crate::directory::{Directory, DirectoryError};
 use crate::http::{self, AdminHandle, AdminRequest, HttpState};
+use crate::media::engine::{
+    self, EngineConfig, EngineHandle, EngineInput, EngineSender, MeetingMedia,
+};
 use crate::media::task::{CallMedia, Meters};
 pub use config::{ConfigError, ServeConfig, ServeOptions};
 use transport::{Inbound, SipSockets};
@@ -97,6 +100,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     }
     let media_bind = config.sip_listen.ip();
     let now = Instant::now();
+    let mut engines = MeetingEngines::new(metrics.clone());
     let mut core = CallCore::new(
         core_config,
         directory,
@@ -107,9 +111,12 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     if config.demo {
         let tenant = TenantKey::new(demo::DEMO_TENANT).map_err(DirectoryError::from)?;
         let conference = ConferenceId::new(demo::DEMO_CONFERENCE).map_err(DirectoryError::from)?;
-        for name in DEMO_PARTICIPANTS {
-            if let Err(e) = core.add_synthetic(now, &tenant, &conference, name) {
-                tracing::warn!(error = %e, "demo participant not added");
+        let key = (tenant.to_string(), conference.to_string());
+        let count = DEMO_PARTICIPANTS.len() as u32;
+        for (index, name) in (0u32..).zip(DEMO_PARTICIPANTS) {
+            match core.add_synthetic(now, &tenant, &conference, name) {
+                Ok(id) => engines.add_synthetic(&key, id.0, name, index, count),
+                Err(e) => tracing::warn!(error = %e, "demo participant not added"),
             }
         }
     }
@@ -137,6 +144,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
 
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(CallId, MediaEvent)>();
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
+    let mut video_sizes: HashMap<CallId, Option<(u32, u32)>> = HashMap::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let mut draining = false;
     loop {
@@ -147,14 +155,16 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 CoreOutput::MediaStart {
                     call,
                     audio,
-                    video: _,
+                    video,
                     stats,
                 } => {
                     let meters = Meters {
                         stats,
                         metrics: Some(metrics.clone()),
                     };
-                    match CallMedia::start(call, media_bind, audio, media_tx.clone(), meters).await
+                    video_sizes.insert(call, video.map(|v| v.max_size));
+                    match CallMedia::start(call, media_bind, audio, video, media_tx.clone(), meters)
+                        .await
                     {
                         Ok(handle) => {
                             media.insert(call, handle);
@@ -164,10 +174,28 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         }
                     }
                 }
-                // The meeting media engine arrives with the media issue; until then calls in a
-                // meeting hear prompts only.
-                CoreOutput::MediaJoin { .. } | CoreOutput::MediaLeave { .. } => {}
+                CoreOutput::MediaJoin {
+                    call,
+                    tenant,
+                    conference,
+                    participant,
+                    display_name,
+                } => {
+                    let size = video_sizes.get(&call).copied().flatten();
+                    match (media.get(&call), engines.engine(&(tenant, conference))) {
+                        (Some(handle), Some(engine)) => {
+                            handle.join(engine, participant, display_name, size);
+                        }
+                        _ => tracing::warn!(%call, "call media could not join its meeting"),
+                    }
+                }
+                CoreOutput::MediaLeave { call } => {
+                    if let Some(handle) = media.get(&call) {
+                        handle.leave();
+                    }
+                }
                 CoreOutput::MediaStop { call } => {
+                    video_sizes.remove(&call);
                     if let Some(handle) = media.remove(&call) {
                         handle.stop();
                     }
@@ -213,7 +241,70 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     }
     ready.store(false, Ordering::SeqCst);
     http_task.abort();
+    engines.stop_all();
     Ok(())
+}
+
+/// The running meeting media engines, one per meeting with media, started on first use.
+struct MeetingEngines {
+    engines: HashMap<(String, String), EngineHandle>,
+    metrics: crate::metrics::Metrics,
+}
+
+impl MeetingEngines {
+    fn new(metrics: crate::metrics::Metrics) -> Self {
+        MeetingEngines {
+            engines: HashMap::new(),
+            metrics,
+        }
+    }
+
+    /// The input channel of `key`'s engine, starting it if needed.
+    fn engine(&mut self, key: &(String, String)) -> Option<EngineSender> {
+        if let Some(e) = self.engines.get(key) {
+            return Some(e.sender.clone());
+        }
+        let media = MeetingMedia::new(
+            EngineConfig::default(),
+            Instant::now(),
+            Some(self.metrics.clone()),
+        );
+        match engine::start(media, format!("media-{}", key.1)) {
+            Ok(handle) => {
+                let sender = handle.sender.clone();
+                self.engines.insert(key.clone(), handle);
+                Some(sender)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "meeting media engine not started");
+                None
+            }
+        }
+    }
+
+    fn add_synthetic(
+        &mut self,
+        key: &(String, String),
+        participant: u64,
+        name: &str,
+        index: u32,
+        count: u32,
+    ) {
+        if let Some(engine) = self.engine(key) {
+            let _ = engine.send(EngineInput::AddSynthetic {
+                participant,
+                display_name: name.to_owned(),
+                index,
+                count,
+            });
+        }
+    }
+
+    fn stop_all(&mut self) {
+        for (_, handle) in self.engines.drain() {
+            handle.stop();
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

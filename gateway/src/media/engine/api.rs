@@ -1,0 +1,84 @@
+//! What flows between a meeting's media engine and the calls in it: decoded media in, mixed and
+//! encoded media out. Plain data and channel types only.
+
+use std::sync::Arc;
+
+use mixer::codec::h264::EncodedFrame;
+use mixer::frame::I420Frame;
+use tokio::sync::mpsc;
+
+/// A participant's media identity inside one meeting engine (the lobby's participant number).
+pub type MediaParticipant = u64;
+
+/// Media the engine sends to one call's media task.
+#[derive(Debug, Clone)]
+pub enum CallFeed {
+    /// 20 ms of the N-1 mix for this listener: 960 samples, 48 kHz mono.
+    Audio(Vec<i16>),
+    /// One encoded picture of this viewer's layout (shared with every viewer of the same layout),
+    /// with its 90 kHz RTP timestamp.
+    Video {
+        /// The access unit (Annex B).
+        frame: Arc<EncodedFrame>,
+        /// RTP timestamp, 90 kHz clock, continuous per encoder.
+        timestamp: u32,
+    },
+}
+
+/// What a call (or a synthetic participant) tells the engine.
+#[derive(Debug)]
+pub enum EngineInput {
+    /// A participant joins the meeting's media.
+    Join {
+        /// Who.
+        participant: MediaParticipant,
+        /// Name drawn on their tile.
+        display_name: String,
+        /// Where their mix and layout go (`None` for participants that only publish, like
+        /// synthetic ones).
+        feed: Option<mpsc::UnboundedSender<CallFeed>>,
+        /// The picture size they can receive (from the negotiated H.264 level), if they take video.
+        video_size: Option<(u32, u32)>,
+    },
+    /// A participant leaves.
+    Leave {
+        /// Who.
+        participant: MediaParticipant,
+    },
+    /// 20 ms of a participant's audio, decoded and resampled: 960 samples, 48 kHz mono.
+    Audio {
+        /// Whose.
+        participant: MediaParticipant,
+        /// The samples.
+        pcm: Vec<i16>,
+    },
+    /// A decoded picture of a participant.
+    Video {
+        /// Whose.
+        participant: MediaParticipant,
+        /// The picture.
+        frame: Arc<I420Frame>,
+    },
+    /// A viewer asked for a keyframe (PLI/FIR, or its decoder lost sync).
+    KeyframeRequest {
+        /// Who asked.
+        participant: MediaParticipant,
+    },
+    /// A synthetic participant joins (it publishes generated pictures and voice, and receives
+    /// nothing).
+    AddSynthetic {
+        /// Who.
+        participant: MediaParticipant,
+        /// Name drawn on its tile.
+        display_name: String,
+        /// Its position among the meeting's synthetic participants (turn, colour, pitch).
+        index: u32,
+        /// How many synthetic participants take turns.
+        count: u32,
+    },
+    /// Ends the engine (the meeting has no one left).
+    Shutdown,
+}
+
+/// The sending side of a meeting engine's input channel.
+pub type EngineSender = std::sync::mpsc::Sender<EngineInput>;

@@ -1,0 +1,485 @@
+//! One call's video, both ways, for the call media task ([`super::task`]): the receive chain
+//! (jitter buffer, RFC 6184 depacketiser, keyframe gate, decoder thread) and the send side
+//! (packetiser, RTP stamping, the history that answers generic NACKs).
+//!
+//! Decoding is CPU work that must not run on the async runtime's workers: each call that
+//! decodes gets one std thread ([`DecoderThread`]) fed by a bounded std channel of access units.
+//! One thread per call (rather than `spawn_blocking` per frame) keeps the openh264 decoder's
+//! state on one thread and costs no per-frame scheduling; the bounded queue means a decoder that
+//! falls behind drops whole access units (then waits for a keyframe) instead of growing memory.
+//! The thread hands decoded pictures straight to the meeting engine, so they never cross the
+//! call task.
+//!
+//! Owns no socket and reads no clock: the task passes `now` in and sends what comes out.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use mixer::codec::h264::H264Decoder;
+use tokio::sync::mpsc;
+use tracing::{debug, trace};
+
+use crate::calls::api::{MediaStats, VideoSetup};
+
+use super::engine::api::{EngineInput, EngineSender, MediaParticipant};
+use super::h264_rtp::{Depacketized, Depacketizer, Packetizer};
+use super::jitter::{JitterBuffer, Pushed, VIDEO_DELAY};
+use super::rtp::{self, RtpHeader};
+use super::rtp_stats::{ReceiveStats, SendStats};
+
+/// The 90 kHz RTP clock of video.
+pub const VIDEO_CLOCK_RATE: u32 = 90_000;
+/// Largest H.264 RTP payload we send (fits a 1500-byte MTU with IP, UDP and RTP headers, and
+/// leaves room for tunnels).
+pub const MAX_VIDEO_PAYLOAD: usize = 1200;
+/// Sent video packets kept for retransmission on NACK (about a second of 720p).
+pub const NACK_HISTORY: usize = 512;
+/// Packets the video jitter buffer holds before giving a gap up early (a large IDR's burst).
+const JITTER_CAPACITY: usize = 1024;
+/// Access units queued for the decoder thread before new ones are dropped.
+const DECODE_QUEUE: usize = 8;
+/// A gap this small (in packets) is NACKed at once when the peer takes NACK; larger ones are
+/// left to PLI.
+const MAX_NACK_GAP: u16 = 16;
+
+/// What the receive side asks of the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoAction {
+    /// Ask the peer for a keyframe (the task rate-limits and picks PLI or FIR).
+    RequestKeyframe,
+    /// Ask the peer to resend these packets (generic NACK).
+    Nack(Vec<u16>),
+}
+
+/// What the decoder thread reports back to the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecoderReport {
+    /// The decoder failed: the stream is broken until the next keyframe.
+    Failed,
+}
+
+/// A job for the decoder thread.
+enum DecodeJob {
+    /// An access unit (Annex B) to decode.
+    Decode(Vec<u8>),
+    /// Where decoded pictures go from now on (`None`: nowhere; the thread then stops decoding).
+    Target(Option<(EngineSender, MediaParticipant)>),
+}
+
+/// A call's decoder thread.
+#[derive(Debug)]
+pub struct DecoderThread {
+    jobs: SyncSender<DecodeJob>,
+}
+
+impl std::fmt::Debug for DecodeJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeJob::Decode(au) => write!(f, "Decode({} bytes)", au.len()),
+            DecodeJob::Target(t) => write!(f, "Target({:?})", t.as_ref().map(|(_, p)| p)),
+        }
+    }
+}
+
+impl DecoderThread {
+    /// Starts the thread. It ends when the handle is dropped.
+    ///
+    /// # Errors
+    /// The spawn error.
+    pub fn start(
+        name: String,
+        stats: Arc<MediaStats>,
+        reports: mpsc::UnboundedSender<DecoderReport>,
+    ) -> std::io::Result<DecoderThread> {
+        let (jobs, queue) = sync_channel(DECODE_QUEUE);
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || decode_loop(&queue, &stats, &reports))?;
+        Ok(DecoderThread { jobs })
+    }
+
+    /// Points decoded pictures at a meeting engine (or nowhere).
+    pub fn set_target(&self, target: Option<(EngineSender, MediaParticipant)>) {
+        // Blocking send: targets are rare and must not be lost; the queue drains quickly.
+        let _ = self.jobs.send(DecodeJob::Target(target));
+    }
+
+    /// Queues an access unit; `false` if the queue is full (the unit was dropped).
+    pub fn decode(&self, access_unit: Vec<u8>) -> bool {
+        match self.jobs.try_send(DecodeJob::Decode(access_unit)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+fn decode_loop(
+    queue: &Receiver<DecodeJob>,
+    stats: &MediaStats,
+    reports: &mpsc::UnboundedSender<DecoderReport>,
+) {
+    let mut decoder: Option<H264Decoder> = None;
+    let mut target: Option<(EngineSender, MediaParticipant)> = None;
+    while let Ok(job) = queue.recv() {
+        match job {
+            DecodeJob::Target(t) => {
+                // A fresh decoder per join: whatever state the old one had is stale.
+                decoder = None;
+                target = t;
+            }
+            DecodeJob::Decode(au) => {
+                let Some((engine, participant)) = &target else {
+                    continue;
+                };
+                let dec = match &mut decoder {
+                    Some(d) => d,
+                    None => match H264Decoder::new() {
+                        Ok(d) => decoder.insert(d),
+                        Err(e) => {
+                            debug!(error = %e, "H.264 decoder unavailable");
+                            continue;
+                        }
+                    },
+                };
+                match dec.decode(&au) {
+                    Ok(Some(frame)) => {
+                        stats.video_rx_frames.fetch_add(1, Ordering::Relaxed);
+                        let input = EngineInput::Video {
+                            participant: *participant,
+                            frame: Arc::new(frame),
+                        };
+                        if engine.send(input).is_err() {
+                            target = None;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        trace!(error = %e, "H.264 decode failed");
+                        if reports.send(DecoderReport::Failed).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One received packet waiting in the jitter buffer.
+#[derive(Debug)]
+struct HeldPacket {
+    timestamp: u32,
+    marker: bool,
+    payload: Vec<u8>,
+}
+
+/// The receive side of a call's video.
+#[derive(Debug)]
+pub struct VideoIn {
+    /// RTCP reception statistics of the peer's stream.
+    pub stats: ReceiveStats,
+    jitter: JitterBuffer<HeldPacket>,
+    depacketizer: Depacketizer,
+    /// The highest sequence number seen on arrival (for NACKs).
+    highest: Option<u16>,
+    nack: bool,
+    /// Decoded frames go somewhere only between a keyframe and the next loss.
+    needs_keyframe: bool,
+}
+
+/// What became of a received packet or timeout, for the task to act on.
+#[derive(Debug, Default)]
+pub struct VideoInOutput {
+    /// Access units to decode (already gated on keyframes).
+    pub access_units: Vec<Vec<u8>>,
+    /// Requests to the peer.
+    pub actions: Vec<VideoAction>,
+    /// Packets given up as lost.
+    pub lost: u64,
+}
+
+impl VideoIn {
+    /// The receive side for a negotiated stream.
+    #[must_use]
+    pub fn new(setup: &VideoSetup) -> Self {
+        VideoIn {
+            stats: ReceiveStats::new(VIDEO_CLOCK_RATE),
+            jitter: JitterBuffer::new(VIDEO_DELAY, JITTER_CAPACITY),
+            depacketizer: Depacketizer::new(),
+            highest: None,
+            nack: setup.nack,
+            needs_keyframe: true,
+        }
+    }
+
+    /// From now on, pass nothing on until a keyframe (after a join, a decoder failure or a
+    /// dropped access unit).
+    pub fn wait_for_keyframe(&mut self) {
+        self.needs_keyframe = true;
+    }
+
+    /// Whether the gate is closed until a keyframe.
+    #[must_use]
+    pub fn waiting_for_keyframe(&self) -> bool {
+        self.needs_keyframe
+    }
+
+    /// Takes one RTP packet of the negotiated payload type.
+    pub fn receive(&mut self, now: Instant, header: &RtpHeader, payload: &[u8]) -> VideoInOutput {
+        let mut out = VideoInOutput::default();
+        self.stats
+            .on_packet(now, header.ssrc, header.sequence, header.timestamp);
+        if let Some(highest) = self.highest {
+            let delta = header.sequence.wrapping_sub(highest);
+            if (1..0x8000).contains(&delta) {
+                if self.nack && (2..=MAX_NACK_GAP + 1).contains(&delta) {
+                    let missing = (1..delta).map(|i| highest.wrapping_add(i)).collect();
+                    out.actions.push(VideoAction::Nack(missing));
+                }
+                self.highest = Some(header.sequence);
+            }
+        } else {
+            self.highest = Some(header.sequence);
+        }
+        let held = HeldPacket {
+            timestamp: header.timestamp,
+            marker: header.marker,
+            payload: payload.to_vec(),
+        };
+        if self.jitter.push(now, header.sequence, held) == Pushed::Restarted {
+            debug!("video sender restarted its sequence numbers");
+        }
+        self.drain(now, &mut out);
+        out
+    }
+
+    /// Releases what the jitter buffer has given up waiting for.
+    pub fn handle_timeout(&mut self, now: Instant) -> VideoInOutput {
+        let mut out = VideoInOutput::default();
+        self.drain(now, &mut out);
+        out
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) has work.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.jitter.poll_timeout()
+    }
+
+    fn drain(&mut self, now: Instant, out: &mut VideoInOutput) {
+        while let Some(released) = self.jitter.pop(now) {
+            out.lost += released.lost_before;
+            let p = released.item;
+            let ready =
+                match self
+                    .depacketizer
+                    .push(released.sequence, p.timestamp, p.marker, &p.payload)
+                {
+                    Ok(ready) => ready,
+                    Err(e) => {
+                        trace!(error = %e, "bad H.264 payload");
+                        continue;
+                    }
+                };
+            for item in ready {
+                match item {
+                    Depacketized::KeyframeNeeded => {
+                        self.needs_keyframe = true;
+                        out.actions.push(VideoAction::RequestKeyframe);
+                    }
+                    Depacketized::AccessUnit(au) => {
+                        if self.needs_keyframe {
+                            if !au.keyframe {
+                                continue;
+                            }
+                            self.needs_keyframe = false;
+                        }
+                        out.access_units.push(au.data);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The send side of a call's video: RTP stamping of the engine's access units and the NACK
+/// history.
+#[derive(Debug)]
+pub struct VideoOut {
+    /// Our video SSRC.
+    pub ssrc: u32,
+    payload_type: u8,
+    next_sequence: u16,
+    /// Added to the engine's timestamps (each stream starts at a random timestamp, RFC 3550).
+    timestamp_offset: u32,
+    packetizer: Packetizer,
+    /// Sent packets by `sequence % NACK_HISTORY`.
+    history: Vec<Option<(u16, Vec<u8>)>>,
+    /// What we sent (for SRs).
+    pub stats: SendStats,
+}
+
+impl VideoOut {
+    /// The send side with a random SSRC, sequence number and timestamp offset.
+    #[must_use]
+    pub fn new(setup: &VideoSetup, ssrc: u32, first_sequence: u16, timestamp_offset: u32) -> Self {
+        VideoOut {
+            ssrc,
+            payload_type: setup.payload_type,
+            next_sequence: first_sequence,
+            timestamp_offset,
+            packetizer: Packetizer {
+                max_payload: MAX_VIDEO_PAYLOAD,
+                mode: setup.packetization_mode,
+            },
+            history: vec![None; NACK_HISTORY],
+            stats: SendStats::default(),
+        }
+    }
+
+    /// The RTP packets of one access unit (marker on the last), remembered for NACKs.
+    ///
+    /// # Errors
+    /// The packetiser's error (a NAL unit too large for packetization-mode 0).
+    pub fn packetize(
+        &mut self,
+        now: Instant,
+        access_unit: &[u8],
+        timestamp: u32,
+    ) -> Result<Vec<Vec<u8>>, super::h264_rtp::H264RtpError> {
+        let payloads = self.packetizer.packetize(access_unit)?;
+        let timestamp = timestamp.wrapping_add(self.timestamp_offset);
+        let count = payloads.len();
+        let mut packets = Vec::with_capacity(count);
+        for (i, payload) in payloads.into_iter().enumerate() {
+            let header = RtpHeader {
+                marker: i + 1 == count,
+                payload_type: self.payload_type,
+                sequence: self.next_sequence,
+                timestamp,
+                ssrc: self.ssrc,
+            };
+            let packet = rtp::write(&header, &payload);
+            self.stats.on_packet(now, timestamp, payload.len());
+            let slot = usize::from(self.next_sequence) % NACK_HISTORY;
+            self.history[slot] = Some((self.next_sequence, packet.clone()));
+            self.next_sequence = self.next_sequence.wrapping_add(1);
+            packets.push(packet);
+        }
+        Ok(packets)
+    }
+
+    /// The packets to resend for a NACK (those still in the history).
+    #[must_use]
+    pub fn retransmissions(&self, lost: &[u16]) -> Vec<Vec<u8>> {
+        lost.iter()
+            .filter_map(
+                |&seq| match &self.history[usize::from(seq) % NACK_HISTORY] {
+                    Some((s, packet)) if *s == seq => Some(packet.clone()),
+                    _ => None,
+                },
+            )
+            .collect()
+    }
+}
+
+#[cfg(test)]
+// Tests pick an arbitrary origin for their virtual clock.
+#[allow(clippy::disallowed_methods)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    use super::*;
+
+    fn setup(mode: u8, nack: bool) -> VideoSetup {
+        VideoSetup {
+            local_port: 0,
+            remote: SocketAddr::from((Ipv4Addr::LOCALHOST, 9)),
+            payload_type: 96,
+            packetization_mode: mode,
+            max_size: (1280, 720),
+            bitrate_bps: 1_000_000,
+            nack,
+            pli: true,
+            fir: false,
+        }
+    }
+
+    fn idr(len: usize) -> Vec<u8> {
+        let mut au = vec![
+            0, 0, 0, 1, 0x67, 0x42, 0xC0, 0x1F, 0, 0, 0, 1, 0x68, 0xCE, 0x3C, 0x80,
+        ];
+        au.extend_from_slice(&[0, 0, 0, 1, 0x65]);
+        au.extend((0..len).map(|i| (i % 250) as u8 + 1));
+        au
+    }
+
+    #[test]
+    fn sent_packets_come_back_through_the_receive_side() {
+        let now = Instant::now();
+        let s = setup(1, false);
+        let mut out = VideoOut::new(&s, 0xABCD, 65530, 1000);
+        let au = idr(5000);
+        let packets = out.packetize(now, &au, 3000).expect("mode 1");
+        assert!(packets.len() > 5, "FU-A fragments");
+        let mut vin = VideoIn::new(&s);
+        let mut units = Vec::new();
+        for p in &packets {
+            let parsed = rtp::parse(p).expect("RTP");
+            assert_eq!(parsed.header.timestamp, 4000);
+            units.extend(
+                vin.receive(now, &parsed.header, parsed.payload)
+                    .access_units,
+            );
+        }
+        assert_eq!(units, vec![au]);
+        assert!(
+            rtp::parse(packets.last().expect("some"))
+                .expect("RTP")
+                .header
+                .marker
+        );
+    }
+
+    #[test]
+    fn nacked_packets_are_resent_from_the_history() {
+        let now = Instant::now();
+        let mut out = VideoOut::new(&setup(1, true), 1, 100, 0);
+        let packets = out.packetize(now, &idr(4000), 0).expect("ok");
+        let again = out.retransmissions(&[101, 102, 9999]);
+        assert_eq!(again, vec![packets[1].clone(), packets[2].clone()]);
+    }
+
+    #[test]
+    fn a_lost_packet_asks_for_nack_and_then_a_keyframe() {
+        let t0 = Instant::now();
+        let s = setup(1, true);
+        let mut out = VideoOut::new(&s, 1, 0, 0);
+        let mut vin = VideoIn::new(&s);
+        let key = out.packetize(t0, &idr(3000), 0).expect("ok");
+        for p in &key {
+            let parsed = rtp::parse(p).expect("RTP");
+            let _ = vin.receive(t0, &parsed.header, parsed.payload);
+        }
+        let delta = out
+            .packetize(t0, &[0, 0, 0, 1, 0x41, 0x9A, 1, 2, 3], 3000)
+            .expect("ok");
+        let skipped = out
+            .packetize(t0, &[0, 0, 0, 1, 0x41, 0x9A, 4, 5, 6], 6000)
+            .expect("ok");
+        let parsed = rtp::parse(&skipped[0]).expect("RTP");
+        let output = vin.receive(t0, &parsed.header, parsed.payload);
+        let lost = rtp::parse(&delta[0]).expect("RTP").header.sequence;
+        assert_eq!(output.actions, vec![VideoAction::Nack(vec![lost])]);
+        let later = vin.handle_timeout(t0 + VIDEO_DELAY);
+        assert_eq!(later.lost, 1);
+        assert_eq!(later.actions, vec![VideoAction::RequestKeyframe]);
+        assert!(
+            later.access_units.is_empty(),
+            "a delta after a loss is not decodable"
+        );
+        assert!(vin.waiting_for_keyframe());
+    }
+}

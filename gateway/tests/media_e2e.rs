@@ -1,0 +1,607 @@
+//! The media plane end to end, against peers nobody here wrote: a real `tessera serve` on
+//! loopback, calls set up by a small test UA (the `signaling` crate's SIP and SDP types over a
+//! UDP socket), and ffmpeg as the far-end room system, through a test relay that owns the media
+//! ports of the SDP offer (see `media_e2e/relay.rs`):
+//!
+//! ```text
+//!  ffmpeg sender ──RTP──▶ relay inbound ─┐            ┌──▶ gateway RTP ports (from the 200)
+//!  (x264 720p30 + PCMU)                  └─ relay media ports (in the INVITE) ◀──┘ symmetric RTP
+//!  ffmpeg receiver ◀──RTP── relay ◀──────── (RTP); RTCP from the gateway is counted here
+//! ```
+//!
+//! The receiver decodes what the gateway sends: every picture is logged (`showinfo`: size and
+//! time), one picture a second is saved (PPM) and the audio is written to a WAV, which the tests
+//! then check: resolution, frame rate, distinct participants in the tiles, voices heard, and a
+//! frequency test for N-1 (each room system sends its own tone and must not hear it back).
+//!
+//! ffmpeg must be on PATH (`bash .ci/test.sh` installs it); without it these tests fail, never
+//! pass silently. The tests run one at a time (each is a few real-time media streams, heavy for
+//! a two-core machine); bounds are generous and nothing asserts speed beyond "video flows".
+
+// Real processes on the wall clock: this file waits and polls, which the sans-IO crates may not.
+#![allow(clippy::disallowed_methods)]
+
+#[path = "media_e2e/ffmpeg.rs"]
+mod ffmpeg;
+#[path = "media_e2e/relay.rs"]
+mod relay;
+#[path = "media_e2e/server.rs"]
+mod server;
+#[path = "media_e2e/ua.rs"]
+mod ua;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use ffmpeg::{Decoded, Picture, Proc, Receiver};
+use relay::{Kind, Relay, StreamStats, Targets};
+use serde_json::Value;
+use server::{Server, TENANT};
+use ua::{Answer, Ua};
+
+/// The demo meeting (`tessera serve --demo`: 8 synthetic participants).
+const DEMO_MEETING: &str = "1177958860";
+/// A meeting without synthetic participants, for the two-VTC test.
+const TWO_VTC_MEETING: &str = "3000000";
+/// The far end's 720p30 test pattern.
+const TESTSRC_720P: &str = "testsrc2=size=1280x720:rate=30";
+/// How long the first decoded picture may take (call set-up, ffmpeg start, first keyframe).
+const FIRST_PICTURE: Duration = Duration::from_secs(40);
+
+/// One media test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One far-end room system: UA, relay, ffmpeg sender and receiver.
+struct Vtc {
+    name: String,
+    ua: Ua,
+    relay: Relay,
+    answer: Answer,
+    receiver: Option<Receiver>,
+    _sender: Proc,
+}
+
+/// What a far end sends.
+struct Source<'a> {
+    /// A lavfi video source.
+    video: &'a str,
+    /// The tone it talks with, Hz.
+    tone_hz: u32,
+    /// Video RTP to the gateway dropped, per mille.
+    drop_video_permille: u32,
+}
+
+impl Vtc {
+    /// Calls `conference` of the demo tenant and starts the media both ways.
+    fn call(server: &Server, dir: &Path, name: &str, conference: &str, source: Source<'_>) -> Vtc {
+        let mut relay = Relay::bind(source.drop_video_permille);
+        let mut ua = Ua::new(server.sip, &format!("{TENANT}.{conference}"), name);
+        let offer = ua::vtc_offer(relay.media_port(Kind::Audio), relay.media_port(Kind::Video));
+        let answer = ua.invite(&offer).unwrap_or_else(|e| {
+            panic!(
+                "{name}: the call was not answered: {e}\noffer:\n{offer}\nserver log:\n{}",
+                server.log_tail()
+            )
+        });
+        assert!(
+            answer.sdp.contains("H264/90000"),
+            "{name}: the answer has no H.264:\n{}",
+            answer.sdp
+        );
+        // The relay reads the gateway's RTCP on the RTP ports only, as rtcp-mux says.
+        assert_eq!(
+            answer.sdp.matches("a=rtcp-mux").count(),
+            2,
+            "{name}: rtcp-mux offered on both streams but not answered on both:\n{}",
+            answer.sdp
+        );
+        let (ffmpeg_audio, ffmpeg_video) = (relay::free_pair(), relay::free_pair());
+        let receiver = ffmpeg::receiver(dir, name, ffmpeg_audio, ffmpeg_video, answer.video_pt);
+        relay.start(Targets {
+            gateway_audio: answer.audio,
+            gateway_video: answer.video,
+            ffmpeg_audio: SocketAddr::from(([127, 0, 0, 1], ffmpeg_audio)),
+            ffmpeg_video: SocketAddr::from(([127, 0, 0, 1], ffmpeg_video)),
+        });
+        let sender = ffmpeg::sender(
+            dir,
+            name,
+            source.video,
+            source.tone_hz,
+            relay.inbound_port(Kind::Video),
+            relay.inbound_port(Kind::Audio),
+            60,
+        );
+        Vtc {
+            name: name.to_owned(),
+            ua,
+            relay,
+            answer,
+            receiver: Some(receiver),
+            _sender: sender,
+        }
+    }
+
+    fn receiver(&self) -> &Receiver {
+        self.receiver.as_ref().unwrap()
+    }
+
+    /// Waits (bounded) for the first decoded picture.
+    fn wait_for_picture(&mut self, server: &mut Server) {
+        let deadline = Instant::now() + FIRST_PICTURE;
+        while self.receiver().frames_so_far() == 0 {
+            server.assert_healthy(&format!("{} waiting for a picture", self.name));
+            let receiving = self.receiver.as_mut().unwrap().proc.is_running();
+            if !receiving || Instant::now() > deadline {
+                let decoded = self.receiver.take().unwrap().finish();
+                panic!(
+                    "{}: no picture decoded (receiver running: {receiving}, waited up to \
+                     {FIRST_PICTURE:?}).\n{}\nreceiver log:\n{}\nanswer:\n{}\nserver log:\n{}",
+                    self.name,
+                    self.relay_report(),
+                    decoded.log_tail(),
+                    self.answer.sdp,
+                    server.log_tail()
+                );
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// What the relay counted, for messages.
+    fn relay_report(&self) -> String {
+        let line = |kind: Kind| {
+            let s = self.relay.stats(kind);
+            let g = StreamStats::get;
+            format!(
+                "{kind:?}: to gateway {} (dropped {}, resent {}), from gateway RTP {} (markers {}), \
+                 RTCP {} (SR/RR {}, PLI {}, FIR {}, NACK {}; {} more to RTP port + 1)",
+                g(&s.to_gateway),
+                g(&s.dropped),
+                g(&s.retransmitted),
+                g(&s.from_gateway_rtp),
+                g(&s.from_gateway_markers),
+                g(&s.rtcp),
+                g(&s.sr_rr),
+                g(&s.pli),
+                g(&s.fir),
+                g(&s.nack),
+                g(&s.rtcp_next_port)
+            )
+        };
+        format!(
+            "relay of {}: {}; {}",
+            self.name,
+            line(Kind::Audio),
+            line(Kind::Video)
+        )
+    }
+
+    /// Stops the receiver and reads what it decoded.
+    fn finish_receiving(&mut self) -> Decoded {
+        self.receiver.take().unwrap().finish()
+    }
+
+    /// BYE, which the gateway must answer 200.
+    fn hang_up(&mut self, server: &Server) {
+        let status = self.ua.bye();
+        assert_eq!(
+            status,
+            Some(200),
+            "{}: BYE not answered 200; server log:\n{}",
+            self.name,
+            server.log_tail()
+        );
+    }
+}
+
+/// The participant named `name` in the live meeting view, if there.
+fn participant(server: &Server, conference: &str, name: &str) -> Option<Value> {
+    let (status, body) = server
+        .api_get(&format!("/api/v1/meetings/{TENANT}/{conference}"))
+        .ok()?;
+    if status != 200 {
+        return None;
+    }
+    let view: Value = serde_json::from_str(&body).ok()?;
+    view["participants"]
+        .as_array()?
+        .iter()
+        .find(|p| p["display_name"] == name)
+        .cloned()
+}
+
+/// A media counter of `name`'s participant entry (`video_rx_frames`, ...), 0 when absent.
+fn media_counter(server: &Server, conference: &str, name: &str, counter: &str) -> u64 {
+    participant(server, conference, name)
+        .and_then(|p| p["media"][counter].as_u64())
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks on decoded media
+
+/// The median colour of a grid of points inside `rect` (x, y, w, h), away from its edges and
+/// its bottom (where the name label is): the background, not the moving bar or block.
+fn tile_colour(picture: &Picture, (x, y, w, h): (u32, u32, u32, u32)) -> [u8; 3] {
+    let mut channels: [Vec<u8>; 3] = Default::default();
+    for i in 0..7 {
+        for j in 0..5 {
+            let px = x + w * (15 + 10 * i) / 100;
+            let py = y + h * (12 + 12 * j) / 100;
+            let c = picture.pixel(px, py);
+            for k in 0..3 {
+                channels[k].push(c[k]);
+            }
+        }
+    }
+    channels.map(|mut v| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    })
+}
+
+/// The nine tiles of a 3x3 layout on the picture (the grid of `mixer::layout`: thirds of the
+/// canvas).
+fn grid_3x3(picture: &Picture) -> Vec<(u32, u32, u32, u32)> {
+    let (w, h) = (picture.width, picture.height);
+    (0..3)
+        .flat_map(|row| (0..3).map(move |col| (row, col)))
+        .map(|(row, col)| (w * col / 3, h * row / 3, w / 3, h / 3))
+        .collect()
+}
+
+/// Colours that differ by more than `tolerance` in some channel, counted once.
+fn distinct_colours(colours: &[[u8; 3]], tolerance: u8) -> Vec<[u8; 3]> {
+    let mut distinct: Vec<[u8; 3]> = Vec::new();
+    for c in colours {
+        let seen = distinct
+            .iter()
+            .any(|d| (0..3).all(|k| d[k].abs_diff(c[k]) <= tolerance));
+        if !seen {
+            distinct.push(*c);
+        }
+    }
+    distinct
+}
+
+/// Checks size and frame rate of what was decoded; returns a summary line.
+fn check_video(name: &str, decoded: &Decoded, size: (u32, u32)) -> String {
+    let frames = &decoded.frames;
+    assert!(
+        frames.len() >= 30,
+        "{name}: only {} pictures decoded; receiver log:\n{}",
+        frames.len(),
+        decoded.log_tail()
+    );
+    let wrong: Vec<_> = frames
+        .iter()
+        .filter(|f| (f.width, f.height) != size)
+        .take(5)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{name}: pictures not {}x{}: {wrong:?}",
+        size.0,
+        size.1
+    );
+    let (fps, counted, span) = decoded.frame_rate(1.0).unwrap_or_else(|| {
+        panic!(
+            "{name}: too short a stretch of pictures to measure the rate; receiver log:\n{}",
+            decoded.log_tail()
+        )
+    });
+    assert!(
+        span >= 3.0,
+        "{name}: pictures over only {span:.1} s (of presentation time); receiver log:\n{}",
+        decoded.log_tail()
+    );
+    assert!(
+        fps >= 15.0,
+        "{name}: {fps:.1} pictures/s ({counted} over {span:.1} s); expected about 30"
+    );
+    format!(
+        "{name}: {} pictures {}x{}, {fps:.1} fps over {span:.1} s",
+        frames.len(),
+        size.0,
+        size.1
+    )
+}
+
+/// The audio after its first second (the jitter buffers fill, the mix starts).
+fn settled_audio<'a>(name: &str, decoded: &'a Decoded) -> &'a [i16] {
+    assert_eq!(
+        decoded.audio_rate,
+        8000,
+        "{name}: no 8 kHz WAV decoded; receiver log:\n{}",
+        decoded.log_tail()
+    );
+    let skip = decoded.audio_rate as usize;
+    assert!(
+        decoded.audio.len() >= skip * 4,
+        "{name}: only {} audio samples decoded; receiver log:\n{}",
+        decoded.audio.len(),
+        decoded.log_tail()
+    );
+    &decoded.audio[skip..]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+/// The media issue's first "done when": a VTC (ffmpeg) calling the demo meeting receives 720p
+/// H.264 at about 30 fps whose 3x3 tiles show the distinct demo participants, hears their
+/// voices, and does not hear its own 1 kHz tone back (N-1); its own video and audio reach the
+/// meeting (the participant's media counters grow).
+#[test]
+fn vtc_sees_demo_participants_in_3x3_720p_and_hears_them_but_not_itself() {
+    ffmpeg::require_ffmpeg();
+    let _serial = serial();
+    let started = Instant::now();
+    let mut server = Server::start(true, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let name = "ffmpeg-vtc";
+    let mut vtc = Vtc::call(
+        &server,
+        dir.path(),
+        name,
+        DEMO_MEETING,
+        Source {
+            video: TESTSRC_720P,
+            tone_hz: 1000,
+            drop_video_permille: 0,
+        },
+    );
+    vtc.wait_for_picture(&mut server);
+    sleep(Duration::from_secs(8));
+    server.assert_healthy("after 8 s of media");
+    let video_rx = media_counter(&server, DEMO_MEETING, name, "video_rx_frames");
+    let audio_rx = media_counter(&server, DEMO_MEETING, name, "audio_rx_packets");
+    let decoded = vtc.finish_receiving();
+    let report = vtc.relay_report();
+    vtc.hang_up(&server);
+    server.assert_healthy("after the call");
+
+    let video = check_video(name, &decoded, (1280, 720));
+    let picture = decoded.snapshot.as_ref().unwrap_or_else(|| {
+        panic!(
+            "{name}: no snapshot picture written ({} files); receiver log:\n{}",
+            decoded.snapshots,
+            decoded.log_tail()
+        )
+    });
+    let colours: Vec<[u8; 3]> = grid_3x3(picture)
+        .into_iter()
+        .map(|t| tile_colour(picture, t))
+        .collect();
+    let distinct = distinct_colours(&colours, 40);
+    assert!(
+        distinct.len() >= 6,
+        "{name}: the 3x3 tiles show only {} distinct background colours: {colours:?}",
+        distinct.len()
+    );
+
+    let audio = settled_audio(name, &decoded);
+    let level = ffmpeg::level_db(audio);
+    let own_tone = ffmpeg::tone_share(audio, 8000, 1000.0);
+    assert!(
+        level > -45.0,
+        "{name}: the meeting's voices are missing: level {level:.1} dBFS"
+    );
+    assert!(
+        own_tone < 0.02,
+        "{name}: hears its own 1 kHz tone back ({:.1} % of the power): N-1 broken",
+        own_tone * 100.0
+    );
+    assert!(
+        video_rx > 0 && audio_rx > 0,
+        "{name}: its media did not reach the meeting (video_rx_frames {video_rx}, \
+         audio_rx_packets {audio_rx}); {report}"
+    );
+    eprintln!(
+        "{video}; tile colours {colours:?}; audio {level:.1} dBFS, own tone {:.2} %; \
+         gateway decoded {video_rx} of our pictures, {audio_rx} audio packets; {report}; {:.1} s",
+        own_tone * 100.0,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The two-VTC "done when": in a meeting of two room systems and nobody else, each sees the
+/// other full-screen (one sends solid red, the other solid blue) and hears the other's tone
+/// (700 Hz / 1300 Hz) but not its own.
+#[test]
+fn two_vtcs_see_and_hear_each_other_but_not_themselves() {
+    ffmpeg::require_ffmpeg();
+    let _serial = serial();
+    let started = Instant::now();
+    let mut server = Server::start(
+        false,
+        &[&[
+            "meeting",
+            "add",
+            "--tenant",
+            TENANT,
+            "--conference-id",
+            TWO_VTC_MEETING,
+            "--who-can-bypass",
+            "everyone",
+            "--anonymous-can-start",
+            "on",
+        ]],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let red = "color=c=red:size=1280x720:rate=30";
+    let blue = "color=c=blue:size=1280x720:rate=30";
+    let mut a = Vtc::call(
+        &server,
+        dir.path(),
+        "vtc-red-700hz",
+        TWO_VTC_MEETING,
+        Source {
+            video: red,
+            tone_hz: 700,
+            drop_video_permille: 0,
+        },
+    );
+    let mut b = Vtc::call(
+        &server,
+        dir.path(),
+        "vtc-blue-1300hz",
+        TWO_VTC_MEETING,
+        Source {
+            video: blue,
+            tone_hz: 1300,
+            drop_video_permille: 0,
+        },
+    );
+    a.wait_for_picture(&mut server);
+    b.wait_for_picture(&mut server);
+    // Long enough for both directions to settle after the other joined.
+    sleep(Duration::from_secs(8));
+    server.assert_healthy("after 8 s of media");
+    let (da, db) = (a.finish_receiving(), b.finish_receiving());
+    let reports = format!("{}\n{}", a.relay_report(), b.relay_report());
+    a.hang_up(&server);
+    b.hang_up(&server);
+    server.assert_healthy("after the calls");
+
+    let mut summary = Vec::new();
+    for (vtc, decoded, own, other, other_colour) in [
+        (&a, &da, 700.0, 1300.0, [0u8, 0, 255]),
+        (&b, &db, 1300.0, 700.0, [255u8, 0, 0]),
+    ] {
+        let name = &vtc.name;
+        summary.push(check_video(name, decoded, (1280, 720)));
+        let picture = decoded.snapshot.as_ref().unwrap_or_else(|| {
+            panic!(
+                "{name}: no snapshot picture; receiver log:\n{}",
+                decoded.log_tail()
+            )
+        });
+        let seen = tile_colour(picture, (0, 0, picture.width, picture.height));
+        let close = (0..3).all(|k| seen[k].abs_diff(other_colour[k]) <= 60);
+        assert!(
+            close,
+            "{name}: expected the other room system's picture ({other_colour:?}) full-screen, \
+             saw {seen:?}\n{reports}"
+        );
+        let audio = settled_audio(name, decoded);
+        let (theirs, mine) = (
+            ffmpeg::tone_share(audio, 8000, other),
+            ffmpeg::tone_share(audio, 8000, own),
+        );
+        assert!(
+            theirs > 0.3,
+            "{name}: the other's {other} Hz tone is only {:.1} % of what it hears \
+             (level {:.1} dBFS)\n{reports}",
+            theirs * 100.0,
+            ffmpeg::level_db(audio)
+        );
+        assert!(
+            mine < 0.02,
+            "{name}: hears its own {own} Hz tone back ({:.1} % of the power): N-1 broken",
+            mine * 100.0
+        );
+        summary.push(format!(
+            "{name} sees {seen:?}, hears {other} Hz {:.0} %, own {own} Hz {:.2} %",
+            theirs * 100.0,
+            mine * 100.0
+        ));
+    }
+    eprintln!(
+        "{}\n{reports}\n{:.1} s",
+        summary.join("\n"),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The packet-loss "done when": with 5 % of the VTC's video RTP dropped on the way to the
+/// gateway for about 14 s, the gateway keeps running, asks for the lost packets with generic
+/// NACKs (which the relay answers like a room system's RTP stack: the packets are sent again),
+/// keeps decoding the VTC's video (its `video_rx_frames` keep growing), and the layout the VTC
+/// receives keeps updating.
+#[test]
+fn gateway_nacks_and_keeps_decoding_and_laying_out_under_5_percent_video_loss() {
+    ffmpeg::require_ffmpeg();
+    let _serial = serial();
+    let started = Instant::now();
+    let mut server = Server::start(true, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let name = "lossy-vtc";
+    let mut vtc = Vtc::call(
+        &server,
+        dir.path(),
+        name,
+        DEMO_MEETING,
+        Source {
+            video: TESTSRC_720P,
+            tone_hz: 1000,
+            drop_video_permille: 50,
+        },
+    );
+    vtc.wait_for_picture(&mut server);
+    // Every ~3.5 s: the layout received and the gateway's decoding of our video must both move.
+    let mut samples = Vec::new();
+    for _ in 0..4 {
+        samples.push((
+            vtc.receiver().frames_so_far(),
+            media_counter(&server, DEMO_MEETING, name, "video_rx_frames"),
+        ));
+        sleep(Duration::from_millis(3500));
+        server.assert_healthy("during 5 % loss");
+    }
+    samples.push((
+        vtc.receiver().frames_so_far(),
+        media_counter(&server, DEMO_MEETING, name, "video_rx_frames"),
+    ));
+    let decoded = vtc.finish_receiving();
+    let report = vtc.relay_report();
+    vtc.hang_up(&server);
+    server.assert_healthy("after the lossy call");
+
+    let video = vtc.relay.stats(Kind::Video);
+    let dropped = StreamStats::get(&video.dropped);
+    let sent = StreamStats::get(&video.to_gateway);
+    assert!(
+        dropped * 100 >= (sent + dropped) * 2,
+        "the relay dropped only {dropped} of {} packets; {report}",
+        sent + dropped
+    );
+    for pair in samples.windows(2) {
+        let ((layout0, rx0), (layout1, rx1)) = (pair[0], pair[1]);
+        assert!(
+            layout1 > layout0,
+            "{name}: the layout froze under loss (pictures received {layout0} -> {layout1}); \
+             samples {samples:?}; {report}"
+        );
+        assert!(
+            rx1 > rx0,
+            "{name}: the gateway stopped decoding our video under loss (video_rx_frames \
+             {rx0} -> {rx1}); samples {samples:?}; {report}\nserver log:\n{}",
+            server.log_tail()
+        );
+    }
+    let (nack, pli, fir) = (
+        StreamStats::get(&video.nack),
+        StreamStats::get(&video.pli),
+        StreamStats::get(&video.fir),
+    );
+    // Both sides offered generic NACK; losses that a retransmission can repair must be NACKed.
+    assert!(
+        nack > 0,
+        "the gateway sent no generic NACK while losing 5 % of its video packets (PLI {pli}, \
+         FIR {fir}); {report}"
+    );
+    let summary = check_video(name, &decoded, (1280, 720));
+    eprintln!(
+        "{summary}; samples (layout pictures, gateway decoded frames) {samples:?}; {report}; {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
