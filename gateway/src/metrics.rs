@@ -41,6 +41,8 @@ pub struct Metrics {
     pub encoder_seconds: Histogram,
     /// Keyframes requested (PLI/FIR sent or received).
     pub keyframes_requested_total: IntCounterVec,
+    /// CPU cores the video encoders used over the last second (drives automatic capacity).
+    pub encoder_load_cores: prometheus::Gauge,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -154,6 +156,13 @@ impl Metrics {
                 "Keyframes requested (PLI/FIR), by who asked.",
                 &["by"],
             )?,
+            encoder_load_cores: register(
+                &registry,
+                prometheus::Gauge::new(
+                    "tessera_encoder_load_cores",
+                    "CPU cores the video encoders used over the last second.",
+                )?,
+            ),
             registry,
         };
         #[cfg(target_os = "linux")]

@@ -47,6 +47,8 @@ pub struct AudioSetup {
     pub codec: PromptCodec,
     /// RFC 4733 telephone-event payload type, if negotiated.
     pub telephone_event_pt: Option<u8>,
+    /// RTCP shares the RTP port (RFC 5761), agreed by both sides.
+    pub rtcp_mux: bool,
 }
 
 /// The negotiated video of a call, as the driver's media task needs it.
@@ -70,6 +72,8 @@ pub struct VideoSetup {
     pub pli: bool,
     /// The far end takes FIR.
     pub fir: bool,
+    /// RTCP shares the RTP port (RFC 5761), agreed by both sides.
+    pub rtcp_mux: bool,
 }
 
 /// The recorded prompts.
@@ -94,6 +98,9 @@ pub struct DtmfDigit(pub char);
 pub enum MediaEvent {
     /// A DTMF digit arrived as an RFC 4733 telephone-event (once per key press).
     Dtmf(DtmfDigit),
+    /// Nothing (no RTP, no RTCP) has arrived from the far end for the media timeout: it crashed
+    /// or lost its network.
+    Inactive,
 }
 
 /// What the core asks its driver to do.

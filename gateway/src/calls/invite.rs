@@ -121,10 +121,11 @@ impl CallCore {
                     .labelled("draining"),
             );
         }
-        if self
-            .config
-            .max_calls
-            .is_some_and(|max| self.calls.len() >= max)
+        if self.overloaded
+            || self
+                .config
+                .max_calls
+                .is_some_and(|max| self.calls.len() >= max)
         {
             // Refuse cleanly rather than degrade every call (a caller retries elsewhere).
             return Err(

@@ -175,6 +175,9 @@ pub struct CallCore {
     origin: (Instant, SystemTime),
     drain_deadline: Option<Instant>,
     metrics: Metrics,
+    /// The encoders are near the machine's capacity: new calls are refused (503) rather than
+    /// degrading every call in progress.
+    overloaded: bool,
 }
 
 impl CallCore {
@@ -204,6 +207,7 @@ impl CallCore {
             origin,
             drain_deadline: None,
             metrics,
+            overloaded: false,
         };
         core.publish_all_licences();
         core
@@ -304,6 +308,15 @@ impl CallCore {
         &mut self.directory
     }
 
+    /// Sets whether the gateway is at capacity by measured encoder load (the driver measures;
+    /// see `crate::server`).
+    pub fn set_overloaded(&mut self, overloaded: bool) {
+        if overloaded != self.overloaded {
+            tracing::warn!(overloaded, "encoder load capacity changed");
+        }
+        self.overloaded = overloaded;
+    }
+
     /// Live calls.
     pub fn active_calls(&self) -> usize {
         self.calls.len()
@@ -357,6 +370,10 @@ impl CallCore {
     pub fn handle_media_event(&mut self, now: Instant, call: CallId, event: MediaEvent) {
         match event {
             MediaEvent::Dtmf(digit) => self.dtmf(now, call, digit),
+            MediaEvent::Inactive => {
+                tracing::info!(%call, "no media from the far end; ending the call");
+                self.end_call(now, call, Some((408, "No media received")));
+            }
         }
         self.pump(now);
     }
@@ -896,6 +913,7 @@ impl CallCore {
                 payload_type: audio.send.pt,
                 codec,
                 telephone_event_pt: audio.telephone_event,
+                rtcp_mux: audio.rtcp_mux,
             },
             video,
         });
@@ -1288,6 +1306,7 @@ fn video_setup(v: &signaling::sdp::NegotiatedMedia, local_port: u16) -> Option<V
         nack: v.rtcp_fb.nack,
         pli: v.rtcp_fb.pli,
         fir: v.rtcp_fb.fir,
+        rtcp_mux: v.rtcp_mux,
     })
 }
 

@@ -1270,3 +1270,41 @@ fn content_length_beyond_the_datagram_gets_400() {
     );
     assert_eq!(h.core.active_calls(), 0);
 }
+
+#[test]
+fn a_peer_that_goes_silent_is_hung_up_and_frees_its_licence() {
+    let mut h = Harness::demo();
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    let ok = h.final_response();
+    h.send(&ack(&ok, ""));
+    assert_eq!(licences_in_use(&h), 1);
+    let CoreOutput::MediaStart { call, .. } = h.media[0].clone() else {
+        panic!("{:?}", h.media)
+    };
+    h.core.handle_media_event(h.now, call, MediaEvent::Inactive);
+    h.collect();
+    let bye = h.take_sent().pop().unwrap();
+    assert!(
+        bye_reason(&bye).contains("cause=408"),
+        "{}",
+        bye_reason(&bye)
+    );
+    assert_eq!(licences_in_use(&h), 0, "a crashed peer frees its licence");
+    assert!(h.callers().is_empty());
+}
+
+#[test]
+fn measured_encoder_overload_refuses_new_calls_until_it_clears() {
+    let mut h = Harness::demo();
+    h.core.set_overloaded(true);
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    let r = h.final_response();
+    assert_eq!(r.status(), Some(503));
+    assert_eq!(
+        r.headers.get(&HeaderName::new("Retry-After").unwrap()),
+        Some("5")
+    );
+    h.core.set_overloaded(false);
+    h.send(&invite("sip:12345678.1177958860@gw", "c2"));
+    assert_eq!(h.final_response().status(), Some(200));
+}

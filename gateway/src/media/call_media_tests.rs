@@ -50,6 +50,7 @@ impl Harness {
             payload_type: 0,
             codec: PromptCodec::Pcmu,
             telephone_event_pt: Some(101),
+            rtcp_mux: true,
         };
         let video = VideoSetup {
             local_port: 0,
@@ -61,6 +62,7 @@ impl Harness {
             nack,
             pli: true,
             fir: true,
+            rtcp_mux: true,
         };
         let (events, _events_rx) = mpsc::unbounded_channel();
         let meters = Meters::default();

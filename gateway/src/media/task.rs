@@ -55,6 +55,9 @@ use super::rtp_stats::{ReceiveStats, SendStats};
 use super::telephone_event::TelephoneEventDetector;
 use super::video::{DecoderReport, DecoderThread, VideoAction, VideoIn, VideoInOutput, VideoOut};
 
+/// Silence from the far end (no RTP and no RTCP on any stream) after which the call is reported
+/// dead: long enough for holds (RTCP keeps flowing) and silence suppression (comfort noise).
+pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
 /// Packet time of the prompts and of the mix.
 pub const PACKET_INTERVAL: Duration = Duration::from_millis(20);
 /// How often SR/RR go out on each stream (RFC 3550 §6.2 suggests 5 s as the minimum).
@@ -174,10 +177,19 @@ impl CallMedia {
         events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
         meters: Meters,
     ) -> io::Result<CallMedia> {
-        let audio_port = RtpPort::bind(call, bind_ip, audio.local_port, audio.remote).await?;
+        let audio_port = RtpPort::bind(
+            call,
+            bind_ip,
+            audio.local_port,
+            audio.remote,
+            audio.rtcp_mux,
+        )
+        .await?;
         let local_addr = audio_port.rtp.local_addr()?;
         let video_port = match &video {
-            Some(v) => Some(RtpPort::bind(call, bind_ip, v.local_port, v.remote).await?),
+            Some(v) => {
+                Some(RtpPort::bind(call, bind_ip, v.local_port, v.remote, v.rtcp_mux).await?)
+            }
             None => None,
         };
         let video_addr = match &video_port {
@@ -222,6 +234,8 @@ impl CallMedia {
             keyframe_request_pending: false,
             fir_sequence: 0,
             next_report: now + REPORT_INTERVAL,
+            last_heard: now,
+            inactive_reported: false,
             cname: format!("{call}@tessera"),
             meters,
         };
@@ -324,10 +338,18 @@ struct RtpPort {
     latched: bool,
     /// Where the VTC's RTCP came from, and whether it came on the RTP socket (rtcp-mux).
     rtcp_remote: Option<(SocketAddr, bool)>,
+    /// rtcp-mux was agreed: RTCP goes to the RTP port only (RFC 5761 §5.1.1).
+    rtcp_mux: bool,
 }
 
 impl RtpPort {
-    async fn bind(call: CallId, ip: IpAddr, port: u16, remote: SocketAddr) -> io::Result<RtpPort> {
+    async fn bind(
+        call: CallId,
+        ip: IpAddr,
+        port: u16,
+        remote: SocketAddr,
+        rtcp_mux: bool,
+    ) -> io::Result<RtpPort> {
         let rtp = UdpSocket::bind(SocketAddr::new(ip, port)).await?;
         let rtcp = match port.checked_add(1) {
             Some(rtcp_port) if port != 0 => {
@@ -348,6 +370,7 @@ impl RtpPort {
             remote,
             latched: false,
             rtcp_remote: None,
+            rtcp_mux,
         })
     }
 
@@ -383,8 +406,10 @@ impl RtpPort {
         match (self.rtcp_remote, &self.rtcp) {
             (Some((to, true)), _) | (Some((to, false)), None) => targets.push((&self.rtp, to)),
             (Some((to, false)), Some(socket)) => targets.push((socket, to)),
+            (None, _) if self.rtcp_mux => targets.push((&self.rtp, self.remote)),
             (None, rtcp_socket) => {
-                // Which port the VTC reads RTCP on is unknown until it sends some: try both.
+                // Without rtcp-mux, which port the VTC reads RTCP on is unknown until it sends
+                // some (RFC 3605 `a=rtcp` or port + 1; some send on either): try both.
                 targets.push((&self.rtp, self.remote));
                 if let (Some(socket), Some(port)) = (rtcp_socket, self.remote.port().checked_add(1))
                 {
@@ -634,6 +659,10 @@ struct MediaLoop {
     keyframe_request_pending: bool,
     fir_sequence: u8,
     next_report: Instant,
+    /// When anything (RTP or RTCP, either stream) last arrived from the far end.
+    last_heard: Instant,
+    /// [`MediaEvent::Inactive`] was reported (once per call).
+    inactive_reported: bool,
     cname: String,
     meters: Meters,
 }
@@ -838,6 +867,14 @@ impl MediaLoop {
             self.next_report = now + REPORT_INTERVAL;
             self.send_reports(now).await;
         }
+        if !self.inactive_reported
+            && now.saturating_duration_since(self.last_heard) >= MEDIA_TIMEOUT
+        {
+            // A far end that crashed or lost its network sends nothing, not even RTCP (which
+            // continues on hold): tell the core, which ends the call and frees its licence.
+            self.inactive_reported = true;
+            let _ = self.events.send((self.call, MediaEvent::Inactive));
+        }
         let nag = match &mut self.joined {
             Some(j)
                 if !self.peer_sent_rtcp && self.video.is_some() && now >= j.next_keyframe_nag =>
@@ -910,6 +947,7 @@ impl MediaLoop {
 
     /// One datagram on the audio RTP socket: RTP, or RTCP muxed with it.
     async fn audio_datagram(&mut self, now: Instant, datagram: &[u8], from: SocketAddr) {
+        self.last_heard = now;
         if rtcp::is_rtcp(datagram) {
             self.rtcp_datagram(now, Stream::Audio, datagram, from, true)
                 .await;
@@ -968,6 +1006,7 @@ impl MediaLoop {
 
     /// One datagram on the video RTP socket: RTP, or RTCP muxed with it.
     async fn video_datagram(&mut self, now: Instant, datagram: &[u8], from: SocketAddr) {
+        self.last_heard = now;
         if rtcp::is_rtcp(datagram) {
             self.rtcp_datagram(now, Stream::Video, datagram, from, true)
                 .await;
@@ -1130,6 +1169,7 @@ impl MediaLoop {
         from: SocketAddr,
         muxed: bool,
     ) {
+        self.last_heard = now;
         let events = match rtcp::parse_compound(datagram) {
             Ok(events) => events,
             Err(e) => {
@@ -1249,6 +1289,7 @@ mod tests {
             payload_type: 0,
             codec: PromptCodec::Pcmu,
             telephone_event_pt: Some(TE_PT),
+            rtcp_mux: true,
         }
     }
 

@@ -404,6 +404,7 @@ mod tests {
             nack,
             pli: true,
             fir: false,
+            rtcp_mux: true,
         }
     }
 

@@ -43,6 +43,11 @@ const DEMO_PARTICIPANTS: [&str; 8] = [
     "Barbara Liskov",
 ];
 
+/// Encoder load (share of the machine's cores) above which new calls are refused with 503, and
+/// below which they are taken again: the gap keeps the gateway from flapping at the edge.
+const OVERLOAD_ON: f64 = 0.85;
+const OVERLOAD_OFF: f64 = 0.70;
+
 /// Why `serve` stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -146,6 +151,10 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
     let mut video_sizes: HashMap<CallId, Option<(u32, u32)>> = HashMap::new();
     let mut shutdown = Box::pin(shutdown_signal());
+    let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+    let mut load_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut load_since = Instant::now();
+    let mut overloaded = false;
     let mut draining = false;
     loop {
         // Outputs first: everything the last input caused goes out before the next input.
@@ -232,6 +241,19 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 let _ = reply.send(result);
             }
             () = sleep => core.handle_timeout(Instant::now()),
+            _ = load_tick.tick() => {
+                // Automatic capacity: what the encoders used over the last second, against the
+                // machine (`--max-calls` is the fixed limit beside it).
+                let now = Instant::now();
+                let busy = engines.busy.swap(0, Ordering::Relaxed) as f64 / 1e9;
+                let elapsed = now.saturating_duration_since(load_since).as_secs_f64().max(0.001);
+                load_since = now;
+                let used = busy / elapsed;
+                metrics.encoder_load_cores.set(used);
+                let share = used / cores;
+                overloaded = if overloaded { share > OVERLOAD_OFF } else { share > OVERLOAD_ON };
+                core.set_overloaded(overloaded);
+            }
             () = &mut shutdown, if !draining => {
                 tracing::info!("shutdown requested: draining (new calls get 503)");
                 draining = true;
@@ -249,6 +271,8 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
 struct MeetingEngines {
     engines: HashMap<(String, String), EngineHandle>,
     metrics: crate::metrics::Metrics,
+    /// Nanoseconds every engine spent encoding since the last load measurement.
+    busy: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl MeetingEngines {
@@ -256,6 +280,7 @@ impl MeetingEngines {
         MeetingEngines {
             engines: HashMap::new(),
             metrics,
+            busy: Arc::default(),
         }
     }
 
@@ -268,7 +293,8 @@ impl MeetingEngines {
             EngineConfig::default(),
             Instant::now(),
             Some(self.metrics.clone()),
-        );
+        )
+        .with_load_meter(self.busy.clone());
         match engine::start(media, format!("media-{}", key.1)) {
             Ok(handle) => {
                 let sender = handle.sender.clone();

@@ -127,6 +127,8 @@ pub struct MeetingMedia {
     /// Reads the clock to time the encoder (set by the thread runner; `None` in tests, which
     /// run on a virtual clock).
     clock: Option<fn() -> Instant>,
+    /// Where encoding time is added up (nanoseconds) for the gateway's automatic capacity.
+    busy: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl MeetingMedia {
@@ -145,7 +147,15 @@ impl MeetingMedia {
             next_synthetic: now,
             metrics,
             clock: None,
+            busy: None,
         }
+    }
+
+    /// Adds this engine's encoding time to `busy` (nanoseconds), which the driver turns into the
+    /// gateway's encoder load.
+    pub fn with_load_meter(mut self, busy: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.busy = Some(busy);
+        self
     }
 
     /// Adds a synthetic participant (the `index`-th of `count`).
@@ -438,9 +448,15 @@ impl MeetingMedia {
         let force = fresh || (keyframe_wanted && allowed);
         let before = self.clock.map(|read| read());
         let encoded = shared.encoder.encode(canvas, force)?;
-        if let (Some(before), Some(read), Some(m)) = (before, self.clock, &self.metrics) {
-            m.encoder_seconds
-                .observe(read().saturating_duration_since(before).as_secs_f64());
+        if let (Some(before), Some(read)) = (before, self.clock) {
+            let spent = read().saturating_duration_since(before);
+            if let Some(m) = &self.metrics {
+                m.encoder_seconds.observe(spent.as_secs_f64());
+            }
+            if let Some(busy) = &self.busy {
+                let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+                busy.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         if encoded.data.is_empty() {
             return Ok(None);
