@@ -523,32 +523,12 @@ impl CallCore {
                 tenant,
                 conference,
                 id,
-            } => {
-                let key = self.meeting_key(&tenant, &conference)?;
-                let pid = self.waiting_id(&key, &id)?;
-                if let Some(m) = self.meetings.get_mut(&key) {
-                    m.lobby
-                        .admit(pid, Actor::Operator)
-                        .map_err(|_| unknown_participant("lobby entry", &id))?;
-                }
-                self.process_lobby_events(now, &key);
-                Ok(AdminReply::Done)
-            }
+            } => self.lobby_decision(now, &tenant, &conference, &id, true),
             AdminCommand::Deny {
                 tenant,
                 conference,
                 id,
-            } => {
-                let key = self.meeting_key(&tenant, &conference)?;
-                let pid = self.waiting_id(&key, &id)?;
-                if let Some(m) = self.meetings.get_mut(&key) {
-                    m.lobby
-                        .deny(pid, Actor::Operator)
-                        .map_err(|_| unknown_participant("lobby entry", &id))?;
-                }
-                self.process_lobby_events(now, &key);
-                Ok(AdminReply::Done)
-            }
+            } => self.lobby_decision(now, &tenant, &conference, &id, false),
             AdminCommand::Remove {
                 tenant,
                 conference,
@@ -579,6 +559,29 @@ impl CallCore {
                 Ok(AdminReply::Done)
             }
         }
+    }
+
+    /// An operator admits (`admit`) or denies someone waiting in a meeting's lobby.
+    fn lobby_decision(
+        &mut self,
+        now: Instant,
+        tenant: &str,
+        conference: &str,
+        id: &str,
+        admit: bool,
+    ) -> Result<AdminReply, AdminError> {
+        let key = self.meeting_key(tenant, conference)?;
+        let pid = self.waiting_id(&key, id)?;
+        if let Some(m) = self.meetings.get_mut(&key) {
+            let done = if admit {
+                m.lobby.admit(pid, Actor::Operator)
+            } else {
+                m.lobby.deny(pid, Actor::Operator)
+            };
+            done.map_err(|_| unknown_participant("lobby entry", id))?;
+        }
+        self.process_lobby_events(now, &key);
+        Ok(AdminReply::Done)
     }
 
     fn meeting_key(&self, tenant: &str, conference: &str) -> Result<MeetingKey, AdminError> {
