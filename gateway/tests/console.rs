@@ -15,14 +15,17 @@
 // Real processes on the wall clock: this file waits and polls, which the sans-IO crates may not.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use common::{free_media_ports, free_sip_port, free_tcp_port, tail, Launched};
 use serde_json::{json, Value};
 
 /// The admin token the server runs with and the page signs in with.
@@ -55,7 +58,7 @@ fn operator_admits_a_waiting_sipp_caller_from_the_console_in_chromium() {
             .arg(format!("{TENANT}.{CONFERENCE}"))
             .arg(server.sip.to_string())
             .args(["-m", "1", "-d", "30000", "-i", "127.0.0.1", "-p"])
-            .arg(free_udp_port().to_string())
+            .arg(free_sip_port().to_string())
             .args(["-mp", &free_media_ports().to_string()])
             .args(["-timeout", "60s", "-nostdin"]),
         &server.dir.path().join("sipp.log"),
@@ -243,43 +246,6 @@ impl Drop for Process {
     }
 }
 
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A port free on both UDP and TCP (SIP listens on both).
-fn free_udp_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// A base port with base..base+3 free on UDP (SIPp's media ports).
-fn free_media_ports() -> u16 {
-    loop {
-        let base = 30_000 + 4 * (rand::random::<u16>() % 2_000);
-        let sockets: Vec<_> = (base..base + 4)
-            .map(|p| UdpSocket::bind(("127.0.0.1", p)))
-            .collect();
-        if sockets.iter().all(Result::is_ok) {
-            return base;
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The server
 
@@ -295,75 +261,35 @@ impl Server {
     /// Starts a server (retrying with new ports if one was taken meanwhile) and waits until
     /// `/healthz` answers 200.
     fn start() -> Server {
-        let mut last_log = String::new();
-        for _ in 0..3 {
-            match Server::try_start() {
-                Ok(server) => return server,
-                Err(log) => last_log = log,
-            }
-        }
-        panic!("tessera serve did not start; its log:\n{last_log}");
+        common::start_with_retries(Server::try_start)
     }
 
     fn try_start() -> Result<Server, String> {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("tessera.db");
-        cli(&db, &["init", "--demo"]);
-        cli(
-            &db,
-            &[
-                "meeting",
-                "add",
-                "--tenant",
-                TENANT,
-                "--conference-id",
-                CONFERENCE,
-                "--who-can-bypass",
-                "trusted-orgs",
-            ],
-        );
-        let sip = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+        let (dir, db) = common::prepare_db(&[&[
+            "meeting",
+            "add",
+            "--tenant",
+            TENANT,
+            "--conference-id",
+            CONFERENCE,
+            "--who-can-bypass",
+            "trusted-orgs",
+        ]]);
+        let sip = SocketAddr::from(([127, 0, 0, 1], free_sip_port()));
         let http = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
-        let rtp_base = 40_000 + 200 * (rand::random::<u16>() % 100);
-        let rtp = format!("{}-{}", rtp_base, rtp_base + 199);
-        let mut process = Process::spawn(
+        let rtp = common::rtp_ports(40_000, 100);
+        let process = Process::spawn(
             "tessera",
-            Command::new(env!("CARGO_BIN_EXE_tessera"))
-                .arg("--db")
-                .arg(&db)
-                .args(["serve", "--demo", "--admin-token", TOKEN])
-                .args(["--sip-listen", &sip.to_string()])
-                .args(["--http-listen", &http.to_string()])
-                .args(["--public-address", "127.0.0.1", "--rtp-ports", &rtp])
-                .env_remove("TESSERA_DB")
-                .env_remove("TESSERA_ADMIN_TOKEN")
-                .env("TESSERA_LOG", "info"),
+            common::serve_command(&db, TOKEN, sip, http, &rtp).arg("--demo"),
             &dir.path().join("server.log"),
         );
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if !process.is_running() {
-                return Err(process.output());
-            }
-            if matches!(
-                http_request(http, "GET", "/healthz", None, None),
-                Ok((200, _))
-            ) {
-                return Ok(Server {
-                    process,
-                    sip,
-                    http,
-                    dir,
-                });
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "/healthz not 200 within {PATIENCE:?}\n{}",
-                    process.output()
-                ));
-            }
-            sleep(Duration::from_millis(100));
-        }
+        let server = Server {
+            process,
+            sip,
+            http,
+            dir,
+        };
+        common::wait_until_healthy(server, PATIENCE)
     }
 
     fn log_tail(&self) -> String {
@@ -384,20 +310,21 @@ impl Server {
     }
 }
 
-/// Runs the `tessera` CLI on a database and expects success.
-fn cli(db: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env_remove("TESSERA_DB")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tessera {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+impl Launched for Server {
+    fn is_running(&mut self) -> bool {
+        self.process.is_running()
+    }
+
+    fn is_healthy(&self) -> bool {
+        matches!(
+            http_request(self.http, "GET", "/healthz", None, None),
+            Ok((200, _))
+        )
+    }
+
+    fn start_log(&self) -> String {
+        self.process.output()
+    }
 }
 
 /// A minimal HTTP/1.1 client (`Connection: close`): returns status and body.

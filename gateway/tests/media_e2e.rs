@@ -21,6 +21,7 @@
 // Real processes on the wall clock: this file waits and polls, which the sans-IO crates may not.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
 #[path = "media_e2e/ffmpeg.rs"]
 mod ffmpeg;
 #[path = "media_e2e/relay.rs"]

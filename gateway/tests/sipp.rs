@@ -14,15 +14,18 @@
 // Real processes on the wall clock: this file waits and polls, which the sans-IO crates may not.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use common::{free_media_ports, free_sip_port, tail, Chunked, Launched};
 use serde_json::Value;
 
 /// The admin token every test server runs with.
@@ -57,73 +60,34 @@ impl Server {
     /// Starts a server with the demo, the lobby meetings and `extra` flags, and waits (bounded)
     /// until `/healthz` answers 200. Retries with new ports if one was taken in the meantime.
     fn start(extra: &[&str]) -> Server {
-        let mut last_log = String::new();
-        for _ in 0..3 {
-            match Server::try_start(extra) {
-                Ok(server) => return server,
-                Err(log) => last_log = log,
-            }
-        }
-        panic!("tessera serve did not start; its log:\n{last_log}");
+        common::start_with_retries(|| Server::try_start(extra))
     }
 
     fn try_start(extra: &[&str]) -> Result<Server, String> {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("tessera.db");
-        cli(&db, &["init", "--demo"]);
-        for conference in [LOBBY_ADMIT_MEETING, LOBBY_DENY_MEETING] {
-            cli(
-                &db,
-                &[
-                    "meeting",
-                    "add",
-                    "--tenant",
-                    TENANT,
-                    "--conference-id",
-                    conference,
-                    "--who-can-bypass",
-                    "trusted-orgs",
-                ],
-            );
-        }
+        let lobby_meeting = |conference| {
+            [
+                "meeting",
+                "add",
+                "--tenant",
+                TENANT,
+                "--conference-id",
+                conference,
+                "--who-can-bypass",
+                "trusted-orgs",
+            ]
+        };
+        let (dir, db) = common::prepare_db(&[
+            &lobby_meeting(LOBBY_ADMIT_MEETING),
+            &lobby_meeting(LOBBY_DENY_MEETING),
+        ]);
         let sip = SocketAddr::from(([127, 0, 0, 1], free_sip_port()));
-        let http = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let rtp_base = 40_000 + 200 * (rand::random::<u16>() % 100);
-        let rtp = format!("{}-{}", rtp_base, rtp_base + 199);
-        let log = fs::File::create(dir.path().join("server.log")).unwrap();
-        let (sip_arg, http_arg) = (sip.to_string(), http.to_string());
-        let mut args = vec![
-            "serve",
-            "--demo",
-            "--admin-token",
-            TOKEN,
-            "--sip-listen",
-            &sip_arg,
-            "--http-listen",
-            &http_arg,
-            "--public-address",
-            "127.0.0.1",
-            "--rtp-ports",
-            &rtp,
-            "--drain-grace-secs",
-            "2",
-        ];
-        args.extend_from_slice(extra);
-        let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .arg("--db")
-            .arg(&db)
-            .args(&args)
-            .env_remove("TESSERA_DB")
-            .env_remove("TESSERA_ADMIN_TOKEN")
-            .env("TESSERA_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("cannot run the tessera binary");
+        let http = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
+        let rtp = common::rtp_ports(40_000, 100);
+        let mut command = common::serve_command(&db, TOKEN, sip, http, &rtp);
+        command
+            .args(["--demo", "--drain-grace-secs", "2"])
+            .args(extra);
+        let child = common::spawn_logged(&mut command, dir.path());
         let server = Server {
             pid: child.id(),
             child: Mutex::new(Some(child)),
@@ -131,21 +95,7 @@ impl Server {
             http,
             dir,
         };
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if !server.is_running() {
-                return Err(server.log());
-            }
-            if matches!(server.try_get("/healthz", None), Ok((200, _))) {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                let log = server.log();
-                server.kill();
-                return Err(format!("/healthz not 200 within {PATIENCE:?}\n{log}"));
-            }
-            sleep(Duration::from_millis(100));
-        }
+        common::wait_until_healthy(server, PATIENCE)
     }
 
     fn child(&self) -> MutexGuard<'_, Option<Child>> {
@@ -153,15 +103,12 @@ impl Server {
     }
 
     fn is_running(&self) -> bool {
-        match self.child().as_mut() {
-            Some(child) => matches!(child.try_wait(), Ok(None)),
-            None => false,
-        }
+        common::child_running(self.child().as_mut())
     }
 
     /// The server's log so far.
     fn log(&self) -> String {
-        fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        common::read_log(self.dir.path())
     }
 
     /// Its last lines, for failure messages.
@@ -207,10 +154,7 @@ impl Server {
     }
 
     fn kill(&self) {
-        if let Some(mut child) = self.child().take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        common::kill_child(self.child().take());
     }
 
     /// The server's resident memory, in KiB (`VmRSS` of /proc/<pid>/status).
@@ -224,17 +168,19 @@ impl Server {
     }
 
     fn try_get(&self, path: &str, token: Option<&str>) -> std::io::Result<(u16, String)> {
-        http_request(self.http, "GET", path, token)
+        common::http_request(self.http, "GET", path, token, Chunked::Decode)
     }
 
     /// An admin API request with the bearer token; panics on I/O errors.
     fn api(&self, method: &str, path: &str) -> (u16, String) {
-        http_request(self.http, method, path, Some(TOKEN)).unwrap_or_else(|e| {
-            panic!(
-                "{method} {path} failed: {e}; server log:\n{}",
-                self.log_tail()
-            )
-        })
+        common::http_request(self.http, method, path, Some(TOKEN), Chunked::Decode).unwrap_or_else(
+            |e| {
+                panic!(
+                    "{method} {path} failed: {e}; server log:\n{}",
+                    self.log_tail()
+                )
+            },
+        )
     }
 
     /// GET /api/v1/meetings/{tenant}/{conference}, which must answer 200.
@@ -259,27 +205,25 @@ impl Server {
     }
 }
 
+impl Launched for Server {
+    fn is_running(&mut self) -> bool {
+        Server::is_running(self)
+    }
+
+    fn is_healthy(&self) -> bool {
+        matches!(self.try_get("/healthz", None), Ok((200, _)))
+    }
+
+    fn start_log(&self) -> String {
+        self.log()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         // A test that panicked must not leave its server behind.
         self.kill();
     }
-}
-
-/// Runs the `tessera` CLI on a database and expects success.
-fn cli(db: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env_remove("TESSERA_DB")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tessera {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The server the call tests share: started on first use, SIGTERMed (and checked for exit 0)
@@ -481,9 +425,7 @@ struct Running {
 
 impl Running {
     fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        common::child_running(self.child.as_mut())
     }
 
     /// Waits (bounded) and asserts exit status 0, printing SIPp's logs and the server's if not.
@@ -528,93 +470,12 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        common::kill_child(self.child.take());
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Helpers: ports, HTTP, polling
-
-/// A loopback port free for both UDP and TCP (SIP listens on both, SIPp may use either).
-fn free_sip_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// A base port with base..base+3 free on UDP (SIPp's audio and video media ports, and RTCP).
-fn free_media_ports() -> u16 {
-    loop {
-        let base = 30_000 + 4 * (rand::random::<u16>() % 2_000);
-        let sockets: Vec<_> = (base..base + 4)
-            .map(|p| UdpSocket::bind(("127.0.0.1", p)))
-            .collect();
-        if sockets.iter().all(Result::is_ok) {
-            return base;
-        }
-    }
-}
-
-/// A minimal HTTP/1.1 request (`Connection: close`); returns status and body.
-fn http_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(15)))?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("no HTTP header end in {text:?}")))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line in {head:?}")))?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-    });
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    Ok((status, body))
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || after.len() < size {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = after[size..].trim_start_matches("\r\n");
-    }
-    out
-}
+// Helpers: polling
 
 /// Polls `check` every 100 ms until it returns something, while `sipp` is still running.
 fn poll_while_running<T>(
@@ -649,11 +510,6 @@ fn entry<'a>(view: &'a Value, list: &str, name: &str) -> Option<&'a Value> {
         .as_array()?
         .iter()
         .find(|e| e["display_name"] == name)
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,268 @@
+//! What the end-to-end test binaries (`sipp`, `console`, `media_e2e`) share: a `tessera serve`
+//! launched from the built binary on a temporary database and free loopback ports, waiting for its
+//! `/healthz`, a minimal HTTP/1.1 client, child process handling and log tails.
+//!
+//! Each test binary compiles this module on its own; helpers one of them does not use carry an
+//! item-level `#[allow(dead_code)]`.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------------
+// Starting a server
+
+/// A server process under test, as far as starting it is concerned; dropping it stops it.
+pub trait Launched {
+    /// Whether the process is still alive.
+    fn is_running(&mut self) -> bool;
+    /// Whether `GET /healthz` answers 200.
+    fn is_healthy(&self) -> bool;
+    /// Its log, for the failure message.
+    fn start_log(&self) -> String;
+}
+
+/// Calls `try_start` up to three times (a port may be taken between picking and binding), and
+/// panics with the last log when none came up.
+pub fn start_with_retries<S>(mut try_start: impl FnMut() -> Result<S, String>) -> S {
+    let mut last_log = String::new();
+    for _ in 0..3 {
+        match try_start() {
+            Ok(server) => return server,
+            Err(log) => last_log = log,
+        }
+    }
+    panic!("tessera serve did not start; its log:\n{last_log}");
+}
+
+/// Polls every 100 ms until `/healthz` answers 200 (then the server), the process exits (its log)
+/// or `patience` runs out (the server is dropped, which stops it; a message with its log).
+pub fn wait_until_healthy<S: Launched>(mut server: S, patience: Duration) -> Result<S, String> {
+    let deadline = Instant::now() + patience;
+    loop {
+        if !server.is_running() {
+            return Err(server.start_log());
+        }
+        if server.is_healthy() {
+            return Ok(server);
+        }
+        if Instant::now() > deadline {
+            let log = server.start_log();
+            drop(server);
+            return Err(format!("/healthz not 200 within {patience:?}\n{log}"));
+        }
+        sleep(Duration::from_millis(100));
+    }
+}
+
+/// A fresh temporary directory with `tessera.db` in it, initialised with the demo tenant and
+/// meeting (`init --demo`) and then given each of `setup` as a CLI command.
+pub fn prepare_db(setup: &[&[&str]]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tessera.db");
+    cli(&db, &["init", "--demo"]);
+    for args in setup {
+        cli(&db, args);
+    }
+    (dir, db)
+}
+
+/// Runs the `tessera` CLI on a database and expects success.
+fn cli(db: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("TESSERA_DB")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tessera {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `tessera --db <db> serve` with the admin token, both listen addresses, public address
+/// 127.0.0.1 and the RTP port range; no `TESSERA_DB` or `TESSERA_ADMIN_TOKEN` from the
+/// environment, `TESSERA_LOG=info`. Callers add their own flags.
+pub fn serve_command(
+    db: &Path,
+    token: &str,
+    sip: SocketAddr,
+    http: SocketAddr,
+    rtp: &str,
+) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--admin-token", token])
+        .args(["--sip-listen", &sip.to_string()])
+        .args(["--http-listen", &http.to_string()])
+        .args(["--public-address", "127.0.0.1", "--rtp-ports", rtp])
+        .env_remove("TESSERA_DB")
+        .env_remove("TESSERA_ADMIN_TOKEN")
+        .env("TESSERA_LOG", "info");
+    command
+}
+
+/// An RTP port range of 200 ports: `first + 200 * k` for a random `k` below `blocks`.
+pub fn rtp_ports(first: u16, blocks: u16) -> String {
+    let base = first + 200 * (rand::random::<u16>() % blocks);
+    format!("{}-{}", base, base + 199)
+}
+
+/// Spawns the server with stdout and stderr into `dir/server.log`.
+#[allow(dead_code)] // not in `console`, which runs it as one of its processes
+pub fn spawn_logged(command: &mut Command, dir: &Path) -> Child {
+    let log = fs::File::create(dir.join("server.log")).unwrap();
+    command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("cannot run the tessera binary")
+}
+
+/// The server's log so far (`dir/server.log`).
+#[allow(dead_code)] // not in `console`
+pub fn read_log(dir: &Path) -> String {
+    fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+/// Whether the child (if any) is still alive.
+#[allow(dead_code)] // not in `console`
+pub fn child_running(child: Option<&mut Child>) -> bool {
+    match child {
+        Some(child) => matches!(child.try_wait(), Ok(None)),
+        None => false,
+    }
+}
+
+/// Kills the child (if any) and reaps it.
+#[allow(dead_code)] // not in `console`
+pub fn kill_child(child: Option<Child>) {
+    if let Some(mut child) = child {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+/// A loopback port free on both UDP and TCP (SIP listens on both, SIPp may use either).
+pub fn free_sip_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A loopback TCP port free at the moment.
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A base port with base..base+3 free on UDP (SIPp's audio and video media ports, and RTCP).
+#[allow(dead_code)] // not in `media_e2e`
+pub fn free_media_ports() -> u16 {
+    loop {
+        let base = 30_000 + 4 * (rand::random::<u16>() % 2_000);
+        let sockets: Vec<_> = (base..base + 4)
+            .map(|p| UdpSocket::bind(("127.0.0.1", p)))
+            .collect();
+        if sockets.iter().all(Result::is_ok) {
+            return base;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+/// What [`http_request`] does with a `Transfer-Encoding: chunked` body.
+#[allow(dead_code)] // each variant is used by one binary only
+#[derive(Clone, Copy)]
+pub enum Chunked {
+    /// Decodes it.
+    Decode,
+    /// Returns it as it came (callers look for substrings or parse unchunked JSON).
+    Keep,
+}
+
+/// A minimal HTTP/1.1 request without a body (`Connection: close`); returns status and body.
+#[allow(dead_code)] // not in `console`, whose client also talks to ChromeDriver
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    chunked: Chunked,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(15)))?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP header end in {text:?}")))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line in {head:?}")))?;
+    let is_chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    let body = match chunked {
+        Chunked::Decode if is_chunked => dechunk(body),
+        _ => body.to_owned(),
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
+}
