@@ -22,8 +22,8 @@ impl fmt::Display for CallId {
     }
 }
 
-/// Audio codecs the gateway can play prompts in and read DTMF alongside (the media issue adds
-/// Opus and G.722).
+/// Audio codecs a call can negotiate: what the media task plays prompts and sends the mix in,
+/// and reads DTMF alongside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PromptCodec {
@@ -31,6 +31,10 @@ pub enum PromptCodec {
     Pcmu,
     /// G.711 A-law, 8 kHz.
     Pcma,
+    /// G.722, 16 kHz audio on an 8000 Hz RTP clock.
+    G722,
+    /// Opus, 48 kHz.
+    Opus,
 }
 
 /// The negotiated audio of a call, as far as the driver's media task needs it.

@@ -80,8 +80,8 @@ pub struct CoreConfig {
 }
 
 impl CoreConfig {
-    /// Defaults around the given advertised addresses: G.711 + telephone-event + H.264 (what the
-    /// gateway can produce today), 10-minute lobby wait, 3 entry-queue attempts of 30 s each.
+    /// Defaults around the given advertised addresses: Opus, G.722 and G.711 (preferred in that
+    /// order) + telephone-event + H.264, 10-minute lobby wait, 3 entry-queue attempts of 30 s each.
     pub fn new(sip_addr: SocketAddr, media_ip: IpAddr) -> Self {
         CoreConfig {
             sip_addr,
@@ -97,7 +97,12 @@ impl CoreConfig {
             user_agent: format!("Tessera/{}", env!("CARGO_PKG_VERSION")),
             timers: TimerConfig::default(),
             capabilities: Capabilities {
-                audio: vec![AudioCodec::Pcmu, AudioCodec::Pcma],
+                audio: vec![
+                    AudioCodec::Opus,
+                    AudioCodec::G722,
+                    AudioCodec::Pcmu,
+                    AudioCodec::Pcma,
+                ],
                 ..Capabilities::default()
             },
         }
@@ -898,8 +903,8 @@ impl CallCore {
         let codec = match codec {
             AudioCodec::Pcmu => PromptCodec::Pcmu,
             AudioCodec::Pcma => PromptCodec::Pcma,
-            // Only G.711 is offered until the media issue brings Opus and G.722 encoders.
-            _ => return,
+            AudioCodec::G722 => PromptCodec::G722,
+            AudioCodec::Opus => PromptCodec::Opus,
         };
         let video = call
             .negotiated

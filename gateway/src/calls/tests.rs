@@ -321,6 +321,89 @@ fn direct_dial_is_answered_with_sdp_and_joins_the_meeting() {
     assert_eq!(h.core.active_calls(), 0);
 }
 
+const OPUS_OFFER: &str =
+    "v=0\r\no=room 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 49170 RTP/AVP 111 102 9 0 101\r\na=rtpmap:111 opus/48000/2\r\n\
+a=fmtp:111 useinbandfec=1\r\na=rtpmap:102 telephone-event/48000\r\na=fmtp:102 0-15\r\n\
+a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=fmtp:101 0-15\r\n";
+
+const G722_OFFER: &str =
+    "v=0\r\no=room 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 49170 RTP/AVP 9 101\r\na=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=fmtp:101 0-15\r\n";
+
+/// Dials the demo meeting with `sdp`; the 200's SDP answer and the media commands.
+fn dial_with_offer(sdp: &str) -> (String, Vec<CoreOutput>) {
+    let mut h = Harness::demo();
+    h.send(&invite_with(
+        "sip:12345678.1177958860@gw.example.com",
+        "c1",
+        1,
+        "z9hG4bK-c1",
+        "board",
+        "",
+        sdp,
+    ));
+    let ok = h.final_response();
+    assert_eq!(ok.status(), Some(200));
+    let answer = std::str::from_utf8(ok.body()).unwrap().to_owned();
+    (answer, h.media.clone())
+}
+
+#[test]
+fn an_opus_offer_is_answered_with_opus_and_starts_opus_media() {
+    let (answer, media) = dial_with_offer(OPUS_OFFER);
+    assert!(answer.contains("m=audio 20000 RTP/AVP 111 102"), "{answer}");
+    assert!(answer.contains("a=rtpmap:111 opus/48000/2"), "{answer}");
+    assert!(answer.contains("telephone-event/48000"), "{answer}");
+    assert!(!answer.contains("PCMU"), "{answer}");
+    assert!(
+        matches!(
+            media[..],
+            [
+                CoreOutput::MediaStart {
+                    audio: AudioSetup {
+                        local_port: 20000,
+                        payload_type: 111,
+                        codec: PromptCodec::Opus,
+                        telephone_event_pt: Some(102),
+                        ..
+                    },
+                    ..
+                },
+                CoreOutput::MediaJoin { .. },
+            ]
+        ),
+        "{media:?}"
+    );
+}
+
+#[test]
+fn a_g722_offer_is_answered_with_g722_and_starts_g722_media() {
+    let (answer, media) = dial_with_offer(G722_OFFER);
+    assert!(answer.contains("m=audio 20000 RTP/AVP 9 101"), "{answer}");
+    assert!(answer.contains("a=rtpmap:9 G722/8000"), "{answer}");
+    assert!(
+        matches!(
+            media[..],
+            [
+                CoreOutput::MediaStart {
+                    audio: AudioSetup {
+                        payload_type: 9,
+                        codec: PromptCodec::G722,
+                        telephone_event_pt: Some(101),
+                        ..
+                    },
+                    ..
+                },
+                CoreOutput::MediaJoin { .. },
+            ]
+        ),
+        "{media:?}"
+    );
+}
+
 #[test]
 fn every_dial_format_reaches_the_demo_meeting() {
     for uri in [

@@ -8,6 +8,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mixer::codec::audio::{AudioCodec, AudioDecoder};
 use mixer::codec::h264::{EncodedFrame, EncoderConfig, H264Encoder};
 use mixer::frame::I420Frame;
 use tokio::net::UdpSocket;
@@ -19,7 +20,7 @@ use super::h264_rtp::{split_annexb, Depacketized, Depacketizer, Packetizer};
 use super::rtcp::{self, RtcpEvent, RtcpOut};
 use super::rtp::{self, RtpHeader};
 use super::task::{CallMedia, Meters};
-use crate::calls::api::{AudioSetup, CallId, PromptCodec, VideoSetup};
+use crate::calls::api::{AudioSetup, CallId, Prompt, PromptCodec, VideoSetup};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -42,13 +43,18 @@ struct Harness {
 
 impl Harness {
     async fn start(nack: bool) -> Harness {
+        Self::start_with(nack, PromptCodec::Pcmu, 0).await
+    }
+
+    /// A call whose audio negotiated `codec` on `payload_type`.
+    async fn start_with(nack: bool, codec: PromptCodec, payload_type: u8) -> Harness {
         let vtc_audio = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind");
         let vtc_video = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind");
         let audio = AudioSetup {
             local_port: 0,
             remote: vtc_audio.local_addr().expect("addr"),
-            payload_type: 0,
-            codec: PromptCodec::Pcmu,
+            payload_type,
+            codec,
             telephone_event_pt: Some(101),
             rtcp_mux: true,
         };
@@ -146,6 +152,20 @@ impl Harness {
                 .expect("receive");
             if rtcp::is_rtcp(&buf[..len]) {
                 return rtcp::parse_compound(&buf[..len]).expect("valid RTCP");
+            }
+        }
+    }
+
+    /// The next RTP packet on the VTC's audio socket (muxed RTCP in between is skipped).
+    async fn next_audio_rtp(&self) -> Vec<u8> {
+        let mut buf = [0u8; 2048];
+        loop {
+            let (len, _) = timeout(PATIENCE, self.vtc_audio.recv_from(&mut buf))
+                .await
+                .expect("RTP arrives")
+                .expect("receive");
+            if !rtcp::is_rtcp(&buf[..len]) {
+                return buf[..len].to_vec();
             }
         }
     }
@@ -311,6 +331,47 @@ async fn engine_media_reaches_the_vtc_as_rtp() {
         "20 ms PCMU"
     );
     assert!(p.header.marker, "first packet of a talk spurt");
+}
+
+#[tokio::test]
+async fn with_opus_negotiated_the_mix_and_prompts_reach_the_vtc_as_opus() {
+    const OPUS_PT: u8 = 111;
+    let h = Harness::start_with(false, PromptCodec::Opus, OPUS_PT).await;
+    let mut decoder = AudioDecoder::new(AudioCodec::Opus).expect("decoder");
+
+    // The N-1 mix, encoded in the negotiated codec.
+    let tone: Vec<i16> = (0..960)
+        .map(|i| ((f64::from(i) * 0.05).sin() * 8000.0) as i16)
+        .collect();
+    h.feed
+        .send(CallFeed::Audio(tone))
+        .expect("task reads the feed");
+    let mix = h.next_audio_rtp().await;
+    let p = rtp::parse(&mix).expect("RTP");
+    assert_eq!(p.header.payload_type, OPUS_PT);
+    assert!(p.header.marker, "first packet of a talk spurt");
+    assert_eq!(decoder.decode(p.payload).expect("Opus").len(), 960);
+
+    // A prompt, through the same encoder, on the Opus 48 kHz clock.
+    h.media.play(Prompt::Goodbye);
+    let mut previous: Option<RtpHeader> = None;
+    for _ in 0..5 {
+        let packet = h.next_audio_rtp().await;
+        let p = rtp::parse(&packet).expect("RTP");
+        assert_eq!(p.header.payload_type, OPUS_PT);
+        assert_eq!(p.header.ssrc, rtp::parse(&mix).expect("RTP").header.ssrc);
+        assert_eq!(
+            decoder.decode(p.payload).expect("Opus").len(),
+            960,
+            "20 ms at 48 kHz"
+        );
+        if let Some(prev) = previous {
+            assert_eq!(p.header.sequence, prev.sequence.wrapping_add(1));
+            assert_eq!(p.header.timestamp, prev.timestamp.wrapping_add(960));
+            assert!(!p.header.marker, "a prompt continues its talk spurt");
+        }
+        previous = Some(p.header);
+    }
 }
 
 #[tokio::test]

@@ -1,12 +1,17 @@
-//! The recorded entry-queue prompts and the player that turns them into 20 ms G.711 RTP packets.
+//! The recorded entry-queue prompts and the player that turns them into 20 ms frames: 48 kHz
+//! PCM for the media task's audio encoder (any negotiated codec), or ready-made RTP packets.
 //!
 //! The prompts are 8 kHz mono 16-bit WAV files under `gateway/assets/prompts/` (generated with
 //! espeak-ng by `generate.sh` there), embedded in the binary and decoded once on first use.
 //!
-//! [`PromptPlayer`] is sans-IO: the media task calls [`PromptPlayer::next_packet`] once per 20 ms
-//! tick and sends what it returns.
+//! [`PromptPlayer`] is sans-IO: the media task calls [`PromptPlayer::next_frame`] once per 20 ms
+//! tick and encodes and sends what it returns ([`PromptPlayer::next_packet`] packetises itself).
 
 use std::sync::OnceLock;
+
+use mixer::audio::FRAME_SAMPLES;
+use mixer::codec::audio::{AudioCodec, AudioEncoder};
+use mixer::Resampler;
 
 use crate::calls::api::{Prompt, PromptCodec};
 
@@ -17,8 +22,25 @@ use super::wav::{self, WavError};
 /// Samples in one 20 ms packet at 8 kHz (also the RTP timestamp step per packet).
 pub const SAMPLES_PER_PACKET: usize = 160;
 
-/// RTP timestamp increment per packet.
-const TIMESTAMP_STEP: u32 = SAMPLES_PER_PACKET as u32;
+/// One 20 ms frame of a prompt, resampled to the mixer's 48 kHz.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptFrame {
+    /// [`FRAME_SAMPLES`] samples at 48 kHz mono.
+    pub pcm: Vec<i16>,
+    /// The frame continues a talk spurt (the previous tick sent one too): no marker bit.
+    pub continues: bool,
+}
+
+/// The mixer codec behind a negotiated prompt codec.
+#[must_use]
+pub fn mixer_codec(codec: PromptCodec) -> AudioCodec {
+    match codec {
+        PromptCodec::Pcmu => AudioCodec::Pcmu,
+        PromptCodec::Pcma => AudioCodec::Pcma,
+        PromptCodec::G722 => AudioCodec::G722,
+        PromptCodec::Opus => AudioCodec::Opus,
+    }
+}
 
 /// Every prompt, in a fixed order (the index into the decoded-audio cache).
 const ALL_PROMPTS: [Prompt; 4] = [
@@ -79,11 +101,13 @@ pub fn prompt_audio(prompt: Prompt) -> Result<&'static [i16], WavError> {
         .map_err(Clone::clone)
 }
 
-/// Plays prompts as an RTP stream: one 20 ms G.711 packet per call to
+/// Plays prompts: one 20 ms frame per call to [`next_frame`](Self::next_frame) (48 kHz PCM for
+/// an encoder shared with the mix), or one RTP packet in the player's codec per call to
 /// [`next_packet`](Self::next_packet).
 ///
-/// Call `next_packet` every 20 ms whether or not a prompt plays: while idle it sends nothing but
-/// still advances the RTP timestamp, so timestamps follow the sampling clock across silences.
+/// Call either every 20 ms whether or not a prompt plays: while idle it sends nothing but
+/// still advances the RTP timestamp (by the codec's RTP ticks per 20 ms), so timestamps follow
+/// the sampling clock across silences.
 /// Sequence numbers grow by one per packet sent. The first packet after a silence (including the
 /// very first) carries the marker bit; a prompt replacing one still playing continues the talk
 /// spurt without it.
@@ -98,6 +122,10 @@ pub struct PromptPlayer {
     playing: Option<(&'static [i16], usize)>,
     /// Whether the previous tick sent a packet (no marker needed on the next one).
     in_talk_spurt: bool,
+    /// 8 kHz prompt audio to the mixer's 48 kHz (state carried across a talk spurt).
+    upsampler: Option<Resampler>,
+    /// The encoder `next_packet` uses for G.722 and Opus (created on first use).
+    encoder: Option<AudioEncoder>,
 }
 
 impl PromptPlayer {
@@ -118,6 +146,8 @@ impl PromptPlayer {
             codec,
             playing: None,
             in_talk_spurt: false,
+            upsampler: None,
+            encoder: None,
         }
     }
 
@@ -151,36 +181,85 @@ impl PromptPlayer {
         self.ssrc
     }
 
-    /// Advances one 20 ms tick: the next RTP packet of the prompt, or `None` when silent. The
-    /// last packet of a prompt is padded with silence to the full 160 samples.
-    #[must_use]
-    pub fn next_packet(&mut self) -> Option<Vec<u8>> {
-        let timestamp = self.next_timestamp;
-        self.next_timestamp = self.next_timestamp.wrapping_add(TIMESTAMP_STEP);
+    /// Advances one 20 ms tick: the next 160 samples (8 kHz) of the prompt, padded with silence,
+    /// and whether they continue a talk spurt; `None` when silent.
+    fn next_chunk(&mut self) -> Option<([i16; SAMPLES_PER_PACKET], bool)> {
         let Some((audio, position)) = self.playing else {
             self.in_talk_spurt = false;
+            self.upsampler = None;
             return None;
         };
         let end = audio.len().min(position + SAMPLES_PER_PACKET);
         let mut frame = [0i16; SAMPLES_PER_PACKET];
         let chunk = audio.get(position..end).unwrap_or_default();
         frame[..chunk.len()].copy_from_slice(chunk);
+        let continues = self.in_talk_spurt;
+        self.in_talk_spurt = true;
+        self.playing = (end < audio.len()).then_some((audio, end));
+        Some((frame, continues))
+    }
+
+    /// Resamples one 8 kHz chunk to a 48 kHz frame.
+    fn upsample(&mut self, chunk: &[i16]) -> Vec<i16> {
+        let mut pcm = Vec::with_capacity(FRAME_SAMPLES);
+        let upsampler = match &mut self.upsampler {
+            Some(r) => r,
+            None => match Resampler::new(wav::SAMPLE_RATE, mixer::audio::SAMPLE_RATE) {
+                Ok(r) => self.upsampler.insert(r),
+                Err(_) => return vec![0; FRAME_SAMPLES],
+            },
+        };
+        if upsampler.process(chunk, &mut pcm).is_err() {
+            pcm.clear();
+        }
+        pcm.resize(FRAME_SAMPLES, 0);
+        pcm
+    }
+
+    /// Advances one 20 ms tick: the next frame of the prompt at 48 kHz (the last one padded with
+    /// silence), or `None` when silent. The caller encodes it and owns the RTP header (the
+    /// player's own sequence numbers and timestamps are left alone).
+    #[must_use]
+    pub fn next_frame(&mut self) -> Option<PromptFrame> {
+        let (chunk, continues) = self.next_chunk()?;
+        let pcm = self.upsample(&chunk);
+        Some(PromptFrame { pcm, continues })
+    }
+
+    /// Advances one 20 ms tick: the next RTP packet of the prompt, or `None` when silent. The
+    /// last packet of a prompt is padded with silence to the full 20 ms. G.711 is encoded
+    /// straight from the 8 kHz recording; G.722 and Opus through the mixer's encoder at 48 kHz.
+    #[must_use]
+    pub fn next_packet(&mut self) -> Option<Vec<u8>> {
+        let timestamp = self.next_timestamp;
+        self.next_timestamp = self
+            .next_timestamp
+            .wrapping_add(mixer_codec(self.codec).rtp_ticks_per_frame());
+        let (frame, continues) = self.next_chunk()?;
 
         let mut payload = Vec::with_capacity(SAMPLES_PER_PACKET);
         match self.codec {
             PromptCodec::Pcmu => g711::encode_ulaw(&frame, &mut payload),
             PromptCodec::Pcma => g711::encode_alaw(&frame, &mut payload),
+            PromptCodec::G722 | PromptCodec::Opus => {
+                let pcm = self.upsample(&frame);
+                let encoder = match &mut self.encoder {
+                    Some(e) => e,
+                    None => self
+                        .encoder
+                        .insert(AudioEncoder::new(mixer_codec(self.codec)).ok()?),
+                };
+                payload = encoder.encode(&pcm).ok()?;
+            }
         }
         let header = RtpHeader {
-            marker: !self.in_talk_spurt,
+            marker: !continues,
             payload_type: self.payload_type,
             sequence: self.next_sequence,
             timestamp,
             ssrc: self.ssrc,
         };
         self.next_sequence = self.next_sequence.wrapping_add(1);
-        self.in_talk_spurt = true;
-        self.playing = (end < audio.len()).then_some((audio, end));
         Some(rtp::write(&header, &payload))
     }
 }
@@ -193,6 +272,7 @@ mod tests {
         match codec {
             PromptCodec::Pcmu => g711::decode_ulaw(payload),
             PromptCodec::Pcma => g711::decode_alaw(payload),
+            PromptCodec::G722 | PromptCodec::Opus => unreachable!("G.711 only"),
         }
     }
 
@@ -314,6 +394,44 @@ mod tests {
             // The padding after the prompt is silence.
             for got in &decoded[audio.len()..] {
                 assert!(got.abs() <= 8);
+            }
+        }
+    }
+
+    #[test]
+    fn frames_are_the_prompt_at_48_khz_with_talk_spurt_flags() {
+        let audio = prompt_audio(Prompt::Goodbye).expect("valid");
+        let mut player = PromptPlayer::new(1, 0, 0, 0, PromptCodec::Opus);
+        player.play(Prompt::Goodbye).expect("valid");
+        let frames: Vec<PromptFrame> = std::iter::from_fn(|| player.next_frame()).collect();
+        assert_eq!(frames.len(), audio.len().div_ceil(SAMPLES_PER_PACKET));
+        for (i, frame) in frames.iter().enumerate() {
+            assert_eq!(frame.pcm.len(), FRAME_SAMPLES);
+            assert_eq!(frame.continues, i > 0);
+        }
+        // Every sixth 48 kHz sample is the 8 kHz sample (linear interpolation, one sample late).
+        let pcm: Vec<i16> = frames.iter().flat_map(|f| f.pcm.iter().copied()).collect();
+        for (i, want) in audio.iter().enumerate() {
+            assert_eq!(pcm[i * 6 + 5], *want, "sample {i}");
+        }
+    }
+
+    #[test]
+    fn opus_and_g722_packets_use_the_codec_clock_and_decode() {
+        use mixer::codec::audio::AudioDecoder;
+        for (codec, ticks) in [(PromptCodec::Opus, 960), (PromptCodec::G722, 160)] {
+            let mut player = PromptPlayer::new(9, 10, 1000, 111, codec);
+            player.play(Prompt::Goodbye).expect("valid");
+            let packets = drain(&mut player);
+            let mut decoder = AudioDecoder::new(mixer_codec(codec)).expect("decoder");
+            for (i, bytes) in packets.iter().enumerate() {
+                let p = rtp::parse(bytes).expect("valid");
+                let n = u32::try_from(i).expect("few packets");
+                assert_eq!(p.header.payload_type, 111);
+                assert_eq!(p.header.timestamp, 1000 + ticks * n);
+                assert_eq!(p.header.marker, i == 0);
+                let pcm = decoder.decode(p.payload).expect("decodes");
+                assert_eq!(pcm.len(), FRAME_SAMPLES, "{codec:?}");
             }
         }
     }

@@ -310,10 +310,7 @@ impl Drop for CallMedia {
 
 /// The mixer codec behind a negotiated prompt codec.
 fn audio_codec(codec: PromptCodec) -> AudioCodec {
-    match codec {
-        PromptCodec::Pcmu => AudioCodec::Pcmu,
-        PromptCodec::Pcma => AudioCodec::Pcma,
-    }
+    super::prompt::mixer_codec(codec)
 }
 
 /// The wall clock in NTP format, for SRs.
@@ -858,10 +855,8 @@ impl MediaLoop {
     /// One 20 ms tick: the next prompt packet, and the periodic RTCP and keyframe work.
     async fn tick(&mut self) {
         let now = now();
-        if let Some(packet) = self.player.next_packet() {
-            if let Ok(p) = rtp::parse(&packet) {
-                self.send_audio(now, p.payload, !p.header.marker).await;
-            }
+        if let Some(frame) = self.player.next_frame() {
+            self.send_pcm(now, &frame.pcm, frame.continues).await;
         }
         if now >= self.next_report {
             self.next_report = now + REPORT_INTERVAL;
@@ -901,26 +896,33 @@ impl MediaLoop {
         }
     }
 
+    /// Encodes one 20 ms 48 kHz frame (a prompt's or the mix's) in the negotiated codec and
+    /// sends it on the call's audio stream. One encoder serves both, so codec state (G.722's
+    /// ADPCM predictors, Opus's) stays continuous across prompt and mix.
+    async fn send_pcm(&mut self, now: Instant, pcm: &[i16], continues: bool) {
+        let encoder = match &mut self.audio_out.encoder {
+            Some(e) => e,
+            None => match AudioEncoder::new(self.audio_out.codec) {
+                Ok(e) => self.audio_out.encoder.insert(e),
+                Err(e) => {
+                    warn!(call = %self.call, error = %e, "audio encoder unavailable");
+                    return;
+                }
+            },
+        };
+        match encoder.encode(pcm) {
+            Ok(payload) => self.send_audio(now, &payload, continues).await,
+            Err(e) => debug!(call = %self.call, error = %e, "audio frame not encoded"),
+        }
+    }
+
     async fn feed(&mut self, now: Instant, feed: CallFeed) {
         match feed {
             CallFeed::Audio(pcm) => {
                 if self.player.is_playing() {
                     return;
                 }
-                let encoder = match &mut self.audio_out.encoder {
-                    Some(e) => e,
-                    None => match AudioEncoder::new(self.audio_out.codec) {
-                        Ok(e) => self.audio_out.encoder.insert(e),
-                        Err(e) => {
-                            warn!(call = %self.call, error = %e, "audio encoder unavailable");
-                            return;
-                        }
-                    },
-                };
-                match encoder.encode(&pcm) {
-                    Ok(payload) => self.send_audio(now, &payload, false).await,
-                    Err(e) => debug!(call = %self.call, error = %e, "mix frame not encoded"),
-                }
+                self.send_pcm(now, &pcm, false).await;
             }
             CallFeed::Video { frame, timestamp } => {
                 let (Some(out), Some(port)) = (&mut self.video_out, &self.video_port) else {
