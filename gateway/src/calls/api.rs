@@ -159,6 +159,27 @@ pub enum CoreOutput {
         /// Which prompt.
         prompt: Prompt,
     },
+    /// An in-call DTMF control (`*6`, `*8`) for the call's meeting media; the driver passes it to
+    /// the call's media task, which forwards it to the meeting engine once joined.
+    MediaControl {
+        /// The call.
+        call: CallId,
+        /// What to change.
+        control: MediaControl,
+    },
+}
+
+/// In-call media controls a caller drives with DTMF while in a meeting.
+///
+/// `*8` cycles the layout 3x3 (9 tiles) -> 2x2 (4 tiles) -> active speaker full screen (1 tile)
+/// -> 3x3. The "1 large + 7" layout some hosted services offer is left out:
+/// `mixer::layout::LayoutKind` has no such layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaControl {
+    /// `*6`: the caller's own audio towards the meeting is muted (`true`) or unmuted (`false`).
+    Mute(bool),
+    /// `*8`: the most tiles in the caller's layout (9, 4 or 1).
+    Layout(usize),
 }
 
 /// Operator requests from the admin API.

@@ -12,7 +12,9 @@ use signaling::transaction::{Peer, TxnKey};
 use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
-use super::{contact_uri, header, Call, CallCore, CallId, CoreOutput, Phase, Prompt, Target};
+use super::{
+    contact_uri, header, Call, CallCore, CallId, CoreOutput, MediaControls, Phase, Prompt, Target,
+};
 use crate::directory::TrustedDeviceRule;
 use crate::lobby::ParticipantClass;
 
@@ -275,6 +277,7 @@ impl CallCore {
             negotiated,
             port_base,
             media_started: false,
+            controls: MediaControls::default(),
             phase: Phase::Ringing {
                 target: target.clone(),
                 answer_at: now + ring,

@@ -158,7 +158,46 @@ struct Call {
     negotiated: Option<NegotiatedSession>,
     port_base: u16,
     media_started: bool,
+    /// In-call DTMF control state (`*6`, `*8`).
+    controls: MediaControls,
     phase: Phase,
+}
+
+/// A call's in-call DTMF controls: `*6` toggles mute, `*8` cycles the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MediaControls {
+    /// A `*` arrived in the meeting and the next digit picks the control.
+    star_pending: bool,
+    /// The caller's own audio is kept out of the meeting's mix.
+    muted: bool,
+    /// Most tiles in the caller's layout.
+    max_tiles: usize,
+}
+
+impl Default for MediaControls {
+    fn default() -> Self {
+        MediaControls {
+            star_pending: false,
+            muted: false,
+            max_tiles: LAYOUT_CYCLE[0],
+        }
+    }
+}
+
+/// The layouts `*8` cycles through, as most tiles: 3x3, 2x2, active speaker full screen. The
+/// "1 large + 7" layout of the hosted services is left out: `mixer::layout::LayoutKind` has no
+/// such layout.
+const LAYOUT_CYCLE: [usize; 3] = [9, 4, 1];
+
+impl MediaControls {
+    /// The layout after `*8`.
+    fn next_layout(&self) -> usize {
+        let at = LAYOUT_CYCLE
+            .iter()
+            .position(|&n| n == self.max_tiles)
+            .unwrap_or(LAYOUT_CYCLE.len() - 1);
+        LAYOUT_CYCLE[(at + 1) % LAYOUT_CYCLE.len()]
+    }
 }
 
 /// The call-control core. See the module doc.
@@ -947,12 +986,52 @@ impl CallCore {
             participant: call.participant.0,
             display_name: call.display_name.clone(),
         });
+        // A fresh join starts unmuted in the default layout: restore the caller's choices.
+        let controls = call.controls;
+        if controls.muted {
+            self.out.push_back(CoreOutput::MediaControl {
+                call: call_id,
+                control: MediaControl::Mute(true),
+            });
+        }
+        if controls.max_tiles != MediaControls::default().max_tiles {
+            self.out.push_back(CoreOutput::MediaControl {
+                call: call_id,
+                control: MediaControl::Layout(controls.max_tiles),
+            });
+        }
     }
 
     fn dtmf(&mut self, now: Instant, call_id: CallId, digit: DtmfDigit) {
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
+        if let Phase::InMeeting(_) = call.phase {
+            let control = match (call.controls.star_pending, digit.0) {
+                (_, '*') => {
+                    call.controls.star_pending = true;
+                    return;
+                }
+                (true, '6') => {
+                    call.controls.muted = !call.controls.muted;
+                    Some(MediaControl::Mute(call.controls.muted))
+                }
+                (true, '8') => {
+                    call.controls.max_tiles = call.controls.next_layout();
+                    Some(MediaControl::Layout(call.controls.max_tiles))
+                }
+                _ => None,
+            };
+            call.controls.star_pending = false;
+            if let Some(control) = control {
+                tracing::info!(call = %call_id, ?control, "in-call DTMF control");
+                self.out.push_back(CoreOutput::MediaControl {
+                    call: call_id,
+                    control,
+                });
+            }
+            return;
+        }
         let Phase::EntryQueue { digits, .. } = &mut call.phase else {
             return;
         };

@@ -42,7 +42,7 @@ use tokio::time::MissedTickBehavior;
 use tracing::{debug, trace, warn};
 
 use crate::calls::api::{
-    AudioSetup, CallId, MediaEvent, MediaStats, Prompt, PromptCodec, VideoSetup,
+    AudioSetup, CallId, MediaControl, MediaEvent, MediaStats, Prompt, PromptCodec, VideoSetup,
 };
 use crate::metrics::Metrics;
 
@@ -145,6 +145,7 @@ enum Command {
         video_size: Option<(u32, u32)>,
     },
     Leave,
+    Control(MediaControl),
 }
 
 /// The handle of a running call media task. Dropping it (or [`stop`](Self::stop)) ends the task
@@ -287,6 +288,12 @@ impl CallMedia {
     /// Leaves the meeting's media (sends [`EngineInput::Leave`]); prompts still play.
     pub fn leave(&self) {
         self.send(Command::Leave);
+    }
+
+    /// Applies an in-call control: forwarded to the meeting engine as [`EngineInput::Mute`] or
+    /// [`EngineInput::SetMaxTiles`] for this call's participant; ignored while not joined.
+    pub fn control(&self, control: MediaControl) {
+        self.send(Command::Control(control));
     }
 
     fn send(&self, command: Command) {
@@ -746,6 +753,20 @@ impl MediaLoop {
                     .await
             }
             Command::Leave => self.leave(),
+            Command::Control(control) => {
+                let Some(participant) = self.participant() else {
+                    debug!(call = %self.call, ?control, "not in a meeting; control ignored");
+                    return;
+                };
+                let input = match control {
+                    MediaControl::Mute(muted) => EngineInput::Mute { participant, muted },
+                    MediaControl::Layout(max_tiles) => EngineInput::SetMaxTiles {
+                        participant,
+                        max_tiles,
+                    },
+                };
+                self.send_to_engine(input);
+            }
         }
     }
 

@@ -214,6 +214,11 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         handle.play(prompt);
                     }
                 }
+                CoreOutput::MediaControl { call, control } => {
+                    if let Some(handle) = media.get(&call) {
+                        handle.control(control);
+                    }
+                }
             }
         }
         if draining && core.is_drained() {

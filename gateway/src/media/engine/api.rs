@@ -64,6 +64,22 @@ pub enum EngineInput {
         /// Who asked.
         participant: MediaParticipant,
     },
+    /// Mutes or unmutes a participant: while muted, their audio is left out of everyone's mix and
+    /// they count as silent for speaker ranking.
+    Mute {
+        /// Who.
+        participant: MediaParticipant,
+        /// Muted (`true`) or not.
+        muted: bool,
+    },
+    /// Sets the most tiles in a viewer's layout (9 = 3x3, 4 = 2x2, 1 = active speaker); the
+    /// viewer gets a keyframe of its new layout.
+    SetMaxTiles {
+        /// The viewer.
+        participant: MediaParticipant,
+        /// Most tiles.
+        max_tiles: usize,
+    },
     /// A synthetic participant joins (it publishes generated pictures and voice, and receives
     /// nothing).
     AddSynthetic {

@@ -93,6 +93,8 @@ struct Participant {
     /// The layout this viewer saw last (to notice a switch, which needs a keyframe).
     layout: Option<LayoutKey>,
     wants_keyframe: bool,
+    /// Muted by the caller (`*6`): left out of the mix, silent for speaker ranking.
+    muted: bool,
 }
 
 /// What makes two viewers' pictures identical: size, who fills which tile, who is highlighted.
@@ -227,6 +229,20 @@ impl MeetingMedia {
                     p.wants_keyframe = true;
                 }
             }
+            EngineInput::Mute { participant, muted } => {
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    p.muted = muted;
+                }
+            }
+            EngineInput::SetMaxTiles {
+                participant,
+                max_tiles,
+            } => {
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    p.assigner = TileAssigner::new(max_tiles);
+                    p.wants_keyframe = true;
+                }
+            }
             EngineInput::Shutdown => self.participants.clear(),
         }
     }
@@ -275,6 +291,8 @@ impl MeetingMedia {
                 }
                 None => p.audio.pop_front(),
             };
+            // A muted participant's audio is consumed (the queue keeps moving) but goes nowhere.
+            let pcm = pcm.filter(|_| !p.muted);
             let silent;
             let samples = match &pcm {
                 Some(s) => s.as_slice(),
@@ -508,6 +526,7 @@ impl Participant {
             assigner: TileAssigner::new(9),
             layout: None,
             wants_keyframe: true,
+            muted: false,
         }
     }
 }

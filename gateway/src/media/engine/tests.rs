@@ -243,3 +243,92 @@ fn leaving_removes_the_participant_from_layouts_and_the_mix() {
         .contains(&Some(2)));
     assert_eq!(media.len(), 1);
 }
+
+fn heard(feed: &mut Feed) -> Vec<i16> {
+    drain(feed)
+        .into_iter()
+        .flat_map(|f| match f {
+            CallFeed::Audio(pcm) => pcm,
+            CallFeed::Video { .. } => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_muted_participant_is_left_out_of_the_mix_until_unmuted() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    let _a = join(&mut media, 1, false);
+    let mut b = join(&mut media, 2, false);
+    let mut n = 0;
+    let mut speak = |media: &mut MeetingMedia, frames: usize| {
+        for _ in 0..frames {
+            media.handle_input(EngineInput::Audio {
+                participant: 1,
+                pcm: tone(440.0, n * FRAME_SAMPLES),
+            });
+            media.audio_tick(t0 + AUDIO_TICK * n as u32);
+            n += 1;
+        }
+    };
+    media.handle_input(EngineInput::Mute {
+        participant: 1,
+        muted: true,
+    });
+    speak(&mut media, 10);
+    let muted = heard(&mut b);
+    assert_eq!(muted.len(), 10 * FRAME_SAMPLES);
+    assert!(muted.iter().all(|s| *s == 0), "muted tone absent");
+    assert!(media.ranking.dominant().is_none_or(|d| d.0 != 1));
+    media.handle_input(EngineInput::Mute {
+        participant: 1,
+        muted: false,
+    });
+    speak(&mut media, 10);
+    assert!(
+        mixer::speakers::level_db(&heard(&mut b)) > -20.0,
+        "B hears A again"
+    );
+}
+
+#[test]
+fn set_max_tiles_gives_the_viewer_a_smaller_layout_with_a_keyframe() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    for i in 0..3 {
+        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 3);
+    }
+    let mut viewer = join(&mut media, 1, true);
+    let mut now = t0;
+    for _ in 0..10 {
+        media.handle_timeout(now);
+        now = media.poll_timeout();
+    }
+    let before = media.participants[&1].layout.clone().unwrap();
+    assert!(before.tiles.len() > 1, "{before:?}");
+    drain(&mut viewer);
+    media.handle_input(EngineInput::SetMaxTiles {
+        participant: 1,
+        max_tiles: 1,
+    });
+    assert!(media.participants[&1].wants_keyframe);
+    // Past the keyframe gap of the old layout, then one layout frame.
+    now += KEYFRAME_GAP;
+    media.handle_timeout(now);
+    while media.participants[&1].layout == Some(before.clone()) {
+        now = media.poll_timeout();
+        media.handle_timeout(now);
+    }
+    let after = media.participants[&1].layout.clone().unwrap();
+    assert_eq!(after.tiles.len(), 1, "{after:?}");
+    assert!(after.tiles[0].is_some_and(|id| id != 1));
+    let newest = drain(&mut viewer)
+        .into_iter()
+        .filter_map(|f| match f {
+            CallFeed::Video { frame, .. } => Some(frame),
+            CallFeed::Audio(_) => None,
+        })
+        .last()
+        .expect("a picture of the new layout");
+    assert!(newest.keyframe, "the new layout starts with a keyframe");
+}
