@@ -2,7 +2,7 @@
 //! digits they key in.
 //!
 //! It owns:
-//! - G.711 µ-law / A-law coding ([`g711`]),
+//! - G.711 prompt payloads, coded with `mixer::codec::g711` (the one G.711 of the project),
 //! - RTP header parsing and writing for the packets it handles ([`rtp`]),
 //! - RFC 4733 telephone-event parsing and once-per-key-press detection ([`telephone_event`]),
 //! - DTMF in SIP INFO bodies ([`info_dtmf`]; the SIP layer hands over the body),
@@ -23,7 +23,6 @@
 //! sans-IO and clock-free.
 
 pub mod engine;
-pub mod g711;
 pub mod h264_rtp;
 pub mod info_dtmf;
 pub mod jitter;

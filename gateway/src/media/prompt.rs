@@ -15,9 +15,9 @@ use mixer::Resampler;
 
 use crate::calls::api::{Prompt, PromptCodec};
 
-use super::g711;
 use super::rtp::{self, RtpHeader};
 use super::wav::{self, WavError};
+use mixer::codec::g711;
 
 /// Samples in one 20 ms packet at 8 kHz (also the RTP timestamp step per packet).
 pub const SAMPLES_PER_PACKET: usize = 160;

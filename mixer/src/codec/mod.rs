@@ -12,7 +12,7 @@
 //! - `g711`, `g722`: the two codecs implemented here (small, integer, table-checked).
 
 pub mod audio;
-mod g711;
+pub mod g711;
 mod g722;
 pub mod h264;
 
