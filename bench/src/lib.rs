@@ -1,0 +1,5 @@
+//! Tessera's side-by-side comparisons: each module runs Tessera's code and a peer on the same
+//! input in the same process and reports the ratio (`compare <what>`).
+
+pub mod compositor;
+pub mod pipeline;
