@@ -80,10 +80,16 @@ struct Source<'a> {
 }
 
 impl Vtc {
-    /// Calls `conference` of the demo tenant and starts the media both ways.
+    /// Calls `conference` of the demo tenant (its entry queue when `conference` is empty) and
+    /// starts the media both ways.
     fn call(server: &Server, dir: &Path, name: &str, conference: &str, source: Source<'_>) -> Vtc {
         let mut relay = Relay::bind(source.drop_video_permille);
-        let mut ua = Ua::new(server.sip, &format!("{TENANT}.{conference}"), name);
+        let dialled = if conference.is_empty() {
+            TENANT.to_owned()
+        } else {
+            format!("{TENANT}.{conference}")
+        };
+        let mut ua = Ua::new(server.sip, &dialled, name);
         let offer = ua::vtc_offer(relay.media_port(Kind::Audio), relay.media_port(Kind::Video));
         let answer = ua.invite(&offer).unwrap_or_else(|e| {
             panic!(
@@ -605,4 +611,234 @@ fn gateway_nacks_and_keeps_decoding_and_laying_out_under_5_percent_video_loss() 
         "{summary}; samples (layout pictures, gateway decoded frames) {samples:?}; {report}; {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Issue 4 item 7, the lobby: a room system (ffmpeg) calling a meeting whose policy puts it in
+/// the lobby is answered and receives 720p H.264 showing the lobby slate (navy background,
+/// large white text in the centre band) and hears hold music once the spoken prompt ends; when
+/// an operator admits it through the admin API, the slate gives way to the meeting's 3x3
+/// layout of the distinct demo participants.
+#[test]
+fn lobby_caller_sees_a_slate_and_hears_hold_music_until_admitted_then_the_layout() {
+    ffmpeg::require_ffmpeg();
+    let _serial = serial();
+    let started = Instant::now();
+    // The demo's synthetic participants are same-org: they stay in; the VTC waits.
+    let mut server = Server::start(
+        true,
+        &[&[
+            "meeting",
+            "set",
+            "--tenant",
+            TENANT,
+            "--conference-id",
+            DEMO_MEETING,
+            "--who-can-bypass",
+            "same-org",
+        ]],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let name = "lobby-vtc";
+    let mut vtc = Vtc::call(
+        &server,
+        dir.path(),
+        name,
+        DEMO_MEETING,
+        Source {
+            video: TESTSRC_720P,
+            tone_hz: 1000,
+            drop_video_permille: 0,
+        },
+    );
+    vtc.wait_for_picture(&mut server);
+    let called = Instant::now();
+
+    // It waits in the lobby...
+    let view = |server: &Server| -> Value {
+        let (status, body) = server
+            .api_get(&format!("/api/v1/meetings/{TENANT}/{DEMO_MEETING}"))
+            .expect("meeting view");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("JSON")
+    };
+    let waiting = view(&server)["lobby"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["display_name"] == name).cloned())
+        .unwrap_or_else(|| panic!("{name} is not in the lobby: {}", view(&server)));
+    let id = waiting["id"].as_u64().expect("lobby entry id");
+
+    // ...looking at the slate: at least two snapshots, the newest checked.
+    let slate = wait_for_snapshot(&vtc, 2, &mut server);
+    let slate_summary = check_slate(name, &slate);
+    let slate_frames = vtc.receiver().frames_so_far();
+    // Lobby long enough for the prompt (3.5 s) to end and the hold music to play a while.
+    while called.elapsed() < Duration::from_secs(9) {
+        sleep(Duration::from_millis(200));
+    }
+    let frames_in_lobby = vtc.receiver().frames_so_far();
+    assert!(
+        frames_in_lobby > slate_frames,
+        "{name}: the slate stopped coming ({slate_frames} -> {frames_in_lobby} pictures)"
+    );
+    let lobby_audio_ends = started.elapsed();
+
+    // Admitted by an operator: the layout replaces the slate.
+    let (status, body) = server
+        .api_post(&format!(
+            "/api/v1/meetings/{TENANT}/{DEMO_MEETING}/lobby/{id}/admit"
+        ))
+        .expect("admit");
+    assert_eq!(status, 204, "admit: {body}");
+    assert!(
+        participant(&server, DEMO_MEETING, name).is_some(),
+        "{name} is not among the participants after admission"
+    );
+    let before = vtc.receiver().latest_snapshot().1;
+    let layout = wait_for_snapshot(&vtc, before + 4, &mut server);
+    let colours: Vec<[u8; 3]> = grid_3x3(&layout)
+        .into_iter()
+        .map(|t| tile_colour(&layout, t))
+        .collect();
+    let distinct = distinct_colours(&colours, 40);
+    assert!(
+        distinct.len() >= 6,
+        "{name}: after admission the 3x3 tiles show only {} distinct colours: {colours:?}",
+        distinct.len()
+    );
+    let decoded = vtc.finish_receiving();
+    let report = vtc.relay_report();
+    vtc.hang_up(&server);
+    server.assert_healthy("after the lobby call");
+
+    let wrong: Vec<_> = decoded
+        .frames
+        .iter()
+        .filter(|f| (f.width, f.height) != (1280, 720))
+        .take(5)
+        .collect();
+    assert!(wrong.is_empty(), "{name}: pictures not 1280x720: {wrong:?}");
+    // The audio of the lobby after the prompt: the hold music's notes, not silence.
+    let rate = decoded.audio_rate as usize;
+    assert_eq!(rate, 8000, "{name}: no 8 kHz WAV; {}", decoded.log_tail());
+    let (from, to) = (rate * 9 / 2, rate * 7);
+    assert!(
+        decoded.audio.len() > to,
+        "{name}: only {} audio samples",
+        decoded.audio.len()
+    );
+    let held = &decoded.audio[from..to];
+    let level = ffmpeg::level_db(held);
+    let notes: f64 = [440.0, 523.25, 659.26, 783.99]
+        .iter()
+        .map(|&f| ffmpeg::tone_share(held, 8000, f))
+        .sum();
+    assert!(
+        level > -40.0 && notes > 0.4,
+        "{name}: no hold music 4.5-7 s into the lobby wait: level {level:.1} dBFS, notes {:.0} % \
+         of the power; {report}",
+        notes * 100.0
+    );
+    eprintln!(
+        "{name}: {slate_summary}; {frames_in_lobby} pictures in the lobby; hold music \
+         {level:.1} dBFS ({:.0} % in its notes); after admission tiles {colours:?}; {} pictures \
+         in all; lobby phase {:.1} s; {report}; {:.1} s",
+        notes * 100.0,
+        decoded.frames.len(),
+        lobby_audio_ends.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Issue 4 item 7, the entry queue: a room system that dials only the tenant key is answered
+/// and sees the entry-queue slate (the instruction in large text) before it has keyed anything.
+#[test]
+fn entry_queue_caller_sees_the_enter_conference_id_slate() {
+    ffmpeg::require_ffmpeg();
+    let _serial = serial();
+    let started = Instant::now();
+    let mut server = Server::start(true, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let name = "entry-queue-vtc";
+    // The tenant key alone: the entry queue.
+    let mut vtc = Vtc::call(
+        &server,
+        dir.path(),
+        name,
+        "",
+        Source {
+            video: TESTSRC_720P,
+            tone_hz: 1000,
+            drop_video_permille: 0,
+        },
+    );
+    vtc.wait_for_picture(&mut server);
+    let slate = wait_for_snapshot(&vtc, 2, &mut server);
+    let summary = check_slate(name, &slate);
+    let decoded = vtc.finish_receiving();
+    vtc.hang_up(&server);
+    server.assert_healthy("after the entry-queue call");
+    assert!(
+        decoded
+            .frames
+            .iter()
+            .all(|f| (f.width, f.height) == (1280, 720)),
+        "{name}: pictures not all 1280x720"
+    );
+    eprintln!(
+        "{name}: {summary}; {} pictures; {:.1} s",
+        decoded.frames.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Waits (bounded) until the receiver has written `count` snapshots; returns the newest complete
+/// one.
+fn wait_for_snapshot(vtc: &Vtc, count: usize, server: &mut Server) -> ffmpeg::Picture {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let (Some(picture), n) = vtc.receiver().latest_snapshot() {
+            if n >= count {
+                return picture;
+            }
+        }
+        server.assert_healthy(&format!("{} waiting for snapshots", vtc.name));
+        assert!(
+            Instant::now() < deadline,
+            "{}: fewer than {count} snapshots after 30 s",
+            vtc.name
+        );
+        sleep(Duration::from_millis(200));
+    }
+}
+
+/// Checks a decoded picture is a slate (`mixer::slate`'s look): its corners are the navy
+/// background (RGB 16, 40, 80), and bright white text fills part of the centre band and nothing
+/// of the top and bottom fifths. Returns a summary.
+fn check_slate(name: &str, picture: &ffmpeg::Picture) -> String {
+    assert_eq!((picture.width, picture.height), (1280, 720), "{name}");
+    let navy = [16u8, 40, 80];
+    for (x, y) in [(20, 20), (1260, 20), (20, 700), (1260, 700), (640, 60)] {
+        let c = picture.pixel(x, y);
+        assert!(
+            (0..3).all(|k| c[k].abs_diff(navy[k]) <= 24),
+            "{name}: ({x}, {y}) is {c:?}, not the slate's navy {navy:?}"
+        );
+    }
+    let bright = |y0: u32, y1: u32| {
+        (y0..y1)
+            .flat_map(|y| (0..picture.width).map(move |x| (x, y)))
+            .filter(|&(x, y)| picture.pixel(x, y).iter().all(|&c| c > 200))
+            .count()
+    };
+    let centre = bright(216, 504);
+    let outside = bright(0, 144) + bright(576, 720);
+    assert!(
+        centre > 10_000,
+        "{name}: only {centre} bright text pixels in the centre band"
+    );
+    assert!(
+        outside < 50,
+        "{name}: {outside} bright pixels outside the text band"
+    );
+    format!("slate: navy corners, {centre} text pixels in the centre band")
 }

@@ -1,6 +1,7 @@
 //! Layouts: the tile rectangles of the picture a VTC receives (1 -> full screen, 2 -> side by
-//! side, 3-4 -> 2x2, 5-9 -> 3x3, as the media issue specifies), and which participant fills which
-//! tile for one viewer ([`TileAssigner`]).
+//! side, 3-4 -> 2x2, 5-9 -> 3x3, as the media issue specifies, and the "1 large + 7" speaker
+//! layout a caller can pick with `*8`), and which participant fills which tile for one viewer
+//! ([`TileAssigner`], following the viewer's [`LayoutMode`]).
 //!
 //! Owns rectangles and tile assignment. It must not rank speakers (that is `speakers`, whose
 //! ordered list it takes as input) nor touch pixels (the compositor). Every edge is on an even
@@ -26,7 +27,21 @@ pub enum LayoutError {
         /// Canvas height.
         height: u32,
     },
+    /// The layout needs a larger canvas ([`LayoutKind::LargePlus7`] cuts seven tiles of at least
+    /// two pixels across both sides: 28x28 or more).
+    #[error("canvas {width}x{height} too small for {kind:?}")]
+    TooSmall {
+        /// The layout asked for.
+        kind: LayoutKind,
+        /// Canvas width.
+        width: u32,
+        /// Canvas height.
+        height: u32,
+    },
 }
+
+/// Smallest side [`LayoutKind::LargePlus7`] lays out on.
+const MIN_LARGE_PLUS_7_SIDE: u32 = 28;
 
 /// A rectangle in pixels, `x`/`y` its top-left corner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,6 +89,17 @@ pub enum LayoutKind {
     /// Nine equal tiles (edges on the even pixel nearest each third, so widths differ by at most
     /// two pixels: 426, 428, 426 across 1280).
     Grid3x3,
+    /// "1 large + 7": the active speaker in one large tile on top, centred, and a row of seven
+    /// small tiles across the bottom (the hosted services' and MCUs' "1+7" speaker layout).
+    ///
+    /// Geometry on a W x H canvas: the bottom row is `H/7` high (even pixel at or below) and cut
+    /// into sevenths of the width like the grids (even edges), so each small tile has the
+    /// canvas's aspect ratio at 1/7 of its size (182..184 x 102 on 720p). The large tile takes
+    /// the height above the row and keeps the canvas's aspect ratio too (1098x618 at x = 90 on
+    /// 720p), centred with background bars at its sides: a 16:9 camera fills it without the
+    /// compositor's crop-to-fill taking anything off the speaker, and the small tiles' crop is
+    /// at most a pixel or two. Tile 0 is the large one; 1..=7 are the small ones left to right.
+    LargePlus7,
 }
 
 impl LayoutKind {
@@ -94,6 +120,44 @@ impl LayoutKind {
             LayoutKind::SideBySide => 2,
             LayoutKind::Grid2x2 => 4,
             LayoutKind::Grid3x3 => MAX_TILES,
+            LayoutKind::LargePlus7 => 8,
+        }
+    }
+}
+
+/// How a viewer wants its picture laid out (the `*8` choices); [`TileAssigner`] turns it, and
+/// the number of people to show, into a [`LayoutKind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LayoutMode {
+    /// Up to nine, the grid following the count (1 full, 2 side by side, 3-4 2x2, 5-9 3x3): the
+    /// default.
+    #[default]
+    Grid,
+    /// The active speaker large and up to seven others small ([`LayoutKind::LargePlus7`]); one
+    /// person alone is full screen.
+    LargePlus7,
+    /// Up to four (1 full, 2 side by side, 3-4 2x2).
+    Grid2x2,
+    /// The active speaker alone, full screen.
+    Speaker,
+}
+
+impl LayoutMode {
+    /// The most participants the mode shows.
+    pub fn max_tiles(self) -> usize {
+        match self {
+            LayoutMode::Grid => MAX_TILES,
+            LayoutMode::LargePlus7 => 8,
+            LayoutMode::Grid2x2 => 4,
+            LayoutMode::Speaker => 1,
+        }
+    }
+
+    /// The layout for `shown` participants in this mode.
+    pub fn kind_for(self, shown: usize) -> LayoutKind {
+        match self {
+            LayoutMode::LargePlus7 if shown >= 2 => LayoutKind::LargePlus7,
+            _ => LayoutKind::for_count(shown),
         }
     }
 }
@@ -119,6 +183,15 @@ impl TileGrid {
     pub fn new(kind: LayoutKind, width: u32, height: u32) -> Result<Self, LayoutError> {
         if width < 6 || height < 6 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             return Err(LayoutError::BadCanvas { width, height });
+        }
+        if kind == LayoutKind::LargePlus7
+            && (width < MIN_LARGE_PLUS_7_SIDE || height < MIN_LARGE_PLUS_7_SIDE)
+        {
+            return Err(LayoutError::TooSmall {
+                kind,
+                width,
+                height,
+            });
         }
         let grid = |n: u32| -> Vec<Rect> {
             (0..n)
@@ -164,6 +237,7 @@ impl TileGrid {
             }
             LayoutKind::Grid2x2 => grid(2),
             LayoutKind::Grid3x3 => grid(3),
+            LayoutKind::LargePlus7 => large_plus_seven(width, height),
         };
         Ok(TileGrid {
             kind,
@@ -189,17 +263,47 @@ impl TileGrid {
     }
 }
 
+/// The tiles of [`LayoutKind::LargePlus7`] (see there for the geometry).
+fn large_plus_seven(width: u32, height: u32) -> Vec<Rect> {
+    let row_h = even_cut(height, 1, 7);
+    let row_y = height - row_h;
+    // The large tile keeps the canvas's aspect ratio: width * row_y / height, on an even pixel.
+    let large_w = (u64::from(width) * u64::from(row_y) / u64::from(height)) as u32 & !1;
+    let mut tiles = vec![Rect {
+        x: ((width - large_w) / 2) & !1,
+        y: 0,
+        width: large_w,
+        height: row_y,
+    }];
+    tiles.extend((0..7).map(|i| {
+        let (x0, x1) = (even_cut(width, i, 7), even_cut(width, i + 1, 7));
+        Rect {
+            x: x0,
+            y: row_y,
+            width: x1 - x0,
+            height: row_h,
+        }
+    }));
+    tiles
+}
+
 /// Decides, for one viewer, who fills which tile, keeping tile positions stable.
 ///
 /// Rules, applied on every [`assign`](Self::assign):
 /// - the shown set is the first `max_tiles` of the ranked speakers, the viewer left out (a VTC
 ///   never sees itself) and duplicates ignored;
-/// - the layout kind follows the shown count ([`LayoutKind::for_count`]);
+/// - the layout kind follows the mode and the shown count ([`LayoutMode::kind_for`]);
 /// - a participant who stays shown keeps their tile index (reordering the ranking moves nobody);
 /// - newcomers take the tiles freed by those who dropped out (the least recent speakers), in
 ///   reading order, most recent newcomer first.
+///
+/// In [`LayoutMode::LargePlus7`] the large tile (index 0) always shows the most recent speaker
+/// other than the viewer. When that changes, the new speaker and the one it replaces swap
+/// tiles (the former speaker drops into the small tile the new one leaves, or, for a newcomer,
+/// into the small tile freed by whoever dropped out); everyone else keeps their small tile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TileAssigner {
+    mode: LayoutMode,
     max_tiles: usize,
     kind: LayoutKind,
     slots: Vec<Option<ParticipantId>>,
@@ -210,10 +314,24 @@ impl TileAssigner {
     /// "active speaker full screen" layout).
     pub fn new(max_tiles: usize) -> Self {
         TileAssigner {
+            mode: LayoutMode::Grid,
             max_tiles: max_tiles.clamp(1, MAX_TILES),
             kind: LayoutKind::Full,
             slots: vec![None],
         }
+    }
+
+    /// An assigner for `mode` (showing at most [`LayoutMode::max_tiles`]).
+    pub fn with_mode(mode: LayoutMode) -> Self {
+        TileAssigner {
+            mode,
+            ..TileAssigner::new(mode.max_tiles())
+        }
+    }
+
+    /// The mode it lays out in.
+    pub fn mode(&self) -> LayoutMode {
+        self.mode
     }
 
     /// Recomputes the tiles from `ranked` (most recent active speaker first) for `viewer`, and
@@ -232,11 +350,18 @@ impl TileAssigner {
                 shown.push(p);
             }
         }
-        let kind = LayoutKind::for_count(shown.len());
+        let kind = self.mode.kind_for(shown.len());
         let mut slots: Vec<Option<ParticipantId>> = vec![None; kind.tiles()];
+        if kind == LayoutKind::LargePlus7 {
+            self.place_speaker(&shown, &mut slots);
+        }
         for (i, old) in self.slots.iter().enumerate() {
+            if kind == LayoutKind::LargePlus7 && (i == 0 || slots[i].is_some()) {
+                // The large tile is the speaker's alone; a swap may already have filled this one.
+                continue;
+            }
             if let Some(p) = old {
-                if i < slots.len() && shown.contains(p) {
+                if i < slots.len() && shown.contains(p) && !slots.contains(&Some(*p)) {
                     slots[i] = Some(*p);
                 }
             }
@@ -253,6 +378,34 @@ impl TileAssigner {
         self.kind = kind;
         self.slots = slots;
         &self.slots
+    }
+
+    /// Puts the most recent speaker in the large tile and, when that changes who is there, moves
+    /// the former occupant into the small tile the new speaker leaves (a swap), if they are
+    /// still shown.
+    fn place_speaker(&self, shown: &[ParticipantId], slots: &mut [Option<ParticipantId>]) {
+        let Some(&speaker) = shown.first() else {
+            return;
+        };
+        slots[0] = Some(speaker);
+        if self.kind != LayoutKind::LargePlus7 {
+            return;
+        }
+        let Some(&Some(former)) = self.slots.first() else {
+            return;
+        };
+        if former == speaker || !shown.contains(&former) {
+            return;
+        }
+        let left = self
+            .slots
+            .iter()
+            .skip(1)
+            .position(|s| *s == Some(speaker))
+            .map(|j| j + 1);
+        if let Some(j) = left {
+            slots[j] = Some(former);
+        }
     }
 
     /// The layout kind of the last assignment.
@@ -312,6 +465,34 @@ mod tests {
     }
 
     #[test]
+    fn large_plus_7_of_720p() {
+        let g = TileGrid::new(LayoutKind::LargePlus7, 1280, 720).unwrap();
+        let text: Vec<String> = g.tiles().iter().map(Rect::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "1098x618+90+0",
+                "182x102+0+618",
+                "184x102+182+618",
+                "182x102+366+618",
+                "184x102+548+618",
+                "182x102+732+618",
+                "184x102+914+618",
+                "182x102+1098+618",
+            ]
+        );
+    }
+
+    #[test]
+    fn large_plus_7_needs_room_for_seven_small_tiles() {
+        assert!(matches!(
+            TileGrid::new(LayoutKind::LargePlus7, 26, 720),
+            Err(LayoutError::TooSmall { .. })
+        ));
+        assert!(TileGrid::new(LayoutKind::LargePlus7, 28, 28).is_ok());
+    }
+
+    #[test]
     fn odd_or_tiny_canvases_are_refused() {
         assert!(TileGrid::new(LayoutKind::Full, 1279, 720).is_err());
         assert!(TileGrid::new(LayoutKind::Full, 4, 4).is_err());
@@ -323,6 +504,7 @@ mod tests {
             Just(LayoutKind::SideBySide),
             Just(LayoutKind::Grid2x2),
             Just(LayoutKind::Grid3x3),
+            Just(LayoutKind::LargePlus7),
         ]
     }
 
@@ -332,6 +514,10 @@ mod tests {
             kind in any_kind(), w in 3u32..2000, h in 3u32..2000
         ) {
             let (w, h) = (w * 2, h * 2);
+            if kind == LayoutKind::LargePlus7 && (w < 28 || h < 28) {
+                prop_assert!(TileGrid::new(kind, w, h).is_err());
+                return Ok(());
+            }
             let g = TileGrid::new(kind, w, h).unwrap();
             prop_assert_eq!(g.tiles().len(), kind.tiles());
             for (i, a) in g.tiles().iter().enumerate() {
@@ -342,7 +528,12 @@ mod tests {
                     prop_assert!(!a.overlaps(b), "{} overlaps {}", a, b);
                 }
             }
-            if kind != LayoutKind::SideBySide {
+            if kind == LayoutKind::LargePlus7 {
+                // The large tile is the biggest, and small tiles span the canvas's width.
+                let small: u32 = g.tiles()[1..].iter().map(|t| t.width).sum();
+                prop_assert_eq!(small, w);
+                prop_assert!(g.tiles()[1..].iter().all(|t| t.area() <= g.tiles()[0].area()));
+            } else if kind != LayoutKind::SideBySide {
                 let covered: u64 = g.tiles().iter().map(Rect::area).sum();
                 prop_assert_eq!(covered, u64::from(w) * u64::from(h));
             }
@@ -388,7 +579,93 @@ mod tests {
         );
     }
 
+    fn some(v: &[u64]) -> Vec<Option<ParticipantId>> {
+        v.iter().map(|&id| (id != 0).then_some(ParticipantId(id))).collect()
+    }
+
+    #[test]
+    fn large_plus_7_puts_the_speaker_large_and_swaps_on_a_change() {
+        let mut a = TileAssigner::with_mode(LayoutMode::LargePlus7);
+        // Alone: full screen.
+        a.assign(&ids(&[1]), Some(ParticipantId(9)));
+        assert_eq!(a.kind(), LayoutKind::Full);
+        let slots = a.assign(&ids(&[1, 2, 3]), Some(ParticipantId(9))).to_vec();
+        assert_eq!(a.kind(), LayoutKind::LargePlus7);
+        assert_eq!(slots, some(&[1, 2, 3, 0, 0, 0, 0, 0]));
+        // 3 speaks: 3 goes large, 1 takes 3's small tile, 2 stays.
+        let slots = a.assign(&ids(&[3, 1, 2]), Some(ParticipantId(9))).to_vec();
+        assert_eq!(slots, some(&[3, 2, 1, 0, 0, 0, 0, 0]));
+        // A newcomer speaks: large; the former speaker takes the first free small tile.
+        let slots = a.assign(&ids(&[4, 3, 1, 2]), Some(ParticipantId(9))).to_vec();
+        assert_eq!(slots, some(&[4, 2, 1, 3, 0, 0, 0, 0]));
+        // The viewer itself speaking changes nothing.
+        let slots = a.assign(&ids(&[9, 4, 3, 1, 2]), Some(ParticipantId(9))).to_vec();
+        assert_eq!(slots, some(&[4, 2, 1, 3, 0, 0, 0, 0]));
+    }
+
+    #[test]
+    fn large_plus_7_shows_eight_and_the_newest_replaces_the_least_recent() {
+        let mut a = TileAssigner::with_mode(LayoutMode::LargePlus7);
+        a.assign(&ids(&[1, 2, 3, 4, 5, 6, 7, 8, 9]), None);
+        assert_eq!(a.slots(), some(&[1, 2, 3, 4, 5, 6, 7, 8]));
+        // 10 speaks: 9 was never shown; 8 (least recent) drops; 1 swaps down into... 8's tile.
+        let slots = a
+            .assign(&ids(&[10, 1, 2, 3, 4, 5, 6, 7, 8]), None)
+            .to_vec();
+        assert_eq!(slots, some(&[10, 2, 3, 4, 5, 6, 7, 1]));
+    }
+
+    #[test]
+    fn modes_cap_what_they_show() {
+        let ranked = ids(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        for (mode, kind, shown) in [
+            (LayoutMode::Grid, LayoutKind::Grid3x3, 9),
+            (LayoutMode::LargePlus7, LayoutKind::LargePlus7, 8),
+            (LayoutMode::Grid2x2, LayoutKind::Grid2x2, 4),
+            (LayoutMode::Speaker, LayoutKind::Full, 1),
+        ] {
+            let mut a = TileAssigner::with_mode(mode);
+            let slots = a.assign(&ranked, None).to_vec();
+            assert_eq!(a.kind(), kind, "{mode:?}");
+            assert_eq!(slots.iter().flatten().count(), shown, "{mode:?}");
+            assert_eq!(slots[0], Some(ParticipantId(1)), "{mode:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn large_plus_7_keeps_the_speaker_large_and_the_others_in_place(
+            rankings in proptest::collection::vec(proptest::collection::vec(0u64..12, 0..12), 1..12),
+        ) {
+            let viewer = ParticipantId(0);
+            let mut a = TileAssigner::with_mode(LayoutMode::LargePlus7);
+            let mut previous: Vec<Option<ParticipantId>> = a.slots().to_vec();
+            let mut previous_kind = a.kind();
+            for ranked in rankings {
+                let ranked = ids(&ranked);
+                let slots = a.assign(&ranked, Some(viewer)).to_vec();
+                let first = ranked.iter().copied().find(|p| *p != viewer);
+                prop_assert_eq!(slots.first().copied().flatten(), first);
+                let shown: Vec<_> = slots.iter().flatten().collect();
+                let unique: std::collections::HashSet<_> = shown.iter().collect();
+                prop_assert_eq!(unique.len(), shown.len());
+                if a.kind() == LayoutKind::LargePlus7 && previous_kind == LayoutKind::LargePlus7 {
+                    // Only the new speaker and the one it replaced may move.
+                    for (i, p) in previous.iter().enumerate().skip(1) {
+                        let Some(p) = p else { continue };
+                        if Some(*p) == slots[0] || Some(*p) == previous[0] {
+                            continue;
+                        }
+                        if let Some(j) = slots.iter().position(|s| s == &Some(*p)) {
+                            prop_assert_eq!(i, j, "{:?} moved", p);
+                        }
+                    }
+                }
+                previous = slots;
+                previous_kind = a.kind();
+            }
+        }
+
         #[test]
         fn layouts_never_show_the_viewer_or_anyone_twice(
             ranked in proptest::collection::vec(0u64..15, 0..20),

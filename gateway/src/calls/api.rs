@@ -11,6 +11,7 @@ use serde::Serialize;
 use signaling::transaction::Peer;
 
 use crate::lobby::ParticipantClass;
+use mixer::layout::LayoutMode;
 
 /// A call's identity inside the gateway (stable for the call's life, unlike its dialog tags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -159,6 +160,14 @@ pub enum CoreOutput {
         /// Which prompt.
         prompt: Prompt,
     },
+    /// Show the call a slate (entry queue, lobby) on its video until it joins a meeting's media
+    /// (or another slate replaces it); a lobby slate also brings hold music after the prompt.
+    ShowSlate {
+        /// The call.
+        call: CallId,
+        /// Which slate.
+        slate: Slate,
+    },
     /// An in-call DTMF control (`*6`, `*8`) for the call's meeting media; the driver passes it to
     /// the call's media task, which forwards it to the meeting engine once joined.
     MediaControl {
@@ -171,15 +180,43 @@ pub enum CoreOutput {
 
 /// In-call media controls a caller drives with DTMF while in a meeting.
 ///
-/// `*8` cycles the layout 3x3 (9 tiles) -> 2x2 (4 tiles) -> active speaker full screen (1 tile)
-/// -> 3x3. The "1 large + 7" layout some hosted services offer is left out:
-/// `mixer::layout::LayoutKind` has no such layout.
+/// `*8` cycles the layout 3x3 -> 1 large + 7 -> 2x2 -> active speaker full screen -> 3x3, the
+/// hosted services' order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaControl {
     /// `*6`: the caller's own audio towards the meeting is muted (`true`) or unmuted (`false`).
     Mute(bool),
-    /// `*8`: the most tiles in the caller's layout (9, 4 or 1).
-    Layout(usize),
+    /// `*8`: the caller's layout.
+    Layout(LayoutMode),
+}
+
+/// The still picture a caller that cannot see a meeting is shown (and, for the lobby, the hold
+/// music it hears once the spoken prompt has ended).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Slate {
+    /// The entry queue: "Enter the conference ID followed by #".
+    EntryQueue {
+        /// The tenant's display name, shown under the instruction.
+        tenant: String,
+        /// The last ID entered was not found ("Conference ID not recognised, try again").
+        retry: bool,
+    },
+    /// The lobby: "Waiting for the host to let you in", with the meeting named.
+    Lobby {
+        /// How the meeting is named to the caller ("Demo Organizer's meeting").
+        meeting: String,
+        /// The tenant's display name and the conference ID, one line.
+        detail: String,
+    },
+}
+
+impl Slate {
+    /// Whether hold music plays under this slate once no prompt is playing (the lobby's wait
+    /// can be long; the entry queue waits for key presses, where music would be in the way).
+    #[must_use]
+    pub fn hold_music(&self) -> bool {
+        matches!(self, Slate::Lobby { .. })
+    }
 }
 
 /// Operator requests from the admin API.

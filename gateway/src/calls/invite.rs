@@ -474,6 +474,7 @@ impl CallCore {
                     call: id,
                     prompt: Prompt::EnterConferenceId,
                 });
+                self.show_slate(id);
             }
             Target::Meeting(key) => self.enter_meeting(now, id, key),
         }

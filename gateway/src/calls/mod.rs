@@ -36,6 +36,7 @@ use signaling::transaction::{
 };
 use signaling::{ConferenceId, TenantKey};
 
+use mixer::layout::LayoutMode;
 use crate::directory::Directory;
 use crate::lobby::{Actor, LobbyEvent, ParticipantClass, ParticipantId};
 use crate::metrics::Metrics;
@@ -170,8 +171,8 @@ struct MediaControls {
     star_pending: bool,
     /// The caller's own audio is kept out of the meeting's mix.
     muted: bool,
-    /// Most tiles in the caller's layout.
-    max_tiles: usize,
+    /// The caller's layout.
+    layout: LayoutMode,
 }
 
 impl Default for MediaControls {
@@ -179,22 +180,26 @@ impl Default for MediaControls {
         MediaControls {
             star_pending: false,
             muted: false,
-            max_tiles: LAYOUT_CYCLE[0],
+            layout: LAYOUT_CYCLE[0],
         }
     }
 }
 
-/// The layouts `*8` cycles through, as most tiles: 3x3, 2x2, active speaker full screen. The
-/// "1 large + 7" layout of the hosted services is left out: `mixer::layout::LayoutKind` has no
-/// such layout.
-const LAYOUT_CYCLE: [usize; 3] = [9, 4, 1];
+/// The layouts `*8` cycles through, in the hosted services' order: 3x3, 1 large + 7, 2x2,
+/// active speaker full screen.
+const LAYOUT_CYCLE: [LayoutMode; 4] = [
+    LayoutMode::Grid,
+    LayoutMode::LargePlus7,
+    LayoutMode::Grid2x2,
+    LayoutMode::Speaker,
+];
 
 impl MediaControls {
     /// The layout after `*8`.
-    fn next_layout(&self) -> usize {
+    fn next_layout(&self) -> LayoutMode {
         let at = LAYOUT_CYCLE
             .iter()
-            .position(|&n| n == self.max_tiles)
+            .position(|&n| n == self.layout)
             .unwrap_or(LAYOUT_CYCLE.len() - 1);
         LAYOUT_CYCLE[(at + 1) % LAYOUT_CYCLE.len()]
     }
@@ -968,6 +973,50 @@ impl CallCore {
         if let Phase::InMeeting(key) = call.phase.clone() {
             self.media_join(call_id, &key);
         }
+        // A call (re)starting its media while it waits sees its slate (the first one may have
+        // gone out before the media existed, e.g. with the SDP answer in the ACK).
+        self.show_slate(call_id);
+    }
+
+    /// Shows a waiting call (entry queue, lobby) its slate; nothing for calls in other phases or
+    /// whose media has not started (start_media calls back here).
+    fn show_slate(&mut self, call_id: CallId) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if !call.media_started {
+            return;
+        }
+        let tenant_name = || {
+            self.directory
+                .tenant(&call.tenant)
+                .ok()
+                .flatten()
+                .map_or_else(|| call.tenant.to_string(), |t| t.name)
+        };
+        let slate = match &call.phase {
+            Phase::EntryQueue { failures, .. } => Slate::EntryQueue {
+                tenant: tenant_name(),
+                retry: *failures > 0,
+            },
+            Phase::Lobby((tenant, conference)) => {
+                let organizer = self
+                    .directory
+                    .meeting(tenant, conference)
+                    .ok()
+                    .flatten()
+                    .and_then(|m| m.organizer);
+                Slate::Lobby {
+                    meeting: organizer.map_or_else(|| "Meeting".to_owned(), |o| format!("{o}'s meeting")),
+                    detail: format!("{} - conference {conference}", tenant_name()),
+                }
+            }
+            _ => return,
+        };
+        self.out.push_back(CoreOutput::ShowSlate {
+            call: call_id,
+            slate,
+        });
     }
 
     /// Tells the driver the call's media is part of `key`'s mix and layout.
@@ -994,10 +1043,10 @@ impl CallCore {
                 control: MediaControl::Mute(true),
             });
         }
-        if controls.max_tiles != MediaControls::default().max_tiles {
+        if controls.layout != MediaControls::default().layout {
             self.out.push_back(CoreOutput::MediaControl {
                 call: call_id,
-                control: MediaControl::Layout(controls.max_tiles),
+                control: MediaControl::Layout(controls.layout),
             });
         }
     }
@@ -1017,8 +1066,8 @@ impl CallCore {
                     Some(MediaControl::Mute(call.controls.muted))
                 }
                 (true, '8') => {
-                    call.controls.max_tiles = call.controls.next_layout();
-                    Some(MediaControl::Layout(call.controls.max_tiles))
+                    call.controls.layout = call.controls.next_layout();
+                    Some(MediaControl::Layout(call.controls.layout))
                 }
                 _ => None,
             };
@@ -1093,6 +1142,7 @@ impl CallCore {
                 call: call_id,
                 prompt: Prompt::InvalidConferenceId,
             });
+            self.show_slate(call_id);
         }
     }
 
@@ -1183,6 +1233,7 @@ impl CallCore {
                     call: call_id,
                     prompt: Prompt::Lobby,
                 });
+                self.show_slate(call_id);
             } else {
                 self.media_join(call_id, &key);
             }

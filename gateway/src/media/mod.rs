@@ -12,14 +12,17 @@
 //! - one call's video chain, receive and send, with its decoder thread ([`video`]),
 //! - the per-call async task that runs one call's RTP/RTCP sockets and joins it to a meeting's
 //!   media ([`task::CallMedia`]),
-//! - the meeting media engine ([`engine`]).
+//! - the meeting media engine ([`engine`]),
+//! - the slate studio: the shared video of callers waiting in the entry queue or lobby
+//!   ([`slate`]).
 //!
 //! It must not touch SIP (dialogs, transactions, SDP negotiation) or meetings and the lobby: the
 //! call-control core decides what to play and what a digit means; this module only plays and
 //! reports, through the plain data of [`crate::calls::api`]. The full media plane (video,
 //! transcoding, mixing into meetings) comes with the media issue and will grow beside this.
 //!
-//! Everything except [`task`], the decoder thread in [`video`] and the engine's thread is
+//! Everything except [`task`], the decoder thread in [`video`], and the engine's and the slate
+//! studio's threads is
 //! sans-IO and clock-free.
 
 pub mod engine;
@@ -30,6 +33,7 @@ pub mod prompt;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtp_stats;
+pub mod slate;
 pub mod task;
 pub mod telephone_event;
 pub mod video;

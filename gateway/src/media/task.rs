@@ -4,6 +4,11 @@
 //! What it does:
 //! - **Entry queue** (always): plays prompts (a 20 ms tokio interval paces them) and reports
 //!   RFC 4733 key presses on the driver's event channel.
+//! - **Slates** (between [`CallMedia::show_slate`] and the next join): the call's video shows
+//!   the slate studio's shared stream for its slate ([`super::slate`]); under a lobby slate,
+//!   generated hold music ([`mixer::hold`]) plays whenever no prompt does, so a caller never
+//!   waits in silence. Every change of video source (slate to slate, slate to meeting) waits
+//!   for the new source's keyframe, and the RTP timestamps carry on across it.
 //! - **Meeting media** (between [`CallMedia::join`] and [`CallMedia::leave`]): decodes the VTC's
 //!   audio (jitter buffer, codec, concealment of lost packets, 48 kHz 20 ms frames) and video
 //!   (jitter buffer, RFC 6184 depacketiser, decoder thread; see [`super::video`]) into the meeting
@@ -35,6 +40,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mixer::codec::audio::{AudioCodec, AudioDecoder, AudioEncoder};
+use mixer::codec::h264::EncodedFrame;
+use mixer::hold::HoldMusic;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -42,7 +49,8 @@ use tokio::time::MissedTickBehavior;
 use tracing::{debug, trace, warn};
 
 use crate::calls::api::{
-    AudioSetup, CallId, MediaControl, MediaEvent, MediaStats, Prompt, PromptCodec, VideoSetup,
+    AudioSetup, CallId, MediaControl, MediaEvent, MediaStats, Prompt, PromptCodec, Slate,
+    VideoSetup,
 };
 use crate::metrics::Metrics;
 
@@ -52,6 +60,7 @@ use super::prompt::PromptPlayer;
 use super::rtcp::{self, RtcpEvent, RtcpOut};
 use super::rtp::{self, RtpHeader, RtpPacket};
 use super::rtp_stats::{ReceiveStats, SendStats};
+use super::slate::{SlateInput, SlateSender};
 use super::telephone_event::TelephoneEventDetector;
 use super::video::{DecoderReport, DecoderThread, VideoAction, VideoIn, VideoInOutput, VideoOut};
 
@@ -146,6 +155,10 @@ enum Command {
     },
     Leave,
     Control(MediaControl),
+    ShowSlate {
+        studio: SlateSender,
+        slate: Slate,
+    },
 }
 
 /// The handle of a running call media task. Dropping it (or [`stop`](Self::stop)) ends the task
@@ -230,6 +243,11 @@ impl CallMedia {
             decoder_reports_tx: decoder_tx,
             decoder_reports: decoder_rx,
             joined: None,
+            slate: None,
+            hold_music: HoldMusic::new(),
+            slates_shown: 0,
+            video_source: None,
+            sent_source: None,
             peer_sent_rtcp: false,
             last_keyframe_request: None,
             keyframe_request_pending: false,
@@ -290,8 +308,15 @@ impl CallMedia {
         self.send(Command::Leave);
     }
 
+    /// Shows the call `slate` from `studio` (replacing any slate) until it joins a meeting; a
+    /// lobby slate also brings hold music after the prompt. A call without video still gets
+    /// the hold music.
+    pub fn show_slate(&self, studio: SlateSender, slate: Slate) {
+        self.send(Command::ShowSlate { studio, slate });
+    }
+
     /// Applies an in-call control: forwarded to the meeting engine as [`EngineInput::Mute`] or
-    /// [`EngineInput::SetMaxTiles`] for this call's participant; ignored while not joined.
+    /// [`EngineInput::SetLayout`] for this call's participant; ignored while not joined.
     pub fn control(&self, control: MediaControl) {
         self.send(Command::Control(control));
     }
@@ -451,6 +476,44 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => pending().await,
     }
+}
+
+/// The next frame of the slate, or never without one (or without video).
+async fn recv_slate(slate: &mut Option<Watching>) -> Option<CallFeed> {
+    match slate.as_mut().and_then(|s| s.feed.as_mut()) {
+        Some(feed) => feed.recv().await,
+        None => pending().await,
+    }
+}
+
+/// A slate the call is shown. Dropping it stops watching.
+#[derive(Debug)]
+struct Watching {
+    call: CallId,
+    slate: Slate,
+    /// What its pictures count as when they are sent.
+    source: VideoSource,
+    studio: SlateSender,
+    /// The studio's stream (absent for a call without video: hold music only).
+    feed: Option<mpsc::UnboundedReceiver<CallFeed>>,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        if self.feed.is_some() {
+            // A studio that has ended needs no goodbye.
+            let _ = self.studio.send(SlateInput::Unwatch { viewer: self.call });
+        }
+    }
+}
+
+/// Where the call's video currently comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VideoSource {
+    /// The slate studio (which slate is told apart by `generation`).
+    Slate { generation: u64 },
+    /// The meeting engine's layout.
+    Meeting,
 }
 
 /// The call's membership of a meeting's media. Dropping it leaves.
@@ -656,6 +719,15 @@ struct MediaLoop {
     decoder_reports_tx: mpsc::UnboundedSender<DecoderReport>,
     decoder_reports: mpsc::UnboundedReceiver<DecoderReport>,
     joined: Option<Joined>,
+    /// The slate shown while not in a meeting.
+    slate: Option<Watching>,
+    hold_music: HoldMusic,
+    /// Slates shown so far (numbers each slate's video source).
+    slates_shown: u64,
+    /// The source the call's video should come from, and the one its last sent picture came
+    /// from: a picture from a new source is sent only from its keyframe on.
+    video_source: Option<VideoSource>,
+    sent_source: Option<VideoSource>,
     /// The VTC has sent RTCP (so it can ask for keyframes itself).
     peer_sent_rtcp: bool,
     last_keyframe_request: Option<Instant>,
@@ -715,6 +787,21 @@ impl MediaLoop {
                         self.rtcp_datagram(now(), Stream::Video, datagram, from, false).await;
                     }
                 }
+                feed = recv_slate(&mut self.slate) => match feed {
+                    Some(CallFeed::Video { frame, timestamp }) => {
+                        let source = self.slate.as_ref().map(|w| w.source);
+                        if let Some(source) = source.filter(|s| Some(*s) == self.video_source) {
+                            self.send_video(now(), source, &frame, timestamp).await;
+                        }
+                    }
+                    Some(CallFeed::Audio(_)) => {}
+                    None => {
+                        debug!(call = %self.call, "slate studio ended the feed");
+                        if let Some(w) = &mut self.slate {
+                            w.feed = None;
+                        }
+                    }
+                },
                 feed = recv_feed(&mut self.joined) => match feed {
                     Some(feed) => self.feed(now(), feed).await,
                     None => {
@@ -760,14 +847,94 @@ impl MediaLoop {
                 };
                 let input = match control {
                     MediaControl::Mute(muted) => EngineInput::Mute { participant, muted },
-                    MediaControl::Layout(max_tiles) => EngineInput::SetMaxTiles {
-                        participant,
-                        max_tiles,
-                    },
+                    MediaControl::Layout(mode) => EngineInput::SetLayout { participant, mode },
                 };
                 self.send_to_engine(input);
             }
+            Command::ShowSlate { studio, slate } => self.show_slate(studio, slate),
         }
+    }
+
+    /// Starts watching `slate` (unless it is already shown), leaving any meeting's video.
+    fn show_slate(&mut self, studio: SlateSender, slate: Slate) {
+        if self.slate.as_ref().is_some_and(|w| w.slate == slate) {
+            return;
+        }
+        let had_music = self.slate.as_ref().is_some_and(|w| w.slate.hold_music());
+        if slate.hold_music() && !had_music {
+            self.hold_music.restart();
+        }
+        // The previous slate's Unwatch goes before the new Watch.
+        self.slate = None;
+        self.slates_shown += 1;
+        let source = VideoSource::Slate {
+            generation: self.slates_shown,
+        };
+        let mut feed = None;
+        if let Some(video) = &self.video {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let watch = SlateInput::Watch {
+                viewer: self.call,
+                slate: slate.clone(),
+                size: video.max_size,
+                feed: tx,
+            };
+            if studio.send(watch).is_ok() {
+                feed = Some(rx);
+                if self.joined.is_none() {
+                    self.video_source = Some(source);
+                }
+            } else {
+                debug!(call = %self.call, "slate studio gone; no slate video");
+            }
+        }
+        debug!(call = %self.call, ?slate, "showing slate");
+        self.slate = Some(Watching {
+            call: self.call,
+            slate,
+            source,
+            studio,
+            feed,
+        });
+    }
+
+    /// Sends one access unit from `source` on the call's video stream. After a change of
+    /// source, pictures are dropped until the new source's keyframe (the VTC's decoder has no
+    /// reference for anything else), and the RTP timestamps continue from the old source's.
+    async fn send_video(
+        &mut self,
+        now: Instant,
+        source: VideoSource,
+        frame: &EncodedFrame,
+        timestamp: u32,
+    ) {
+        let (Some(out), Some(port)) = (&mut self.video_out, &self.video_port) else {
+            return;
+        };
+        if self.sent_source != Some(source) {
+            if !frame.keyframe {
+                return;
+            }
+            if self.sent_source.is_some() {
+                out.continue_from(now, timestamp);
+            }
+            self.sent_source = Some(source);
+        }
+        let packets = match out.packetize(now, &frame.data, timestamp) {
+            Ok(packets) => packets,
+            Err(e) => {
+                debug!(call = %self.call, error = %e, "access unit not sent");
+                return;
+            }
+        };
+        let mut sent = 0;
+        for packet in &packets {
+            if port.send_rtp(packet).await {
+                sent += 1;
+            }
+        }
+        self.meters.count_video("tx", sent);
+        self.meters.video_frame_sent();
     }
 
     async fn join(
@@ -791,6 +958,9 @@ impl MediaLoop {
             return;
         }
         debug!(call = %self.call, participant, "joined meeting media");
+        // The meeting replaces the slate (from the layout's first keyframe on) and the music.
+        self.slate = None;
+        self.video_source = Some(VideoSource::Meeting);
         if self.video.is_some() {
             if self.decoder.is_none() {
                 match DecoderThread::start(
@@ -878,6 +1048,12 @@ impl MediaLoop {
         let now = now();
         if let Some(frame) = self.player.next_frame() {
             self.send_pcm(now, &frame.pcm, frame.continues).await;
+        } else if self.joined.is_none()
+            && self.slate.as_ref().is_some_and(|w| w.slate.hold_music())
+        {
+            let mut pcm = vec![0; ENGINE_FRAME];
+            self.hold_music.fill(&mut pcm);
+            self.send_pcm(now, &pcm, false).await;
         }
         if now >= self.next_report {
             self.next_report = now + REPORT_INTERVAL;
@@ -946,24 +1122,8 @@ impl MediaLoop {
                 self.send_pcm(now, &pcm, false).await;
             }
             CallFeed::Video { frame, timestamp } => {
-                let (Some(out), Some(port)) = (&mut self.video_out, &self.video_port) else {
-                    return;
-                };
-                let packets = match out.packetize(now, &frame.data, timestamp) {
-                    Ok(packets) => packets,
-                    Err(e) => {
-                        debug!(call = %self.call, error = %e, "access unit not sent");
-                        return;
-                    }
-                };
-                let mut sent = 0;
-                for packet in &packets {
-                    if port.send_rtp(packet).await {
-                        sent += 1;
-                    }
-                }
-                self.meters.count_video("tx", sent);
-                self.meters.video_frame_sent();
+                self.send_video(now, VideoSource::Meeting, &frame, timestamp)
+                    .await;
             }
         }
     }
@@ -1230,6 +1390,11 @@ impl MediaLoop {
                 if let Some(participant) = self.participant() {
                     trace!(call = %self.call, "VTC asked for a keyframe");
                     self.send_to_engine(EngineInput::KeyframeRequest { participant });
+                } else if let Some(w) = self.slate.as_ref().filter(|w| w.feed.is_some()) {
+                    trace!(call = %self.call, "VTC asked for a keyframe of its slate");
+                    let _ = w
+                        .studio
+                        .send(SlateInput::KeyframeRequest { viewer: self.call });
                 }
             }
             RtcpEvent::Nack { lost, .. } => {
@@ -1486,6 +1651,73 @@ mod tests {
         assert!(timeout(Duration::from_millis(150), vtc.recv_from(&mut buf))
             .await
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn a_lobby_slate_brings_hold_music_and_the_entry_queue_slate_does_not() {
+        let vtc = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind VTC");
+        let (events, _rx) = mpsc::unbounded_channel();
+        let media = CallMedia::start(
+            CallId(3),
+            LOCALHOST,
+            audio(vtc.local_addr().expect("addr")),
+            None,
+            events,
+            Meters::default(),
+        )
+        .await
+        .expect("start");
+        // Audio only: the studio is never asked for video (nothing reads this channel).
+        let (studio, studio_rx) = std::sync::mpsc::channel();
+        media.show_slate(
+            studio.clone(),
+            Slate::EntryQueue {
+                tenant: "Acme".into(),
+                retry: false,
+            },
+        );
+        let mut buf = [0u8; 1500];
+        assert!(
+            timeout(Duration::from_millis(150), vtc.recv_from(&mut buf))
+                .await
+                .is_err(),
+            "the entry queue is silent between prompts"
+        );
+        media.show_slate(
+            studio,
+            Slate::Lobby {
+                meeting: "Demo Organizer's meeting".into(),
+                detail: "Acme - conference 1177958860".into(),
+            },
+        );
+        // 0.4 s of the first note (C5, 523 Hz), as PCMU.
+        let mut pcm = Vec::new();
+        while pcm.len() < 3200 {
+            let (len, _) = timeout(PATIENCE, vtc.recv_from(&mut buf))
+                .await
+                .expect("hold music keeps coming")
+                .expect("receive");
+            let p = rtp::parse(&buf[..len]).expect("RTP");
+            assert_eq!(p.header.payload_type, 0);
+            pcm.extend(mixer::codec::g711::decode_ulaw(p.payload));
+        }
+        let level = mixer::speakers::level_db(&pcm);
+        assert!(level > -35.0, "audible: {level} dBFS");
+        let goertzel = |f: f64| {
+            let k = std::f64::consts::TAU * f / 8000.0;
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for &x in &pcm {
+                let s = f64::from(x) + 2.0 * k.cos() * s1 - s2;
+                s2 = s1;
+                s1 = s;
+            }
+            s1 * s1 + s2 * s2 - 2.0 * k.cos() * s1 * s2
+        };
+        assert!(goertzel(523.25) > 20.0 * goertzel(700.0), "the first note is C5");
+        assert!(
+            studio_rx.try_recv().is_err(),
+            "a call without video asks the studio for nothing"
+        );
     }
 
     #[tokio::test]

@@ -315,6 +315,8 @@ pub struct VideoOut {
     /// Added to the engine's timestamps (each stream starts at a random timestamp, RFC 3550).
     timestamp_offset: u32,
     packetizer: Packetizer,
+    /// The last access unit's RTP timestamp (offset applied) and when it went.
+    last_sent: Option<(u32, Instant)>,
     /// Sent packets by `sequence % NACK_HISTORY`.
     history: Vec<Option<(u16, Vec<u8>)>>,
     /// What we sent (for SRs).
@@ -334,9 +336,23 @@ impl VideoOut {
                 max_payload: MAX_VIDEO_PAYLOAD,
                 mode: setup.packetization_mode,
             },
+            last_sent: None,
             history: vec![None; NACK_HISTORY],
             stats: SendStats::default(),
         }
+    }
+
+    /// The pictures from now on come from another source (a slate, then the meeting's layout),
+    /// whose first timestamp is `timestamp`: shifts the offset so the stream's RTP timestamps
+    /// go on from the last one sent by the time elapsed since, instead of jumping to the new
+    /// source's clock (one SSRC, one continuous clock, as receivers expect).
+    pub fn continue_from(&mut self, now: Instant, timestamp: u32) {
+        let Some((last, at)) = self.last_sent else {
+            return;
+        };
+        let elapsed = now.saturating_duration_since(at).as_secs_f64();
+        let ticks = ((elapsed * f64::from(VIDEO_CLOCK_RATE)) as u32).max(1);
+        self.timestamp_offset = last.wrapping_add(ticks).wrapping_sub(timestamp);
     }
 
     /// The RTP packets of one access unit (marker on the last), remembered for NACKs.
@@ -351,6 +367,7 @@ impl VideoOut {
     ) -> Result<Vec<Vec<u8>>, super::h264_rtp::H264RtpError> {
         let payloads = self.packetizer.packetize(access_unit)?;
         let timestamp = timestamp.wrapping_add(self.timestamp_offset);
+        self.last_sent = Some((timestamp, now));
         let count = payloads.len();
         let mut packets = Vec::with_capacity(count);
         for (i, payload) in payloads.into_iter().enumerate() {
@@ -415,6 +432,27 @@ mod tests {
         au.extend_from_slice(&[0, 0, 0, 1, 0x65]);
         au.extend((0..len).map(|i| (i % 250) as u8 + 1));
         au
+    }
+
+    #[test]
+    fn a_new_source_continues_the_timestamps_by_the_time_elapsed() {
+        let mut out = VideoOut::new(&setup(1, false), 7, 100, 1000);
+        let t0 = Instant::now();
+        let first = out.packetize(t0, &[0, 0, 0, 1, 0x65, 1, 2, 3], 500).unwrap();
+        let ts = |p: &[u8]| u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+        assert_eq!(ts(&first[0]), 1500);
+        // Another source whose clock is far away, 200 ms later: +18000 ticks, not a jump.
+        let later = t0 + std::time::Duration::from_millis(200);
+        out.continue_from(later, 4_000_000_000);
+        let second = out
+            .packetize(later, &[0, 0, 0, 1, 0x65, 4, 5, 6], 4_000_000_000)
+            .unwrap();
+        assert_eq!(ts(&second[0]), 1500 + 18_000);
+        // Its next frames follow its own clock from there.
+        let third = out
+            .packetize(later, &[0, 0, 0, 1, 0x41, 7], 4_000_003_000)
+            .unwrap();
+        assert_eq!(ts(&third[0]), 1500 + 18_000 + 3000);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::http::{self, AdminHandle, AdminRequest, HttpState};
 use crate::media::engine::{
     self, EngineConfig, EngineHandle, EngineInput, EngineSender, MeetingMedia,
 };
+use crate::media::slate::{self, SlateConfig, SlateStudio};
 use crate::media::task::{CallMedia, Meters};
 pub use config::{ConfigError, ServeConfig, ServeOptions};
 use transport::{Inbound, SipSockets};
@@ -147,6 +148,14 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     ready.store(true, Ordering::SeqCst);
     tracing::info!(sip = %sip_local, http = %http_local, "tessera is listening (SIP over UDP and TCP)");
 
+    // One slate studio for the whole gateway: every waiting caller's video comes from it.
+    let slates = match slate::start(SlateStudio::new(SlateConfig::default(), Instant::now())) {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::error!(error = %e, "slate studio not started: waiting callers get no video");
+            None
+        }
+    };
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(CallId, MediaEvent)>();
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
     let mut video_sizes: HashMap<CallId, Option<(u32, u32)>> = HashMap::new();
@@ -214,6 +223,11 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         handle.play(prompt);
                     }
                 }
+                CoreOutput::ShowSlate { call, slate } => {
+                    if let (Some(handle), Some(studio)) = (media.get(&call), &slates) {
+                        handle.show_slate(studio.sender.clone(), slate);
+                    }
+                }
                 CoreOutput::MediaControl { call, control } => {
                     if let Some(handle) = media.get(&call) {
                         handle.control(control);
@@ -269,6 +283,9 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     ready.store(false, Ordering::SeqCst);
     http_task.abort();
     engines.stop_all();
+    if let Some(studio) = slates {
+        studio.stop();
+    }
     Ok(())
 }
 

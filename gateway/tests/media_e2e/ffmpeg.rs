@@ -293,11 +293,8 @@ impl Receiver {
         parse_showinfo(&self.proc.log()).len()
     }
 
-    /// Stops ffmpeg (SIGINT, so the files are complete) and reads what it wrote.
-    pub fn finish(mut self) -> Decoded {
-        self.proc.interrupt(Duration::from_secs(20));
-        let log = self.proc.log();
-        let frames = parse_showinfo(&log);
+    /// The one-per-second snapshot files written so far, oldest first.
+    fn snapshot_paths(&self) -> Vec<PathBuf> {
         let mut snaps: Vec<PathBuf> = fs::read_dir(&self.dir)
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -308,6 +305,23 @@ impl Receiver {
             })
             .collect();
         snaps.sort();
+        snaps
+    }
+
+    /// The newest complete snapshot while ffmpeg still runs (the file being written is
+    /// skipped), with how many snapshots there are.
+    pub fn latest_snapshot(&self) -> (Option<Picture>, usize) {
+        let snaps = self.snapshot_paths();
+        let picture = snaps.iter().rev().find_map(|p| read_ppm(p));
+        (picture, snaps.len())
+    }
+
+    /// Stops ffmpeg (SIGINT, so the files are complete) and reads what it wrote.
+    pub fn finish(mut self) -> Decoded {
+        self.proc.interrupt(Duration::from_secs(20));
+        let log = self.proc.log();
+        let frames = parse_showinfo(&log);
+        let snaps = self.snapshot_paths();
         let snapshot = snaps.iter().rev().find_map(|p| read_ppm(p));
         let (audio, audio_rate) =
             read_wav(&self.dir.join(format!("{}.wav", self.name))).unwrap_or((Vec::new(), 0));

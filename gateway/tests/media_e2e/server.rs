@@ -69,6 +69,11 @@ impl Server {
         common::http_request(self.http, "GET", path, Some(TOKEN), Chunked::Keep)
     }
 
+    /// An admin API POST (no body) with the bearer token.
+    pub fn api_post(&self, path: &str) -> std::io::Result<(u16, String)> {
+        common::http_request(self.http, "POST", path, Some(TOKEN), Chunked::Keep)
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         common::read_log(self.dir.path())

@@ -72,13 +72,13 @@ pub enum EngineInput {
         /// Muted (`true`) or not.
         muted: bool,
     },
-    /// Sets the most tiles in a viewer's layout (9 = 3x3, 4 = 2x2, 1 = active speaker); the
-    /// viewer gets a keyframe of its new layout.
-    SetMaxTiles {
+    /// Sets a viewer's layout (3x3, 1 large + 7, 2x2, active speaker); the viewer gets a
+    /// keyframe of its new layout.
+    SetLayout {
         /// The viewer.
         participant: MediaParticipant,
-        /// Most tiles.
-        max_tiles: usize,
+        /// The layout.
+        mode: mixer::layout::LayoutMode,
     },
     /// A synthetic participant joins (it publishes generated pictures and voice, and receives
     /// nothing).

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use mixer::codec::h264::{EncodedFrame, EncoderConfig, H264Encoder};
 use mixer::compose::{Compositor, CompositorConfig, TileContent, VideoSource};
 use mixer::frame::I420Frame;
-use mixer::layout::{ParticipantId, TileAssigner, TileGrid};
+use mixer::layout::{LayoutKind, ParticipantId, TileAssigner, TileGrid};
 use mixer::{MixInput, NMinusOneMixer, SpeakerRanking, VoiceActivityDetector};
 
 pub use api::{CallFeed, EngineInput, EngineSender, MediaParticipant};
@@ -97,10 +97,12 @@ struct Participant {
     muted: bool,
 }
 
-/// What makes two viewers' pictures identical: size, who fills which tile, who is highlighted.
+/// What makes two viewers' pictures identical: size, layout, who fills which tile, who is
+/// highlighted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct LayoutKey {
     size: (u32, u32),
+    kind: LayoutKind,
     tiles: Vec<Option<MediaParticipant>>,
     highlight: Option<MediaParticipant>,
 }
@@ -234,12 +236,9 @@ impl MeetingMedia {
                     p.muted = muted;
                 }
             }
-            EngineInput::SetMaxTiles {
-                participant,
-                max_tiles,
-            } => {
+            EngineInput::SetLayout { participant, mode } => {
                 if let Some(p) = self.participants.get_mut(&participant) {
-                    p.assigner = TileAssigner::new(max_tiles);
+                    p.assigner = TileAssigner::with_mode(mode);
                     p.wants_keyframe = true;
                 }
             }
@@ -366,6 +365,7 @@ impl MeetingMedia {
             let highlight = dominant.filter(|d| tiles.contains(&Some(*d)));
             let key = LayoutKey {
                 size,
+                kind: p.assigner.kind(),
                 tiles,
                 highlight,
             };
@@ -417,8 +417,7 @@ impl MeetingMedia {
         if !self.encoders.contains_key(key) {
             let pixels = f64::from(width * height) / f64::from(1280 * 720);
             let bitrate = ((f64::from(self.config.bitrate_bps) * pixels) as u32).max(200_000);
-            let kind =
-                mixer::LayoutKind::for_count(key.tiles.iter().filter(|t| t.is_some()).count());
+            let kind = key.kind;
             let shared = SharedEncoder {
                 compositor: Compositor::new(CompositorConfig::default())?,
                 encoder: H264Encoder::new(EncoderConfig {

@@ -292,7 +292,7 @@ fn a_muted_participant_is_left_out_of_the_mix_until_unmuted() {
 }
 
 #[test]
-fn set_max_tiles_gives_the_viewer_a_smaller_layout_with_a_keyframe() {
+fn set_layout_gives_the_viewer_its_new_layout_with_a_keyframe() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
     for i in 0..3 {
@@ -307,9 +307,9 @@ fn set_max_tiles_gives_the_viewer_a_smaller_layout_with_a_keyframe() {
     let before = media.participants[&1].layout.clone().unwrap();
     assert!(before.tiles.len() > 1, "{before:?}");
     drain(&mut viewer);
-    media.handle_input(EngineInput::SetMaxTiles {
+    media.handle_input(EngineInput::SetLayout {
         participant: 1,
-        max_tiles: 1,
+        mode: mixer::LayoutMode::Speaker,
     });
     assert!(media.participants[&1].wants_keyframe);
     // Past the keyframe gap of the old layout, then one layout frame.
@@ -331,4 +331,45 @@ fn set_max_tiles_gives_the_viewer_a_smaller_layout_with_a_keyframe() {
         .last()
         .expect("a picture of the new layout");
     assert!(newest.keyframe, "the new layout starts with a keyframe");
+}
+
+#[test]
+fn large_plus_7_layout_renders_the_speaker_large_with_its_own_encoder() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    for i in 0..4 {
+        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 4);
+    }
+    let mut grid_viewer = join(&mut media, 1, true);
+    let mut speaker_viewer = join(&mut media, 2, true);
+    media.handle_input(EngineInput::SetLayout {
+        participant: 2,
+        mode: mixer::LayoutMode::LargePlus7,
+    });
+    let mut now = t0;
+    for _ in 0..10 {
+        media.handle_timeout(now);
+        now = media.poll_timeout();
+    }
+    let grid = media.participants[&1].layout.clone().unwrap();
+    let large = media.participants[&2].layout.clone().unwrap();
+    assert_eq!(grid.kind, LayoutKind::Grid3x3, "{grid:?}");
+    assert_eq!(large.kind, LayoutKind::LargePlus7, "{large:?}");
+    assert_eq!(large.tiles.len(), 8);
+    // Four synthetic and the other room: five shown, the large tile filled.
+    assert_eq!(large.tiles.iter().flatten().count(), 5);
+    assert!(large.tiles[0].is_some_and(|id| id != 2));
+    assert_eq!(media.encoders[&large].grid.kind(), LayoutKind::LargePlus7);
+    // Both viewers get decodable pictures of their own layouts.
+    for feed in [&mut grid_viewer, &mut speaker_viewer] {
+        let mut decoder = H264Decoder::new().unwrap();
+        let decoded = drain(feed)
+            .into_iter()
+            .filter_map(|f| match f {
+                CallFeed::Video { frame, .. } => decoder.decode(&frame.data).ok().flatten(),
+                CallFeed::Audio(_) => None,
+            })
+            .count();
+        assert!(decoded > 0);
+    }
 }
