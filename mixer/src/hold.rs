@@ -16,7 +16,9 @@ pub const SAMPLE_RATE: u32 = 48_000;
 /// Length of one note.
 pub const NOTE_MS: u32 = 600;
 /// The notes of the loop, Hz.
-pub const NOTES_HZ: [f64; 8] = [523.25, 659.26, 783.99, 659.26, 440.00, 523.25, 659.26, 523.25];
+pub const NOTES_HZ: [f64; 8] = [
+    523.25, 659.26, 783.99, 659.26, 440.00, 523.25, 659.26, 523.25,
+];
 /// Peak amplitude as a share of full scale.
 pub const PEAK: f64 = 0.16;
 
@@ -128,7 +130,10 @@ mod tests {
             let own = power_at(note, f);
             // Against a pitch of the scale the note is not (a whole tone up).
             let other = power_at(note, f * 1.122);
-            assert!(own > 20.0 * other, "note {i} ({f} Hz): {own:.3e} vs {other:.3e}");
+            assert!(
+                own > 20.0 * other,
+                "note {i} ({f} Hz): {own:.3e} vs {other:.3e}"
+            );
         }
     }
 }

@@ -580,7 +580,9 @@ mod tests {
     }
 
     fn some(v: &[u64]) -> Vec<Option<ParticipantId>> {
-        v.iter().map(|&id| (id != 0).then_some(ParticipantId(id))).collect()
+        v.iter()
+            .map(|&id| (id != 0).then_some(ParticipantId(id)))
+            .collect()
     }
 
     #[test]
@@ -596,10 +598,14 @@ mod tests {
         let slots = a.assign(&ids(&[3, 1, 2]), Some(ParticipantId(9))).to_vec();
         assert_eq!(slots, some(&[3, 2, 1, 0, 0, 0, 0, 0]));
         // A newcomer speaks: large; the former speaker takes the first free small tile.
-        let slots = a.assign(&ids(&[4, 3, 1, 2]), Some(ParticipantId(9))).to_vec();
+        let slots = a
+            .assign(&ids(&[4, 3, 1, 2]), Some(ParticipantId(9)))
+            .to_vec();
         assert_eq!(slots, some(&[4, 2, 1, 3, 0, 0, 0, 0]));
         // The viewer itself speaking changes nothing.
-        let slots = a.assign(&ids(&[9, 4, 3, 1, 2]), Some(ParticipantId(9))).to_vec();
+        let slots = a
+            .assign(&ids(&[9, 4, 3, 1, 2]), Some(ParticipantId(9)))
+            .to_vec();
         assert_eq!(slots, some(&[4, 2, 1, 3, 0, 0, 0, 0]));
     }
 
@@ -609,9 +615,7 @@ mod tests {
         a.assign(&ids(&[1, 2, 3, 4, 5, 6, 7, 8, 9]), None);
         assert_eq!(a.slots(), some(&[1, 2, 3, 4, 5, 6, 7, 8]));
         // 10 speaks: 9 was never shown; 8 (least recent) drops; 1 swaps down into... 8's tile.
-        let slots = a
-            .assign(&ids(&[10, 1, 2, 3, 4, 5, 6, 7, 8]), None)
-            .to_vec();
+        let slots = a.assign(&ids(&[10, 1, 2, 3, 4, 5, 6, 7, 8]), None).to_vec();
         assert_eq!(slots, some(&[10, 2, 3, 4, 5, 6, 7, 1]));
     }
 

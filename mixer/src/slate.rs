@@ -199,7 +199,8 @@ fn wrap(text: &str, columns: usize) -> Vec<String> {
     let mut current = String::new();
     for word in text.split_whitespace() {
         let word: String = word.chars().take(columns).collect();
-        let needed = current.chars().count() + usize::from(!current.is_empty()) + word.chars().count();
+        let needed =
+            current.chars().count() + usize::from(!current.is_empty()) + word.chars().count();
         if !current.is_empty() && needed > columns {
             lines.push(std::mem::take(&mut current));
         }

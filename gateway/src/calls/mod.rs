@@ -36,11 +36,11 @@ use signaling::transaction::{
 };
 use signaling::{ConferenceId, TenantKey};
 
-use mixer::layout::LayoutMode;
 use crate::directory::Directory;
 use crate::lobby::{Actor, LobbyEvent, ParticipantClass, ParticipantId};
 use crate::metrics::Metrics;
 use auth::NonceBook;
+use mixer::layout::LayoutMode;
 use ports::PortPool;
 
 /// Methods we answer (the `Allow` header).
@@ -1007,7 +1007,8 @@ impl CallCore {
                     .flatten()
                     .and_then(|m| m.organizer);
                 Slate::Lobby {
-                    meeting: organizer.map_or_else(|| "Meeting".to_owned(), |o| format!("{o}'s meeting")),
+                    meeting: organizer
+                        .map_or_else(|| "Meeting".to_owned(), |o| format!("{o}'s meeting")),
                     detail: format!("{} - conference {conference}", tenant_name()),
                 }
             }

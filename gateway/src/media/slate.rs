@@ -285,9 +285,9 @@ impl SlateStudio {
                 continue;
             };
             stream.last_used = now;
-            let due = stream
-                .last_keyframe
-                .is_none_or(|at| now.saturating_duration_since(at) >= self.config.keyframe_interval);
+            let due = stream.last_keyframe.is_none_or(|at| {
+                now.saturating_duration_since(at) >= self.config.keyframe_interval
+            });
             let allowed = stream
                 .last_keyframe
                 .is_none_or(|at| now.saturating_duration_since(at) >= KEYFRAME_GAP);

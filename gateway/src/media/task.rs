@@ -1048,8 +1048,7 @@ impl MediaLoop {
         let now = now();
         if let Some(frame) = self.player.next_frame() {
             self.send_pcm(now, &frame.pcm, frame.continues).await;
-        } else if self.joined.is_none()
-            && self.slate.as_ref().is_some_and(|w| w.slate.hold_music())
+        } else if self.joined.is_none() && self.slate.as_ref().is_some_and(|w| w.slate.hold_music())
         {
             let mut pcm = vec![0; ENGINE_FRAME];
             self.hold_music.fill(&mut pcm);
@@ -1713,7 +1712,10 @@ mod tests {
             }
             s1 * s1 + s2 * s2 - 2.0 * k.cos() * s1 * s2
         };
-        assert!(goertzel(523.25) > 20.0 * goertzel(700.0), "the first note is C5");
+        assert!(
+            goertzel(523.25) > 20.0 * goertzel(700.0),
+            "the first note is C5"
+        );
         assert!(
             studio_rx.try_recv().is_err(),
             "a call without video asks the studio for nothing"

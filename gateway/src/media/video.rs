@@ -438,7 +438,9 @@ mod tests {
     fn a_new_source_continues_the_timestamps_by_the_time_elapsed() {
         let mut out = VideoOut::new(&setup(1, false), 7, 100, 1000);
         let t0 = Instant::now();
-        let first = out.packetize(t0, &[0, 0, 0, 1, 0x65, 1, 2, 3], 500).unwrap();
+        let first = out
+            .packetize(t0, &[0, 0, 0, 1, 0x65, 1, 2, 3], 500)
+            .unwrap();
         let ts = |p: &[u8]| u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
         assert_eq!(ts(&first[0]), 1500);
         // Another source whose clock is far away, 200 ms later: +18000 ticks, not a jump.

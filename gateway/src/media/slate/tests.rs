@@ -66,7 +66,11 @@ fn run(studio: &mut SlateStudio, mut now: Instant, until: Instant) -> Instant {
 fn callers_waiting_on_one_slate_share_one_encoder_and_start_on_a_keyframe() {
     let t0 = Instant::now();
     let mut studio = SlateStudio::new(SlateConfig::default(), t0);
-    assert_eq!(studio.poll_timeout(), None, "nothing to do with nobody watching");
+    assert_eq!(
+        studio.poll_timeout(),
+        None,
+        "nothing to do with nobody watching"
+    );
     let mut a = watch(&mut studio, t0, 1, lobby(), (1280, 720));
     let mut b = watch(&mut studio, t0, 2, lobby(), (1280, 720));
     run(&mut studio, t0, t0 + Duration::from_secs(1));
@@ -75,7 +79,10 @@ fn callers_waiting_on_one_slate_share_one_encoder_and_start_on_a_keyframe() {
     assert_eq!(studio.stats().rendered, 1);
     assert!(fa.len() >= 4 && fa.len() <= 6, "about 5 fps: {}", fa.len());
     assert_eq!(fa.len(), fb.len());
-    assert!(fa.iter().zip(&fb).all(|(x, y)| Arc::ptr_eq(x, y)), "the same access units");
+    assert!(
+        fa.iter().zip(&fb).all(|(x, y)| Arc::ptr_eq(x, y)),
+        "the same access units"
+    );
     assert!(fa[0].keyframe, "starts with an IDR");
 
     // The access units decode to the slate: navy background, white text in the centre band.
@@ -90,21 +97,31 @@ fn callers_waiting_on_one_slate_share_one_encoder_and_start_on_a_keyframe() {
     assert_eq!((picture.width(), picture.height()), (1280, 720));
     let bg = SlateStyle::default().background;
     let corner = picture.pixel(20, 20);
-    assert!(corner.y.abs_diff(bg.y) <= 6 && corner.v.abs_diff(bg.v) <= 6, "{corner:?} vs {bg:?}");
+    assert!(
+        corner.y.abs_diff(bg.y) <= 6 && corner.v.abs_diff(bg.v) <= 6,
+        "{corner:?} vs {bg:?}"
+    );
     let y = picture.plane(PlaneKind::Y);
     let bright_centre = (216..504)
-        .flat_map(|row| y.row(row)[128..1152].iter().copied().collect::<Vec<_>>())
+        .flat_map(|row| y.row(row)[128..1152].to_vec())
         .filter(|&p| p > 200)
         .count();
     let bright_edges = (0..150)
-        .flat_map(|row| y.row(row).iter().copied().collect::<Vec<_>>())
+        .flat_map(|row| y.row(row).to_vec())
         .filter(|&p| p > 200)
         .count();
-    assert!(bright_centre > 10_000, "text pixels in the centre: {bright_centre}");
+    assert!(
+        bright_centre > 10_000,
+        "text pixels in the centre: {bright_centre}"
+    );
     assert_eq!(bright_edges, 0, "nothing bright above the text");
     // A still picture costs little after the IDR.
     let after: usize = fa[1..].iter().map(|f| f.data.len()).sum();
-    assert!(after < fa[0].data.len(), "P-frames {after} bytes vs IDR {}", fa[0].data.len());
+    assert!(
+        after < fa[0].data.len(),
+        "P-frames {after} bytes vs IDR {}",
+        fa[0].data.len()
+    );
 }
 
 #[test]
@@ -129,7 +146,10 @@ fn distinct_slates_and_sizes_get_their_own_streams_and_idle_ones_go() {
     studio.handle_input(now, SlateInput::Unwatch { viewer: CallId(3) });
     let now = run(&mut studio, now, now + IDLE_STREAM + Duration::from_secs(1));
     assert_eq!(studio.streams(), 1, "only the watched stream is kept");
-    assert!(frames(&mut c).is_empty(), "an unwatched viewer gets nothing");
+    assert!(
+        frames(&mut c).is_empty(),
+        "an unwatched viewer gets nothing"
+    );
     studio.handle_input(now, SlateInput::Unwatch { viewer: CallId(1) });
     studio.handle_input(now, SlateInput::Unwatch { viewer: CallId(2) });
     assert_eq!(studio.poll_timeout(), None);
@@ -158,10 +178,18 @@ fn keyframes_come_periodically_and_on_request_but_not_faster_than_the_gap() {
         .map(|(i, _)| i)
         .collect();
     assert_eq!(keyframes.len(), 1, "{keyframes:?}");
-    assert!(keyframes[0] >= 3, "not before the gap: frame {}", keyframes[0]);
+    assert!(
+        keyframes[0] >= 3,
+        "not before the gap: frame {}",
+        keyframes[0]
+    );
     // A new viewer also gets a keyframe soon.
     let mut b = watch(&mut studio, later, 2, lobby(), (320, 180));
-    run(&mut studio, later, later + KEYFRAME_GAP + Duration::from_millis(250));
+    run(
+        &mut studio,
+        later,
+        later + KEYFRAME_GAP + Duration::from_millis(250),
+    );
     assert!(frames(&mut b).iter().any(|f| f.keyframe));
 }
 
