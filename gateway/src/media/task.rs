@@ -64,6 +64,9 @@ use super::slate::{SlateInput, SlateSender};
 use super::telephone_event::TelephoneEventDetector;
 use super::video::{DecoderReport, DecoderThread, VideoAction, VideoIn, VideoInOutput, VideoOut};
 
+mod slates;
+use slates::{recv_slate, VideoSource, Watching};
+
 /// Silence from the far end (no RTP and no RTCP on any stream) after which the call is reported
 /// dead: long enough for holds (RTCP keeps flowing) and silence suppression (comfort noise).
 pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
@@ -478,44 +481,6 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// The next frame of the slate, or never without one (or without video).
-async fn recv_slate(slate: &mut Option<Watching>) -> Option<CallFeed> {
-    match slate.as_mut().and_then(|s| s.feed.as_mut()) {
-        Some(feed) => feed.recv().await,
-        None => pending().await,
-    }
-}
-
-/// A slate the call is shown. Dropping it stops watching.
-#[derive(Debug)]
-struct Watching {
-    call: CallId,
-    slate: Slate,
-    /// What its pictures count as when they are sent.
-    source: VideoSource,
-    studio: SlateSender,
-    /// The studio's stream (absent for a call without video: hold music only).
-    feed: Option<mpsc::UnboundedReceiver<CallFeed>>,
-}
-
-impl Drop for Watching {
-    fn drop(&mut self) {
-        if self.feed.is_some() {
-            // A studio that has ended needs no goodbye.
-            let _ = self.studio.send(SlateInput::Unwatch { viewer: self.call });
-        }
-    }
-}
-
-/// Where the call's video currently comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum VideoSource {
-    /// The slate studio (which slate is told apart by `generation`).
-    Slate { generation: u64 },
-    /// The meeting engine's layout.
-    Meeting,
-}
-
 /// The call's membership of a meeting's media. Dropping it leaves.
 #[derive(Debug)]
 struct Joined {
@@ -853,88 +818,6 @@ impl MediaLoop {
             }
             Command::ShowSlate { studio, slate } => self.show_slate(studio, slate),
         }
-    }
-
-    /// Starts watching `slate` (unless it is already shown), leaving any meeting's video.
-    fn show_slate(&mut self, studio: SlateSender, slate: Slate) {
-        if self.slate.as_ref().is_some_and(|w| w.slate == slate) {
-            return;
-        }
-        let had_music = self.slate.as_ref().is_some_and(|w| w.slate.hold_music());
-        if slate.hold_music() && !had_music {
-            self.hold_music.restart();
-        }
-        // The previous slate's Unwatch goes before the new Watch.
-        self.slate = None;
-        self.slates_shown += 1;
-        let source = VideoSource::Slate {
-            generation: self.slates_shown,
-        };
-        let mut feed = None;
-        if let Some(video) = &self.video {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let watch = SlateInput::Watch {
-                viewer: self.call,
-                slate: slate.clone(),
-                size: video.max_size,
-                feed: tx,
-            };
-            if studio.send(watch).is_ok() {
-                feed = Some(rx);
-                if self.joined.is_none() {
-                    self.video_source = Some(source);
-                }
-            } else {
-                debug!(call = %self.call, "slate studio gone; no slate video");
-            }
-        }
-        debug!(call = %self.call, ?slate, "showing slate");
-        self.slate = Some(Watching {
-            call: self.call,
-            slate,
-            source,
-            studio,
-            feed,
-        });
-    }
-
-    /// Sends one access unit from `source` on the call's video stream. After a change of
-    /// source, pictures are dropped until the new source's keyframe (the VTC's decoder has no
-    /// reference for anything else), and the RTP timestamps continue from the old source's.
-    async fn send_video(
-        &mut self,
-        now: Instant,
-        source: VideoSource,
-        frame: &EncodedFrame,
-        timestamp: u32,
-    ) {
-        let (Some(out), Some(port)) = (&mut self.video_out, &self.video_port) else {
-            return;
-        };
-        if self.sent_source != Some(source) {
-            if !frame.keyframe {
-                return;
-            }
-            if self.sent_source.is_some() {
-                out.continue_from(now, timestamp);
-            }
-            self.sent_source = Some(source);
-        }
-        let packets = match out.packetize(now, &frame.data, timestamp) {
-            Ok(packets) => packets,
-            Err(e) => {
-                debug!(call = %self.call, error = %e, "access unit not sent");
-                return;
-            }
-        };
-        let mut sent = 0;
-        for packet in &packets {
-            if port.send_rtp(packet).await {
-                sent += 1;
-            }
-        }
-        self.meters.count_video("tx", sent);
-        self.meters.video_frame_sent();
     }
 
     async fn join(
@@ -1455,6 +1338,9 @@ fn report(
 }
 
 #[cfg(test)]
+mod slate_tests;
+
+#[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
 
@@ -1650,76 +1536,6 @@ mod tests {
         assert!(timeout(Duration::from_millis(150), vtc.recv_from(&mut buf))
             .await
             .is_err());
-    }
-
-    #[tokio::test]
-    async fn a_lobby_slate_brings_hold_music_and_the_entry_queue_slate_does_not() {
-        let vtc = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind VTC");
-        let (events, _rx) = mpsc::unbounded_channel();
-        let media = CallMedia::start(
-            CallId(3),
-            LOCALHOST,
-            audio(vtc.local_addr().expect("addr")),
-            None,
-            events,
-            Meters::default(),
-        )
-        .await
-        .expect("start");
-        // Audio only: the studio is never asked for video (nothing reads this channel).
-        let (studio, studio_rx) = std::sync::mpsc::channel();
-        media.show_slate(
-            studio.clone(),
-            Slate::EntryQueue {
-                tenant: "Acme".into(),
-                retry: false,
-            },
-        );
-        let mut buf = [0u8; 1500];
-        assert!(
-            timeout(Duration::from_millis(150), vtc.recv_from(&mut buf))
-                .await
-                .is_err(),
-            "the entry queue is silent between prompts"
-        );
-        media.show_slate(
-            studio,
-            Slate::Lobby {
-                meeting: "Demo Organizer's meeting".into(),
-                detail: "Acme - conference 1177958860".into(),
-            },
-        );
-        // 0.4 s of the first note (C5, 523 Hz), as PCMU.
-        let mut pcm = Vec::new();
-        while pcm.len() < 3200 {
-            let (len, _) = timeout(PATIENCE, vtc.recv_from(&mut buf))
-                .await
-                .expect("hold music keeps coming")
-                .expect("receive");
-            let p = rtp::parse(&buf[..len]).expect("RTP");
-            assert_eq!(p.header.payload_type, 0);
-            pcm.extend(mixer::codec::g711::decode_ulaw(p.payload));
-        }
-        let level = mixer::speakers::level_db(&pcm);
-        assert!(level > -35.0, "audible: {level} dBFS");
-        let goertzel = |f: f64| {
-            let k = std::f64::consts::TAU * f / 8000.0;
-            let (mut s1, mut s2) = (0.0f64, 0.0f64);
-            for &x in &pcm {
-                let s = f64::from(x) + 2.0 * k.cos() * s1 - s2;
-                s2 = s1;
-                s1 = s;
-            }
-            s1 * s1 + s2 * s2 - 2.0 * k.cos() * s1 * s2
-        };
-        assert!(
-            goertzel(523.25) > 20.0 * goertzel(700.0),
-            "the first note is C5"
-        );
-        assert!(
-            studio_rx.try_recv().is_err(),
-            "a call without video asks the studio for nothing"
-        );
     }
 
     #[tokio::test]
