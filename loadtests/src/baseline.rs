@@ -1,6 +1,6 @@
 //! The naive pipeline the gateway is compared with, run on the same input in the same run: one
 //! ffmpeg process per VTC port that decodes nine inputs (the fleet's pre-encoded 720p clip, read
-//! in real time and looped), scales each to a 3x3 tile, stacks them with `xstack` and encodes the
+//! in real time), scales each to a 3x3 tile, stacks them with `xstack` and encodes the
 //! 720p30 layout with libx264 `-preset ultrafast -tune zerolatency` (Debian's ffmpeg has no
 //! libopenh264). CPU comes from /proc exactly as for the gateway.
 //!
@@ -36,6 +36,8 @@ pub struct BaselineReport {
     pub cpu_cores: f64,
     /// Ports at full rate per core.
     pub ports_per_core: Option<f64>,
+    /// Ports weighted by their share of 30 fps, per core.
+    pub frame_weighted_ports_per_core: Option<f64>,
 }
 
 impl BaselineReport {
@@ -57,7 +59,9 @@ fn filter_graph() -> String {
     for i in 0..9 {
         graph.push_str(&format!("[t{i}]"));
     }
-    graph.push_str("xstack=inputs=9:layout=0_0|w0_0|w0+w1_0|0_h0|w0_h0|w0+w1_h0|0_h0+h3|w0_h0+h3|w0+w1_h0+h3,");
+    graph.push_str(
+        "xstack=inputs=9:layout=0_0|w0_0|w0+w1_0|0_h0|w0_h0|w0+w1_h0|0_h0+h3|w0_h0+h3|w0+w1_h0+h3,",
+    );
     graph.push_str("pad=1280:720,fps=30[out]");
     graph
 }
@@ -65,6 +69,7 @@ fn filter_graph() -> String {
 struct Running {
     child: Child,
     frames: Arc<AtomicU64>,
+    log: std::path::PathBuf,
 }
 
 impl Drop for Running {
@@ -74,19 +79,38 @@ impl Drop for Running {
     }
 }
 
-fn start(input: &std::path::Path) -> Result<Running> {
+fn start(input: &std::path::Path, log: std::path::PathBuf) -> Result<Running> {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error", "-nostats"]);
     for _ in 0..9 {
-        cmd.args(["-re", "-stream_loop", "-1", "-f", "h264", "-framerate", "30", "-i"]);
+        cmd.args(["-re", "-f", "h264", "-framerate", "30", "-i"]);
         cmd.arg(input);
     }
     cmd.args(["-filter_complex", &filter_graph(), "-map", "[out]"]);
-    cmd.args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-b:v", "1500k"]);
-    cmd.args(["-g", "300", "-f", "null", "-", "-progress", "pipe:1", "-stats_period", "0.5"]);
+    cmd.args([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "zerolatency",
+        "-b:v",
+        "1500k",
+    ]);
+    cmd.args([
+        "-g",
+        "300",
+        "-f",
+        "null",
+        "-",
+        "-progress",
+        "pipe:1",
+        "-stats_period",
+        "0.5",
+    ]);
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log)?)
         .spawn()
         .context("cannot start ffmpeg (Debian package ffmpeg)")?;
     let stdout = child.stdout.take().context("ffmpeg stdout")?;
@@ -94,12 +118,15 @@ fn start(input: &std::path::Path) -> Result<Running> {
     let counter = frames.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(n) = line.strip_prefix("frame=").and_then(|v| v.trim().parse().ok()) {
+            if let Some(n) = line
+                .strip_prefix("frame=")
+                .and_then(|v| v.trim().parse().ok())
+            {
                 counter.store(n, Ordering::Relaxed);
             }
         }
     });
-    Ok(Running { child, frames })
+    Ok(Running { child, frames, log })
 }
 
 /// Runs `ports` ffmpeg pipelines on `clip` for `warmup` + `duration` seconds and measures the
@@ -107,18 +134,26 @@ fn start(input: &std::path::Path) -> Result<Running> {
 pub fn run_ffmpeg(clip: &Clip, ports: usize, duration: u64, warmup: u64) -> Result<BaselineReport> {
     let dir = tempfile::tempdir()?;
     let input = dir.path().join("clip.h264");
-    std::fs::write(&input, clip.annexb())?;
+    // The loop written out for the whole run: ffmpeg's `-stream_loop` cannot seek back in a raw
+    // H.264 file ("Operation not permitted").
+    let seconds = (warmup.max(2) + duration.max(1) + 10) as usize;
+    let loops = (seconds * FPS as usize).div_ceil(clip.frames.len().max(1));
+    std::fs::write(&input, clip.annexb().repeat(loops))?;
     let mut running = Vec::new();
-    for _ in 0..ports {
-        running.push(start(&input)?);
+    for i in 0..ports {
+        running.push(start(&input, dir.path().join(format!("ffmpeg-{i}.log")))?);
     }
     tracing::info!(ports, "ffmpeg baseline started");
     std::thread::sleep(Duration::from_secs(warmup.max(2)));
     let read = |r: &mut Running| -> Result<(u64, u64)> {
         if let Some(status) = r.child.try_wait()? {
-            bail!("ffmpeg exited early ({status}); run it by hand to see why");
+            let log = std::fs::read_to_string(&r.log).unwrap_or_default();
+            bail!("ffmpeg exited early ({status}): {log}");
         }
-        Ok((procfs::cpu(r.child.id())?.total(), r.frames.load(Ordering::Relaxed)))
+        Ok((
+            procfs::cpu(r.child.id())?.total(),
+            r.frames.load(Ordering::Relaxed),
+        ))
     };
     let t0 = Instant::now();
     let before: Vec<(u64, u64)> = running.iter_mut().map(read).collect::<Result<_>>()?;
@@ -134,14 +169,27 @@ pub fn run_ffmpeg(clip: &Clip, ports: usize, duration: u64, warmup: u64) -> Resu
         .sum::<f64>()
         / ticks
         / elapsed;
-    let fps: Vec<f64> = before.iter().zip(&after).map(|(b, a)| (a.1 - b.1) as f64 / elapsed).collect();
-    let full = fps.iter().filter(|f| **f >= FULL_RATE_SHARE * f64::from(FPS)).count();
+    let fps: Vec<f64> = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a.1 - b.1) as f64 / elapsed)
+        .collect();
+    let full = fps
+        .iter()
+        .filter(|f| **f >= FULL_RATE_SHARE * f64::from(FPS))
+        .count();
     Ok(BaselineReport {
         encoder: "libx264 ultrafast zerolatency".to_owned(),
         ports,
         ports_full_rate: full,
-        fps,
         cpu_cores,
         ports_per_core: (cpu_cores > 0.0).then(|| full as f64 / cpu_cores),
+        frame_weighted_ports_per_core: (cpu_cores > 0.0).then(|| {
+            fps.iter()
+                .map(|f| (f / f64::from(FPS)).min(1.0))
+                .sum::<f64>()
+                / cpu_cores
+        }),
+        fps,
     })
 }

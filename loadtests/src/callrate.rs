@@ -53,7 +53,8 @@ pub struct RateResult {
     pub setup_p50_ms: Option<f64>,
     /// 99th percentile.
     pub setup_p99_ms: Option<f64>,
-    /// Rate achieved (completed calls / wall time of the run).
+    /// Rate achieved: completed calls over SIPp's run time less one hold time (the last call's
+    /// talk and teardown), so a run that kept up shows about the rate asked for.
     pub achieved_cps: f64,
     /// `tessera_calls_active` once SIPp finished and the gateway settled.
     pub calls_active_after: Option<f64>,
@@ -69,21 +70,27 @@ fn default_scenario() -> PathBuf {
 pub fn stat_column(csv: &str, name: &str) -> Option<u64> {
     let mut lines = csv.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next()?.split(';').collect();
-    let last: Vec<&str> = lines.last()?.split(';').collect();
+    let last: Vec<&str> = lines.next_back()?.split(';').collect();
     let i = header.iter().position(|h| h.trim() == name)?;
     last.get(i)?.trim().parse().ok()
 }
 
-/// Response times (ms) from a SIPp `-trace_rtt` file: `date_ms;date_sec;rtd1;...` rows after a
-/// header, the response time in the third column.
+/// Response times (ms) from a SIPp 3.6 `-trace_rtt` file: a `Date_ms;response_time_ms;rtd_no`
+/// header, then one row per measured response (whole milliseconds).
 pub fn rtt_values(csv: &str) -> Vec<f64> {
     csv.lines()
         .skip(1)
-        .filter_map(|l| l.split(';').nth(2)?.trim().parse().ok())
+        .filter_map(|l| l.split(';').nth(1)?.trim().parse().ok())
         .collect()
 }
 
-fn run_rate(gw: &Gateway, args: &CallRateArgs, scenario: &Path, inf: &Path, rate: u32) -> Result<RateResult> {
+fn run_rate(
+    gw: &Gateway,
+    args: &CallRateArgs,
+    scenario: &Path,
+    inf: &Path,
+    rate: u32,
+) -> Result<RateResult> {
     let dir = tempfile::tempdir()?;
     let stat = dir.path().join("stat.csv");
     let started = Instant::now();
@@ -99,11 +106,23 @@ fn run_rate(gw: &Gateway, args: &CallRateArgs, scenario: &Path, inf: &Path, rate
         .args(["-l", &(rate * (args.hold_ms / 1000 + 2) * 2).to_string()])
         .args(["-d", &args.hold_ms.to_string()])
         .args(["-i", "127.0.0.1", "-key", "dial_host", &gw.sip.to_string()])
-        .args(["-timeout", &format!("{}s", args.calls / rate.max(1) + 60), "-timeout_error"])
+        .args([
+            "-timeout",
+            &format!("{}s", args.calls / rate.max(1) + 60),
+            "-timeout_error",
+        ])
         .args(["-max_recv_loops", "10000", "-max_sched_loops", "10000"])
         .args(["-trace_stat", "-stf"])
         .arg(&stat)
-        .args(["-fd", "1", "-trace_rtt", "-rtt_freq", "1", "-nostdin", "-trace_err"])
+        .args([
+            "-fd",
+            "1",
+            "-trace_rtt",
+            "-rtt_freq",
+            "1",
+            "-nostdin",
+            "-trace_err",
+        ])
         .output()
         .context("cannot run sipp (Debian package sip-tester)")?;
     let elapsed = started.elapsed().as_secs_f64();
@@ -136,7 +155,7 @@ fn run_rate(gw: &Gateway, args: &CallRateArgs, scenario: &Path, inf: &Path, rate
         failed,
         setup_p50_ms: stats::percentile(&rtts, 50.0),
         setup_p99_ms: stats::percentile(&rtts, 99.0),
-        achieved_cps: completed as f64 / elapsed,
+        achieved_cps: completed as f64 / (elapsed - f64::from(args.hold_ms) / 1000.0).max(0.001),
         calls_active_after: active,
         clean: failed == 0 && completed == u64::from(args.calls),
     })
@@ -192,10 +211,16 @@ pub fn run(args: &CallRateArgs) -> Result<()> {
     println!("{}", report::table(&rows));
     let best = results.iter().filter(|r| r.clean).map(|r| r.rate).max();
     if let Some(path) = &args.common.json {
-        report::write_json(path, &serde_json::json!({ "results": results, "highest_clean_rate": best }))?;
+        report::write_json(
+            path,
+            &serde_json::json!({ "results": results, "highest_clean_rate": best }),
+        )?;
     }
     match best {
-        Some(rate) => println!("call-rate: highest clean rate {rate} cps ({} calls each)", args.calls),
+        Some(rate) => println!(
+            "call-rate: highest clean rate {rate} cps ({} calls each)",
+            args.calls
+        ),
         None => println!("call-rate: no clean rate"),
     }
     Ok(())
@@ -218,7 +243,8 @@ mod tests {
 
     #[test]
     fn rtt_rows_give_milliseconds() {
-        let csv = "Date_ms;Date_sec;rtd1;\n1700000000000.1;1700000000.1;2.500;\n1700000000001.1;1700000000.1;3.000;\n";
-        assert_eq!(rtt_values(csv), vec![2.5, 3.0]);
+        // As SIPp 3.6.1 writes it (`-trace_rtt -rtt_freq 1`).
+        let csv = "Date_ms;response_time_ms;rtd_no\n52.001;0;1\n108.001;4;1\n";
+        assert_eq!(rtt_values(csv), vec![0.0, 4.0]);
     }
 }

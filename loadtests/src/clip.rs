@@ -75,7 +75,10 @@ impl Clip {
 
     /// The whole loop as one Annex B stream (what ffmpeg reads as `-f h264`).
     pub fn annexb(&self) -> Vec<u8> {
-        self.frames.iter().flat_map(|f| f.annexb.iter().copied()).collect()
+        self.frames
+            .iter()
+            .flat_map(|f| f.annexb.iter().copied())
+            .collect()
     }
 }
 
@@ -160,13 +163,20 @@ mod tests {
             }
         }
         assert_eq!(read, (0..6u8).map(Some).collect::<Vec<_>>());
-        assert!(clip.frames.iter().all(|f| f.payloads.iter().all(|p| p.len() <= 1200)));
+        assert!(clip
+            .frames
+            .iter()
+            .all(|f| f.payloads.iter().all(|p| p.len() <= 1200)));
     }
 
     #[test]
     fn an_unstamped_clip_has_no_stamp() {
         let clip = Clip::encode(1, 2_000_000, false).unwrap();
-        let picture = H264Decoder::new().unwrap().decode(&clip.frames[0].annexb).unwrap().unwrap();
+        let picture = H264Decoder::new()
+            .unwrap()
+            .decode(&clip.frames[0].annexb)
+            .unwrap()
+            .unwrap();
         assert_eq!(stamp::find(&picture), None);
         assert_eq!(pcmu_second().len(), 50);
     }

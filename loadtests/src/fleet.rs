@@ -146,13 +146,19 @@ pub fn start_meeting(
             gateway: gw.sip,
             dial: gateway::dial(&conference),
             name: format!("vtc-{index}-{j}"),
-            clip: if j < 2 { media.stamped.clone() } else { media.plain.clone() },
+            clip: if j < 2 {
+                media.stamped.clone()
+            } else {
+                media.plain.clone()
+            },
             audio: media.audio.clone(),
             probe: probing,
             peer: probing.then(|| logs[1].clone()),
             log: logs[j].clone(),
         };
-        vtcs.push(Vtc::call(spec).with_context(|| format!("meeting {conference}: call {j} failed"))?);
+        vtcs.push(
+            Vtc::call(spec).with_context(|| format!("meeting {conference}: call {j} failed"))?,
+        );
     }
     Ok(FleetMeeting { conference, vtcs })
 }
@@ -257,6 +263,9 @@ pub struct ThroughputReport {
     ports_full_rate: usize,
     gateway_cpu_cores: Option<f64>,
     ports_per_core: Option<f64>,
+    /// Ports weighted by the share of 30 fps each received, per core: shows capacity on a
+    /// machine too busy for any port to reach full rate.
+    frame_weighted_ports_per_core: Option<f64>,
     mean_fps: f64,
     on_time_share: Option<f64>,
     latency_p50_ms: Option<f64>,
@@ -281,7 +290,13 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 /// Samples CPU and fleet frame rate once a second for `secs`, with a progress bar.
-fn watch(meetings: &[FleetMeeting], cpu: &mut CpuMeter, secs: u64, what: &str, start: f64) -> Vec<Sample> {
+fn watch(
+    meetings: &[FleetMeeting],
+    cpu: &mut CpuMeter,
+    secs: u64,
+    what: &str,
+    start: f64,
+) -> Vec<Sample> {
     let bar = progress(secs, what);
     let mut samples = Vec::new();
     let t0 = Instant::now();
@@ -348,10 +363,18 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
     tracing::info!(ports, "all calls established");
     timeline.extend(watch(&meetings, &mut cpu, args.warmup, "warm-up", start));
     let (from, ticks0) = (now_secs(), gw.pid.and_then(|p| procfs::cpu(p).ok()));
-    timeline.extend(watch(&meetings, &mut cpu, args.duration, "measuring", start));
+    timeline.extend(watch(
+        &meetings,
+        &mut cpu,
+        args.duration,
+        "measuring",
+        start,
+    ));
     let (to, ticks1) = (now_secs(), gw.pid.and_then(|p| procfs::cpu(p).ok()));
     let cores = match (ticks0, ticks1) {
-        (Some(a), Some(b)) => Some((b.total() - a.total()) as f64 / procfs::ticks_per_second() as f64 / (to - from)),
+        (Some(a), Some(b)) => {
+            Some((b.total() - a.total()) as f64 / procfs::ticks_per_second() as f64 / (to - from))
+        }
         _ => None,
     };
     let mut port_reports = Vec::new();
@@ -372,17 +395,31 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
         }
     }
     let full = port_reports.iter().filter(|p| p.full_rate).count();
-    let mean_fps = stats::mean(&port_reports.iter().map(|p| p.fps).collect::<Vec<_>>()).unwrap_or(0.0);
+    let mean_fps =
+        stats::mean(&port_reports.iter().map(|p| p.fps).collect::<Vec<_>>()).unwrap_or(0.0);
     let ports_per_core = cores.map(|c| full as f64 / c.max(1e-3));
+    let weighted: f64 = port_reports
+        .iter()
+        .map(|p| (p.fps / f64::from(FPS)).min(1.0))
+        .sum();
+    let frame_weighted_ports_per_core = cores.map(|c| weighted / c.max(1e-3));
     let baseline = match args.baseline {
         Some(Baseline::Ffmpeg) => {
             let n = args.baseline_ports.unwrap_or(ports).max(1);
-            Some(baseline::run_ffmpeg(media.stamped(), n, args.duration.min(30), args.warmup)?)
+            Some(baseline::run_ffmpeg(
+                media.stamped(),
+                n,
+                args.duration.min(30),
+                args.warmup,
+            )?)
         }
         None => None,
     };
     // A baseline that carried no port at full rate makes the ratio infinite (printed `inf`).
-    let ratio = match (ports_per_core, baseline.as_ref().and_then(|b| b.ports_per_core)) {
+    let ratio = match (
+        ports_per_core,
+        baseline.as_ref().and_then(|b| b.ports_per_core),
+    ) {
         (Some(g), Some(b)) if b > 0.0 => Some(g / b),
         (Some(g), Some(_)) if g > 0.0 => Some(f64::INFINITY),
         (Some(_), Some(_)) => Some(0.0),
@@ -397,6 +434,7 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
         ports_full_rate: full,
         gateway_cpu_cores: cores,
         ports_per_core,
+        frame_weighted_ports_per_core,
         mean_fps,
         on_time_share: stats::mean(&on_time),
         latency_p50_ms: stats::percentile(&latencies, 50.0),
@@ -460,19 +498,50 @@ fn print_throughput(r: &ThroughputReport) {
     }
     println!("{}", report::table(&rows));
     let mut summary = vec![
-        ("meetings x VTCs x native", format!("{} x {} x {}", r.meetings, r.vtcs_per_meeting, r.native_per_meeting)),
+        (
+            "meetings x VTCs x native",
+            format!(
+                "{} x {} x {}",
+                r.meetings, r.vtcs_per_meeting, r.native_per_meeting
+            ),
+        ),
         ("measured", format!("{:.1} s", r.duration_s)),
-        ("ports at full rate", format!("{}/{}", r.ports_full_rate, r.ports)),
+        (
+            "ports at full rate",
+            format!("{}/{}", r.ports_full_rate, r.ports),
+        ),
         ("mean received fps", format!("{:.1}", r.mean_fps)),
-        ("frames on time", fmt_opt(r.on_time_share.map(|s| s * 100.0), 1) + "%"),
+        (
+            "frames on time",
+            fmt_opt(r.on_time_share.map(|s| s * 100.0), 1) + "%",
+        ),
         ("gateway CPU (cores)", fmt_opt(r.gateway_cpu_cores, 2)),
         ("ports per core", fmt_opt(r.ports_per_core, 2)),
-        ("latency p50 / p99 (ms)", format!("{} / {} ({} samples)", fmt_opt(r.latency_p50_ms, 0), fmt_opt(r.latency_p99_ms, 0), r.latency_samples)),
-        ("calls hung up with 200", format!("{}/{}", r.calls_hung_up_200, r.ports)),
+        (
+            "frame-weighted ports per core",
+            fmt_opt(r.frame_weighted_ports_per_core, 2),
+        ),
+        (
+            "latency p50 / p99 (ms)",
+            format!(
+                "{} / {} ({} samples)",
+                fmt_opt(r.latency_p50_ms, 0),
+                fmt_opt(r.latency_p99_ms, 0),
+                r.latency_samples
+            ),
+        ),
+        (
+            "calls hung up with 200",
+            format!("{}/{}", r.calls_hung_up_200, r.ports),
+        ),
     ];
     if let Some(b) = &r.baseline {
         summary.push(("baseline", b.describe()));
         summary.push(("baseline ports per core", fmt_opt(b.ports_per_core, 2)));
+        summary.push((
+            "baseline frame-weighted ports per core",
+            fmt_opt(b.frame_weighted_ports_per_core, 2),
+        ));
         summary.push(("ratio", fmt_opt(r.ratio, 2) + "x"));
     }
     println!("{}", report::pairs(&summary));
@@ -493,7 +562,9 @@ struct RampStep {
 pub fn ramp(args: &RampArgs) -> Result<()> {
     let media = Media::encode(90)?;
     let gw = args.common.gateway()?;
-    gw.ensure_tenant(u32::try_from(args.max_steps * args.vtcs_per_meeting + 50).unwrap_or(u32::MAX))?;
+    gw.ensure_tenant(
+        u32::try_from(args.max_steps * args.vtcs_per_meeting + 50).unwrap_or(u32::MAX),
+    )?;
     let start = now_secs();
     let mut cpu = CpuMeter::new(gw.pid);
     let mut meetings: Vec<FleetMeeting> = Vec::new();
@@ -501,7 +572,14 @@ pub fn ramp(args: &RampArgs) -> Result<()> {
     let mut timeline = Vec::new();
     let mut knee = None;
     for step in 0..args.max_steps {
-        match start_meeting(&gw, &media, step, args.vtcs_per_meeting, args.native_per_meeting, true) {
+        match start_meeting(
+            &gw,
+            &media,
+            step,
+            args.vtcs_per_meeting,
+            args.native_per_meeting,
+            true,
+        ) {
             Ok(m) => meetings.push(m),
             Err(e) => {
                 tracing::warn!(error = %e, "ramp: a call failed; stopping");
@@ -512,7 +590,13 @@ pub fn ramp(args: &RampArgs) -> Result<()> {
         timeline.extend(watch(&meetings, &mut cpu, 3, "settle", start));
         let from = now_secs();
         let _ = cpu.cores();
-        let samples = watch(&meetings, &mut cpu, args.step_secs, &format!("step {}", step + 1), start);
+        let samples = watch(
+            &meetings,
+            &mut cpu,
+            args.step_secs,
+            &format!("step {}", step + 1),
+            start,
+        );
         let to = now_secs();
         let cores = stats::mean(&samples.iter().map(|s| s.cpu_cores).collect::<Vec<_>>());
         timeline.extend(samples);
@@ -523,7 +607,11 @@ pub fn ramp(args: &RampArgs) -> Result<()> {
             fps.push(r.fps);
             latencies.extend(l);
         }
-        let full_share = fps.iter().filter(|f| **f >= FULL_RATE_SHARE * f64::from(FPS)).count() as f64 / fps.len() as f64;
+        let full_share = fps
+            .iter()
+            .filter(|f| **f >= FULL_RATE_SHARE * f64::from(FPS))
+            .count() as f64
+            / fps.len() as f64;
         let p99 = stats::percentile(&latencies, 99.0);
         let mean_fps = stats::mean(&fps).unwrap_or(0.0);
         let degraded = full_share < 0.95 || p99.is_some_and(|p| p > args.max_p99_ms);
@@ -545,7 +633,14 @@ pub fn ramp(args: &RampArgs) -> Result<()> {
             let _ = vtc.hang_up();
         }
     }
-    let mut rows = vec![vec!["ports".to_owned(), "mean fps".into(), "full rate".into(), "CPU cores".into(), "p99 ms".into(), "degraded".into()]];
+    let mut rows = vec![vec![
+        "ports".to_owned(),
+        "mean fps".into(),
+        "full rate".into(),
+        "CPU cores".into(),
+        "p99 ms".into(),
+        "degraded".into(),
+    ]];
     for s in &steps {
         rows.push(vec![
             s.ports.to_string(),
@@ -559,12 +654,20 @@ pub fn ramp(args: &RampArgs) -> Result<()> {
     println!("{}", report::table(&rows));
     let last_good = steps.iter().take_while(|s| !s.degraded).last();
     let line = match (knee, last_good) {
-        (Some(_), Some(g)) => format!("ramp: knee after {} ports ({} cores, {:.1} fps)", g.ports, fmt_opt(g.cpu_cores, 2), g.mean_fps),
+        (Some(_), Some(g)) => format!(
+            "ramp: knee after {} ports ({} cores, {:.1} fps)",
+            g.ports,
+            fmt_opt(g.cpu_cores, 2),
+            g.mean_fps
+        ),
         (Some(_), None) => "ramp: degraded at the first step".to_owned(),
         (None, _) => format!("ramp: no knee within {} steps", steps.len()),
     };
     if let Some(path) = &args.common.json {
-        report::write_json(path, &serde_json::json!({ "steps": steps, "timeline": timeline, "summary": line }))?;
+        report::write_json(
+            path,
+            &serde_json::json!({ "steps": steps, "timeline": timeline, "summary": line }),
+        )?;
     }
     if let Some(path) = &args.common.plot {
         std::fs::write(path, report::svg_chart("ramp", &timeline))?;

@@ -70,7 +70,10 @@ pub fn default_binary() -> Result<PathBuf> {
         return Ok(binary);
     }
     let release = dir.ends_with("release");
-    tracing::info!(release, "building the tessera binary (cargo build -p gateway --bin tessera)");
+    tracing::info!(
+        release,
+        "building the tessera binary (cargo build -p gateway --bin tessera)"
+    );
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo.args(["build", "-p", "gateway", "--bin", "tessera"]);
     if release {
@@ -136,7 +139,12 @@ impl Gateway {
     }
 
     /// A gateway already running.
-    pub fn attach(sip: SocketAddr, http: SocketAddr, token: String, pid: Option<u32>) -> Result<Gateway> {
+    pub fn attach(
+        sip: SocketAddr,
+        http: SocketAddr,
+        token: String,
+        pid: Option<u32>,
+    ) -> Result<Gateway> {
         let mut gateway = Gateway {
             child: None,
             pid,
@@ -156,14 +164,20 @@ impl Gateway {
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Some(status) = child.try_wait()? {
-                    bail!("the gateway exited ({status}) at start; log:\n{}", self.log_tail());
+                    bail!(
+                        "the gateway exited ({status}) at start; log:\n{}",
+                        self.log_tail()
+                    );
                 }
             }
             if matches!(self.api.request("GET", "/healthz", None), Ok((200, _))) {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("the gateway did not become healthy within {patience:?}; log:\n{}", self.log_tail());
+                bail!(
+                    "the gateway did not become healthy within {patience:?}; log:\n{}",
+                    self.log_tail()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -213,8 +227,12 @@ impl Gateway {
                     "anonymous_can_start": true,
                 })
                 .to_string();
-                self.api
-                    .expect("PATCH", &format!("/api/v1/tenants/{TENANT}"), Some(&patch), 200)?;
+                self.api.expect(
+                    "PATCH",
+                    &format!("/api/v1/tenants/{TENANT}"),
+                    Some(&patch),
+                    200,
+                )?;
                 Ok(())
             }
             _ => bail!("creating the tenant: {status} {text}"),
@@ -223,7 +241,8 @@ impl Gateway {
 
     /// Makes sure meeting `conference` exists (a 409 means it does).
     pub fn ensure_meeting(&self, conference: &str) -> Result<()> {
-        let body = serde_json::json!({ "conference_id": conference, "organizer": "Load test" }).to_string();
+        let body = serde_json::json!({ "conference_id": conference, "organizer": "Load test" })
+            .to_string();
         let path = format!("/api/v1/tenants/{TENANT}/meetings");
         match self.api.request("POST", &path, Some(&body))? {
             (201 | 409, _) => Ok(()),

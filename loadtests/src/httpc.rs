@@ -63,7 +63,8 @@ impl Client {
             addr: self.addr,
             source,
         };
-        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).map_err(io)?;
+        let mut stream =
+            TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).map_err(io)?;
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(io)?;
@@ -126,11 +127,16 @@ pub fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
         .ok_or_else(|| format!("bad status line {status_line:?}"))?;
     let chunked = lines.any(|l| {
         l.split_once(':').is_some_and(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("transfer-encoding") && v.trim().eq_ignore_ascii_case("chunked")
+            k.trim().eq_ignore_ascii_case("transfer-encoding")
+                && v.trim().eq_ignore_ascii_case("chunked")
         })
     });
     let body = &raw[split + 4..];
-    let body = if chunked { dechunk(body)? } else { body.to_vec() };
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
@@ -143,7 +149,8 @@ fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
             .ok_or("chunk size without CRLF")?;
         let size_text = std::str::from_utf8(&body[..end]).map_err(|_| "chunk size not UTF-8")?;
         let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
         body = &body[end + 2..];
         if size == 0 {
             return Ok(out);
@@ -188,7 +195,9 @@ mod tests {
         assert_eq!(parse_response(chunked).unwrap(), (201, "abcde".to_owned()));
         assert!(parse_response(b"garbage").is_err());
         assert!(parse_response(b"SIP/2.0 200 OK\r\n\r\n").is_err());
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err());
+        assert!(
+            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err()
+        );
     }
 
     #[test]

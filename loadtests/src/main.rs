@@ -69,8 +69,9 @@ pub struct Common {
     /// The `tessera` binary to start [default: the one beside this binary, built if missing].
     #[arg(long)]
     pub gateway_bin: Option<PathBuf>,
-    /// RTP port range of a started gateway.
-    #[arg(long, default_value = "30000-39999")]
+    /// RTP port range of a started gateway (above Linux's ephemeral ports, away from the gateway
+    /// tests' ranges).
+    #[arg(long, default_value = "61000-64999")]
     pub rtp_ports: String,
     /// RUST_LOG of a started gateway.
     #[arg(long, default_value = "warn")]

@@ -51,7 +51,9 @@ pub fn parse_stat(text: &str) -> Result<CpuTicks, ProcError> {
         what: "stat",
         detail: detail.to_owned(),
     };
-    let close = text.rfind(')').ok_or_else(|| malformed("no ')' after the command name"))?;
+    let close = text
+        .rfind(')')
+        .ok_or_else(|| malformed("no ')' after the command name"))?;
     // After ")": field 3 (state) is the first; utime and stime are fields 14 and 15.
     let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
     let field = |n: usize| -> Result<u64, ProcError> {
@@ -139,7 +141,12 @@ mod tests {
 
     #[test]
     fn truncated_or_garbled_stat_is_an_error_not_a_panic() {
-        for text in ["", "4242 tessera S 1", "4242 (t) S 1 2 3", "1 (t) S 1 1 1 0 -1 0 0 0 0 0 x y"] {
+        for text in [
+            "",
+            "4242 tessera S 1",
+            "4242 (t) S 1 2 3",
+            "1 (t) S 1 1 1 0 -1 0 0 0 0 0 x y",
+        ] {
             assert!(parse_stat(text).is_err(), "{text:?}");
         }
     }

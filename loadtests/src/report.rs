@@ -27,7 +27,13 @@ pub struct Sample {
 pub fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for (i, row) in rows.iter().enumerate() {
@@ -156,7 +162,9 @@ pub fn svg_chart(title: &str, samples: &[Sample]) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -169,7 +177,10 @@ mod tests {
             vec!["a".into(), "long heading".into()],
             vec!["wider cell".into(), "x".into()],
         ]);
-        assert_eq!(t, "a           long heading\n----------  ------------\nwider cell  x\n");
+        assert_eq!(
+            t,
+            "a           long heading\n----------  ------------\nwider cell  x\n"
+        );
     }
 
     #[test]

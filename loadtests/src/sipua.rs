@@ -206,7 +206,12 @@ impl Ua {
             ack: Vec::new(),
         });
         let ack = self.base(Method::Ack, &remote_target, cseq).to_bytes();
-        if let Some(d) = self.dialog.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if let Some(d) = self
+            .dialog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
             d.ack = ack.clone();
         }
         let _ = self.socket.send_to(&ack, self.gateway);
@@ -216,7 +221,13 @@ impl Ua {
     /// Sends BYE and waits (bounded) for its 200. Returns the final status, or `None` when none
     /// came.
     pub fn bye(&mut self) -> Option<u16> {
-        let target = self.dialog.lock().unwrap_or_else(|e| e.into_inner()).as_ref()?.remote_target.clone();
+        let target = self
+            .dialog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()?
+            .remote_target
+            .clone();
         self.cseq += 1;
         let cseq = self.cseq;
         let bye = self.base(Method::Bye, &target, cseq).to_bytes();
@@ -275,13 +286,17 @@ fn read_loop(
             continue;
         }
         // A retransmitted 200 to our INVITE means our ACK was lost: send it again.
-        let reack = dialog.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|d| {
-            let is_invite_200 = message.status() == Some(200)
-                && message
-                    .cseq()
-                    .is_ok_and(|c| c.method == Method::Invite && c.seq == d.invite_cseq);
-            (is_invite_200 && !d.ack.is_empty()).then(|| d.ack.clone())
-        });
+        let reack = dialog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|d| {
+                let is_invite_200 = message.status() == Some(200)
+                    && message
+                        .cseq()
+                        .is_ok_and(|c| c.method == Method::Invite && c.seq == d.invite_cseq);
+                (is_invite_200 && !d.ack.is_empty()).then(|| d.ack.clone())
+            });
         if let Some(ack) = reack {
             let _ = socket.send_to(&ack, gateway);
         }

@@ -77,22 +77,40 @@ struct SoakReport {
 }
 
 fn rss_mib(pid: Option<u32>) -> Option<f64> {
-    pid.and_then(|p| procfs::rss_kib(p).ok()).map(|k| k as f64 / 1024.0)
+    pid.and_then(|p| procfs::rss_kib(p).ok())
+        .map(|k| k as f64 / 1024.0)
 }
 
 /// `soak`.
 pub fn run(args: &SoakArgs) -> Result<()> {
     let media = Media::encode(60)?;
     let gw = args.common.gateway()?;
-    gw.ensure_tenant(u32::try_from(args.meetings * args.vtcs_per_meeting * 2 + 50).unwrap_or(u32::MAX))?;
+    gw.ensure_tenant(
+        u32::try_from(args.meetings * args.vtcs_per_meeting * 2 + 50).unwrap_or(u32::MAX),
+    )?;
     let start = now_secs();
     let mut meetings: Vec<FleetMeeting> = Vec::new();
     for m in 0..args.meetings {
-        meetings.push(start_meeting(&gw, &media, m, args.vtcs_per_meeting, args.native_per_meeting, false)?);
+        meetings.push(start_meeting(
+            &gw,
+            &media,
+            m,
+            args.vtcs_per_meeting,
+            args.native_per_meeting,
+            false,
+        )?);
     }
     let ticks = procfs::ticks_per_second() as f64;
-    let mut last_cpu = gw.pid.and_then(|p| procfs::cpu(p).ok()).map(|c| (now_secs(), c.total()));
-    let (mut joins, mut leaves, mut failed, mut bye_failed) = ((args.meetings * args.vtcs_per_meeting) as u64, 0u64, 0u64, 0u64);
+    let mut last_cpu = gw
+        .pid
+        .and_then(|p| procfs::cpu(p).ok())
+        .map(|c| (now_secs(), c.total()));
+    let (mut joins, mut leaves, mut failed, mut bye_failed) = (
+        (args.meetings * args.vtcs_per_meeting) as u64,
+        0u64,
+        0u64,
+        0u64,
+    );
     let mut samples = Vec::new();
     let mut timeline = Vec::new();
     let mut rng = rand::rng();
@@ -113,8 +131,15 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             let now = now_secs();
             let rss = rss_mib(gw.pid);
             let active = gw.calls_active().ok();
-            samples.push(MemorySample { t: now - start, rss_mib: rss, calls_active: active });
-            let cpu = gw.pid.and_then(|p| procfs::cpu(p).ok()).map(|c| (now, c.total()));
+            samples.push(MemorySample {
+                t: now - start,
+                rss_mib: rss,
+                calls_active: active,
+            });
+            let cpu = gw
+                .pid
+                .and_then(|p| procfs::cpu(p).ok())
+                .map(|c| (now, c.total()));
             let cores = match (last_cpu, cpu) {
                 (Some((ta, a)), Some((tb, b))) => (b - a) as f64 / ticks / (tb - ta).max(1e-3),
                 _ => 0.0,
@@ -125,7 +150,11 @@ pub fn run(args: &SoakArgs) -> Result<()> {
                 .flat_map(|m| &m.vtcs)
                 .map(|v| v.stats().frames_between(now - 1.0, now) as f64)
                 .collect();
-            timeline.push(Sample { t: now - start, fps: stats::mean(&fps).unwrap_or(0.0), cpu_cores: cores });
+            timeline.push(Sample {
+                t: now - start,
+                fps: stats::mean(&fps).unwrap_or(0.0),
+                cpu_cores: cores,
+            });
             bar.set_message(format!(
                 "RSS {} MiB, {} calls active, {joins} joins, {failed} failed",
                 rss.map_or("?".into(), |r| format!("{r:.1}")),
@@ -208,7 +237,10 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         rss_end_mib: rss_end,
         rss_after_hangup_mib: rss_after,
         rss_slope_mib_per_hour: slope,
-        calls_active_during_max: samples.iter().filter_map(|s| s.calls_active).reduce(f64::max),
+        calls_active_during_max: samples
+            .iter()
+            .filter_map(|s| s.calls_active)
+            .reduce(f64::max),
         calls_active_after_hangup: after,
         memory_flat,
         leaked_calls: after.is_none_or(|a| a != 0.0),
@@ -220,12 +252,21 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         "{}",
         report::pairs(&[
             ("duration", format!("{:.0} s", report.duration_s)),
-            ("joins / leaves", format!("{} / {}", report.joins, report.leaves)),
+            (
+                "joins / leaves",
+                format!("{} / {}", report.joins, report.leaves)
+            ),
             ("failed joins", report.failed_calls.to_string()),
             ("BYEs without 200", report.bye_without_200.to_string()),
-            ("RSS start / end / after hang-up (MiB)", format!("{} / {} / {}", f(rss_start), f(rss_end), f(rss_after))),
+            (
+                "RSS start / end / after hang-up (MiB)",
+                format!("{} / {} / {}", f(rss_start), f(rss_end), f(rss_after))
+            ),
             ("RSS slope (MiB/h)", f(slope)),
-            ("calls active (max during)", f(report.calls_active_during_max)),
+            (
+                "calls active (max during)",
+                f(report.calls_active_during_max)
+            ),
             ("calls active after hang-up", f(after)),
         ])
     );

@@ -150,7 +150,8 @@ mod tests {
             let from = &sources[i];
             for row in 0..from.height() {
                 let line = from.row(row);
-                plane.row_mut(py + row)[px..px + from.width()].copy_from_slice(&line[..from.width()]);
+                plane.row_mut(py + row)[px..px + from.width()]
+                    .copy_from_slice(&line[..from.width()]);
             }
         }
     }
@@ -181,7 +182,10 @@ mod tests {
     #[test]
     fn wrong_size_is_refused() {
         let mut small = I420Frame::new(640, 360).unwrap();
-        assert!(matches!(draw(&mut small, 1), Err(StampError::WrongSize(640, 360))));
+        assert!(matches!(
+            draw(&mut small, 1),
+            Err(StampError::WrongSize(640, 360))
+        ));
     }
 
     /// The real path: encode, scale into the middle-right tile of a 3x3 720p layout, encode that

@@ -65,7 +65,9 @@ mod tests {
 
     #[test]
     fn slope_of_a_line_and_of_flat_data() {
-        let line: Vec<(f64, f64)> = (0..10).map(|x| (f64::from(x), 3.0 * f64::from(x) + 1.0)).collect();
+        let line: Vec<(f64, f64)> = (0..10)
+            .map(|x| (f64::from(x), 3.0 * f64::from(x) + 1.0))
+            .collect();
         assert!((slope(&line).unwrap() - 3.0).abs() < 1e-9);
         let flat: Vec<(f64, f64)> = (0..10).map(|x| (f64::from(x), 5.0)).collect();
         assert_eq!(slope(&flat), Some(0.0));

@@ -41,7 +41,9 @@ pub struct SendLog {
 impl Default for SendLog {
     fn default() -> Self {
         SendLog {
-            times: (0..256).map(|_| AtomicU64::new(f64::NAN.to_bits())).collect(),
+            times: (0..256)
+                .map(|_| AtomicU64::new(f64::NAN.to_bits()))
+                .collect(),
         }
     }
 }
@@ -120,7 +122,10 @@ impl RxStats {
 
     /// Frames that arrived in `[from, to)`.
     pub fn frames_between(&self, from: f64, to: f64) -> usize {
-        self.frames.iter().filter(|(t, _)| *t >= from && *t < to).count()
+        self.frames
+            .iter()
+            .filter(|(t, _)| *t >= from && *t < to)
+            .count()
     }
 
     /// Share of frames in `[from, to)` that arrived within `slack` seconds of the steady 30 fps
@@ -137,7 +142,10 @@ impl RxStats {
             return None;
         }
         let interval = 1.0 / f64::from(FPS);
-        let late = times.windows(2).filter(|w| w[1] - w[0] > interval + slack).count();
+        let late = times
+            .windows(2)
+            .filter(|w| w[1] - w[0] > interval + slack)
+            .count();
         Some(1.0 - late as f64 / (times.len() - 1) as f64)
     }
 }
@@ -246,7 +254,12 @@ impl Vtc {
         }
         let mut threads = Vec::new();
         {
-            let (video, audio, stop, spec) = (video.try_clone()?, audio.try_clone()?, stop.clone(), spec.clone());
+            let (video, audio, stop, spec) = (
+                video.try_clone()?,
+                audio.try_clone()?,
+                stop.clone(),
+                spec.clone(),
+            );
             let targets = (answer.video, answer.audio, answer.video_pt);
             threads.push(
                 std::thread::Builder::new()
@@ -325,7 +338,10 @@ fn send_loop(
             sleep_until(next_audio);
             let payload = &spec.audio[audio_n as usize % spec.audio.len()];
             let ts = audio_ts0.wrapping_add((audio_n * 160) as u32);
-            let _ = audio.send_to(&rtp_packet(0, audio_n == 0, audio_seq, ts, audio_ssrc, payload), audio_to);
+            let _ = audio.send_to(
+                &rtp_packet(0, audio_n == 0, audio_seq, ts, audio_ssrc, payload),
+                audio_to,
+            );
             audio_seq = audio_seq.wrapping_add(1);
             audio_n += 1;
         } else {
@@ -404,7 +420,8 @@ fn video_loop(spec: &VtcSpec, socket: &UdpSocket, rx: &Mutex<RxStats>, stop: &At
                                 let latency = (at - sent) * 1000.0;
                                 // The loop replays a stamp every few seconds: a read older than
                                 // half a loop is a stale picture, not a latency.
-                                let loop_ms = spec.clip.frames.len() as f64 * 1000.0 / f64::from(FPS);
+                                let loop_ms =
+                                    spec.clip.frames.len() as f64 * 1000.0 / f64::from(FPS);
                                 if (0.0..loop_ms / 2.0).contains(&latency) {
                                     stats.latency_ms.push((at, latency));
                                 }
@@ -448,7 +465,10 @@ mod tests {
         let p = rtp_packet(96, true, 65_535, 123_456, 7, b"abc");
         let h = parse_rtp(&p).unwrap();
         assert!(h.marker);
-        assert_eq!((h.payload_type, h.seq, h.timestamp, h.payload), (96, 65_535, 123_456, &b"abc"[..]));
+        assert_eq!(
+            (h.payload_type, h.seq, h.timestamp, h.payload),
+            (96, 65_535, 123_456, &b"abc"[..])
+        );
         // A receiver report (PT 201) multiplexed on the RTP port.
         let rr = [0x80, 201, 0, 1, 0, 0, 0, 7];
         assert!(parse_rtp(&rr).is_none());
