@@ -276,6 +276,8 @@ pub struct ThroughputReport {
     port_reports: Vec<PortReport>,
     baseline: Option<baseline::BaselineReport>,
     ratio: Option<f64>,
+    /// What the ratio compares.
+    ratio_basis: &'static str,
 }
 
 fn progress(len: u64, what: &str) -> ProgressBar {
@@ -415,15 +417,26 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
         }
         None => None,
     };
-    // A baseline that carried no port at full rate makes the ratio infinite (printed `inf`).
-    let ratio = match (
-        ports_per_core,
-        baseline.as_ref().and_then(|b| b.ports_per_core),
+    // A baseline that carried no port at full rate makes the ratio infinite (printed `inf`);
+    // when neither side carried one, the frame-weighted figures are compared instead.
+    let weighted_ratio = match (
+        frame_weighted_ports_per_core,
+        baseline
+            .as_ref()
+            .and_then(|b| b.frame_weighted_ports_per_core),
     ) {
         (Some(g), Some(b)) if b > 0.0 => Some(g / b),
-        (Some(g), Some(_)) if g > 0.0 => Some(f64::INFINITY),
-        (Some(_), Some(_)) => Some(0.0),
         _ => None,
+    };
+    let baseline_ppc = baseline.as_ref().and_then(|b| b.ports_per_core);
+    let (ratio, ratio_basis) = match (ports_per_core, baseline_ppc) {
+        (Some(g), Some(b)) if b > 0.0 => (Some(g / b), "ports at full rate"),
+        (Some(g), Some(_)) if g > 0.0 => (Some(f64::INFINITY), "ports at full rate"),
+        (Some(_), Some(_)) => (
+            weighted_ratio,
+            "frame-weighted: no port at full rate on either side",
+        ),
+        _ => (None, "n/a"),
     };
     let report = ThroughputReport {
         meetings: args.meetings,
@@ -445,6 +458,7 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
         port_reports,
         baseline,
         ratio,
+        ratio_basis,
     };
     print_throughput(&report);
     if let Some(path) = &args.common.json {
@@ -542,7 +556,10 @@ fn print_throughput(r: &ThroughputReport) {
             "baseline frame-weighted ports per core",
             fmt_opt(b.frame_weighted_ports_per_core, 2),
         ));
-        summary.push(("ratio", fmt_opt(r.ratio, 2) + "x"));
+        summary.push((
+            "ratio",
+            format!("{}x ({})", fmt_opt(r.ratio, 2), r.ratio_basis),
+        ));
     }
     println!("{}", report::pairs(&summary));
 }
