@@ -54,6 +54,8 @@ struct MemorySample {
     t: f64,
     rss_mib: Option<f64>,
     calls_active: Option<f64>,
+    /// Calls the fleet had up at that moment (the gauge should match it).
+    fleet_calls: usize,
 }
 
 /// The soak report.
@@ -69,6 +71,8 @@ struct SoakReport {
     rss_after_hangup_mib: Option<f64>,
     rss_slope_mib_per_hour: Option<f64>,
     calls_active_during_max: Option<f64>,
+    /// Largest excess of `tessera_calls_active` over the fleet's own live calls in a sample.
+    calls_active_excess_max: Option<f64>,
     calls_active_after_hangup: Option<f64>,
     memory_flat: Option<bool>,
     leaked_calls: bool,
@@ -131,10 +135,12 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             let now = now_secs();
             let rss = rss_mib(gw.pid);
             let active = gw.calls_active().ok();
+            let fleet_calls = meetings.iter().map(|m| m.vtcs.len()).sum();
             samples.push(MemorySample {
                 t: now - start,
                 rss_mib: rss,
                 calls_active: active,
+                fleet_calls,
             });
             let cpu = gw
                 .pid
@@ -241,6 +247,10 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             .iter()
             .filter_map(|s| s.calls_active)
             .reduce(f64::max),
+        calls_active_excess_max: samples
+            .iter()
+            .filter_map(|s| s.calls_active.map(|a| a - s.fleet_calls as f64))
+            .reduce(f64::max),
         calls_active_after_hangup: after,
         memory_flat,
         leaked_calls: after.is_none_or(|a| a != 0.0),
@@ -266,6 +276,10 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             (
                 "calls active (max during)",
                 f(report.calls_active_during_max)
+            ),
+            (
+                "calls active above the fleet's (max)",
+                f(report.calls_active_excess_max),
             ),
             ("calls active after hang-up", f(after)),
         ])
