@@ -1,12 +1,124 @@
-//! `tessera-load`: sizes a gateway the way a customer's own load test would.
+//! `tessera-load`: sizes a gateway the way a customer's own load test would, against a real
+//! `tessera serve` on loopback (started here, or attached with `--target`).
+//!
+//! Modes: `throughput` (ports per core, with the ffmpeg baseline), `ramp` (the knee), `call-rate`
+//! (SIPp), `soak` (memory and leaked calls). Each prints a table, and writes JSON with `--json`
+//! and an SVG chart with `--plot`.
 
-use clap::Parser;
+mod baseline;
+mod callrate;
+mod clip;
+mod fleet;
+mod gateway;
+mod httpc;
+mod procfs;
+mod report;
+mod sipua;
+mod soak;
+mod stamp;
+mod stats;
+mod vtc;
 
-#[derive(Parser)]
-#[command(name = "tessera-load", about = "Load tests against a running tessera gateway")]
-struct Cli {}
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Load tests against a tessera gateway.
+#[derive(Debug, Parser)]
+#[command(name = "tessera-load", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Transcoding throughput: ports per core at full frame rate, latency, and the ffmpeg baseline.
+    Throughput(fleet::ThroughputArgs),
+    /// Adds meetings step by step until frame rate or latency degrades; reports the knee.
+    Ramp(fleet::RampArgs),
+    /// Short calls from SIPp at a given rate: completed, failed, setup latency.
+    CallRate(callrate::CallRateArgs),
+    /// Mixed load with joins and leaves; memory growth and leaked calls.
+    Soak(soak::SoakArgs),
+}
+
+/// The naive pipeline to compare against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Baseline {
+    /// One ffmpeg process per VTC port: decode nine inputs, scale, xstack 3x3, encode.
+    Ffmpeg,
+}
+
+/// Where the gateway is, and how to report.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Attach to a running gateway's SIP address instead of starting one (needs --http and --token).
+    #[arg(long, requires_all = ["http", "token"])]
+    pub target: Option<SocketAddr>,
+    /// The attached gateway's admin API address (host:port).
+    #[arg(long)]
+    pub http: Option<SocketAddr>,
+    /// The attached gateway's operator token.
+    #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The attached gateway's process id, for CPU and memory from /proc.
+    #[arg(long)]
+    pub gateway_pid: Option<u32>,
+    /// The `tessera` binary to start [default: the one beside this binary, built if missing].
+    #[arg(long)]
+    pub gateway_bin: Option<PathBuf>,
+    /// RTP port range of a started gateway (above Linux's ephemeral ports, away from the gateway
+    /// tests' ranges).
+    #[arg(long, default_value = "61000-64999")]
+    pub rtp_ports: String,
+    /// RUST_LOG of a started gateway.
+    #[arg(long, default_value = "warn")]
+    pub gateway_log: String,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write an SVG chart of frame rate and CPU over time here.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+impl Common {
+    /// Starts or attaches to the gateway.
+    pub fn gateway(&self) -> anyhow::Result<gateway::Gateway> {
+        match (self.target, self.http, &self.token) {
+            (Some(sip), Some(http), Some(token)) => {
+                gateway::Gateway::attach(sip, http, token.clone(), self.gateway_pid)
+            }
+            _ => {
+                let binary = match &self.gateway_bin {
+                    Some(b) => b.clone(),
+                    None => gateway::default_binary()?,
+                };
+                gateway::Gateway::launch(&gateway::LaunchOptions {
+                    binary,
+                    rtp_ports: self.rtp_ports.clone(),
+                    log: self.gateway_log.clone(),
+                })
+            }
+        }
+    }
+}
 
 fn main() -> anyhow::Result<()> {
-    let _ = Cli::parse();
-    anyhow::bail!("tessera-load: not built yet")
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let _ = vtc::epoch();
+    match Cli::parse().mode {
+        Mode::Throughput(args) => fleet::throughput(&args),
+        Mode::Ramp(args) => fleet::ramp(&args),
+        Mode::CallRate(args) => callrate::run(&args),
+        Mode::Soak(args) => soak::run(&args),
+    }
 }

@@ -176,6 +176,22 @@ pub enum CoreOutput {
         /// What to change.
         control: MediaControl,
     },
+    /// A synthetic participant joined a meeting: the driver starts its generator in the
+    /// meeting's media engine.
+    SyntheticJoin {
+        /// The meeting.
+        tenant: String,
+        /// The meeting.
+        conference: String,
+        /// Its participant number.
+        participant: u64,
+        /// The name drawn on its tile.
+        display_name: String,
+        /// Its position among the synthetic participants added with it (turn, colour, pitch).
+        index: u32,
+        /// How many were added with it.
+        count: u32,
+    },
 }
 
 /// In-call media controls a caller drives with DTMF while in a meeting.
@@ -261,7 +277,21 @@ pub enum AdminCommand {
         /// Who.
         id: String,
     },
+    /// Add `count` synthetic trusted participants (test pattern and voice) to a meeting: the
+    /// load tests' meeting side, like the demo meeting's.
+    AddSynthetic {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+        /// How many (1..=[`MAX_SYNTHETIC`]).
+        count: u32,
+    },
 }
+
+/// Most synthetic participants one [`AdminCommand::AddSynthetic`] adds (a 3x3 layout shows 9
+/// tiles; more would only cost rendering).
+pub const MAX_SYNTHETIC: u32 = 16;
 
 /// Why an admin command failed; the HTTP layer maps each to a status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -281,6 +311,14 @@ pub enum AdminError {
         what: &'static str,
         /// The id asked for.
         id: String,
+    },
+    /// A synthetic participant count out of range (400).
+    #[error("count must be between 1 and {max}, not {count}")]
+    InvalidCount {
+        /// The count asked for.
+        count: u32,
+        /// The largest allowed.
+        max: u32,
     },
 }
 

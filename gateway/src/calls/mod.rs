@@ -578,6 +578,32 @@ impl CallCore {
                 conference,
                 id,
             } => self.lobby_decision(now, &tenant, &conference, &id, false),
+            AdminCommand::AddSynthetic {
+                tenant,
+                conference,
+                count,
+            } => {
+                let (t, c) = self.meeting_key(&tenant, &conference)?;
+                if count == 0 || count > api::MAX_SYNTHETIC {
+                    return Err(AdminError::InvalidCount {
+                        count,
+                        max: api::MAX_SYNTHETIC,
+                    });
+                }
+                for index in 0..count {
+                    let display_name = format!("Synthetic {}", index + 1);
+                    let id = self.add_synthetic(now, &t, &c, &display_name)?;
+                    self.out.push_back(CoreOutput::SyntheticJoin {
+                        tenant: tenant.clone(),
+                        conference: conference.clone(),
+                        participant: id.0,
+                        display_name,
+                        index,
+                        count,
+                    });
+                }
+                Ok(AdminReply::Done)
+            }
             AdminCommand::Remove {
                 tenant,
                 conference,

@@ -748,6 +748,50 @@ fn synthetic_trusted_participants_let_untrusted_callers_into_an_everyone_meeting
 }
 
 #[test]
+fn operator_adds_synthetic_participants_that_join_the_meeting_media() {
+    let mut h = Harness::new();
+    let add = |conference: &str, count| AdminCommand::AddSynthetic {
+        tenant: "12345678".into(),
+        conference: conference.into(),
+        count,
+    };
+    assert!(matches!(
+        h.core.handle_admin(h.now, add("1177958860", 3)),
+        Ok(AdminReply::Done)
+    ));
+    h.collect();
+    let view = h.view();
+    assert_eq!(view.participants.len(), 3);
+    assert!(view.participants.iter().all(|p| p.protocol == "synthetic"));
+    let joins: Vec<(u32, u32)> = h
+        .media
+        .iter()
+        .filter_map(|o| match o {
+            CoreOutput::SyntheticJoin {
+                tenant,
+                conference,
+                index,
+                count,
+                ..
+            } if tenant == "12345678" && conference == "1177958860" => Some((*index, *count)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(joins, vec![(0, 3), (1, 3), (2, 3)]);
+    for count in [0, api::MAX_SYNTHETIC + 1] {
+        assert!(matches!(
+            h.core.handle_admin(h.now, add("1177958860", count)),
+            Err(AdminError::InvalidCount { .. })
+        ));
+    }
+    assert!(matches!(
+        h.core.handle_admin(h.now, add("9999999", 1)),
+        Err(AdminError::UnknownMeeting { .. })
+    ));
+    assert_eq!(h.view().participants.len(), 3);
+}
+
+#[test]
 fn operator_removes_a_participant_with_bye() {
     let mut h = Harness::new();
     h.core

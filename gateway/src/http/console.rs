@@ -103,6 +103,8 @@ impl From<AdminCallError> for ConsoleError {
             AdminCallError::Admin(
                 e @ (AdminError::UnknownMeeting { .. } | AdminError::UnknownParticipant { .. }),
             ) => ConsoleError::NotFound(e.to_string()),
+            // The console only views meetings; a count error would be a bug.
+            AdminCallError::Admin(AdminError::InvalidCount { .. }) => ConsoleError::Internal,
             AdminCallError::Unavailable => ConsoleError::Unavailable,
         }
     }

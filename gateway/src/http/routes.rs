@@ -61,6 +61,7 @@ pub(super) fn api_routes() -> OpenApiRouter<HttpState> {
         .routes(routes!(admit))
         .routes(routes!(deny))
         .routes(routes!(remove))
+        .routes(routes!(add_synthetic))
         .merge(super::tenants::routes())
         .merge(super::meetings::routes())
         .merge(super::devices::routes())
@@ -170,6 +171,9 @@ impl From<AdminCallError> for ApiError {
             AdminCallError::Admin(
                 e @ (AdminError::UnknownMeeting { .. } | AdminError::UnknownParticipant { .. }),
             ) => ApiError::NotFound(e.to_string()),
+            AdminCallError::Admin(e @ AdminError::InvalidCount { .. }) => {
+                ApiError::BadRequest(e.to_string())
+            }
             AdminCallError::Unavailable => ApiError::Unavailable,
         }
     }
@@ -421,6 +425,49 @@ async fn remove(
         tenant,
         conference,
         id,
+    };
+    expect_done(&state, cmd).await
+}
+
+/// Body of `POST .../synthetic`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SyntheticBody {
+    /// How many synthetic participants to add (1-16).
+    count: u32,
+}
+
+/// Add synthetic trusted participants (moving test pattern, voice in turns) to a meeting: the
+/// meeting side of a load test, like the demo meeting's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/meetings/{tenant}/{conference}/synthetic",
+    tag = "live",
+    params(
+        ("tenant" = String, Path, description = "Tenant key"),
+        ("conference" = String, Path, description = "Conference ID"),
+    ),
+    request_body = SyntheticBody,
+    responses(
+        (status = 204, description = "Added"),
+        (status = 400, description = "Undecodable path or body, or a count out of range", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "A token of another tenant", body = ErrorBody),
+        (status = 503, description = "The core is not available", body = ErrorBody),
+        (status = 404, description = "No such meeting", body = ErrorBody),
+    )
+)]
+async fn add_synthetic(
+    State(state): State<HttpState>,
+    path: Result<Path<MeetingPath>, PathRejection>,
+    body: Result<Json<SyntheticBody>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(MeetingPath { tenant, conference }) = path?;
+    let Json(SyntheticBody { count }) = body?;
+    let cmd = AdminCommand::AddSynthetic {
+        tenant,
+        conference,
+        count,
     };
     expect_done(&state, cmd).await
 }

@@ -57,9 +57,10 @@ fn answer(cmd: &AdminCommand) -> AdminReply {
             participants: Vec::new(),
             lobby: Vec::new(),
         }),
-        AdminCommand::Admit { .. } | AdminCommand::Deny { .. } | AdminCommand::Remove { .. } => {
-            AdminReply::Done
-        }
+        AdminCommand::Admit { .. }
+        | AdminCommand::Deny { .. }
+        | AdminCommand::Remove { .. }
+        | AdminCommand::AddSynthetic { .. } => AdminReply::Done,
     }
 }
 

@@ -52,6 +52,15 @@ fn meeting() -> MeetingView {
 fn answer(cmd: &AdminCommand) -> Result<AdminReply, AdminError> {
     let (tenant, conference, id) = match cmd {
         AdminCommand::ListMeetings { .. } => return Ok(AdminReply::Meetings(Vec::new())),
+        AdminCommand::AddSynthetic { count, .. } => {
+            return match *count {
+                0 => Err(AdminError::InvalidCount {
+                    count: 0,
+                    max: crate::calls::api::MAX_SYNTHETIC,
+                }),
+                _ => Ok(AdminReply::Done),
+            };
+        }
         AdminCommand::ViewMeeting { tenant, conference } => (tenant, conference, None),
         AdminCommand::Admit {
             tenant,
@@ -440,4 +449,49 @@ async fn core_dropping_the_request_unanswered_is_503() {
     let (state, _, _db) = state_with(AdminHandle(tx));
     let (status, _) = send(&router(state), Method::GET, &meeting_uri(), Some(&bearer())).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+async fn post_json(app: &Router, uri: &str, body: &str) -> (StatusCode, Response) {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::AUTHORIZATION, bearer())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    (status, Response { headers, body })
+}
+
+#[tokio::test]
+async fn synthetic_participants_are_added_with_204_and_a_bad_count_is_400() {
+    let f = fixture();
+    let uri = format!("{}/synthetic", meeting_uri());
+    let (status, _) = post_json(&f.app, &uri, r#"{"count": 9}"#).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(matches!(
+        f.seen.lock().expect("lock").as_slice(),
+        [AdminCommand::AddSynthetic { tenant, conference, count: 9 }]
+            if tenant == TENANT && conference == CONFERENCE
+    ));
+    let (status, response) = post_json(&f.app, &uri, r#"{"count": 0}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(response.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("between 1 and")));
+    // A body that is not `{"count": N}` never reaches the core.
+    for body in [r#"{"cnt": 1}"#, r#"{"count": -1}"#, "nine"] {
+        let (status, _) = post_json(&f.app, &uri, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    assert_eq!(f.seen.lock().expect("lock").len(), 2);
 }

@@ -87,6 +87,7 @@ async fn document_lists_every_route_of_the_api() {
             "/api/v1/meetings/{tenant}/{conference}/participants/{id}",
             "delete",
         ),
+        ("/api/v1/meetings/{tenant}/{conference}/synthetic", "post"),
     ];
     for (path, method) in expected {
         assert!(

@@ -233,6 +233,20 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         handle.control(control);
                     }
                 }
+                CoreOutput::SyntheticJoin {
+                    tenant,
+                    conference,
+                    participant,
+                    display_name,
+                    index,
+                    count,
+                } => engines.add_synthetic(
+                    &(tenant, conference),
+                    participant,
+                    &display_name,
+                    index,
+                    count,
+                ),
             }
         }
         if draining && core.is_drained() {

@@ -1,0 +1,98 @@
+//! Smoke test of the harness: `tessera-load throughput --quick` against a real `tessera serve`
+//! (started by the tool from this target directory) and a real ffmpeg baseline. It checks that
+//! the harness works (calls established and hung up, every stream received and decoded at 720p,
+//! latency stamps read, the summary line's format), never how fast anything is.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn throughput_quick_establishes_calls_decodes_streams_and_prints_the_summary_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let plot = dir.path().join("chart.svg");
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera-load"))
+        .args(["throughput", "--quick", "--json"])
+        .arg(&json)
+        .arg("--plot")
+        .arg(&plot)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tessera-load failed:\n{stdout}\n{stderr}"
+    );
+
+    let last = stdout.lines().last().unwrap_or_default();
+    let words: Vec<&str> = last.split(' ').collect();
+    // throughput: <ports> ports/core at <fps> fps, baseline <ports> ports/core, ratio <x>x
+    assert_eq!(words.len(), 11, "{last:?}");
+    assert_eq!(
+        (words[0], words[2], words[3], words[5], words[6], words[8], words[9]),
+        (
+            "throughput:",
+            "ports/core",
+            "at",
+            "fps,",
+            "baseline",
+            "ports/core,",
+            "ratio"
+        ),
+        "{last:?}"
+    );
+    let number = |w: &str| {
+        w.parse::<f64>()
+            .unwrap_or_else(|_| panic!("{w:?} in {last:?}"))
+    };
+    number(words[1]);
+    assert!(number(words[4]) > 0.0, "{last:?}");
+    number(words[7]);
+    number(
+        words[10]
+            .strip_suffix('x')
+            .unwrap_or_else(|| panic!("{last:?}")),
+    );
+
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["ports"], 2);
+    assert_eq!(
+        report["calls_hung_up_200"], 2,
+        "every call ends with BYE/200"
+    );
+    assert!(report["gateway_cpu_cores"].as_f64().unwrap() > 0.0);
+    let ports = report["port_reports"].as_array().unwrap();
+    assert_eq!(ports.len(), 2);
+    for p in ports {
+        assert!(p["video_packets"].as_u64().unwrap() > 100, "{p}");
+        assert!(p["audio_packets"].as_u64().unwrap() > 100, "{p}");
+        assert!(
+            p["decoded"].as_u64().unwrap() > 0,
+            "no picture decoded: {p}"
+        );
+        assert_eq!(p["decode_errors"], 0, "{p}");
+        assert_eq!(p["picture"], serde_json::json!([1280, 720]), "{p}");
+        assert!(
+            p["keyframe_delay_ms"].as_f64().is_some(),
+            "no keyframe: {p}"
+        );
+    }
+    // The probe (first VTC) read the other VTC's stamps through the gateway's layout.
+    assert!(
+        ports[0]["latency_samples"].as_u64().unwrap() > 0,
+        "{}",
+        ports[0]
+    );
+    assert!(report["latency_p50_ms"].as_f64().unwrap() > 0.0);
+    let baseline = &report["baseline"];
+    assert_eq!(baseline["ports"], 1);
+    assert!(
+        baseline["fps"][0].as_f64().unwrap() > 0.0,
+        "ffmpeg produced no frames: {baseline}"
+    );
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
+}
