@@ -8,6 +8,8 @@
 //! - [`layout`]: tile geometry and who fills which tile for a viewer.
 //! - [`speakers`]: voice-activity detection and the active-speaker ranking.
 //! - [`audio`]: the N-1 audio mix, soft clipping and resampling to 48 kHz.
+//! - [`simulcast`]: which simulcast layer and temporal layers to decode for a tile, and the
+//!   keyframe-gated switch between layers.
 //! - [`codec`]: H.264 (openh264) and PCMU/PCMA/G.722/Opus wrappers between frames and RTP
 //!   payloads; the gateway packetises and wires them.
 
@@ -19,6 +21,7 @@ pub mod font;
 pub mod frame;
 pub mod layout;
 pub mod scale;
+pub mod simulcast;
 pub mod speakers;
 
 pub use audio::{AudioError, MixInput, NMinusOneMixer, Resampler};

@@ -2,18 +2,30 @@
 //! renders a moving test pattern on its own background colour and talks in turns with a
 //! voice-like signal, so the active speaker changes every few seconds.
 //!
-//! Owns only the generation of pictures and samples from a time offset; the engine decides when
-//! to ask. Pure: the same inputs give the same output.
+//! Like a real native client they publish **simulcast**: one encoder per spatial layer of
+//! [`mixer::simulcast::LADDER`], and only the layers the gateway subscribes to are rendered and
+//! encoded (a real sender pauses unused layers). The engine then decodes them like any native
+//! stream ([`super::ingest`]), so the demo exercises the same decode path as real publishers.
+//!
+//! Owns only the generation of pictures and samples from a time offset and their encoding; the
+//! engine decides when to ask and what to subscribe to. Deterministic: the same inputs give the
+//! same output.
 
 use std::f32::consts::TAU;
 use std::time::Duration;
 
+use mixer::codec::h264::{CodecError, EncodedFrame, EncoderConfig, H264Encoder};
 use mixer::frame::{FrameError, I420Frame, Yuv};
 use mixer::layout::Rect;
 
-/// Size synthetic participants publish at: the spatial layer that fits a 3x3 tile of a 720p
-/// layout without upscaling (the gateway decodes, or here renders, only what a tile needs).
+/// Size of [`Synthetic::video`]'s picture (the middle simulcast layer).
 pub const SYNTHETIC_SIZE: (u32, u32) = (640, 360);
+
+/// Bit rate of a 1280x720 layer; smaller layers get proportionally less (at least
+/// [`MIN_LAYER_BITRATE`]).
+const FULL_LAYER_BITRATE: u32 = 1_200_000;
+/// Floor of a layer's bit rate.
+const MIN_LAYER_BITRATE: u32 = 150_000;
 
 /// How long each participant talks before the next one's turn.
 pub const TURN: Duration = Duration::from_secs(4);
@@ -84,10 +96,16 @@ impl Synthetic {
     /// The picture at `t`: background colour with a bar sweeping across and a block bouncing
     /// up and down, so motion is visible in every tile.
     pub fn video(&self, t: Duration) -> Result<I420Frame, FrameError> {
-        let (w, h) = SYNTHETIC_SIZE;
+        self.video_at(t, SYNTHETIC_SIZE)
+    }
+
+    /// The picture at `t` rendered at `size` (even sizes; the geometry scales with it, so every
+    /// simulcast layer shows the same scene).
+    pub fn video_at(&self, t: Duration, size: (u32, u32)) -> Result<I420Frame, FrameError> {
+        let (w, h) = size;
         let mut frame = I420Frame::solid(w, h, self.background)?;
         let secs = t.as_secs_f32() + self.index as f32 * 0.37;
-        let bar_w = 24;
+        let bar_w = ((24 * w / 640) & !1).clamp(2, w);
         let x = ((secs * 0.25).fract() * (w - bar_w) as f32) as u32 & !1;
         frame.fill_rect(
             Rect {
@@ -98,7 +116,7 @@ impl Synthetic {
             },
             Yuv::from_rgb(240, 240, 240),
         )?;
-        let block = 60;
+        let block = ((60 * h / 360) & !1).clamp(2, h.min(w));
         let y = (((secs * 1.3).sin() * 0.5 + 0.5) * (h - block) as f32) as u32 & !1;
         frame.fill_rect(
             Rect {
@@ -110,6 +128,93 @@ impl Synthetic {
             Yuv::from_rgb(20, 20, 20),
         )?;
         Ok(frame)
+    }
+}
+
+/// A synthetic participant's simulcast sender: one encoder per spatial layer, created when the
+/// layer is subscribed and dropped when it is not (so its first frame after a pause is a
+/// keyframe).
+pub struct SimulcastPublisher {
+    layers: Vec<(u32, u32)>,
+    fps: u32,
+    encoders: Vec<Option<H264Encoder>>,
+    keyframe_wanted: Vec<bool>,
+}
+
+impl std::fmt::Debug for SimulcastPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulcastPublisher")
+            .field("layers", &self.layers)
+            .field("fps", &self.fps)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a synthetic participant could not publish a picture.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The picture could not be drawn.
+    #[error("render: {0}")]
+    Render(#[from] FrameError),
+    /// The encoder failed.
+    #[error("encode: {0}")]
+    Encode(#[from] CodecError),
+}
+
+impl SimulcastPublisher {
+    /// A sender of `layers` (sizes) at `fps`, all layers paused.
+    pub fn new(layers: &[(u32, u32)], fps: u32) -> Self {
+        SimulcastPublisher {
+            layers: layers.to_vec(),
+            fps: fps.max(1),
+            encoders: layers.iter().map(|_| None).collect(),
+            keyframe_wanted: vec![false; layers.len()],
+        }
+    }
+
+    /// The gateway asked for a keyframe of `layer`.
+    pub fn request_keyframe(&mut self, layer: usize) {
+        if let Some(k) = self.keyframe_wanted.get_mut(layer) {
+            *k = true;
+        }
+    }
+
+    /// Renders and encodes the picture at `t` for every layer in `subscribed`; pauses the rest.
+    /// An access unit per subscribed layer, tagged with its index (empty when rate control
+    /// skipped the frame).
+    pub fn publish(
+        &mut self,
+        source: &Synthetic,
+        t: Duration,
+        subscribed: &[usize],
+    ) -> Result<Vec<(usize, EncodedFrame)>, PublishError> {
+        let mut out = Vec::with_capacity(subscribed.len());
+        for (layer, slot) in self.encoders.iter_mut().enumerate() {
+            if !subscribed.contains(&layer) {
+                *slot = None;
+                continue;
+            }
+            let (width, height) = self.layers[layer];
+            let encoder = match slot {
+                Some(e) => e,
+                None => {
+                    let pixels = f64::from(width * height) / f64::from(1280 * 720);
+                    let bitrate =
+                        ((f64::from(FULL_LAYER_BITRATE) * pixels) as u32).max(MIN_LAYER_BITRATE);
+                    slot.insert(H264Encoder::new(EncoderConfig {
+                        width,
+                        height,
+                        fps: self.fps as f32,
+                        bitrate_bps: bitrate,
+                        ..EncoderConfig::hd720()
+                    })?)
+                }
+            };
+            let picture = source.video_at(t, (width, height))?;
+            let force = std::mem::take(&mut self.keyframe_wanted[layer]);
+            out.push((layer, encoder.encode(&picture, force)?));
+        }
+        Ok(out)
     }
 }
 
@@ -135,6 +240,25 @@ mod tests {
         a.audio(TURN + Duration::from_millis(100), &mut buf);
         assert!(loud > -30.0, "{loud}");
         assert!(buf.iter().all(|s| *s == 0));
+    }
+
+    #[test]
+    fn publisher_encodes_only_subscribed_layers_and_restarts_with_a_keyframe() {
+        let source = Synthetic::new(0, 1);
+        let mut p = SimulcastPublisher::new(&mixer::simulcast::LADDER, 15);
+        let t = Duration::ZERO;
+        let out = p.publish(&source, t, &[0]).unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].1.keyframe);
+        let out = p.publish(&source, t, &[0, 2]).unwrap();
+        let layers: Vec<_> = out.iter().map(|(l, f)| (*l, f.keyframe)).collect();
+        assert_eq!(layers, [(0, false), (2, true)]);
+        p.request_keyframe(0);
+        let out = p.publish(&source, t, &[0]).unwrap();
+        assert!(out[0].1.keyframe, "asked for");
+        let _ = p.publish(&source, t, &[]).unwrap();
+        let out = p.publish(&source, t, &[0]).unwrap();
+        assert!(out[0].1.keyframe, "resumed after a pause");
     }
 
     #[test]
