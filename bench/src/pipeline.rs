@@ -53,8 +53,8 @@ const CLIP_GOP: usize = 30;
 const VTC_CLIPS: usize = 4;
 /// Bit rate of a VTC's 720p stream and of a 720p layout (the engine's default).
 const HD_BITRATE: u32 = 1_500_000;
-/// Temporal layers the natives publish with (1 until the encoder makes them).
-pub const NATIVE_TEMPORAL_LAYERS: u8 = 1;
+/// Temporal layers the natives publish with (T0 7.5 fps, T1 15 fps, T2 30 fps).
+pub const NATIVE_TEMPORAL_LAYERS: u8 = 3;
 
 /// Options of `compare pipeline`.
 #[derive(Debug, Clone, clap::Args)]
@@ -128,24 +128,29 @@ impl Inputs {
         for s in &sources {
             let mut layers = Vec::new();
             for &size in &LADDER {
-                layers.push(encode_clip(s, size)?);
+                layers.push(encode_clip(s, size, NATIVE_TEMPORAL_LAYERS)?);
             }
             natives.push(layers);
         }
         let vtc_clips = (0..VTC_CLIPS as u32)
-            .map(|i| encode_clip(&Synthetic::new(i + 3, VTC_CLIPS as u32 + 3), (1280, 720)))
+            .map(|i| encode_clip(&Synthetic::new(i + 3, VTC_CLIPS as u32 + 3), (1280, 720), 1))
             .collect::<anyhow::Result<_>>()?;
         Ok(Inputs { natives, vtc_clips })
     }
 }
 
-fn encode_clip(source: &Synthetic, (width, height): (u32, u32)) -> anyhow::Result<Vec<Vec<u8>>> {
+fn encode_clip(
+    source: &Synthetic,
+    (width, height): (u32, u32),
+    temporal_layers: u8,
+) -> anyhow::Result<Vec<Vec<u8>>> {
     let pixels = f64::from(width * height) / f64::from(1280 * 720);
     let mut enc = H264Encoder::new(EncoderConfig {
         width,
         height,
         fps: FPS as f32,
         bitrate_bps: ((f64::from(HD_BITRATE) * pixels) as u32).max(150_000),
+        temporal_layers,
         ..EncoderConfig::hd720()
     })?;
     let mut clip = Vec::with_capacity(CLIP_FRAMES);

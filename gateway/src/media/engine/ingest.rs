@@ -212,6 +212,46 @@ mod tests {
     }
 
     #[test]
+    fn a_small_tile_decodes_half_the_temporal_layers_without_errors() {
+        let mut enc = H264Encoder::new(EncoderConfig {
+            width: 320,
+            height: 180,
+            fps: 30.0,
+            bitrate_bps: 1_000_000,
+            temporal_layers: 3,
+            ..EncoderConfig::hd720()
+        })
+        .unwrap();
+        let mut ingest = NativeIngest::new(NativeStream {
+            layers: vec![(320, 180)],
+            fps: 30,
+            temporal_layers: 3,
+        });
+        ingest.want(Some(((320, 180), 15)));
+        let mut decoded = 0;
+        for n in 0..40 {
+            let au = enc.encode(&picture(320, 180, n), false).unwrap();
+            if ingest.on_access_unit(0, &au.data).unwrap().is_some() {
+                decoded += 1;
+            }
+        }
+        assert_eq!(ingest.stats().errors, 0);
+        // T0 + T1 of T0 T2 T1 T2: half the pictures (give or take the start's two IDRs).
+        assert!((20..=22).contains(&decoded), "{decoded}");
+        // The same stream at full rate later: every picture.
+        ingest.want(Some(((320, 180), 30)));
+        let before = decoded;
+        for n in 40..48 {
+            let au = enc.encode(&picture(320, 180, n), false).unwrap();
+            if ingest.on_access_unit(0, &au.data).unwrap().is_some() {
+                decoded += 1;
+            }
+        }
+        assert_eq!(decoded - before, 8);
+        assert_eq!(ingest.stats().errors, 0);
+    }
+
+    #[test]
     fn shown_nowhere_decodes_nothing_until_a_keyframe() {
         let mut enc = encoder(320, 180);
         let mut ingest = NativeIngest::new(ladder());
