@@ -611,13 +611,12 @@ impl MeetingMedia {
         }
         let step = Duration::from_secs(1) / self.config.synthetic_fps.max(1);
         self.next_synthetic = catch_up(self.next_synthetic, step, now);
-        let t = now.saturating_duration_since(self.started);
         let mut published = Vec::new();
         for (&id, p) in &mut self.participants {
             let (Some((source, publisher)), Some(ingest)) = (&mut p.synthetic, &p.ingest) else {
                 continue;
             };
-            match publisher.publish(source, t, &ingest.subscribed()) {
+            match publisher.publish(source, &ingest.subscribed()) {
                 Ok(units) => published.push((id, units)),
                 Err(e) => tracing::warn!(error = %e, "synthetic picture failed"),
             }
