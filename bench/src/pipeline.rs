@@ -16,8 +16,9 @@
 //!   MCU port decodes per port); per VTC its own composite of its nine and its own encoder.
 //!
 //! Inputs are encoded before timing (a two-second clip per source, IDR every second, looped:
-//! encoding them is the publishers' work, not the gateway's). Pre-encoded publishers cannot
-//! answer a keyframe request on the spot: layer switches wait for the next periodic IDR.
+//! encoding them is the publishers' work, not the gateway's). A native publisher answers the
+//! engine's keyframe request for a layer by jumping that layer's clip to its next IDR (a real
+//! one would encode an IDR at once; the gateway's work is the same).
 //! CPU time is the process's (`CLOCK_PROCESS_CPUTIME_ID`, so rayon's compositor threads
 //! count), per second of media; `ports/core` = VTC ports one core serves in real time.
 //!
@@ -83,6 +84,8 @@ pub struct PipelineRun {
     pub encodes: u64,
     /// Decodes run.
     pub decodes: u64,
+    /// Decoder failures (Tessera's native ingest; must stay 0).
+    pub decode_errors: u64,
     /// The last picture the first VTC would see (decoded from its stream after timing).
     pub last_picture: Option<I420Frame>,
 }
@@ -291,6 +294,8 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
         .map(|_| H264Decoder::new())
         .collect::<Result<Vec<_>, _>>()?;
     let mut subscribed: HashMap<u64, Vec<usize>> = HashMap::new();
+    // Per native and layer: how far its clip is shifted (keyframe requests jump to an IDR).
+    let mut shift: HashMap<(u64, usize), usize> = HashMap::new();
     let mut first_vtc_stream: Vec<Arc<EncodedFrame>> = Vec::new();
     let (mut next_audio, mut next_video) = (0u64, 0u64);
     let audio_tick = Duration::from_millis(20);
@@ -300,6 +305,7 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
         pictures_out: 0,
         encodes: 0,
         decodes: 0,
+        decode_errors: 0,
         last_picture: None,
     };
     let cpu_start = cpu_now();
@@ -333,10 +339,12 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
             }
             for n in 0..NATIVES {
                 for &layer in subscribed.get(&native_id(n)).into_iter().flatten() {
+                    let at =
+                        (k + shift.get(&(native_id(n), layer)).copied().unwrap_or(0)) % CLIP_FRAMES;
                     engine.handle_input(EngineInput::NativeVideo {
                         participant: native_id(n),
                         layer,
-                        access_unit: inputs.natives[n][layer][k % CLIP_FRAMES].clone(),
+                        access_unit: inputs.natives[n][layer][at].clone(),
                     });
                 }
             }
@@ -344,6 +352,13 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
         }
         engine.handle_timeout(now);
         while let Some(request) = engine.poll_publisher_request() {
+            if let Some(layer) = request.keyframe {
+                // The next frame sent (number `next_video`) lands on the clip's next IDR.
+                let k = next_video as usize;
+                let s = shift.entry((request.participant, layer)).or_insert(0);
+                let at = (k + *s) % CLIP_FRAMES;
+                *s = (*s + (CLIP_GOP - at % CLIP_GOP) % CLIP_GOP) % CLIP_FRAMES;
+            }
             subscribed.insert(request.participant, request.layers);
         }
         let mut distinct = std::collections::HashSet::new();
@@ -364,6 +379,7 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
     for n in 0..NATIVES {
         if let Some(stats) = engine.ingest_stats(native_id(n)) {
             run.decodes += stats.decoded;
+            run.decode_errors += stats.errors;
         }
     }
     run.last_picture = decode_last(&first_vtc_stream)?;
@@ -417,6 +433,7 @@ pub fn run_naive(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Resul
         pictures_out: 0,
         encodes: 0,
         decodes: 0,
+        decode_errors: 0,
         last_picture: None,
     };
     let mut frame_id = 0u64;
@@ -542,12 +559,13 @@ pub fn run(args: &PipelineArgs) -> anyhow::Result<()> {
         results.push(run_case(&inputs, n, media)?);
     }
     println!(
-        "{:>5} {:>9} | {:>9} {:>8} {:>8} {:>10} | {:>9} {:>8} {:>8} {:>10} | {:>6}",
+        "{:>5} {:>7} | {:>9} {:>8} {:>8} {:>6} {:>10} | {:>9} {:>8} {:>8} {:>10} | {:>6}",
         "VTCs",
         "natives",
         "T cpu/s",
         "T enc",
         "T dec",
+        "T err",
         "T port/cpu",
         "N cpu/s",
         "N enc",
@@ -558,12 +576,13 @@ pub fn run(args: &PipelineArgs) -> anyhow::Result<()> {
     for r in &results {
         let (t, n) = (&r.tessera, &r.naive);
         println!(
-            "{:>5} {:>9} | {:>9.3} {:>8} {:>8} {:>10.2} | {:>9.3} {:>8} {:>8} {:>10.2} | {:>5.2}x",
+            "{:>5} {:>7} | {:>9.3} {:>8} {:>8} {:>6} {:>10.2} | {:>9.3} {:>8} {:>8} {:>10.2} | {:>5.2}x",
             r.vtcs,
             NATIVES,
             t.load(),
             t.encodes,
             t.decodes,
+            t.decode_errors,
             t.ports_per_core(r.vtcs),
             n.load(),
             n.encodes,
@@ -573,8 +592,9 @@ pub fn run(args: &PipelineArgs) -> anyhow::Result<()> {
         );
     }
     println!(
-        "(cpu/s = CPU seconds per second of media; enc/dec = encodes/decodes run; port/cpu = VTC \
-         ports per core at 30 fps; summary below is for {} VTC(s) + {NATIVES} native)",
+        "(T = Tessera, N = naive; cpu/s = CPU seconds per second of media; enc/dec = encodes / \
+         decodes run; err = native decoder failures; port/cpu = VTC ports per core at 30 fps; \
+         the summary below is for {} VTC(s) + {NATIVES} native)",
         results[0].vtcs
     );
     let first = &results[0];

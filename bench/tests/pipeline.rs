@@ -34,6 +34,7 @@ fn both_pipelines_deliver_pictures_of_the_meeting() {
         );
         assert!(run.encodes > 0 && run.decodes > 0, "{name}");
         assert!(run.cpu > Duration::ZERO, "{name}: CPU time measured");
+        assert_eq!(run.decode_errors, 0, "{name}");
         let picture = run
             .last_picture
             .as_ref()

@@ -32,8 +32,8 @@ const FULL_LAYER_BITRATE: u32 = 1_200_000;
 /// Floor of a layer's bit rate.
 const MIN_LAYER_BITRATE: u32 = 150_000;
 
-/// Period of the synthetic picture (the sweeping bar crosses once, the block bounces twice).
-pub const LOOP: Duration = Duration::from_secs(4);
+/// Period of the synthetic picture (the sweeping bar crosses once, the block bounces once).
+pub const LOOP: Duration = Duration::from_secs(2);
 
 /// How long each participant talks before the next one's turn.
 pub const TURN: Duration = Duration::from_secs(4);
@@ -114,7 +114,7 @@ impl Synthetic {
         let mut frame = I420Frame::solid(w, h, self.background)?;
         let secs = t.as_secs_f32() + self.index as f32 * 0.37;
         let bar_w = ((24 * w / 640) & !1).clamp(2, w);
-        let x = ((secs * 0.25).fract() * (w - bar_w) as f32) as u32 & !1;
+        let x = ((secs * 0.5).fract() * (w - bar_w) as f32) as u32 & !1;
         frame.fill_rect(
             Rect {
                 x,
@@ -298,13 +298,13 @@ mod tests {
     fn the_loop_is_encoded_once_then_replayed() {
         let source = Synthetic::new(1, 2);
         let mut p = SimulcastPublisher::new(&[(320, 180)], 5);
-        let first: Vec<EncodedFrame> = (0..20)
+        let first: Vec<EncodedFrame> = (0..10)
             .map(|_| p.publish(&source, &[0]).unwrap().remove(0).1)
             .collect();
-        let second: Vec<EncodedFrame> = (0..20)
+        let second: Vec<EncodedFrame> = (0..10)
             .map(|_| p.publish(&source, &[0]).unwrap().remove(0).1)
             .collect();
-        assert_eq!(first, second, "a 4 s loop at 5 fps is 20 pictures");
+        assert_eq!(first, second, "a 2 s loop at 5 fps is 10 pictures");
         assert!(
             p.loops[0].encoder.is_none(),
             "no encoder once the loop is complete"
