@@ -155,7 +155,7 @@ mod tests {
 
     fn picture(width: u32, height: u32, n: u32) -> I420Frame {
         let mut f = I420Frame::solid(width, height, Yuv::from_rgb(60, 90, 200)).unwrap();
-        let x = (n * 8) % (width - 16) & !1;
+        let x = ((n * 8) % (width - 16)) & !1;
         f.fill_rect(
             mixer::Rect {
                 x,
