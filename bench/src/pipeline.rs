@@ -308,11 +308,13 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
         decode_errors: 0,
         last_picture: None,
     };
+    // As many layout frames as the naive pipeline runs.
+    let end = frame_time((media.as_secs_f64() * f64::from(FPS)).round() as u64);
     let cpu_start = cpu_now();
     loop {
         let now = engine.poll_timeout();
         let t = now.saturating_duration_since(t0);
-        if t >= media {
+        if t >= end {
             break;
         }
         while audio_tick * next_audio as u32 <= t {
