@@ -99,6 +99,7 @@ fn main() {
             bitrate_bps: bitrate,
             profile: H264Profile::ConstrainedBaseline,
             max_nal_bytes: None,
+            temporal_layers: 1,
         })
         .unwrap();
         let runs = if width >= 1280 { 300 } else { 1_500 };

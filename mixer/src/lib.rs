@@ -10,6 +10,8 @@
 //! - [`hold`]: generated hold music for callers waiting in a lobby.
 //! - [`speakers`]: voice-activity detection and the active-speaker ranking.
 //! - [`audio`]: the N-1 audio mix, soft clipping and resampling to 48 kHz.
+//! - [`simulcast`]: which simulcast layer and temporal layers to decode for a tile, and the
+//!   keyframe-gated switch between layers.
 //! - [`codec`]: H.264 (openh264) and PCMU/PCMA/G.722/Opus wrappers between frames and RTP
 //!   payloads; the gateway packetises and wires them.
 
@@ -22,6 +24,7 @@ pub mod frame;
 pub mod hold;
 pub mod layout;
 pub mod scale;
+pub mod simulcast;
 pub mod slate;
 pub mod speakers;
 

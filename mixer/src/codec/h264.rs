@@ -31,9 +31,12 @@
 //!   NAL fits one RTP packet (packetisation mode 0); without it, one slice per picture.
 //! - **Resolution**: fixed per encoder. To change it, make a new [`H264Encoder`] (its first
 //!   frame is an IDR with fresh parameter sets).
-//! - **Scalable ingest** (temporal / spatial layers): openh264 can encode them, but the Rust
-//!   crate's safe API hard-codes one spatial and one temporal layer, so they are left out here;
-//!   simulcast of several resolutions is several encoders.
+//! - **Temporal layers** ([`EncoderConfig::temporal_layers`]): the Rust crate's safe API
+//!   hard-codes one temporal layer, so after openh264 has started (first frame) the encoder is
+//!   re-parameterised through the raw `SetOption(ENCODER_OPTION_SVC_ENCODE_PARAM_EXT)` with
+//!   dyadic temporal layers and SVC prefix NALs, which carry each picture's `temporal_id`
+//!   ([`crate::simulcast::temporal_id`] reads it; plain AVC decoders ignore them). openh264
+//!   restarts with an IDR. Spatial layers (simulcast) are several encoders.
 
 use openh264::encoder::{
     BitRate, Complexity, Encoder, FrameRate, IntraFramePeriod, Profile, RateControlMode,
@@ -130,6 +133,9 @@ pub struct EncoderConfig {
     /// Largest NAL unit, in bytes, if NALs must fit one RTP packet (packetisation mode 0, or
     /// to avoid FU-A); `None` codes one slice per picture.
     pub max_nal_bytes: Option<usize>,
+    /// Dyadic temporal layers (1 = none, at most 4): layer `k` and below run at
+    /// `fps / 2^(layers-1-k)`, so a receiver can drop the top layers to halve the rate.
+    pub temporal_layers: u8,
 }
 
 impl EncoderConfig {
@@ -142,6 +148,7 @@ impl EncoderConfig {
             bitrate_bps: 1_500_000,
             profile: H264Profile::ConstrainedBaseline,
             max_nal_bytes: None,
+            temporal_layers: 1,
         }
     }
 
@@ -160,6 +167,9 @@ impl EncoderConfig {
             return Err(CodecError::InvalidConfig("fps must be between 1 and 120"));
         }
         check_bitrate(self.bitrate_bps, self.fps)?;
+        if !(1..=4).contains(&self.temporal_layers) {
+            return Err(CodecError::InvalidConfig("temporal_layers must be 1 to 4"));
+        }
         if let Some(max) = self.max_nal_bytes {
             if max < MIN_NAL_BYTES || u32::try_from(max).is_err() {
                 return Err(CodecError::InvalidConfig("max_nal_bytes below 200"));
@@ -358,6 +368,10 @@ impl H264Encoder {
                 }
             }
         }
+        if self.frames == 1 && self.config.temporal_layers > 1 {
+            // openh264 is running now: switch it to temporal layers (it restarts with an IDR).
+            apply_temporal_layers(&mut self.encoder, self.config.temporal_layers)?;
+        }
         if out.keyframe {
             self.keyframe_requested = false;
         } else if want_idr {
@@ -408,6 +422,40 @@ fn apply_bitrate(encoder: &mut Encoder, old: u32, new: u32) -> Result<(), CodecE
     } else {
         set(encoder, ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL, new)?;
         set(encoder, ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0, new)
+    }
+}
+
+/// Re-parameterises a running encoder to `layers` dyadic temporal layers with SVC prefix NALs.
+#[allow(unsafe_code)]
+fn apply_temporal_layers(encoder: &mut Encoder, layers: u8) -> Result<(), CodecError> {
+    use openh264_sys2::{SEncParamExt, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT};
+    let mut params = SEncParamExt::default();
+    // SAFETY: the encoder was initialised by its first encode (the caller checks), so the vtable
+    // and context behind `raw_api` are live. GET/SET of ENCODER_OPTION_SVC_ENCODE_PARAM_EXT
+    // copy exactly one `SEncParamExt` from/to the pointer, which points at a live, aligned local
+    // for the duration of each call; openh264 keeps no reference to it. The picture size, the
+    // one parameter the safe wrapper caches, is left as read.
+    let code = unsafe {
+        let api = encoder.raw_api();
+        let got = api.get_option(
+            ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+            (&raw mut params).cast(),
+        );
+        if got != 0 {
+            got
+        } else {
+            params.iTemporalLayerNum = i32::from(layers);
+            params.bPrefixNalAddingCtrl = true;
+            api.set_option(
+                ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+                (&raw mut params).cast(),
+            )
+        }
+    };
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CodecError::Encoder(i64::from(code)))
     }
 }
 

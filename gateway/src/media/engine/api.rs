@@ -52,6 +52,26 @@ pub enum EngineInput {
         /// The samples.
         pcm: Vec<i16>,
     },
+    /// A native participant joins: it publishes simulcast video (and audio) and receives
+    /// nothing through the engine. Its access units come as [`EngineInput::NativeVideo`].
+    JoinNative {
+        /// Who.
+        participant: MediaParticipant,
+        /// Name drawn on its tile.
+        display_name: String,
+        /// Its encodings.
+        stream: super::ingest::NativeStream,
+    },
+    /// An access unit of one of a native participant's encodings (the engine decodes what its
+    /// layouts need and drops the rest).
+    NativeVideo {
+        /// Whose.
+        participant: MediaParticipant,
+        /// Index of the encoding in the participant's [`NativeStream`](super::ingest::NativeStream).
+        layer: usize,
+        /// Annex B.
+        access_unit: Vec<u8>,
+    },
     /// A decoded picture of a participant.
     Video {
         /// Whose.
@@ -94,6 +114,17 @@ pub enum EngineInput {
     },
     /// Ends the engine (the meeting has no one left).
     Shutdown,
+}
+
+/// What the engine asks of a native publisher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublisherRequest {
+    /// Which publisher.
+    pub participant: MediaParticipant,
+    /// The encodings to send from now on (the others can pause).
+    pub layers: Vec<usize>,
+    /// An encoding to send a keyframe of.
+    pub keyframe: Option<usize>,
 }
 
 /// The sending side of a meeting engine's input channel.

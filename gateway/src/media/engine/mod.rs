@@ -4,12 +4,18 @@
 //! layout once per distinct picture, encodes it once and hands the same access unit to every
 //! viewer of that picture (shared encoders).
 //!
+//! Native participants (synthetic ones here) publish simulcast; the engine decodes each of their
+//! streams once, at the spatial encoding that fits the biggest tile they fill in any layout and
+//! at the frame rate that tile needs ([`ingest`]), so most tiles need little or no scaling. VTC
+//! pictures arrive decoded (one decoder thread per call, [`super::video`]).
+//!
 //! Owns mixing, layout and encoding state; takes decoded media in and gives encoded video and raw
 //! mixed audio out (the calls' media tasks do RTP and audio encoding). [`MeetingMedia`] is sans-IO
 //! (time passed in, tested on a virtual clock); [`start`] runs it on a thread, the one place here
 //! that reads the clock. It must not touch SIP or sockets.
 
 pub mod api;
+pub mod ingest;
 pub mod synthetic;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -22,8 +28,9 @@ use mixer::frame::I420Frame;
 use mixer::layout::{LayoutKind, ParticipantId, TileAssigner, TileGrid};
 use mixer::{MixInput, NMinusOneMixer, SpeakerRanking, VoiceActivityDetector};
 
-pub use api::{CallFeed, EngineInput, EngineSender, MediaParticipant};
-use synthetic::Synthetic;
+pub use api::{CallFeed, EngineInput, EngineSender, MediaParticipant, PublisherRequest};
+pub use ingest::{IngestStats, NativeIngest, NativeStream};
+use synthetic::{SimulcastPublisher, Synthetic};
 
 use crate::metrics::Metrics;
 
@@ -52,8 +59,11 @@ pub struct EngineConfig {
     pub bitrate_bps: u32,
     /// Most tiles in a layout (9 = 3x3).
     pub max_tiles: usize,
-    /// Synthetic participants render this many pictures per second (their tiles need no more).
+    /// Synthetic participants publish this many pictures per second (their tiles need no more).
     pub synthetic_fps: u32,
+    /// Temporal layers of the synthetic participants' streams (1 = none; 2 lets small tiles
+    /// decode half their frames).
+    pub synthetic_temporal_layers: u8,
 }
 
 impl Default for EngineConfig {
@@ -63,6 +73,7 @@ impl Default for EngineConfig {
             bitrate_bps: 1_500_000,
             max_tiles: 9,
             synthetic_fps: 15,
+            synthetic_temporal_layers: 1,
         }
     }
 }
@@ -88,7 +99,9 @@ struct Participant {
     audio: VecDeque<Vec<i16>>,
     vad: VoiceActivityDetector,
     video: Option<(Arc<I420Frame>, u64)>,
-    synthetic: Option<Synthetic>,
+    synthetic: Option<(Synthetic, SimulcastPublisher)>,
+    /// The decoder of a native participant's simulcast stream.
+    ingest: Option<NativeIngest>,
     assigner: TileAssigner,
     /// The layout this viewer saw last (to notice a switch, which needs a keyframe).
     layout: Option<LayoutKey>,
@@ -123,6 +136,8 @@ pub struct MeetingMedia {
     ranking: SpeakerRanking,
     mixer: NMinusOneMixer,
     encoders: HashMap<LayoutKey, SharedEncoder>,
+    /// What the engine asks of external native publishers (keyframes, layers to send).
+    publisher_requests: VecDeque<PublisherRequest>,
     next_frame_id: u64,
     next_audio: Instant,
     next_video: Instant,
@@ -145,6 +160,7 @@ impl MeetingMedia {
             ranking: SpeakerRanking::new(),
             mixer: NMinusOneMixer::new(),
             encoders: HashMap::new(),
+            publisher_requests: VecDeque::new(),
             next_frame_id: 1,
             next_audio: now,
             next_video: now,
@@ -170,9 +186,51 @@ impl MeetingMedia {
         index: u32,
         count: u32,
     ) {
+        let layers = mixer::simulcast::LADDER;
+        let fps = self.config.synthetic_fps.max(1);
         let mut p = Participant::new(name, None, None);
-        p.synthetic = Some(Synthetic::new(index, count));
+        p.synthetic = Some((
+            Synthetic::new(index, count),
+            SimulcastPublisher::new(&layers, fps),
+        ));
+        p.ingest = Some(NativeIngest::new(NativeStream {
+            layers: layers.to_vec(),
+            fps,
+            temporal_layers: self.config.synthetic_temporal_layers.max(1),
+        }));
         self.participants.insert(participant, p);
+    }
+
+    /// What the decoder of a native participant's stream did so far.
+    pub fn ingest_stats(&self, participant: MediaParticipant) -> Option<IngestStats> {
+        self.participants
+            .get(&participant)?
+            .ingest
+            .as_ref()
+            .map(NativeIngest::stats)
+    }
+
+    /// The next request to an external native publisher (a keyframe of a layer, the layers to
+    /// send); the driver forwards it to the publisher.
+    #[must_use]
+    pub fn poll_publisher_request(&mut self) -> Option<PublisherRequest> {
+        self.publisher_requests.pop_front()
+    }
+
+    /// Decodes (or drops) an access unit of a native participant's encoding `layer`.
+    fn native_video(&mut self, participant: MediaParticipant, layer: usize, access_unit: &[u8]) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
+        let Some(ingest) = &mut p.ingest else { return };
+        match ingest.on_access_unit(layer, access_unit) {
+            Ok(Some(frame)) => {
+                p.video = Some((Arc::new(frame), self.next_frame_id));
+                self.next_frame_id += 1;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(participant, layer, error = %e, "native decode failed"),
+        }
     }
 
     /// How many take part.
@@ -213,6 +271,20 @@ impl MeetingMedia {
                     }
                 }
             }
+            EngineInput::JoinNative {
+                participant,
+                display_name,
+                stream,
+            } => {
+                let mut p = Participant::new(display_name, None, None);
+                p.ingest = Some(NativeIngest::new(stream));
+                self.participants.insert(participant, p);
+            }
+            EngineInput::NativeVideo {
+                participant,
+                layer,
+                access_unit,
+            } => self.native_video(participant, layer, &access_unit),
             EngineInput::Video { participant, frame } => {
                 let id = self.next_frame_id;
                 self.next_frame_id += 1;
@@ -283,7 +355,7 @@ impl MeetingMedia {
         let mut activity = Vec::with_capacity(self.participants.len());
         for (&id, p) in &mut self.participants {
             let pcm = match &mut p.synthetic {
-                Some(s) => {
+                Some((s, _)) => {
                     let mut buf = vec![0; FRAME_SAMPLES];
                     s.audio(t, &mut buf);
                     Some(buf)
@@ -338,7 +410,6 @@ impl MeetingMedia {
         if viewers.is_empty() {
             return Ok(());
         }
-        self.render_synthetic(now);
         let ranked: Vec<ParticipantId> = {
             let mut ranked = self.ranking.ranked().to_vec();
             // Anyone the ranking has not met yet (no audio frame so far) still gets a tile.
@@ -376,6 +447,8 @@ impl MeetingMedia {
             }
             groups.entry(key).or_default().push(viewer);
         }
+        self.update_ingest(now, groups.keys());
+        self.publish_synthetic(now);
         let timestamp =
             (now.saturating_duration_since(self.started).as_secs_f64() * VIDEO_CLOCK) as u64 as u32;
         for (key, members) in groups {
@@ -417,7 +490,6 @@ impl MeetingMedia {
         if !self.encoders.contains_key(key) {
             let pixels = f64::from(width * height) / f64::from(1280 * 720);
             let bitrate = ((f64::from(self.config.bitrate_bps) * pixels) as u32).max(200_000);
-            let kind = key.kind;
             let shared = SharedEncoder {
                 compositor: Compositor::new(CompositorConfig::default())?,
                 encoder: H264Encoder::new(EncoderConfig {
@@ -427,7 +499,7 @@ impl MeetingMedia {
                     bitrate_bps: bitrate,
                     ..EncoderConfig::hd720()
                 })?,
-                grid: TileGrid::new(kind, width, height)?,
+                grid: layout_grid(key)?,
                 last_used: now,
                 last_keyframe: None,
             };
@@ -487,25 +559,79 @@ impl MeetingMedia {
         Ok(Some(Arc::new(encoded)))
     }
 
-    /// New pictures from the synthetic participants, at their own (lower) rate.
-    fn render_synthetic(&mut self, now: Instant) {
+    /// Tells every native stream's decoder the biggest tile it fills in `layouts` and the rate
+    /// that tile needs (nothing when shown nowhere), and queues keyframe requests.
+    fn update_ingest<'a>(&mut self, now: Instant, layouts: impl Iterator<Item = &'a LayoutKey>) {
+        let mut needs: HashMap<MediaParticipant, ((u32, u32), u32)> = HashMap::new();
+        for key in layouts {
+            let Ok(grid) = layout_grid(key) else { continue };
+            for (slot, rect) in key.tiles.iter().zip(grid.tiles()) {
+                let Some(id) = slot else { continue };
+                let size = (rect.width, rect.height);
+                let fps = mixer::simulcast::tile_fps(size, key.size, self.config.fps);
+                let need = needs.entry(*id).or_insert((size, fps));
+                if rect.area() > u64::from(need.0 .0) * u64::from(need.0 .1) {
+                    need.0 = size;
+                }
+                need.1 = need.1.max(fps);
+            }
+        }
+        for (&id, p) in &mut self.participants {
+            let Some(ingest) = &mut p.ingest else {
+                continue;
+            };
+            let before = ingest.subscribed();
+            ingest.want(needs.get(&id).copied());
+            let keyframe = ingest.poll_keyframe_request(now);
+            let layers = ingest.subscribed();
+            match &mut p.synthetic {
+                Some((_, publisher)) => {
+                    if let Some(layer) = keyframe {
+                        publisher.request_keyframe(layer);
+                    }
+                }
+                None if keyframe.is_some() || layers != before => {
+                    self.publisher_requests.push_back(PublisherRequest {
+                        participant: id,
+                        layers,
+                        keyframe,
+                    });
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// New pictures from the synthetic participants, at their own (lower) rate: each renders
+    /// and encodes the layers the engine subscribed to, and the engine decodes them like any
+    /// native stream.
+    fn publish_synthetic(&mut self, now: Instant) {
         if now < self.next_synthetic {
             return;
         }
         let step = Duration::from_secs(1) / self.config.synthetic_fps.max(1);
         self.next_synthetic = catch_up(self.next_synthetic, step, now);
-        let t = now.saturating_duration_since(self.started);
-        for p in self.participants.values_mut() {
-            let Some(s) = &p.synthetic else { continue };
-            match s.video(t) {
-                Ok(frame) => {
-                    p.video = Some((Arc::new(frame), self.next_frame_id));
-                    self.next_frame_id += 1;
-                }
+        let mut published = Vec::new();
+        for (&id, p) in &mut self.participants {
+            let (Some((source, publisher)), Some(ingest)) = (&mut p.synthetic, &p.ingest) else {
+                continue;
+            };
+            match publisher.publish(source, &ingest.subscribed()) {
+                Ok(units) => published.push((id, units)),
                 Err(e) => tracing::warn!(error = %e, "synthetic picture failed"),
             }
         }
+        for (id, units) in published {
+            for (layer, unit) in units {
+                self.native_video(id, layer, &unit.data);
+            }
+        }
     }
+}
+
+/// The tile geometry of a layout (its kind follows how many tiles are filled).
+fn layout_grid(key: &LayoutKey) -> Result<TileGrid, mixer::LayoutError> {
+    TileGrid::new(key.kind, key.size.0, key.size.1)
 }
 
 impl Participant {
@@ -522,6 +648,7 @@ impl Participant {
             vad: VoiceActivityDetector::new(),
             video: None,
             synthetic: None,
+            ingest: None,
             assigner: TileAssigner::new(9),
             layout: None,
             wants_keyframe: true,

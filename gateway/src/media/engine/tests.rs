@@ -373,3 +373,129 @@ fn large_plus_7_layout_renders_the_speaker_large_with_its_own_encoder() {
         assert!(decoded > 0);
     }
 }
+
+fn join_hd(media: &mut MeetingMedia, id: u64) -> Feed {
+    let (tx, rx) = mpsc::unbounded_channel();
+    media.handle_input(EngineInput::Join {
+        participant: id,
+        display_name: format!("Room {id}"),
+        feed: Some(tx),
+        video_size: Some((1280, 720)),
+    });
+    rx
+}
+
+fn native_layer(media: &MeetingMedia, id: u64) -> Option<usize> {
+    media.participants[&id].ingest.as_ref()?.current()
+}
+
+#[test]
+fn natives_are_decoded_at_the_layer_that_fits_their_tile_once_for_all_viewers() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    for i in 0..8u64 {
+        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 8);
+    }
+    let mut a = join_hd(&mut media, 1);
+    let mut b = join(&mut media, 2, true);
+    let mut now = t0;
+    let ticks = 8u32;
+    for _ in 0..ticks {
+        media.video_tick(now).unwrap();
+        now += Duration::from_millis(100);
+    }
+    // 3x3 of 1280x720: tiles of about 426x240 -> the 640x360 encoding, never 1280x720.
+    for i in 0..8u64 {
+        assert_eq!(native_layer(&media, 100 + i), Some(1), "synthetic {i}");
+        let stats = media.ingest_stats(100 + i).unwrap();
+        assert_eq!(stats.errors, 0);
+        // Two viewers, one decode per published picture (15 fps publishers, 10 fps ticks here).
+        assert!(stats.decoded <= u64::from(ticks), "{stats:?}");
+        assert!(stats.decoded >= 1);
+    }
+    let pictures = |feed: &mut Feed| {
+        drain(feed)
+            .into_iter()
+            .filter(|f| matches!(f, CallFeed::Video { .. }))
+            .count()
+    };
+    assert!(pictures(&mut a) > 0 && pictures(&mut b) > 0);
+}
+
+#[test]
+fn full_screen_gets_full_resolution_after_its_keyframe_and_hidden_natives_are_not_decoded() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    for i in 0..3u64 {
+        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 3);
+    }
+    let mut viewer = join_hd(&mut media, 1);
+    let mut now = t0;
+    // Synthetic 0 talks first (turns of 4 s), so it is the one shown full screen.
+    for _ in 0..50 {
+        media.audio_tick(now);
+        now += AUDIO_TICK;
+    }
+    media.video_tick(now).unwrap();
+    // Three others in a 2x2 of 1280x720: 640x360 tiles.
+    assert_eq!(native_layer(&media, 100), Some(1));
+    media.handle_input(EngineInput::SetLayout {
+        participant: 1,
+        mode: mixer::LayoutMode::Speaker,
+    });
+    now += Duration::from_millis(100);
+    media.video_tick(now).unwrap();
+    now += Duration::from_millis(100);
+    media.video_tick(now).unwrap();
+    assert_eq!(native_layer(&media, 100), Some(2), "full screen: 1280x720");
+    assert_eq!(
+        native_layer(&media, 101),
+        None,
+        "shown nowhere: not decoded"
+    );
+    assert_eq!(native_layer(&media, 102), None);
+    let shown = media.participants[&100].video.as_ref().unwrap().0.clone();
+    assert_eq!((shown.width(), shown.height()), (1280, 720));
+    assert_eq!(media.ingest_stats(100).unwrap().errors, 0);
+    let layout_switch_keyframe = drain(&mut viewer)
+        .into_iter()
+        .filter(|f| matches!(f, CallFeed::Video { frame, .. } if frame.keyframe))
+        .count();
+    assert!(
+        layout_switch_keyframe >= 2,
+        "start and the switch to full screen"
+    );
+}
+
+#[test]
+fn external_natives_get_layer_subscriptions_and_keyframe_requests() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    media.handle_input(EngineInput::JoinNative {
+        participant: 50,
+        display_name: "Native".into(),
+        stream: NativeStream {
+            layers: mixer::simulcast::LADDER.to_vec(),
+            fps: 30,
+            temporal_layers: 3,
+        },
+    });
+    let _viewer = join_hd(&mut media, 1);
+    media.video_tick(t0).unwrap();
+    // Alone in the viewer's layout: full screen, the 1280x720 encoding, keyframe asked for.
+    assert_eq!(
+        media.poll_publisher_request(),
+        Some(PublisherRequest {
+            participant: 50,
+            layers: vec![2],
+            keyframe: Some(2),
+        })
+    );
+    assert_eq!(media.poll_publisher_request(), None);
+    media.video_tick(t0 + Duration::from_millis(100)).unwrap();
+    assert_eq!(
+        media.poll_publisher_request(),
+        None,
+        "not again within the retry time"
+    );
+}

@@ -41,6 +41,7 @@ fn config(width: u32, height: u32, bitrate_bps: u32) -> EncoderConfig {
         bitrate_bps,
         profile: H264Profile::ConstrainedBaseline,
         max_nal_bytes: None,
+        temporal_layers: 1,
     }
 }
 
@@ -346,5 +347,40 @@ proptest! {
             }
             let _ = dec.decode(&unit);
         }
+    }
+}
+
+#[test]
+fn temporal_layers_are_tagged_and_droppable() {
+    let mut enc = H264Encoder::new(EncoderConfig {
+        temporal_layers: 3,
+        ..config(320, 180, 2_000_000)
+    })
+    .unwrap();
+    let units: Vec<EncodedFrame> = (0..26)
+        .map(|n| enc.encode(&scene(320, 180, n), false).unwrap())
+        .collect();
+    let tids: Vec<u8> = units
+        .iter()
+        .map(|u| crate::simulcast::temporal_id(&u.data))
+        .collect();
+    // After the restart into layers (an IDR), the dyadic pattern T0 T2 T1 T2.
+    let restart = units.iter().skip(1).position(|u| u.keyframe).unwrap() + 1;
+    assert!(restart <= 2, "restart at {restart}");
+    let pattern: Vec<u8> = tids[restart..restart + 8].to_vec();
+    assert_eq!(pattern, [0, 2, 1, 2, 0, 2, 1, 2], "{tids:?}");
+    // Every subset of layers decodes without a single error, at 1/4, 1/2 and full rate.
+    for max in 0..3u8 {
+        let mut dec = H264Decoder::new().unwrap();
+        let mut pictures = 0;
+        for (u, &tid) in units.iter().zip(&tids).skip(restart) {
+            if tid <= max && !u.data.is_empty() {
+                assert!(dec.decode(&u.data).unwrap().is_some(), "max tid {max}");
+                pictures += 1;
+            }
+        }
+        // Base layer alone: a quarter of the frames; two layers: half.
+        let all = 26 - restart;
+        assert!(pictures * (4 >> max) >= all - 3, "{pictures} of {all}");
     }
 }
