@@ -40,8 +40,13 @@ const HALF: i32 = 1 << (WEIGHT_BITS - 1);
 /// A side shrinking by at least this factor uses the box filter instead of bilinear (bilinear
 /// would skip source pixels and alias).
 const BOX_FILTER_RATIO: f64 = 2.0;
-/// Zero bytes after the scratch row so that the AVX2 gather's 4-byte reads never leave it.
-const GATHER_SLACK: usize = 4;
+/// Zero bytes after the scratch row so that the SIMD reads past a start (the gather's 4 bytes,
+/// the shuffle kernels' 16-byte windows) never leave it.
+const COLUMN_SLACK: usize = 16;
+/// Bytes one shuffle-kernel window covers (one 128-bit register).
+const WINDOW: usize = 16;
+/// Outputs per shuffle-kernel group (four `i32` sums fill one 128-bit register).
+const GROUP: usize = 4;
 
 /// Why a scaler cannot be made or run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +89,8 @@ pub enum Backend {
     Scalar,
     /// x86_64 SSE2 (always present on x86_64).
     Sse2,
+    /// x86_64 SSSE3 (SSE2 plus `pshufb`), when the CPU has it.
+    Ssse3,
     /// x86_64 AVX2, when the CPU has it.
     Avx2,
 }
@@ -95,6 +102,9 @@ impl Backend {
         {
             if std::arch::is_x86_feature_detected!("avx2") {
                 return Backend::Avx2;
+            }
+            if std::arch::is_x86_feature_detected!("ssse3") {
+                return Backend::Ssse3;
             }
             Backend::Sse2
         }
@@ -111,9 +121,11 @@ impl Backend {
             #[cfg(target_arch = "x86_64")]
             Backend::Sse2 => true,
             #[cfg(target_arch = "x86_64")]
+            Backend::Ssse3 => std::arch::is_x86_feature_detected!("ssse3"),
+            #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(not(target_arch = "x86_64"))]
-            Backend::Sse2 | Backend::Avx2 => false,
+            Backend::Sse2 | Backend::Ssse3 | Backend::Avx2 => false,
         }
     }
 }
@@ -132,6 +144,81 @@ struct AxisFilter {
     padded_starts: Vec<i32>,
     /// The largest start (every start is `0..src`).
     max_start: usize,
+    /// Tables of the shuffle kernels, when every group of [`GROUP`] outputs reads inside one
+    /// [`WINDOW`] (true for the compositor's ratios up to about 3x; see [`ShuffleTables`]).
+    shuffle: Option<ShuffleTables>,
+}
+
+/// The horizontal filter rearranged for `pshufb` + `pmaddwd`: outputs go in groups of
+/// [`GROUP`]; a group loads the [`WINDOW`] bytes at its `base` and, per tap pair, one shuffle
+/// picks each output's two source bytes as zero-extended `u16`s, which `pmaddwd` multiplies by
+/// the pair's weights. Pairs of groups ("octets", eight outputs) sit next to each other so that
+/// the AVX2 kernel reads both lanes' masks and weights with one load.
+#[derive(Debug, Clone)]
+struct ShuffleTables {
+    /// Per group, the first source byte of its window.
+    bases: Vec<u32>,
+    /// Per octet, per tap pair, per group of the octet: 16 shuffle-mask bytes.
+    masks: Vec<u8>,
+    /// Per octet, per tap pair, per group of the octet: [`GROUP`] packed weight pairs
+    /// (`w[2p] | w[2p+1] << 16`).
+    weights: Vec<i32>,
+    /// Groups, padded to a whole number of octet pairs (16 outputs).
+    groups: usize,
+    /// The largest base: a column of `max_base + WINDOW` bytes holds every window.
+    max_base: usize,
+}
+
+impl ShuffleTables {
+    /// The tables for `starts`/`weights` (`taps` per output), or `None` if some group's taps
+    /// do not fit in one window.
+    fn new(taps: usize, starts: &[i32], weights: &[i16]) -> Option<ShuffleTables> {
+        let dst = starts.len();
+        if taps > WINDOW || dst == 0 {
+            return None;
+        }
+        // 16 outputs per AVX2 step: groups padded to a multiple of 4.
+        let groups = dst.div_ceil(GROUP).next_multiple_of(4);
+        let pairs = taps / 2;
+        let mut bases = Vec::with_capacity(groups);
+        let mut masks = vec![0x80u8; groups * pairs * WINDOW];
+        let mut packed = vec![0i32; groups * pairs * GROUP];
+        let last_start = starts[dst - 1] as usize;
+        for g in 0..groups {
+            // Padding groups reuse the last start (in bounds) and weigh everything zero.
+            let base = starts.get(g * GROUP).map_or(last_start, |&s| s as usize);
+            bases.push(base as u32);
+            let (octet, lane) = (g / 2, g % 2);
+            for j in 0..GROUP {
+                let o = g * GROUP + j;
+                let offset = starts.get(o).map_or(0, |&s| s as usize - base);
+                if o < dst && offset + taps > WINDOW {
+                    return None;
+                }
+                for p in 0..pairs {
+                    let at = ((octet * pairs + p) * 2 + lane) * WINDOW + 4 * j;
+                    if o < dst {
+                        masks[at] = (offset + 2 * p) as u8;
+                        masks[at + 2] = (offset + 2 * p + 1) as u8;
+                        let lo = weights[o * taps + 2 * p] as u16 as i32;
+                        let hi = i32::from(weights[o * taps + 2 * p + 1]);
+                        packed[((octet * pairs + p) * 2 + lane) * GROUP + j] = lo | (hi << 16);
+                    } else {
+                        masks[at] = 0;
+                        masks[at + 2] = 0;
+                    }
+                }
+            }
+        }
+        let max_base = bases.iter().copied().max().unwrap_or(0) as usize;
+        Some(ShuffleTables {
+            max_base,
+            bases,
+            masks,
+            weights: packed,
+            groups,
+        })
+    }
 }
 
 impl AxisFilter {
@@ -181,8 +268,10 @@ impl AxisFilter {
             }
         }
         let max_start = starts.iter().copied().max().unwrap_or(0) as usize;
+        let shuffle = ShuffleTables::new(taps, &starts, &weights);
         AxisFilter {
             max_start,
+            shuffle,
             taps,
             starts,
             weights,
@@ -223,6 +312,10 @@ pub struct PlaneScaler {
     dst: (usize, usize),
     horizontal: AxisFilter,
     vertical: AxisFilter,
+    /// The vertical filter's non-zero taps, (source row, weight), output after output.
+    row_taps: Vec<(usize, i16)>,
+    /// Where each output row's taps start in `row_taps` (one more entry than output rows).
+    row_taps_at: Vec<usize>,
 }
 
 /// Reusable rows for [`PlaneScaler::scale`], so scaling does not allocate.
@@ -253,11 +346,20 @@ impl PlaneScaler {
             dst_w as usize,
             dst_h as usize,
         );
+        let vertical = AxisFilter::new(sh, dh);
+        let mut row_taps = Vec::new();
+        let mut row_taps_at = vec![0];
+        for oy in 0..dh {
+            row_taps.extend(vertical.nonzero(oy));
+            row_taps_at.push(row_taps.len());
+        }
         Ok(PlaneScaler {
             src: (sw, sh),
             dst: (dw, dh),
             horizontal: AxisFilter::new(sw, dw),
-            vertical: AxisFilter::new(sh, dh),
+            vertical,
+            row_taps,
+            row_taps_at,
         })
     }
 
@@ -298,13 +400,26 @@ impl PlaneScaler {
         let (dw, dh) = self.dst;
         let h = &self.horizontal;
         scratch.column.clear();
-        scratch.column.resize(sw + h.taps + GATHER_SLACK, 0);
+        scratch.column.resize(sw + h.taps + COLUMN_SLACK, 0);
         scratch.out.clear();
-        scratch.out.resize(dw.next_multiple_of(8), 0);
+        scratch.out.resize(dw.next_multiple_of(16), 0);
         let mut rows: Vec<(&[u8], i16)> = Vec::with_capacity(self.vertical.taps);
         for oy in 0..dh {
+            let taps = &self.row_taps[self.row_taps_at[oy]..self.row_taps_at[oy + 1]];
             rows.clear();
-            rows.extend(self.vertical.nonzero(oy).map(|(sy, w)| (src.row(sy), w)));
+            rows.extend(taps.iter().map(|&(sy, w)| (src.row(sy), w)));
+            if oy + 1 < dh {
+                // Source rows are read a few at a time, each only `sw` bytes long: too short for
+                // the hardware prefetcher to learn. Ask for the next output's new rows now so
+                // they arrive while this row is being filtered.
+                let last_now = taps.last().map_or(0, |t| t.0);
+                let next = &self.row_taps[self.row_taps_at[oy + 1]..self.row_taps_at[oy + 2]];
+                for &(sy, _) in next {
+                    if sy > last_now {
+                        prefetch(backend, src.row(sy));
+                    }
+                }
+            }
             let identity_h = sw == dw;
             let column: &mut [u8] = if identity_h {
                 dst.row_mut(oy)
@@ -321,6 +436,15 @@ impl PlaneScaler {
     }
 }
 
+/// Hints the CPU to bring `row` into cache (no effect on results).
+fn prefetch(backend: Backend, row: &[u8]) {
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Sse2 | Backend::Ssse3 | Backend::Avx2 => x86::prefetch(row),
+        _ => {}
+    }
+}
+
 /// Blends `rows` (each with its weight) into `out`.
 fn vertical(backend: Backend, rows: &[(&[u8], i16)], out: &mut [u8]) {
     if let [(only, _)] = rows {
@@ -331,14 +455,15 @@ fn vertical(backend: Backend, rows: &[(&[u8], i16)], out: &mut [u8]) {
     let done = match backend {
         Backend::Scalar => 0,
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `scale` checked that the CPU has SSE2/AVX2 (`Backend::is_available`); every
-        // row is at least `out.len()` long (rows of the source plane, which is `sw` wide).
-        Backend::Sse2 => unsafe { x86::vertical_sse2(rows, out) },
+        // SAFETY: `scale` checked that the CPU has SSE2/AVX2 (`Backend::is_available`; SSSE3
+        // implies SSE2); every row is at least `out.len()` long (rows of the source plane, which
+        // is `sw` wide).
+        Backend::Sse2 | Backend::Ssse3 => unsafe { x86::vertical_sse2(rows, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Backend::Avx2 => unsafe { x86::vertical_avx2(rows, out) },
         #[cfg(not(target_arch = "x86_64"))]
-        Backend::Sse2 | Backend::Avx2 => 0,
+        Backend::Sse2 | Backend::Ssse3 | Backend::Avx2 => 0,
     };
     vertical_scalar(rows, out, done);
 }
@@ -356,12 +481,24 @@ fn vertical_scalar(rows: &[(&[u8], i16)], out: &mut [u8], from: usize) {
 
 /// Filters `column` (the vertically blended row plus zero slack) into `out` (padded to 8).
 fn horizontal(backend: Backend, filter: &AxisFilter, column: &[u8], out: &mut [u8]) {
-    match backend {
+    match (backend, &filter.shuffle) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `scale` checked AVX2 is present; `column` has `taps + GATHER_SLACK` zero bytes
+        // SAFETY: `scale` checked AVX2 is present; `column` has `COLUMN_SLACK` (= WINDOW) zero
+        // bytes past the source row, so every window (based at a start < src) is inside it, and
+        // `out` is padded to the tables' groups (the kernel asserts both).
+        (Backend::Avx2, Some(tables)) => unsafe {
+            x86::horizontal_shuffle_avx2(tables, column, out)
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, with SSSE3 checked present.
+        (Backend::Ssse3, Some(tables)) => unsafe {
+            x86::horizontal_shuffle_ssse3(tables, column, out)
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `scale` checked AVX2 is present; `column` has `taps + COLUMN_SLACK` zero bytes
         // past the last start index and `out` is padded to a multiple of 8 (the layout the
         // kernel's contract requires, see `horizontal_avx2`).
-        Backend::Avx2 => unsafe { x86::horizontal_avx2(filter, column, out) },
+        (Backend::Avx2, None) => unsafe { x86::horizontal_avx2(filter, column, out) },
         _ => horizontal_scalar(filter, column, out),
     }
 }
@@ -529,7 +666,7 @@ mod tests {
     }
 
     fn simd_backends() -> Vec<Backend> {
-        [Backend::Sse2, Backend::Avx2]
+        [Backend::Sse2, Backend::Ssse3, Backend::Avx2]
             .into_iter()
             .filter(|b| b.is_available())
             .collect()
