@@ -140,7 +140,7 @@ pub fn run(args: &CompositorArgs) -> anyhow::Result<()> {
 
 fn print_table(results: &[CaseResult]) {
     println!(
-        "{:<28} {:>7} {:>11} {:>13} {:>13} {:>10} {:>15} {:>12}",
+        "{:<34} {:>7} {:>11} {:>13} {:>13} {:>10} {:>15} {:>12}",
         "case",
         "threads",
         "tessera ms",
@@ -169,7 +169,7 @@ fn print_table(results: &[CaseResult]) {
             ""
         };
         println!(
-            "{:<28} {:>7} {:>11.2} {:>13.2} {:>13.2} {:>9.2}x {:>15.2} {:>4.1}/{:.1}/{:.1}",
+            "{:<34} {:>7} {:>11.2} {:>13.2} {:>13.2} {:>9.2}x {:>15.2} {:>4.1}/{:.1}/{:.1}",
             format!("9x {}x{} -> 3x3{headline}", r.input.0, r.input.1),
             r.threads,
             r.tessera_ms,
@@ -183,11 +183,11 @@ fn print_table(results: &[CaseResult]) {
         );
     }
     println!(
-        "\nms = milliseconds per composed 1280x720 frame, best round, on the {} clock for 1 thread and the {} clock",
+        "\nms = milliseconds per composed 1280x720 frame, best round: {} clock with 1 thread, {} clock with more;",
         clock_for(1).name(),
         clock_for(2).name()
     );
-    println!("for more; speedup = faster of SWS_BILINEAR/SWS_AREA / tessera;");
+    println!("speedup = the faster of SWS_BILINEAR and SWS_AREA / tessera;");
     println!(
         "PSNR of tessera's canvas against that swscale config's; fast-bilinear is for information (aliases, not compared)."
     );

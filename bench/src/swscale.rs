@@ -183,7 +183,10 @@ impl Canvas {
     /// If a rectangle has an odd origin, reaches outside, or overlaps another.
     pub fn tiles(&mut self, rects: &[Rect]) -> Vec<TileTarget<'_>> {
         for (i, a) in rects.iter().enumerate() {
-            assert!(a.x % 2 == 0 && a.y % 2 == 0, "tile {a} has an odd origin");
+            assert!(
+                a.x.is_multiple_of(2) && a.y.is_multiple_of(2),
+                "tile {a} has an odd origin"
+            );
             assert!(
                 a.x + a.width <= self.width && a.y + a.height <= self.height,
                 "tile {a} outside the canvas"
