@@ -15,7 +15,11 @@ set -euo pipefail
 # falls back to C and H.264 encoding is about 3x slower).
 # ffmpeg: the far-end room system of the media end-to-end tests (gateway/tests/media_e2e.rs):
 # sends x264 720p + G.711 over RTP and decodes what the gateway sends back.
-packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm ffmpeg)
+# libavcodec-dev libavutil-dev libswscale-dev pkg-config libclang-dev: the bench crate's
+# `compare compositor` measures against libswscale through ffmpeg-sys-next, whose build script
+# finds FFmpeg (5.1 on Debian 12) with pkg-config and generates bindings with bindgen (libclang).
+packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm ffmpeg
+  libavcodec-dev libavutil-dev libswscale-dev pkg-config libclang-dev)
 
 missing=()
 for p in "${packages[@]}"; do

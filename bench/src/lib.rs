@@ -1,5 +1,8 @@
 //! Tessera's side-by-side comparisons: each module runs Tessera's code and a peer on the same
 //! input in the same process and reports the ratio (`compare <what>`).
 
+pub mod clock;
 pub mod compositor;
+pub mod content;
 pub mod pipeline;
+pub mod swscale;

@@ -25,7 +25,12 @@ fn main() {
         f
     };
     for (name, input) in [("1280x720", &src), ("640x360", &small)] {
-        for backend in [Backend::Scalar, Backend::Sse2, Backend::Avx2] {
+        for backend in [
+            Backend::Scalar,
+            Backend::Sse2,
+            Backend::Ssse3,
+            Backend::Avx2,
+        ] {
             let only = std::env::args().nth(1);
             if !backend.is_available() || only.is_some_and(|o| o != format!("{backend:?}")) {
                 continue;
