@@ -7,8 +7,8 @@
 //! not hold call state.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the gateway exports. Cheap to clone (handles are reference-counted).
@@ -39,6 +39,9 @@ pub struct Metrics {
     pub video_frames_encoded_total: IntCounter,
     /// Time spent encoding one video frame.
     pub encoder_seconds: Histogram,
+    /// Layout encoders alive across every meeting (each is shared by every viewer of its
+    /// picture, so this stays small however many viewers a meeting has).
+    pub layout_encoders: IntGauge,
     /// Keyframes requested (PLI/FIR sent or received).
     pub keyframes_requested_total: IntCounterVec,
     /// CPU cores the video encoders used over the last second (drives automatic capacity).
@@ -151,6 +154,13 @@ impl Metrics {
                     .buckets(vec![0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]),
                 )?,
             ),
+            layout_encoders: register(
+                &registry,
+                IntGauge::new(
+                    "tessera_layout_encoders",
+                    "Layout encoders alive (one per distinct picture, shared by its viewers).",
+                )?,
+            ),
             keyframes_requested_total: counter(
                 "tessera_keyframes_requested_total",
                 "Keyframes requested (PLI/FIR), by who asked.",
@@ -217,6 +227,7 @@ mod tests {
             "tessera_call_setup_seconds_count 1",
             "tessera_rtp_lost_total 0",
             "tessera_video_frames_encoded_total 0",
+            "tessera_layout_encoders 0",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

@@ -332,6 +332,8 @@ struct Sipp {
     dial_host: Option<String>,
     caller: String,
     tcp: bool,
+    /// `(calls, calls per second, hold in ms)` for a batch (`-m`, `-r`, `-d`); one call if unset.
+    batch: Option<(u32, u32, u32)>,
 }
 
 impl Sipp {
@@ -344,7 +346,15 @@ impl Sipp {
             dial_host: None,
             caller: caller.to_owned(),
             tcp: false,
+            batch: None,
         }
+    }
+
+    /// `calls` calls at `rate` per second, each up for `hold_ms` (scenarios with a bare
+    /// `<pause/>`, like `short_call.xml`).
+    fn batch(mut self, calls: u32, rate: u32, hold_ms: u32) -> Sipp {
+        self.batch = Some((calls, rate, hold_ms));
+        self
     }
 
     /// The Request-URI host (default: the server's address).
@@ -384,7 +394,7 @@ impl Sipp {
             .args(["-i", "127.0.0.1"])
             .args(["-p", &sip_port.to_string()])
             .args(["-mp", &media_port.to_string()])
-            .args(["-m", "1", "-timeout", SIPP_TIMEOUT, "-timeout_error"])
+            .args(["-timeout", SIPP_TIMEOUT, "-timeout_error"])
             .arg("-trace_err")
             .arg("-error_file")
             .arg(dir.path().join("errors.log"))
@@ -395,6 +405,12 @@ impl Sipp {
         if self.tcp {
             cmd.args(["-t", "t1"]);
         }
+        match self.batch {
+            Some((calls, rate, hold_ms)) => cmd
+                .args(["-m", &calls.to_string(), "-r", &rate.to_string()])
+                .args(["-d", &hold_ms.to_string()]),
+            None => cmd.args(["-m", "1"]),
+        };
         let child = cmd
             .stdin(Stdio::null())
             .stdout(screen.try_clone().unwrap())
@@ -660,6 +676,43 @@ fn cancel_before_answer_gets_487() {
     Sipp::new("cancel.xml", "12345678.1177958860", "cancelling-caller").run(&server);
     // The cancelled call left nothing behind: a normal call still goes through (it rings first).
     Sipp::new("direct_call.xml", "12345678.1177958860", "after-cancel").run(&server);
+    server.stop_and_expect_clean_exit();
+}
+
+#[test]
+fn two_hundred_short_calls_all_complete_and_leave_no_call_behind() {
+    require_sipp();
+    // Its own server: the demo tenant's ten licences must not be shared with other tests' calls
+    // (20 calls per second held 200 ms keep a handful up at once).
+    let server = Server::start(&[]);
+    Sipp::new("short_call.xml", "12345678.1177958860", "short-call")
+        .batch(200, 20, 200)
+        .run(&server);
+    let active = |server: &Server| -> Option<i64> {
+        let (status, body) = server.api("GET", "/metrics");
+        assert_eq!(status, 200, "{body}");
+        body.lines()
+            .filter(|l| l.starts_with("tessera_calls_active{"))
+            .map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<i64>().ok()))
+            .sum()
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while active(&server) != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "calls still active {PATIENCE:?} after SIPp hung up all 200: {:?}; log:\n{}",
+            active(&server),
+            server.log_tail()
+        );
+        sleep(Duration::from_millis(100));
+    }
+    let (_, metrics) = server.api("GET", "/metrics");
+    assert!(
+        metrics.contains(
+            "tessera_calls_total{protocol=\"sip\",route=\"direct\",tenant=\"12345678\"} 200"
+        ),
+        "all 200 calls accepted:\n{metrics}"
+    );
     server.stop_and_expect_clean_exit();
 }
 

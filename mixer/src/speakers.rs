@@ -134,6 +134,8 @@ struct SpeakerState {
     score: f32,
     active: bool,
     active_run: u32,
+    /// In the current frame (absent ones decay as silent).
+    heard: bool,
 }
 
 /// The meeting's speakers in the order layouts should show them, with hysteresis.
@@ -164,6 +166,7 @@ impl SpeakerRanking {
     pub fn update(&mut self, frame: &[(ParticipantId, Activity)]) {
         for state in self.states.values_mut() {
             state.active = false;
+            state.heard = false;
         }
         for &(p, activity) in frame {
             if !self.states.contains_key(&p) {
@@ -171,6 +174,7 @@ impl SpeakerRanking {
             }
             let state = self.states.entry(p).or_default();
             state.active = activity.active;
+            state.heard = true;
             let loudness = if activity.active {
                 activity.level_db - SILENCE_DB
             } else {
@@ -178,8 +182,10 @@ impl SpeakerRanking {
             };
             state.score += (loudness - state.score) * SCORE_SMOOTHING;
         }
-        for (p, state) in &mut self.states {
-            if !frame.iter().any(|(q, _)| q == p) {
+        // A flag rather than a search of `frame` per participant: meetings of hundreds made that
+        // quadratic scan the engine's biggest audio cost.
+        for state in self.states.values_mut() {
+            if !state.heard {
                 state.score -= state.score * SCORE_SMOOTHING;
             }
             state.active_run = if state.active {

@@ -284,7 +284,7 @@ impl CallCore {
             },
         };
         let tenant_label = call.tenant.to_string();
-        self.calls.insert(id, call);
+        self.insert_call(id, call);
         self.metrics
             .calls_active
             .with_label_values(&[&tenant_label, "sip"])

@@ -212,6 +212,9 @@ pub struct CallCore {
     directory: Directory,
     txn: TransactionLayer,
     calls: HashMap<CallId, Call>,
+    /// Live calls per tenant (what its endpoint licences count), kept with `calls` so the
+    /// licence check of every INVITE is not a scan of every call.
+    tenant_calls: HashMap<TenantKey, usize>,
     dialogs: HashMap<DialogId, CallId>,
     ringing: HashMap<TxnKey, CallId>,
     meetings: HashMap<MeetingKey, LiveMeeting>,
@@ -245,6 +248,7 @@ impl CallCore {
             config,
             directory,
             calls: HashMap::new(),
+            tenant_calls: HashMap::new(),
             dialogs: HashMap::new(),
             ringing: HashMap::new(),
             meetings: HashMap::new(),
@@ -298,13 +302,25 @@ impl CallCore {
     /// Calls of `tenant` holding an endpoint licence (every call, from acceptance to its end:
     /// ringing, entry queue and lobby included).
     fn calls_of(&self, tenant: &TenantKey) -> usize {
-        self.calls.values().filter(|c| c.tenant == *tenant).count()
+        self.tenant_calls.get(tenant).copied().unwrap_or(0)
+    }
+
+    /// Adds a call to `calls` and its tenant's count.
+    fn insert_call(&mut self, id: CallId, call: Call) {
+        *self.tenant_calls.entry(call.tenant.clone()).or_default() += 1;
+        self.calls.insert(id, call);
     }
 
     /// Takes a call out of every index, frees its port and licence, and updates the gauges.
     /// Every way a call ends goes through here.
     fn remove_call(&mut self, now: Instant, id: CallId) -> Option<Call> {
         let call = self.calls.remove(&id)?;
+        if let Some(count) = self.tenant_calls.get_mut(&call.tenant) {
+            *count -= 1;
+            if *count == 0 {
+                self.tenant_calls.remove(&call.tenant);
+            }
+        }
         self.ringing.remove(&call.invite_key);
         if let Some(dialog) = &call.dialog {
             self.dialogs.remove(dialog.id());

@@ -460,6 +460,7 @@ fn unknown_meetings_and_tenants_get_404_with_a_reason() {
 #[test]
 fn no_common_codec_gets_488() {
     let mut h = Harness::new();
+    let free_ports = h.core.ports.available();
     h.send(&invite_with(
         "sip:12345678.1177958860@gw",
         "c1",
@@ -482,13 +483,14 @@ fn no_common_codec_gets_488() {
         .unwrap()
         .starts_with("305 "));
     assert_eq!(h.core.active_calls(), 0);
+    assert_eq!(h.core.ports.available(), free_ports, "the port came back");
     h.send(&invite("sip:12345678.1177958860@gw", "c2"));
     let ok = h.final_response();
     assert!(
         std::str::from_utf8(ok.body())
             .unwrap()
-            .contains("m=audio 20000"),
-        "the port came back"
+            .contains("m=audio 20004"),
+        "the next call gets the next block; the refused one's is reused last"
     );
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Owns the database file and every rule about what may be stored (duplicate keys and hostnames,
 //! overlapping prefixes, malformed values): every write is one transaction, so a refused write
-//! changes nothing. It must not know about calls or media. The dial plan reads it through
+//! changes nothing. The lookups every INVITE makes (dial plan, licence, trust, lobby policy) use
+//! the connection's prepared-statement cache: parsing their SQL again per call cost more than
+//! running it. It must not know about calls or media. The dial plan reads it through
 //! [`signaling::DialLookup`].
 
 mod model;
@@ -535,7 +537,7 @@ impl Directory {
         &self,
         tenant: &TenantKey,
     ) -> Result<Vec<TrustedDevice>, DirectoryError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT id, tenant_key, kind, cidr, uri_pattern, username, realm, ha1_md5, ha1_sha256 \
              FROM trusted_devices WHERE tenant_key = ?1 ORDER BY id",
         )?;
@@ -583,12 +585,8 @@ impl DialLookup for Directory {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let key: Option<String> = self
             .conn
-            .query_row(
-                "SELECT tenant_key FROM tenant_hostnames WHERE hostname = ?1",
-                [host],
-                |r| r.get(0),
-            )
-            .optional()
+            .prepare_cached("SELECT tenant_key FROM tenant_hostnames WHERE hostname = ?1")
+            .and_then(|mut stmt| stmt.query_row([host], |r| r.get(0)).optional())
             .map_err(|e| lookup_error(e.into()))?;
         key.map(|k| TenantKey::new(&k).map_err(|e| lookup_error(e.into())))
             .transpose()
@@ -600,13 +598,14 @@ impl DialLookup for Directory {
     ) -> Result<Option<(TenantKey, DialPrefix)>, LookupError> {
         let row: Option<(String, String)> = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT key, dial_prefix FROM tenants WHERE dial_prefix IS NOT NULL \
                  AND substr(?1, 1, length(dial_prefix)) = dial_prefix",
-                [digits],
-                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()
+            .and_then(|mut stmt| {
+                stmt.query_row([digits], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
             .map_err(|e| lookup_error(e.into()))?;
         row.map(|(k, p)| {
             Ok((
@@ -631,11 +630,9 @@ impl DialLookup for Directory {
 // ---- row mapping and shared checks (work on a Connection or a Transaction alike) ----
 
 fn tenant_exists(conn: &Connection, key: &TenantKey) -> Result<bool, DirectoryError> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM tenants WHERE key = ?1)",
-        [key.as_str()],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tenants WHERE key = ?1)")?
+        .query_row([key.as_str()], |r| r.get(0))?)
 }
 
 fn check_prefix_free(
@@ -689,19 +686,19 @@ fn insert_hostname(
 }
 
 fn hostnames_of(conn: &Connection, key: &TenantKey) -> Result<Vec<String>, DirectoryError> {
-    let mut stmt = conn
-        .prepare("SELECT hostname FROM tenant_hostnames WHERE tenant_key = ?1 ORDER BY hostname")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT hostname FROM tenant_hostnames WHERE tenant_key = ?1 ORDER BY hostname",
+    )?;
     let rows = stmt.query_map([key.as_str()], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn load_tenant(conn: &Connection, key: &TenantKey) -> Result<Option<Tenant>, DirectoryError> {
     let tenant = conn
-        .query_row(
-            &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE key = ?1"),
-            [key.as_str()],
-            tenant_from_row,
-        )
+        .prepare_cached(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE key = ?1"
+        ))?
+        .query_row([key.as_str()], tenant_from_row)
         .optional()?
         .transpose()?;
     let Some(mut tenant) = tenant else {
@@ -748,13 +745,10 @@ fn load_meeting(
     tenant: &TenantKey,
     conference: &ConferenceId,
 ) -> Result<Option<Meeting>, DirectoryError> {
-    conn.query_row(
-        &format!(
-            "SELECT {MEETING_COLUMNS} FROM meetings WHERE tenant_key = ?1 AND conference_id = ?2"
-        ),
-        [tenant.as_str(), conference.as_str()],
-        meeting_from_row,
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {MEETING_COLUMNS} FROM meetings WHERE tenant_key = ?1 AND conference_id = ?2"
+    ))?
+    .query_row([tenant.as_str(), conference.as_str()], meeting_from_row)
     .optional()?
     .transpose()
 }

@@ -679,7 +679,7 @@ struct MediaLoop {
     video: Option<VideoSetup>,
     video_in: Option<VideoIn>,
     video_out: Option<VideoOut>,
-    /// Started on the first join with video.
+    /// Started on the first access unit received while joined.
     decoder: Option<DecoderThread>,
     decoder_reports_tx: mpsc::UnboundedSender<DecoderReport>,
     decoder_reports: mpsc::UnboundedReceiver<DecoderReport>,
@@ -844,22 +844,11 @@ impl MediaLoop {
         // The meeting replaces the slate (from the layout's first keyframe on) and the music.
         self.slate = None;
         self.video_source = Some(VideoSource::Meeting);
-        if self.video.is_some() {
-            if self.decoder.is_none() {
-                match DecoderThread::start(
-                    format!("decode-{}", self.call),
-                    self.meters.stats.clone(),
-                    self.decoder_reports_tx.clone(),
-                ) {
-                    Ok(thread) => self.decoder = Some(thread),
-                    Err(e) => {
-                        warn!(call = %self.call, error = %e, "video decoder thread not started")
-                    }
-                }
-            }
-            if let Some(decoder) = &self.decoder {
-                decoder.set_target(Some((engine.clone(), participant)));
-            }
+        // The decoder thread starts with the first access unit (`decode`): many room systems
+        // join receive-only or send video late, and a thread per call at join made call setup
+        // pay for threads that never decoded anything.
+        if let Some(decoder) = &self.decoder {
+            decoder.set_target(Some((engine.clone(), participant)));
         }
         self.joined = Some(Joined {
             engine,
@@ -1110,7 +1099,7 @@ impl MediaLoop {
             }
         }
         for au in output.access_units {
-            let queued = self.decoder.as_ref().is_some_and(|d| d.decode(au));
+            let queued = self.decoder().is_some_and(|d| d.decode(au));
             if !queued {
                 // The decoder fell behind: what follows depends on what was dropped.
                 if let Some(v) = &mut self.video_in {
@@ -1119,6 +1108,26 @@ impl MediaLoop {
                 self.request_keyframe_from_peer(now).await;
             }
         }
+    }
+
+    /// The decoder thread, started (aimed at the meeting joined) on first use; `None` if the
+    /// thread cannot be started.
+    fn decoder(&mut self) -> Option<&DecoderThread> {
+        if self.decoder.is_none() {
+            match DecoderThread::start(
+                format!("decode-{}", self.call),
+                self.meters.stats.clone(),
+                self.decoder_reports_tx.clone(),
+            ) {
+                Ok(thread) => {
+                    let joined = self.joined.as_ref();
+                    thread.set_target(joined.map(|j| (j.engine.clone(), j.participant)));
+                    self.decoder = Some(thread);
+                }
+                Err(e) => warn!(call = %self.call, error = %e, "video decoder thread not started"),
+            }
+        }
+        self.decoder.as_ref()
     }
 
     /// Asks the VTC for a keyframe (PLI, or FIR when it only takes FIR), at most once per

@@ -9,7 +9,9 @@ use super::value::{is_uri, CSeq, NameAddr, Via};
 use super::{parse, Limits, SipError};
 
 /// A request method. Methods are case-sensitive: `invite` is an extension method, not INVITE.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Ordered (in declaration order, then by extension name) only so keys holding one can live in
+/// ordered sets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
     /// INVITE (RFC 3261).
     Invite,

@@ -12,7 +12,7 @@
 mod client;
 mod server;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -124,8 +124,9 @@ pub enum Timer {
 
 /// Identifies a transaction: the top Via branch, sent-by and method (ACK folds into INVITE), per
 /// RFC 3261 §17.2.3. Requests without the magic cookie (RFC 2543 peers) get a key built from
-/// Call-ID, CSeq and From tag instead.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Call-ID, CSeq and From tag instead. The order means nothing; it lets the layer keep its timer
+/// schedule in an ordered set.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TxnKey {
     /// Branch (or the RFC 2543 substitute).
     pub branch: String,
@@ -301,16 +302,55 @@ impl Ctx<'_> {
     }
 }
 
+/// Which of the layer's two maps a scheduled transaction lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Side {
+    Server,
+    Client,
+}
+
+/// One entry of the timer schedule: a transaction's next deadline.
+type Scheduled = (Instant, Side, TxnKey);
+
 /// All of one endpoint's transactions.
+///
+/// Besides the transactions, the layer keeps a schedule: every live transaction's next
+/// deadline, soonest first. A gateway under load holds tens of thousands of transactions (a
+/// finished UDP transaction lingers 32 s for retransmissions), and its driver asks
+/// [`poll_timeout`](Self::poll_timeout) after every message: a scan of every transaction there
+/// would make each message cost O(n). With the schedule, polling is O(1) and firing a timer
+/// O(log n). Invariant: the schedule holds `(t.next_deadline(), side, key)` for exactly the
+/// transactions whose next deadline is `Some`; every method that touches a transaction
+/// re-establishes it through [`reschedule`].
 #[derive(Debug, Default)]
 pub struct TransactionLayer {
     config: TimerConfig,
     server: HashMap<TxnKey, ServerTransaction>,
     client: HashMap<TxnKey, ClientTransaction>,
+    schedule: BTreeSet<Scheduled>,
     /// INVITE server transactions retransmitting a 2xx, by (Call-ID, CSeq number), so the ACK
     /// (which has a branch of its own) finds them.
     awaiting_ack: HashMap<(String, u32), TxnKey>,
     out: VecDeque<Output>,
+}
+
+/// Moves `key`'s schedule entry from `before` to `after` (either may be `None`: not scheduled).
+fn reschedule(
+    schedule: &mut BTreeSet<Scheduled>,
+    side: Side,
+    key: &TxnKey,
+    before: Option<Instant>,
+    after: Option<Instant>,
+) {
+    if before == after {
+        return;
+    }
+    if let Some(at) = before {
+        schedule.remove(&(at, side, key.clone()));
+    }
+    if let Some(at) = after {
+        schedule.insert((at, side, key.clone()));
+    }
 }
 
 impl TransactionLayer {
@@ -340,12 +380,15 @@ impl TransactionLayer {
             config: &self.config,
             out: &mut self.out,
         };
+        let schedule = &mut self.schedule;
         if !message.is_request() {
             let Ok(key) = TxnKey::for_response(&message) else {
                 return;
             };
             if let Some(txn) = self.client.get_mut(&key) {
+                let before = txn.next_deadline();
                 txn.on_response(&mut ctx, &key, message);
+                reschedule(schedule, Side::Client, &key, before, txn.next_deadline());
             }
             // Stray responses (no transaction) are dropped, as RFC 3261 §18.1.2 says.
             return;
@@ -357,7 +400,10 @@ impl TransactionLayer {
         if message.method() == Some(&Method::Ack) {
             if let Some(txn) = self.server.get_mut(&key) {
                 // ACK to a non-2xx: part of the INVITE transaction.
-                if txn.on_ack(&mut ctx) {
+                let before = txn.next_deadline();
+                let absorbed = txn.on_ack(&mut ctx);
+                reschedule(schedule, Side::Server, &key, before, txn.next_deadline());
+                if absorbed {
                     return;
                 }
             }
@@ -369,7 +415,9 @@ impl TransactionLayer {
             };
             if let Some(invite) = &acked {
                 if let Some(txn) = self.server.get_mut(invite) {
+                    let before = txn.next_deadline();
                     txn.on_2xx_ack();
+                    reschedule(schedule, Side::Server, invite, before, txn.next_deadline());
                 }
             }
             ctx.event(Event::Ack {
@@ -380,10 +428,13 @@ impl TransactionLayer {
             return;
         }
         if let Some(txn) = self.server.get_mut(&key) {
+            let before = txn.next_deadline();
             txn.on_retransmission(&mut ctx);
+            reschedule(schedule, Side::Server, &key, before, txn.next_deadline());
             return;
         }
         let txn = ServerTransaction::new(&mut ctx, &message, from);
+        reschedule(schedule, Side::Server, &key, None, txn.next_deadline());
         self.server.insert(key.clone(), txn);
         ctx.event(Event::Request {
             key,
@@ -411,13 +462,29 @@ impl TransactionLayer {
             config: &self.config,
             out: &mut self.out,
         };
-        if (200..300).contains(&code) && key.method == Method::Invite {
-            if let (Ok(call_id), Ok(cseq)) = (response.call_id(), response.cseq()) {
-                self.awaiting_ack
-                    .insert((call_id.to_owned(), cseq.seq), key.clone());
+        // Taken before the response moves into the transaction; recorded only if it is sent.
+        let ack_match = if (200..300).contains(&code) && key.method == Method::Invite {
+            match (response.call_id(), response.cseq()) {
+                (Ok(call_id), Ok(cseq)) => Some((call_id.to_owned(), cseq.seq)),
+                _ => None,
             }
+        } else {
+            None
+        };
+        let before = txn.next_deadline();
+        let sent = txn.respond(&mut ctx, key, response);
+        reschedule(
+            &mut self.schedule,
+            Side::Server,
+            key,
+            before,
+            txn.next_deadline(),
+        );
+        sent?;
+        if let Some(ack_match) = ack_match {
+            self.awaiting_ack.insert(ack_match, key.clone());
         }
-        txn.respond(&mut ctx, key, response)
+        Ok(())
     }
 
     /// Whether server transaction `key` has not yet sent a final response (what CANCEL needs).
@@ -450,6 +517,13 @@ impl TransactionLayer {
             out: &mut self.out,
         };
         let txn = ClientTransaction::new(&mut ctx, request, to);
+        reschedule(
+            &mut self.schedule,
+            Side::Client,
+            &key,
+            None,
+            txn.next_deadline(),
+        );
         self.client.insert(key.clone(), txn);
         Ok(key)
     }
@@ -461,28 +535,50 @@ impl TransactionLayer {
             config: &self.config,
             out: &mut self.out,
         };
-        self.server.retain(|key, txn| txn.on_timers(&mut ctx, key));
-        self.client.retain(|key, txn| txn.on_timers(&mut ctx, key));
-        let server = &self.server;
-        self.awaiting_ack.retain(|_, key| {
-            server
-                .get(key)
-                .is_some_and(ServerTransaction::awaits_2xx_ack)
-        });
+        // Everything due is taken off first, so each transaction fires once per call (as when
+        // every transaction was swept), whatever its timers are rescheduled to.
+        let mut due = Vec::new();
+        while self.schedule.first().is_some_and(|(at, _, _)| *at <= now) {
+            if let Some((_, side, key)) = self.schedule.pop_first() {
+                due.push((side, key));
+            }
+        }
+        for (side, key) in due {
+            let (alive, next) = match side {
+                Side::Server => match self.server.get_mut(&key) {
+                    Some(txn) => (txn.on_timers(&mut ctx, &key), txn.next_deadline()),
+                    None => continue,
+                },
+                Side::Client => match self.client.get_mut(&key) {
+                    Some(txn) => (txn.on_timers(&mut ctx, &key), txn.next_deadline()),
+                    None => continue,
+                },
+            };
+            if alive {
+                reschedule(&mut self.schedule, side, &key, None, next);
+                continue;
+            }
+            match side {
+                Side::Server => {
+                    let ended = self.server.remove(&key);
+                    // A 2xx that was never acknowledged leaves its ACK index entry behind.
+                    if let Some(ack_match) = ended.as_ref().and_then(ServerTransaction::ack_match) {
+                        if self.awaiting_ack.get(&ack_match) == Some(&key) {
+                            self.awaiting_ack.remove(&ack_match);
+                        }
+                    }
+                }
+                Side::Client => {
+                    self.client.remove(&key);
+                }
+            }
+        }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) next has work.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let server = self
-            .server
-            .values()
-            .filter_map(ServerTransaction::next_deadline);
-        let client = self
-            .client
-            .values()
-            .filter_map(ClientTransaction::next_deadline);
-        server.chain(client).min()
+        self.schedule.first().map(|(at, _, _)| *at)
     }
 
     /// The next message to send or event to act on.

@@ -54,10 +54,6 @@ impl ServerTransaction {
         self.state == State::Proceeding
     }
 
-    pub(super) fn awaits_2xx_ack(&self) -> bool {
-        self.state == State::Accepted && !self.acked
-    }
-
     /// The request came again: resend the last response (an INVITE in Accepted absorbs it, RFC
     /// 6026 §7.1, since the 2xx retransmission timer covers it).
     pub(super) fn on_retransmission(&mut self, ctx: &mut Ctx<'_>) {
@@ -184,5 +180,18 @@ impl ServerTransaction {
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.timers.iter().map(|(_, at)| *at).min()
+    }
+
+    /// `(Call-ID, CSeq number)` of the 2xx this INVITE transaction sent, which its ACK carries.
+    pub(super) fn ack_match(&self) -> Option<(String, u32)> {
+        let response = self.last_response.as_ref()?;
+        let code = response.status()?;
+        if !self.invite || !(200..300).contains(&code) {
+            return None;
+        }
+        Some((
+            response.call_id().ok()?.to_owned(),
+            response.cseq().ok()?.seq,
+        ))
     }
 }

@@ -262,6 +262,92 @@ fn unacknowledged_200_times_out_with_timer_l() {
 }
 
 #[test]
+fn an_ack_after_timer_l_matches_no_transaction() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::default();
+    let invite = request("INVITE", "z9hG4bK6", 1, "");
+    layer.handle_message(t0, invite.clone(), peer(Transport::Udp));
+    let key = only_request_key(&drain(&mut layer));
+    layer
+        .respond(t0, &key, Message::response_to(&invite, 200, Some("gw1")))
+        .unwrap();
+    drain(&mut layer);
+    run_until(&mut layer, t0 + Duration::from_secs(40));
+    assert!(layer.is_empty());
+    layer.handle_message(
+        t0 + Duration::from_secs(41),
+        request("ACK", "z9hG4bKlate", 1, ""),
+        peer(Transport::Udp),
+    );
+    let out = drain(&mut layer);
+    assert!(
+        matches!(&out[..], [Output::Event(Event::Ack { key: None, .. })]),
+        "the ended transaction must have left the ACK index: {out:?}"
+    );
+}
+
+#[test]
+fn a_refused_second_final_response_does_not_wait_for_an_ack() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::default();
+    let invite = request("INVITE", "z9hG4bK7", 1, "");
+    layer.handle_message(t0, invite.clone(), peer(Transport::Udp));
+    let key = only_request_key(&drain(&mut layer));
+    layer
+        .respond(t0, &key, Message::response_to(&invite, 486, Some("gw1")))
+        .unwrap();
+    let late_ok = layer.respond(t0, &key, Message::response_to(&invite, 200, Some("gw1")));
+    assert_eq!(late_ok, Err(TransactionError::AlreadyFinal(key.clone())));
+    drain(&mut layer);
+    // An ACK on a new branch (a 2xx ACK's shape) must not stop the 486's retransmissions.
+    layer.handle_message(
+        t0 + Duration::from_millis(100),
+        request("ACK", "z9hG4bKother", 1, ""),
+        peer(Transport::Udp),
+    );
+    assert!(matches!(
+        &drain(&mut layer)[..],
+        [Output::Event(Event::Ack { key: None, .. })]
+    ));
+    let fired = run_until(&mut layer, t0 + Duration::from_millis(600));
+    assert_eq!(
+        sent_codes(&fired.into_iter().map(|(_, o)| o).collect::<Vec<_>>()),
+        [486]
+    );
+}
+
+#[test]
+fn thousands_of_transactions_fire_in_deadline_order_and_all_end() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::default();
+    // Non-INVITE requests answered at staggered times: each lingers 64*T1 (Timer J) after its
+    // answer, so they must end in the order they were answered.
+    for i in 0..2000u32 {
+        let at = t0 + Duration::from_millis(u64::from(i));
+        let options = request("OPTIONS", &format!("z9hG4bKo{i}"), i + 1, "");
+        layer.handle_message(at, options.clone(), peer(Transport::Udp));
+        let key = only_request_key(&drain(&mut layer));
+        layer
+            .respond(at, &key, Message::response_to(&options, 200, None))
+            .unwrap();
+        drain(&mut layer);
+    }
+    assert_eq!(layer.len(), (2000, 0));
+    let first = layer.poll_timeout().unwrap();
+    assert_eq!(first, t0 + 64 * Duration::from_millis(500));
+    // Half way through the expiries, exactly the first half has ended.
+    layer.handle_timeout(first + Duration::from_millis(999));
+    assert_eq!(layer.len(), (1000, 0));
+    assert_eq!(
+        layer.poll_timeout(),
+        Some(first + Duration::from_millis(1000))
+    );
+    run_until(&mut layer, first + Duration::from_secs(5));
+    assert!(layer.is_empty());
+    assert_eq!(layer.poll_timeout(), None);
+}
+
+#[test]
 fn tcp_needs_no_retransmissions_and_ends_at_once() {
     let t0 = Instant::now();
     let mut layer = TransactionLayer::default();

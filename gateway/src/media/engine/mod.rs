@@ -9,6 +9,13 @@
 //! at the frame rate that tile needs ([`ingest`]), so most tiles need little or no scaling. VTC
 //! pictures arrive decoded (one decoder thread per call, [`super::video`]).
 //!
+//! An encoder is a stream its viewers follow, not a fixed picture: when a picture changes (someone
+//! new fills a tile, the highlight moves), the encoder its viewers were on is re-aimed at the new
+//! picture and they carry on with P-frames. Only a viewer that moves to another stream needs a
+//! keyframe. Keying encoders by picture instead made every change in who is shown cost a new
+//! 720p encoder and an IDR, which a meeting with callers coming and going every few milliseconds
+//! (a call-rate test, a big event starting) turned into an encoder per frame.
+//!
 //! Owns mixing, layout and encoding state; takes decoded media in and gives encoded video and raw
 //! mixed audio out (the calls' media tasks do RTP and audio encoding). [`MeetingMedia`] is sans-IO
 //! (time passed in, tested on a virtual clock); [`start`] runs it on a thread, the one place here
@@ -18,7 +25,7 @@ pub mod api;
 pub mod ingest;
 pub mod synthetic;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -103,8 +110,10 @@ struct Participant {
     /// The decoder of a native participant's simulcast stream.
     ingest: Option<NativeIngest>,
     assigner: TileAssigner,
-    /// The layout this viewer saw last (to notice a switch, which needs a keyframe).
+    /// The layout this viewer saw last.
     layout: Option<LayoutKey>,
+    /// The encoder whose stream this viewer receives (a switch to another needs a keyframe).
+    encoder: Option<EncoderId>,
     wants_keyframe: bool,
     /// Muted by the caller (`*6`): left out of the mix, silent for speaker ranking.
     muted: bool,
@@ -120,7 +129,12 @@ struct LayoutKey {
     highlight: Option<MediaParticipant>,
 }
 
+/// Names one of the engine's encoders.
+type EncoderId = u64;
+
 struct SharedEncoder {
+    /// The picture it encodes now (re-aimed as the picture its viewers should see changes).
+    key: LayoutKey,
     compositor: Compositor,
     encoder: H264Encoder,
     grid: TileGrid,
@@ -135,9 +149,12 @@ pub struct MeetingMedia {
     participants: BTreeMap<MediaParticipant, Participant>,
     ranking: SpeakerRanking,
     mixer: NMinusOneMixer,
-    encoders: HashMap<LayoutKey, SharedEncoder>,
     /// What the engine asks of external native publishers (keyframes, layers to send).
     publisher_requests: VecDeque<PublisherRequest>,
+    encoders: HashMap<EncoderId, SharedEncoder>,
+    next_encoder_id: EncoderId,
+    /// This engine's share of the `tessera_layout_encoders` gauge.
+    encoders_published: i64,
     next_frame_id: u64,
     next_audio: Instant,
     next_video: Instant,
@@ -161,6 +178,8 @@ impl MeetingMedia {
             mixer: NMinusOneMixer::new(),
             encoders: HashMap::new(),
             publisher_requests: VecDeque::new(),
+            next_encoder_id: 1,
+            encoders_published: 0,
             next_frame_id: 1,
             next_audio: now,
             next_video: now,
@@ -314,7 +333,11 @@ impl MeetingMedia {
                     p.wants_keyframe = true;
                 }
             }
-            EngineInput::Shutdown => self.participants.clear(),
+            EngineInput::Shutdown => {
+                self.participants.clear();
+                self.encoders.clear();
+                self.publish_encoder_count();
+            }
         }
     }
 
@@ -413,11 +436,13 @@ impl MeetingMedia {
         let ranked: Vec<ParticipantId> = {
             let mut ranked = self.ranking.ranked().to_vec();
             // Anyone the ranking has not met yet (no audio frame so far) still gets a tile.
-            for id in self.participants.keys() {
-                if !ranked.contains(&ParticipantId(*id)) {
-                    ranked.push(ParticipantId(*id));
-                }
-            }
+            let known: HashSet<ParticipantId> = ranked.iter().copied().collect();
+            ranked.extend(
+                self.participants
+                    .keys()
+                    .map(|id| ParticipantId(*id))
+                    .filter(|id| !known.contains(id)),
+            );
             ranked
         };
         let dominant = self.ranking.dominant().map(|p| p.0);
@@ -440,22 +465,38 @@ impl MeetingMedia {
                 tiles,
                 highlight,
             };
-            if p.layout.as_ref() != Some(&key) {
-                // A switch to another (possibly shared) encoder: start with a keyframe.
-                p.wants_keyframe = true;
-                p.layout = Some(key.clone());
-            }
+            p.layout = Some(key.clone());
             groups.entry(key).or_default().push(viewer);
         }
         self.update_ingest(now, groups.keys());
         self.publish_synthetic(now);
         let timestamp =
             (now.saturating_duration_since(self.started).as_secs_f64() * VIDEO_CLOCK) as u64 as u32;
+        // Larger audiences pick their encoder first, so when a group splits the most viewers keep
+        // their stream; ties in viewer order, so runs are deterministic.
+        let mut groups: Vec<(LayoutKey, Vec<MediaParticipant>)> = groups.into_iter().collect();
+        groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.1.cmp(&b.1)));
+        // Streams someone watched last frame: only the rest may be taken over by a stranger.
+        let watched: HashSet<EncoderId> = viewers
+            .iter()
+            .filter_map(|v| self.participants.get(v).and_then(|p| p.encoder))
+            .collect();
+        let mut claimed: HashSet<EncoderId> = HashSet::new();
         for (key, members) in groups {
-            let force = members
-                .iter()
-                .any(|m| self.participants.get(m).is_some_and(|p| p.wants_keyframe));
-            let Some(frame) = self.render_layout(now, &key, force)? else {
+            let id = self.encoder_for(now, &key, &members, &watched, &claimed)?;
+            claimed.insert(id);
+            let mut force = false;
+            for m in &members {
+                if let Some(p) = self.participants.get_mut(m) {
+                    if p.encoder != Some(id) {
+                        // Joining a stream midway: its next picture must be a keyframe.
+                        p.encoder = Some(id);
+                        p.wants_keyframe = true;
+                    }
+                    force |= p.wants_keyframe;
+                }
+            }
+            let Some(frame) = self.render_layout(now, id, force)? else {
                 continue;
             };
             if frame.keyframe {
@@ -476,40 +517,100 @@ impl MeetingMedia {
         }
         self.encoders
             .retain(|_, e| now.saturating_duration_since(e.last_used) < IDLE_ENCODER);
+        self.publish_encoder_count();
         Ok(())
     }
 
-    /// Composites and encodes one distinct picture; `None` when the encoder skipped the frame.
-    fn render_layout(
+    /// Brings the gateway-wide encoder gauge up to date with this engine's count (engines add
+    /// their own changes, so several meetings add up).
+    fn publish_encoder_count(&mut self) {
+        let count = i64::try_from(self.encoders.len()).unwrap_or(i64::MAX);
+        if let Some(m) = &self.metrics {
+            m.layout_encoders.add(count - self.encoders_published);
+        }
+        self.encoders_published = count;
+    }
+
+    /// The encoder for the viewers `members`, who should see `key`, aimed at `key`: the one most
+    /// of them watched last frame (their stream carries on, no keyframe needed); else one nobody
+    /// watched, preferably one that still shows `key`; else a new one. `claimed` encoders serve
+    /// other groups this frame; an encoder only ever changes picture, never size.
+    fn encoder_for(
         &mut self,
         now: Instant,
         key: &LayoutKey,
+        members: &[MediaParticipant],
+        watched: &HashSet<EncoderId>,
+        claimed: &HashSet<EncoderId>,
+    ) -> Result<EncoderId, EngineError> {
+        let free =
+            |id: &EncoderId, e: &SharedEncoder| !claimed.contains(id) && e.key.size == key.size;
+        let mut previous: HashMap<EncoderId, usize> = HashMap::new();
+        for m in members {
+            if let Some(id) = self.participants.get(m).and_then(|p| p.encoder) {
+                *previous.entry(id).or_default() += 1;
+            }
+        }
+        let followed = previous
+            .into_iter()
+            .filter(|(id, _)| self.encoders.get(id).is_some_and(|e| free(id, e)))
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(id, _)| id);
+        let unwatched = || {
+            self.encoders
+                .iter()
+                .filter(|(id, e)| free(id, e) && !watched.contains(id))
+                .min_by_key(|(id, e)| (e.key != *key, **id))
+                .map(|(id, _)| *id)
+        };
+        if let Some(id) = followed.or_else(unwatched) {
+            if let Some(shared) = self.encoders.get_mut(&id) {
+                if shared.key != *key {
+                    let kind = key.kind;
+                    if shared.grid.kind() != kind {
+                        shared.grid = TileGrid::new(kind, key.size.0, key.size.1)?;
+                    }
+                    shared.key = key.clone();
+                }
+            }
+            return Ok(id);
+        }
+        let (width, height) = key.size;
+        let pixels = f64::from(width * height) / f64::from(1280 * 720);
+        let bitrate = ((f64::from(self.config.bitrate_bps) * pixels) as u32).max(200_000);
+        let shared = SharedEncoder {
+            key: key.clone(),
+            compositor: Compositor::new(CompositorConfig::default())?,
+            encoder: H264Encoder::new(EncoderConfig {
+                width,
+                height,
+                fps: self.config.fps as f32,
+                bitrate_bps: bitrate,
+                ..EncoderConfig::hd720()
+            })?,
+            grid: layout_grid(key)?,
+            last_used: now,
+            last_keyframe: None,
+        };
+        let id = self.next_encoder_id;
+        self.next_encoder_id += 1;
+        self.encoders.insert(id, shared);
+        Ok(id)
+    }
+
+    /// Composites and encodes encoder `id`'s picture; `None` when the encoder skipped the frame.
+    fn render_layout(
+        &mut self,
+        now: Instant,
+        id: EncoderId,
         keyframe_wanted: bool,
     ) -> Result<Option<Arc<EncodedFrame>>, EngineError> {
-        let (width, height) = key.size;
-        if !self.encoders.contains_key(key) {
-            let pixels = f64::from(width * height) / f64::from(1280 * 720);
-            let bitrate = ((f64::from(self.config.bitrate_bps) * pixels) as u32).max(200_000);
-            let shared = SharedEncoder {
-                compositor: Compositor::new(CompositorConfig::default())?,
-                encoder: H264Encoder::new(EncoderConfig {
-                    width,
-                    height,
-                    fps: self.config.fps as f32,
-                    bitrate_bps: bitrate,
-                    ..EncoderConfig::hd720()
-                })?,
-                grid: layout_grid(key)?,
-                last_used: now,
-                last_keyframe: None,
-            };
-            self.encoders.insert(key.clone(), shared);
-        }
         let participants = &self.participants;
-        let Some(shared) = self.encoders.get_mut(key) else {
+        let Some(shared) = self.encoders.get_mut(&id) else {
             return Ok(None);
         };
         shared.last_used = now;
+        let key = &shared.key;
         let contents: Vec<Option<TileContent<'_>>> = key
             .tiles
             .iter()
@@ -629,7 +730,8 @@ impl MeetingMedia {
     }
 }
 
-/// The tile geometry of a layout (its kind follows how many tiles are filled).
+/// The tile geometry of a layout (its kind is part of the key: the viewer's layout mode and how
+/// many tiles are filled decide it).
 fn layout_grid(key: &LayoutKey) -> Result<TileGrid, mixer::LayoutError> {
     TileGrid::new(key.kind, key.size.0, key.size.1)
 }
@@ -651,6 +753,7 @@ impl Participant {
             ingest: None,
             assigner: TileAssigner::new(9),
             layout: None,
+            encoder: None,
             wants_keyframe: true,
             muted: false,
         }
@@ -692,7 +795,7 @@ pub fn start(mut media: MeetingMedia, name: String) -> std::io::Result<EngineHan
         #[allow(clippy::disallowed_methods)]
         let now: fn() -> Instant = Instant::now;
         media.clock = Some(now);
-        loop {
+        'run: loop {
             let wait = media.poll_timeout().saturating_duration_since(now());
             match receiver.recv_timeout(wait) {
                 Ok(EngineInput::Shutdown) => break,
@@ -703,7 +806,7 @@ pub fn start(mut media: MeetingMedia, name: String) -> std::io::Result<EngineHan
             // Drain what else is queued before working, so a burst of inputs costs one tick.
             while let Ok(input) = receiver.try_recv() {
                 if matches!(input, EngineInput::Shutdown) {
-                    return;
+                    break 'run;
                 }
                 media.handle_input(input);
             }
@@ -712,6 +815,8 @@ pub fn start(mut media: MeetingMedia, name: String) -> std::io::Result<EngineHan
                 media.handle_timeout(t);
             }
         }
+        // Whatever ended the engine, its encoders leave the gateway's gauge with it.
+        media.handle_input(EngineInput::Shutdown);
     })?;
     Ok(EngineHandle {
         sender,

@@ -359,7 +359,11 @@ fn large_plus_7_layout_renders_the_speaker_large_with_its_own_encoder() {
     // Four synthetic and the other room: five shown, the large tile filled.
     assert_eq!(large.tiles.iter().flatten().count(), 5);
     assert!(large.tiles[0].is_some_and(|id| id != 2));
-    assert_eq!(media.encoders[&large].grid.kind(), LayoutKind::LargePlus7);
+    let large_encoder = media.participants[&2].encoder.expect("an encoder");
+    assert_eq!(
+        media.encoders[&large_encoder].grid.kind(),
+        LayoutKind::LargePlus7
+    );
     // Both viewers get decodable pictures of their own layouts.
     for feed in [&mut grid_viewer, &mut speaker_viewer] {
         let mut decoder = H264Decoder::new().unwrap();
@@ -498,4 +502,69 @@ fn external_natives_get_layer_subscriptions_and_keyframe_requests() {
         None,
         "not again within the retry time"
     );
+}
+
+#[test]
+fn viewers_coming_and_going_keep_one_stream_without_new_encoders_or_keyframes() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    // Eight synthetic participants, as in the demo: the ninth tile shows the first room system
+    // other than the viewer, so every arrival and departure changes what the others see.
+    for i in 0..8 {
+        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 8);
+    }
+    let mut feeds: BTreeMap<u64, Feed> = (201..=206)
+        .map(|id| (id, join(&mut media, id, true)))
+        .collect();
+    let mut now = t0;
+    while now < t0 + Duration::from_secs(2) {
+        media.handle_timeout(now);
+        now = media.poll_timeout();
+    }
+    let video = |f: &mut Feed| -> Option<Arc<EncodedFrame>> {
+        drain(f).into_iter().rev().find_map(|x| match x {
+            CallFeed::Video { frame, .. } => Some(frame),
+            CallFeed::Audio(_) => None,
+        })
+    };
+    for f in feeds.values_mut() {
+        drain(f);
+    }
+    assert_eq!(
+        media.encoders.len(),
+        2,
+        "one picture for 202-206, one for 201"
+    );
+    let stream_of = |media: &MeetingMedia, id: u64| media.participants[&id].encoder.unwrap();
+    let main = stream_of(&media, 203);
+
+    // Room systems leave one by one; each time the ninth tile changes for everyone else.
+    for leaving in 201..=203u64 {
+        media.handle_input(EngineInput::Leave {
+            participant: leaving,
+        });
+        feeds.remove(&leaving);
+        now += Duration::from_millis(100);
+        media.video_tick(now).unwrap();
+        let next = leaving + 1;
+        for (&viewer, feed) in feeds.iter_mut().filter(|(&v, _)| v > next) {
+            let key = media.participants[&viewer].layout.clone().unwrap();
+            assert!(key.tiles.contains(&Some(next)), "{viewer} sees {next} now");
+            assert_eq!(
+                stream_of(&media, viewer),
+                main,
+                "{viewer} stays on its stream"
+            );
+            let frame = video(feed).unwrap();
+            assert!(
+                !frame.keyframe,
+                "a changed tile needs no keyframe for {viewer}"
+            );
+        }
+        assert!(
+            media.encoders.len() <= 2,
+            "no encoder per change: {} after {leaving} left",
+            media.encoders.len()
+        );
+    }
 }
