@@ -815,6 +815,8 @@ impl MediaLoop {
             next_keyframe_nag: now + KEYFRAME_NAG_INTERVAL,
         });
         if let Some(v) = &mut self.video_in {
+            // The engine starts out showing a newcomer.
+            let _ = v.set_shown(true);
             v.wait_for_keyframe();
             // The VTC's picture should show at once, not at its next periodic IDR.
             self.request_keyframe_from_peer(now).await;
@@ -944,6 +946,14 @@ impl MediaLoop {
                     return;
                 }
                 self.send_pcm(now, &pcm, false).await;
+            }
+            CallFeed::Shown(shown) => {
+                let Some(video_in) = &mut self.video_in else {
+                    return;
+                };
+                debug!(call = %self.call, shown, "picture shown in the meeting's layouts");
+                let output = video_in.set_shown(shown);
+                self.video_output(now, output).await;
             }
             CallFeed::Video { frame, timestamp } => {
                 let (Some(out), Some(port)) = (&mut self.video_out, &self.video_port) else {
