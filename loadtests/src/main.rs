@@ -3,7 +3,10 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "tessera-load", about = "Load tests against a running tessera gateway")]
+#[command(
+    name = "tessera-load",
+    about = "Load tests against a running tessera gateway"
+)]
 struct Cli {}
 
 fn main() -> anyhow::Result<()> {

@@ -795,7 +795,6 @@ impl MediaLoop {
             if self.decoder.is_none() {
                 match DecoderThread::start(
                     format!("decode-{}", self.call),
-                    self.meters.stats.clone(),
                     self.decoder_reports_tx.clone(),
                 ) {
                     Ok(thread) => self.decoder = Some(thread),
@@ -1067,6 +1066,11 @@ impl MediaLoop {
     /// Acts on what the video receive side produced.
     async fn video_output(&mut self, now: Instant, output: VideoInOutput) {
         self.meters.lost(output.lost);
+        // Counted as received whether or not it is decoded (a picture no layout shows is not).
+        self.meters
+            .stats
+            .video_rx_frames
+            .fetch_add(output.frames, std::sync::atomic::Ordering::Relaxed);
         if self.joined.is_none() {
             // Nobody watches: nothing to decode or repair.
             return;

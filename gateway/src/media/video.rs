@@ -12,7 +12,6 @@
 //!
 //! Owns no socket and reads no clock: the task passes `now` in and sends what comes out.
 
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,7 +20,7 @@ use mixer::codec::h264::H264Decoder;
 use tokio::sync::mpsc;
 use tracing::{debug, trace};
 
-use crate::calls::api::{MediaStats, VideoSetup};
+use crate::calls::api::VideoSetup;
 
 use super::engine::api::{EngineInput, EngineSender, MediaParticipant};
 use super::h264_rtp::{Depacketized, Depacketizer, Packetizer};
@@ -90,13 +89,12 @@ impl DecoderThread {
     /// The spawn error.
     pub fn start(
         name: String,
-        stats: Arc<MediaStats>,
         reports: mpsc::UnboundedSender<DecoderReport>,
     ) -> std::io::Result<DecoderThread> {
         let (jobs, queue) = sync_channel(DECODE_QUEUE);
         std::thread::Builder::new()
             .name(name)
-            .spawn(move || decode_loop(&queue, &stats, &reports))?;
+            .spawn(move || decode_loop(&queue, &reports))?;
         Ok(DecoderThread { jobs })
     }
 
@@ -115,11 +113,7 @@ impl DecoderThread {
     }
 }
 
-fn decode_loop(
-    queue: &Receiver<DecodeJob>,
-    stats: &MediaStats,
-    reports: &mpsc::UnboundedSender<DecoderReport>,
-) {
+fn decode_loop(queue: &Receiver<DecodeJob>, reports: &mpsc::UnboundedSender<DecoderReport>) {
     let mut decoder: Option<H264Decoder> = None;
     let mut target: Option<(EngineSender, MediaParticipant)> = None;
     while let Ok(job) = queue.recv() {
@@ -145,7 +139,6 @@ fn decode_loop(
                 };
                 match dec.decode(&au) {
                     Ok(Some(frame)) => {
-                        stats.video_rx_frames.fetch_add(1, Ordering::Relaxed);
                         let input = EngineInput::Video {
                             participant: *participant,
                             frame: Arc::new(frame),
@@ -201,6 +194,8 @@ pub struct VideoInOutput {
     pub actions: Vec<VideoAction>,
     /// Packets given up as lost.
     pub lost: u64,
+    /// Whole access units depacketised (decoded or not: a hidden picture's count too).
+    pub frames: u64,
 }
 
 impl VideoIn {
@@ -219,7 +214,7 @@ impl VideoIn {
     }
 
     /// The meeting shows this picture somewhere (`true`) or nowhere. Hidden, nothing is passed
-    /// on for decoding and nothing is repaired; shown again, the gate waits for a keyframe (the
+    /// on for decoding (lost packets are still NACKed, so the stream stays whole); shown again, the gate waits for a keyframe (the
     /// decoder missed the frames in between) and one is asked of the peer at once.
     pub fn set_shown(&mut self, shown: bool) -> VideoInOutput {
         let mut out = VideoInOutput::default();
@@ -257,7 +252,7 @@ impl VideoIn {
         if let Some(highest) = self.highest {
             let delta = header.sequence.wrapping_sub(highest);
             if (1..0x8000).contains(&delta) {
-                if self.shown && self.nack && (2..=MAX_NACK_GAP + 1).contains(&delta) {
+                if self.nack && (2..=MAX_NACK_GAP + 1).contains(&delta) {
                     let missing = (1..delta).map(|i| highest.wrapping_add(i)).collect();
                     out.actions.push(VideoAction::Nack(missing));
                 }
@@ -315,6 +310,7 @@ impl VideoIn {
                         }
                     }
                     Depacketized::AccessUnit(au) => {
+                        out.frames += 1;
                         if !self.shown {
                             // Nobody sees it: not decoded; the next decode starts at a keyframe.
                             self.needs_keyframe = true;
@@ -523,6 +519,7 @@ mod tests {
             all.access_units.extend(o.access_units);
             all.actions.extend(o.actions);
             all.lost += o.lost;
+            all.frames += o.frames;
         }
         all
     }
@@ -541,25 +538,41 @@ mod tests {
         // Hidden: deltas and even a keyframe arrive (and are depacketised) but go nowhere.
         assert!(vin.set_shown(false).actions.is_empty());
         let t1 = t0 + Duration::from_millis(33);
-        let hidden = send(&mut vin, t1, &out.packetize(t1, &delta(1), 3000).expect("ok"));
+        let hidden = send(
+            &mut vin,
+            t1,
+            &out.packetize(t1, &delta(1), 3000).expect("ok"),
+        );
         assert!(hidden.access_units.is_empty());
         let t2 = t1 + Duration::from_millis(33);
         let hidden = send(&mut vin, t2, &out.packetize(t2, &key, 6000).expect("ok"));
         assert!(hidden.access_units.is_empty());
-        assert!(hidden.actions.is_empty(), "nothing asked of the peer while hidden");
+        assert!(
+            hidden.actions.is_empty(),
+            "no keyframe asked for while hidden"
+        );
+        assert_eq!(hidden.frames, 1, "still depacketised and counted");
 
         // Shown again: a keyframe is asked for at once, deltas wait for it.
         let shown = vin.set_shown(true);
         assert_eq!(shown.actions, vec![VideoAction::RequestKeyframe]);
         assert!(vin.waiting_for_keyframe());
         let t3 = t2 + Duration::from_millis(33);
-        let before_key = send(&mut vin, t3, &out.packetize(t3, &delta(2), 9000).expect("ok"));
+        let before_key = send(
+            &mut vin,
+            t3,
+            &out.packetize(t3, &delta(2), 9000).expect("ok"),
+        );
         assert!(before_key.access_units.is_empty(), "no broken picture");
         let t4 = t3 + Duration::from_millis(33);
         let resumed = send(&mut vin, t4, &out.packetize(t4, &key, 12000).expect("ok"));
         assert_eq!(resumed.access_units, vec![key.clone()]);
         let t5 = t4 + Duration::from_millis(33);
-        let next = send(&mut vin, t5, &out.packetize(t5, &delta(3), 15000).expect("ok"));
+        let next = send(
+            &mut vin,
+            t5,
+            &out.packetize(t5, &delta(3), 15000).expect("ok"),
+        );
         assert_eq!(next.access_units, vec![delta(3)]);
         // Showing what is already shown asks for nothing.
         assert!(vin.set_shown(true).actions.is_empty());

@@ -264,7 +264,10 @@ impl MeetingMedia {
                 feed,
                 video_size,
             } => {
-                self.insert(participant, Participant::new(display_name, feed, video_size));
+                self.insert(
+                    participant,
+                    Participant::new(display_name, feed, video_size),
+                );
             }
             EngineInput::Leave { participant } => {
                 self.participants.remove(&participant);

@@ -514,5 +514,9 @@ fn silent_participants_get_tiles_in_join_order_and_hidden_calls_are_told() {
     assert!(key.tiles.contains(&Some(talker)));
     // Someone else dropped out of every layout to make room.
     let hidden: Vec<Option<bool>> = feeds[..11].iter_mut().map(last_shown).collect();
-    assert_eq!(hidden.iter().filter(|h| **h == Some(false)).count(), 1, "{hidden:?}");
+    assert_eq!(
+        hidden.iter().filter(|h| **h == Some(false)).count(),
+        1,
+        "{hidden:?}"
+    );
 }
