@@ -5,10 +5,13 @@
 //! native participants, each publishing simulcast 1280x720 / 640x360 / 320x180 at 30 fps
 //! (with temporal layers when the encoder provides them). One participant talks at a time and the
 //! talker changes every two to five seconds, mostly among a core group (four natives and up to
-//! two VTCs) and sometimes anyone, so layouts change the way they do in a real meeting.
+//! two VTCs) and sometimes anyone, so layouts change the way they do in a real meeting. The
+//! natives are there first and the VTCs dial in after (who has not talked gets a tile in join
+//! order).
 //!
 //! - **Tessera** drives the real [`gateway::media::engine::MeetingMedia`] on a virtual clock:
-//!   VTC streams decoded once each (as the calls' decoder threads do), native streams fed as
+//!   VTC streams decoded once each while some layout shows them (as the calls' decoder threads
+//!   do; a VTC shown again answers the keyframe request with its next IDR), native streams fed as
 //!   encoded access units of the encodings the engine subscribes to (it decodes the one that
 //!   fits the biggest tile, once, at the rate the tile needs), speaker ranking from the audio,
 //!   one composite and encode per distinct layout (shared encoders).
