@@ -5,10 +5,13 @@
 //! native participants, each publishing simulcast 1280x720 / 640x360 / 320x180 at 30 fps
 //! (with temporal layers when the encoder provides them). One participant talks at a time and the
 //! talker changes every two to five seconds, mostly among a core group (four natives and up to
-//! two VTCs) and sometimes anyone, so layouts change the way they do in a real meeting.
+//! two VTCs) and sometimes anyone, so layouts change the way they do in a real meeting. The
+//! natives are there first and the VTCs dial in after (who has not talked gets a tile in join
+//! order).
 //!
 //! - **Tessera** drives the real [`gateway::media::engine::MeetingMedia`] on a virtual clock:
-//!   VTC streams decoded once each (as the calls' decoder threads do), native streams fed as
+//!   VTC streams decoded once each while some layout shows them (as the calls' decoder threads
+//!   do; a VTC shown again answers the keyframe request with its next IDR), native streams fed as
 //!   encoded access units of the encodings the engine subscribes to (it decodes the one that
 //!   fits the biggest tile, once, at the rate the tile needs), speaker ranking from the audio,
 //!   one composite and encode per distinct layout (shared encoders).
@@ -86,6 +89,8 @@ pub struct PipelineRun {
     pub decodes: u64,
     /// Decoder failures (Tessera's native ingest; must stay 0).
     pub decode_errors: u64,
+    /// Keyframes asked of VTCs whose picture came back into a layout (Tessera only).
+    pub vtc_keyframes: u64,
     /// The last picture the first VTC would see (decoded from its stream after timing).
     pub last_picture: Option<I420Frame>,
 }
@@ -267,17 +272,7 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
         ..EngineConfig::default()
     };
     let mut engine = MeetingMedia::new(config, t0, None);
-    let mut feeds = Vec::new();
-    for v in 0..vtcs {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        engine.handle_input(EngineInput::Join {
-            participant: vtc_id(v),
-            display_name: format!("VTC {}", v + 1),
-            feed: Some(tx),
-            video_size: Some((1280, 720)),
-        });
-        feeds.push(rx);
-    }
+    // The native side is in the meeting first; the VTCs dial in after.
     for n in 0..NATIVES {
         engine.handle_input(EngineInput::JoinNative {
             participant: native_id(n),
@@ -289,6 +284,22 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
             },
         });
     }
+    let mut feeds = Vec::new();
+    for v in 0..vtcs {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        engine.handle_input(EngineInput::Join {
+            participant: vtc_id(v),
+            display_name: format!("VTC {}", v + 1),
+            feed: Some(tx),
+            video_size: Some((1280, 720)),
+        });
+        feeds.push(rx);
+    }
+    // Per VTC, as its call does: decode only while the engine shows its picture somewhere; when
+    // shown again the call asks for a keyframe, which the VTC answers by jumping its clip to the
+    // next IDR (`vtc_shift`), and decoding resumes there.
+    let mut vtc_shown = vec![true; vtcs];
+    let mut vtc_shift = vec![0usize; vtcs];
     let schedule = speaker_schedule(vtcs, media);
     let mut vtc_decoders = (0..vtcs)
         .map(|_| H264Decoder::new())
@@ -306,6 +317,7 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
         encodes: 0,
         decodes: 0,
         decode_errors: 0,
+        vtc_keyframes: 0,
         last_picture: None,
     };
     // As many layout frames as the naive pipeline runs.
@@ -330,8 +342,11 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
         while frame_time(next_video) <= t {
             let k = next_video as usize;
             for (v, dec) in vtc_decoders.iter_mut().enumerate() {
+                if !vtc_shown[v] {
+                    continue;
+                }
                 let clip = &inputs.vtc_clips[v % VTC_CLIPS];
-                if let Some(frame) = dec.decode(&clip[k % CLIP_FRAMES])? {
+                if let Some(frame) = dec.decode(&clip[(k + vtc_shift[v]) % CLIP_FRAMES])? {
                     run.decodes += 1;
                     engine.handle_input(EngineInput::Video {
                         participant: vtc_id(v),
@@ -366,12 +381,25 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
         let mut distinct = std::collections::HashSet::new();
         for (v, feed) in feeds.iter_mut().enumerate() {
             while let Ok(item) = feed.try_recv() {
-                if let CallFeed::Video { frame, .. } = item {
-                    run.pictures_out += 1;
-                    distinct.insert(Arc::as_ptr(&frame));
-                    if v == 0 {
-                        first_vtc_stream.push(frame);
+                match item {
+                    CallFeed::Video { frame, .. } => {
+                        run.pictures_out += 1;
+                        distinct.insert(Arc::as_ptr(&frame));
+                        if v == 0 {
+                            first_vtc_stream.push(frame);
+                        }
                     }
+                    CallFeed::Shown(shown) => {
+                        if shown && !vtc_shown[v] {
+                            // The keyframe request: the next frame sent is the clip's next IDR.
+                            let at = (next_video as usize + vtc_shift[v]) % CLIP_FRAMES;
+                            vtc_shift[v] = (vtc_shift[v] + (CLIP_GOP - at % CLIP_GOP) % CLIP_GOP)
+                                % CLIP_FRAMES;
+                            run.vtc_keyframes += 1;
+                        }
+                        vtc_shown[v] = shown;
+                    }
+                    CallFeed::Audio(_) => {}
                 }
             }
         }
@@ -390,9 +418,10 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
 
 /// The naive pipeline: everything decoded at 720p, one composite and one encode per VTC.
 pub fn run_naive(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Result<PipelineRun> {
-    let ids: Vec<u64> = (0..vtcs)
-        .map(vtc_id)
-        .chain((0..NATIVES).map(native_id))
+    // Natives first (join order: the ranking places who never talked in the order it meets them).
+    let ids: Vec<u64> = (0..NATIVES)
+        .map(native_id)
+        .chain((0..vtcs).map(vtc_id))
         .collect();
     let names: HashMap<u64, String> = ids
         .iter()
@@ -436,6 +465,7 @@ pub fn run_naive(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Resul
         encodes: 0,
         decodes: 0,
         decode_errors: 0,
+        vtc_keyframes: 0,
         last_picture: None,
     };
     let mut frame_id = 0u64;
@@ -561,13 +591,14 @@ pub fn run(args: &PipelineArgs) -> anyhow::Result<()> {
         results.push(run_case(&inputs, n, media)?);
     }
     println!(
-        "{:>5} {:>7} | {:>9} {:>8} {:>8} {:>6} {:>10} | {:>9} {:>8} {:>8} {:>10} | {:>6}",
+        "{:>5} {:>7} | {:>9} {:>8} {:>8} {:>6} {:>5} {:>10} | {:>9} {:>8} {:>8} {:>10} | {:>6}",
         "VTCs",
         "natives",
         "T cpu/s",
         "T enc",
         "T dec",
         "T err",
+        "T kf",
         "T port/cpu",
         "N cpu/s",
         "N enc",
@@ -578,13 +609,14 @@ pub fn run(args: &PipelineArgs) -> anyhow::Result<()> {
     for r in &results {
         let (t, n) = (&r.tessera, &r.naive);
         println!(
-            "{:>5} {:>7} | {:>9.3} {:>8} {:>8} {:>6} {:>10.2} | {:>9.3} {:>8} {:>8} {:>10.2} | {:>5.2}x",
+            "{:>5} {:>7} | {:>9.3} {:>8} {:>8} {:>6} {:>5} {:>10.2} | {:>9.3} {:>8} {:>8} {:>10.2} | {:>5.2}x",
             r.vtcs,
             NATIVES,
             t.load(),
             t.encodes,
             t.decodes,
             t.decode_errors,
+            t.vtc_keyframes,
             t.ports_per_core(r.vtcs),
             n.load(),
             n.encodes,
@@ -595,7 +627,7 @@ pub fn run(args: &PipelineArgs) -> anyhow::Result<()> {
     }
     println!(
         "(T = Tessera, N = naive; cpu/s = CPU seconds per second of media; enc/dec = encodes / \
-         decodes run; err = native decoder failures; port/cpu = VTC ports per core at 30 fps; \
+         decodes run; err = native decoder failures; kf = keyframes asked of VTCs shown again; port/cpu = VTC ports per core at 30 fps; \
          the summary below is for {} VTC(s) + {NATIVES} native)",
         results[0].vtcs
     );

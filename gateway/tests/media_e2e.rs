@@ -532,8 +532,9 @@ fn two_vtcs_see_and_hear_each_other_but_not_themselves() {
 /// The packet-loss "done when": with 5 % of the VTC's video RTP dropped on the way to the
 /// gateway for about 14 s, the gateway keeps running, asks for the lost packets with generic
 /// NACKs (which the relay answers like a room system's RTP stack: the packets are sent again),
-/// keeps decoding the VTC's video (its `video_rx_frames` keep growing), and the layout the VTC
-/// receives keeps updating.
+/// keeps receiving the VTC's video whole (its `video_rx_frames`, frames depacketised, keep
+/// growing; the demo's nine fill the layout, so the VTC's picture is shown nowhere and not
+/// decoded), and the layout the VTC receives keeps updating.
 #[test]
 fn gateway_nacks_and_keeps_decoding_and_laying_out_under_5_percent_video_loss() {
     ffmpeg::require_ffmpeg();
@@ -590,7 +591,7 @@ fn gateway_nacks_and_keeps_decoding_and_laying_out_under_5_percent_video_loss() 
         );
         assert!(
             rx1 > rx0,
-            "{name}: the gateway stopped decoding our video under loss (video_rx_frames \
+            "{name}: the gateway stopped receiving our video under loss (video_rx_frames \
              {rx0} -> {rx1}); samples {samples:?}; {report}\nserver log:\n{}",
             server.log_tail()
         );

@@ -759,7 +759,7 @@ impl MediaLoop {
                             self.send_video(now(), source, &frame, timestamp).await;
                         }
                     }
-                    Some(CallFeed::Audio(_)) => {}
+                    Some(CallFeed::Audio(_) | CallFeed::Shown(_)) => {}
                     None => {
                         debug!(call = %self.call, "slate studio ended the feed");
                         if let Some(w) = &mut self.slate {
@@ -857,6 +857,8 @@ impl MediaLoop {
             next_keyframe_nag: now + KEYFRAME_NAG_INTERVAL,
         });
         if let Some(v) = &mut self.video_in {
+            // The engine starts out showing a newcomer.
+            let _ = v.set_shown(true);
             v.wait_for_keyframe();
             // The VTC's picture should show at once, not at its next periodic IDR.
             self.request_keyframe_from_peer(now).await;
@@ -992,6 +994,14 @@ impl MediaLoop {
                 }
                 self.send_pcm(now, &pcm, false).await;
             }
+            CallFeed::Shown(shown) => {
+                let Some(video_in) = &mut self.video_in else {
+                    return;
+                };
+                debug!(call = %self.call, shown, "picture shown in the meeting's layouts");
+                let output = video_in.set_shown(shown);
+                self.video_output(now, output).await;
+            }
             CallFeed::Video { frame, timestamp } => {
                 self.send_video(now, VideoSource::Meeting, &frame, timestamp)
                     .await;
@@ -1088,6 +1098,11 @@ impl MediaLoop {
     /// Acts on what the video receive side produced.
     async fn video_output(&mut self, now: Instant, output: VideoInOutput) {
         self.meters.lost(output.lost);
+        // Counted as received whether or not it is decoded (a picture no layout shows is not).
+        self.meters
+            .stats
+            .video_rx_frames
+            .fetch_add(output.frames, std::sync::atomic::Ordering::Relaxed);
         if self.joined.is_none() {
             // Nobody watches: nothing to decode or repair.
             return;
@@ -1116,7 +1131,6 @@ impl MediaLoop {
         if self.decoder.is_none() {
             match DecoderThread::start(
                 format!("decode-{}", self.call),
-                self.meters.stats.clone(),
                 self.decoder_reports_tx.clone(),
             ) {
                 Ok(thread) => {

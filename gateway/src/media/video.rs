@@ -12,7 +12,6 @@
 //!
 //! Owns no socket and reads no clock: the task passes `now` in and sends what comes out.
 
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,7 +20,7 @@ use mixer::codec::h264::H264Decoder;
 use tokio::sync::mpsc;
 use tracing::{debug, trace};
 
-use crate::calls::api::{MediaStats, VideoSetup};
+use crate::calls::api::VideoSetup;
 
 use super::engine::api::{EngineInput, EngineSender, MediaParticipant};
 use super::h264_rtp::{Depacketized, Depacketizer, Packetizer};
@@ -90,13 +89,12 @@ impl DecoderThread {
     /// The spawn error.
     pub fn start(
         name: String,
-        stats: Arc<MediaStats>,
         reports: mpsc::UnboundedSender<DecoderReport>,
     ) -> std::io::Result<DecoderThread> {
         let (jobs, queue) = sync_channel(DECODE_QUEUE);
         std::thread::Builder::new()
             .name(name)
-            .spawn(move || decode_loop(&queue, &stats, &reports))?;
+            .spawn(move || decode_loop(&queue, &reports))?;
         Ok(DecoderThread { jobs })
     }
 
@@ -115,11 +113,7 @@ impl DecoderThread {
     }
 }
 
-fn decode_loop(
-    queue: &Receiver<DecodeJob>,
-    stats: &MediaStats,
-    reports: &mpsc::UnboundedSender<DecoderReport>,
-) {
+fn decode_loop(queue: &Receiver<DecodeJob>, reports: &mpsc::UnboundedSender<DecoderReport>) {
     let mut decoder: Option<H264Decoder> = None;
     let mut target: Option<(EngineSender, MediaParticipant)> = None;
     while let Ok(job) = queue.recv() {
@@ -145,7 +139,6 @@ fn decode_loop(
                 };
                 match dec.decode(&au) {
                     Ok(Some(frame)) => {
-                        stats.video_rx_frames.fetch_add(1, Ordering::Relaxed);
                         let input = EngineInput::Video {
                             participant: *participant,
                             frame: Arc::new(frame),
@@ -187,6 +180,9 @@ pub struct VideoIn {
     nack: bool,
     /// Decoded frames go somewhere only between a keyframe and the next loss.
     needs_keyframe: bool,
+    /// Whether the meeting shows this picture in any layout; while it does not, access units
+    /// are depacketised (and counted) but not passed on for decoding.
+    shown: bool,
 }
 
 /// What became of a received packet or timeout, for the task to act on.
@@ -198,6 +194,8 @@ pub struct VideoInOutput {
     pub actions: Vec<VideoAction>,
     /// Packets given up as lost.
     pub lost: u64,
+    /// Whole access units depacketised (decoded or not: a hidden picture's count too).
+    pub frames: u64,
 }
 
 impl VideoIn {
@@ -211,7 +209,27 @@ impl VideoIn {
             highest: None,
             nack: setup.nack,
             needs_keyframe: true,
+            shown: true,
         }
+    }
+
+    /// The meeting shows this picture somewhere (`true`) or nowhere. Hidden, nothing is passed
+    /// on for decoding (lost packets are still NACKed, so the stream stays whole); shown again, the gate waits for a keyframe (the
+    /// decoder missed the frames in between) and one is asked of the peer at once.
+    pub fn set_shown(&mut self, shown: bool) -> VideoInOutput {
+        let mut out = VideoInOutput::default();
+        if shown && !self.shown {
+            self.needs_keyframe = true;
+            out.actions.push(VideoAction::RequestKeyframe);
+        }
+        self.shown = shown;
+        out
+    }
+
+    /// Whether the meeting shows this picture (see [`set_shown`](Self::set_shown)).
+    #[must_use]
+    pub fn shown(&self) -> bool {
+        self.shown
     }
 
     /// From now on, pass nothing on until a keyframe (after a join, a decoder failure or a
@@ -287,9 +305,17 @@ impl VideoIn {
                 match item {
                     Depacketized::KeyframeNeeded => {
                         self.needs_keyframe = true;
-                        out.actions.push(VideoAction::RequestKeyframe);
+                        if self.shown {
+                            out.actions.push(VideoAction::RequestKeyframe);
+                        }
                     }
                     Depacketized::AccessUnit(au) => {
+                        out.frames += 1;
+                        if !self.shown {
+                            // Nobody sees it: not decoded; the next decode starts at a keyframe.
+                            self.needs_keyframe = true;
+                            continue;
+                        }
                         if self.needs_keyframe {
                             if !au.keyframe {
                                 continue;
@@ -407,6 +433,7 @@ impl VideoOut {
 #[allow(clippy::disallowed_methods)]
 mod tests {
     use std::net::{Ipv4Addr, SocketAddr};
+    use std::time::Duration;
 
     use super::*;
 
@@ -522,5 +549,72 @@ mod tests {
             "a delta after a loss is not decodable"
         );
         assert!(vin.waiting_for_keyframe());
+    }
+
+    fn send(vin: &mut VideoIn, now: Instant, packets: &[Vec<u8>]) -> VideoInOutput {
+        let mut all = VideoInOutput::default();
+        for p in packets {
+            let parsed = rtp::parse(p).expect("RTP");
+            let o = vin.receive(now, &parsed.header, parsed.payload);
+            all.access_units.extend(o.access_units);
+            all.actions.extend(o.actions);
+            all.lost += o.lost;
+            all.frames += o.frames;
+        }
+        all
+    }
+
+    #[test]
+    fn a_hidden_picture_is_not_decoded_and_resumes_at_a_keyframe() {
+        let t0 = Instant::now();
+        let s = setup(1, true);
+        let mut out = VideoOut::new(&s, 1, 0, 0);
+        let mut vin = VideoIn::new(&s);
+        let delta = |n: u8| vec![0, 0, 0, 1, 0x41, 0x9A, n, 2, 3];
+        let key = idr(3000);
+        let first = send(&mut vin, t0, &out.packetize(t0, &key, 0).expect("ok"));
+        assert_eq!(first.access_units, vec![key.clone()]);
+
+        // Hidden: deltas and even a keyframe arrive (and are depacketised) but go nowhere.
+        assert!(vin.set_shown(false).actions.is_empty());
+        let t1 = t0 + Duration::from_millis(33);
+        let hidden = send(
+            &mut vin,
+            t1,
+            &out.packetize(t1, &delta(1), 3000).expect("ok"),
+        );
+        assert!(hidden.access_units.is_empty());
+        let t2 = t1 + Duration::from_millis(33);
+        let hidden = send(&mut vin, t2, &out.packetize(t2, &key, 6000).expect("ok"));
+        assert!(hidden.access_units.is_empty());
+        assert!(
+            hidden.actions.is_empty(),
+            "no keyframe asked for while hidden"
+        );
+        assert_eq!(hidden.frames, 1, "still depacketised and counted");
+
+        // Shown again: a keyframe is asked for at once, deltas wait for it.
+        let shown = vin.set_shown(true);
+        assert_eq!(shown.actions, vec![VideoAction::RequestKeyframe]);
+        assert!(vin.waiting_for_keyframe());
+        let t3 = t2 + Duration::from_millis(33);
+        let before_key = send(
+            &mut vin,
+            t3,
+            &out.packetize(t3, &delta(2), 9000).expect("ok"),
+        );
+        assert!(before_key.access_units.is_empty(), "no broken picture");
+        let t4 = t3 + Duration::from_millis(33);
+        let resumed = send(&mut vin, t4, &out.packetize(t4, &key, 12000).expect("ok"));
+        assert_eq!(resumed.access_units, vec![key.clone()]);
+        let t5 = t4 + Duration::from_millis(33);
+        let next = send(
+            &mut vin,
+            t5,
+            &out.packetize(t5, &delta(3), 15000).expect("ok"),
+        );
+        assert_eq!(next.access_units, vec![delta(3)]);
+        // Showing what is already shown asks for nothing.
+        assert!(vin.set_shown(true).actions.is_empty());
     }
 }

@@ -23,6 +23,9 @@ pub enum CallFeed {
         /// RTP timestamp, 90 kHz clock, continuous per encoder.
         timestamp: u32,
     },
+    /// Whether this call's own picture appears in any layout of the meeting. Hidden, the call
+    /// need not decode it; shown again, it asks its VTC for a keyframe and resumes there.
+    Shown(bool),
 }
 
 /// What a call (or a synthetic participant) tells the engine.

@@ -117,6 +117,11 @@ struct Participant {
     wants_keyframe: bool,
     /// Muted by the caller (`*6`): left out of the mix, silent for speaker ranking.
     muted: bool,
+    /// Order of arrival: who has not spoken yet gets a tile in this order.
+    joined: u64,
+    /// Whether this participant's picture was in some layout at the last layout frame (what the
+    /// call was last told through [`CallFeed::Shown`]).
+    shown: bool,
 }
 
 /// What makes two viewers' pictures identical: size, layout, who fills which tile, who is
@@ -156,6 +161,7 @@ pub struct MeetingMedia {
     /// This engine's share of the `tessera_layout_encoders` gauge.
     encoders_published: i64,
     next_frame_id: u64,
+    next_join: u64,
     next_audio: Instant,
     next_video: Instant,
     next_synthetic: Instant,
@@ -181,6 +187,7 @@ impl MeetingMedia {
             next_encoder_id: 1,
             encoders_published: 0,
             next_frame_id: 1,
+            next_join: 0,
             next_audio: now,
             next_video: now,
             next_synthetic: now,
@@ -217,7 +224,14 @@ impl MeetingMedia {
             fps,
             temporal_layers: self.config.synthetic_temporal_layers.max(1),
         }));
-        self.participants.insert(participant, p);
+        self.insert(participant, p);
+    }
+
+    /// Adds a participant, stamped with its order of arrival.
+    fn insert(&mut self, id: MediaParticipant, mut p: Participant) {
+        p.joined = self.next_join;
+        self.next_join += 1;
+        self.participants.insert(id, p);
     }
 
     /// What the decoder of a native participant's stream did so far.
@@ -271,7 +285,7 @@ impl MeetingMedia {
                 feed,
                 video_size,
             } => {
-                self.participants.insert(
+                self.insert(
                     participant,
                     Participant::new(display_name, feed, video_size),
                 );
@@ -297,7 +311,7 @@ impl MeetingMedia {
             } => {
                 let mut p = Participant::new(display_name, None, None);
                 p.ingest = Some(NativeIngest::new(stream));
-                self.participants.insert(participant, p);
+                self.insert(participant, p);
             }
             EngineInput::NativeVideo {
                 participant,
@@ -395,11 +409,14 @@ impl MeetingMedia {
                     &silent[..]
                 }
             };
-            activity.push((ParticipantId(id), p.vad.process(samples)));
+            activity.push((p.joined, ParticipantId(id), p.vad.process(samples)));
             if let Some(pcm) = pcm {
                 frames.push((id, pcm));
             }
         }
+        // The ranking keeps who never talked in the order it first meets them: join order.
+        activity.sort_unstable_by_key(|(joined, _, _)| *joined);
+        let activity: Vec<_> = activity.into_iter().map(|(_, id, a)| (id, a)).collect();
         self.ranking.update(&activity);
         let inputs: Vec<MixInput<'_>> = frames
             .iter()
@@ -435,14 +452,17 @@ impl MeetingMedia {
         }
         let ranked: Vec<ParticipantId> = {
             let mut ranked = self.ranking.ranked().to_vec();
-            // Anyone the ranking has not met yet (no audio frame so far) still gets a tile.
+            // Anyone the ranking has not met yet (no audio frame so far) still gets a tile, in
+            // order of arrival: the meeting's first participants before those who dial in later.
             let known: HashSet<ParticipantId> = ranked.iter().copied().collect();
-            ranked.extend(
-                self.participants
-                    .keys()
-                    .map(|id| ParticipantId(*id))
-                    .filter(|id| !known.contains(id)),
-            );
+            let mut unranked: Vec<(u64, MediaParticipant)> = self
+                .participants
+                .iter()
+                .filter(|(id, _)| !known.contains(&ParticipantId(**id)))
+                .map(|(id, p)| (p.joined, *id))
+                .collect();
+            unranked.sort_unstable();
+            ranked.extend(unranked.into_iter().map(|(_, id)| ParticipantId(id)));
             ranked
         };
         let dominant = self.ranking.dominant().map(|p| p.0);
@@ -469,6 +489,7 @@ impl MeetingMedia {
             groups.entry(key).or_default().push(viewer);
         }
         self.update_ingest(now, groups.keys());
+        self.tell_shown(groups.keys());
         self.publish_synthetic(now);
         let timestamp =
             (now.saturating_duration_since(self.started).as_secs_f64() * VIDEO_CLOCK) as u64 as u32;
@@ -660,6 +681,22 @@ impl MeetingMedia {
         Ok(Some(Arc::new(encoded)))
     }
 
+    /// Tells each call whose picture went into or out of every layout (a call whose VTC nobody
+    /// sees stops decoding it, and asks for a keyframe when it is shown again).
+    fn tell_shown<'a>(&mut self, layouts: impl Iterator<Item = &'a LayoutKey>) {
+        let shown: std::collections::HashSet<MediaParticipant> = layouts
+            .flat_map(|key| key.tiles.iter().flatten().copied())
+            .collect();
+        for (id, p) in &mut self.participants {
+            let Some(feed) = &p.feed else { continue };
+            let now_shown = shown.contains(id);
+            if now_shown != p.shown {
+                p.shown = now_shown;
+                let _ = feed.send(CallFeed::Shown(now_shown));
+            }
+        }
+    }
+
     /// Tells every native stream's decoder the biggest tile it fills in `layouts` and the rate
     /// that tile needs (nothing when shown nowhere), and queues keyframe requests.
     fn update_ingest<'a>(&mut self, now: Instant, layouts: impl Iterator<Item = &'a LayoutKey>) {
@@ -756,6 +793,8 @@ impl Participant {
             encoder: None,
             wants_keyframe: true,
             muted: false,
+            joined: 0,
+            shown: true,
         }
     }
 }

@@ -63,14 +63,14 @@ fn each_listener_hears_everyone_but_itself() {
         .into_iter()
         .flat_map(|f| match f {
             CallFeed::Audio(pcm) => pcm,
-            CallFeed::Video { .. } => Vec::new(),
+            _ => Vec::new(),
         })
         .collect();
     let heard_by_b: Vec<i16> = drain(&mut b)
         .into_iter()
         .flat_map(|f| match f {
             CallFeed::Audio(pcm) => pcm,
-            CallFeed::Video { .. } => Vec::new(),
+            _ => Vec::new(),
         })
         .collect();
     assert_eq!(heard_by_a.len(), 10 * FRAME_SAMPLES);
@@ -95,7 +95,7 @@ fn synthetic_participants_fill_the_layout_and_the_first_frame_is_a_keyframe() {
         .into_iter()
         .filter_map(|f| match f {
             CallFeed::Video { frame, timestamp } => Some((frame, timestamp)),
-            CallFeed::Audio(_) => None,
+            _ => None,
         })
         .collect();
     assert!(frames.len() >= 3, "{} frames", frames.len());
@@ -145,7 +145,7 @@ fn viewers_of_the_same_picture_share_one_encoder_and_never_see_themselves() {
     let video = |f: &mut Feed| {
         drain(f).into_iter().find_map(|x| match x {
             CallFeed::Video { frame, .. } => Some(frame),
-            CallFeed::Audio(_) => None,
+            _ => None,
         })
     };
     let frames: Vec<Arc<EncodedFrame>> = feeds.iter_mut().map(|f| video(f).unwrap()).collect();
@@ -249,7 +249,7 @@ fn heard(feed: &mut Feed) -> Vec<i16> {
         .into_iter()
         .flat_map(|f| match f {
             CallFeed::Audio(pcm) => pcm,
-            CallFeed::Video { .. } => Vec::new(),
+            _ => Vec::new(),
         })
         .collect()
 }
@@ -326,7 +326,7 @@ fn set_layout_gives_the_viewer_its_new_layout_with_a_keyframe() {
         .into_iter()
         .filter_map(|f| match f {
             CallFeed::Video { frame, .. } => Some(frame),
-            CallFeed::Audio(_) => None,
+            _ => None,
         })
         .last()
         .expect("a picture of the new layout");
@@ -371,7 +371,7 @@ fn large_plus_7_layout_renders_the_speaker_large_with_its_own_encoder() {
             .into_iter()
             .filter_map(|f| match f {
                 CallFeed::Video { frame, .. } => decoder.decode(&frame.data).ok().flatten(),
-                CallFeed::Audio(_) => None,
+                CallFeed::Audio(_) | CallFeed::Shown(_) => None,
             })
             .count();
         assert!(decoded > 0);
@@ -524,7 +524,7 @@ fn viewers_coming_and_going_keep_one_stream_without_new_encoders_or_keyframes() 
     let video = |f: &mut Feed| -> Option<Arc<EncodedFrame>> {
         drain(f).into_iter().rev().find_map(|x| match x {
             CallFeed::Video { frame, .. } => Some(frame),
-            CallFeed::Audio(_) => None,
+            CallFeed::Audio(_) | CallFeed::Shown(_) => None,
         })
     };
     for f in feeds.values_mut() {
@@ -567,4 +567,66 @@ fn viewers_coming_and_going_keep_one_stream_without_new_encoders_or_keyframes() 
             media.encoders.len()
         );
     }
+}
+
+/// Whether each feed was last told its picture is shown (`None`: told nothing).
+fn last_shown(feed: &mut Feed) -> Option<bool> {
+    drain(feed)
+        .into_iter()
+        .filter_map(|f| match f {
+            CallFeed::Shown(shown) => Some(shown),
+            _ => None,
+        })
+        .last()
+}
+
+#[test]
+fn silent_participants_get_tiles_in_join_order_and_hidden_calls_are_told() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    // Twelve room systems; later arrivals have *smaller* ids, so id order and join order differ.
+    let ids: Vec<u64> = (0..12).map(|i| 50 - i).collect();
+    let mut feeds: Vec<Feed> = ids.iter().map(|&id| join(&mut media, id, true)).collect();
+    let mut now = t0;
+    while now < t0 + Duration::from_millis(300) {
+        media.handle_timeout(now);
+        now = media.poll_timeout();
+    }
+    // The last to join sees the first nine.
+    let key = media.participants[&ids[11]].layout.clone().unwrap();
+    let tiles: Vec<u64> = key.tiles.iter().flatten().copied().collect();
+    assert_eq!(tiles, ids[..9].to_vec(), "join order, not id order");
+    // The first ten are in someone's layout; the last two in nobody's, and their calls know.
+    for (i, feed) in feeds.iter_mut().enumerate() {
+        let told = last_shown(feed);
+        if i < 10 {
+            assert_eq!(told, None, "participant {i} stays shown");
+        } else {
+            assert_eq!(told, Some(false), "participant {i} is hidden");
+        }
+    }
+    // The last one speaks: it gets a tile, and its call is told to decode again.
+    let talker = ids[11];
+    let mut n = 0;
+    while now < t0 + Duration::from_millis(1500) {
+        if now >= media.next_audio {
+            media.handle_input(EngineInput::Audio {
+                participant: talker,
+                pcm: tone(300.0, n * FRAME_SAMPLES),
+            });
+            n += 1;
+        }
+        media.handle_timeout(now);
+        now = media.poll_timeout();
+    }
+    assert_eq!(last_shown(&mut feeds[11]), Some(true));
+    let key = media.participants[&ids[0]].layout.clone().unwrap();
+    assert!(key.tiles.contains(&Some(talker)));
+    // Someone else dropped out of every layout to make room.
+    let hidden: Vec<Option<bool>> = feeds[..11].iter_mut().map(last_shown).collect();
+    assert_eq!(
+        hidden.iter().filter(|h| **h == Some(false)).count(),
+        1,
+        "{hidden:?}"
+    );
 }
