@@ -178,6 +178,11 @@ impl MeetingMedia {
         self.participants.len()
     }
 
+    /// How many shared encoders (distinct layouts) the engine holds.
+    pub fn encoder_count(&self) -> usize {
+        self.encoders.len()
+    }
+
     /// Whether nobody takes part.
     pub fn is_empty(&self) -> bool {
         self.participants.is_empty()
@@ -336,6 +341,11 @@ impl MeetingMedia {
             .filter(|(_, p)| p.feed.is_some() && p.video_size.is_some())
             .map(|(id, _)| *id)
             .collect();
+        // Idle encoders go first, also when nobody watches any more: returning before this
+        // kept every encoder (and its compositor) of a meeting whose callers had all hung up
+        // for as long as the engine ran (synthetic participants keep it running).
+        self.encoders
+            .retain(|_, e| now.saturating_duration_since(e.last_used) < IDLE_ENCODER);
         if viewers.is_empty() {
             return Ok(());
         }
@@ -401,8 +411,6 @@ impl MeetingMedia {
                 }
             }
         }
-        self.encoders
-            .retain(|_, e| now.saturating_duration_since(e.last_used) < IDLE_ENCODER);
         Ok(())
     }
 
