@@ -11,7 +11,7 @@
 pub mod config;
 mod transport;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -191,9 +191,11 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     display_name,
                 } => {
                     let size = video_sizes.get(&call).copied().flatten();
-                    match (media.get(&call), engines.engine(&(tenant, conference))) {
+                    let key = (tenant, conference);
+                    match (media.get(&call), engines.engine(&key)) {
                         (Some(handle), Some(engine)) => {
                             handle.join(engine, participant, display_name, size);
+                            engines.joined(call, key);
                         }
                         _ => tracing::warn!(%call, "call media could not join its meeting"),
                     }
@@ -202,12 +204,14 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     if let Some(handle) = media.get(&call) {
                         handle.leave();
                     }
+                    engines.left(call);
                 }
                 CoreOutput::MediaStop { call } => {
                     video_sizes.remove(&call);
                     if let Some(handle) = media.remove(&call) {
                         handle.stop();
                     }
+                    engines.left(call);
                 }
                 CoreOutput::PlayPrompt { call, prompt } => {
                     if let Some(handle) = media.get(&call) {
@@ -286,9 +290,17 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     Ok(())
 }
 
-/// The running meeting media engines, one per meeting with media, started on first use.
+/// The running meeting media engines, one per meeting with media, started on first use and
+/// stopped when the meeting's last call leaves (unless synthetic participants keep it): an
+/// engine left running for every meeting ever joined kept its thread, encoders and pictures.
 struct MeetingEngines {
     engines: HashMap<(String, String), EngineHandle>,
+    /// The calls whose media is in each engine.
+    members: HashMap<(String, String), HashSet<CallId>>,
+    /// Which engine each call's media is in.
+    joined: HashMap<CallId, (String, String)>,
+    /// Meetings with synthetic participants (their engine runs until shutdown).
+    synthetic: HashSet<(String, String)>,
     metrics: crate::metrics::Metrics,
     /// Nanoseconds every engine spent encoding since the last load measurement.
     busy: Arc<std::sync::atomic::AtomicU64>,
@@ -298,6 +310,9 @@ impl MeetingEngines {
     fn new(metrics: crate::metrics::Metrics) -> Self {
         MeetingEngines {
             engines: HashMap::new(),
+            members: HashMap::new(),
+            joined: HashMap::new(),
+            synthetic: HashSet::new(),
             metrics,
             busy: Arc::default(),
         }
@@ -327,6 +342,33 @@ impl MeetingEngines {
         }
     }
 
+    /// `call`'s media joined `key`'s engine (leaving any other).
+    fn joined(&mut self, call: CallId, key: (String, String)) {
+        self.left(call);
+        self.members.entry(key.clone()).or_default().insert(call);
+        self.joined.insert(call, key);
+    }
+
+    /// `call`'s media left its engine (or the call ended); stops the engine if that emptied it.
+    fn left(&mut self, call: CallId) {
+        let Some(key) = self.joined.remove(&call) else {
+            return;
+        };
+        let empty = self.members.get_mut(&key).is_none_or(|m| {
+            m.remove(&call);
+            m.is_empty()
+        });
+        if !empty || self.synthetic.contains(&key) {
+            return;
+        }
+        self.members.remove(&key);
+        if let Some(handle) = self.engines.remove(&key) {
+            tracing::debug!(tenant = %key.0, conference = %key.1, "meeting empty: media engine stopped");
+            // Joining the thread waits for its current tick (an encode): not on the runtime.
+            tokio::task::spawn_blocking(move || handle.stop());
+        }
+    }
+
     fn add_synthetic(
         &mut self,
         key: &(String, String),
@@ -335,6 +377,7 @@ impl MeetingEngines {
         index: u32,
         count: u32,
     ) {
+        self.synthetic.insert(key.clone());
         if let Some(engine) = self.engine(key) {
             let _ = engine.send(EngineInput::AddSynthetic {
                 participant,
