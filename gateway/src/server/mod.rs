@@ -410,3 +410,46 @@ async fn shutdown_signal() {
         _ = int.recv() => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(conference: &str) -> (String, String) {
+        ("87650000".to_owned(), conference.to_owned())
+    }
+
+    #[tokio::test]
+    async fn an_engine_stops_when_its_last_call_leaves_unless_synthetic_participants_stay() {
+        let mut engines = MeetingEngines::new(crate::metrics::Metrics::new().unwrap());
+        let (a, b) = (key("70000000"), key("70000001"));
+        let sender = engines.engine(&a).expect("engine started");
+        engines.joined(CallId(1), a.clone());
+        engines.joined(CallId(2), a.clone());
+        engines.left(CallId(1));
+        assert!(engines.engines.contains_key(&a), "one call still in");
+        // A call moving to another meeting leaves the first.
+        engines.engine(&b).expect("engine started");
+        engines.joined(CallId(2), b.clone());
+        assert!(!engines.engines.contains_key(&a), "emptied by the move");
+        engines.left(CallId(2));
+        assert!(engines.engines.is_empty());
+        // The stopped engine's thread ends: its input channel closes.
+        let mut closed = false;
+        for _ in 0..200 {
+            if sender.send(EngineInput::Leave { participant: 0 }).is_err() {
+                closed = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(closed, "engine thread still running");
+        // Synthetic participants keep their meeting's engine.
+        engines.add_synthetic(&a, 100, "Synthetic", 0, 1);
+        engines.joined(CallId(3), a.clone());
+        engines.left(CallId(3));
+        assert!(engines.engines.contains_key(&a));
+        engines.left(CallId(3));
+        engines.stop_all();
+    }
+}
