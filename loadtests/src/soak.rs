@@ -80,6 +80,18 @@ struct SoakReport {
     timeline: Vec<Sample>,
 }
 
+/// The meeting whose VTC leaves next: a random one among those with calls.
+fn pick_leave(counts: &[usize], rng: &mut impl Rng) -> Option<usize> {
+    let busy: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > 0).collect();
+    (!busy.is_empty()).then(|| busy[rng.random_range(0..busy.len())])
+}
+
+/// The meeting the next VTC joins: the one with the fewest calls (the one just left, or one
+/// whose earlier join failed).
+fn pick_join(counts: &[usize]) -> usize {
+    (0..counts.len()).min_by_key(|&i| counts[i]).unwrap_or(0)
+}
+
 fn rss_mib(pid: Option<u32>) -> Option<f64> {
     pid.and_then(|p| procfs::rss_kib(p).ok())
         .map(|k| k as f64 / 1024.0)
@@ -169,9 +181,12 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         }
         if elapsed >= next_churn {
             next_churn += Duration::from_secs(args.churn_secs);
-            // One VTC leaves a random meeting; a new one joins a random meeting.
-            let m = rng.random_range(0..meetings.len());
-            if !meetings[m].vtcs.is_empty() {
+            // One VTC of a random meeting leaves and a new one joins the emptiest, so every
+            // meeting keeps --vtcs-per-meeting calls. (Picking the two meetings independently
+            // let the fleet drift: a leave drawn from an emptied meeting was skipped while its
+            // join still happened, and the fleet grew from 4 calls to 14 over 30 minutes.)
+            let counts: Vec<usize> = meetings.iter().map(|m| m.vtcs.len()).collect();
+            if let Some(m) = pick_leave(&counts, &mut rng) {
                 let i = rng.random_range(0..meetings[m].vtcs.len());
                 let vtc = meetings[m].vtcs.swap_remove(i);
                 leaves += 1;
@@ -179,7 +194,8 @@ pub fn run(args: &SoakArgs) -> Result<()> {
                     bye_failed += 1;
                 }
             }
-            let m = rng.random_range(0..meetings.len());
+            let counts: Vec<usize> = meetings.iter().map(|m| m.vtcs.len()).collect();
+            let m = pick_join(&counts);
             serial += 1;
             let spec = VtcSpec {
                 gateway: gw.sip,
@@ -303,4 +319,39 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         failed
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn churn_keeps_every_meeting_at_its_size() {
+        let mut rng = rand::rng();
+        let mut counts = vec![2usize, 2];
+        for _ in 0..1000 {
+            let m = pick_leave(&counts, &mut rng).expect("a meeting with calls");
+            counts[m] -= 1;
+            let j = pick_join(&counts);
+            counts[j] += 1;
+            assert_eq!(counts, vec![2, 2]);
+        }
+    }
+
+    #[test]
+    fn a_failed_join_is_made_up_by_the_next_one() {
+        let mut rng = rand::rng();
+        // Meeting 1 lost a call whose replacement failed to join.
+        let mut counts = vec![2usize, 1];
+        let m = pick_leave(&counts, &mut rng).expect("a meeting with calls");
+        counts[m] -= 1;
+        let j = pick_join(&counts);
+        counts[j] += 1;
+        assert_eq!(counts.iter().sum::<usize>(), 3);
+        // A further join (no leave) goes where a call is missing.
+        let j = pick_join(&counts);
+        counts[j] += 1;
+        assert_eq!(counts, vec![2, 2]);
+        assert_eq!(pick_leave(&[0, 0], &mut rng), None);
+    }
 }

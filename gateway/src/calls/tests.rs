@@ -1542,3 +1542,94 @@ fn entry_queue_digits_are_not_in_call_controls() {
 }
 
 mod slates;
+
+fn calls_active_gauge(h: &Harness) -> i64 {
+    h.metrics
+        .calls_active
+        .with_label_values(&["12345678", "sip"])
+        .get()
+}
+
+/// `request` with a branch of its own dialog (`in_dialog` derives the branch from method and
+/// CSeq only, so two calls' BYEs would look like one transaction).
+fn unique(request: &str, ok: &Message) -> String {
+    let call_id = ok.call_id().unwrap();
+    request.replacen("branch=z9hG4bK-", &format!("branch=z9hG4bK-{call_id}-"), 1)
+}
+
+/// The soak test once read 12-14 calls where its fleet meant to hold 4 (the fleet had drifted,
+/// the gateway was right): this pins the gauge to the calls that really exist through every way
+/// calls come, go and come again.
+#[test]
+fn calls_active_follows_the_real_calls_through_joins_leaves_and_reinvites() {
+    let mut h = Harness::demo();
+    let uri = "sip:12345678.1177958860@gw";
+    let mut oks = Vec::new();
+    let check = |h: &Harness, expected: usize, what: &str| {
+        assert_eq!(h.core.active_calls(), expected, "{what}: calls");
+        assert_eq!(
+            calls_active_gauge(h),
+            i64::try_from(expected).unwrap(),
+            "{what}: gauge"
+        );
+    };
+    for n in 0..4 {
+        let call_id = format!("j{n}");
+        h.send(&invite(uri, &call_id));
+        // The INVITE again before and after our 200 (the caller did not see it yet).
+        h.send(&invite(uri, &call_id));
+        let ok = h.final_response();
+        assert_eq!(ok.status(), Some(200));
+        h.send(&invite(uri, &call_id));
+        h.send(&ack(&ok, ""));
+        h.send(&invite(uri, &call_id));
+        h.take_sent();
+        oks.push(ok);
+    }
+    check(&h, 4, "four joins, INVITEs retransmitted");
+    // Re-INVITEs (hold, resume) and their retransmissions change no count.
+    for (i, ok) in oks.iter().enumerate() {
+        let sdp = PCMU_OFFER.replace("o=room 1 1", "o=room 1 2");
+        let reinvite = unique(
+            &in_dialog(
+                "INVITE",
+                ok,
+                2,
+                "Contact: <sip:board@192.0.2.10:5060>\r\nContent-Type: application/sdp\r\n",
+                &sdp,
+            ),
+            ok,
+        );
+        h.send(&reinvite);
+        h.send(&reinvite);
+        let r = h.final_response();
+        assert_eq!(r.status(), Some(200), "re-INVITE {i}");
+        h.send(&unique(&in_dialog("ACK", ok, 2, "", ""), ok));
+    }
+    check(&h, 4, "after re-INVITEs");
+    // Churn: one leaves (BYE, retransmitted), a new one joins, for a while, past every
+    // transaction timer.
+    for n in 0..12 {
+        let gone = oks.remove(0);
+        let bye = unique(&in_dialog("BYE", &gone, 3, "", ""), &gone);
+        h.send(&bye);
+        assert_eq!(h.final_response().status(), Some(200));
+        h.send(&bye);
+        check(&h, 3, "one left");
+        h.advance(Duration::from_secs(5));
+        let call_id = format!("r{n}");
+        h.send(&invite(uri, &call_id));
+        let ok = h.final_response();
+        h.send(&ack(&ok, ""));
+        oks.push(ok);
+        check(&h, 4, "one rejoined");
+        h.advance(Duration::from_secs(5));
+    }
+    h.advance(Duration::from_secs(64));
+    check(&h, 4, "after every transaction timer");
+    for ok in &oks {
+        h.send(&unique(&in_dialog("BYE", ok, 3, "", ""), ok));
+    }
+    h.advance(Duration::from_secs(64));
+    check(&h, 0, "everyone hung up");
+}

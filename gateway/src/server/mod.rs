@@ -11,7 +11,7 @@
 pub mod config;
 mod transport;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -200,9 +200,11 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     display_name,
                 } => {
                     let size = video_sizes.get(&call).copied().flatten();
-                    match (media.get(&call), engines.engine(&(tenant, conference))) {
+                    let key = (tenant, conference);
+                    match (media.get(&call), engines.engine(&key)) {
                         (Some(handle), Some(engine)) => {
                             handle.join(engine, participant, display_name, size);
+                            engines.joined(call, key);
                         }
                         _ => tracing::warn!(%call, "call media could not join its meeting"),
                     }
@@ -211,12 +213,14 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     if let Some(handle) = media.get(&call) {
                         handle.leave();
                     }
+                    engines.left(call);
                 }
                 CoreOutput::MediaStop { call } => {
                     video_sizes.remove(&call);
                     if let Some(handle) = media.remove(&call) {
                         handle.stop();
                     }
+                    engines.left(call);
                 }
                 CoreOutput::PlayPrompt { call, prompt } => {
                     if let Some(handle) = media.get(&call) {
@@ -303,9 +307,17 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     Ok(())
 }
 
-/// The running meeting media engines, one per meeting with media, started on first use.
+/// The running meeting media engines, one per meeting with media, started on first use and
+/// stopped when the meeting's last call leaves (unless synthetic participants keep it): an
+/// engine left running for every meeting ever joined kept its thread, encoders and pictures.
 struct MeetingEngines {
     engines: HashMap<(String, String), EngineHandle>,
+    /// The calls whose media is in each engine.
+    members: HashMap<(String, String), HashSet<CallId>>,
+    /// Which engine each call's media is in.
+    joined: HashMap<CallId, (String, String)>,
+    /// Meetings with synthetic participants (their engine runs until shutdown).
+    synthetic: HashSet<(String, String)>,
     metrics: crate::metrics::Metrics,
     /// Nanoseconds every engine spent encoding since the last load measurement.
     busy: Arc<std::sync::atomic::AtomicU64>,
@@ -315,6 +327,9 @@ impl MeetingEngines {
     fn new(metrics: crate::metrics::Metrics) -> Self {
         MeetingEngines {
             engines: HashMap::new(),
+            members: HashMap::new(),
+            joined: HashMap::new(),
+            synthetic: HashSet::new(),
             metrics,
             busy: Arc::default(),
         }
@@ -344,6 +359,33 @@ impl MeetingEngines {
         }
     }
 
+    /// `call`'s media joined `key`'s engine (leaving any other).
+    fn joined(&mut self, call: CallId, key: (String, String)) {
+        self.left(call);
+        self.members.entry(key.clone()).or_default().insert(call);
+        self.joined.insert(call, key);
+    }
+
+    /// `call`'s media left its engine (or the call ended); stops the engine if that emptied it.
+    fn left(&mut self, call: CallId) {
+        let Some(key) = self.joined.remove(&call) else {
+            return;
+        };
+        let empty = self.members.get_mut(&key).is_none_or(|m| {
+            m.remove(&call);
+            m.is_empty()
+        });
+        if !empty || self.synthetic.contains(&key) {
+            return;
+        }
+        self.members.remove(&key);
+        if let Some(handle) = self.engines.remove(&key) {
+            tracing::debug!(tenant = %key.0, conference = %key.1, "meeting empty: media engine stopped");
+            // Joining the thread waits for its current tick (an encode): not on the runtime.
+            tokio::task::spawn_blocking(move || handle.stop());
+        }
+    }
+
     fn add_synthetic(
         &mut self,
         key: &(String, String),
@@ -352,6 +394,7 @@ impl MeetingEngines {
         index: u32,
         count: u32,
     ) {
+        self.synthetic.insert(key.clone());
         if let Some(engine) = self.engine(key) {
             let _ = engine.send(EngineInput::AddSynthetic {
                 participant,
@@ -382,5 +425,48 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(conference: &str) -> (String, String) {
+        ("87650000".to_owned(), conference.to_owned())
+    }
+
+    #[tokio::test]
+    async fn an_engine_stops_when_its_last_call_leaves_unless_synthetic_participants_stay() {
+        let mut engines = MeetingEngines::new(crate::metrics::Metrics::new().unwrap());
+        let (a, b) = (key("70000000"), key("70000001"));
+        let sender = engines.engine(&a).expect("engine started");
+        engines.joined(CallId(1), a.clone());
+        engines.joined(CallId(2), a.clone());
+        engines.left(CallId(1));
+        assert!(engines.engines.contains_key(&a), "one call still in");
+        // A call moving to another meeting leaves the first.
+        engines.engine(&b).expect("engine started");
+        engines.joined(CallId(2), b.clone());
+        assert!(!engines.engines.contains_key(&a), "emptied by the move");
+        engines.left(CallId(2));
+        assert!(engines.engines.is_empty());
+        // The stopped engine's thread ends: its input channel closes.
+        let mut closed = false;
+        for _ in 0..200 {
+            if sender.send(EngineInput::Leave { participant: 0 }).is_err() {
+                closed = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(closed, "engine thread still running");
+        // Synthetic participants keep their meeting's engine.
+        engines.add_synthetic(&a, 100, "Synthetic", 0, 1);
+        engines.joined(CallId(3), a.clone());
+        engines.left(CallId(3));
+        assert!(engines.engines.contains_key(&a));
+        engines.left(CallId(3));
+        engines.stop_all();
     }
 }

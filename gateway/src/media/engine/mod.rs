@@ -271,6 +271,11 @@ impl MeetingMedia {
         self.participants.len()
     }
 
+    /// How many shared encoders (distinct layouts) the engine holds.
+    pub fn encoder_count(&self) -> usize {
+        self.encoders.len()
+    }
+
     /// Whether nobody takes part.
     pub fn is_empty(&self) -> bool {
         self.participants.is_empty()
@@ -447,7 +452,13 @@ impl MeetingMedia {
             .filter(|(_, p)| p.feed.is_some() && p.video_size.is_some())
             .map(|(id, _)| *id)
             .collect();
+        // Idle encoders go first, also when nobody watches any more: returning before this
+        // kept every encoder (and its compositor) of a meeting whose callers had all hung up
+        // for as long as the engine ran (synthetic participants keep it running).
+        self.encoders
+            .retain(|_, e| now.saturating_duration_since(e.last_used) < IDLE_ENCODER);
         if viewers.is_empty() {
+            self.publish_encoder_count();
             return Ok(());
         }
         let ranked: Vec<ParticipantId> = {
@@ -536,8 +547,6 @@ impl MeetingMedia {
                 }
             }
         }
-        self.encoders
-            .retain(|_, e| now.saturating_duration_since(e.last_used) < IDLE_ENCODER);
         self.publish_encoder_count();
         Ok(())
     }

@@ -630,3 +630,30 @@ fn silent_participants_get_tiles_in_join_order_and_hidden_calls_are_told() {
         "{hidden:?}"
     );
 }
+
+#[test]
+fn encoders_are_released_once_the_last_viewer_leaves() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    for i in 0..2 {
+        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 2);
+    }
+    let _a = join(&mut media, 1, true);
+    let _b = join(&mut media, 2, true);
+    let mut now = t0;
+    for _ in 0..5 {
+        media.handle_timeout(now);
+        now = media.poll_timeout();
+    }
+    assert_eq!(media.encoder_count(), 2, "A and B see different pictures");
+    media.handle_input(EngineInput::Leave { participant: 1 });
+    media.handle_input(EngineInput::Leave { participant: 2 });
+    // The synthetic participants keep the engine ticking with nobody watching.
+    let end = now + IDLE_ENCODER + Duration::from_secs(1);
+    while now < end {
+        media.handle_timeout(now);
+        now = media.poll_timeout();
+    }
+    assert_eq!(media.encoder_count(), 0, "no encoder kept for nobody");
+    assert_eq!(media.len(), 2, "the synthetic participants stay");
+}
