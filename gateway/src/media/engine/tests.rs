@@ -461,14 +461,19 @@ fn full_screen_gets_full_resolution_after_its_keyframe_and_hidden_natives_are_no
     let shown = media.participants[&100].video.as_ref().unwrap().0.clone();
     assert_eq!((shown.width(), shown.height()), (1280, 720));
     assert_eq!(media.ingest_stats(100).unwrap().errors, 0);
-    let layout_switch_keyframe = drain(&mut viewer)
-        .into_iter()
-        .filter(|f| matches!(f, CallFeed::Video { frame, .. } if frame.keyframe))
-        .count();
-    assert!(
-        layout_switch_keyframe >= 2,
-        "start and the switch to full screen"
-    );
+    // The viewer's encoder follows it to the new picture (P-frames carry on: encoders follow
+    // their viewers), so only the stream's start is a keyframe; every picture decodes.
+    let mut decoder = H264Decoder::new().unwrap();
+    let mut keyframes = 0;
+    for f in drain(&mut viewer) {
+        if let CallFeed::Video { frame, .. } = f {
+            keyframes += usize::from(frame.keyframe);
+            decoder
+                .decode(&frame.data)
+                .expect("the stream decodes across the switch");
+        }
+    }
+    assert!(keyframes >= 1, "the stream starts with a keyframe");
 }
 
 #[test]
