@@ -97,10 +97,10 @@ fn operator_admits_a_waiting_sipp_caller_from_the_console_in_chromium() {
         json!({ "text": TOKEN }),
     );
     page.click("#sign-in");
-    assert_eq!(
-        page.script("return sessionStorage.getItem('tessera.console.token')"),
-        json!(TOKEN),
-        "the token is kept in sessionStorage"
+    // The page keeps the token only once the gateway accepted it (an API round trip away).
+    page.wait_until(
+        "the token to be kept in sessionStorage",
+        &format!("return sessionStorage.getItem('tessera.console.token') === '{TOKEN}'"),
     );
 
     // Open the meeting from the live list.
