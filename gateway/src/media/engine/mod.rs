@@ -776,6 +776,16 @@ impl MeetingMedia {
     }
 }
 
+/// An engine that stops (its meeting's last call left) takes its encoders out of the
+/// gateway-wide gauge; otherwise every stopped meeting would leave its count behind.
+impl Drop for MeetingMedia {
+    fn drop(&mut self) {
+        if let Some(m) = &self.metrics {
+            m.layout_encoders.sub(self.encoders_published);
+        }
+    }
+}
+
 /// The tile geometry of a layout (its kind is part of the key: the viewer's layout mode and how
 /// many tiles are filled decide it).
 fn layout_grid(key: &LayoutKey) -> Result<TileGrid, mixer::LayoutError> {

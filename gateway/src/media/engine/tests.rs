@@ -662,3 +662,23 @@ fn encoders_are_released_once_the_last_viewer_leaves() {
     assert_eq!(media.encoder_count(), 0, "no encoder kept for nobody");
     assert_eq!(media.len(), 2, "the synthetic participants stay");
 }
+
+#[test]
+fn a_stopped_engine_takes_its_encoders_out_of_the_gauge() {
+    let metrics = crate::metrics::Metrics::new().unwrap();
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, Some(metrics.clone()));
+    media.add_synthetic(100, "Synthetic 0".into(), 0, 1);
+    let _a = join(&mut media, 1, true);
+    let _b = join(&mut media, 2, true);
+    let mut now = t0;
+    for _ in 0..5 {
+        media.handle_timeout(now);
+        now = media.poll_timeout();
+    }
+    let live = media.encoder_count();
+    assert!(live >= 1);
+    assert_eq!(metrics.layout_encoders.get(), live as i64);
+    drop(media);
+    assert_eq!(metrics.layout_encoders.get(), 0, "nothing left behind");
+}
