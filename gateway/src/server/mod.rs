@@ -32,7 +32,7 @@ use crate::media::task::{CallMedia, Meters};
 pub use config::{ConfigError, ServeConfig, ServeOptions};
 use transport::{Inbound, SipSockets};
 
-/// The demo meeting's synthetic participants (their media arrives with the media issue).
+/// The demo meeting's synthetic participants (the meeting engine draws and voices them).
 const DEMO_PARTICIPANTS: [&str; 8] = [
     "Ada Lovelace",
     "Grace Hopper",
