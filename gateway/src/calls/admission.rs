@@ -60,16 +60,18 @@ impl CallCore {
         &mut self,
         key: &MeetingKey,
     ) -> Result<&mut LiveMeeting, AdminError> {
-        let policy = self
-            .directory
-            .effective_policy(&key.0, &key.1)
-            .map_err(|e| {
-                tracing::debug!(error = %e, "no such meeting");
-                AdminError::UnknownMeeting {
+        let policy = match self.directory.effective_policy(&key.0, &key.1) {
+            Ok(Some(policy)) => policy,
+            found => {
+                if let Err(e) = found {
+                    tracing::error!(error = %e, "directory read failed");
+                }
+                return Err(AdminError::UnknownMeeting {
                     tenant: key.0.to_string(),
                     conference: key.1.to_string(),
-                }
-            })?;
+                });
+            }
+        };
         let timeout = self.config.lobby_timeout;
         let meeting = self
             .meetings

@@ -3,9 +3,15 @@
 //! the lobby, answers operator commands, and drains on shutdown.
 //!
 //! Sans-IO like `signaling/`: the driver (`crate::server`) feeds datagrams, media events, admin
-//! commands and timeouts in with `now`, and drains [`CallCore::poll_output`]. The one I/O it owns is
-//! the directory (SQLite reads, sub-millisecond). It must not open sockets, spawn tasks or read the
-//! clock, so tests drive whole calls on a virtual clock.
+//! commands and timeouts in with `now`, and drains [`CallCore::poll_output`]. It reads the tenant
+//! directory through [`DirectoryRead`] only (in the gateway an in-memory snapshot the driver keeps
+//! current, so no lookup waits on a disk) and never writes it. It must not open sockets, spawn
+//! tasks or read the clock, so tests drive whole calls on a virtual clock.
+//!
+//! One file per concern: `invite` (a new INVITE: routing, trust, licence, SDP), `dialog` (SIP
+//! after it), `admission` (into a meeting, through the lobby), `entry_queue`, `media` (what the
+//! driver is told about media, in-call DTMF controls), `admin` (operator commands), `licences`
+//! (call indexes and the licence and lobby gauges).
 
 mod admin;
 mod admission;
@@ -37,7 +43,7 @@ use signaling::sip::Message;
 use signaling::transaction::{Peer, TimerConfig, TransactionLayer, TxnKey};
 use signaling::TenantKey;
 
-use crate::directory::Directory;
+use crate::directory::DirectoryRead;
 use crate::lobby::{ParticipantClass, ParticipantId};
 use crate::metrics::Metrics;
 use auth::NonceBook;
@@ -164,7 +170,8 @@ struct Call {
 #[derive(Debug)]
 pub struct CallCore {
     config: CoreConfig,
-    directory: Directory,
+    /// What calls are routed, classified and licensed by (read only).
+    directory: Arc<dyn DirectoryRead>,
     txn: TransactionLayer,
     calls: HashMap<CallId, Call>,
     /// Live calls per tenant (what its endpoint licences count), kept with `calls` so the
@@ -192,7 +199,7 @@ impl CallCore {
     /// (for the RFC 3339 times of the admin view); `seed` seeds tags, branches and nonces.
     pub fn new(
         config: CoreConfig,
-        directory: Directory,
+        directory: Arc<dyn DirectoryRead>,
         origin: (Instant, SystemTime),
         seed: u64,
         metrics: Metrics,
@@ -219,11 +226,6 @@ impl CallCore {
         };
         core.publish_all_licences();
         core
-    }
-
-    /// The directory (for the driver's own reads, e.g. the demo seed).
-    pub fn directory_mut(&mut self) -> &mut Directory {
-        &mut self.directory
     }
 
     /// Sets whether the gateway is at capacity by measured encoder load (the driver measures;

@@ -194,9 +194,8 @@ fn policy_changes_in_the_directory_apply_to_the_next_arrival() {
     let mut h = Harness::with(strict_meeting, |_| {});
     h.send(&invite("sip:12345678.2000000@gw", "c1"));
     assert_eq!(h.view_of("12345678", "2000000").lobby.len(), 1);
-    h.core
-        .directory_mut()
-        .update_tenant(
+    h.write_directory(|dir| {
+        dir.update_tenant(
             &key(),
             &TenantUpdate {
                 anonymous_can_start: Some(true),
@@ -204,9 +203,7 @@ fn policy_changes_in_the_directory_apply_to_the_next_arrival() {
             },
         )
         .unwrap();
-    h.core
-        .directory_mut()
-        .update_meeting(
+        dir.update_meeting(
             &key(),
             &ConferenceId::new("2000000").unwrap(),
             &crate::directory::MeetingUpdate {
@@ -215,6 +212,7 @@ fn policy_changes_in_the_directory_apply_to_the_next_arrival() {
             },
         )
         .unwrap();
+    });
     h.send(&invite("sip:12345678.2000000@gw", "c2"));
     let view = h.view_of("12345678", "2000000");
     assert_eq!(

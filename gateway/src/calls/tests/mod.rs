@@ -14,7 +14,9 @@ use signaling::{ConferenceId, TenantKey};
 
 use super::*;
 use crate::demo;
-use crate::directory::{Directory, PolicyOverrides, TenantUpdate, TrustedDeviceRule};
+use crate::directory::{
+    Directory, LiveDirectory, PolicyOverrides, TenantUpdate, TrustedDeviceRule,
+};
 use crate::lobby::WhoCanBypass;
 use mixer::layout::LayoutMode;
 
@@ -22,6 +24,10 @@ const VTC: &str = "192.0.2.10:5060";
 
 struct Harness {
     core: CallCore,
+    /// The directory the test writes, as an operator would.
+    dir: Directory,
+    /// What the core reads: `dir` in memory, reloaded after every write (as the gateway does).
+    live: Arc<LiveDirectory>,
     metrics: crate::metrics::Metrics,
     now: Instant,
     sent: Vec<Message>,
@@ -71,6 +77,7 @@ impl Harness {
         let mut dir = Directory::open_in_memory().unwrap();
         demo::ensure_demo(&mut dir).unwrap();
         setup(&mut dir);
+        let live = Arc::new(LiveDirectory::load(&dir).unwrap());
         let mut config = CoreConfig::new(
             "203.0.113.1:5060".parse().unwrap(),
             "203.0.113.1".parse().unwrap(),
@@ -81,16 +88,25 @@ impl Harness {
         Harness {
             core: CallCore::new(
                 config,
-                dir,
+                live.clone(),
                 (now, SystemTime::UNIX_EPOCH),
                 7,
                 metrics.clone(),
             ),
+            dir,
+            live,
             metrics,
             now,
             sent: Vec::new(),
             media: Vec::new(),
         }
+    }
+
+    /// Changes the directory while calls run, the way the admin API does: written, then the
+    /// core's in-memory copy reloaded.
+    fn write_directory(&mut self, write: impl FnOnce(&mut Directory)) {
+        write(&mut self.dir);
+        self.live.reload(&self.dir).unwrap();
     }
 
     fn peer(&self) -> Peer {

@@ -324,3 +324,24 @@ fn content_length_beyond_the_datagram_gets_400() {
     );
     assert_eq!(h.core.active_calls(), 0);
 }
+
+#[test]
+fn the_core_routes_by_its_in_memory_directory_and_sees_a_new_meeting_once_reloaded() {
+    let mut h = Harness::demo();
+    // Written to the database but not yet reloaded (a CLI write before the watcher's next
+    // check): the core still answers from its snapshot.
+    h.dir
+        .add_meeting(
+            &key(),
+            &ConferenceId::new("3000000").unwrap(),
+            None,
+            PolicyOverrides::default(),
+        )
+        .unwrap();
+    h.send(&invite("sip:12345678.3000000@gw", "c1"));
+    assert_eq!(h.final_response().status(), Some(404));
+
+    h.live.reload(&h.dir).unwrap();
+    h.send(&invite("sip:12345678.3000000@gw", "c2"));
+    assert_eq!(h.final_response().status(), Some(200));
+}
