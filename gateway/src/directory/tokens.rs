@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use signaling::TenantKey;
 
 use super::model::check_name;
-use super::{tenant_exists, Directory, DirectoryError};
+use super::rows::tenant_exists;
+use super::{Directory, DirectoryError};
 
 /// Random bytes in a tenant token (hex-encoded, so twice as many characters).
 const TENANT_TOKEN_BYTES: usize = 32;
