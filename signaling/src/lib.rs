@@ -1,8 +1,11 @@
 //! Tessera's signalling layer: everything a call says before media flows.
 //!
 //! Owns the dial plan (what a caller dialled and which meeting it means) and the identifiers it is
-//! made of. Sans-IO: nothing here opens a socket, reads the clock or touches the database; the
-//! directory is reached through the [`dial::DialLookup`] trait the gateway implements.
+//! made of, SIP messages ([`sip`]), the RFC 3261 transaction layer with its timers
+//! ([`transaction`]), dialogs ([`dialog`]), SDP offer/answer ([`sdp`]) and the meeting-invitation
+//! parser behind one-touch dial ([`invite`]). Sans-IO: nothing here opens a socket, reads the clock
+//! or touches the database; time is passed in, and the directory is reached through the
+//! [`dial::DialLookup`] trait the gateway implements.
 
 pub mod dial;
 pub mod dialog;

@@ -290,6 +290,12 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 /// Lower-cases and checks a hostname (`video.acme.example`): dotted labels of letters, digits and
 /// hyphens; not an IP address, since addresses identify the gateway, not a tenant.
+/// The form a hostname is looked up in: lower case, without the trailing dot of a fully
+/// qualified name (stored hostnames are normalised to it on the way in).
+pub(super) fn hostname_key(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
 pub(super) fn normalise_hostname(text: &str) -> Result<String, DirectoryError> {
     let host = text.trim().trim_end_matches('.').to_ascii_lowercase();
     let bad = |why: &str| DirectoryError::invalid("hostname", format!("{text:?}: {why}"));

@@ -9,6 +9,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod config;
+mod directory_sync;
 mod transport;
 
 use std::collections::{HashMap, HashSet};
@@ -22,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::calls::{CallCore, CallId, CoreOutput, MediaEvent};
 use crate::demo;
-use crate::directory::{Directory, DirectoryError};
+use crate::directory::{Directory, DirectoryError, LiveDirectory, ReadError};
 use crate::http::{self, AdminHandle, AdminRequest, HttpState};
 use crate::media::engine::{
     self, EngineConfig, EngineHandle, EngineInput, EngineSender, MeetingMedia,
@@ -32,7 +33,7 @@ use crate::media::task::{CallMedia, Meters};
 pub use config::{ConfigError, ServeConfig, ServeOptions};
 use transport::{Inbound, SipSockets};
 
-/// The demo meeting's synthetic participants (their media arrives with the media issue).
+/// The demo meeting's synthetic participants (the meeting engine draws and voices them).
 const DEMO_PARTICIPANTS: [&str; 8] = [
     "Ada Lovelace",
     "Grace Hopper",
@@ -55,6 +56,9 @@ pub enum ServeError {
     /// The directory could not be opened or seeded.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    /// The directory could not be read into memory.
+    #[error(transparent)]
+    DirectoryRead(#[from] ReadError),
     /// The admin token could not be set up.
     #[error(transparent)]
     Token(#[from] http::token::TokenError),
@@ -89,6 +93,9 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             "demo ready"
         );
     }
+    // Calls are answered from memory; the watcher reloads it when the database changes.
+    let live = Arc::new(LiveDirectory::load(&directory)?);
+    let _directory_watch = directory_sync::spawn(live.clone(), directory);
     let token = http::token::load_or_create_token(config.admin_token.clone(), db_path)?;
     let metrics = crate::metrics::Metrics::new().map_err(ServeError::Metrics)?;
 
@@ -109,7 +116,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let mut engines = MeetingEngines::new(metrics.clone());
     let mut core = CallCore::new(
         core_config,
-        directory,
+        live.clone(),
         (now, SystemTime::now()),
         rand::random(),
         metrics.clone(),
@@ -143,6 +150,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         ready: ready.clone(),
         metrics: metrics.clone(),
         db_path: Arc::new(db_path.to_path_buf()),
+        directory: live,
     });
     let http_task = tokio::spawn(async move { axum::serve(listener, router).await });
     ready.store(true, Ordering::SeqCst);
