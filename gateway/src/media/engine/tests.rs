@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mixer::codec::h264::H264Decoder;
-use tokio::sync::mpsc;
 
 use super::*;
 
-type Feed = mpsc::UnboundedReceiver<CallFeed>;
+type Feed = FeedReceiver;
 
 fn join(media: &mut MeetingMedia, id: u64, video: bool) -> Feed {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = feed::channel();
     media.handle_input(EngineInput::Join {
         participant: id,
         display_name: format!("Room {id}"),
@@ -26,7 +25,7 @@ fn join(media: &mut MeetingMedia, id: u64, video: bool) -> Feed {
 }
 
 fn drain(feed: &mut Feed) -> Vec<CallFeed> {
-    std::iter::from_fn(|| feed.try_recv().ok()).collect()
+    std::iter::from_fn(|| feed.try_recv()).collect()
 }
 
 fn tone(freq: f32, offset: usize) -> Vec<i16> {
@@ -379,7 +378,7 @@ fn large_plus_7_layout_renders_the_speaker_large_with_its_own_encoder() {
 }
 
 fn join_hd(media: &mut MeetingMedia, id: u64) -> Feed {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = feed::channel();
     media.handle_input(EngineInput::Join {
         participant: id,
         display_name: format!("Room {id}"),

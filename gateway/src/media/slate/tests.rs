@@ -5,6 +5,7 @@ use mixer::codec::h264::{EncodedFrame, H264Decoder};
 use mixer::frame::PlaneKind;
 
 use super::*;
+use crate::media::engine::FeedReceiver;
 
 fn lobby() -> Slate {
     Slate::Lobby {
@@ -26,8 +27,8 @@ fn watch(
     viewer: u64,
     slate: Slate,
     size: (u32, u32),
-) -> mpsc::UnboundedReceiver<CallFeed> {
-    let (feed, rx) = mpsc::unbounded_channel();
+) -> FeedReceiver {
+    let (feed, rx) = crate::media::engine::feed::channel();
     studio.handle_input(
         now,
         SlateInput::Watch {
@@ -40,9 +41,9 @@ fn watch(
     rx
 }
 
-fn frames(rx: &mut mpsc::UnboundedReceiver<CallFeed>) -> Vec<Arc<EncodedFrame>> {
+fn frames(rx: &mut FeedReceiver) -> Vec<Arc<EncodedFrame>> {
     let mut out = Vec::new();
-    while let Ok(feed) = rx.try_recv() {
+    while let Some(feed) = rx.try_recv() {
         if let CallFeed::Video { frame, .. } = feed {
             out.push(frame);
         }
