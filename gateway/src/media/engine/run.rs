@@ -71,3 +71,57 @@ pub fn start(pool: &WorkerPool, media: MeetingMedia) -> EngineHandle {
     sender.attach(job.clone());
     EngineHandle { sender, job }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::media::engine::{feed, CallFeed, EngineConfig};
+
+    /// The threads of this process whose name starts with `prefix` (from `/proc`).
+    fn threads_named(prefix: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .expect("/proc/self/task")
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with(prefix))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn sixty_meetings_run_on_two_worker_threads() {
+        let pool = WorkerPool::new(2, "engtest").unwrap();
+        let mut meetings = Vec::new();
+        #[allow(clippy::disallowed_methods)] // The engines run on the real clock here.
+        let now = Instant::now();
+        for id in 0..60 {
+            let engine = start(&pool, MeetingMedia::new(EngineConfig::default(), now, None));
+            let (tx, rx) = feed::channel();
+            engine
+                .sender
+                .send(EngineInput::Join {
+                    participant: id,
+                    display_name: format!("Room {id}"),
+                    feed: Some(tx),
+                    video_size: None,
+                })
+                .unwrap();
+            meetings.push((engine, rx));
+        }
+        // Every meeting ticks: each listener gets its 20 ms mix.
+        for (_, feed) in &mut meetings {
+            let first = tokio::time::timeout(Duration::from_secs(10), feed.recv())
+                .await
+                .expect("the engine ticks");
+            assert!(matches!(first, Some(CallFeed::Audio(pcm)) if pcm.len() == 960));
+        }
+        // (Counted once the workers have run: a thread names itself when it starts.)
+        assert_eq!(pool.jobs(), 60);
+        assert_eq!(pool.workers(), 2);
+        assert_eq!(threads_named("engtest-"), 2, "threads do not grow with meetings");
+        for (engine, _) in meetings {
+            engine.stop();
+        }
+        assert_eq!(pool.jobs(), 0);
+    }
+}
