@@ -185,10 +185,7 @@ impl Harness {
 }
 
 /// Waits for the first engine input matching `wanted`, skipping others.
-async fn next_input(
-    engine: &EngineReceiver,
-    wanted: impl Fn(&EngineInput) -> bool,
-) -> EngineInput {
+async fn next_input(engine: &EngineReceiver, wanted: impl Fn(&EngineInput) -> bool) -> EngineInput {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         while let Some(input) = engine.try_recv() {

@@ -83,17 +83,32 @@ mod tests {
     }
 
     #[test]
-    fn an_encoder_thread_that_waits_is_not_counted_as_load() {
-        // A thread that is off the CPU (preempted, blocked, here asleep) for a long stretch in
-        // the middle of its measured work: wall-clock metering (the guard before) counted the
-        // whole stretch; CPU time counts only what the thread computed. The sleep is the
-        // behaviour under test, not synchronisation.
+    fn an_encoder_thread_that_is_off_the_cpu_is_not_counted_as_load() {
+        // The measured thread is off the CPU for the whole time another thread computes (as
+        // when an encode is preempted on a busy machine): wall-clock metering (the guard
+        // before) counted all of it; CPU time counts only what the measured thread computed.
         let meter = LoadMeter::new();
-        let waited = Duration::from_millis(300);
-        let ((), spent) = meter.measure(|| std::thread::sleep(waited));
-        let counted = meter.take();
-        assert_eq!(counted, spent);
-        assert!(counted < waited / 3, "counted {counted:?} of {waited:?} asleep");
+        let (start_tx, start_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Duration>();
+        let busy = std::thread::spawn(move || {
+            start_rx.recv().unwrap();
+            let before = thread_cpu_time().unwrap();
+            spin(30_000_000);
+            done_tx
+                .send(thread_cpu_time().unwrap().saturating_sub(before))
+                .unwrap();
+        });
+        let (other, spent) = meter.measure(|| {
+            start_tx.send(()).unwrap();
+            done_rx.recv().unwrap()
+        });
+        busy.join().unwrap();
+        assert_eq!(meter.take(), spent);
+        assert!(other > Duration::ZERO);
+        assert!(
+            spent < other / 3,
+            "counted {spent:?} while waiting out {other:?} of another thread's work"
+        );
     }
 
     #[test]

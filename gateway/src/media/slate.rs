@@ -20,11 +20,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::calls::api::{CallId, Slate};
+use crate::metrics::Metrics;
 use mixer::codec::h264::{EncoderConfig, H264Encoder};
 use mixer::frame::I420Frame;
 use mixer::slate::{render_slate, SlateStyle, SlateText};
-use crate::calls::api::{CallId, Slate};
-use crate::metrics::Metrics;
 
 use super::engine::api::{CallFeed, FeedSender};
 use super::pool::{self, Job, JobHandle, Mailbox, MailboxReceiver, Next, WorkerPool};

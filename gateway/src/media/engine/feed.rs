@@ -131,7 +131,9 @@ impl FeedSender {
             match &item {
                 CallFeed::Audio(_) => {
                     if q.audio >= AUDIO_CAPACITY {
-                        if let Some(i) = q.items.iter().position(|f| matches!(f, CallFeed::Audio(_))) {
+                        if let Some(i) =
+                            q.items.iter().position(|f| matches!(f, CallFeed::Audio(_)))
+                        {
                             q.items.remove(i);
                             q.audio -= 1;
                             sent.audio_dropped += 1;
@@ -143,7 +145,8 @@ impl FeedSender {
                     if q.video >= VIDEO_CAPACITY {
                         let before = q.items.len();
                         q.items.retain(|f| !matches!(f, CallFeed::Video { .. }));
-                        sent.video_dropped += u32::try_from(before - q.items.len()).unwrap_or(u32::MAX);
+                        sent.video_dropped +=
+                            u32::try_from(before - q.items.len()).unwrap_or(u32::MAX);
                         q.video = 0;
                     }
                     q.awaiting_keyframe = false;
@@ -296,7 +299,10 @@ mod tests {
         let (tx, mut rx) = channel();
         let mut dropped = 0;
         for n in 0..8i16 {
-            dropped += tx.send(CallFeed::Audio(vec![n; 960])).unwrap().audio_dropped;
+            dropped += tx
+                .send(CallFeed::Audio(vec![n; 960]))
+                .unwrap()
+                .audio_dropped;
         }
         let _ = tx.send(CallFeed::Shown(false)).unwrap();
         assert_eq!(dropped, 3);

@@ -199,7 +199,10 @@ mod tests {
         // Taken out, the queue has room again.
         tx.send(audio(1, 8)).unwrap();
         assert_eq!(drain(&rx), ["a1:8"]);
-        assert_eq!(rx.with_policy(EngineQueue::take_drops), InputDrops::default());
+        assert_eq!(
+            rx.with_policy(EngineQueue::take_drops),
+            InputDrops::default()
+        );
     }
 
     #[test]

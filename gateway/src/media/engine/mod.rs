@@ -857,11 +857,7 @@ fn layout_grid(key: &LayoutKey) -> Result<TileGrid, mixer::LayoutError> {
 }
 
 impl Participant {
-    fn new(
-        name: String,
-        feed: Option<FeedSender>,
-        video_size: Option<(u32, u32)>,
-    ) -> Self {
+    fn new(name: String, feed: Option<FeedSender>, video_size: Option<(u32, u32)>) -> Self {
         Participant {
             name,
             feed,
@@ -893,6 +889,6 @@ fn catch_up(previous: Instant, period: Duration, now: Instant) -> Instant {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod slow_viewer_tests;
+#[cfg(test)]
+mod tests;

@@ -118,7 +118,11 @@ mod tests {
         // (Counted once the workers have run: a thread names itself when it starts.)
         assert_eq!(pool.jobs(), 60);
         assert_eq!(pool.workers(), 2);
-        assert_eq!(threads_named("engtest-"), 2, "threads do not grow with meetings");
+        assert_eq!(
+            threads_named("engtest-"),
+            2,
+            "threads do not grow with meetings"
+        );
         for (engine, _) in meetings {
             engine.stop();
         }

@@ -79,7 +79,11 @@ fn a_slow_viewer_gets_whole_pictures_only_and_the_others_every_picture() {
     // The fast viewer missed nothing: 6 s of audio and every picture the encoder produced.
     assert_eq!(fast_audio, 300);
     let fast_ts: Vec<u32> = fast_pictures.iter().map(|(ts, _)| *ts).collect();
-    assert!(fast_pictures.len() >= 50, "{} pictures", fast_pictures.len());
+    assert!(
+        fast_pictures.len() >= 50,
+        "{} pictures",
+        fast_pictures.len()
+    );
     let mut decoder = H264Decoder::new().unwrap();
     for (ts, frame) in &fast_pictures {
         decoder
@@ -90,7 +94,8 @@ fn a_slow_viewer_gets_whole_pictures_only_and_the_others_every_picture() {
     // The slow viewer got fewer pictures, each one the stream's own, and after every gap the
     // first picture is a keyframe: it never holds a P-frame whose reference it did not get.
     assert!(slow_pictures.len() < fast_pictures.len());
-    let position: HashMap<u32, usize> = fast_ts.iter().enumerate().map(|(i, ts)| (*ts, i)).collect();
+    let position: HashMap<u32, usize> =
+        fast_ts.iter().enumerate().map(|(i, ts)| (*ts, i)).collect();
     let mut previous: Option<usize> = None;
     let mut gaps = 0;
     for (ts, frame) in &slow_pictures {
@@ -113,7 +118,11 @@ fn a_slow_viewer_gets_whole_pictures_only_and_the_others_every_picture() {
             .unwrap_or_else(|e| panic!("slow viewer, picture {ts}: {e}"));
         decoded += usize::from(picture.is_some());
     }
-    assert_eq!(decoded, slow_pictures.len(), "every picture the slow viewer got decodes");
+    assert_eq!(
+        decoded,
+        slow_pictures.len(),
+        "every picture the slow viewer got decodes"
+    );
     // It caught up after the stall (once the keyframe came): the last second arrived whole.
     let tail = fast_ts.iter().filter(|ts| **ts >= 5 * 90_000).count();
     let slow_tail = slow_pictures

@@ -164,7 +164,10 @@ fn keyframes_come_periodically_and_on_request_but_not_faster_than_the_gap() {
     // The viewer's task reads its feed (bounded) at least every second.
     let mut now = t0;
     let mut got = Vec::new();
-    for until in (1..=6).map(Duration::from_secs).chain([Duration::from_millis(6100)]) {
+    for until in (1..=6)
+        .map(Duration::from_secs)
+        .chain([Duration::from_millis(6100)])
+    {
         now = run(&mut studio, now, t0 + until);
         got.extend(frames(&mut a));
     }
