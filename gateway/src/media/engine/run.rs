@@ -115,14 +115,12 @@ mod tests {
                 .expect("the engine ticks");
             assert!(matches!(first, Some(CallFeed::Audio(pcm)) if pcm.len() == 960));
         }
-        // (Counted once the workers have run: a thread names itself when it starts.)
         assert_eq!(pool.jobs(), 60);
         assert_eq!(pool.workers(), 2);
-        assert_eq!(
-            threads_named("engtest-"),
-            2,
-            "threads do not grow with meetings"
-        );
+        // (A worker names itself once it first gets the CPU, so on a loaded machine the second
+        // may not have yet: at least the one that ran the meetings, never more than two.)
+        let named = threads_named("engtest-");
+        assert!((1..=2).contains(&named), "{named} threads: they do not grow with meetings");
         for (engine, _) in meetings {
             engine.stop();
         }
