@@ -111,9 +111,15 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A job that panicked poisons nothing here: the lock is never held while a job runs.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
+}
+
+/// Locks `mutex`, also when a thread panicked holding it: the media queues and the run queue
+/// are consistent between any two statements that touch them (no user code runs under these
+/// locks), so a poisoned one is still good to use.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A fixed set of worker threads. See the module doc. Dropping it stops the workers (jobs still
@@ -191,6 +197,42 @@ impl WorkerPool {
             shared: Arc::downgrade(&self.shared),
             id,
         }
+    }
+}
+
+impl WorkerPool {
+    /// Starts the job `make` builds around the receiving side of a new mailbox: every send to
+    /// the returned [`Started::sender`] wakes it.
+    pub fn start<T, P, J>(&self, make: impl FnOnce(MailboxReceiver<T, P>) -> J) -> Started<T, P>
+    where
+        P: QueuePolicy<T>,
+        J: Job,
+    {
+        let (sender, inputs) = mailbox();
+        let job = self.spawn(make(inputs));
+        sender.attach(job.clone());
+        Started { sender, job }
+    }
+}
+
+/// An input that asks a job to end (what [`Started::stop`] sends).
+pub trait Shutdown {
+    /// The input.
+    fn shutdown() -> Self;
+}
+
+/// A job started with its mailbox by [`WorkerPool::start`].
+pub struct Started<T, P = Unbounded> {
+    /// Where its inputs go.
+    pub sender: Mailbox<T, P>,
+    job: JobHandle,
+}
+
+impl<T: Shutdown, P: QueuePolicy<T>> Started<T, P> {
+    /// Asks the job to end and waits until it has (its current run finishes first).
+    pub fn stop(self) {
+        let _ = self.sender.send(T::shutdown());
+        self.job.join();
     }
 }
 
@@ -378,7 +420,7 @@ struct MailboxInner<T, P> {
 
 impl<T, P> MailboxInner<T, P> {
     fn lock(&self) -> MutexGuard<'_, Queue<T, P>> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.queue)
     }
 }
 
@@ -410,11 +452,7 @@ pub fn mailbox<T, P: QueuePolicy<T>>() -> (Mailbox<T, P>, MailboxReceiver<T, P>)
 impl<T, P: QueuePolicy<T>> Mailbox<T, P> {
     /// Every send from now on wakes `job` (the job that owns the receiver).
     pub fn attach(&self, job: JobHandle) {
-        *self
-            .inner
-            .job
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(job);
+        *lock(&self.inner.job) = Some(job);
     }
 
     /// Queues `item` (by the policy) and wakes the receiver.
@@ -431,12 +469,7 @@ impl<T, P: QueuePolicy<T>> Mailbox<T, P> {
             policy.push(items, item);
         }
         self.inner.arrived.notify_all();
-        let job = self
-            .inner
-            .job
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let job = lock(&self.inner.job).clone();
         if let Some(job) = job {
             job.wake();
         }

@@ -27,7 +27,7 @@ use mixer::frame::I420Frame;
 use mixer::slate::{render_slate, SlateStyle, SlateText};
 
 use super::engine::api::{CallFeed, FeedSender};
-use super::pool::{self, Job, JobHandle, Mailbox, MailboxReceiver, Next, WorkerPool};
+use super::pool::{self, Job, Mailbox, MailboxReceiver, Next, Shutdown, Started, WorkerPool};
 
 /// Shortest gap between two keyframes forced on one slate stream by viewers.
 pub const KEYFRAME_GAP: Duration = Duration::from_secs(1);
@@ -376,26 +376,17 @@ impl Job for StudioJob {
 }
 
 /// A running studio: its input queue and its job on the pool.
-pub struct SlateHandle {
-    /// Where inputs go.
-    pub sender: SlateSender,
-    job: JobHandle,
-}
+pub type SlateHandle = Started<SlateInput>;
 
-impl SlateHandle {
-    /// Stops the studio and waits until it has ended.
-    pub fn stop(self) {
-        let _ = self.sender.send(SlateInput::Shutdown);
-        self.job.join();
+impl Shutdown for SlateInput {
+    fn shutdown() -> Self {
+        SlateInput::Shutdown
     }
 }
 
 /// Starts `studio` on `pool` (encoding must not stall the async runtime).
 pub fn start(pool: &WorkerPool, studio: SlateStudio) -> SlateHandle {
-    let (sender, inputs) = slate_channel();
-    let job = pool.spawn(StudioJob { studio, inputs });
-    sender.attach(job.clone());
-    SlateHandle { sender, job }
+    pool.start(|inputs| StudioJob { studio, inputs })
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! meetings or RTP.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
@@ -48,7 +48,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::media::pool::lock(&self.queue)
     }
 }
 
@@ -168,9 +168,7 @@ impl FeedSender {
         self.shared.arrived.notify_one();
         Ok(sent)
     }
-}
 
-impl FeedSender {
     /// Resolves once the call's receiver has gone (for one waiter at a time).
     pub async fn closed(&self) {
         loop {

@@ -8,9 +8,10 @@
 
 use std::time::Instant;
 
-use super::api::{engine_channel, EngineInput, EngineReceiver, EngineSender};
+use super::api::{EngineInput, EngineReceiver};
+use super::inbox::EngineQueue;
 use super::MeetingMedia;
-use crate::media::pool::{Job, JobHandle, Next, WorkerPool};
+use crate::media::pool::{Job, Next, Shutdown, Started, WorkerPool};
 
 /// A meeting engine and its input queue, run by the pool.
 struct EngineJob {
@@ -42,34 +43,19 @@ impl Job for EngineJob {
     }
 }
 
-/// A running engine: its input queue and its job on the pool.
-pub struct EngineHandle {
-    /// Where inputs go.
-    pub sender: EngineSender,
-    job: JobHandle,
-}
+/// A running engine: its input queue and its job on the pool; `stop` ends it (its encoders
+/// leave the gauge with it).
+pub type EngineHandle = Started<EngineInput, EngineQueue>;
 
-impl EngineHandle {
-    /// Stops the engine and waits until it has ended (its current run, an encode, finishes
-    /// first; its encoders leave the gauge with it).
-    pub fn stop(self) {
-        let _ = self.sender.send(EngineInput::Shutdown);
-        self.job.join();
-    }
-
-    /// Whether the engine has ended.
-    #[must_use]
-    pub fn is_stopped(&self) -> bool {
-        self.job.is_done()
+impl Shutdown for EngineInput {
+    fn shutdown() -> Self {
+        EngineInput::Shutdown
     }
 }
 
 /// Starts `media` on `pool` (encoding is CPU work that must not stall the async runtime).
 pub fn start(pool: &WorkerPool, media: MeetingMedia) -> EngineHandle {
-    let (sender, inputs) = engine_channel();
-    let job = pool.spawn(EngineJob { media, inputs });
-    sender.attach(job.clone());
-    EngineHandle { sender, job }
+    pool.start(|inputs| EngineJob { media, inputs })
 }
 
 #[cfg(test)]
@@ -120,7 +106,10 @@ mod tests {
         // (A worker names itself once it first gets the CPU, so on a loaded machine the second
         // may not have yet: at least the one that ran the meetings, never more than two.)
         let named = threads_named("engtest-");
-        assert!((1..=2).contains(&named), "{named} threads: they do not grow with meetings");
+        assert!(
+            (1..=2).contains(&named),
+            "{named} threads: they do not grow with meetings"
+        );
         for (engine, _) in meetings {
             engine.stop();
         }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use mixer::codec::h264::H264Decoder;
 
+use super::tests::join;
 use super::*;
 use crate::metrics::Metrics;
 
@@ -19,17 +20,6 @@ fn config() -> EngineConfig {
         bitrate_bps: 800_000,
         ..EngineConfig::default()
     }
-}
-
-fn join(media: &mut MeetingMedia, id: u64) -> FeedReceiver {
-    let (tx, rx) = feed::channel();
-    media.handle_input(EngineInput::Join {
-        participant: id,
-        display_name: format!("Room {id}"),
-        feed: Some(tx),
-        video_size: Some((640, 360)),
-    });
-    rx
 }
 
 /// The pictures (by RTP timestamp) and audio frames queued on `feed`.
@@ -55,8 +45,8 @@ fn a_slow_viewer_gets_whole_pictures_only_and_the_others_every_picture() {
     for i in 0..9 {
         media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 9);
     }
-    let mut fast = join(&mut media, 1);
-    let mut slow = join(&mut media, 2);
+    let mut fast = join(&mut media, 1, true);
+    let mut slow = join(&mut media, 2, true);
     let (mut fast_pictures, mut slow_pictures) = (Vec::new(), Vec::new());
     let (mut fast_audio, mut slow_audio) = (0, 0);
     let mut now = t0;

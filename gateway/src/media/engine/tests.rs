@@ -11,9 +11,9 @@ use mixer::codec::h264::H264Decoder;
 
 use super::*;
 
-type Feed = FeedReceiver;
+pub(super) type Feed = FeedReceiver;
 
-fn join(media: &mut MeetingMedia, id: u64, video: bool) -> Feed {
+pub(super) fn join(media: &mut MeetingMedia, id: u64, video: bool) -> Feed {
     let (tx, rx) = feed::channel();
     media.handle_input(EngineInput::Join {
         participant: id,
