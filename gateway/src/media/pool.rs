@@ -333,7 +333,14 @@ fn work(shared: &Shared) {
             continue;
         };
         drop(state);
-        let next = job.run(Instant::now());
+        // A job that panics ends alone: its worker carries on with the others, and whoever
+        // waits for its end is released (a thread per meeting gave the same isolation).
+        let next =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(Instant::now())))
+                .unwrap_or_else(|_| {
+                    tracing::error!("a media job panicked; it has ended");
+                    Next::Done
+                });
         state = shared.lock();
         if next == Next::Done {
             state.jobs.remove(&id);

@@ -168,3 +168,28 @@ fn a_mailbox_wakes_its_job_and_refuses_once_the_receiver_has_gone() {
     assert_eq!(*seen.lock().unwrap(), vec![3, 2, 1]);
     assert!(tx.send(4).is_err());
 }
+
+/// Panics on its first run.
+struct Faulty;
+
+impl Job for Faulty {
+    fn run(&mut self, _now: Instant) -> Next {
+        panic!("a bug in a job");
+    }
+}
+
+#[test]
+fn a_job_that_panics_ends_alone_and_the_workers_carry_on() {
+    let pool = WorkerPool::new(1, "test-pool").unwrap();
+    let faulty = pool.spawn(Faulty);
+    faulty.join();
+    assert!(faulty.is_done());
+    // The one worker is still there for the next job.
+    let after = pool.spawn(Deadline {
+        step: Duration::from_millis(1),
+        left: 2,
+    });
+    after.join();
+    assert!(after.is_done());
+    assert_eq!(pool.workers(), 1);
+}
