@@ -4,7 +4,6 @@
 //! No wall-clock speed assertions: every wait is "until it arrives", bounded by [`PATIENCE`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use super::engine::api::{CallFeed, EngineInput};
+use super::engine::api::{engine_channel, CallFeed, EngineInput, EngineReceiver, FeedSender};
 use super::h264_rtp::{split_annexb, Depacketized, Depacketizer, Packetizer};
 use super::rtcp::{self, RtcpEvent, RtcpOut};
 use super::rtp::{self, RtpHeader};
@@ -36,8 +35,8 @@ struct Harness {
     media: CallMedia,
     vtc_audio: UdpSocket,
     vtc_video: UdpSocket,
-    engine: Receiver<EngineInput>,
-    feed: mpsc::UnboundedSender<CallFeed>,
+    engine: EngineReceiver,
+    feed: FeedSender,
     meters: Meters,
 }
 
@@ -82,7 +81,7 @@ impl Harness {
         )
         .await
         .expect("start");
-        let (engine_tx, engine) = std::sync::mpsc::channel();
+        let (engine_tx, engine) = engine_channel();
         media.join(engine_tx, PARTICIPANT, "Room 1".into(), Some((1280, 720)));
         let join = next_input(&engine, |i| matches!(i, EngineInput::Join { .. })).await;
         let EngineInput::Join {
@@ -186,13 +185,10 @@ impl Harness {
 }
 
 /// Waits for the first engine input matching `wanted`, skipping others.
-async fn next_input(
-    engine: &Receiver<EngineInput>,
-    wanted: impl Fn(&EngineInput) -> bool,
-) -> EngineInput {
+async fn next_input(engine: &EngineReceiver, wanted: impl Fn(&EngineInput) -> bool) -> EngineInput {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        while let Ok(input) = engine.try_recv() {
+        while let Some(input) = engine.try_recv() {
             if wanted(&input) {
                 return input;
             }

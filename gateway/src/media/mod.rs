@@ -13,6 +13,8 @@
 //! - the per-call async task that runs one call's RTP/RTCP sockets and joins it to a meeting's
 //!   media ([`task::CallMedia`]),
 //! - the meeting media engine ([`engine`]),
+//! - the media worker pool that runs every meeting engine and the slate studio on a fixed set
+//!   of threads ([`pool`]), and the encoder CPU-time meter behind the overload guard ([`load`]),
 //! - the slate studio: the shared video of callers waiting in the entry queue or lobby
 //!   ([`slate`]).
 //!
@@ -21,14 +23,15 @@
 //! reports, through the plain data of [`crate::calls::api`]. The full media plane (video,
 //! transcoding, mixing into meetings) comes with the media issue and will grow beside this.
 //!
-//! Everything except [`task`], the decoder thread in [`video`], and the engine's and the slate
-//! studio's threads is
-//! sans-IO and clock-free.
+//! Everything except [`task`], the decoder thread in [`video`], the worker [`pool`] and the CPU
+//! clock of [`load`] is sans-IO and clock-free.
 
 pub mod engine;
 pub mod h264_rtp;
 pub mod info_dtmf;
 pub mod jitter;
+pub mod load;
+pub mod pool;
 pub mod prompt;
 pub mod rtcp;
 pub mod rtp;

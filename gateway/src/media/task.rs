@@ -54,7 +54,7 @@ use crate::calls::api::{
 };
 use crate::metrics::Metrics;
 
-use super::engine::api::{CallFeed, EngineInput, EngineSender, MediaParticipant};
+use super::engine::api::{CallFeed, EngineInput, EngineSender, FeedReceiver, MediaParticipant};
 use super::jitter::{JitterBuffer, AUDIO_DELAY};
 use super::prompt::PromptPlayer;
 use super::rtcp::{self, RtcpEvent, RtcpOut};
@@ -486,7 +486,7 @@ async fn sleep_until(at: Option<Instant>) {
 struct Joined {
     engine: EngineSender,
     participant: MediaParticipant,
-    feed: mpsc::UnboundedReceiver<CallFeed>,
+    feed: FeedReceiver,
     next_keyframe_nag: Instant,
 }
 
@@ -829,7 +829,7 @@ impl MediaLoop {
         video_size: Option<(u32, u32)>,
     ) {
         self.leave();
-        let (feed_tx, feed) = mpsc::unbounded_channel();
+        let (feed_tx, feed) = super::engine::feed::channel();
         let join = EngineInput::Join {
             participant,
             display_name,

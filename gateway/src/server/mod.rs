@@ -28,6 +28,8 @@ use crate::http::{self, AdminHandle, AdminRequest, HttpState};
 use crate::media::engine::{
     self, EngineConfig, EngineHandle, EngineInput, EngineSender, MeetingMedia,
 };
+use crate::media::load::LoadMeter;
+use crate::media::pool::{machine_workers, WorkerPool};
 use crate::media::slate::{self, SlateConfig, SlateStudio};
 use crate::media::task::{CallMedia, Meters};
 pub use config::{ConfigError, ServeConfig, ServeOptions};
@@ -78,6 +80,9 @@ pub enum ServeError {
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
+    /// The media worker threads could not be started.
+    #[error("media workers: {0}")]
+    Workers(std::io::Error),
 }
 
 /// Runs the gateway until it has drained after SIGTERM or SIGINT.
@@ -113,7 +118,12 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     }
     let media_bind = config.sip_listen.ip();
     let now = Instant::now();
-    let mut engines = MeetingEngines::new(metrics.clone());
+    // Every meeting engine and the slates run on one fixed set of threads, one per core.
+    let pool = Arc::new(WorkerPool::new(machine_workers(), "media").map_err(ServeError::Workers)?);
+    metrics
+        .media_workers
+        .set(i64::try_from(pool.workers()).unwrap_or(i64::MAX));
+    let mut engines = MeetingEngines::new(metrics.clone(), pool.clone());
     let mut core = CallCore::new(
         core_config,
         live.clone(),
@@ -157,13 +167,10 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     tracing::info!(sip = %sip_local, http = %http_local, "tessera is listening (SIP over UDP and TCP)");
 
     // One slate studio for the whole gateway: every waiting caller's video comes from it.
-    let slates = match slate::start(SlateStudio::new(SlateConfig::default(), Instant::now())) {
-        Ok(handle) => Some(handle),
-        Err(e) => {
-            tracing::error!(error = %e, "slate studio not started: waiting callers get no video");
-            None
-        }
-    };
+    let slates = slate::start(
+        &pool,
+        SlateStudio::new(SlateConfig::default(), Instant::now()).with_metrics(metrics.clone()),
+    );
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(CallId, MediaEvent)>();
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
     let mut video_sizes: HashMap<CallId, Option<(u32, u32)>> = HashMap::new();
@@ -236,8 +243,8 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     }
                 }
                 CoreOutput::ShowSlate { call, slate } => {
-                    if let (Some(handle), Some(studio)) = (media.get(&call), &slates) {
-                        handle.show_slate(studio.sender.clone(), slate);
+                    if let Some(handle) = media.get(&call) {
+                        handle.show_slate(slates.sender.clone(), slate);
                     }
                 }
                 CoreOutput::MediaControl { call, control } => {
@@ -290,7 +297,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 // Automatic capacity: what the encoders used over the last second, against the
                 // machine (`--max-calls` is the fixed limit beside it).
                 let now = Instant::now();
-                let busy = engines.busy.swap(0, Ordering::Relaxed) as f64 / 1e9;
+                let busy = engines.load.take().as_secs_f64();
                 let elapsed = now.saturating_duration_since(load_since).as_secs_f64().max(0.001);
                 load_since = now;
                 let used = busy / elapsed;
@@ -309,9 +316,10 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     ready.store(false, Ordering::SeqCst);
     http_task.abort();
     engines.stop_all();
-    if let Some(studio) = slates {
-        studio.stop();
-    }
+    slates.stop();
+    drop(engines);
+    // The workers stop with the last reference to the pool.
+    drop(pool);
     Ok(())
 }
 
@@ -327,19 +335,22 @@ struct MeetingEngines {
     /// Meetings with synthetic participants (their engine runs until shutdown).
     synthetic: HashSet<(String, String)>,
     metrics: crate::metrics::Metrics,
-    /// Nanoseconds every engine spent encoding since the last load measurement.
-    busy: Arc<std::sync::atomic::AtomicU64>,
+    /// CPU time every engine's encoders used since the last load measurement.
+    load: LoadMeter,
+    /// The worker threads the engines run on.
+    pool: Arc<WorkerPool>,
 }
 
 impl MeetingEngines {
-    fn new(metrics: crate::metrics::Metrics) -> Self {
+    fn new(metrics: crate::metrics::Metrics, pool: Arc<WorkerPool>) -> Self {
         MeetingEngines {
             engines: HashMap::new(),
             members: HashMap::new(),
             joined: HashMap::new(),
             synthetic: HashSet::new(),
             metrics,
-            busy: Arc::default(),
+            load: LoadMeter::new(),
+            pool,
         }
     }
 
@@ -353,18 +364,11 @@ impl MeetingEngines {
             Instant::now(),
             Some(self.metrics.clone()),
         )
-        .with_load_meter(self.busy.clone());
-        match engine::start(media, format!("media-{}", key.1)) {
-            Ok(handle) => {
-                let sender = handle.sender.clone();
-                self.engines.insert(key.clone(), handle);
-                Some(sender)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "meeting media engine not started");
-                None
-            }
-        }
+        .with_load_meter(self.load.clone());
+        let handle = engine::start(&self.pool, media);
+        let sender = handle.sender.clone();
+        self.engines.insert(key.clone(), handle);
+        Some(sender)
     }
 
     /// `call`'s media joined `key`'s engine (leaving any other).
@@ -389,7 +393,7 @@ impl MeetingEngines {
         self.members.remove(&key);
         if let Some(handle) = self.engines.remove(&key) {
             tracing::debug!(tenant = %key.0, conference = %key.1, "meeting empty: media engine stopped");
-            // Joining the thread waits for its current tick (an encode): not on the runtime.
+            // Stopping waits for the engine's current run (an encode): not on the runtime.
             tokio::task::spawn_blocking(move || handle.stop());
         }
     }
@@ -446,7 +450,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_engine_stops_when_its_last_call_leaves_unless_synthetic_participants_stay() {
-        let mut engines = MeetingEngines::new(crate::metrics::Metrics::new().unwrap());
+        let pool = Arc::new(WorkerPool::new(1, "test-media").unwrap());
+        let mut engines = MeetingEngines::new(crate::metrics::Metrics::new().unwrap(), pool);
         let (a, b) = (key("70000000"), key("70000001"));
         let sender = engines.engine(&a).expect("engine started");
         engines.joined(CallId(1), a.clone());
@@ -459,7 +464,7 @@ mod tests {
         assert!(!engines.engines.contains_key(&a), "emptied by the move");
         engines.left(CallId(2));
         assert!(engines.engines.is_empty());
-        // The stopped engine's thread ends: its input channel closes.
+        // The stopped engine's job ends: its input queue closes.
         let mut closed = false;
         for _ in 0..200 {
             if sender.send(EngineInput::Leave { participant: 0 }).is_err() {
@@ -468,7 +473,7 @@ mod tests {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        assert!(closed, "engine thread still running");
+        assert!(closed, "engine still running");
         // Synthetic participants keep their meeting's engine.
         engines.add_synthetic(&a, 100, "Synthetic", 0, 1);
         engines.joined(CallId(3), a.clone());

@@ -20,7 +20,7 @@ pub(super) struct Watching {
     pub(super) source: VideoSource,
     pub(super) studio: SlateSender,
     /// The studio's stream (absent for a call without video: hold music only).
-    pub(super) feed: Option<mpsc::UnboundedReceiver<CallFeed>>,
+    pub(super) feed: Option<FeedReceiver>,
 }
 
 impl Drop for Watching {
@@ -59,7 +59,7 @@ impl MediaLoop {
         };
         let mut feed = None;
         if let Some(video) = &self.video {
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = super::super::engine::feed::channel();
             let watch = SlateInput::Watch {
                 viewer: self.call,
                 slate: slate.clone(),
