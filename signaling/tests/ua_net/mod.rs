@@ -101,10 +101,12 @@ pub fn agent_with(i: usize, user: &str, f: impl FnOnce(&mut UaConfig)) -> UserAg
 pub fn random_loss(seed: u64, permille: u64) -> Filter {
     let mut state = seed;
     Box::new(move |_| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % 1000 < permille
+        // SplitMix64: well spread even from small seeds.
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % 1000 < permille
     })
 }
 
