@@ -344,7 +344,12 @@ mod tests {
     fn rfc2617_example_verifies() {
         let d = DigestResponse::parse(MUFASA).unwrap();
         assert_eq!(d.username, "Mufasa");
-        let ha1 = ha1(Algorithm::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life");
+        let ha1 = ha1(
+            Algorithm::Md5,
+            "Mufasa",
+            "testrealm@host.com",
+            "Circle Of Life",
+        );
         assert!(d.verify("GET", &ha1, ""));
         assert!(!d.verify("POST", &ha1, ""));
         let wrong = super::ha1(Algorithm::Md5, "Mufasa", "testrealm@host.com", "wrong");
@@ -389,7 +394,10 @@ mod tests {
     fn challenge_without_qop_is_answered_in_rfc2069_form() {
         let challenge = Challenge::parse(r#"Digest realm="r", nonce="n""#).unwrap();
         let answer = challenge.answer("u", "p", "BYE", "sip:a@b", 1, "c");
-        assert_eq!((&answer.qop, &answer.nc, &answer.cnonce), (&None, &None, &None));
+        assert_eq!(
+            (&answer.qop, &answer.nc, &answer.cnonce),
+            (&None, &None, &None)
+        );
         let reparsed = DigestResponse::parse(&answer.to_string()).unwrap();
         assert!(reparsed.verify("BYE", &ha1(Algorithm::Md5, "u", "r", "p"), ""));
     }

@@ -28,11 +28,23 @@ fn incoming(e: &UaEvent) -> Option<CallHandle> {
     }
 }
 
-/// Node 0 calls node 1, which answers at once. Returns (caller's handle, callee's handle).
-fn established(net: &mut Net) -> (CallHandle, CallHandle) {
+/// Two agents on a perfect link: node 0 `room`, node 1 `bridge`.
+fn two() -> Net {
+    Net::pair(agent(0, "room"), agent(1, "bridge"))
+}
+
+/// Node 0 calls node 1 and waits until node 1 sees the call. Returns (caller's handle, callee's
+/// handle).
+fn call_in(net: &mut Net) -> (CallHandle, CallHandle) {
     let now = net.now;
     let a = net.ua(0).invite(now, addr(1), URI, OFFER).unwrap();
     let b = incoming(&net.run_until(1, LONG, |e| incoming(e).is_some())).unwrap();
+    (a, b)
+}
+
+/// Node 0 calls node 1, which answers at once. Returns (caller's handle, callee's handle).
+fn established(net: &mut Net) -> (CallHandle, CallHandle) {
+    let (a, b) = call_in(net);
     let now = net.now;
     net.ua(1).answer(now, b, ANSWER).unwrap();
     net.run_until(0, LONG, |e| matches!(e, UaEvent::Answered { .. }));
@@ -46,13 +58,22 @@ fn count(events: &[UaEvent], pred: impl Fn(&UaEvent) -> bool) -> usize {
 
 #[test]
 fn call_set_up_survives_a_lost_invite_200_and_ack() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+    let mut net = two();
     net.set_filter(drop_first(&["INVITE ", "SIP/2.0 200", "ACK "]));
     let (a, _) = established(&mut net);
     assert_eq!(net.dropped, 3);
-    assert!(net.count_sent("INVITE ") >= 2, "the INVITE was retransmitted");
-    assert!(net.count_sent("SIP/2.0 200") >= 2, "the 200 was retransmitted");
-    assert!(net.count_sent("ACK ") >= 2, "the retransmitted 200 was ACKed again");
+    assert!(
+        net.count_sent("INVITE ") >= 2,
+        "the INVITE was retransmitted"
+    );
+    assert!(
+        net.count_sent("SIP/2.0 200") >= 2,
+        "the 200 was retransmitted"
+    );
+    assert!(
+        net.count_sent("ACK ") >= 2,
+        "the retransmitted 200 was ACKed again"
+    );
     let answered = net.events[0]
         .iter()
         .find(|e| matches!(e, UaEvent::Answered { .. }))
@@ -64,16 +85,25 @@ fn call_set_up_survives_a_lost_invite_200_and_ack() {
             answer: ANSWER.to_owned()
         })
     );
-    assert_eq!(count(&net.events[0], |e| matches!(e, UaEvent::Answered { .. })), 1);
-    assert_eq!(count(&net.events[1], |e| matches!(e, UaEvent::Incoming { .. })), 1);
-    assert_eq!(count(&net.events[1], |e| matches!(e, UaEvent::Confirmed { .. })), 1);
+    assert_eq!(
+        count(&net.events[0], |e| matches!(e, UaEvent::Answered { .. })),
+        1
+    );
+    assert_eq!(
+        count(&net.events[1], |e| matches!(e, UaEvent::Incoming { .. })),
+        1
+    );
+    assert_eq!(
+        count(&net.events[1], |e| matches!(e, UaEvent::Confirmed { .. })),
+        1
+    );
 }
 
 #[test]
 fn call_and_hang_up_complete_through_a_link_losing_a_quarter_of_datagrams() {
     let (mut lost, mut sent) = (0, 0);
     for seed in 1..=20 {
-        let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+        let mut net = two();
         net.set_filter(random_loss(seed, 250));
         let (a, b) = established(&mut net);
         let now = net.now;
@@ -101,10 +131,8 @@ fn call_and_hang_up_complete_through_a_link_losing_a_quarter_of_datagrams() {
 
 #[test]
 fn callee_rings_then_caller_sees_progress() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
-    let now = net.now;
-    let a = net.ua(0).invite(now, addr(1), URI, OFFER).unwrap();
-    let b = incoming(&net.run_until(1, LONG, |e| incoming(e).is_some())).unwrap();
+    let mut net = two();
+    let (a, b) = call_in(&mut net);
     let now = net.now;
     net.ua(1).ringing(now, b).unwrap();
     let progress = net.run_until(0, LONG, |e| matches!(e, UaEvent::Progress { .. }));
@@ -120,10 +148,8 @@ fn callee_rings_then_caller_sees_progress() {
 
 #[test]
 fn rejected_call_fails_with_the_status_and_reason() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
-    let now = net.now;
-    let a = net.ua(0).invite(now, addr(1), URI, OFFER).unwrap();
-    let b = incoming(&net.run_until(1, LONG, |e| incoming(e).is_some())).unwrap();
+    let mut net = two();
+    let (a, b) = call_in(&mut net);
     let now = net.now;
     assert_eq!(net.ua(1).reject(now, b, 200), Err(UaError::BadStatus(200)));
     net.ua(1).reject(now, b, 486).unwrap();
@@ -143,7 +169,7 @@ fn rejected_call_fails_with_the_status_and_reason() {
 
 #[test]
 fn cancel_before_answer_ends_both_sides_with_487() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+    let mut net = two();
     let now = net.now;
     let a = net.ua(0).invite(now, addr(1), URI, OFFER).unwrap();
     // Asked before any provisional response: the CANCEL waits for the 100 Trying.
@@ -172,8 +198,42 @@ fn cancel_before_answer_ends_both_sides_with_487() {
 }
 
 #[test]
+fn answer_crossing_cancel_is_acked_and_hung_up() {
+    let mut net = two();
+    let (a, b) = call_in(&mut net);
+    // The callee answers as the caller gives up: the 200 crosses the CANCEL.
+    let now = net.now;
+    net.ua(0).cancel(now, a).unwrap();
+    net.ua(1).answer(now, b, ANSWER).unwrap();
+    let ended = net.run_until(0, LONG, |e| matches!(e, UaEvent::Ended { .. }));
+    assert_eq!(
+        ended,
+        UaEvent::Ended {
+            call: a,
+            reason: EndReason::LocalBye { status: Some(200) }
+        }
+    );
+    assert_eq!(
+        count(&net.events[0], |e| matches!(e, UaEvent::Answered { .. })),
+        0,
+        "a cancelled call is never reported answered"
+    );
+    // The callee saw the BYE before the caller saw its 200.
+    assert!(net.events[1].contains(&UaEvent::Ended {
+        call: b,
+        reason: EndReason::RemoteBye,
+    }));
+    assert_eq!(net.count_sent("CANCEL "), 1);
+    assert_eq!(
+        net.count_sent("SIP/2.0 481"),
+        1,
+        "the CANCEL found nothing to cancel"
+    );
+}
+
+#[test]
 fn reinvite_from_caller_is_answered_and_acked() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+    let mut net = two();
     let (a, b) = established(&mut net);
     let now = net.now;
     net.ua(0).reinvite(now, a, "v=0\r\nnew offer\r\n").unwrap();
@@ -186,7 +246,9 @@ fn reinvite_from_caller_is_answered_and_acked() {
         }
     );
     let now = net.now;
-    net.ua(1).accept_reinvite(now, b, "v=0\r\nnew answer\r\n").unwrap();
+    net.ua(1)
+        .accept_reinvite(now, b, "v=0\r\nnew answer\r\n")
+        .unwrap();
     let answered = net.run_until(0, LONG, |e| matches!(e, UaEvent::ReinviteAnswered { .. }));
     assert_eq!(
         answered,
@@ -208,7 +270,7 @@ fn reinvite_from_caller_is_answered_and_acked() {
 
 #[test]
 fn reinvite_from_callee_can_be_refused_and_the_call_goes_on() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+    let mut net = two();
     let (a, b) = established(&mut net);
     let now = net.now;
     net.ua(1).reinvite(now, b, OFFER).unwrap();
@@ -243,11 +305,16 @@ fn reinvite_from_callee_can_be_refused_and_the_call_goes_on() {
 
 #[test]
 fn info_carries_a_dtmf_digit_and_its_answer_comes_back() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+    let mut net = two();
     let (a, b) = established(&mut net);
     let now = net.now;
     net.ua(0)
-        .info(now, a, "application/dtmf-relay", b"Signal=5\r\nDuration=160\r\n")
+        .info(
+            now,
+            a,
+            "application/dtmf-relay",
+            b"Signal=5\r\nDuration=160\r\n",
+        )
         .unwrap();
     let info = net.run_until(1, LONG, |e| matches!(e, UaEvent::Info { .. }));
     assert_eq!(
@@ -270,7 +337,7 @@ fn info_carries_a_dtmf_digit_and_its_answer_comes_back() {
 
 #[test]
 fn commands_out_of_state_are_refused() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+    let mut net = two();
     let now = net.now;
     let a = net.ua(0).invite(now, addr(1), URI, OFFER).unwrap();
     assert!(matches!(
@@ -293,7 +360,7 @@ fn commands_out_of_state_are_refused() {
 
 #[test]
 fn timer_b_expiry_fails_the_call() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+    let mut net = two();
     net.set_filter(Box::new(|_| true));
     let now = net.now;
     let a = net.ua(0).invite(now, addr(1), URI, OFFER).unwrap();
@@ -307,12 +374,16 @@ fn timer_b_expiry_fails_the_call() {
     );
     // 64 * T1 after the INVITE, not a moment earlier.
     assert_eq!(net.now - net.t0, Duration::from_secs(32));
-    assert_eq!(net.count_sent("INVITE "), 7, "sent at 0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s");
+    assert_eq!(
+        net.count_sent("INVITE "),
+        7,
+        "sent at 0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s"
+    );
 }
 
 #[test]
 fn timer_f_expiry_on_bye_still_ends_the_call() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+    let mut net = two();
     let (a, _) = established(&mut net);
     net.set_filter(Box::new(|_| true));
     let now = net.now;
@@ -329,11 +400,9 @@ fn timer_f_expiry_on_bye_still_ends_the_call() {
 
 #[test]
 fn callee_without_ack_hangs_up_with_bye() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+    let mut net = two();
     net.set_filter(Box::new(|d| d.start_line().starts_with("ACK ")));
-    let now = net.now;
-    net.ua(0).invite(now, addr(1), URI, OFFER).unwrap();
-    let b = incoming(&net.run_until(1, LONG, |e| incoming(e).is_some())).unwrap();
+    let (_, b) = call_in(&mut net);
     let now = net.now;
     net.ua(1).answer(now, b, ANSWER).unwrap();
     let ended = net.run_until(1, LONG, |e| matches!(e, UaEvent::Ended { .. }));
@@ -358,7 +427,7 @@ fn callee_without_ack_hangs_up_with_bye() {
 
 #[test]
 fn requests_for_unknown_dialogs_get_481() {
-    let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+    let mut net = two();
     let (a, _) = established(&mut net);
     let now = net.now;
     net.ua(0).bye(now, a).unwrap();
@@ -378,7 +447,9 @@ fn requests_for_unknown_dialogs_get_481() {
         "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKreplay;rport",
     );
     let now = net.now;
-    net.ua(1).handle_datagram(now, addr(0), &bye.to_bytes()).unwrap();
+    net.ua(1)
+        .handle_datagram(now, addr(0), &bye.to_bytes())
+        .unwrap();
     let reply = net.ua(1).poll_transmit().unwrap();
     assert!(String::from_utf8_lossy(&reply.bytes).starts_with("SIP/2.0 481"));
 }
@@ -459,7 +530,11 @@ fn md5_and_sha256_challenges_are_answered() {
             .map(|d| Message::parse(&d.bytes).unwrap())
             .collect();
         assert_eq!(invites.len(), 2);
-        assert_eq!(invites[1].cseq().unwrap().seq, 2, "the retry takes a new CSeq");
+        assert_eq!(
+            invites[1].cseq().unwrap().seq,
+            2,
+            "the retry takes a new CSeq"
+        );
         assert_ne!(
             invites[0].top_via().unwrap().branch(),
             invites[1].top_via().unwrap().branch(),
@@ -524,7 +599,7 @@ proptest! {
     fn arbitrary_datagrams_never_panic_the_agent(
         datagrams in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..400), 1..8)
     ) {
-        let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+        let mut net = two();
         let (_, _) = established(&mut net);
         let now = net.now;
         for bytes in &datagrams {
@@ -538,7 +613,7 @@ proptest! {
     fn mutated_requests_never_panic_the_agent(
         cut in 0usize..600, byte in any::<u8>(), at in 0usize..600
     ) {
-        let mut net = Net::pair(agent(0, "room"), agent(1, "bridge"));
+        let mut net = two();
         let now = net.now;
         net.ua(0).invite(now, addr(1), URI, OFFER).unwrap();
         net.flush();

@@ -35,9 +35,10 @@ pub use sdp::{parse_answer, vtc_offer, Answer};
 const INVITE_PATIENCE: Duration = Duration::from_secs(20);
 /// How long we wait for the BYE's final response.
 const BYE_PATIENCE: Duration = Duration::from_secs(10);
-/// The longest the driver sleeps in `recv_from` before looking at the agent's timers again
-/// (a command from the caller's thread may have set an earlier one).
-const TICK: Duration = Duration::from_millis(20);
+/// The longest the driver sleeps in `recv_from` before looking at the agent's timers again (a
+/// command from the caller's thread may have set an earlier one; a retransmission up to this
+/// late is harmless next to T1 = 500 ms, and a fleet of hundreds of UAs stays cheap).
+const TICK: Duration = Duration::from_millis(100);
 
 /// The agent and what the driver needs besides it, behind one lock.
 struct Shared {
@@ -107,8 +108,12 @@ impl Ua {
         let (tx, events) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let driver = {
-            let (socket, shared, stop, tx) =
-                (socket.try_clone()?, shared.clone(), stop.clone(), tx.clone());
+            let (socket, shared, stop, tx) = (
+                socket.try_clone()?,
+                shared.clone(),
+                stop.clone(),
+                tx.clone(),
+            );
             thread::Builder::new()
                 .name(format!("sipua-{user}"))
                 .spawn(move || drive(&socket, &shared, &tx, &stop))?

@@ -647,10 +647,8 @@ impl UserAgent {
             .with_header(HeaderName::ALLOW, ALLOW)
             .with_header(HeaderName::USER_AGENT, self.config.user_agent.clone())
             .with_body("application/sdp", offer.as_bytes().to_vec());
-        self.calls.insert(
-            handle,
-            Call::new(to, State::Calling, call_id.clone(), tag),
-        );
+        self.calls
+            .insert(handle, Call::new(to, State::Calling, call_id.clone(), tag));
         self.by_call_id.insert(call_id, handle);
         match self.send(now, handle, invite.clone(), 0) {
             Ok(key) => {

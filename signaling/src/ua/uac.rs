@@ -73,7 +73,8 @@ impl UserAgent {
                 }
                 if status > 100 {
                     let sdp = (!response.body().is_empty()).then(|| body_text(response));
-                    self.events.push_back(UaEvent::Progress { call, status, sdp });
+                    self.events
+                        .push_back(UaEvent::Progress { call, status, sdp });
                 }
                 let _ = self.send_cancel_if_due(now, call);
             }
@@ -150,12 +151,7 @@ impl UserAgent {
         });
     }
 
-    fn on_reinvite_response(
-        &mut self,
-        call: CallHandle,
-        key: &TxnKey,
-        response: &Message,
-    ) {
+    fn on_reinvite_response(&mut self, call: CallHandle, key: &TxnKey, response: &Message) {
         let Some(status) = response.status() else {
             return;
         };
@@ -223,7 +219,10 @@ impl UserAgent {
         }
         let (challenge_header, answer_header) = match response.status() {
             Some(401) => (HeaderName::WWW_AUTHENTICATE, HeaderName::AUTHORIZATION),
-            _ => (HeaderName::PROXY_AUTHENTICATE, HeaderName::PROXY_AUTHORIZATION),
+            _ => (
+                HeaderName::PROXY_AUTHENTICATE,
+                HeaderName::PROXY_AUTHORIZATION,
+            ),
         };
         let challenge = response
             .headers
@@ -248,7 +247,10 @@ impl UserAgent {
         let mut request = pending.request.clone();
         let seq = match c.dialog.as_mut() {
             Some(dialog) => dialog.next_local_seq(),
-            None => request.cseq().map(|c| c.seq.wrapping_add(1)).map_err(|_| ())?,
+            None => request
+                .cseq()
+                .map(|c| c.seq.wrapping_add(1))
+                .map_err(|_| ())?,
         };
         let method = request.method().cloned().ok_or(())?;
         request
@@ -313,7 +315,8 @@ impl UserAgent {
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.reinvite = None;
                     }
-                    self.events.push_back(UaEvent::ReinviteRefused { call, status: None });
+                    self.events
+                        .push_back(UaEvent::ReinviteRefused { call, status: None });
                 }
                 Some(Method::Invite) => {
                     self.remove_call(call);

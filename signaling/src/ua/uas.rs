@@ -5,9 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::{
-    body_text, Call, CallHandle, EndReason, State, UaError, UaEvent, UserAgent, ALLOW,
-};
+use super::{body_text, Call, CallHandle, EndReason, State, UaError, UaEvent, UserAgent, ALLOW};
 use crate::dialog::{Dialog, DialogId};
 use crate::sip::{HeaderName, Message, Method};
 use crate::transaction::TxnKey;
@@ -64,9 +62,8 @@ impl UserAgent {
         let dialog = match Dialog::uas(&request, &tag, &self.contact_uri()) {
             Ok(d) => d,
             Err(e) => {
-                let refusal = Message::response_to(&request, 400, Some(&tag)).with_reason(format!(
-                    "Bad Request - {e}"
-                ));
+                let refusal = Message::response_to(&request, 400, Some(&tag))
+                    .with_reason(format!("Bad Request - {e}"));
                 let _ = self.txns.respond(now, &key, refusal);
                 return;
             }
@@ -185,7 +182,10 @@ impl UserAgent {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let ours = c.dialog.as_ref().is_some_and(|d| Some(d.id()) == incoming.as_ref());
+        let ours = c
+            .dialog
+            .as_ref()
+            .is_some_and(|d| Some(d.id()) == incoming.as_ref());
         if !ours || c.awaiting_ack.is_none() {
             // Not for us, or a retransmitted ACK: the first one counted.
             return;

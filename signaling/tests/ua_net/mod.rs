@@ -272,7 +272,10 @@ impl Net {
                 panic!(
                     "node {i}: no matching event within {limit:?}; events: {:#?}\nwire: {:#?}",
                     self.events,
-                    self.sent.iter().map(Datagram::start_line).collect::<Vec<_>>()
+                    self.sent
+                        .iter()
+                        .map(Datagram::start_line)
+                        .collect::<Vec<_>>()
                 );
             }
             self.step();
