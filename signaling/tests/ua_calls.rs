@@ -130,6 +130,28 @@ fn call_and_hang_up_complete_through_a_link_losing_a_quarter_of_datagrams() {
 }
 
 #[test]
+fn one_agent_carries_two_calls_and_ends_one_without_touching_the_other() {
+    let mut net = two();
+    let (a1, b1) = established(&mut net);
+    let (a2, b2) = established(&mut net);
+    assert_ne!(a1, a2);
+    assert_ne!(b1, b2);
+    assert_eq!((net.ua(0).call_count(), net.ua(1).call_count()), (2, 2));
+    let now = net.now;
+    net.ua(0).bye(now, a1).unwrap();
+    net.run_until(0, LONG, |e| matches!(e, UaEvent::Ended { .. }));
+    assert!(net.events[1].contains(&UaEvent::Ended {
+        call: b1,
+        reason: EndReason::RemoteBye
+    }));
+    let now = net.now;
+    net.ua(0).info(now, a2, "application/dtmf", b"7").unwrap();
+    let info = net.run_until(1, LONG, |e| matches!(e, UaEvent::Info { .. }));
+    assert!(matches!(info, UaEvent::Info { call, .. } if call == b2));
+    assert_eq!((net.ua(0).call_count(), net.ua(1).call_count()), (1, 1));
+}
+
+#[test]
 fn callee_rings_then_caller_sees_progress() {
     let mut net = two();
     let (a, b) = call_in(&mut net);
