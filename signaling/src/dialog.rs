@@ -289,20 +289,15 @@ Content-Length: 0\r\n\r\n",
         assert!(d.on_request(&ack).is_ok());
     }
 
+    /// The 200 to [`invite`] back through the same two proxies: the UAS copies the
+    /// Record-Route as it received it (p1 nearest the UAS).
     fn answer_200() -> Message {
-        Message::parse(
-            b"SIP/2.0 200 OK\r\n\
-Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1\r\n\
-Record-Route: <sip:p2.example;lr>\r\n\
-Record-Route: <sip:p1.example;lr>\r\n\
-From: \"Board Room\" <sip:board@acme.example>;tag=r1\r\n\
-To: <sip:1177958860@video.acme.example>;tag=gw9\r\n\
-Call-ID: c1\r\n\
-CSeq: 10 INVITE\r\n\
-Contact: <sip:gw@203.0.113.1:5060>\r\n\
-Content-Length: 0\r\n\r\n",
-        )
-        .unwrap()
+        Message::response_to(&invite(), 200, Some("gw9"))
+            .with_header(
+                HeaderName::RECORD_ROUTE,
+                "<sip:p1.example;lr>, <sip:p2.example;lr>",
+            )
+            .with_header(HeaderName::CONTACT, "<sip:gw@203.0.113.1:5060>")
     }
 
     #[test]
@@ -317,8 +312,9 @@ Content-Length: 0\r\n\r\n",
         assert_eq!(ack.request_uri(), Some("sip:gw@203.0.113.1:5060"));
         assert_eq!(ack.cseq().unwrap().seq, 10);
         assert_eq!(ack.method(), Some(&Method::Ack));
+        // The UAC's route set starts at the proxy nearest to it.
         let routes: Vec<_> = ack.headers.get_all(&HeaderName::ROUTE).collect();
-        assert_eq!(routes, ["<sip:p1.example;lr>", "<sip:p2.example;lr>"]);
+        assert_eq!(routes, ["<sip:p2.example;lr>", "<sip:p1.example;lr>"]);
         let bye = d.request(Method::Bye, &via);
         assert_eq!(bye.cseq().unwrap().seq, 11);
         assert_eq!(bye.to().unwrap().tag(), Some("gw9"));
