@@ -358,6 +358,52 @@ fn info_carries_a_dtmf_digit_and_its_answer_comes_back() {
 }
 
 #[test]
+fn info_to_a_far_end_that_lost_the_dialog_ends_the_call() {
+    let mut net = two();
+    let (a, b) = established(&mut net);
+    // The callee hangs up but its BYE never arrives: it forgets the call after Timer F.
+    net.set_filter(Box::new(|d| d.start_line().starts_with("BYE ")));
+    let now = net.now;
+    net.ua(1).bye(now, b).unwrap();
+    net.run_until(1, LONG, |e| matches!(e, UaEvent::Ended { .. }));
+    net.set_filter(Box::new(|_| false));
+    let now = net.now;
+    net.ua(0).info(now, a, "application/dtmf", b"1").unwrap();
+    let ended = net.run_until(0, LONG, |e| matches!(e, UaEvent::Ended { .. }));
+    assert_eq!(
+        ended,
+        UaEvent::Ended {
+            call: a,
+            reason: EndReason::DialogGone { status: Some(481) }
+        }
+    );
+    assert!(net.events[0].contains(&UaEvent::InfoAnswered {
+        call: a,
+        status: Some(481)
+    }));
+    assert_eq!(net.ua(0).call_count(), 0);
+}
+
+#[test]
+fn info_without_any_answer_ends_the_call_with_bye() {
+    let mut net = two();
+    let (a, _) = established(&mut net);
+    net.set_filter(Box::new(|_| true));
+    let now = net.now;
+    net.ua(0).info(now, a, "application/dtmf", b"1").unwrap();
+    let ended = net.run_until(0, LONG, |e| matches!(e, UaEvent::Ended { .. }));
+    assert_eq!(
+        ended,
+        UaEvent::Ended {
+            call: a,
+            reason: EndReason::DialogGone { status: None }
+        }
+    );
+    net.flush();
+    assert_eq!(net.count_sent("BYE "), 1);
+}
+
+#[test]
 fn commands_out_of_state_are_refused() {
     let mut net = two();
     let now = net.now;

@@ -144,6 +144,13 @@ pub enum EndReason {
     RemoteCancel,
     /// Our 2xx was never acknowledged (Timer L); we sent BYE.
     NoAck,
+    /// A request of ours within the dialog (INFO, re-INVITE) was answered 481 or 408, or not at
+    /// all (`None`): the far end lost the dialog (RFC 3261 §12.2.1.2). A BYE was sent unless it
+    /// said 481.
+    DialogGone {
+        /// The final status of the request, or `None` when none came.
+        status: Option<u16>,
+    },
 }
 
 /// What the agent tells its owner.

@@ -37,7 +37,7 @@ impl UserAgent {
             .get(&call)
             .is_some_and(|c| c.reinvite.as_ref() == Some(&key));
         match method {
-            Method::Invite if is_reinvite => self.on_reinvite_response(call, &key, &response),
+            Method::Invite if is_reinvite => self.on_reinvite_response(now, call, &key, &response),
             Method::Invite => self.on_invite_response(now, call, &key, &response),
             Method::Bye if status >= 200 => self.end(
                 call,
@@ -51,9 +51,27 @@ impl UserAgent {
                     call,
                     status: Some(status),
                 });
+                self.end_if_dialog_gone(now, call, Some(status));
             }
             _ => {}
         }
+    }
+
+    /// RFC 3261 §12.2.1.2: a 481 or 408 to a request within the dialog, or no response at all,
+    /// means the far end no longer has the dialog: it ends here too (with a BYE unless the far
+    /// end said it has no such dialog).
+    fn end_if_dialog_gone(&mut self, now: Instant, call: CallHandle, status: Option<u16>) {
+        if !matches!(status, None | Some(408 | 481)) || !self.calls.contains_key(&call) {
+            return;
+        }
+        if status != Some(481) {
+            let via = self.via();
+            if let Some(dialog) = self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) {
+                let bye = dialog.request(Method::Bye, &via);
+                let _ = self.send(now, call, bye, 0);
+            }
+        }
+        self.end(call, EndReason::DialogGone { status });
     }
 
     fn on_invite_response(
@@ -151,7 +169,13 @@ impl UserAgent {
         });
     }
 
-    fn on_reinvite_response(&mut self, call: CallHandle, key: &TxnKey, response: &Message) {
+    fn on_reinvite_response(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        key: &TxnKey,
+        response: &Message,
+    ) {
         let Some(status) = response.status() else {
             return;
         };
@@ -166,6 +190,7 @@ impl UserAgent {
                 call,
                 status: Some(status),
             });
+            self.end_if_dialog_gone(now, call, Some(status));
             return;
         }
         if self.resend_ack(call, key) {
@@ -317,6 +342,7 @@ impl UserAgent {
                     }
                     self.events
                         .push_back(UaEvent::ReinviteRefused { call, status: None });
+                    self.end_if_dialog_gone(now, call, None);
                 }
                 Some(Method::Invite) => {
                     self.remove_call(call);
@@ -326,9 +352,11 @@ impl UserAgent {
                     });
                 }
                 Some(Method::Bye) => self.end(call, EndReason::LocalBye { status: None }),
-                Some(Method::Info) => self
-                    .events
-                    .push_back(UaEvent::InfoAnswered { call, status: None }),
+                Some(Method::Info) => {
+                    self.events
+                        .push_back(UaEvent::InfoAnswered { call, status: None });
+                    self.end_if_dialog_gone(now, call, None);
+                }
                 _ => {}
             }
             return;
