@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gateway::media::h264_rtp::{Depacketized, Depacketizer};
+use rtp_session::h264_rtp::{Depacketized, Depacketizer};
 use mixer::codec::h264::H264Decoder;
 
 use crate::clip::{Clip, FPS, VIDEO_CLOCK};

@@ -9,9 +9,9 @@
 //!
 //! Sans-IO: it is fed parsed packets and keeps no clock.
 
-use crate::calls::api::DtmfDigit;
+use crate::api::DtmfDigit;
 
-use super::rtp::RtpHeader;
+use crate::rtp::RtpHeader;
 
 /// How many recent events the detector remembers to recognise late duplicates.
 const REMEMBERED_EVENTS: usize = 8;
@@ -352,7 +352,7 @@ mod tests {
         ) {
             let mut det = TelephoneEventDetector::new();
             for d in &datagrams {
-                if let Ok(p) = super::super::rtp::parse(d) {
+                if let Ok(p) = crate::rtp::parse(d) {
                     let _ = det.handle_packet(&p.header, p.payload);
                 }
                 // Also feed the raw bytes as a payload under a fixed header.

@@ -4,7 +4,7 @@
 //! Packet layouts are the webrtc-rs `rtcp` crate's (0.17, the same family as `rtp`); this module
 //! splits a compound datagram itself, packet by packet, so one malformed or unknown packet costs
 //! only itself, and reads TMMBR (which the crate leaves raw) by hand. It owns no state and reads
-//! no clock: [`ReceiveStats`](super::rtp_stats::ReceiveStats) and the task keep the counters.
+//! no clock: [`ReceiveStats`](crate::rtp_stats::ReceiveStats) and the task keep the counters.
 //! Never panics on input (fuzzed: `gateway/fuzz`, target `rtcp`).
 
 use bytes::Bytes;
