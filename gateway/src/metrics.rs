@@ -44,6 +44,9 @@ pub struct Metrics {
     pub layout_encoders: IntGauge,
     /// Keyframes requested (PLI/FIR sent or received).
     pub keyframes_requested_total: IntCounterVec,
+    /// Media units dropped on a bounded queue, by where (`decode`: access units a call's
+    /// decoder queue shed, whole pictures up to the next keyframe).
+    pub media_dropped_total: IntCounterVec,
     /// CPU cores the video encoders used over the last second (drives automatic capacity).
     pub encoder_load_cores: prometheus::Gauge,
 }
@@ -165,6 +168,11 @@ impl Metrics {
                 "tessera_keyframes_requested_total",
                 "Keyframes requested (PLI/FIR), by who asked.",
                 &["by"],
+            )?,
+            media_dropped_total: counter(
+                "tessera_media_dropped_total",
+                "Media units dropped on bounded queues, by where.",
+                &["what"],
             )?,
             encoder_load_cores: register(
                 &registry,

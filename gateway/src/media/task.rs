@@ -21,7 +21,7 @@ use tracing::{debug, warn};
 
 use crate::calls::api::{AudioSetup, CallId, MediaControl, MediaEvent, Prompt, Slate, VideoSetup};
 
-use super::decoder::{DecoderReport, DecoderThread};
+use super::decoder::{Decoder, DecoderPool, DecoderReport, Queued};
 use super::engine::api::{CallFeed, EngineSender, MediaParticipant};
 use super::slate::SlateSender;
 
@@ -245,8 +245,8 @@ struct Driver {
     slate: Option<Watching>,
     /// The slate studio of the last slate shown.
     studio: Option<SlateSender>,
-    /// Started on the first access unit to decode.
-    decoder: Option<DecoderThread>,
+    /// Opened in the gateway's decoder pool on the first access unit to decode.
+    decoder: Option<Decoder>,
     decoder_reports_tx: mpsc::UnboundedSender<DecoderReport>,
     decoder_reports: mpsc::UnboundedReceiver<DecoderReport>,
     meters: Meters,
@@ -417,29 +417,33 @@ impl Driver {
                 }
             }
             Event::Decode(access_unit) => {
-                let queued = self.decoder().is_some_and(|d| d.decode(access_unit));
-                if !queued {
-                    // The decoder fell behind: what follows depends on what was dropped.
-                    self.machine.handle_input(now(), Input::DecoderFailed);
+                let queued = self.decoder().map_or(Queued::Dropped, |d| d.decode(access_unit));
+                match queued {
+                    Queued::Queued => {}
+                    // A keyframe superseded what waited: the picture stays whole.
+                    Queued::QueuedAfterDropping(n) => self.meters.dropped("decode", n as u64),
+                    Queued::Dropped => {
+                        // The decoder fell behind: nothing decodes until the next keyframe.
+                        self.meters.dropped("decode", 1);
+                        self.machine.handle_input(now(), Input::DecoderFailed);
+                    }
                 }
             }
         }
     }
 
-    /// The decoder thread, started (aimed at the meeting joined) on first use; `None` if the
-    /// thread cannot be started.
-    fn decoder(&mut self) -> Option<&DecoderThread> {
+    /// The call's decoder, opened (aimed at the meeting joined) on first use: many room
+    /// systems join receive-only or send video late, so calls that never send video cost the
+    /// pool nothing. `None` if the pool has no worker.
+    fn decoder(&mut self) -> Option<&Decoder> {
         if self.decoder.is_none() {
-            match DecoderThread::start(
-                format!("decode-{}", self.call),
-                self.decoder_reports_tx.clone(),
-            ) {
-                Ok(thread) => {
+            match DecoderPool::shared().open(self.decoder_reports_tx.clone()) {
+                Some(decoder) => {
                     let joined = self.joined.as_ref();
-                    thread.set_target(joined.map(|j| (j.engine.clone(), j.participant)));
-                    self.decoder = Some(thread);
+                    decoder.set_target(joined.map(|j| (j.engine.clone(), j.participant)));
+                    self.decoder = Some(decoder);
                 }
-                Err(e) => warn!(call = %self.call, error = %e, "video decoder thread not started"),
+                None => warn!(call = %self.call, "no video decoder worker"),
             }
         }
         self.decoder.as_ref()

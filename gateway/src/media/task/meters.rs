@@ -63,4 +63,14 @@ impl Meters {
             }
         }
     }
+
+    /// Counts `count` media units dropped at `what` (e.g. `decode`: access units a decoder
+    /// queue shed to keep pictures whole).
+    pub(super) fn dropped(&self, what: &str, count: u64) {
+        if let Some(m) = &self.metrics {
+            m.media_dropped_total
+                .with_label_values(&[what])
+                .inc_by(count);
+        }
+    }
 }
