@@ -10,7 +10,10 @@
 //! - RFC 4733 telephone-event parsing and once-per-key-press detection ([`telephone_event`]) and
 //!   DTMF in SIP INFO bodies ([`info_dtmf`]; the SIP layer hands over the body),
 //! - the recorded prompts and their playback ([`prompt`], read by [`wav`]),
-//! - one call's video receive chain and send side with its NACK history ([`video`]).
+//! - one call's video receive chain and send side with its NACK history ([`video`]),
+//! - [`CallMedia`], one call's media as a state machine that makes every decision between the
+//!   call's datagrams and the meeting ([`call`]); tested on a virtual clock against a
+//!   simulated room system in `tests/`.
 //!
 //! It must not touch sockets, threads, channels or the clock, SIP, or meetings: the gateway's
 //! drivers own those and feed this crate what arrives, then send what it asks for.

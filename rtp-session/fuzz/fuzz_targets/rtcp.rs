@@ -4,9 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../src/media/rtcp.rs"]
-#[allow(dead_code, missing_docs)]
-mod rtcp;
+use rtp_session::rtcp;
 
 fuzz_target!(|data: &[u8]| {
     let is_rtcp = rtcp::is_rtcp(data);
