@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rtp_session::h264_rtp::{Depacketized, Depacketizer};
 use mixer::codec::h264::H264Decoder;
+use rtp_session::h264_rtp::{Depacketized, Depacketizer};
 
 use crate::clip::{Clip, FPS, VIDEO_CLOCK};
 use crate::sipua::{vtc_offer, Ua};

@@ -133,4 +133,3 @@ impl Slate {
         matches!(self, Slate::Lobby { .. })
     }
 }
-

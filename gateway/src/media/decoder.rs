@@ -165,7 +165,9 @@ impl DecoderPool {
     /// A decoder for one call, pinned to one worker; `None` if the pool has no worker.
     pub fn open(&self, reports: mpsc::UnboundedSender<DecoderReport>) -> Option<Decoder> {
         let n = self.workers.len();
-        let worker = self.workers.get(self.next_worker.fetch_add(1, Ordering::Relaxed) % n.max(1))?;
+        let worker = self
+            .workers
+            .get(self.next_worker.fetch_add(1, Ordering::Relaxed) % n.max(1))?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let queue = Arc::new(Mutex::new(DecodeQueue::default()));
         worker
@@ -216,7 +218,10 @@ impl Decoder {
 
     fn with_queue<T>(&self, f: impl FnOnce(&mut DecodeQueue) -> T) -> Option<T> {
         // A worker that panicked mid-decode poisons the lock; the queue itself stays whole.
-        let mut queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut queue = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Some(f(&mut queue))
     }
 }
@@ -316,7 +321,9 @@ mod tests {
     use super::*;
 
     fn idr() -> Vec<u8> {
-        vec![0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 1, 0x68, 0xCE, 0, 0, 0, 1, 0x65, 0x88]
+        vec![
+            0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 1, 0x68, 0xCE, 0, 0, 0, 1, 0x65, 0x88,
+        ]
     }
 
     fn delta(n: u8) -> Vec<u8> {
@@ -342,7 +349,11 @@ mod tests {
         // Full: this delta and every one after it waits for a keyframe, even once room frees.
         assert_eq!(q.push(delta(100)), Queued::Dropped);
         let _ = (q.pop(), q.pop());
-        assert_eq!(q.push(delta(101)), Queued::Dropped, "no half picture after a drop");
+        assert_eq!(
+            q.push(delta(101)),
+            Queued::Dropped,
+            "no half picture after a drop"
+        );
         assert_eq!(q.push(idr()), Queued::Queued);
         assert_eq!(q.push(delta(102)), Queued::Queued);
         let left = queued(&mut q);

@@ -22,13 +22,13 @@ pub mod engine;
 pub mod slate;
 pub mod task;
 
+pub use rtp_session::PromptPlayer;
 pub use rtp_session::{
     h264_rtp, info_dtmf, jitter, prompt, rtcp, rtp, rtp_stats, telephone_event, video, wav,
 };
 pub use rtp_session::{parse_info_dtmf, InfoDtmfError};
-pub use rtp_session::PromptPlayer;
-pub use task::CallMedia;
 pub use rtp_session::{TelephoneEvent, TelephoneEventDetector, TelephoneEventError};
+pub use task::CallMedia;
 
 #[cfg(test)]
 mod call_media_tests;

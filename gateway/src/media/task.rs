@@ -14,7 +14,9 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Instant, SystemTime};
 
-use rtp_session::call::{self as machine, Counters, EngineRequest, Event, Input, SlateRequest, SocketId};
+use rtp_session::call::{
+    self as machine, Counters, EngineRequest, Event, Input, SlateRequest, SocketId,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -31,7 +33,9 @@ mod sockets;
 
 use links::{Joined, Watching};
 pub use meters::Meters;
-pub use rtp_session::call::{KEYFRAME_NAG_INTERVAL, KEYFRAME_REQUEST_GAP, MEDIA_TIMEOUT, PACKET_INTERVAL, REPORT_INTERVAL};
+pub use rtp_session::call::{
+    KEYFRAME_NAG_INTERVAL, KEYFRAME_REQUEST_GAP, MEDIA_TIMEOUT, PACKET_INTERVAL, REPORT_INTERVAL,
+};
 use sockets::{Sockets, StreamSockets};
 
 /// Largest datagram read (a video packet is at most ~1500 bytes); longer ones are truncated by
@@ -50,7 +54,10 @@ enum Command {
     },
     Leave,
     Control(MediaControl),
-    ShowSlate { studio: SlateSender, slate: Slate },
+    ShowSlate {
+        studio: SlateSender,
+        slate: Slate,
+    },
 }
 
 /// The handle of a running call media task. Dropping it (or [`stop`](Self::stop)) ends the task
@@ -417,7 +424,9 @@ impl Driver {
                 }
             }
             Event::Decode(access_unit) => {
-                let queued = self.decoder().map_or(Queued::Dropped, |d| d.decode(access_unit));
+                let queued = self
+                    .decoder()
+                    .map_or(Queued::Dropped, |d| d.decode(access_unit));
                 match queued {
                     Queued::Queued => {}
                     // A keyframe superseded what waited: the picture stays whole.

@@ -1,4 +1,4 @@
-//! Any datagram: the compound RTCP parser must not panic (including inside the `rtcp` crate's
+//! Any datagram: the compound RTCP parser must not panic (including inside the `rtc-rtcp` crate's
 //! per-packet parsers); a datagram it accepts yields at least one event.
 #![no_main]
 

@@ -13,7 +13,9 @@ use crate::rtcp::{self, RtcpEvent, RtcpOut};
 use crate::rtp_stats::{ReceiveStats, SendStats};
 use crate::video::VIDEO_CLOCK_RATE;
 
-use super::{CallMedia, EngineRequest, Event, SlateRequest, Stream, Transmit, KEYFRAME_REQUEST_GAP};
+use super::{
+    CallMedia, EngineRequest, Event, SlateRequest, Stream, Transmit, KEYFRAME_REQUEST_GAP,
+};
 
 impl CallMedia {
     /// One RTCP datagram from the peer, on `stream`'s RTCP socket or muxed on its RTP socket.
@@ -63,7 +65,9 @@ impl CallMedia {
                 if let Some(participant) = self.participant() {
                     trace!(cname = %self.cname, "peer asked for a keyframe");
                     self.events
-                        .push_back(Event::Engine(EngineRequest::KeyframeRequest { participant }));
+                        .push_back(Event::Engine(EngineRequest::KeyframeRequest {
+                            participant,
+                        }));
                 } else if self.slate.as_ref().is_some_and(|w| w.streaming) {
                     trace!(cname = %self.cname, "peer asked for a keyframe of its slate");
                     self.events
@@ -79,7 +83,11 @@ impl CallMedia {
                 let (socket, to) = port.rtp_target();
                 self.counters.video_tx_packets += again.len() as u64;
                 self.transmits
-                    .extend(again.into_iter().map(|bytes| Transmit { socket, to, bytes }));
+                    .extend(
+                        again
+                            .into_iter()
+                            .map(|bytes| Transmit { socket, to, bytes }),
+                    );
             }
             RtcpEvent::MaxBitrate { bitrate_bps, .. } => {
                 // The shared layout encoders take no per-viewer rate yet; noted for operators.

@@ -53,8 +53,8 @@ use crate::rtp::{self, RtpPacket};
 use crate::telephone_event::TelephoneEventDetector;
 use crate::video::{VideoAction, VideoIn, VideoInOutput, VideoOut};
 
-use audio::{AudioIn, AudioOut, AudioPacket};
 pub use audio::ENGINE_FRAME;
+use audio::{AudioIn, AudioOut, AudioPacket};
 use port::Port;
 use slates::{VideoSource, Watching};
 
@@ -642,7 +642,9 @@ impl CallMedia {
         };
         if let Some(participant) = nag {
             self.events
-                .push_back(Event::Engine(EngineRequest::KeyframeRequest { participant }));
+                .push_back(Event::Engine(EngineRequest::KeyframeRequest {
+                    participant,
+                }));
         }
     }
 

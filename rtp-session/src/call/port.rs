@@ -67,7 +67,10 @@ impl Port {
     }
 
     /// One RTCP packet, addressed to wherever [`rtcp_targets`](Self::rtcp_targets) says.
-    pub(super) fn rtcp_transmits<'a>(&self, bytes: &'a [u8]) -> impl Iterator<Item = Transmit> + 'a {
+    pub(super) fn rtcp_transmits<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> impl Iterator<Item = Transmit> + 'a {
         self.rtcp_targets()
             .into_iter()
             .map(move |(socket, to)| Transmit {
@@ -81,7 +84,9 @@ impl Port {
     pub(super) fn rtcp_targets(&self) -> Vec<(SocketId, SocketAddr)> {
         let mut targets = Vec::with_capacity(2);
         match (self.rtcp_remote, self.rtcp_socket) {
-            (Some((to, true)), _) | (Some((to, false)), None) => targets.push((self.rtp_socket, to)),
+            (Some((to, true)), _) | (Some((to, false)), None) => {
+                targets.push((self.rtp_socket, to))
+            }
             (Some((to, false)), Some(socket)) => targets.push((socket, to)),
             (None, _) if self.rtcp_mux => targets.push((self.rtp_socket, self.remote)),
             (None, rtcp_socket) => {
@@ -108,7 +113,12 @@ mod tests {
 
     #[test]
     fn rtcp_goes_to_both_ports_until_the_peer_sends_some() {
-        let mut port = Port::new(SocketId::AudioRtp, Some(SocketId::AudioRtcp), addr(5000), false);
+        let mut port = Port::new(
+            SocketId::AudioRtp,
+            Some(SocketId::AudioRtcp),
+            addr(5000),
+            false,
+        );
         assert_eq!(
             port.rtcp_targets(),
             vec![
@@ -122,13 +132,23 @@ mod tests {
 
     #[test]
     fn with_rtcp_mux_rtcp_goes_to_the_rtp_port_only() {
-        let port = Port::new(SocketId::VideoRtp, Some(SocketId::VideoRtcp), addr(6000), true);
+        let port = Port::new(
+            SocketId::VideoRtp,
+            Some(SocketId::VideoRtcp),
+            addr(6000),
+            true,
+        );
         assert_eq!(port.rtcp_targets(), vec![(SocketId::VideoRtp, addr(6000))]);
     }
 
     #[test]
     fn muxed_rtcp_from_the_peer_latches_the_rtp_socket() {
-        let mut port = Port::new(SocketId::AudioRtp, Some(SocketId::AudioRtcp), addr(5000), false);
+        let mut port = Port::new(
+            SocketId::AudioRtp,
+            Some(SocketId::AudioRtcp),
+            addr(5000),
+            false,
+        );
         port.latch_rtcp(addr(9000), true);
         port.latch_rtcp(addr(9999), false);
         assert_eq!(port.rtcp_targets(), vec![(SocketId::AudioRtp, addr(9000))]);

@@ -110,7 +110,10 @@ impl CallMedia {
         let (socket, to) = port.rtp_target();
         self.counters.video_tx_packets += packets.len() as u64;
         self.counters.video_tx_frames += 1;
-        self.transmits
-            .extend(packets.into_iter().map(|bytes| Transmit { socket, to, bytes }));
+        self.transmits.extend(
+            packets
+                .into_iter()
+                .map(|bytes| Transmit { socket, to, bytes }),
+        );
     }
 }
