@@ -91,6 +91,9 @@ pub struct Datagram {
     pub bytes: Vec<u8>,
 }
 
+/// A rule that loses the datagrams it returns true for.
+pub type DropRule = Box<dyn FnMut(&Datagram) -> bool>;
+
 /// One direction of the network between the peers.
 pub struct Link {
     /// Base one-way delay.
@@ -100,7 +103,7 @@ pub struct Link {
     /// Share of datagrams lost.
     pub loss: f64,
     /// Datagrams for which this returns true are lost (on top of `loss`).
-    pub drop_if: Option<Box<dyn FnMut(&Datagram) -> bool>>,
+    pub drop_if: Option<DropRule>,
     dice: Dice,
     /// In flight by delivery time (and a counter keeping equal times in send order).
     in_flight: BTreeMap<(Instant, u64), Datagram>,
