@@ -82,6 +82,40 @@ impl TelephoneEvent {
     }
 }
 
+/// The RTP packets a sender sends for one key press of `event` (RFC 4733 §2.5): a start packet
+/// with the marker bit, two updates 20 ms (160 ticks at 8 kHz) apart, then the end packet three
+/// times (§2.5.1.4), all with the press's timestamp. `first` gives the payload type, SSRC, first
+/// sequence number and the timestamp; its marker is ignored. What room systems send, and so
+/// what simulated ones in tests send.
+#[must_use]
+pub fn key_press_packets(first: RtpHeader, event: u8) -> Vec<Vec<u8>> {
+    [
+        (160, false),
+        (320, false),
+        (480, false),
+        (640, true),
+        (640, true),
+        (640, true),
+    ]
+    .iter()
+    .zip(0u16..)
+    .map(|(&(duration, end), i)| {
+        let header = RtpHeader {
+            marker: i == 0,
+            sequence: first.sequence.wrapping_add(i),
+            ..first
+        };
+        let block = TelephoneEvent {
+            event,
+            end,
+            volume: 10,
+            duration,
+        };
+        crate::rtp::write(&header, &block.to_bytes())
+    })
+    .collect()
+}
+
 /// The DTMF digit for an RFC 4733 event code (0-9, 10 = `*`, 11 = `#`, 12-15 = `A`-`D`).
 #[must_use]
 pub fn digit_for_event(code: u8) -> Option<DtmfDigit> {

@@ -10,45 +10,21 @@ use common::{CallSetup, Link, Pair, SDP_AUDIO, TE_PT, VTC_AUDIO};
 use rtp_session::api::{DtmfDigit, MediaEvent, Prompt, Slate};
 use rtp_session::call::{Event, Input, PACKET_INTERVAL};
 use rtp_session::rtp::{self, RtpHeader};
-use rtp_session::telephone_event::TelephoneEvent;
-
-/// What a VTC sends for one key press: start (marker), two updates, three end packets.
-fn key_press(event: u8, timestamp: u32, first_seq: u16) -> Vec<Vec<u8>> {
-    [
-        (160, false),
-        (320, false),
-        (480, false),
-        (640, true),
-        (640, true),
-        (640, true),
-    ]
-    .iter()
-    .zip(0u16..)
-    .map(|(&(duration, end), i)| {
-        let header = RtpHeader {
-            marker: i == 0,
-            payload_type: TE_PT,
-            sequence: first_seq.wrapping_add(i),
-            timestamp,
-            ssrc: 0x5EED,
-        };
-        let ev = TelephoneEvent {
-            event,
-            end,
-            volume: 10,
-            duration,
-        };
-        rtp::write(&header, &ev.to_bytes())
-    })
-    .collect()
-}
+use rtp_session::telephone_event::key_press_packets;
 
 /// Presses `keys` 200 ms apart, each key's packets 20 ms apart.
 fn press(pair: &mut Pair, keys: &[u8]) {
     let mut seq = 100;
     for (i, &key) in keys.iter().enumerate() {
         let timestamp = 8000 + 1600 * u32::try_from(i).expect("few keys");
-        for packet in key_press(key, timestamp, seq) {
+        let first = RtpHeader {
+            marker: true,
+            payload_type: TE_PT,
+            sequence: seq,
+            timestamp,
+            ssrc: 0x5EED,
+        };
+        for packet in key_press_packets(first, key) {
             pair.vtc.send_audio_raw(packet);
             pair.run_for(Duration::from_millis(20));
             seq += 1;

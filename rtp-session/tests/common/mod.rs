@@ -657,17 +657,8 @@ pub fn layout_frames(count: u32) -> Vec<Arc<EncodedFrame>> {
         .collect()
 }
 
-/// Picture `n` of a moving pattern with texture (so that it codes to several packets).
+/// Picture `n` of the mixer's moving test pattern at the harness's size.
 #[must_use]
 pub fn pattern(n: u32) -> I420Frame {
-    let mut frame = I420Frame::new(WIDTH, HEIGHT).expect("size");
-    for (p, mut plane) in frame.planes_mut().into_iter().enumerate() {
-        for y in 0..plane.height() {
-            for (x, px) in plane.row_mut(y).iter_mut().enumerate() {
-                let check = ((x / 8 + y / 8 + n as usize + p) % 2) as u8;
-                *px = (check * 96).wrapping_add((x / 2 + y) as u8);
-            }
-        }
-    }
-    frame
+    I420Frame::test_pattern(WIDTH, HEIGHT, n).expect("size")
 }

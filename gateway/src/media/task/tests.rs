@@ -10,7 +10,7 @@ use tokio::time::{timeout, Instant};
 use super::*;
 use crate::calls::api::{DtmfDigit, PromptCodec};
 use crate::media::rtp::{self, RtpHeader};
-use crate::media::telephone_event::TelephoneEvent;
+use crate::media::telephone_event::key_press_packets;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const TE_PT: u8 = 101;
@@ -25,38 +25,6 @@ fn audio(remote: SocketAddr) -> AudioSetup {
         telephone_event_pt: Some(TE_PT),
         rtcp_mux: true,
     }
-}
-
-/// What a VTC sends for one key press: start (marker), two updates, three end packets.
-fn key_press(event: u8, timestamp: u32, first_seq: u16) -> Vec<Vec<u8>> {
-    let steps = [
-        (160, false),
-        (320, false),
-        (480, false),
-        (640, true),
-        (640, true),
-        (640, true),
-    ];
-    steps
-        .iter()
-        .zip(0u16..)
-        .map(|(&(duration, end), i)| {
-            let header = RtpHeader {
-                marker: i == 0,
-                payload_type: TE_PT,
-                sequence: first_seq.wrapping_add(i),
-                timestamp,
-                ssrc: 0x5EED,
-            };
-            let ev = TelephoneEvent {
-                event,
-                end,
-                volume: 10,
-                duration,
-            };
-            rtp::write(&header, &ev.to_bytes())
-        })
-        .collect()
 }
 
 async fn next_event(
@@ -119,7 +87,14 @@ async fn dtmf_key_presses_arrive_once_each_and_prompts_go_to_the_rtp_source() {
     let mut seq = 100;
     for (i, event) in [1u8, 2, 11].into_iter().enumerate() {
         let timestamp = 8000 + 1600 * u32::try_from(i).expect("small");
-        for packet in key_press(event, timestamp, seq) {
+        let first = RtpHeader {
+            marker: true,
+            payload_type: TE_PT,
+            sequence: seq,
+            timestamp,
+            ssrc: 0x5EED,
+        };
+        for packet in key_press_packets(first, event) {
             vtc.send_to(&packet, gateway).await.expect("send");
             seq += 1;
         }
