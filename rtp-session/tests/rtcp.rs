@@ -306,3 +306,58 @@ fn a_pli_from_the_vtc_asks_the_slate_studio_then_once_joined_the_engine() {
     );
     assert_eq!(pair.gateway.counters().keyframes_requested_by_peer, 2);
 }
+
+#[test]
+fn a_vtc_without_pli_or_fir_keeps_getting_keyframes_after_its_first_rtcp_and_one_on_loss() {
+    let setup = CallSetup {
+        pli: false,
+        fir: false,
+        ..CallSetup::default()
+    };
+    let mut pair = Pair::new(&setup, 17);
+    pair.join();
+    pair.vtc.start_video(pair.now);
+    // The VTC sends receiver reports (so it has sent RTCP) but can never ask for a keyframe.
+    pair.vtc.start_rtcp(pair.now);
+    pair.run_for(Duration::from_secs(30));
+    let asked = |pair: &Pair| -> Vec<Duration> {
+        pair.events_where(|e| matches!(e, Event::Engine(EngineRequest::KeyframeRequest { .. })))
+            .into_iter()
+            .map(|(at, _)| at.duration_since(pair.start))
+            .collect()
+    };
+    let s = Duration::from_secs;
+    assert_eq!(
+        asked(&pair),
+        [s(3), s(13), s(23)],
+        "the first nag, then a slow refresh"
+    );
+    // Its next report shows a fifth of our video lost: a keyframe now, not at the next refresh.
+    pair.run_until(pair.start + s(30) + Duration::from_millis(500));
+    pair.vtc.send_rtcp(
+        true,
+        &[RtcpOut::ReceiverReport {
+            ssrc: VTC_VIDEO_SSRC,
+            reports: vec![rtcp::ReportBlock {
+                ssrc: 0x0F1D_E000,
+                fraction_lost: 51,
+                total_lost: 40,
+                ..rtcp::ReportBlock::default()
+            }],
+        }],
+    );
+    pair.run_for(Duration::from_millis(100));
+    let after_loss = asked(&pair);
+    assert_eq!(after_loss.len(), 4);
+    assert_eq!(
+        after_loss[3],
+        s(30) + Duration::from_millis(510),
+        "one link delay later"
+    );
+    // The refresh counts from there.
+    pair.run_until(pair.start + s(41));
+    assert_eq!(
+        asked(&pair).last(),
+        Some(&(s(40) + Duration::from_millis(520)))
+    );
+}

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, trace};
 
-use crate::rtcp::{self, RtcpEvent, RtcpOut};
+use crate::rtcp::{self, ReportBlock, RtcpEvent, RtcpOut};
 use crate::rtp_stats::{ReceiveStats, SendStats};
 use crate::video::VIDEO_CLOCK_RATE;
 
@@ -51,7 +51,15 @@ impl CallMedia {
 
     fn rtcp_event(&mut self, now: Instant, stream: Stream, event: RtcpEvent) {
         match event {
-            RtcpEvent::SenderReport { ssrc, ntp_time, .. } => {
+            RtcpEvent::SenderReport {
+                ssrc,
+                ntp_time,
+                reports,
+                ..
+            } => {
+                if stream == Stream::Video {
+                    self.video_loss_reported(now, &reports);
+                }
                 let stats = match stream {
                     Stream::Audio => Some(&mut self.audio_in.stats),
                     Stream::Video => self.video_in.as_mut().map(|v| &mut v.stats),
@@ -93,9 +101,22 @@ impl CallMedia {
                 // The shared layout encoders take no per-viewer rate yet; noted for operators.
                 debug!(cname = %self.cname, bitrate_bps, "peer asked for a lower bit rate");
             }
-            RtcpEvent::ReceiverReport { .. }
-            | RtcpEvent::Ignored { .. }
-            | RtcpEvent::Malformed { .. } => {}
+            RtcpEvent::ReceiverReport { reports, .. } => {
+                if stream == Stream::Video {
+                    self.video_loss_reported(now, &reports);
+                }
+            }
+            RtcpEvent::Ignored { .. } | RtcpEvent::Malformed { .. } => {}
+        }
+    }
+
+    /// Passes on the loss the peer reports on our video stream.
+    fn video_loss_reported(&mut self, now: Instant, reports: &[ReportBlock]) {
+        let Some(ours) = self.video_out.as_ref().map(|o| o.ssrc) else {
+            return;
+        };
+        if let Some(block) = reports.iter().find(|b| b.ssrc == ours) {
+            self.peer_reports_video_loss(now, block.fraction_lost);
         }
     }
 

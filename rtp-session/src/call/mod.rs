@@ -22,7 +22,9 @@
 //!   back as RTP. Prompts win over the mix while one plays.
 //! - **RTCP** ([`feedback`]): SR/RR with SDES CNAME every [`REPORT_INTERVAL`]; PLI/FIR from the
 //!   peer become keyframe requests to the engine (or the slate studio); until the peer sends any
-//!   RTCP the engine is asked for a keyframe every [`KEYFRAME_NAG_INTERVAL`]; NACKs are answered
+//!   RTCP the engine is asked for a keyframe every [`KEYFRAME_NAG_INTERVAL`], and for a peer
+//!   that negotiated neither PLI nor FIR every [`KEYFRAME_REFRESH_INTERVAL`] after that and
+//!   whenever its reports show loss on our video; NACKs are answered
 //!   from the sent history; loss asks the peer for a keyframe (PLI, or FIR when only FIR was
 //!   negotiated) at most once per [`KEYFRAME_REQUEST_GAP`], a request inside the gap going out
 //!   when it ends.
@@ -67,6 +69,10 @@ pub const PACKET_INTERVAL: Duration = Duration::from_millis(20);
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the engine is asked for a keyframe for a peer that has sent no RTCP.
 pub const KEYFRAME_NAG_INTERVAL: Duration = Duration::from_secs(3);
+/// How often the engine is asked for a keyframe for a peer that sends RTCP but negotiated
+/// neither PLI nor FIR, so cannot ask for one after a loss itself (older room systems): a slow
+/// refresh that bounds how long a broken picture lasts, on top of the one its loss reports bring.
+pub const KEYFRAME_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 /// Shortest gap between two keyframe requests we send to the peer.
 pub const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(500);
 
@@ -297,6 +303,8 @@ enum Stream {
 #[derive(Debug)]
 struct Joined {
     participant: Participant,
+    /// When the engine is next asked for a keyframe on the peer's behalf (see
+    /// [`CallMedia::keyframe_nag_interval`]).
     next_keyframe_nag: Instant,
 }
 
@@ -631,20 +639,59 @@ impl CallMedia {
             self.inactive_reported = true;
             self.events.push_back(Event::Media(MediaEvent::Inactive));
         }
-        let nag = match &mut self.joined {
-            Some(j)
-                if !self.peer_sent_rtcp && self.video.is_some() && now >= j.next_keyframe_nag =>
-            {
-                j.next_keyframe_nag = now + KEYFRAME_NAG_INTERVAL;
-                Some(j.participant)
+        if self
+            .joined
+            .as_ref()
+            .is_some_and(|j| now >= j.next_keyframe_nag)
+        {
+            if let Some(interval) = self.keyframe_nag_interval() {
+                self.ask_engine_for_keyframe(now, interval);
             }
-            _ => None,
+        }
+    }
+
+    /// How often the engine should send the peer a keyframe it did not ask for: every
+    /// [`KEYFRAME_NAG_INTERVAL`] until the peer sends any RTCP (many room systems never do, so
+    /// never ask), then every [`KEYFRAME_REFRESH_INTERVAL`] if it negotiated neither PLI nor
+    /// FIR (it cannot ask); `None` for a peer that can ask, or without video.
+    fn keyframe_nag_interval(&self) -> Option<Duration> {
+        let video = self.video.as_ref()?;
+        if !self.peer_sent_rtcp {
+            Some(KEYFRAME_NAG_INTERVAL)
+        } else if !video.pli && !video.fir {
+            Some(KEYFRAME_REFRESH_INTERVAL)
+        } else {
+            None
+        }
+    }
+
+    /// Asks the engine for a keyframe for the peer (while joined), the next one unasked after
+    /// `interval`.
+    pub(super) fn ask_engine_for_keyframe(&mut self, now: Instant, interval: Duration) {
+        let Some(j) = &mut self.joined else {
+            return;
         };
-        if let Some(participant) = nag {
-            self.events
-                .push_back(Event::Engine(EngineRequest::KeyframeRequest {
-                    participant,
-                }));
+        j.next_keyframe_nag = now + interval;
+        let participant = j.participant;
+        self.events
+            .push_back(Event::Engine(EngineRequest::KeyframeRequest {
+                participant,
+            }));
+    }
+
+    /// The peer reports loss on our video (`fraction_lost` of 256 since its last report): a
+    /// peer that cannot ask for a keyframe gets one, at most once per
+    /// [`KEYFRAME_NAG_INTERVAL`].
+    pub(super) fn peer_reports_video_loss(&mut self, now: Instant, fraction_lost: u8) {
+        let cannot_ask = self.video.as_ref().is_some_and(|v| !v.pli && !v.fir);
+        let Some(j) = &self.joined else {
+            return;
+        };
+        let asked_recently = j.next_keyframe_nag
+            > now + KEYFRAME_REFRESH_INTERVAL.saturating_sub(KEYFRAME_NAG_INTERVAL);
+        if cannot_ask && fraction_lost > 0 && !asked_recently {
+            debug!(cname = %self.cname, fraction_lost, "peer without PLI/FIR reports video loss");
+            self.ask_engine_for_keyframe(now, KEYFRAME_REFRESH_INTERVAL);
         }
     }
 
