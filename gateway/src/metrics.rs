@@ -183,6 +183,11 @@ impl Metrics {
             ),
             registry,
         };
+        // The decode drops show from the start (at 0), so a dashboard or alert can rely on them.
+        metrics
+            .media_dropped_total
+            .with_label_values(&["decode"])
+            .inc_by(0);
         #[cfg(target_os = "linux")]
         if let Err(e) = metrics.registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -236,6 +241,7 @@ mod tests {
             "tessera_rtp_lost_total 0",
             "tessera_video_frames_encoded_total 0",
             "tessera_layout_encoders 0",
+            "tessera_media_dropped_total{what=\"decode\"} 0",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

@@ -4,7 +4,8 @@
 //! It owns:
 //! - the per-call async task that runs one call's RTP/RTCP sockets and joins it to a meeting's
 //!   media ([`task::CallMedia`]),
-//! - the video decoder of a call ([`decoder`]), off the async runtime,
+//! - the gateway's video decoder pool ([`decoder`]): a fixed set of threads off the async
+//!   runtime, each call's decoder pinned to one, behind a bounded queue per call,
 //! - the meeting media engine ([`engine`]),
 //! - the slate studio: the shared video of callers waiting in the entry queue or lobby
 //!   ([`slate`]).
