@@ -48,7 +48,8 @@ pub struct Metrics {
     pub encoder_load_cores: prometheus::Gauge,
     // Bounded media queues and the media worker pool (issue 11).
     /// Media dropped on the way because a queue was full, by what (`audio`, `video`: a call's
-    /// feed; `engine_audio`, `engine_picture`, `engine_native`: a meeting engine's inputs).
+    /// feed; `engine_audio`, `engine_picture`, `engine_native`: a meeting engine's inputs;
+    /// `decode`: access units a call's decoder queue shed, whole pictures up to the next keyframe).
     pub media_dropped_total: IntCounterVec,
     /// Threads of the media worker pool that runs every meeting engine and the slates (fixed
     /// at start: it does not grow with meetings or calls).
@@ -194,6 +195,11 @@ impl Metrics {
             ),
             registry,
         };
+        // The decode drops show from the start (at 0), so a dashboard or alert can rely on them.
+        metrics
+            .media_dropped_total
+            .with_label_values(&["decode"])
+            .inc_by(0);
         #[cfg(target_os = "linux")]
         if let Err(e) = metrics.registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -252,6 +258,7 @@ mod tests {
             "tessera_video_frames_encoded_total 0",
             "tessera_layout_encoders 0",
             "tessera_media_dropped_total{what=\"video\"} 3",
+            "tessera_media_dropped_total{what=\"decode\"} 0",
             "tessera_media_workers 2",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");

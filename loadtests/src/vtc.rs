@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gateway::media::h264_rtp::{Depacketized, Depacketizer};
 use mixer::codec::h264::H264Decoder;
+use rtp_session::h264_rtp::{Depacketized, Depacketizer};
 use sip_testua::{vtc_offer, Ua};
 
 use crate::clip::{Clip, FPS, VIDEO_CLOCK};

@@ -203,17 +203,7 @@ async fn next_input(engine: &EngineReceiver, wanted: impl Fn(&EngineInput) -> bo
 
 /// A picture with texture (so that it codes to many packets), different for each `n`.
 fn picture(n: u32) -> I420Frame {
-    let mut frame = I420Frame::new(WIDTH, HEIGHT).expect("size");
-    for (p, mut plane) in frame.planes_mut().into_iter().enumerate() {
-        for y in 0..plane.height() {
-            for (x, px) in plane.row_mut(y).iter_mut().enumerate() {
-                // Moving 8x8 checks over a gradient: a few kilobytes per picture.
-                let check = ((x / 8 + y / 8 + n as usize + p) % 2) as u8;
-                *px = (check * 96).wrapping_add((x / 2 + y) as u8);
-            }
-        }
-    }
-    frame
+    I420Frame::test_pattern(WIDTH, HEIGHT, n).expect("size")
 }
 
 /// `count` encoded access units, the first a keyframe.

@@ -1,10 +1,14 @@
 //! Slates on a real call media task: hold music under a lobby slate, none in the entry queue.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
+use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
 use super::*;
+use crate::calls::api::PromptCodec;
+use crate::media::rtp;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const PATIENCE: Duration = Duration::from_secs(5);

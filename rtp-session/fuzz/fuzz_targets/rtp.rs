@@ -5,9 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../src/media/rtp.rs"]
-#[allow(dead_code, missing_docs)]
-mod rtp;
+use rtp_session::rtp;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(packet) = rtp::parse(data) else {

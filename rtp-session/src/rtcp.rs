@@ -1,28 +1,29 @@
 //! RTCP (RFC 3550 §6, RFC 4585, RFC 5104): compound packets parsed into the typed events a call's
-//! media task acts on, and the packets it sends (SR, RR, SDES CNAME, PLI, FIR, generic NACK).
+//! media state machine acts on, and the packets it sends (SR, RR, SDES CNAME, PLI, FIR, generic NACK).
 //!
-//! Packet layouts are the webrtc-rs `rtcp` crate's (0.17, the same family as `rtp`); this module
+//! Packet layouts are webrtc-rs's sans-IO `rtc-rtcp` crate's (0.21: the 0.17 `rtcp` crate drags
+//! tokio in through `webrtc-util`, which this sans-IO crate must not have); this module
 //! splits a compound datagram itself, packet by packet, so one malformed or unknown packet costs
 //! only itself, and reads TMMBR (which the crate leaves raw) by hand. It owns no state and reads
-//! no clock: [`ReceiveStats`](super::rtp_stats::ReceiveStats) and the task keep the counters.
-//! Never panics on input (fuzzed: `gateway/fuzz`, target `rtcp`).
+//! no clock: [`ReceiveStats`](crate::rtp_stats::ReceiveStats) and the state machine keep the counters.
+//! Never panics on input (fuzzed: `rtp-session/fuzz`, target `rtcp`).
 
 use bytes::Bytes;
-use rtcp::header::{FORMAT_FIR, FORMAT_PLI, FORMAT_REMB, FORMAT_TLN};
-use rtcp::packet::Packet;
-use rtcp::payload_feedbacks::full_intra_request::{FirEntry, FullIntraRequest};
-use rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
-use rtcp::receiver_report::ReceiverReport;
-use rtcp::reception_report::ReceptionReport;
-use rtcp::sender_report::SenderReport;
-use rtcp::source_description::{
+use rtc_rtcp::header::{FORMAT_FIR, FORMAT_PLI, FORMAT_REMB, FORMAT_TLN};
+use rtc_rtcp::packet::Packet;
+use rtc_rtcp::payload_feedbacks::full_intra_request::{FirEntry, FullIntraRequest};
+use rtc_rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc_rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc_rtcp::receiver_report::ReceiverReport;
+use rtc_rtcp::reception_report::ReceptionReport;
+use rtc_rtcp::sender_report::SenderReport;
+use rtc_rtcp::source_description::{
     SdesType, SourceDescription, SourceDescriptionChunk, SourceDescriptionItem,
 };
-use rtcp::transport_feedbacks::transport_layer_nack::{
+use rtc_rtcp::transport_feedbacks::transport_layer_nack::{
     nack_pairs_from_sequence_numbers, TransportLayerNack,
 };
-use webrtc_util::marshal::Unmarshal;
+use rtc_shared::marshal::Unmarshal;
 
 /// RTCP packet types (RFC 3550 §12.1, RFC 4585 §6.1).
 const PT_SR: u8 = 200;
@@ -57,7 +58,7 @@ pub enum RtcpError {
     /// The first packet's length runs past the datagram.
     #[error("RTCP packet runs past the end of the datagram")]
     Truncated,
-    /// The `rtcp` crate refused to serialise a packet we built (e.g. too many report blocks).
+    /// The `rtc-rtcp` crate refused to serialise a packet we built (e.g. too many report blocks).
     #[error("cannot build RTCP packet: {0}")]
     Build(String),
 }
@@ -322,9 +323,10 @@ fn parse_packet(packet: &[u8]) -> RtcpEvent {
     }
 }
 
-/// Whether `packet` is long enough for the fields its type and count promise. The `rtcp` crate's
-/// parsers read some fields without checking (a FIR of one word panicked it: found by the
-/// `rtcp` fuzz target), so nothing reaches them that could make them read past the end.
+/// Whether `packet` is long enough for the fields its type and count promise. The 0.17 `rtcp`
+/// crate's parsers read some fields without checking (a FIR of one word panicked it: found by
+/// the `rtcp` fuzz target); the check stays in front of its `rtc-rtcp` successor, so nothing
+/// reaches a parser that could make it read past the end.
 fn fits_its_fields(packet: &[u8]) -> bool {
     let (packet_type, count) = (packet[1], usize::from(packet[0] & 0x1F));
     let len = packet.len();
@@ -675,7 +677,7 @@ mod tests {
 
     #[test]
     fn short_feedback_is_malformed_not_a_panic() {
-        // Found by the `rtcp` fuzz target: the `rtcp` crate read past the end of these.
+        // Found by the `rtcp` fuzz target: the 0.17 `rtcp` crate read past the end of these.
         let cases: [&[u8]; 3] = [
             &[0x84, 0xCE, 0x00, 0x01, 0, 0, 0, 0], // FIR of one word: no media SSRC
             &[0x84, 0xCE, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], // FIR, half an entry

@@ -1,12 +1,10 @@
-//! Any datagram: the compound RTCP parser must not panic (including inside the `rtcp` crate's
+//! Any datagram: the compound RTCP parser must not panic (including inside the `rtc-rtcp` crate's
 //! per-packet parsers); a datagram it accepts yields at least one event.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../src/media/rtcp.rs"]
-#[allow(dead_code, missing_docs)]
-mod rtcp;
+use rtp_session::rtcp;
 
 fuzz_target!(|data: &[u8]| {
     let is_rtcp = rtcp::is_rtcp(data);

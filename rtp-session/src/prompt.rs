@@ -1,7 +1,7 @@
 //! The recorded entry-queue prompts and the player that turns them into 20 ms frames: 48 kHz
 //! PCM for the media task's audio encoder (any negotiated codec), or ready-made RTP packets.
 //!
-//! The prompts are 8 kHz mono 16-bit WAV files under `gateway/assets/prompts/` (generated with
+//! The prompts are 8 kHz mono 16-bit WAV files under `rtp-session/assets/prompts/` (generated with
 //! espeak-ng by `generate.sh` there), embedded in the binary and decoded once on first use.
 //!
 //! [`PromptPlayer`] is sans-IO: the media task calls [`PromptPlayer::next_frame`] once per 20 ms
@@ -13,10 +13,10 @@ use mixer::audio::FRAME_SAMPLES;
 use mixer::codec::audio::{AudioCodec, AudioEncoder};
 use mixer::Resampler;
 
-use crate::calls::api::{Prompt, PromptCodec};
+use crate::api::{Prompt, PromptCodec};
 
-use super::rtp::{self, RtpHeader};
-use super::wav::{self, WavError};
+use crate::rtp::{self, RtpHeader};
+use crate::wav::{self, WavError};
 use mixer::codec::g711;
 
 /// Samples in one 20 ms packet at 8 kHz (also the RTP timestamp step per packet).
@@ -64,13 +64,13 @@ fn index(prompt: Prompt) -> usize {
 pub fn prompt_wav(prompt: Prompt) -> &'static [u8] {
     match prompt {
         Prompt::EnterConferenceId => {
-            include_bytes!("../../assets/prompts/enter_conference_id.wav")
+            include_bytes!("../assets/prompts/enter_conference_id.wav")
         }
         Prompt::InvalidConferenceId => {
-            include_bytes!("../../assets/prompts/invalid_conference_id.wav")
+            include_bytes!("../assets/prompts/invalid_conference_id.wav")
         }
-        Prompt::Lobby => include_bytes!("../../assets/prompts/lobby.wav"),
-        Prompt::Goodbye => include_bytes!("../../assets/prompts/goodbye.wav"),
+        Prompt::Lobby => include_bytes!("../assets/prompts/lobby.wav"),
+        Prompt::Goodbye => include_bytes!("../assets/prompts/goodbye.wav"),
     }
 }
 
@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn generate_script_speaks_the_documented_texts() {
-        let script = include_str!("../../assets/prompts/generate.sh");
+        let script = include_str!("../assets/prompts/generate.sh");
         for prompt in ALL_PROMPTS {
             assert!(script.contains(prompt_text(prompt)), "{prompt:?}");
         }

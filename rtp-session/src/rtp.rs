@@ -1,10 +1,10 @@
 //! The RTP fixed header (RFC 3550 §5.1): a panic-free parser for what arrives on the socket and a
 //! writer for the packets we send.
 //!
-//! Written here rather than taken from the `rtp` crate because its `Unmarshal` trait lives in
-//! `webrtc-util` (not a dependency of this crate) and because the entry queue needs a parser
-//! that borrows the datagram and rejects every malformed length with a typed error: truncated
-//! headers, CSRC lists or extensions that run past the end, padding longer than the payload.
+//! Written here rather than taken from a packet crate because the receive path needs a parser
+//! that borrows the datagram (no copy per packet) and rejects every malformed length with a
+//! typed error: truncated headers, CSRC lists or extensions that run past the end, padding
+//! longer than the payload.
 
 /// Length of the fixed RTP header.
 pub const HEADER_LEN: usize = 12;

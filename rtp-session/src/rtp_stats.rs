@@ -3,11 +3,11 @@
 //! interarrival jitter, the last SR to echo) and what we sent on one of our SSRCs.
 //!
 //! Sans-IO: arrival times are passed in. Owns counters only; building the packets is
-//! [`super::rtcp`]'s.
+//! [`crate::rtcp`]'s.
 
 use std::time::Instant;
 
-use super::rtcp::ReportBlock;
+use crate::rtcp::ReportBlock;
 
 /// Reception statistics of one incoming stream.
 #[derive(Debug, Clone)]

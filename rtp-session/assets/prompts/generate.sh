@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the entry-queue prompts embedded by gateway/src/media/prompt.rs.
+# Regenerates the entry-queue prompts embedded by rtp-session/src/prompt.rs.
 #
 # Not run by the build: the WAV files are committed. Run it by hand after changing a text, then
 # check the files are still 8 kHz, mono, 16-bit PCM and under 100 KB each (the prompt tests do).

@@ -4,9 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../src/media/h264_rtp.rs"]
-#[allow(dead_code, missing_docs)]
-mod h264_rtp;
+use rtp_session::h264_rtp;
 
 use h264_rtp::{Depacketized, Depacketizer, MAX_ACCESS_UNIT};
 

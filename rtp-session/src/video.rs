@@ -1,32 +1,22 @@
-//! One call's video, both ways, for the call media task ([`super::task`]): the receive chain
-//! (jitter buffer, RFC 6184 depacketiser, keyframe gate, decoder thread) and the send side
-//! (packetiser, RTP stamping, the history that answers generic NACKs).
+//! One call's video, both ways, for [`crate::call::CallMedia`]: the receive chain (jitter
+//! buffer, RFC 6184 depacketiser, keyframe gate) and the send side (packetiser, RTP stamping,
+//! the history that answers generic NACKs).
 //!
-//! Decoding is CPU work that must not run on the async runtime's workers: each call that
-//! decodes gets one std thread ([`DecoderThread`]) fed by a bounded std channel of access units.
-//! One thread per call (rather than `spawn_blocking` per frame) keeps the openh264 decoder's
-//! state on one thread and costs no per-frame scheduling; the bounded queue means a decoder that
-//! falls behind drops whole access units (then waits for a keyframe) instead of growing memory.
-//! The thread hands decoded pictures straight to the meeting engine, so they never cross the
-//! call task.
+//! Decoding is not here: the access units that pass the keyframe gate go out as events, and the
+//! gateway's decoder pool decodes them off the async runtime.
 //!
-//! Owns no socket and reads no clock: the task passes `now` in and sends what comes out.
+//! Owns no socket and reads no clock: the caller passes `now` in and sends what comes out.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
 use std::time::Instant;
 
-use mixer::codec::h264::H264Decoder;
-use tokio::sync::mpsc;
 use tracing::{debug, trace};
 
-use crate::calls::api::VideoSetup;
+use crate::api::VideoSetup;
 
-use super::engine::api::{EngineInput, EngineSender, MediaParticipant};
-use super::h264_rtp::{Depacketized, Depacketizer, Packetizer};
-use super::jitter::{JitterBuffer, Pushed, VIDEO_DELAY};
-use super::rtp::{self, RtpHeader};
-use super::rtp_stats::{ReceiveStats, SendStats};
+use crate::h264_rtp::{Depacketized, Depacketizer, Packetizer};
+use crate::jitter::{JitterBuffer, Pushed, VIDEO_DELAY};
+use crate::rtp::{self, RtpHeader};
+use crate::rtp_stats::{ReceiveStats, SendStats};
 
 /// The 90 kHz RTP clock of video.
 pub const VIDEO_CLOCK_RATE: u32 = 90_000;
@@ -37,8 +27,6 @@ pub const MAX_VIDEO_PAYLOAD: usize = 1200;
 pub const NACK_HISTORY: usize = 512;
 /// Packets the video jitter buffer holds before giving a gap up early (a large IDR's burst).
 const JITTER_CAPACITY: usize = 1024;
-/// Access units queued for the decoder thread before new ones are dropped.
-const DECODE_QUEUE: usize = 8;
 /// A gap this small (in packets) is NACKed at once when the peer takes NACK; larger ones are
 /// left to PLI.
 const MAX_NACK_GAP: u16 = 16;
@@ -50,114 +38,6 @@ pub enum VideoAction {
     RequestKeyframe,
     /// Ask the peer to resend these packets (generic NACK).
     Nack(Vec<u16>),
-}
-
-/// What the decoder thread reports back to the task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecoderReport {
-    /// The decoder failed: the stream is broken until the next keyframe.
-    Failed,
-}
-
-/// A job for the decoder thread.
-enum DecodeJob {
-    /// An access unit (Annex B) to decode.
-    Decode(Vec<u8>),
-    /// Where decoded pictures go from now on (`None`: nowhere; the thread then stops decoding).
-    Target(Option<(EngineSender, MediaParticipant)>),
-}
-
-/// A call's decoder thread.
-#[derive(Debug)]
-pub struct DecoderThread {
-    jobs: SyncSender<DecodeJob>,
-}
-
-impl std::fmt::Debug for DecodeJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DecodeJob::Decode(au) => write!(f, "Decode({} bytes)", au.len()),
-            DecodeJob::Target(t) => write!(f, "Target({:?})", t.as_ref().map(|(_, p)| p)),
-        }
-    }
-}
-
-impl DecoderThread {
-    /// Starts the thread. It ends when the handle is dropped.
-    ///
-    /// # Errors
-    /// The spawn error.
-    pub fn start(
-        name: String,
-        reports: mpsc::UnboundedSender<DecoderReport>,
-    ) -> std::io::Result<DecoderThread> {
-        let (jobs, queue) = sync_channel(DECODE_QUEUE);
-        std::thread::Builder::new()
-            .name(name)
-            .spawn(move || decode_loop(&queue, &reports))?;
-        Ok(DecoderThread { jobs })
-    }
-
-    /// Points decoded pictures at a meeting engine (or nowhere).
-    pub fn set_target(&self, target: Option<(EngineSender, MediaParticipant)>) {
-        // Blocking send: targets are rare and must not be lost; the queue drains quickly.
-        let _ = self.jobs.send(DecodeJob::Target(target));
-    }
-
-    /// Queues an access unit; `false` if the queue is full (the unit was dropped).
-    pub fn decode(&self, access_unit: Vec<u8>) -> bool {
-        match self.jobs.try_send(DecodeJob::Decode(access_unit)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-        }
-    }
-}
-
-fn decode_loop(queue: &Receiver<DecodeJob>, reports: &mpsc::UnboundedSender<DecoderReport>) {
-    let mut decoder: Option<H264Decoder> = None;
-    let mut target: Option<(EngineSender, MediaParticipant)> = None;
-    while let Ok(job) = queue.recv() {
-        match job {
-            DecodeJob::Target(t) => {
-                // A fresh decoder per join: whatever state the old one had is stale.
-                decoder = None;
-                target = t;
-            }
-            DecodeJob::Decode(au) => {
-                let Some((engine, participant)) = &target else {
-                    continue;
-                };
-                let dec = match &mut decoder {
-                    Some(d) => d,
-                    None => match H264Decoder::new() {
-                        Ok(d) => decoder.insert(d),
-                        Err(e) => {
-                            debug!(error = %e, "H.264 decoder unavailable");
-                            continue;
-                        }
-                    },
-                };
-                match dec.decode(&au) {
-                    Ok(Some(frame)) => {
-                        let input = EngineInput::Video {
-                            participant: *participant,
-                            frame: Arc::new(frame),
-                        };
-                        if engine.send(input).is_err() {
-                            target = None;
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        trace!(error = %e, "H.264 decode failed");
-                        if reports.send(DecoderReport::Failed).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// One received packet waiting in the jitter buffer.
@@ -390,7 +270,7 @@ impl VideoOut {
         now: Instant,
         access_unit: &[u8],
         timestamp: u32,
-    ) -> Result<Vec<Vec<u8>>, super::h264_rtp::H264RtpError> {
+    ) -> Result<Vec<Vec<u8>>, crate::h264_rtp::H264RtpError> {
         let payloads = self.packetizer.packetize(access_unit)?;
         let timestamp = timestamp.wrapping_add(self.timestamp_offset);
         self.last_sent = Some((timestamp, now));

@@ -10,9 +10,9 @@
 //! Only the body is parsed here; the SIP stack hands over the Content-Type and body of an INFO
 //! it has already accepted. Duration is informational and ignored.
 
-use crate::calls::api::DtmfDigit;
+use crate::api::DtmfDigit;
 
-use super::telephone_event::digit_for_event;
+use crate::telephone_event::digit_for_event;
 
 /// Why an INFO body with a DTMF content type could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,9 +9,9 @@
 //!
 //! Sans-IO: it is fed parsed packets and keeps no clock.
 
-use crate::calls::api::DtmfDigit;
+use crate::api::DtmfDigit;
 
-use super::rtp::RtpHeader;
+use crate::rtp::RtpHeader;
 
 /// How many recent events the detector remembers to recognise late duplicates.
 const REMEMBERED_EVENTS: usize = 8;
@@ -80,6 +80,40 @@ impl TelephoneEvent {
     pub fn digit(&self) -> Option<DtmfDigit> {
         digit_for_event(self.event)
     }
+}
+
+/// The RTP packets a sender sends for one key press of `event` (RFC 4733 §2.5): a start packet
+/// with the marker bit, two updates 20 ms (160 ticks at 8 kHz) apart, then the end packet three
+/// times (§2.5.1.4), all with the press's timestamp. `first` gives the payload type, SSRC, first
+/// sequence number and the timestamp; its marker is ignored. What room systems send, and so
+/// what simulated ones in tests send.
+#[must_use]
+pub fn key_press_packets(first: RtpHeader, event: u8) -> Vec<Vec<u8>> {
+    [
+        (160, false),
+        (320, false),
+        (480, false),
+        (640, true),
+        (640, true),
+        (640, true),
+    ]
+    .iter()
+    .zip(0u16..)
+    .map(|(&(duration, end), i)| {
+        let header = RtpHeader {
+            marker: i == 0,
+            sequence: first.sequence.wrapping_add(i),
+            ..first
+        };
+        let block = TelephoneEvent {
+            event,
+            end,
+            volume: 10,
+            duration,
+        };
+        crate::rtp::write(&header, &block.to_bytes())
+    })
+    .collect()
 }
 
 /// The DTMF digit for an RFC 4733 event code (0-9, 10 = `*`, 11 = `#`, 12-15 = `A`-`D`).
@@ -352,7 +386,7 @@ mod tests {
         ) {
             let mut det = TelephoneEventDetector::new();
             for d in &datagrams {
-                if let Ok(p) = super::super::rtp::parse(d) {
+                if let Ok(p) = crate::rtp::parse(d) {
                     let _ = det.handle_packet(&p.header, p.payload);
                 }
                 // Also feed the raw bytes as a payload under a fixed header.

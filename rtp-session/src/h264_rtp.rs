@@ -5,7 +5,7 @@
 //!
 //! Owns payload formats only; RTP headers, sockets and decoders are the caller's. Written by hand:
 //! the `rtp` crate's H.264 packetiser has no depacketiser with loss detection, and both sides are
-//! small. Never panics on input (fuzzed: `gateway/fuzz`, proptests below).
+//! small. Never panics on input (fuzzed: `rtp-session/fuzz`, proptests below).
 
 /// NAL unit types (RFC 6184 §5.4, H.264 Table 7-1) the code looks at.
 const NAL_IDR: u8 = 5;
@@ -68,6 +68,14 @@ pub fn split_annexb(stream: &[u8]) -> Vec<&[u8]> {
 
 fn nal_type(nal: &[u8]) -> u8 {
     nal.first().map_or(0, |b| b & 0x1F)
+}
+
+/// Whether an Annex B access unit holds an IDR picture (decodable without earlier pictures).
+#[must_use]
+pub fn is_keyframe(access_unit: &[u8]) -> bool {
+    split_annexb(access_unit)
+        .into_iter()
+        .any(|nal| nal_type(nal) == NAL_IDR)
 }
 
 /// Cuts access units into RTP payloads.
