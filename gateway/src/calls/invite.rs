@@ -9,6 +9,7 @@ use signaling::dialog::Dialog;
 use signaling::sdp::{LocalMedia, SdpSession, SessionDescription};
 use signaling::sip::{HeaderName, Message};
 use signaling::transaction::{Peer, TxnKey};
+use signaling::dial::Scheme;
 use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
@@ -32,7 +33,7 @@ struct Refusal {
 impl Refusal {
     fn new(code: u16, reason: impl Into<String>) -> Self {
         let label = match code {
-            400 | 415 | 420 => "malformed",
+            400 | 415 | 416 | 420 => "malformed",
             401 => "challenged",
             403 => "forbidden",
             404 => "not-found",
@@ -79,6 +80,21 @@ fn dial_refusal(error: &DialError) -> Refusal {
     Refusal::new(code, phrase).with(
         header("Reason"),
         format!("SIP;cause={code};text=\"{text}\""),
+    )
+}
+
+/// 416 for a Request-URI whose scheme cannot dial a meeting (`xmpp:`, `tel:`, `mailto:`): RFC
+/// 3261 §8.2.2.1 asks for it before any routing, whatever the To header says.
+fn unsupported_scheme(uri: &str) -> Option<Refusal> {
+    let (scheme, _) = uri.split_once(':')?;
+    if Scheme::from_name(scheme).is_some() {
+        return None;
+    }
+    // The scheme is a token (the message parser checked the Request-URI), so it needs no quoting.
+    let text = format!("{} URIs cannot dial a meeting", scheme.to_ascii_lowercase());
+    Some(
+        Refusal::new(416, "Unsupported URI Scheme")
+            .with(header("Reason"), format!("SIP;cause=416;text=\"{text}\"")),
     )
 }
 
@@ -134,6 +150,9 @@ impl CallCore {
                 Refusal::new(503, "Service Unavailable - gateway at capacity")
                     .with(header("Retry-After"), "5".into()),
             );
+        }
+        if let Some(refusal) = unsupported_scheme(invite.request_uri().unwrap_or_default()) {
+            return Err(refusal);
         }
         if let Some(required) = invite.headers.get(&HeaderName::REQUIRE) {
             // We support no extensions a caller could require (100rel, timer...).

@@ -1541,6 +1541,7 @@ fn entry_queue_digits_are_not_in_call_controls() {
     assert_eq!(controls(&h), [MediaControl::Mute(true)]);
 }
 
+mod interop;
 mod slates;
 
 fn calls_active_gauge(h: &Harness) -> i64 {
