@@ -9,6 +9,7 @@ pub mod dialog;
 pub mod ids;
 pub mod invite;
 pub mod sdp;
+pub mod session_timer;
 pub mod sip;
 pub mod transaction;
 

@@ -92,6 +92,8 @@ impl HeaderName {
     pub const SERVER: HeaderName = HeaderName(Cow::Borrowed("Server"));
     /// `Session-Expires` (compact `x`).
     pub const SESSION_EXPIRES: HeaderName = HeaderName(Cow::Borrowed("Session-Expires"));
+    /// `Min-SE` (RFC 4028).
+    pub const MIN_SE: HeaderName = HeaderName(Cow::Borrowed("Min-SE"));
 
     /// A header name from code or from the wire. Errors unless `name` is a non-empty token.
     pub fn new(name: &str) -> Result<HeaderName, SipError> {
