@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rand::Rng;
+use signaling::dial::Scheme;
 use signaling::dialog::Dialog;
 use signaling::sdp::{LocalMedia, SdpSession, SessionDescription};
 use signaling::sip::{HeaderName, Message};
 use signaling::transaction::{Peer, TxnKey};
-use signaling::dial::Scheme;
 use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
@@ -34,6 +34,7 @@ impl Refusal {
     fn new(code: u16, reason: impl Into<String>) -> Self {
         let label = match code {
             400 | 415 | 416 | 420 => "malformed",
+            422 => "session-interval",
             401 => "challenged",
             403 => "forbidden",
             404 => "not-found",
@@ -154,11 +155,15 @@ impl CallCore {
         if let Some(refusal) = unsupported_scheme(invite.request_uri().unwrap_or_default()) {
             return Err(refusal);
         }
-        if let Some(required) = invite.headers.get(&HeaderName::REQUIRE) {
-            // We support no extensions a caller could require (100rel, timer...).
-            return Err(
-                Refusal::new(420, "Bad Extension").with(header("Unsupported"), required.to_owned())
-            );
+        let unsupported: Vec<&str> = invite
+            .headers
+            .list(&HeaderName::REQUIRE)
+            .filter(|tag| !tag.eq_ignore_ascii_case(super::SUPPORTED))
+            .collect();
+        if !unsupported.is_empty() {
+            // Session timers are the one extension a caller may require (100rel is not done).
+            return Err(Refusal::new(420, "Bad Extension")
+                .with(header("Unsupported"), unsupported.join(", ")));
         }
         if invite.contact().map(|c| c.is_empty()).unwrap_or(true) {
             return Err(Refusal::new(400, "Bad Request - Missing Contact"));
@@ -218,6 +223,13 @@ impl CallCore {
         class: ParticipantClass,
         port_base: u16,
     ) -> Result<CallId, Refusal> {
+        let session_timer = self.negotiate_session_timer(invite).map_err(|r| {
+            r.headers
+                .into_iter()
+                .fold(Refusal::new(r.code, r.reason), |refusal, (name, value)| {
+                    refusal.with(name, value)
+                })
+        })?;
         let local = LocalMedia {
             address: self.config.media_ip,
             audio_port: port_base,
@@ -301,6 +313,7 @@ impl CallCore {
                 target: target.clone(),
                 answer_at: now + ring,
             },
+            session_timer,
         };
         let tenant_label = call.tenant.to_string();
         self.insert_call(id, call);
@@ -474,10 +487,11 @@ impl CallCore {
         let ok = ok
             .with_header(HeaderName::CONTACT, contact)
             .with_header(HeaderName::ALLOW, super::ALLOW)
-            .with_header(HeaderName::SUPPORTED, "replaces")
+            .with_header(HeaderName::SUPPORTED, super::SUPPORTED)
             .with_header(HeaderName::SERVER, self.config.user_agent.clone())
             .with_body("application/sdp", call.local_sdp.to_string().into_bytes());
         let key = call.invite_key.clone();
+        let ok = self.arm_session_timer(now, id, ok);
         self.respond(now, &key, ok);
         self.start_media(id);
         match target {

@@ -12,6 +12,7 @@ mod auth;
 mod invite;
 mod meeting;
 mod ports;
+mod session_timer;
 
 pub use api::*;
 pub use meeting::{LiveMeeting, MeetingKey, Member, RosterEntry};
@@ -29,6 +30,7 @@ use signaling::dialog::{Dialog, DialogId};
 use signaling::sdp::{
     AudioCodec, Capabilities, Codec, NegotiatedSession, SdpSession, SessionDescription,
 };
+use signaling::session_timer::TimerPolicy;
 use signaling::sip::{HeaderName, Limits, Message, Method};
 use signaling::transaction::{
     response_destination, Event, Output, Peer, Timer, TimerConfig, TransactionLayer, Transport,
@@ -45,6 +47,9 @@ use ports::PortPool;
 
 /// Methods we answer (the `Allow` header).
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+
+/// Extensions we implement (the `Supported` header): RFC 4028 session timers only.
+const SUPPORTED: &str = signaling::session_timer::OPTION_TAG;
 
 /// How long after the last failed entry-queue attempt the call is hung up (so "Goodbye" plays).
 const GOODBYE_DELAY: Duration = Duration::from_secs(2);
@@ -78,6 +83,8 @@ pub struct CoreConfig {
     pub timers: TimerConfig,
     /// What SDP we accept.
     pub capabilities: Capabilities,
+    /// RFC 4028 session timers: our Min-SE and preferred interval.
+    pub session_timer: TimerPolicy,
 }
 
 impl CoreConfig {
@@ -106,6 +113,7 @@ impl CoreConfig {
                 ],
                 ..Capabilities::default()
             },
+            session_timer: TimerPolicy::default(),
         }
     }
 }
@@ -162,6 +170,8 @@ struct Call {
     /// In-call DTMF control state (`*6`, `*8`).
     controls: MediaControls,
     phase: Phase,
+    /// The RFC 4028 session timer, if one was negotiated.
+    session_timer: Option<session_timer::CallTimer>,
 }
 
 /// A call's in-call DTMF controls: `*6` toggles mute, `*8` cycles the layout.
@@ -217,6 +227,8 @@ pub struct CallCore {
     tenant_calls: HashMap<TenantKey, usize>,
     dialogs: HashMap<DialogId, CallId>,
     ringing: HashMap<TxnKey, CallId>,
+    /// Our session refreshes in flight, by client transaction.
+    refreshes: HashMap<TxnKey, CallId>,
     meetings: HashMap<MeetingKey, LiveMeeting>,
     ports: PortPool,
     nonces: NonceBook,
@@ -251,6 +263,7 @@ impl CallCore {
             tenant_calls: HashMap::new(),
             dialogs: HashMap::new(),
             ringing: HashMap::new(),
+            refreshes: HashMap::new(),
             meetings: HashMap::new(),
             nonces: NonceBook::default(),
             rng: StdRng::seed_from_u64(seed),
@@ -493,6 +506,7 @@ impl CallCore {
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.txn.handle_timeout(now);
+        self.fire_session_timers(now);
         let due: Vec<(CallId, Phase)> = self
             .calls
             .iter()
@@ -537,6 +551,7 @@ impl CallCore {
         calls
             .chain(lobbies)
             .chain(drain)
+            .chain(self.session_timer_deadline())
             .chain(self.txn.poll_timeout())
             .min()
     }
@@ -776,8 +791,8 @@ impl CallCore {
                     self.end_call(now, call, Some((408, "No ACK received")));
                 }
             }
-            // Responses to our BYEs and their timeouts need nothing more: the call is gone.
-            Event::Response { .. } | Event::Timeout { .. } => {}
+            Event::Response { key, response } => self.on_refresh_response(now, &key, &response),
+            Event::Timeout { key, timer } => self.on_refresh_timeout(now, &key, timer),
         }
     }
 
@@ -796,7 +811,7 @@ impl CallCore {
                     .response(&request, 200, None)
                     .with_header(HeaderName::ALLOW, ALLOW)
                     .with_header(header("Accept"), "application/sdp")
-                    .with_header(HeaderName::SUPPORTED, "replaces, timer");
+                    .with_header(HeaderName::SUPPORTED, SUPPORTED);
                 self.respond(now, &key, response);
             }
             Method::Invite | Method::Bye | Method::Info | Method::Update => {
@@ -918,6 +933,9 @@ impl CallCore {
 
     /// A re-INVITE or UPDATE within a call: hold, resume, or a media change.
     fn reoffer(&mut self, now: Instant, call_id: CallId, key: TxnKey, request: Message) {
+        let Ok(timer) = self.check_peer_refresh(now, &key, &request) else {
+            return;
+        };
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -969,6 +987,7 @@ impl CallCore {
                     .with_reason(format!("{} - {e}", signaling::sip::reason_phrase(code)))
             }
         };
+        let response = self.peer_refreshed(now, call_id, timer, response);
         self.respond(now, &key, response);
     }
 

@@ -1542,6 +1542,7 @@ fn entry_queue_digits_are_not_in_call_controls() {
 }
 
 mod interop;
+mod session_timer;
 mod slates;
 
 fn calls_active_gauge(h: &Harness) -> i64 {
