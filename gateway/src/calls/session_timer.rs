@@ -28,9 +28,31 @@ pub(super) struct CallTimer {
     /// with its own re-INVITEs' offers), else re-INVITEs.
     peer_allows_update: bool,
     running: Option<SessionTimer>,
+    /// The SDP we sent last (in the INVITE's 2xx or a later one), which our refreshes repeat: a
+    /// refresh changes nothing about the media, hold included.
+    sdp: Vec<u8>,
     /// Our last refresh re-INVITE and its transaction, to ACK its 2xx (and any retransmission
     /// of it, which arrives after the transaction left [`CallCore::refreshes`]).
     reinvite: Option<(TxnKey, Message)>,
+}
+
+/// What the peer's refresh request negotiated, for [`CallCore::peer_refreshed`].
+pub(super) struct PeerRefresh {
+    decision: UasDecision,
+    /// Whether its `Allow` lists UPDATE (`None`: it has no `Allow`, and what the peer said
+    /// before stands).
+    allows_update: Option<bool>,
+}
+
+/// Whether a request's `Allow` lists UPDATE; `None` without an `Allow` header.
+fn allows_update(request: &Message) -> Option<bool> {
+    request.headers.get(&HeaderName::ALLOW)?;
+    Some(
+        request
+            .headers
+            .list(&HeaderName::ALLOW)
+            .any(|m| m.eq_ignore_ascii_case(Method::Update.as_str())),
+    )
 }
 
 /// A refusal of a request on session-timer grounds: 422 with our `Min-SE`, or 400 for a header
@@ -108,14 +130,11 @@ impl CallCore {
         let UasDecision::Timer(negotiated) = decision else {
             return Ok(None);
         };
-        let peer_allows_update = invite
-            .headers
-            .list(&HeaderName::ALLOW)
-            .any(|m| m.eq_ignore_ascii_case(Method::Update.as_str()));
         Ok(Some(CallTimer {
             negotiated,
-            peer_allows_update,
+            peer_allows_update: allows_update(invite).unwrap_or(false),
             running: None,
+            sdp: Vec::new(),
             reinvite: None,
         }))
     }
@@ -131,6 +150,7 @@ impl CallCore {
             return ok;
         };
         timer.running = Some(SessionTimer::new(now, timer.negotiated));
+        timer.sdp = ok.body().to_vec();
         timer
             .negotiated
             .response_headers()
@@ -145,9 +165,12 @@ impl CallCore {
         now: Instant,
         key: &TxnKey,
         request: &Message,
-    ) -> Result<UasDecision, ()> {
+    ) -> Result<PeerRefresh, ()> {
         match TimerRefusal::from_decision(negotiate_uas(&self.config.session_timer, request)) {
-            Ok(decision) => Ok(decision),
+            Ok(decision) => Ok(PeerRefresh {
+                decision,
+                allows_update: allows_update(request),
+            }),
             Err(refusal) => {
                 let response = refusal.into_response(request, &self.config.user_agent);
                 self.respond(now, key, response);
@@ -157,12 +180,12 @@ impl CallCore {
     }
 
     /// Our answer to the peer's refresh: a 2xx restarts (or starts, or stops) the timer with
-    /// what `decision` negotiated and carries its headers.
+    /// what the refresh negotiated and carries its headers.
     pub(super) fn peer_refreshed(
         &mut self,
         now: Instant,
         id: CallId,
-        decision: UasDecision,
+        refresh: PeerRefresh,
         response: Message,
     ) -> Message {
         if !response.status().is_some_and(|c| (200..300).contains(&c)) {
@@ -171,18 +194,25 @@ impl CallCore {
         let Some(call) = self.calls.get_mut(&id) else {
             return response;
         };
-        let UasDecision::Timer(negotiated) = decision else {
+        let UasDecision::Timer(negotiated) = refresh.decision else {
             // RFC 4028 §9: a refresh that neither supports nor names a timer turns it off.
             call.session_timer = None;
             return response;
         };
-        let timer = call.session_timer.get_or_insert(CallTimer {
+        let timer = call.session_timer.get_or_insert_with(|| CallTimer {
             negotiated,
             peer_allows_update: false,
             running: None,
+            sdp: call.local_sdp.to_string().into_bytes(),
             reinvite: None,
         });
         timer.negotiated = negotiated;
+        if let Some(allows) = refresh.allows_update {
+            timer.peer_allows_update = allows;
+        }
+        if !response.body().is_empty() {
+            timer.sdp = response.body().to_vec();
+        }
         match &mut timer.running {
             Some(running) => running.handle_peer_refresh(now, negotiated),
             None => timer.running = Some(SessionTimer::new(now, negotiated)),
@@ -247,10 +277,10 @@ impl CallCore {
     /// Sends our refresh: UPDATE or re-INVITE, with the SDP we last sent (an unchanged session:
     /// same origin version) and our session-timer headers.
     fn send_refresh(&mut self, now: Instant, id: CallId) {
-        let via = self.our_via(self.calls.get(&id).map_or_else(
-            || signaling::transaction::Transport::Udp,
-            |c| c.peer.transport,
-        ));
+        let Some(transport) = self.calls.get(&id).map(|c| c.peer.transport) else {
+            return;
+        };
+        let via = self.our_via(transport);
         let policy = self.config.session_timer;
         let user_agent = self.config.user_agent.clone();
         let Some(call) = self.calls.get_mut(&id) else {
@@ -272,7 +302,7 @@ impl CallCore {
         let request = request
             .with_header(HeaderName::ALLOW, super::ALLOW)
             .with_header(HeaderName::USER_AGENT, user_agent)
-            .with_body("application/sdp", call.local_sdp.to_string().into_bytes());
+            .with_body("application/sdp", timer.sdp.clone());
         let reinvite = (method == Method::Invite).then(|| request.clone());
         let peer = call.peer;
         tracing::debug!(call = %id, %method, "sending session refresh");

@@ -195,6 +195,51 @@ fn gateway_refresher_sends_update_with_the_same_sdp_at_half_the_interval() {
 }
 
 #[test]
+fn gateway_refresh_repeats_the_sdp_of_the_last_answer_so_a_held_call_stays_held() {
+    let mut h = Harness::demo();
+    let ok = established(
+        &mut h,
+        "Supported: timer\r\nSession-Expires: 600;refresher=uas\r\nAllow: INVITE, ACK, BYE, UPDATE\r\n",
+    );
+    // The room system puts the call on hold with a re-INVITE (no Allow this time: UPDATE stays
+    // allowed), refreshing the session.
+    let hold = PCMU_OFFER.replace("a=fmtp:101 0-15\r\n", "a=fmtp:101 0-15\r\na=sendonly\r\n");
+    h.advance(Duration::from_secs(100));
+    h.send(&in_dialog(
+        "INVITE",
+        &ok,
+        2,
+        "Supported: timer\r\nSession-Expires: 600;refresher=uas\r\n\
+         Contact: <sip:board@192.0.2.10:5060>\r\nContent-Type: application/sdp\r\n",
+        &hold,
+    ));
+    let held = h.final_response();
+    assert_eq!(held.status(), Some(200));
+    assert!(std::str::from_utf8(held.body())
+        .unwrap()
+        .contains("a=recvonly"));
+    assert_eq!(
+        header_of(&held, "Session-Expires"),
+        Some("600;refresher=uas")
+    );
+    h.send(&ack(&held, ""));
+    h.advance(Duration::from_secs(299));
+    assert!(
+        requests(&h.take_sent()).is_empty(),
+        "300 s after the refresh, not the INVITE"
+    );
+    h.advance(Duration::from_secs(1));
+    let sent = h.take_sent();
+    let update = requests(&sent)[0].clone();
+    assert_eq!(update.method(), Some(&Method::Update));
+    assert_eq!(
+        update.body(),
+        held.body(),
+        "the hold answer, not the first 200's SDP"
+    );
+}
+
+#[test]
 fn gateway_refreshes_a_peer_without_update_by_reinvite_and_acks_the_200() {
     let mut h = Harness::demo();
     // No Supported: timer, but a Session-Expires (a proxy's): we must refresh, by re-INVITE as
