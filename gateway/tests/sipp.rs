@@ -715,14 +715,7 @@ fn broken_request_lines_get_400_with_the_reason_over_udp_and_tcp() {
     let server = Lease::acquire();
     let expected = "SIP/2.0 400 Bad Request - Bad Request-URI\r\n";
     // UDP: the answer goes back to the source port (rport).
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.set_read_timeout(Some(PATIENCE)).unwrap();
-    udp.send_to(&broken_bye("BYE  SIP/2.0", "UDP", "broken-udp"), server.sip)
-        .unwrap();
-    let mut buf = vec![0u8; 65_536];
-    let reply = udp
-        .recv_from(&mut buf)
-        .map(|(len, _)| String::from_utf8_lossy(&buf[..len]).into_owned());
+    let reply = udp_exchange(&server, &broken_bye("BYE  SIP/2.0", "UDP", "broken-udp"));
     assert!(
         reply
             .as_ref()
@@ -986,17 +979,20 @@ fn tcp_send(server: &Server, chunks: impl IntoIterator<Item = Vec<u8>>, half_clo
     }
 }
 
+/// Sends one datagram from a fresh socket and waits (bounded) for the one reply.
+fn udp_exchange(server: &Server, datagram: &[u8]) -> std::io::Result<String> {
+    let udp = UdpSocket::bind("127.0.0.1:0")?;
+    udp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    udp.send_to(datagram, server.sip)?;
+    let mut buf = vec![0u8; 65_536];
+    let (len, _) = udp.recv_from(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
+}
+
 #[test]
 fn udp_request_with_content_length_beyond_the_datagram_gets_400() {
     let server = Server::start(&[]);
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.send_to(&invite("short", 4000, "v=0\r\n"), server.sip)
-        .unwrap();
-    udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut buf = vec![0u8; 65_536];
-    let reply = udp
-        .recv_from(&mut buf)
-        .map(|(len, _)| String::from_utf8_lossy(&buf[..len]).into_owned());
+    let reply = udp_exchange(&server, &invite("short", 4000, "v=0\r\n"));
     assert!(
         reply
             .as_ref()

@@ -4,7 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use signaling::session_timer::{negotiate_uas, parse_min_se, SessionExpires, TimerPolicy, UasDecision};
+use signaling::session_timer::{
+    negotiate_uas, parse_min_se, SessionExpires, TimerPolicy, UasDecision,
+};
 use signaling::sip::{HeaderName, Message, Method};
 
 fuzz_target!(|data: &[u8]| {
