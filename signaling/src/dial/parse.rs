@@ -188,6 +188,15 @@ fn parse_params(text: &str, what: &str) -> Result<Vec<(String, Option<String>)>,
         .collect()
 }
 
+/// Whether `name` (the text before a `:`) has the shape of a URI scheme (RFC 3986: a letter,
+/// then letters, digits, `+`, `-`, `.`).
+pub(super) fn looks_like_scheme(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+}
+
 /// Splits off `scheme:` when the text starts with one (letters first, before any `@`).
 fn split_scheme(uri: &str) -> Result<(Scheme, &str), DialError> {
     let colon = uri.find(':');
@@ -201,11 +210,7 @@ fn split_scheme(uri: &str) -> Result<(Scheme, &str), DialError> {
         return Ok((Scheme::Bare, uri));
     };
     let name = &uri[..end];
-    let looks_like_scheme = name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    if !looks_like_scheme {
+    if !looks_like_scheme(name) {
         return Ok((Scheme::Bare, uri));
     }
     let scheme = Scheme::from_name(name).ok_or_else(|| {
@@ -509,6 +514,27 @@ mod tests {
             DialString::parse(&long),
             Err(DialError::Malformed(_))
         ));
+    }
+
+    /// The invite fuzz target's failure: a bare alias whose gateway part was written with an
+    /// escaped digit (`i9%39J:999##...`) decodes to `i99J:999`, which printed as is reads as a
+    /// URI with scheme `i99J`. The canonical form escapes that colon.
+    #[test]
+    fn bare_gateway_part_that_would_read_as_a_scheme_prints_escaped() {
+        let d = ok("i9%39J:999##9999@h");
+        assert_eq!(d.scheme, Scheme::Bare);
+        assert_eq!(d.via.as_deref(), Some("i99J:999"));
+        assert_eq!(d.to_string(), "i99J%3A999##9999@h");
+        assert_eq!(ok(&d.to_string()), d);
+        // Gateway parts that cannot be misread keep their colons.
+        assert_eq!(
+            ok("192.0.2.1:1720##12345678").to_string(),
+            "192.0.2.1:1720##12345678"
+        );
+        assert_eq!(
+            ok("sip:gw:1720##12345678@h").to_string(),
+            "sip:gw:1720##12345678@h"
+        );
     }
 
     #[test]
