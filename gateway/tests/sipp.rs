@@ -669,6 +669,88 @@ fn lobby_caller_denied_through_the_api_gets_bye_with_reason_403() {
 }
 
 #[test]
+fn unsupported_uri_scheme_is_refused_with_416() {
+    let server = Lease::acquire();
+    Sipp::new(
+        "unsupported_scheme.xml",
+        "12345678.1177958860",
+        "xmpp-caller",
+    )
+    .run(&server);
+    server.finish();
+}
+
+#[test]
+fn session_timer_is_negotiated_refreshed_both_ways_and_a_missed_refresh_hangs_up() {
+    require_sipp();
+    // Its own server, whose Min-SE allows the scenario's 4 s interval (RFC 4028 wants at least
+    // 90 s on the wire; the gateway takes less for tests), so the refreshes come in seconds.
+    let server = Server::start(&["--min-se-secs", "2"]);
+    let took = Sipp::new("session_timer.xml", "12345678.1177958860", "session-timer").run(&server);
+    // Refresh at 2 s, ours 1 s later, then BYE 4 s less a third after it: about 5.7 s in all.
+    assert!(
+        took >= Duration::from_secs(5),
+        "the gateway hung up after {took:?}, before the session could expire"
+    );
+    assert!(
+        server.log().contains("session timer expired"),
+        "{}",
+        server.log_tail()
+    );
+    server.stop_and_expect_clean_exit();
+}
+
+/// A BYE whose request line is `line`, with headers a 400 can be built from.
+fn broken_bye(line: &str, transport: &str, call_id: &str) -> Vec<u8> {
+    format!(
+        "{line}\r\nVia: SIP/2.0/{transport} 127.0.0.1:9;branch=z9hG4bK{call_id};rport\r\n\
+         From: <sip:broken@127.0.0.1>;tag=b1\r\nTo: <sip:12345678.1177958860@127.0.0.1>;tag=b2\r\n\
+         Call-ID: {call_id}\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn broken_request_lines_get_400_with_the_reason_over_udp_and_tcp() {
+    let server = Lease::acquire();
+    let expected = "SIP/2.0 400 Bad Request - Bad Request-URI\r\n";
+    // UDP: the answer goes back to the source port (rport).
+    let reply = udp_exchange(&server, &broken_bye("BYE  SIP/2.0", "UDP", "broken-udp"));
+    assert!(
+        reply
+            .as_ref()
+            .is_ok_and(|r| r.starts_with(expected) && r.contains("Call-ID: broken-udp")),
+        "UDP: {reply:?}; server log:\n{}",
+        server.log_tail()
+    );
+    // TCP: on the same connection, which stays usable.
+    let mut tcp = TcpStream::connect(server.sip).unwrap();
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    for call_id in ["broken-tcp-1", "broken-tcp-2"] {
+        tcp.write_all(&broken_bye("BYE  SIP/2.0", "TCP", call_id))
+            .unwrap();
+        let mut reply = Vec::new();
+        while !reply.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            match tcp.read(&mut byte) {
+                Ok(1) => reply.push(byte[0]),
+                other => panic!(
+                    "TCP: {other:?} after {:?}; server log:\n{}",
+                    String::from_utf8_lossy(&reply),
+                    server.log_tail()
+                ),
+            }
+        }
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(
+            reply.starts_with(expected) && reply.contains(&format!("Call-ID: {call_id}")),
+            "TCP: {reply}"
+        );
+    }
+    server.finish();
+}
+
+#[test]
 fn cancel_before_answer_gets_487() {
     require_sipp();
     // Its own server, which rings for 2 s before answering, so there is time to CANCEL.
@@ -897,17 +979,20 @@ fn tcp_send(server: &Server, chunks: impl IntoIterator<Item = Vec<u8>>, half_clo
     }
 }
 
+/// Sends one datagram from a fresh socket and waits (bounded) for the one reply.
+fn udp_exchange(server: &Server, datagram: &[u8]) -> std::io::Result<String> {
+    let udp = UdpSocket::bind("127.0.0.1:0")?;
+    udp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    udp.send_to(datagram, server.sip)?;
+    let mut buf = vec![0u8; 65_536];
+    let (len, _) = udp.recv_from(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
+}
+
 #[test]
 fn udp_request_with_content_length_beyond_the_datagram_gets_400() {
     let server = Server::start(&[]);
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.send_to(&invite("short", 4000, "v=0\r\n"), server.sip)
-        .unwrap();
-    udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut buf = vec![0u8; 65_536];
-    let reply = udp
-        .recv_from(&mut buf)
-        .map(|(len, _)| String::from_utf8_lossy(&buf[..len]).into_owned());
+    let reply = udp_exchange(&server, &invite("short", 4000, "v=0\r\n"));
     assert!(
         reply
             .as_ref()

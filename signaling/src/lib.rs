@@ -13,6 +13,7 @@ pub mod digest;
 pub mod ids;
 pub mod invite;
 pub mod sdp;
+pub mod session_timer;
 pub mod sip;
 pub mod transaction;
 pub mod ua;

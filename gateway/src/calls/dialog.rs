@@ -95,8 +95,8 @@ impl CallCore {
                     self.end_call(now, call, Some((408, "No ACK received")));
                 }
             }
-            // Responses to our BYEs and their timeouts need nothing more: the call is gone.
-            Event::Response { .. } | Event::Timeout { .. } => {}
+            Event::Response { key, response } => self.on_refresh_response(now, &key, &response),
+            Event::Timeout { key, timer } => self.on_refresh_timeout(now, &key, timer),
         }
     }
 
@@ -115,7 +115,7 @@ impl CallCore {
                     .response(&request, 200, None)
                     .with_header(HeaderName::ALLOW, ALLOW)
                     .with_header(header("Accept"), "application/sdp")
-                    .with_header(HeaderName::SUPPORTED, "replaces, timer");
+                    .with_header(HeaderName::SUPPORTED, super::SUPPORTED);
                 self.respond(now, &key, response);
             }
             Method::Invite | Method::Bye | Method::Info | Method::Update => {
@@ -237,6 +237,9 @@ impl CallCore {
 
     /// A re-INVITE or UPDATE within a call: hold, resume, or a media change.
     pub(super) fn reoffer(&mut self, now: Instant, call_id: CallId, key: TxnKey, request: Message) {
+        let Ok(timer) = self.check_peer_refresh(now, &key, &request) else {
+            return;
+        };
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -288,6 +291,7 @@ impl CallCore {
                     .with_reason(format!("{} - {e}", signaling::sip::reason_phrase(code)))
             }
         };
+        let response = self.peer_refreshed(now, call_id, timer, response);
         self.respond(now, &key, response);
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rand::Rng;
+use signaling::dial::Scheme;
 use signaling::dialog::Dialog;
 use signaling::sdp::{LocalMedia, SdpSession, SessionDescription};
 use signaling::sip::{HeaderName, Message};
@@ -32,7 +33,8 @@ struct Refusal {
 impl Refusal {
     fn new(code: u16, reason: impl Into<String>) -> Self {
         let label = match code {
-            400 | 415 | 420 => "malformed",
+            400 | 415 | 416 | 420 => "malformed",
+            422 => "session-interval",
             401 => "challenged",
             403 => "forbidden",
             404 => "not-found",
@@ -79,6 +81,21 @@ fn dial_refusal(error: &DialError) -> Refusal {
     Refusal::new(code, phrase).with(
         header("Reason"),
         format!("SIP;cause={code};text=\"{text}\""),
+    )
+}
+
+/// 416 for a Request-URI whose scheme cannot dial a meeting (`xmpp:`, `tel:`, `mailto:`): RFC
+/// 3261 §8.2.2.1 asks for it before any routing, whatever the To header says.
+fn unsupported_scheme(uri: &str) -> Option<Refusal> {
+    let (scheme, _) = uri.split_once(':')?;
+    if Scheme::from_name(scheme).is_some() {
+        return None;
+    }
+    // The scheme is a token (the message parser checked the Request-URI), so it needs no quoting.
+    let text = format!("{} URIs cannot dial a meeting", scheme.to_ascii_lowercase());
+    Some(
+        Refusal::new(416, "Unsupported URI Scheme")
+            .with(header("Reason"), format!("SIP;cause=416;text=\"{text}\"")),
     )
 }
 
@@ -135,11 +152,18 @@ impl CallCore {
                     .with(header("Retry-After"), "5".into()),
             );
         }
-        if let Some(required) = invite.headers.get(&HeaderName::REQUIRE) {
-            // We support no extensions a caller could require (100rel, timer...).
-            return Err(
-                Refusal::new(420, "Bad Extension").with(header("Unsupported"), required.to_owned())
-            );
+        if let Some(refusal) = unsupported_scheme(invite.request_uri().unwrap_or_default()) {
+            return Err(refusal);
+        }
+        let unsupported: Vec<&str> = invite
+            .headers
+            .list(&HeaderName::REQUIRE)
+            .filter(|tag| !tag.eq_ignore_ascii_case(super::SUPPORTED))
+            .collect();
+        if !unsupported.is_empty() {
+            // Session timers are the one extension a caller may require (100rel is not done).
+            return Err(Refusal::new(420, "Bad Extension")
+                .with(header("Unsupported"), unsupported.join(", ")));
         }
         if invite.contact().map(|c| c.is_empty()).unwrap_or(true) {
             return Err(Refusal::new(400, "Bad Request - Missing Contact"));
@@ -199,6 +223,13 @@ impl CallCore {
         class: ParticipantClass,
         port_base: u16,
     ) -> Result<CallId, Refusal> {
+        let session_timer = self.negotiate_session_timer(invite).map_err(|r| {
+            r.headers
+                .into_iter()
+                .fold(Refusal::new(r.code, r.reason), |refusal, (name, value)| {
+                    refusal.with(name, value)
+                })
+        })?;
         let local = LocalMedia {
             address: self.config.media_ip,
             audio_port: port_base,
@@ -282,6 +313,7 @@ impl CallCore {
                 target: target.clone(),
                 answer_at: now + ring,
             },
+            session_timer,
         };
         let tenant_label = call.tenant.to_string();
         self.insert_call(id, call);
@@ -455,10 +487,11 @@ impl CallCore {
         let ok = ok
             .with_header(HeaderName::CONTACT, contact)
             .with_header(HeaderName::ALLOW, super::ALLOW)
-            .with_header(HeaderName::SUPPORTED, "replaces")
+            .with_header(HeaderName::SUPPORTED, super::SUPPORTED)
             .with_header(HeaderName::SERVER, self.config.user_agent.clone())
             .with_body("application/sdp", call.local_sdp.to_string().into_bytes());
         let key = call.invite_key.clone();
+        let ok = self.arm_session_timer(now, id, ok);
         self.respond(now, &key, ok);
         self.start_media(id);
         match target {

@@ -24,6 +24,7 @@ mod licences;
 mod media;
 mod meeting;
 mod ports;
+mod session_timer;
 
 pub use api::*;
 pub use meeting::{LiveMeeting, MeetingKey, Member, RosterEntry};
@@ -39,6 +40,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use signaling::dialog::{Dialog, DialogId};
 use signaling::sdp::{AudioCodec, Capabilities, NegotiatedSession, SdpSession, SessionDescription};
+use signaling::session_timer::TimerPolicy;
 use signaling::sip::Message;
 use signaling::transaction::{Peer, TimerConfig, TransactionLayer, TxnKey};
 use signaling::TenantKey;
@@ -50,6 +52,9 @@ use auth::NonceBook;
 use dialog::{contact_uri, header, ALLOW};
 use media::{audio_setup_key, MediaControls};
 use ports::PortPool;
+
+/// Extensions we implement (the `Supported` header): RFC 4028 session timers only.
+const SUPPORTED: &str = signaling::session_timer::OPTION_TAG;
 
 /// Everything [`CallCore`] is configured with.
 #[derive(Debug, Clone)]
@@ -80,6 +85,8 @@ pub struct CoreConfig {
     pub timers: TimerConfig,
     /// What SDP we accept.
     pub capabilities: Capabilities,
+    /// RFC 4028 session timers: our Min-SE and preferred interval.
+    pub session_timer: TimerPolicy,
 }
 
 impl CoreConfig {
@@ -108,6 +115,7 @@ impl CoreConfig {
                 ],
                 ..Capabilities::default()
             },
+            session_timer: TimerPolicy::default(),
         }
     }
 }
@@ -164,6 +172,8 @@ struct Call {
     /// In-call DTMF control state (`*6`, `*8`).
     controls: MediaControls,
     phase: Phase,
+    /// The RFC 4028 session timer, if one was negotiated.
+    session_timer: Option<session_timer::CallTimer>,
 }
 
 /// The call-control core. See the module doc.
@@ -179,6 +189,8 @@ pub struct CallCore {
     tenant_calls: HashMap<TenantKey, usize>,
     dialogs: HashMap<DialogId, CallId>,
     ringing: HashMap<TxnKey, CallId>,
+    /// Our session refreshes in flight, by client transaction.
+    refreshes: HashMap<TxnKey, CallId>,
     meetings: HashMap<MeetingKey, LiveMeeting>,
     ports: PortPool,
     nonces: NonceBook,
@@ -213,6 +225,7 @@ impl CallCore {
             tenant_calls: HashMap::new(),
             dialogs: HashMap::new(),
             ringing: HashMap::new(),
+            refreshes: HashMap::new(),
             meetings: HashMap::new(),
             nonces: NonceBook::default(),
             rng: StdRng::seed_from_u64(seed),
@@ -269,6 +282,7 @@ impl CallCore {
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.txn.handle_timeout(now);
+        self.fire_session_timers(now);
         let due: Vec<(CallId, Phase)> = self
             .calls
             .iter()
@@ -313,6 +327,7 @@ impl CallCore {
         calls
             .chain(lobbies)
             .chain(drain)
+            .chain(self.session_timer_deadline())
             .chain(self.txn.poll_timeout())
             .min()
     }

@@ -99,6 +99,14 @@ pub struct ServeOptions {
     /// RTP port range].
     #[arg(long)]
     pub max_calls: Option<usize>,
+    /// RFC 4028 session interval we use when a caller that supports session timers names none,
+    /// and the longest we accept, in seconds [default: 1800].
+    #[arg(long)]
+    pub session_expires_secs: Option<u32>,
+    /// Shortest session interval we accept (`Min-SE`; shorter ones get 422), in seconds. RFC 4028
+    /// wants at least 90 [default: 90].
+    #[arg(long)]
+    pub min_se_secs: Option<u32>,
 }
 
 /// Everything `serve` runs with, resolved.
@@ -203,6 +211,24 @@ impl ServeOptions {
             core.drain_grace = Duration::from_secs(secs);
         }
         core.max_calls = flags.max_calls.or(file.max_calls);
+        if let Some(secs) = flags.min_se_secs.or(file.min_se_secs) {
+            if secs == 0 {
+                return Err(invalid("min-se-secs", "must be at least 1"));
+            }
+            core.session_timer.min_se = secs;
+        }
+        if let Some(secs) = flags.session_expires_secs.or(file.session_expires_secs) {
+            core.session_timer.session_expires = secs;
+        }
+        if core.session_timer.session_expires < core.session_timer.min_se {
+            return Err(invalid(
+                "session-expires-secs",
+                format!(
+                    "{} is below min-se-secs ({})",
+                    core.session_timer.session_expires, core.session_timer.min_se
+                ),
+            ));
+        }
         Ok(ServeConfig {
             db: flags.db.or(file.db),
             sip_listen,
@@ -246,7 +272,8 @@ mod tests {
         std::fs::write(
             &path,
             "sip-listen = \"127.0.0.1:5070\"\nhttp-listen = \"127.0.0.1:9000\"\ndemo = true\ndb = \"/var/lib/tessera/t.db\"\n\
-             rtp-ports = \"30000-30099\"\npstn-trunk = [\"198.51.100.0/24\"]\nring-time-ms = 250\n",
+             rtp-ports = \"30000-30099\"\npstn-trunk = [\"198.51.100.0/24\"]\nring-time-ms = 250\n\
+             min-se-secs = 120\nsession-expires-secs = 600\n",
         )
         .unwrap();
         let flags = ServeOptions {
@@ -269,6 +296,13 @@ mod tests {
             vec!["198.51.100.0/24".parse::<IpNet>().unwrap()]
         );
         assert_eq!(c.core.ring_time, Duration::from_millis(250));
+        assert_eq!(
+            (
+                c.core.session_timer.min_se,
+                c.core.session_timer.session_expires
+            ),
+            (120, 600)
+        );
         assert_eq!(c.core.sip_addr, "127.0.0.1:5070".parse().unwrap());
     }
 
@@ -294,6 +328,17 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(err.to_string().starts_with("invalid rtp-ports"), "{err}");
+        let err = ServeOptions {
+            min_se_secs: Some(120),
+            session_expires_secs: Some(100),
+            ..ServeOptions::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid session-expires-secs"),
+            "{err}"
+        );
         assert!(ServeOptions {
             config: Some(dir.path().join("missing.toml")),
             ..ServeOptions::default()

@@ -105,7 +105,17 @@ impl fmt::Display for DialString {
             scheme => write!(f, "{}:", scheme.as_str())?,
         }
         if let Some(via) = &self.via {
-            write!(f, "{via}##")?;
+            // A bare alias's gateway part that starts like a scheme (`gw:1720`) would read back
+            // as a URI with that scheme: its colons are written %-escaped, as they were read.
+            let misread = self.scheme == Scheme::Bare
+                && via
+                    .split_once(':')
+                    .is_some_and(|(name, _)| parse::looks_like_scheme(name));
+            if misread {
+                write!(f, "{}##", via.replace(':', "%3A"))?;
+            } else {
+                write!(f, "{via}##")?;
+            }
         }
         write!(f, "{}", self.user)?;
         if let Some(host) = &self.host {

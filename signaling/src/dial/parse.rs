@@ -33,6 +33,15 @@ impl Scheme {
             Scheme::Bare => "",
         }
     }
+
+    /// The scheme a URI scheme name stands for (any case), `None` for one that cannot dial a
+    /// meeting (`tel`, `xmpp`, ...): a Request-URI with such a scheme gets 416 (RFC 3261
+    /// §8.2.2.1).
+    pub fn from_name(name: &str) -> Option<Scheme> {
+        [Scheme::Sip, Scheme::Sips, Scheme::H323]
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(name))
+    }
 }
 
 /// The digits a caller dialled, before the directory says what they mean.
@@ -75,6 +84,15 @@ pub(super) fn parse(input: &str) -> Result<DialString, DialError> {
     let mut dial = parse_uri(uri)?;
     dial.display_name = display_name;
     dial.header_params = header_params;
+    // The canonical form can be longer than the input (an unquoted display name gains its quotes
+    // and a space, a backslash in it an escape), so the limit is applied to what we would print
+    // too: whatever is accepted re-parses from its canonical form.
+    let canonical = dial.to_string().len();
+    if canonical > MAX_INPUT_LEN {
+        return Err(malformed(format!(
+            "{canonical} bytes in canonical form is longer than the {MAX_INPUT_LEN} accepted"
+        )));
+    }
     Ok(dial)
 }
 
@@ -170,6 +188,15 @@ fn parse_params(text: &str, what: &str) -> Result<Vec<(String, Option<String>)>,
         .collect()
 }
 
+/// Whether `name` (the text before a `:`) has the shape of a URI scheme (RFC 3986: a letter,
+/// then letters, digits, `+`, `-`, `.`).
+pub(super) fn looks_like_scheme(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+}
+
 /// Splits off `scheme:` when the text starts with one (letters first, before any `@`).
 fn split_scheme(uri: &str) -> Result<(Scheme, &str), DialError> {
     let colon = uri.find(':');
@@ -183,23 +210,15 @@ fn split_scheme(uri: &str) -> Result<(Scheme, &str), DialError> {
         return Ok((Scheme::Bare, uri));
     };
     let name = &uri[..end];
-    let looks_like_scheme = name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    if !looks_like_scheme {
+    if !looks_like_scheme(name) {
         return Ok((Scheme::Bare, uri));
     }
-    let scheme = match name.to_ascii_lowercase().as_str() {
-        "sip" => Scheme::Sip,
-        "sips" => Scheme::Sips,
-        "h323" => Scheme::H323,
-        other => {
-            return Err(DialError::NotADialString(format!(
-                "{other}: URIs do not dial a meeting"
-            )))
-        }
-    };
+    let scheme = Scheme::from_name(name).ok_or_else(|| {
+        DialError::NotADialString(format!(
+            "{}: URIs do not dial a meeting",
+            name.to_ascii_lowercase()
+        ))
+    })?;
     Ok((scheme, &uri[end + 1..]))
 }
 
@@ -497,6 +516,27 @@ mod tests {
         ));
     }
 
+    /// The invite fuzz target's failure: a bare alias whose gateway part was written with an
+    /// escaped digit (`i9%39J:999##...`) decodes to `i99J:999`, which printed as is reads as a
+    /// URI with scheme `i99J`. The canonical form escapes that colon.
+    #[test]
+    fn bare_gateway_part_that_would_read_as_a_scheme_prints_escaped() {
+        let d = ok("i9%39J:999##9999@h");
+        assert_eq!(d.scheme, Scheme::Bare);
+        assert_eq!(d.via.as_deref(), Some("i99J:999"));
+        assert_eq!(d.to_string(), "i99J%3A999##9999@h");
+        assert_eq!(ok(&d.to_string()), d);
+        // Gateway parts that cannot be misread keep their colons.
+        assert_eq!(
+            ok("192.0.2.1:1720##12345678").to_string(),
+            "192.0.2.1:1720##12345678"
+        );
+        assert_eq!(
+            ok("sip:gw:1720##12345678@h").to_string(),
+            "sip:gw:1720##12345678@h"
+        );
+    }
+
     #[test]
     fn display_is_canonical_and_reparses() {
         for s in [
@@ -512,5 +552,41 @@ mod tests {
             ok("Room <sip:12345678@gw>").to_string(),
             "\"Room\" <sip:12345678@gw>"
         );
+    }
+
+    /// The fuzz target's failure (issue 18, item 5): a 1,024-byte input with an unquoted display
+    /// name printed as 1,027 bytes (quotes and a space added) that no longer parsed.
+    #[test]
+    fn input_whose_canonical_form_exceeds_the_limit_is_refused() {
+        let uri = "<sip:1@h>";
+        let input = format!("{}{uri}", "a".repeat(MAX_INPUT_LEN - uri.len()));
+        assert_eq!(input.len(), MAX_INPUT_LEN);
+        assert!(
+            matches!(DialString::parse(&input), Err(DialError::Malformed(_))),
+            "{:?}",
+            DialString::parse(&input)
+        );
+        // One byte shorter prints exactly at the limit and is still accepted.
+        let input = format!("{}{uri}", "a".repeat(MAX_INPUT_LEN - uri.len() - 3));
+        let d = ok(&input);
+        assert_eq!(d.to_string().len(), MAX_INPUT_LEN);
+        assert_eq!(ok(&d.to_string()), d);
+    }
+
+    proptest::proptest! {
+        /// Accepting and printing agree near the length limit: display names with characters
+        /// the canonical form quotes or escapes.
+        #[test]
+        fn accepted_near_the_limit_reparses_from_canonical_form(
+            name in "[a-z\\\\ ]{990,1020}",
+            user in "[0-9]{1,12}",
+        ) {
+            let input = format!("{name}<sip:{user}@h>");
+            if let Ok(d) = DialString::parse(&input) {
+                let again = DialString::parse(&d.to_string());
+                proptest::prop_assert!(again.is_ok(), "{:?} -> {:?}", input.len(), again);
+                proptest::prop_assert_eq!(again.ok(), Some(d));
+            }
+        }
     }
 }

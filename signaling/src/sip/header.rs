@@ -102,6 +102,8 @@ impl HeaderName {
     pub const RETRY_AFTER: HeaderName = HeaderName(Cow::Borrowed("Retry-After"));
     /// `Proxy-Authorization`: the answer to a 407 challenge.
     pub const PROXY_AUTHORIZATION: HeaderName = HeaderName(Cow::Borrowed("Proxy-Authorization"));
+    /// `Min-SE` (RFC 4028).
+    pub const MIN_SE: HeaderName = HeaderName(Cow::Borrowed("Min-SE"));
 
     /// A header name from code or from the wire. Errors unless `name` is a non-empty token.
     pub fn new(name: &str) -> Result<HeaderName, SipError> {

@@ -139,16 +139,19 @@ impl Message {
 
     /// [`parse`](Message::parse) with explicit limits.
     pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Message, SipError> {
-        let message = parse::parse_message(bytes, limits)?;
+        let message = parse::parse_message(bytes, limits, parse::StartLineMode::Strict)?;
         message.validate()?;
         Ok(message)
     }
 
     /// Parses the syntax only (start line, header lines, Content-Length and body), without
     /// [`validate`](Message::validate): what is needed to answer a broken request with a 400
-    /// that still carries its Via, From, To, Call-ID and CSeq.
+    /// that still carries its Via, From, To, Call-ID and CSeq. A request line with a valid method
+    /// but a broken Request-URI or SIP version (`BYE  SIP/2.0`) is salvaged: the method is kept
+    /// and the URI is whatever stood between method and version (possibly empty), so such a
+    /// request can be answered too. A message from here is for answering, never for acting on.
     pub fn parse_unvalidated(bytes: &[u8], limits: &Limits) -> Result<Message, SipError> {
-        parse::parse_message(bytes, limits)
+        parse::parse_message(bytes, limits, parse::StartLineMode::Salvage)
     }
 
     /// Checks the headers every request and response must carry (RFC 3261 §8.1.1): at least one

@@ -34,7 +34,23 @@ fn skip_leading_newlines(input: &[u8]) -> usize {
         .unwrap_or(input.len())
 }
 
-pub(super) fn parse_message(input: &[u8], limits: &Limits) -> Result<Message, SipError> {
+/// How strictly the start line is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StartLineMode {
+    /// The RFC 3261 grammar: a bad request line is an error.
+    Strict,
+    /// A request line with a valid method but a broken Request-URI or version (`BYE  SIP/2.0`)
+    /// is kept, its URI as whatever stood between method and version, so the headers can still be
+    /// read and the request answered with a 400 (RFC 3261 §21.4.1). Never used for a message that
+    /// is acted on.
+    Salvage,
+}
+
+pub(super) fn parse_message(
+    input: &[u8],
+    limits: &Limits,
+    mode: StartLineMode,
+) -> Result<Message, SipError> {
     if input.len() > limits.max_message_len {
         return Err(SipError::TooLarge);
     }
@@ -43,7 +59,11 @@ pub(super) fn parse_message(input: &[u8], limits: &Limits) -> Result<Message, Si
     if line.len() > limits.max_header_line_len {
         return Err(SipError::HeaderLineTooLong);
     }
-    let start = parse_start_line(line)?;
+    let start = match (parse_start_line(line), mode) {
+        (Ok(start), _) => start,
+        (Err(error), StartLineMode::Strict) => return Err(error),
+        (Err(error), StartLineMode::Salvage) => salvage_request_line(line).ok_or(error)?,
+    };
     let (mut headers, body_start) = parse_headers(input, pos, limits)?;
 
     let mut content_length = None;
@@ -158,6 +178,31 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, SipError> {
     } else {
         parse_request_line(line)
     }
+}
+
+/// The method of a request line that did not parse, and whatever stood after it (see
+/// [`StartLineMode::Salvage`]). `None` for a status line or a line whose first word is no method:
+/// a broken response is never answered.
+fn salvage_request_line(line: &[u8]) -> Option<StartLine> {
+    if line.contains(&b'\r') {
+        return None;
+    }
+    let line = String::from_utf8_lossy(line);
+    if starts_with_sip_slash(&line) {
+        return None;
+    }
+    let (method, rest) = line.split_once([' ', '\t']).unwrap_or((&line, ""));
+    let method = Method::parse(method).ok()?;
+    let rest = rest.trim_matches([' ', '\t']);
+    let uri = match rest.rsplit_once([' ', '\t']) {
+        Some((uri, version)) if starts_with_sip_slash(version) => uri.trim_matches([' ', '\t']),
+        _ if starts_with_sip_slash(rest) => "",
+        _ => rest,
+    };
+    Some(StartLine::Request {
+        method,
+        uri: uri.to_owned(),
+    })
 }
 
 fn starts_with_sip_slash(text: &str) -> bool {
@@ -313,6 +358,40 @@ mod tests {
         assert_eq!(with("SIP/2.0 099 Low"), Err(SipError::BadStatusCode));
         assert_eq!(with("SIP/2.0"), Err(SipError::BadStartLine));
         assert!(with("OPTIONS sip:gw.example.com SIP/2.0  ").is_ok());
+    }
+
+    #[test]
+    fn broken_request_lines_are_salvaged_for_a_400_but_never_responses() {
+        let salvage = |line: &str| {
+            let text = OPTIONS.replacen("OPTIONS sip:gw.example.com SIP/2.0", line, 1);
+            (
+                Message::parse(text.as_bytes()),
+                Message::parse_unvalidated(text.as_bytes(), &Limits::DEFAULT),
+            )
+        };
+        for (line, error, uri) in [
+            ("BYE  SIP/2.0", SipError::BadRequestUri, ""),
+            ("BYE\tSIP/2.0", SipError::BadStartLine, ""),
+            ("BYE", SipError::BadStartLine, ""),
+            ("BYE sip:a@b  SIP/2.0", SipError::BadRequestUri, "sip:a@b"),
+            (
+                "BYE sip:a@b SIP/3.0",
+                SipError::UnsupportedVersion,
+                "sip:a@b",
+            ),
+            ("BYE sip:a@b", SipError::BadStartLine, "sip:a@b"),
+        ] {
+            let (strict, salvaged) = salvage(line);
+            assert_eq!(strict, Err(error), "{line:?}");
+            let m = salvaged.unwrap_or_else(|e| panic!("{line:?}: {e:?}"));
+            assert_eq!(m.method(), Some(&Method::Bye), "{line:?}");
+            assert_eq!(m.request_uri(), Some(uri), "{line:?}");
+            assert_eq!(m.top_via().unwrap().host, "192.0.2.4", "{line:?}");
+        }
+        for line in ["SIP/2.0 2000 OK", "SIP/2.0", "OPT(ONS sip:a SIP/2.0", "  "] {
+            let (strict, salvaged) = salvage(line);
+            assert_eq!(strict.map(|_| ()), salvaged.map(|_| ()), "{line:?}");
+        }
     }
 
     #[test]

@@ -323,8 +323,10 @@ fn press(h: &mut Harness, call: CallId, digits: &str) {
 mod controls;
 mod dialog;
 mod entry_queue;
+mod interop;
 mod licences;
 mod lobby;
 mod routing;
+mod session_timer;
 mod slates;
 mod trust;
