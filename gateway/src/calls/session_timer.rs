@@ -12,7 +12,7 @@ use std::time::Instant;
 use signaling::session_timer::{
     negotiate_uas, Negotiated, SessionTimer, SessionTimerError, SessionTimerEvent, UasDecision,
 };
-use signaling::sip::{HeaderName, Message, Method, StartLine, Via};
+use signaling::sip::{HeaderName, Message, Method};
 use signaling::transaction::TxnKey;
 
 use super::{CallCore, CallId, CoreOutput};
@@ -91,31 +91,6 @@ impl TimerRefusal {
         }
         response
     }
-}
-
-/// The ACK for a 2xx to our re-INVITE (RFC 3261 §13.2.2.4): the INVITE's Request-URI, route,
-/// From, To, Call-ID and CSeq number, a new branch, no body.
-fn ack_for(invite: &Message, via: &Via) -> Message {
-    let mut ack = invite.clone();
-    if let StartLine::Request { method, .. } = &mut ack.start {
-        *method = Method::Ack;
-    }
-    for name in [
-        HeaderName::VIA,
-        HeaderName::CONTENT_TYPE,
-        HeaderName::SESSION_EXPIRES,
-        HeaderName::MIN_SE,
-        HeaderName::SUPPORTED,
-    ] {
-        ack.headers.remove(&name);
-    }
-    ack.headers.set(HeaderName::VIA, via.to_string());
-    if let Ok(cseq) = invite.cseq() {
-        ack.headers
-            .set(HeaderName::CSEQ, format!("{} {}", cseq.seq, Method::Ack));
-    }
-    ack.body.clear();
-    ack
 }
 
 impl CallCore {
@@ -398,9 +373,13 @@ impl CallCore {
         let Some((_, invite)) = call.session_timer.as_ref().and_then(|t| t.reinvite.clone()) else {
             return;
         };
+        let (Some(dialog), Ok(cseq)) = (call.dialog.clone(), invite.cseq()) else {
+            return;
+        };
         let peer = call.peer;
         let via = self.our_via(peer.transport);
-        let ack = ack_for(&invite, &via);
+        // The ACK of a 2xx is a request of the dialog with the re-INVITE's CSeq number (§13.2.2.4).
+        let ack = dialog.ack(cseq.seq, &via);
         self.out.push_back(CoreOutput::Transmit {
             to: peer,
             bytes: ack.to_bytes(),
