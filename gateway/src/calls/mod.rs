@@ -218,6 +218,9 @@ pub struct CallCore {
     dialogs: HashMap<DialogId, CallId>,
     ringing: HashMap<TxnKey, CallId>,
     meetings: HashMap<MeetingKey, LiveMeeting>,
+    /// The media counters of each synthetic participant, written by the media engine that runs
+    /// it (a call's are in its `Call`).
+    synthetic_stats: HashMap<ParticipantId, Arc<MediaStats>>,
     ports: PortPool,
     nonces: NonceBook,
     rng: StdRng,
@@ -252,6 +255,7 @@ impl CallCore {
             dialogs: HashMap::new(),
             ringing: HashMap::new(),
             meetings: HashMap::new(),
+            synthetic_stats: HashMap::new(),
             nonces: NonceBook::default(),
             rng: StdRng::seed_from_u64(seed),
             out: VecDeque::new(),
@@ -474,10 +478,12 @@ impl CallCore {
         tenant: &TenantKey,
         conference: &ConferenceId,
         name: &str,
-    ) -> Result<ParticipantId, AdminError> {
+    ) -> Result<(ParticipantId, Arc<MediaStats>), AdminError> {
         let key = (tenant.clone(), conference.clone());
         self.live_meeting(&key)?;
         let id = self.new_participant();
+        let stats = Arc::new(MediaStats::default());
+        self.synthetic_stats.insert(id, stats.clone());
         self.join_meeting(
             now,
             key,
@@ -487,7 +493,7 @@ impl CallCore {
             ParticipantClass::SameOrg,
         );
         self.pump(now);
-        Ok(id)
+        Ok((id, stats))
     }
 
     /// Fires every timer due at `now`.
@@ -608,7 +614,7 @@ impl CallCore {
                 }
                 for index in 0..count {
                     let display_name = format!("Synthetic {}", index + 1);
-                    let id = self.add_synthetic(now, &t, &c, &display_name)?;
+                    let (id, stats) = self.add_synthetic(now, &t, &c, &display_name)?;
                     self.out.push_back(CoreOutput::SyntheticJoin {
                         tenant: tenant.clone(),
                         conference: conference.clone(),
@@ -616,6 +622,7 @@ impl CallCore {
                         display_name,
                         index,
                         count,
+                        stats,
                     });
                 }
                 Ok(AdminReply::Done)
@@ -644,6 +651,7 @@ impl CallCore {
                         if let Some(m) = self.meetings.get_mut(&key) {
                             m.remove(pid);
                         }
+                        self.synthetic_stats.remove(&pid);
                         self.drop_empty_meeting(&key);
                     }
                 }
@@ -726,13 +734,18 @@ impl CallCore {
                             .get(&call)
                             .map(|c| c.stats.snapshot())
                             .unwrap_or_default(),
-                        Member::Synthetic => MediaCounters::default(),
+                        Member::Synthetic => self
+                            .synthetic_stats
+                            .get(id)
+                            .map(|s| s.snapshot())
+                            .unwrap_or_default(),
                     },
                 }),
                 None => view.lobby.push(LobbyView {
                     id: id.to_string(),
                     display_name: entry.display_name.clone(),
                     class: entry.class,
+                    protocol: entry.member.protocol(),
                     waiting_since: self.rfc3339(entry.waiting_since.unwrap_or(self.origin.0)),
                 }),
             }
@@ -1347,7 +1360,7 @@ impl CallCore {
     }
 
     /// Ends a call: out of its meeting, media stopped, port freed, and (when `reason` is given,
-    /// i.e. we hang up) a BYE with a Reason header.
+    /// i.e. we hang up) a BYE with a Reason header; `None` means the peer hung up with a BYE.
     fn end_call(&mut self, now: Instant, call_id: CallId, reason: Option<(u16, &str)>) {
         let Some(mut call) = self.remove_call(now, call_id) else {
             return;
@@ -1355,7 +1368,14 @@ impl CallCore {
         if call.media_started {
             self.out.push_back(CoreOutput::MediaStop { call: call_id });
         }
-        tracing::info!(call = %call_id, ?reason, "call ended");
+        // Log why in words either way: an operator reading "reason=None" cannot tell a normal
+        // hang-up from a lost one.
+        match reason {
+            Some((code, text)) => {
+                tracing::info!(call = %call_id, code, reason = text, "call ended")
+            }
+            None => tracing::info!(call = %call_id, reason = "peer hung up (BYE)", "call ended"),
+        }
         let (Some((code, text)), Some(dialog)) = (reason, call.dialog.as_mut()) else {
             return;
         };

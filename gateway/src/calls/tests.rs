@@ -1541,7 +1541,9 @@ fn entry_queue_digits_are_not_in_call_controls() {
     assert_eq!(controls(&h), [MediaControl::Mute(true)]);
 }
 
+mod endings;
 mod slates;
+mod synthetic;
 
 fn calls_active_gauge(h: &Harness) -> i64 {
     h.metrics

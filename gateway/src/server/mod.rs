@@ -20,6 +20,7 @@ use std::time::{Instant, SystemTime};
 use signaling::{ConferenceId, TenantKey};
 use tokio::sync::mpsc;
 
+use crate::calls::api::MediaStats;
 use crate::calls::{CallCore, CallId, CoreOutput, MediaEvent};
 use crate::demo;
 use crate::directory::{Directory, DirectoryError};
@@ -104,6 +105,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     if core_config.sip_addr.port() == 0 {
         core_config.sip_addr.set_port(sip_local.port());
     }
+    let sip_advertised = core_config.sip_addr;
     let media_bind = config.sip_listen.ip();
     let now = Instant::now();
     let mut engines = MeetingEngines::new(metrics.clone());
@@ -121,7 +123,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         let count = DEMO_PARTICIPANTS.len() as u32;
         for (index, name) in (0u32..).zip(DEMO_PARTICIPANTS) {
             match core.add_synthetic(now, &tenant, &conference, name) {
-                Ok(id) => engines.add_synthetic(&key, id.0, name, index, count),
+                Ok((id, stats)) => engines.add_synthetic(&key, id.0, name, index, count, stats),
                 Err(e) => tracing::warn!(error = %e, "demo participant not added"),
             }
         }
@@ -137,6 +139,17 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             source,
         })?;
     let http_local = listener.local_addr().map_err(ServeError::Http)?;
+    if config.demo {
+        // Standard output, ahead of the log (standard error): the first thing a newcomer sees.
+        let token_file = config.admin_token.is_none().then(|| {
+            let path = http::token::token_file_path(db_path);
+            std::path::absolute(&path).unwrap_or(path)
+        });
+        print!(
+            "{}",
+            demo::banner(sip_advertised, http_local, token_file.as_deref())
+        );
+    }
     let router = http::router(HttpState {
         token: Arc::new(token),
         admin: AdminHandle(admin_tx),
@@ -244,12 +257,14 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     display_name,
                     index,
                     count,
+                    stats,
                 } => engines.add_synthetic(
                     &(tenant, conference),
                     participant,
                     &display_name,
                     index,
                     count,
+                    stats,
                 ),
             }
         }
@@ -393,6 +408,7 @@ impl MeetingEngines {
         name: &str,
         index: u32,
         count: u32,
+        stats: Arc<MediaStats>,
     ) {
         self.synthetic.insert(key.clone());
         if let Some(engine) = self.engine(key) {
@@ -401,6 +417,7 @@ impl MeetingEngines {
                 display_name: name.to_owned(),
                 index,
                 count,
+                stats,
             });
         }
     }
@@ -462,7 +479,7 @@ mod tests {
         }
         assert!(closed, "engine thread still running");
         // Synthetic participants keep their meeting's engine.
-        engines.add_synthetic(&a, 100, "Synthetic", 0, 1);
+        engines.add_synthetic(&a, 100, "Synthetic", 0, 1, Arc::default());
         engines.joined(CallId(3), a.clone());
         engines.left(CallId(3));
         assert!(engines.engines.contains_key(&a));

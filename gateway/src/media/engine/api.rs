@@ -114,6 +114,8 @@ pub enum EngineInput {
         index: u32,
         /// How many synthetic participants take turns.
         count: u32,
+        /// Where what it publishes is counted (its admin view counters).
+        stats: std::sync::Arc<crate::calls::api::MediaStats>,
     },
     /// Ends the engine (the meeting has no one left).
     Shutdown,

@@ -39,6 +39,7 @@ pub use api::{CallFeed, EngineInput, EngineSender, MediaParticipant, PublisherRe
 pub use ingest::{IngestStats, NativeIngest, NativeStream};
 use synthetic::{SimulcastPublisher, Synthetic};
 
+use crate::calls::api::MediaStats;
 use crate::metrics::Metrics;
 
 /// Audio frame time.
@@ -204,19 +205,21 @@ impl MeetingMedia {
         self
     }
 
-    /// Adds a synthetic participant (the `index`-th of `count`).
+    /// Adds a synthetic participant (the `index`-th of `count`), counting what it publishes
+    /// into `stats`.
     pub fn add_synthetic(
         &mut self,
         participant: MediaParticipant,
         name: String,
         index: u32,
         count: u32,
+        stats: Arc<MediaStats>,
     ) {
         let layers = mixer::simulcast::LADDER;
         let fps = self.config.synthetic_fps.max(1);
         let mut p = Participant::new(name, None, None);
         p.synthetic = Some((
-            Synthetic::new(index, count),
+            Synthetic::new(index, count, stats),
             SimulcastPublisher::new(&layers, fps),
         ));
         p.ingest = Some(NativeIngest::new(NativeStream {
@@ -335,7 +338,8 @@ impl MeetingMedia {
                 display_name,
                 index,
                 count,
-            } => self.add_synthetic(participant, display_name, index, count),
+                stats,
+            } => self.add_synthetic(participant, display_name, index, count, stats),
             EngineInput::KeyframeRequest { participant } => {
                 if let Some(p) = self.participants.get_mut(&participant) {
                     p.wants_keyframe = true;

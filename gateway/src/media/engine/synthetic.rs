@@ -12,16 +12,23 @@
 //! keyframe is asked for): the demo and the load tests pay for decoding the participants, as the
 //! gateway does with real ones, not for the participants' own encoders.
 //!
+//! Each counts what it publishes (20 ms audio packets, pictures) into the admin view's media
+//! counters of its participant, as a call's media task does for a caller.
+//!
 //! Owns only the generation of pictures and samples from a time offset and their encoding; the
 //! engine decides when to ask and what to subscribe to. Deterministic: the same inputs give the
 //! same output.
 
 use std::f32::consts::TAU;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mixer::codec::h264::{CodecError, EncodedFrame, EncoderConfig, H264Encoder};
 use mixer::frame::{FrameError, I420Frame, Yuv};
 use mixer::layout::Rect;
+
+use crate::calls::api::MediaStats;
 
 /// Size of [`Synthetic::video`]'s picture (the middle simulcast layer).
 pub const SYNTHETIC_SIZE: (u32, u32) = (640, 360);
@@ -48,6 +55,8 @@ pub struct Synthetic {
     background: Yuv,
     pitch_hz: f32,
     phase: f32,
+    /// Where what it publishes is counted (the admin view's counters of its participant).
+    stats: Arc<MediaStats>,
 }
 
 /// Distinct, saturated background colours.
@@ -63,8 +72,8 @@ const PALETTE: [(u8, u8, u8); 8] = [
 ];
 
 impl Synthetic {
-    /// The `index`-th of `count` synthetic participants.
-    pub fn new(index: u32, count: u32) -> Self {
+    /// The `index`-th of `count` synthetic participants, counting into `stats`.
+    pub fn new(index: u32, count: u32, stats: Arc<MediaStats>) -> Self {
         let (r, g, b) = PALETTE[index as usize % PALETTE.len()];
         Synthetic {
             index,
@@ -72,6 +81,7 @@ impl Synthetic {
             background: Yuv::from_rgb(r, g, b),
             pitch_hz: 110.0 + 23.0 * index as f32,
             phase: 0.0,
+            stats,
         }
     }
 
@@ -84,6 +94,8 @@ impl Synthetic {
     /// 20 ms of audio at 48 kHz (960 samples): a voice-like buzz (a few harmonics of its own
     /// pitch, amplitude-modulated at a syllable rate) on its turn, silence otherwise.
     pub fn audio(&mut self, t: Duration, out: &mut [i16]) {
+        // Every 20 ms is one packet sent, silence included (no DTX), as a real client's would be.
+        self.stats.audio_rx_packets.fetch_add(1, Ordering::Relaxed);
         if !self.talking(t) {
             out.fill(0);
             return;
@@ -248,6 +260,10 @@ impl SimulcastPublisher {
             }
             out.push((layer, unit));
         }
+        // One picture published, however many simulcast layers carry it.
+        if !out.is_empty() {
+            source.stats.video_rx_frames.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(out)
     }
 }
@@ -258,8 +274,8 @@ mod tests {
 
     #[test]
     fn participants_take_turns() {
-        let a = Synthetic::new(0, 3);
-        let b = Synthetic::new(1, 3);
+        let a = Synthetic::new(0, 3, Arc::default());
+        let b = Synthetic::new(1, 3, Arc::default());
         assert!(a.talking(Duration::ZERO) && !b.talking(Duration::ZERO));
         assert!(!a.talking(TURN) && b.talking(TURN));
         assert!(a.talking(TURN * 3));
@@ -267,7 +283,7 @@ mod tests {
 
     #[test]
     fn audio_is_loud_on_turn_and_silent_off_turn() {
-        let mut a = Synthetic::new(0, 2);
+        let mut a = Synthetic::new(0, 2, Arc::default());
         let mut buf = vec![0i16; 960];
         a.audio(Duration::from_millis(100), &mut buf);
         let loud = mixer::speakers::level_db(&buf);
@@ -278,7 +294,7 @@ mod tests {
 
     #[test]
     fn publisher_encodes_only_subscribed_layers_and_restarts_with_a_keyframe() {
-        let source = Synthetic::new(0, 1);
+        let source = Synthetic::new(0, 1, Arc::default());
         let mut p = SimulcastPublisher::new(&mixer::simulcast::LADDER, 15);
         let out = p.publish(&source, &[0]).unwrap();
         assert_eq!(out.len(), 1);
@@ -295,8 +311,28 @@ mod tests {
     }
 
     #[test]
+    fn what_it_publishes_is_counted_for_the_admin_view() {
+        let stats = Arc::new(MediaStats::default());
+        let mut source = Synthetic::new(0, 2, stats.clone());
+        let mut buf = vec![0i16; 960];
+        for i in 0..5u32 {
+            // On turn and off turn alike: a packet every 20 ms.
+            source.audio(TURN * i, &mut buf);
+        }
+        let mut p = SimulcastPublisher::new(&mixer::simulcast::LADDER, 15);
+        p.publish(&source, &[0, 1]).unwrap();
+        p.publish(&source, &[2]).unwrap();
+        // Nothing subscribed: nothing published, nothing counted.
+        p.publish(&source, &[]).unwrap();
+        let counted = stats.snapshot();
+        assert_eq!(counted.audio_rx_packets, 5);
+        assert_eq!(counted.video_rx_frames, 2, "one per picture, not per layer");
+        assert_eq!((counted.audio_tx_packets, counted.video_tx_frames), (0, 0));
+    }
+
+    #[test]
     fn the_loop_is_encoded_once_then_replayed() {
-        let source = Synthetic::new(1, 2);
+        let source = Synthetic::new(1, 2, Arc::default());
         let mut p = SimulcastPublisher::new(&[(320, 180)], 5);
         let first: Vec<EncodedFrame> = (0..10)
             .map(|_| p.publish(&source, &[0]).unwrap().remove(0).1)
@@ -318,8 +354,8 @@ mod tests {
 
     #[test]
     fn pictures_move_and_differ_per_participant() {
-        let a = Synthetic::new(0, 2);
-        let b = Synthetic::new(1, 2);
+        let a = Synthetic::new(0, 2, Arc::default());
+        let b = Synthetic::new(1, 2, Arc::default());
         let f0 = a.video(Duration::ZERO).unwrap();
         let f1 = a.video(Duration::from_secs(1)).unwrap();
         assert_eq!((f0.width(), f0.height()), SYNTHETIC_SIZE);

@@ -83,7 +83,13 @@ fn synthetic_participants_fill_the_layout_and_the_first_frame_is_a_keyframe() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
     for i in 0..3 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 3);
+        media.add_synthetic(
+            100 + i,
+            format!("Synthetic {i}"),
+            i as u32,
+            3,
+            Arc::default(),
+        );
     }
     let mut viewer = join(&mut media, 1, true);
     let mut now = t0;
@@ -128,7 +134,13 @@ fn viewers_of_the_same_picture_share_one_encoder_and_never_see_themselves() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
     for i in 0..9 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 9);
+        media.add_synthetic(
+            100 + i,
+            format!("Synthetic {i}"),
+            i as u32,
+            9,
+            Arc::default(),
+        );
     }
     // Room systems joined after the synthetic participants rank after them while silent.
     let mut feeds: Vec<Feed> = (201..=203).map(|id| join(&mut media, id, true)).collect();
@@ -191,7 +203,7 @@ fn viewers_of_the_same_picture_share_one_encoder_and_never_see_themselves() {
 fn keyframe_requests_are_honoured_but_rate_limited() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    media.add_synthetic(100, "Synthetic".into(), 0, 1);
+    media.add_synthetic(100, "Synthetic".into(), 0, 1, Arc::default());
     let mut viewer = join(&mut media, 1, true);
     let keyframes = |feed: &mut Feed| {
         drain(feed)
@@ -296,7 +308,13 @@ fn set_layout_gives_the_viewer_its_new_layout_with_a_keyframe() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
     for i in 0..3 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 3);
+        media.add_synthetic(
+            100 + i,
+            format!("Synthetic {i}"),
+            i as u32,
+            3,
+            Arc::default(),
+        );
     }
     let mut viewer = join(&mut media, 1, true);
     let mut now = t0;
@@ -338,7 +356,13 @@ fn large_plus_7_layout_renders_the_speaker_large_with_its_own_encoder() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
     for i in 0..4 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 4);
+        media.add_synthetic(
+            100 + i,
+            format!("Synthetic {i}"),
+            i as u32,
+            4,
+            Arc::default(),
+        );
     }
     let mut grid_viewer = join(&mut media, 1, true);
     let mut speaker_viewer = join(&mut media, 2, true);
@@ -398,7 +422,13 @@ fn natives_are_decoded_at_the_layer_that_fits_their_tile_once_for_all_viewers() 
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
     for i in 0..8u64 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 8);
+        media.add_synthetic(
+            100 + i,
+            format!("Synthetic {i}"),
+            i as u32,
+            8,
+            Arc::default(),
+        );
     }
     let mut a = join_hd(&mut media, 1);
     let mut b = join(&mut media, 2, true);
@@ -431,7 +461,13 @@ fn full_screen_gets_full_resolution_after_its_keyframe_and_hidden_natives_are_no
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
     for i in 0..3u64 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 3);
+        media.add_synthetic(
+            100 + i,
+            format!("Synthetic {i}"),
+            i as u32,
+            3,
+            Arc::default(),
+        );
     }
     let mut viewer = join_hd(&mut media, 1);
     let mut now = t0;
@@ -516,7 +552,13 @@ fn viewers_coming_and_going_keep_one_stream_without_new_encoders_or_keyframes() 
     // Eight synthetic participants, as in the demo: the ninth tile shows the first room system
     // other than the viewer, so every arrival and departure changes what the others see.
     for i in 0..8 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 8);
+        media.add_synthetic(
+            100 + i,
+            format!("Synthetic {i}"),
+            i as u32,
+            8,
+            Arc::default(),
+        );
     }
     let mut feeds: BTreeMap<u64, Feed> = (201..=206)
         .map(|id| (id, join(&mut media, id, true)))
@@ -641,7 +683,13 @@ fn encoders_are_released_once_the_last_viewer_leaves() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
     for i in 0..2 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 2);
+        media.add_synthetic(
+            100 + i,
+            format!("Synthetic {i}"),
+            i as u32,
+            2,
+            Arc::default(),
+        );
     }
     let _a = join(&mut media, 1, true);
     let _b = join(&mut media, 2, true);
@@ -668,7 +716,7 @@ fn a_stopped_engine_takes_its_encoders_out_of_the_gauge() {
     let metrics = crate::metrics::Metrics::new().unwrap();
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, Some(metrics.clone()));
-    media.add_synthetic(100, "Synthetic 0".into(), 0, 1);
+    media.add_synthetic(100, "Synthetic 0".into(), 0, 1, Arc::default());
     let _a = join(&mut media, 1, true);
     let _b = join(&mut media, 2, true);
     let mut now = t0;
