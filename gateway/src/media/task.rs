@@ -55,6 +55,7 @@ use crate::calls::api::{
 use crate::metrics::Metrics;
 
 use super::engine::api::{CallFeed, EngineInput, EngineSender, MediaParticipant};
+use super::h264_rtp::VideoFormat;
 use super::jitter::{JitterBuffer, AUDIO_DELAY};
 use super::prompt::PromptPlayer;
 use super::rtcp::{self, RtcpEvent, RtcpOut};
@@ -154,7 +155,7 @@ enum Command {
         engine: EngineSender,
         participant: MediaParticipant,
         display_name: String,
-        video_size: Option<(u32, u32)>,
+        video_format: Option<VideoFormat>,
     },
     Leave,
     Control(MediaControl),
@@ -296,13 +297,13 @@ impl CallMedia {
         engine: EngineSender,
         participant: MediaParticipant,
         display_name: String,
-        video_size: Option<(u32, u32)>,
+        video_format: Option<VideoFormat>,
     ) {
         self.send(Command::Join {
             engine,
             participant,
             display_name,
-            video_size,
+            video_format,
         });
     }
 
@@ -799,9 +800,9 @@ impl MediaLoop {
                 engine,
                 participant,
                 display_name,
-                video_size,
+                video_format,
             } => {
-                self.join(now(), engine, participant, display_name, video_size)
+                self.join(now(), engine, participant, display_name, video_format)
                     .await
             }
             Command::Leave => self.leave(),
@@ -826,7 +827,7 @@ impl MediaLoop {
         engine: EngineSender,
         participant: MediaParticipant,
         display_name: String,
-        video_size: Option<(u32, u32)>,
+        video_format: Option<VideoFormat>,
     ) {
         self.leave();
         let (feed_tx, feed) = mpsc::unbounded_channel();
@@ -834,7 +835,7 @@ impl MediaLoop {
             participant,
             display_name,
             feed: Some(feed_tx),
-            video_size,
+            video_format,
         };
         if engine.send(join).is_err() {
             warn!(call = %self.call, participant, "meeting engine gone; not joined");

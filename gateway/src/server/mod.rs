@@ -28,6 +28,7 @@ use crate::http::{self, AdminHandle, AdminRequest, HttpState};
 use crate::media::engine::{
     self, EngineConfig, EngineHandle, EngineInput, EngineSender, MeetingMedia,
 };
+use crate::media::h264_rtp::VideoFormat;
 use crate::media::slate::{self, SlateConfig, SlateStudio};
 use crate::media::task::{CallMedia, Meters};
 pub use config::{ConfigError, ServeConfig, ServeOptions};
@@ -171,7 +172,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     };
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(CallId, MediaEvent)>();
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
-    let mut video_sizes: HashMap<CallId, Option<(u32, u32)>> = HashMap::new();
+    let mut video_formats: HashMap<CallId, Option<VideoFormat>> = HashMap::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
     let mut load_tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -193,7 +194,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         stats,
                         metrics: Some(metrics.clone()),
                     };
-                    video_sizes.insert(call, video.map(|v| v.max_size));
+                    video_formats.insert(call, video.as_ref().map(VideoFormat::of));
                     match CallMedia::start(call, media_bind, audio, video, media_tx.clone(), meters)
                         .await
                     {
@@ -212,11 +213,11 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     participant,
                     display_name,
                 } => {
-                    let size = video_sizes.get(&call).copied().flatten();
+                    let format = video_formats.get(&call).copied().flatten();
                     let key = (tenant, conference);
                     match (media.get(&call), engines.engine(&key)) {
                         (Some(handle), Some(engine)) => {
-                            handle.join(engine, participant, display_name, size);
+                            handle.join(engine, participant, display_name, format);
                             engines.joined(call, key);
                         }
                         _ => tracing::warn!(%call, "call media could not join its meeting"),
@@ -229,7 +230,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     engines.left(call);
                 }
                 CoreOutput::MediaStop { call } => {
-                    video_sizes.remove(&call);
+                    video_formats.remove(&call);
                     if let Some(handle) = media.remove(&call) {
                         handle.stop();
                     }

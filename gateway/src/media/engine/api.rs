@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use mixer::codec::h264::EncodedFrame;
 use mixer::frame::I420Frame;
+
+use crate::media::h264_rtp::VideoFormat;
 use tokio::sync::mpsc;
 
 /// A participant's media identity inside one meeting engine (the lobby's participant number).
@@ -41,7 +43,7 @@ pub enum EngineInput {
         /// synthetic ones).
         feed: Option<mpsc::UnboundedSender<CallFeed>>,
         /// The picture size they can receive (from the negotiated H.264 level), if they take video.
-        video_size: Option<(u32, u32)>,
+        video_format: Option<VideoFormat>,
     },
     /// A participant leaves.
     Leave {

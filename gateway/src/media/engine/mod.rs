@@ -40,6 +40,7 @@ pub use ingest::{IngestStats, NativeIngest, NativeStream};
 use synthetic::{SimulcastPublisher, Synthetic};
 
 use crate::calls::api::MediaStats;
+use crate::media::h264_rtp::VideoFormat;
 use crate::metrics::Metrics;
 
 /// Audio frame time.
@@ -103,7 +104,7 @@ pub enum EngineError {
 struct Participant {
     name: String,
     feed: Option<tokio::sync::mpsc::UnboundedSender<CallFeed>>,
-    video_size: Option<(u32, u32)>,
+    video_format: Option<VideoFormat>,
     audio: VecDeque<Vec<i16>>,
     vad: VoiceActivityDetector,
     video: Option<(Arc<I420Frame>, u64)>,
@@ -125,11 +126,11 @@ struct Participant {
     shown: bool,
 }
 
-/// What makes two viewers' pictures identical: size, layout, who fills which tile, who is
-/// highlighted.
+/// What makes two viewers' pictures identical: format (size, and the NAL limit of
+/// packetization-mode 0), layout, who fills which tile, who is highlighted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct LayoutKey {
-    size: (u32, u32),
+    format: VideoFormat,
     kind: LayoutKind,
     tiles: Vec<Option<MediaParticipant>>,
     highlight: Option<MediaParticipant>,
@@ -291,11 +292,11 @@ impl MeetingMedia {
                 participant,
                 display_name,
                 feed,
-                video_size,
+                video_format,
             } => {
                 self.insert(
                     participant,
-                    Participant::new(display_name, feed, video_size),
+                    Participant::new(display_name, feed, video_format),
                 );
             }
             EngineInput::Leave { participant } => {
@@ -453,7 +454,7 @@ impl MeetingMedia {
         let viewers: Vec<MediaParticipant> = self
             .participants
             .iter()
-            .filter(|(_, p)| p.feed.is_some() && p.video_size.is_some())
+            .filter(|(_, p)| p.feed.is_some() && p.video_format.is_some())
             .map(|(id, _)| *id)
             .collect();
         // Idle encoders go first, also when nobody watches any more: returning before this
@@ -486,7 +487,9 @@ impl MeetingMedia {
             let Some(p) = self.participants.get_mut(&viewer) else {
                 continue;
             };
-            let Some(size) = p.video_size else { continue };
+            let Some(format) = p.video_format else {
+                continue;
+            };
             let tiles: Vec<Option<MediaParticipant>> = p
                 .assigner
                 .assign(&ranked, Some(ParticipantId(viewer)))
@@ -495,7 +498,7 @@ impl MeetingMedia {
                 .collect();
             let highlight = dominant.filter(|d| tiles.contains(&Some(*d)));
             let key = LayoutKey {
-                size,
+                format,
                 kind: p.assigner.kind(),
                 tiles,
                 highlight,
@@ -577,8 +580,10 @@ impl MeetingMedia {
         watched: &HashSet<EncoderId>,
         claimed: &HashSet<EncoderId>,
     ) -> Result<EncoderId, EngineError> {
+        // An encoder's format (size, slice limit) is fixed: a mode-0 viewer never takes over an
+        // encoder that cuts whole-picture slices, nor a mode-1 viewer a size-limited one.
         let free =
-            |id: &EncoderId, e: &SharedEncoder| !claimed.contains(id) && e.key.size == key.size;
+            |id: &EncoderId, e: &SharedEncoder| !claimed.contains(id) && e.key.format == key.format;
         let mut previous: HashMap<EncoderId, usize> = HashMap::new();
         for m in members {
             if let Some(id) = self.participants.get(m).and_then(|p| p.encoder) {
@@ -602,14 +607,15 @@ impl MeetingMedia {
                 if shared.key != *key {
                     let kind = key.kind;
                     if shared.grid.kind() != kind {
-                        shared.grid = TileGrid::new(kind, key.size.0, key.size.1)?;
+                        let (width, height) = key.format.size;
+                        shared.grid = TileGrid::new(kind, width, height)?;
                     }
                     shared.key = key.clone();
                 }
             }
             return Ok(id);
         }
-        let (width, height) = key.size;
+        let (width, height) = key.format.size;
         let pixels = f64::from(width * height) / f64::from(1280 * 720);
         let bitrate = ((f64::from(self.config.bitrate_bps) * pixels) as u32).max(200_000);
         let shared = SharedEncoder {
@@ -620,6 +626,7 @@ impl MeetingMedia {
                 height,
                 fps: self.config.fps as f32,
                 bitrate_bps: bitrate,
+                max_nal_bytes: key.format.max_nal_bytes,
                 ..EncoderConfig::hd720()
             })?,
             grid: layout_grid(key)?,
@@ -719,7 +726,7 @@ impl MeetingMedia {
             for (slot, rect) in key.tiles.iter().zip(grid.tiles()) {
                 let Some(id) = slot else { continue };
                 let size = (rect.width, rect.height);
-                let fps = mixer::simulcast::tile_fps(size, key.size, self.config.fps);
+                let fps = mixer::simulcast::tile_fps(size, key.format.size, self.config.fps);
                 let need = needs.entry(*id).or_insert((size, fps));
                 if rect.area() > u64::from(need.0 .0) * u64::from(need.0 .1) {
                     need.0 = size;
@@ -793,19 +800,19 @@ impl Drop for MeetingMedia {
 /// The tile geometry of a layout (its kind is part of the key: the viewer's layout mode and how
 /// many tiles are filled decide it).
 fn layout_grid(key: &LayoutKey) -> Result<TileGrid, mixer::LayoutError> {
-    TileGrid::new(key.kind, key.size.0, key.size.1)
+    TileGrid::new(key.kind, key.format.size.0, key.format.size.1)
 }
 
 impl Participant {
     fn new(
         name: String,
         feed: Option<tokio::sync::mpsc::UnboundedSender<CallFeed>>,
-        video_size: Option<(u32, u32)>,
+        video_format: Option<VideoFormat>,
     ) -> Self {
         Participant {
             name,
             feed,
-            video_size,
+            video_format,
             audio: VecDeque::new(),
             vad: VoiceActivityDetector::new(),
             video: None,
@@ -888,3 +895,5 @@ pub fn start(mut media: MeetingMedia, name: String) -> std::io::Result<EngineHan
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mode0;

@@ -20,7 +20,7 @@ fn join(media: &mut MeetingMedia, id: u64, video: bool) -> Feed {
         participant: id,
         display_name: format!("Room {id}"),
         feed: Some(tx),
-        video_size: video.then_some((640, 360)),
+        video_format: video.then_some(VideoFormat::unlimited((640, 360))),
     });
     rx
 }
@@ -408,7 +408,7 @@ fn join_hd(media: &mut MeetingMedia, id: u64) -> Feed {
         participant: id,
         display_name: format!("Room {id}"),
         feed: Some(tx),
-        video_size: Some((1280, 720)),
+        video_format: Some(VideoFormat::unlimited((1280, 720))),
     });
     rx
 }

@@ -63,7 +63,7 @@ impl MediaLoop {
             let watch = SlateInput::Watch {
                 viewer: self.call,
                 slate: slate.clone(),
-                size: video.max_size,
+                format: VideoFormat::of(video),
                 feed: tx,
             };
             if studio.send(watch).is_ok() {
