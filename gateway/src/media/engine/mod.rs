@@ -220,7 +220,7 @@ impl MeetingMedia {
         let fps = self.config.synthetic_fps.max(1);
         let mut p = Participant::new(name, None, None);
         p.synthetic = Some((
-            Synthetic::new(index, count, stats),
+            Synthetic::new(index, count).counting_into(stats),
             SimulcastPublisher::new(&layers, fps),
         ));
         p.ingest = Some(NativeIngest::new(NativeStream {

@@ -72,8 +72,9 @@ const PALETTE: [(u8, u8, u8); 8] = [
 ];
 
 impl Synthetic {
-    /// The `index`-th of `count` synthetic participants, counting into `stats`.
-    pub fn new(index: u32, count: u32, stats: Arc<MediaStats>) -> Self {
+    /// The `index`-th of `count` synthetic participants (counting into counters of its own until
+    /// [`counting_into`](Self::counting_into) names the participant's).
+    pub fn new(index: u32, count: u32) -> Self {
         let (r, g, b) = PALETTE[index as usize % PALETTE.len()];
         Synthetic {
             index,
@@ -81,8 +82,15 @@ impl Synthetic {
             background: Yuv::from_rgb(r, g, b),
             pitch_hz: 110.0 + 23.0 * index as f32,
             phase: 0.0,
-            stats,
+            stats: Arc::default(),
         }
+    }
+
+    /// Counts what it publishes into `stats` (its participant's admin view counters).
+    #[must_use]
+    pub fn counting_into(mut self, stats: Arc<MediaStats>) -> Self {
+        self.stats = stats;
+        self
     }
 
     /// Whether it is this participant's turn to talk at `t` since the meeting's media started.
@@ -274,8 +282,8 @@ mod tests {
 
     #[test]
     fn participants_take_turns() {
-        let a = Synthetic::new(0, 3, Arc::default());
-        let b = Synthetic::new(1, 3, Arc::default());
+        let a = Synthetic::new(0, 3);
+        let b = Synthetic::new(1, 3);
         assert!(a.talking(Duration::ZERO) && !b.talking(Duration::ZERO));
         assert!(!a.talking(TURN) && b.talking(TURN));
         assert!(a.talking(TURN * 3));
@@ -283,7 +291,7 @@ mod tests {
 
     #[test]
     fn audio_is_loud_on_turn_and_silent_off_turn() {
-        let mut a = Synthetic::new(0, 2, Arc::default());
+        let mut a = Synthetic::new(0, 2);
         let mut buf = vec![0i16; 960];
         a.audio(Duration::from_millis(100), &mut buf);
         let loud = mixer::speakers::level_db(&buf);
@@ -294,7 +302,7 @@ mod tests {
 
     #[test]
     fn publisher_encodes_only_subscribed_layers_and_restarts_with_a_keyframe() {
-        let source = Synthetic::new(0, 1, Arc::default());
+        let source = Synthetic::new(0, 1);
         let mut p = SimulcastPublisher::new(&mixer::simulcast::LADDER, 15);
         let out = p.publish(&source, &[0]).unwrap();
         assert_eq!(out.len(), 1);
@@ -313,7 +321,7 @@ mod tests {
     #[test]
     fn what_it_publishes_is_counted_for_the_admin_view() {
         let stats = Arc::new(MediaStats::default());
-        let mut source = Synthetic::new(0, 2, stats.clone());
+        let mut source = Synthetic::new(0, 2).counting_into(stats.clone());
         let mut buf = vec![0i16; 960];
         for i in 0..5u32 {
             // On turn and off turn alike: a packet every 20 ms.
@@ -332,7 +340,7 @@ mod tests {
 
     #[test]
     fn the_loop_is_encoded_once_then_replayed() {
-        let source = Synthetic::new(1, 2, Arc::default());
+        let source = Synthetic::new(1, 2);
         let mut p = SimulcastPublisher::new(&[(320, 180)], 5);
         let first: Vec<EncodedFrame> = (0..10)
             .map(|_| p.publish(&source, &[0]).unwrap().remove(0).1)
@@ -354,8 +362,8 @@ mod tests {
 
     #[test]
     fn pictures_move_and_differ_per_participant() {
-        let a = Synthetic::new(0, 2, Arc::default());
-        let b = Synthetic::new(1, 2, Arc::default());
+        let a = Synthetic::new(0, 2);
+        let b = Synthetic::new(1, 2);
         let f0 = a.video(Duration::ZERO).unwrap();
         let f1 = a.video(Duration::from_secs(1)).unwrap();
         assert_eq!((f0.width(), f0.height()), SYNTHETIC_SIZE);
