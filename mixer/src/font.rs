@@ -217,11 +217,11 @@ impl TextMask {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The participants of issue 18: one name per script the gateway must draw.
-    const NAMES: [&str; 7] = [
+    pub(crate) const NAMES: [&str; 7] = [
         "José",
         "Zoë",
         "Łukasz",

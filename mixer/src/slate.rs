@@ -399,15 +399,7 @@ mod tests {
     #[test]
     fn meetings_named_in_any_script_get_their_name_on_the_slate() {
         let style = SlateStyle::default();
-        for name in [
-            "José",
-            "Zoë",
-            "Łukasz",
-            "Σοφία",
-            "Дмитрий",
-            "田中",
-            "김민준",
-        ] {
+        for name in crate::font::tests::NAMES {
             let text = SlateText {
                 title: "Waiting for the host to let you in".into(),
                 lines: vec![format!("{name}'s meeting")],

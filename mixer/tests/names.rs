@@ -41,6 +41,15 @@ fn contents<'a>(
         .collect()
 }
 
+/// The default look, on the calling thread (counters and pictures are then deterministic).
+fn single_threaded() -> Compositor {
+    Compositor::new(CompositorConfig {
+        threading: Threading::Single,
+        ..CompositorConfig::default()
+    })
+    .unwrap()
+}
+
 /// The luma of `rect` of `frame`, row by row, thresholded at near-white: the label's ink.
 fn white_ink(frame: &I420Frame, rect: Rect) -> Vec<Vec<bool>> {
     let y = frame.plane(PlaneKind::Y);
@@ -70,11 +79,7 @@ fn label_area(tile: Rect) -> Rect {
 fn every_name_gets_a_distinct_label_that_fits_its_tile() {
     let frame = grey();
     let grid = TileGrid::new(LayoutKind::Grid3x3, 1280, 720).unwrap();
-    let mut compositor = Compositor::new(CompositorConfig {
-        threading: Threading::Single,
-        ..CompositorConfig::default()
-    })
-    .unwrap();
+    let mut compositor = single_threaded();
     let canvas = compositor
         .compose(&grid, &contents(&NAMES, &frame, 1), None)
         .unwrap();
@@ -124,11 +129,7 @@ fn non_latin_names_are_not_question_marks() {
     // The ASCII-only font drew every other character as `?`: 田中 and ?? looked the same.
     let frame = grey();
     let grid = TileGrid::new(LayoutKind::Grid3x3, 1280, 720).unwrap();
-    let mut compositor = Compositor::new(CompositorConfig {
-        threading: Threading::Single,
-        ..CompositorConfig::default()
-    })
-    .unwrap();
+    let mut compositor = single_threaded();
     let names = ["田中", "??", "Zoë", "Zo?"];
     let canvas = compositor
         .compose(&grid, &contents(&names, &frame, 1), None)
@@ -142,11 +143,7 @@ fn non_latin_names_are_not_question_marks() {
 fn labels_are_rasterised_once_per_name_not_per_frame() {
     let frame = grey();
     let grid = TileGrid::new(LayoutKind::Grid3x3, 1280, 720).unwrap();
-    let mut compositor = Compositor::new(CompositorConfig {
-        threading: Threading::Single,
-        ..CompositorConfig::default()
-    })
-    .unwrap();
+    let mut compositor = single_threaded();
     for frame_id in 1..=30 {
         compositor
             .compose(&grid, &contents(&NAMES, &frame, frame_id), None)

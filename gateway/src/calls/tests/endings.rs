@@ -34,7 +34,12 @@ fn call_ended_lines(body: impl FnOnce()) -> Vec<String> {
         .with_writer(log.clone())
         .with_ansi(false)
         .finish();
-    tracing::subscriber::with_default(subscriber, body);
+    tracing::subscriber::with_default(subscriber, || {
+        // Other test threads may have registered the core's log callsites while no subscriber
+        // of theirs was interested, and tracing caches that: recompute it now that ours exists.
+        tracing::callsite::rebuild_interest_cache();
+        body();
+    });
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     text.lines()
         .filter(|l| l.contains("call ended"))

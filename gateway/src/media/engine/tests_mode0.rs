@@ -86,13 +86,8 @@ fn mode_0_viewers_share_a_slice_limited_encoder_of_their_own() {
     // Same format, same stream.
     assert!(Arc::ptr_eq(got[0].last().unwrap(), got[1].last().unwrap()));
     assert!(Arc::ptr_eq(got[2].last().unwrap(), got[3].last().unwrap()));
-    let biggest = |frames: &[Arc<EncodedFrame>]| {
-        frames
-            .iter()
-            .flat_map(|f| f.nal_units().map(<[u8]>::len).collect::<Vec<_>>())
-            .max()
-            .unwrap_or(0)
-    };
+    let biggest =
+        |frames: &[Arc<EncodedFrame>]| frames.iter().map(|f| f.largest_nal()).max().unwrap_or(0);
     // Mode 1: a 720p keyframe in one slice is far larger than a packet (FU-A carries it).
     assert!(biggest(&got[0]) > MAX_VIDEO_PAYLOAD, "{}", biggest(&got[0]));
     // Mode 0: every NAL, keyframes included, fits one packet; and the stream decodes.

@@ -244,13 +244,8 @@ fn a_mode_0_viewer_gets_the_slate_in_packet_sized_slices_on_a_stream_of_its_own(
         2,
         "same slate and size, different slicing"
     );
-    let biggest = |frames: &[Arc<EncodedFrame>]| {
-        frames
-            .iter()
-            .flat_map(|f| f.nal_units().map(<[u8]>::len).collect::<Vec<_>>())
-            .max()
-            .unwrap_or(0)
-    };
+    let biggest =
+        |frames: &[Arc<EncodedFrame>]| frames.iter().map(|f| f.largest_nal()).max().unwrap_or(0);
     let (f1, f0) = (frames(&mut one), frames(&mut zero));
     assert!(f0[0].keyframe && f1[0].keyframe);
     assert!(biggest(&f1) > max, "mode 1 keeps one slice per picture");
