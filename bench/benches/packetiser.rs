@@ -4,8 +4,8 @@
 
 use bench::content::room_frame;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gateway::media::h264_rtp::Packetizer;
 use mixer::codec::{EncoderConfig, H264Encoder};
+use rtp_session::h264_rtp::Packetizer;
 use std::hint::black_box;
 
 fn packetiser(c: &mut Criterion) {

@@ -286,7 +286,7 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
     }
     let mut feeds = Vec::new();
     for v in 0..vtcs {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = gateway::media::engine::feed::channel();
         engine.handle_input(EngineInput::Join {
             participant: vtc_id(v),
             display_name: format!("VTC {}", v + 1),
@@ -382,7 +382,7 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
         }
         let mut distinct = std::collections::HashSet::new();
         for (v, feed) in feeds.iter_mut().enumerate() {
-            while let Ok(item) = feed.try_recv() {
+            while let Some(item) = feed.try_recv() {
                 match item {
                     CallFeed::Video { frame, .. } => {
                         run.pictures_out += 1;

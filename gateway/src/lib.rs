@@ -1,5 +1,6 @@
-//! The Tessera gateway: the tenant directory, the lobby engine and the operator CLI (and, with the
-//! SIP and media issues, the running server).
+//! The Tessera gateway: the running server (`tessera serve`: SIP call control, per-call RTP media
+//! and the meeting media engines, the admin API and console, metrics), the tenant directory, the
+//! lobby engine and the operator CLI.
 //!
 //! The binary's `main` only parses arguments and reports errors; everything it does lives here so
 //! tests drive it directly.

@@ -46,6 +46,14 @@ pub struct Metrics {
     pub keyframes_requested_total: IntCounterVec,
     /// CPU cores the video encoders used over the last second (drives automatic capacity).
     pub encoder_load_cores: prometheus::Gauge,
+    // Bounded media queues and the media worker pool (issue 11).
+    /// Media dropped on the way because a queue was full, by what (`audio`, `video`: a call's
+    /// feed; `engine_audio`, `engine_picture`, `engine_native`: a meeting engine's inputs;
+    /// `decode`: access units a call's decoder queue shed, whole pictures up to the next keyframe).
+    pub media_dropped_total: IntCounterVec,
+    /// Threads of the media worker pool that runs every meeting engine and the slates (fixed
+    /// at start: it does not grow with meetings or calls).
+    pub media_workers: IntGauge,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -173,8 +181,25 @@ impl Metrics {
                     "CPU cores the video encoders used over the last second.",
                 )?,
             ),
+            media_dropped_total: counter(
+                "tessera_media_dropped_total",
+                "Media dropped because a queue was full (video to the next keyframe).",
+                &["what"],
+            )?,
+            media_workers: register(
+                &registry,
+                IntGauge::new(
+                    "tessera_media_workers",
+                    "Threads of the media worker pool (meeting engines and slates).",
+                )?,
+            ),
             registry,
         };
+        // The decode drops show from the start (at 0), so a dashboard or alert can rely on them.
+        metrics
+            .media_dropped_total
+            .with_label_values(&["decode"])
+            .inc_by(0);
         #[cfg(target_os = "linux")]
         if let Err(e) = metrics.registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -217,6 +242,10 @@ mod tests {
             .with_label_values(&["tx", "audio"])
             .inc_by(50);
         m.call_setup_seconds.observe(0.01);
+        m.media_dropped_total
+            .with_label_values(&["video"])
+            .inc_by(3);
+        m.media_workers.set(2);
         let text = m.render();
         for line in [
             "tessera_calls_active{protocol=\"sip\",tenant=\"12345678\"} 2",
@@ -228,6 +257,9 @@ mod tests {
             "tessera_rtp_lost_total 0",
             "tessera_video_frames_encoded_total 0",
             "tessera_layout_encoders 0",
+            "tessera_media_dropped_total{what=\"video\"} 3",
+            "tessera_media_dropped_total{what=\"decode\"} 0",
+            "tessera_media_workers 2",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

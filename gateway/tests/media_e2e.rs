@@ -28,8 +28,6 @@ mod ffmpeg;
 mod relay;
 #[path = "media_e2e/server.rs"]
 mod server;
-#[path = "media_e2e/ua.rs"]
-mod ua;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -41,7 +39,7 @@ use ffmpeg::{Decoded, Picture, Proc, Receiver};
 use relay::{Kind, Relay, StreamStats, Targets};
 use serde_json::Value;
 use server::{Server, TENANT};
-use ua::{Answer, Ua};
+use sip_testua::{Answer, Ua};
 
 /// The demo meeting (`tessera serve --demo`: 8 synthetic participants).
 const DEMO_MEETING: &str = "1177958860";
@@ -89,8 +87,9 @@ impl Vtc {
         } else {
             format!("{TENANT}.{conference}")
         };
-        let mut ua = Ua::new(server.sip, &dialled, name);
-        let offer = ua::vtc_offer(relay.media_port(Kind::Audio), relay.media_port(Kind::Video));
+        let mut ua = Ua::new(server.sip, &dialled, name).unwrap();
+        let offer =
+            sip_testua::vtc_offer(relay.media_port(Kind::Audio), relay.media_port(Kind::Video));
         let answer = ua.invite(&offer).unwrap_or_else(|e| {
             panic!(
                 "{name}: the call was not answered: {e}\noffer:\n{offer}\nserver log:\n{}",

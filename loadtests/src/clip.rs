@@ -5,10 +5,10 @@
 //!
 //! Owns generating and encoding the clip; sending it is the fleet's.
 
-use gateway::media::h264_rtp::Packetizer;
 use mixer::codec::h264::{EncoderConfig, H264Encoder};
 use mixer::frame::{I420Frame, Yuv};
 use mixer::layout::Rect;
+use rtp_session::h264_rtp::Packetizer;
 
 use crate::stamp;
 

@@ -13,7 +13,6 @@ mod gateway;
 mod httpc;
 mod procfs;
 mod report;
-mod sipua;
 mod soak;
 mod stamp;
 mod stats;

@@ -1,4 +1,4 @@
-//! The in-process VTC fleet: each VTC places one SIP call (see [`crate::sipua`]), sends the
+//! The in-process VTC fleet: each VTC places one SIP call (see [`sip_testua`]), sends the
 //! pre-encoded clip as H.264 RTP at 30 fps with fresh sequence numbers and timestamps plus PCMU
 //! audio, and receives, depacketises and checks what the gateway sends back: frame rate, packet
 //! loss, keyframe delay, decodability. A probe VTC also decodes every picture and reads the stamp
@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gateway::media::h264_rtp::{Depacketized, Depacketizer};
 use mixer::codec::h264::H264Decoder;
+use rtp_session::h264_rtp::{Depacketized, Depacketizer};
+use sip_testua::{vtc_offer, Ua};
 
 use crate::clip::{Clip, FPS, VIDEO_CLOCK};
-use crate::sipua::{vtc_offer, Ua};
 use crate::stamp;
 
 /// The instant every time in a run is measured from.

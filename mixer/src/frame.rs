@@ -340,6 +340,22 @@ impl I420Frame {
         Self::solid(width, height, Yuv::BLACK)
     }
 
+    /// Test picture `n` of a moving pattern with texture (8x8 checks over a gradient, shifted by
+    /// `n`): successive pictures differ and each codes to a few kilobytes, like camera video
+    /// rather than a flat card. For tests and simulated peers.
+    pub fn test_pattern(width: u32, height: u32, n: u32) -> Result<Self, FrameError> {
+        let mut frame = Self::new(width, height)?;
+        for (p, mut plane) in frame.planes_mut().into_iter().enumerate() {
+            for y in 0..plane.height() {
+                for (x, px) in plane.row_mut(y).iter_mut().enumerate() {
+                    let check = ((x / 8 + y / 8 + n as usize + p) % 2) as u8;
+                    *px = (check * 96).wrapping_add((x / 2 + y) as u8);
+                }
+            }
+        }
+        Ok(frame)
+    }
+
     /// A `width` x `height` frame filled with `color`, tight strides.
     pub fn solid(width: u32, height: u32, color: Yuv) -> Result<Self, FrameError> {
         check_size(width, height)?;

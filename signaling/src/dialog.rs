@@ -48,7 +48,8 @@ impl DialogId {
     }
 }
 
-/// One dialog, as the side that answered the INVITE (UAS) sees it.
+/// One dialog, as either side sees it: the side that answered the INVITE ([`Dialog::uas`]) or the
+/// side that sent it ([`Dialog::uac`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dialog {
     id: DialogId,
@@ -57,7 +58,9 @@ pub struct Dialog {
     remote_target: String,
     route_set: Vec<String>,
     local_seq: u32,
-    remote_seq: u32,
+    /// The last remote CSeq; `None` until the remote side sends a request (a UAC's dialog starts
+    /// with an empty remote sequence number, §12.1.2).
+    remote_seq: Option<u32>,
     local_contact: String,
 }
 
@@ -97,9 +100,61 @@ impl Dialog {
             remote_target: contact.uri,
             route_set,
             local_seq: 0,
-            remote_seq: invite.cseq()?.seq,
+            remote_seq: Some(invite.cseq()?.seq),
             local_contact: local_contact.to_owned(),
         })
+    }
+
+    /// The dialog a 2xx (or tagged 1xx) to our INVITE creates at the UAC (§12.1.2): the route set
+    /// is the response's Record-Route in reverse order, the remote target its Contact, the local
+    /// CSeq the INVITE's. `local_contact` is the Contact URI the INVITE carried.
+    pub fn uac(
+        invite: &Message,
+        response: &Message,
+        local_contact: &str,
+    ) -> Result<Dialog, DialogError> {
+        let local = invite.from()?;
+        let remote = response.to()?;
+        let local_tag = local
+            .tag()
+            .ok_or(DialogError::Incomplete("From has no tag"))?
+            .to_owned();
+        let remote_tag = remote
+            .tag()
+            .ok_or(DialogError::Incomplete("To has no tag"))?
+            .to_owned();
+        let contact = response
+            .contact()?
+            .into_iter()
+            .next()
+            .ok_or(DialogError::Incomplete("no Contact"))?;
+        let mut route_set: Vec<String> = response
+            .headers
+            .get_all(&HeaderName::RECORD_ROUTE)
+            .flat_map(split_list)
+            .map(|r| r.trim().to_owned())
+            .collect();
+        route_set.reverse();
+        Ok(Dialog {
+            id: DialogId {
+                call_id: invite.call_id()?.to_owned(),
+                local_tag,
+                remote_tag,
+            },
+            local,
+            remote,
+            remote_target: contact.uri,
+            route_set,
+            local_seq: invite.cseq()?.seq,
+            remote_seq: None,
+            local_contact: local_contact.to_owned(),
+        })
+    }
+
+    /// The local CSeq number of the last request built by [`request`](Self::request) (for a UAC,
+    /// the INVITE's until then).
+    pub fn local_seq(&self) -> u32 {
+        self.local_seq
     }
 
     /// The dialog's id.
@@ -124,13 +179,13 @@ impl Dialog {
         if matches!(cseq.method, Method::Ack | Method::Cancel) {
             return Ok(());
         }
-        if cseq.seq <= self.remote_seq {
+        if let Some(last) = self.remote_seq.filter(|last| cseq.seq <= *last) {
             return Err(DialogError::CSeqOutOfOrder {
-                last: self.remote_seq,
+                last,
                 got: cseq.seq,
             });
         }
-        self.remote_seq = cseq.seq;
+        self.remote_seq = Some(cseq.seq);
         if matches!(cseq.method, Method::Invite | Method::Update) {
             if let Some(contact) = request.contact()?.into_iter().next() {
                 self.remote_target = contact.uri;
@@ -142,7 +197,24 @@ impl Dialog {
     /// A new request within the dialog (BYE, INFO, re-INVITE) with the next local CSeq and the
     /// given top Via (whose branch starts a new client transaction).
     pub fn request(&mut self, method: Method, via: &Via) -> Message {
-        self.local_seq += 1;
+        let seq = self.next_local_seq();
+        self.build(method, seq, via)
+    }
+
+    /// Takes the next local CSeq number (for a request resent with credentials, which needs a
+    /// new one, RFC 3261 §22.2).
+    pub fn next_local_seq(&mut self) -> u32 {
+        self.local_seq = self.local_seq.wrapping_add(1);
+        self.local_seq
+    }
+
+    /// The ACK of a 2xx to the INVITE with CSeq number `invite_seq` (§13.2.2.4): an in-dialog
+    /// request of its own (new branch) that reuses the INVITE's CSeq number.
+    pub fn ack(&self, invite_seq: u32, via: &Via) -> Message {
+        self.build(Method::Ack, invite_seq, via)
+    }
+
+    fn build(&self, method: Method, seq: u32, via: &Via) -> Message {
         let mut request = Message::request(method.clone(), self.remote_target.clone())
             .with_header(HeaderName::VIA, via.to_string())
             .with_header(HeaderName::MAX_FORWARDS, "70");
@@ -153,7 +225,7 @@ impl Dialog {
             .with_header(HeaderName::FROM, self.local.to_string())
             .with_header(HeaderName::TO, self.remote.to_string())
             .with_header(HeaderName::CALL_ID, self.id.call_id.clone())
-            .with_header(HeaderName::CSEQ, format!("{} {method}", self.local_seq))
+            .with_header(HeaderName::CSEQ, format!("{seq} {method}"))
             .with_header(HeaderName::CONTACT, format!("<{}>", self.local_contact));
         request
     }
@@ -215,6 +287,69 @@ Content-Length: 0\r\n\r\n",
         };
         ack.headers.set(HeaderName::CSEQ, "10 ACK");
         assert!(d.on_request(&ack).is_ok());
+    }
+
+    /// The 200 to [`invite`] back through the same two proxies: the UAS copies the
+    /// Record-Route as it received it (p1 nearest the UAS).
+    fn answer_200() -> Message {
+        Message::response_to(&invite(), 200, Some("gw9"))
+            .with_header(
+                HeaderName::RECORD_ROUTE,
+                "<sip:p1.example;lr>, <sip:p2.example;lr>",
+            )
+            .with_header(HeaderName::CONTACT, "<sip:gw@203.0.113.1:5060>")
+    }
+
+    #[test]
+    fn uac_dialog_reverses_record_route_and_acks_with_the_invite_cseq() {
+        let mut d = Dialog::uac(&invite(), &answer_200(), "sip:board@192.0.2.10:5060").unwrap();
+        assert_eq!(
+            (d.id().local_tag.as_str(), d.id().remote_tag.as_str()),
+            ("r1", "gw9")
+        );
+        let via = Via::new("UDP", "192.0.2.10", Some(5060), "z9hG4bKack");
+        let ack = d.ack(10, &via);
+        assert_eq!(ack.request_uri(), Some("sip:gw@203.0.113.1:5060"));
+        assert_eq!(ack.cseq().unwrap().seq, 10);
+        assert_eq!(ack.method(), Some(&Method::Ack));
+        // The UAC's route set starts at the proxy nearest to it.
+        let routes: Vec<_> = ack.headers.get_all(&HeaderName::ROUTE).collect();
+        assert_eq!(routes, ["<sip:p2.example;lr>", "<sip:p1.example;lr>"]);
+        let bye = d.request(Method::Bye, &via);
+        assert_eq!(bye.cseq().unwrap().seq, 11);
+        assert_eq!(bye.to().unwrap().tag(), Some("gw9"));
+        assert_eq!(bye.from().unwrap().tag(), Some("r1"));
+    }
+
+    #[test]
+    fn uac_dialog_accepts_any_first_remote_cseq() {
+        let mut d = Dialog::uac(&invite(), &answer_200(), "sip:board@192.0.2.10").unwrap();
+        let mut bye = invite();
+        bye.start = crate::sip::StartLine::Request {
+            method: Method::Bye,
+            uri: "sip:board@192.0.2.10".into(),
+        };
+        bye.headers.set(HeaderName::CSEQ, "1 BYE");
+        assert!(d.on_request(&bye).is_ok());
+        assert!(d.on_request(&bye).is_err());
+    }
+
+    #[test]
+    fn uac_dialog_needs_a_to_tag_and_contact() {
+        let mut untagged = answer_200();
+        untagged
+            .headers
+            .set(HeaderName::TO, "<sip:1177958860@video.acme.example>");
+        assert_eq!(
+            Dialog::uac(&invite(), &untagged, "sip:a@b"),
+            Err(DialogError::Incomplete("To has no tag"))
+        );
+        let mut no_contact = answer_200();
+        no_contact.headers.remove(&HeaderName::CONTACT);
+        assert_eq!(
+            Dialog::uac(&invite(), &no_contact, "sip:a@b"),
+            Err(DialogError::Incomplete("no Contact"))
+        );
     }
 
     #[test]

@@ -1,16 +1,21 @@
 //! Tessera's signalling layer: everything a call says before media flows.
 //!
 //! Owns the dial plan (what a caller dialled and which meeting it means) and the identifiers it is
-//! made of. Sans-IO: nothing here opens a socket, reads the clock or touches the database; the
-//! directory is reached through the [`dial::DialLookup`] trait the gateway implements.
+//! made of, the SIP message grammar ([`sip`]), RFC 3261 transactions ([`transaction`]) and
+//! dialogs ([`dialog`]), one SIP user agent built on them ([`ua`]), digest authentication
+//! ([`digest`]), SDP offer/answer ([`sdp`]) and meeting-invitation scanning ([`invite`]).
+//! Sans-IO: nothing here opens a socket, reads the clock or touches the database; time is passed
+//! in, and the directory is reached through the [`dial::DialLookup`] trait the gateway implements.
 
 pub mod dial;
 pub mod dialog;
+pub mod digest;
 pub mod ids;
 pub mod invite;
 pub mod sdp;
 pub mod sip;
 pub mod transaction;
+pub mod ua;
 
 pub use dial::{DialError, DialLookup, DialString, LookupError, ResolvedDial, Route};
 pub use ids::{ConferenceId, DialPrefix, IdError, TenantKey};

@@ -3,7 +3,6 @@
 //! with their replies. Plain data only; no behaviour lives here.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -11,7 +10,11 @@ use serde::Serialize;
 use signaling::transaction::Peer;
 
 use crate::lobby::ParticipantClass;
-use mixer::layout::LayoutMode;
+
+// The call-media types live with the media state machine; the call core names them from here.
+pub use rtp_session::api::{
+    AudioSetup, DtmfDigit, MediaControl, MediaEvent, Prompt, PromptCodec, Slate, VideoSetup,
+};
 
 /// A call's identity inside the gateway (stable for the call's life, unlike its dialog tags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,91 +24,6 @@ impl fmt::Display for CallId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "c{}", self.0)
     }
-}
-
-/// Audio codecs a call can negotiate: what the media task plays prompts and sends the mix in,
-/// and reads DTMF alongside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PromptCodec {
-    /// G.711 µ-law, 8 kHz.
-    Pcmu,
-    /// G.711 A-law, 8 kHz.
-    Pcma,
-    /// G.722, 16 kHz audio on an 8000 Hz RTP clock.
-    G722,
-    /// Opus, 48 kHz.
-    Opus,
-}
-
-/// The negotiated audio of a call, as far as the driver's media task needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AudioSetup {
-    /// Our RTP port (the driver binds it).
-    pub local_port: u16,
-    /// Where to send RTP (symmetric RTP: the driver switches to the address packets really come
-    /// from once they arrive).
-    pub remote: SocketAddr,
-    /// Payload type and codec to send prompts with.
-    pub payload_type: u8,
-    /// The codec behind `payload_type`.
-    pub codec: PromptCodec,
-    /// RFC 4733 telephone-event payload type, if negotiated.
-    pub telephone_event_pt: Option<u8>,
-    /// RTCP shares the RTP port (RFC 5761), agreed by both sides.
-    pub rtcp_mux: bool,
-}
-
-/// The negotiated video of a call, as the driver's media task needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VideoSetup {
-    /// Our video RTP port (RTCP muxed on it, or on the next port).
-    pub local_port: u16,
-    /// Where to send RTP (latched to the real source once packets arrive).
-    pub remote: SocketAddr,
-    /// H.264 payload type.
-    pub payload_type: u8,
-    /// RFC 6184 packetization-mode (0 or 1).
-    pub packetization_mode: u8,
-    /// The largest picture we may send (from the negotiated level and `max-fs`), capped at 720p.
-    pub max_size: (u32, u32),
-    /// The most we should send, bit/s.
-    pub bitrate_bps: u64,
-    /// The far end takes generic NACK.
-    pub nack: bool,
-    /// The far end takes PLI.
-    pub pli: bool,
-    /// The far end takes FIR.
-    pub fir: bool,
-    /// RTCP shares the RTP port (RFC 5761), agreed by both sides.
-    pub rtcp_mux: bool,
-}
-
-/// The recorded prompts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Prompt {
-    /// "Please enter the conference ID, followed by the pound key."
-    EnterConferenceId,
-    /// "That conference ID was not found. Please try again."
-    InvalidConferenceId,
-    /// "Please wait; someone will let you in shortly."
-    Lobby,
-    /// "Goodbye."
-    Goodbye,
-}
-
-/// A DTMF digit: `0`-`9`, `*`, `#`, `A`-`D`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DtmfDigit(pub char);
-
-/// What the driver tells the core about a call's media.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaEvent {
-    /// A DTMF digit arrived as an RFC 4733 telephone-event (once per key press).
-    Dtmf(DtmfDigit),
-    /// Nothing (no RTP, no RTCP) has arrived from the far end for the media timeout: it crashed
-    /// or lost its network.
-    Inactive,
 }
 
 /// What the core asks its driver to do.
@@ -194,47 +112,6 @@ pub enum CoreOutput {
         /// Its media counters, for the engine to count what it publishes.
         stats: Arc<MediaStats>,
     },
-}
-
-/// In-call media controls a caller drives with DTMF while in a meeting.
-///
-/// `*8` cycles the layout 3x3 -> 1 large + 7 -> 2x2 -> active speaker full screen -> 3x3, the
-/// hosted services' order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaControl {
-    /// `*6`: the caller's own audio towards the meeting is muted (`true`) or unmuted (`false`).
-    Mute(bool),
-    /// `*8`: the caller's layout.
-    Layout(LayoutMode),
-}
-
-/// The still picture a caller that cannot see a meeting is shown (and, for the lobby, the hold
-/// music it hears once the spoken prompt has ended).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Slate {
-    /// The entry queue: "Enter the conference ID followed by #".
-    EntryQueue {
-        /// The tenant's display name, shown under the instruction.
-        tenant: String,
-        /// The last ID entered was not found ("Conference ID not recognised, try again").
-        retry: bool,
-    },
-    /// The lobby: "Waiting for the host to let you in", with the meeting named.
-    Lobby {
-        /// How the meeting is named to the caller ("Demo Organizer's meeting").
-        meeting: String,
-        /// The tenant's display name and the conference ID, one line.
-        detail: String,
-    },
-}
-
-impl Slate {
-    /// Whether hold music plays under this slate once no prompt is playing (the lobby's wait
-    /// can be long; the entry queue waits for key presses, where music would be in the way).
-    #[must_use]
-    pub fn hold_music(&self) -> bool {
-        matches!(self, Slate::Lobby { .. })
-    }
 }
 
 /// Operator requests from the admin API.

@@ -314,7 +314,7 @@ impl CallCore {
     /// only there).
     fn route(&self, invite: &Message) -> Result<ResolvedDial, DialError> {
         let by_uri = DialString::parse(invite.request_uri().unwrap_or_default())
-            .and_then(|d| d.resolve(&self.directory));
+            .and_then(|d| d.resolve(self.directory.as_ref()));
         let Err(uri_error) = by_uri else {
             return by_uri;
         };
@@ -322,7 +322,7 @@ impl CallCore {
             .to()
             .map_err(|e| DialError::Malformed(e.to_string()))
             .and_then(|to| DialString::parse(&to.uri))
-            .and_then(|d| d.resolve(&self.directory));
+            .and_then(|d| d.resolve(self.directory.as_ref()));
         match (&uri_error, by_to) {
             (_, Ok(found)) => Ok(found),
             // The To header says more than a Request-URI that was no dial string at all.

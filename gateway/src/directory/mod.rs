@@ -3,26 +3,41 @@
 //!
 //! Owns the database file and every rule about what may be stored (duplicate keys and hostnames,
 //! overlapping prefixes, malformed values): every write is one transaction, so a refused write
-//! changes nothing. The lookups every INVITE makes (dial plan, licence, trust, lobby policy) use
-//! the connection's prepared-statement cache: parsing their SQL again per call cost more than
-//! running it. It must not know about calls or media. The dial plan reads it through
-//! [`signaling::DialLookup`].
+//! changes nothing. It must not know about calls or media.
+//!
+//! Call control reads the directory through the [`DirectoryRead`] trait (with the dial plan's
+//! [`signaling::DialLookup`]), which [`Directory`] implements with SQL and [`Snapshot`] /
+//! [`LiveDirectory`] implement from memory: the running gateway answers calls from a snapshot
+//! that is reloaded when the database changes (`crate::server` watches), never from the disk.
+//! The SQL lookups use the connection's prepared-statement cache: parsing their SQL again per
+//! call cost more than running it.
 
 mod model;
+mod read;
+mod rows;
 mod schema;
+mod snapshot;
 mod tokens;
 
 pub(crate) use model::realm_of;
 pub use model::{Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule};
+pub use read::{DirectoryRead, ReadError};
+pub use snapshot::{LiveDirectory, Snapshot};
 pub use tokens::{CreatedTenantToken, TenantToken};
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use signaling::{ConferenceId, DialLookup, DialPrefix, IdError, LookupError, TenantKey};
 
 use crate::lobby::{LobbyPolicy, WhoCanBypass};
-use model::{check_name, normalise_hostname};
+use model::{check_name, hostname_key, normalise_hostname};
+use rows::{
+    check_prefix_free, device_from_row, hostnames_of, insert_hostname, load_meeting, load_tenant,
+    meeting_from_row, tenant_exists, tenant_from_row, write_meeting, MEETING_COLUMNS,
+    TENANT_COLUMNS,
+};
 
 /// Why a directory operation failed. Refusals (everything but `Sqlite`/`Migration`) leave the
 /// directory unchanged.
@@ -176,15 +191,13 @@ pub struct MeetingUpdate {
 }
 
 /// The tenant directory over one SQLite database.
+///
+/// The connection sits behind a mutex so that one `Directory` can be shared between threads
+/// (the [`DirectoryRead`] trait is `Sync`); writes take `&mut self` and reach it without locking.
 #[derive(Debug)]
 pub struct Directory {
-    conn: Connection,
+    conn: Mutex<Connection>,
 }
-
-const TENANT_COLUMNS: &str = "key, name, dial_prefix, endpoint_licenses, cascade_licenses, \
-     who_can_bypass, callers_bypass, anonymous_can_start, legacy_trusted_vtc_bypass";
-const MEETING_COLUMNS: &str =
-    "tenant_key, conference_id, organizer, who_can_bypass, callers_bypass, anonymous_can_start";
 
 impl Directory {
     /// Opens (creating if needed) the database at `path`, in WAL mode, migrated to the latest
@@ -205,7 +218,36 @@ impl Directory {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrations().to_latest(&mut conn)?;
-        Ok(Directory { conn })
+        Ok(Directory {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The connection, for reads. A panic while it was held cannot leave it inconsistent (every
+    /// write is one transaction), so a poisoned lock is taken over.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The connection, for writes (no locking: `&mut self` is exclusive).
+    fn conn_mut(&mut self) -> &mut Connection {
+        self.conn.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether this connection has changed any row since it was opened (its own writes,
+    /// committed or not; what tells a request that the in-memory directory must be reloaded).
+    pub fn wrote(&self) -> bool {
+        self.conn().total_changes() > 0
+    }
+
+    /// A number that changes whenever another connection (another request, the CLI in another
+    /// process) commits a change to the database: SQLite's `PRAGMA data_version`. This
+    /// connection's own writes do not change it, so a connection that only watches sees every
+    /// write made by anyone.
+    pub fn data_version(&self) -> Result<i64, DirectoryError> {
+        Ok(self
+            .conn()
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     // ---- tenants ----
@@ -219,7 +261,7 @@ impl Directory {
             .iter()
             .map(|h| normalise_hostname(h))
             .collect::<Result<Vec<_>, _>>()?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn_mut().transaction()?;
         if tenant_exists(&tx, &new.key)? {
             return Err(DirectoryError::DuplicateTenant(new.key.clone()));
         }
@@ -270,7 +312,7 @@ impl Directory {
             .iter()
             .map(|h| normalise_hostname(h))
             .collect::<Result<Vec<_>, _>>()?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn_mut().transaction()?;
         let mut tenant =
             load_tenant(&tx, key)?.ok_or_else(|| DirectoryError::UnknownTenant(key.clone()))?;
         if let Some(name) = name {
@@ -331,7 +373,7 @@ impl Directory {
     /// Removes a tenant with its hostnames, meetings, trusted-device rules and tokens.
     pub fn remove_tenant(&mut self, key: &TenantKey) -> Result<(), DirectoryError> {
         let gone = self
-            .conn
+            .conn_mut()
             .execute("DELETE FROM tenants WHERE key = ?1", [key.as_str()])?;
         if gone == 0 {
             return Err(DirectoryError::UnknownTenant(key.clone()));
@@ -341,18 +383,20 @@ impl Directory {
 
     /// One tenant.
     pub fn tenant(&self, key: &TenantKey) -> Result<Option<Tenant>, DirectoryError> {
-        load_tenant(&self.conn, key)
+        let conn = self.conn();
+        load_tenant(&conn, key)
     }
 
     /// Every tenant, by key.
     pub fn tenants(&self) -> Result<Vec<Tenant>, DirectoryError> {
-        let mut stmt = self.conn.prepare(&format!(
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
             "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY key"
         ))?;
         let rows = stmt.query_map([], tenant_from_row)?;
         rows.map(|row| {
             let mut tenant = row??;
-            tenant.hostnames = hostnames_of(&self.conn, &tenant.key)?;
+            tenant.hostnames = hostnames_of(&conn, &tenant.key)?;
             Ok(tenant)
         })
         .collect()
@@ -369,7 +413,7 @@ impl Directory {
         overrides: PolicyOverrides,
     ) -> Result<Meeting, DirectoryError> {
         let organizer = organizer.map(|o| check_name("organizer", o)).transpose()?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn_mut().transaction()?;
         if !tenant_exists(&tx, tenant)? {
             return Err(DirectoryError::UnknownTenant(tenant.clone()));
         }
@@ -406,7 +450,7 @@ impl Directory {
             Some(Some(o)) => Some(Some(check_name("organizer", o)?)),
             other => other.clone(),
         };
-        let tx = self.conn.transaction()?;
+        let tx = self.conn_mut().transaction()?;
         let mut meeting = load_meeting(&tx, tenant, conference)?
             .ok_or_else(|| unknown_meeting(tenant, conference))?;
         if let Some(o) = organizer {
@@ -427,7 +471,7 @@ impl Directory {
         tenant: &TenantKey,
         conference: &ConferenceId,
     ) -> Result<(), DirectoryError> {
-        let gone = self.conn.execute(
+        let gone = self.conn_mut().execute(
             "DELETE FROM meetings WHERE tenant_key = ?1 AND conference_id = ?2",
             [tenant.as_str(), conference.as_str()],
         )?;
@@ -443,12 +487,14 @@ impl Directory {
         tenant: &TenantKey,
         conference: &ConferenceId,
     ) -> Result<Option<Meeting>, DirectoryError> {
-        load_meeting(&self.conn, tenant, conference)
+        let conn = self.conn();
+        load_meeting(&conn, tenant, conference)
     }
 
     /// Meetings of one tenant, or of all, ordered by tenant and conference ID.
     pub fn meetings(&self, tenant: Option<&TenantKey>) -> Result<Vec<Meeting>, DirectoryError> {
-        let mut stmt = self.conn.prepare(&format!(
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
             "SELECT {MEETING_COLUMNS} FROM meetings WHERE ?1 IS NULL OR tenant_key = ?1 \
              ORDER BY tenant_key, conference_id"
         ))?;
@@ -479,7 +525,7 @@ impl Directory {
         tenant: &TenantKey,
         rule: &TrustedDeviceRule,
     ) -> Result<TrustedDevice, DirectoryError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn_mut().transaction()?;
         if !tenant_exists(&tx, tenant)? {
             return Err(DirectoryError::UnknownTenant(tenant.clone()));
         }
@@ -537,7 +583,8 @@ impl Directory {
         &self,
         tenant: &TenantKey,
     ) -> Result<Vec<TrustedDevice>, DirectoryError> {
-        let mut stmt = self.conn.prepare_cached(
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
             "SELECT id, tenant_key, kind, cidr, uri_pattern, username, realm, ha1_md5, ha1_sha256 \
              FROM trusted_devices WHERE tenant_key = ?1 ORDER BY id",
         )?;
@@ -551,7 +598,7 @@ impl Directory {
         tenant: &TenantKey,
         id: i64,
     ) -> Result<(), DirectoryError> {
-        let gone = self.conn.execute(
+        let gone = self.conn_mut().execute(
             "DELETE FROM trusted_devices WHERE id = ?1 AND tenant_key = ?2",
             params![id, tenant.as_str()],
         )?;
@@ -578,13 +625,14 @@ fn lookup_error(e: DirectoryError) -> LookupError {
 
 impl DialLookup for Directory {
     fn tenant_exists(&self, key: &TenantKey) -> Result<bool, LookupError> {
-        tenant_exists(&self.conn, key).map_err(lookup_error)
+        let conn = self.conn();
+        tenant_exists(&conn, key).map_err(lookup_error)
     }
 
     fn tenant_by_hostname(&self, host: &str) -> Result<Option<TenantKey>, LookupError> {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let host = hostname_key(host);
         let key: Option<String> = self
-            .conn
+            .conn()
             .prepare_cached("SELECT tenant_key FROM tenant_hostnames WHERE hostname = ?1")
             .and_then(|mut stmt| stmt.query_row([host], |r| r.get(0)).optional())
             .map_err(|e| lookup_error(e.into()))?;
@@ -597,7 +645,7 @@ impl DialLookup for Directory {
         digits: &str,
     ) -> Result<Option<(TenantKey, DialPrefix)>, LookupError> {
         let row: Option<(String, String)> = self
-            .conn
+            .conn()
             .prepare_cached(
                 "SELECT key, dial_prefix FROM tenants WHERE dial_prefix IS NOT NULL \
                  AND substr(?1, 1, length(dial_prefix)) = dial_prefix",
@@ -621,195 +669,11 @@ impl DialLookup for Directory {
         tenant: &TenantKey,
         conference: &ConferenceId,
     ) -> Result<bool, LookupError> {
-        load_meeting(&self.conn, tenant, conference)
+        let conn = self.conn();
+        load_meeting(&conn, tenant, conference)
             .map(|m| m.is_some())
             .map_err(lookup_error)
     }
-}
-
-// ---- row mapping and shared checks (work on a Connection or a Transaction alike) ----
-
-fn tenant_exists(conn: &Connection, key: &TenantKey) -> Result<bool, DirectoryError> {
-    Ok(conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tenants WHERE key = ?1)")?
-        .query_row([key.as_str()], |r| r.get(0))?)
-}
-
-fn check_prefix_free(
-    tx: &Transaction<'_>,
-    prefix: &DialPrefix,
-    except: Option<&TenantKey>,
-) -> Result<(), DirectoryError> {
-    let mut stmt =
-        tx.prepare("SELECT key, dial_prefix FROM tenants WHERE dial_prefix IS NOT NULL")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    for row in rows {
-        let (owner, other) = row?;
-        if except.is_some_and(|k| k.as_str() == owner) {
-            continue;
-        }
-        let other = DialPrefix::new(&other)?;
-        if prefix.overlaps(&other) {
-            return Err(DirectoryError::PrefixOverlap {
-                prefix: prefix.clone(),
-                other,
-                owner: TenantKey::new(&owner)?,
-            });
-        }
-    }
-    Ok(())
-}
-
-fn insert_hostname(
-    tx: &Transaction<'_>,
-    key: &TenantKey,
-    host: &str,
-) -> Result<(), DirectoryError> {
-    let owner: Option<String> = tx
-        .query_row(
-            "SELECT tenant_key FROM tenant_hostnames WHERE hostname = ?1",
-            [host],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(owner) = owner {
-        return Err(DirectoryError::DuplicateHostname {
-            hostname: host.to_owned(),
-            owner: TenantKey::new(&owner)?,
-        });
-    }
-    tx.execute(
-        "INSERT INTO tenant_hostnames (hostname, tenant_key) VALUES (?1, ?2)",
-        params![host, key.as_str()],
-    )?;
-    Ok(())
-}
-
-fn hostnames_of(conn: &Connection, key: &TenantKey) -> Result<Vec<String>, DirectoryError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT hostname FROM tenant_hostnames WHERE tenant_key = ?1 ORDER BY hostname",
-    )?;
-    let rows = stmt.query_map([key.as_str()], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-fn load_tenant(conn: &Connection, key: &TenantKey) -> Result<Option<Tenant>, DirectoryError> {
-    let tenant = conn
-        .prepare_cached(&format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE key = ?1"
-        ))?
-        .query_row([key.as_str()], tenant_from_row)
-        .optional()?
-        .transpose()?;
-    let Some(mut tenant) = tenant else {
-        return Ok(None);
-    };
-    tenant.hostnames = hostnames_of(conn, key)?;
-    Ok(Some(tenant))
-}
-
-/// Rows are checked on the way out too: a database edited by hand must not smuggle a malformed
-/// value past the types.
-fn tenant_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Tenant, DirectoryError>> {
-    let key: String = r.get(0)?;
-    let prefix: Option<String> = r.get(2)?;
-    let who: String = r.get(5)?;
-    let (name, endpoint_licenses, cascade_licenses) = (r.get(1)?, r.get(3)?, r.get(4)?);
-    let (callers_bypass, anonymous_can_start, legacy) = (r.get(6)?, r.get(7)?, r.get(8)?);
-    Ok((|| {
-        Ok(Tenant {
-            key: TenantKey::new(&key)?,
-            name,
-            hostnames: Vec::new(),
-            prefix: prefix.as_deref().map(DialPrefix::new).transpose()?,
-            endpoint_licenses,
-            cascade_licenses,
-            policy: LobbyPolicy {
-                who_can_bypass: parse_who(&who)?,
-                callers_bypass,
-                anonymous_can_start,
-                legacy_trusted_vtc_bypass: legacy,
-            },
-        })
-    })())
-}
-
-fn parse_who(text: &str) -> Result<WhoCanBypass, DirectoryError> {
-    text.parse().map_err(|e: crate::lobby::UnknownName| {
-        DirectoryError::invalid("who_can_bypass", e.to_string())
-    })
-}
-
-fn load_meeting(
-    conn: &Connection,
-    tenant: &TenantKey,
-    conference: &ConferenceId,
-) -> Result<Option<Meeting>, DirectoryError> {
-    conn.prepare_cached(&format!(
-        "SELECT {MEETING_COLUMNS} FROM meetings WHERE tenant_key = ?1 AND conference_id = ?2"
-    ))?
-    .query_row([tenant.as_str(), conference.as_str()], meeting_from_row)
-    .optional()?
-    .transpose()
-}
-
-fn meeting_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Meeting, DirectoryError>> {
-    let tenant: String = r.get(0)?;
-    let conference: String = r.get(1)?;
-    let organizer: Option<String> = r.get(2)?;
-    let who: Option<String> = r.get(3)?;
-    let (callers_bypass, anonymous_can_start) = (r.get(4)?, r.get(5)?);
-    Ok((|| {
-        Ok(Meeting {
-            tenant: TenantKey::new(&tenant)?,
-            conference_id: ConferenceId::new(&conference)?,
-            organizer,
-            overrides: PolicyOverrides {
-                who_can_bypass: who.as_deref().map(parse_who).transpose()?,
-                callers_bypass,
-                anonymous_can_start,
-            },
-        })
-    })())
-}
-
-fn write_meeting(tx: &Transaction<'_>, verb: &str, m: &Meeting) -> Result<(), DirectoryError> {
-    tx.execute(
-        &format!("{verb} ({MEETING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        params![
-            m.tenant.as_str(),
-            m.conference_id.as_str(),
-            m.organizer,
-            m.overrides.who_can_bypass.map(WhoCanBypass::as_str),
-            m.overrides.callers_bypass,
-            m.overrides.anonymous_can_start,
-        ],
-    )?;
-    Ok(())
-}
-
-fn device_from_row(r: &Row<'_>) -> rusqlite::Result<Result<TrustedDevice, DirectoryError>> {
-    let id: i64 = r.get(0)?;
-    let tenant: String = r.get(1)?;
-    let kind: String = r.get(2)?;
-    let text = |i: usize| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
-    let rule = match kind.as_str() {
-        "cidr" => TrustedDeviceRule::cidr(&text(3)?),
-        "uri" => Ok(TrustedDeviceRule::UriPattern(text(4)?)),
-        _ => Ok(TrustedDeviceRule::Digest {
-            username: text(5)?,
-            realm: text(6)?,
-            ha1_md5: text(7)?,
-            ha1_sha256: text(8)?,
-        }),
-    };
-    Ok((|| {
-        Ok(TrustedDevice {
-            id,
-            tenant: TenantKey::new(&tenant)?,
-            rule: rule?,
-        })
-    })())
 }
 
 #[cfg(test)]

@@ -3,9 +3,8 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use md5::Md5;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use signaling::digest::{ha1, Algorithm};
 use signaling::{ConferenceId, DialPrefix, TenantKey};
 
 use super::DirectoryError;
@@ -205,12 +204,11 @@ impl TrustedDeviceRule {
                 "password must be at least 8 printable characters".to_owned(),
             ));
         }
-        let input = format!("{username}:{realm}:{password}");
         Ok(TrustedDeviceRule::Digest {
             username: username.to_owned(),
             realm: realm.to_owned(),
-            ha1_md5: hex::encode(Md5::digest(input.as_bytes())),
-            ha1_sha256: hex::encode(Sha256::digest(input.as_bytes())),
+            ha1_md5: ha1(Algorithm::Md5, username, realm, password),
+            ha1_sha256: ha1(Algorithm::Sha256, username, realm, password),
         })
     }
 
@@ -290,6 +288,12 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 /// Lower-cases and checks a hostname (`video.acme.example`): dotted labels of letters, digits and
 /// hyphens; not an IP address, since addresses identify the gateway, not a tenant.
+/// The form a hostname is looked up in: lower case, without the trailing dot of a fully
+/// qualified name (stored hostnames are normalised to it on the way in).
+pub(super) fn hostname_key(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
 pub(super) fn normalise_hostname(text: &str) -> Result<String, DirectoryError> {
     let host = text.trim().trim_end_matches('.').to_ascii_lowercase();
     let bad = |why: &str| DirectoryError::invalid("hostname", format!("{text:?}: {why}"));

@@ -417,7 +417,7 @@ fn file_database_uses_wal_and_survives_reopen() {
         let mut dir = Directory::open(&path).unwrap();
         dir.add_tenant(&acme()).unwrap();
         let mode: String = dir
-            .conn
+            .conn()
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
@@ -425,7 +425,7 @@ fn file_database_uses_wal_and_survives_reopen() {
     let dir = Directory::open(&path).unwrap();
     assert_eq!(dir.tenants().unwrap().len(), 1);
     let version: i64 = dir
-        .conn
+        .conn()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, 2, "migration 2 (tenant tokens) applied");
@@ -434,8 +434,8 @@ fn file_database_uses_wal_and_survives_reopen() {
 // ---- tenant tokens ----
 
 fn token_rows(dir: &Directory) -> Vec<(i64, String, Option<String>, String)> {
-    let mut stmt = dir
-        .conn
+    let conn = dir.conn();
+    let mut stmt = conn
         .prepare("SELECT id, tenant_key, label, token_sha256 FROM tenant_tokens ORDER BY id")
         .unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))

@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use signaling::TenantKey;
 
 use super::model::check_name;
-use super::{tenant_exists, Directory, DirectoryError};
+use super::rows::tenant_exists;
+use super::{Directory, DirectoryError};
 
 /// Random bytes in a tenant token (hex-encoded, so twice as many characters).
 const TENANT_TOKEN_BYTES: usize = 32;
@@ -74,7 +75,7 @@ impl Directory {
     ) -> Result<CreatedTenantToken, DirectoryError> {
         let label = label.map(|l| check_name("label", l)).transpose()?;
         let secret = hex::encode(rand::random::<[u8; TENANT_TOKEN_BYTES]>());
-        let tx = self.conn.transaction()?;
+        let tx = self.conn_mut().transaction()?;
         if !tenant_exists(&tx, tenant)? {
             return Err(DirectoryError::UnknownTenant(tenant.clone()));
         }
@@ -102,10 +103,11 @@ impl Directory {
 
     /// A tenant's tokens, oldest first (no secrets, no hashes).
     pub fn tenant_tokens(&self, tenant: &TenantKey) -> Result<Vec<TenantToken>, DirectoryError> {
-        if !tenant_exists(&self.conn, tenant)? {
+        let conn = self.conn();
+        if !tenant_exists(&conn, tenant)? {
             return Err(DirectoryError::UnknownTenant(tenant.clone()));
         }
-        let mut stmt = self.conn.prepare(
+        let mut stmt = conn.prepare(
             "SELECT id, label, created FROM tenant_tokens WHERE tenant_key = ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([tenant.as_str()], |r| {
@@ -125,7 +127,7 @@ impl Directory {
         tenant: &TenantKey,
         id: i64,
     ) -> Result<(), DirectoryError> {
-        let gone = self.conn.execute(
+        let gone = self.conn_mut().execute(
             "DELETE FROM tenant_tokens WHERE id = ?1 AND tenant_key = ?2",
             params![id, tenant.as_str()],
         )?;
@@ -146,7 +148,7 @@ impl Directory {
     pub fn tenant_for_token(&self, secret: &str) -> Result<Option<TenantKey>, DirectoryError> {
         let hash = token_hash(secret);
         let row: Option<(String, String)> = self
-            .conn
+            .conn()
             .query_row(
                 "SELECT tenant_key, token_sha256 FROM tenant_tokens WHERE token_sha256 = ?1",
                 [&hash],

@@ -1,9 +1,10 @@
 //! The admin API's way into the tenant directory: one short-lived [`Directory`] connection per
 //! request, on the blocking thread pool, and the mapping of directory refusals to HTTP.
 //!
-//! The core keeps its own connection; SQLite in WAL mode lets this reader/writer run beside it,
-//! and the directory's busy timeout (5 s) covers a write in progress. Every write is one
-//! directory transaction, so a refused request changes nothing.
+//! SQLite in WAL mode lets this reader/writer run beside the gateway's watcher connection, and
+//! the directory's busy timeout (5 s) covers a write in progress. Every write is one directory
+//! transaction, so a refused request changes nothing. A request that wrote reloads the calls'
+//! in-memory directory ([`HttpState::directory`]) before it answers.
 
 use crate::directory::{Directory, DirectoryError};
 
@@ -17,9 +18,18 @@ where
     F: FnOnce(&mut Directory) -> Result<T, DirectoryError> + Send + 'static,
 {
     let path = state.db_path.clone();
+    let live = state.directory.clone();
     let result = tokio::task::spawn_blocking(move || {
         let mut dir = Directory::open(&path)?;
-        f(&mut dir)
+        let result = f(&mut dir);
+        if dir.wrote() {
+            // The write is committed whatever the reload does; on a failure the watcher's next
+            // check retries (see `crate::server`).
+            if let Err(e) = live.reload(&dir) {
+                tracing::warn!(error = %e, "admin API: directory written, snapshot not reloaded");
+            }
+        }
+        result
     })
     .await
     .map_err(|e| {

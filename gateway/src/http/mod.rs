@@ -80,6 +80,9 @@ pub struct HttpState {
     /// The tenant directory's database: each directory request opens its own connection (on
     /// the blocking pool), and tenant tokens are looked up there.
     pub db_path: Arc<PathBuf>,
+    /// The in-memory directory calls are answered from: reloaded after every write made here,
+    /// before the response, so a call placed after it sees the change.
+    pub directory: Arc<crate::directory::LiveDirectory>,
 }
 
 /// One admin request to the core: the command and where to send its result.

@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 use super::{router, AdminHandle, AdminRequest, AdminToken, HttpState};
 use crate::calls::api::{AdminCommand, AdminReply, MeetingSummary, MeetingView};
-use crate::directory::{Directory, NewTenant};
+use crate::directory::{Directory, LiveDirectory, NewTenant};
 use crate::lobby::LobbyPolicy;
 use signaling::{ConferenceId, DialPrefix, TenantKey};
 
@@ -68,6 +68,8 @@ fn answer(cmd: &AdminCommand) -> AdminReply {
 pub(super) struct Api {
     app: Router,
     db_path: PathBuf,
+    /// The in-memory directory calls would be answered from.
+    pub live: Arc<LiveDirectory>,
     /// Every command the core received.
     pub seen: Arc<Mutex<Vec<AdminCommand>>>,
     _dir: tempfile::TempDir,
@@ -104,7 +106,9 @@ impl Api {
     pub fn empty() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let db_path = dir.path().join("tessera.db");
-        Directory::open(&db_path).expect("directory");
+        let live = Arc::new(
+            LiveDirectory::load(&Directory::open(&db_path).expect("directory")).expect("load"),
+        );
         let (tx, mut rx) = mpsc::channel::<AdminRequest>(8);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
@@ -121,10 +125,12 @@ impl Api {
             ready: Arc::new(AtomicBool::new(true)),
             metrics: crate::metrics::Metrics::new().expect("metrics"),
             db_path: Arc::new(db_path.clone()),
+            directory: live.clone(),
         };
         Api {
             app: router(state),
             db_path,
+            live,
             seen,
             _dir: dir,
         }

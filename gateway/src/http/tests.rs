@@ -16,6 +16,7 @@ use super::{router, AdminHandle, AdminRequest, AdminToken, HttpState};
 use crate::calls::api::{
     AdminCommand, AdminError, AdminReply, LobbyView, MediaCounters, MeetingView, ParticipantView,
 };
+use crate::directory::{LiveDirectory, Snapshot};
 use crate::lobby::ParticipantClass;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
@@ -113,6 +114,7 @@ fn state_with(admin: AdminHandle) -> (HttpState, Arc<AtomicBool>, tempfile::Temp
         ready: ready.clone(),
         metrics: crate::metrics::Metrics::new().unwrap(),
         db_path: Arc::new(db.path().join("tessera.db")),
+        directory: Arc::new(LiveDirectory::new(Snapshot::default())),
     };
     (state, ready, db)
 }

@@ -609,3 +609,42 @@ async fn live_meeting_list_asks_the_core_for_all_or_one_tenant() {
         ]
     );
 }
+
+/// Calls are answered from an in-memory copy of the directory; a write through the API
+/// reloads it before the response, so a call placed after a `201` finds what was written.
+#[tokio::test]
+async fn an_api_write_reaches_the_calls_directory_before_its_response_and_a_refusal_changes_nothing(
+) {
+    use crate::directory::DirectoryRead;
+    // The two tenants were written behind the API's back (as the CLI would): not loaded yet.
+    let api = Api::with_two_tenants();
+    assert!(api.live.tenants().expect("read").is_empty());
+
+    let created = api
+        .op(
+            Method::POST,
+            "/api/v1/tenants/12345678/meetings",
+            Some(json!({ "conference_id": "5550002222" })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json());
+    let conference = ConferenceId::new("5550002222").expect("conference");
+    assert!(api
+        .live
+        .meeting(&key(A), &conference)
+        .expect("read")
+        .is_some());
+    // The reload is whole: what the CLI wrote before came with it.
+    assert_eq!(api.live.tenants().expect("read").len(), 2);
+
+    let before = api.live.current();
+    let refused = api
+        .op(
+            Method::POST,
+            "/api/v1/tenants/12345678/meetings",
+            Some(json!({ "conference_id": "5550002222" })),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(*api.live.current(), *before);
+}

@@ -4,7 +4,6 @@
 //! No wall-clock speed assertions: every wait is "until it arrives", bounded by [`PATIENCE`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use super::engine::api::{CallFeed, EngineInput};
+use super::engine::api::{engine_channel, CallFeed, EngineInput, EngineReceiver, FeedSender};
 use super::h264_rtp::{split_annexb, Depacketized, Depacketizer, Packetizer};
 use super::rtcp::{self, RtcpEvent, RtcpOut};
 use super::rtp::{self, RtpHeader};
@@ -36,8 +35,8 @@ struct Harness {
     media: CallMedia,
     vtc_audio: UdpSocket,
     vtc_video: UdpSocket,
-    engine: Receiver<EngineInput>,
-    feed: mpsc::UnboundedSender<CallFeed>,
+    engine: EngineReceiver,
+    feed: FeedSender,
     meters: Meters,
 }
 
@@ -82,7 +81,7 @@ impl Harness {
         )
         .await
         .expect("start");
-        let (engine_tx, engine) = std::sync::mpsc::channel();
+        let (engine_tx, engine) = engine_channel();
         let hd = crate::media::h264_rtp::VideoFormat::unlimited((1280, 720));
         media.join(engine_tx, PARTICIPANT, "Room 1".into(), Some(hd));
         let join = next_input(&engine, |i| matches!(i, EngineInput::Join { .. })).await;
@@ -187,13 +186,10 @@ impl Harness {
 }
 
 /// Waits for the first engine input matching `wanted`, skipping others.
-async fn next_input(
-    engine: &Receiver<EngineInput>,
-    wanted: impl Fn(&EngineInput) -> bool,
-) -> EngineInput {
+async fn next_input(engine: &EngineReceiver, wanted: impl Fn(&EngineInput) -> bool) -> EngineInput {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        while let Ok(input) = engine.try_recv() {
+        while let Some(input) = engine.try_recv() {
             if wanted(&input) {
                 return input;
             }
@@ -208,17 +204,7 @@ async fn next_input(
 
 /// A picture with texture (so that it codes to many packets), different for each `n`.
 fn picture(n: u32) -> I420Frame {
-    let mut frame = I420Frame::new(WIDTH, HEIGHT).expect("size");
-    for (p, mut plane) in frame.planes_mut().into_iter().enumerate() {
-        for y in 0..plane.height() {
-            for (x, px) in plane.row_mut(y).iter_mut().enumerate() {
-                // Moving 8x8 checks over a gradient: a few kilobytes per picture.
-                let check = ((x / 8 + y / 8 + n as usize + p) % 2) as u8;
-                *px = (check * 96).wrapping_add((x / 2 + y) as u8);
-            }
-        }
-    }
-    frame
+    I420Frame::test_pattern(WIDTH, HEIGHT, n).expect("size")
 }
 
 /// `count` encoded access units, the first a keyframe.

@@ -1,5 +1,5 @@
 //! The slate studio: the video of callers who cannot see a meeting (entry queue, lobby). One per
-//! gateway, on its own thread. Each distinct slate (text and picture size) is drawn once
+//! gateway, run on the media worker pool. Each distinct slate (text and picture size) is drawn once
 //! ([`mixer::slate`]) and encoded by one shared H.264 encoder at a low frame rate; every caller
 //! watching that slate gets the same access units, so a hundred callers in one lobby cost one
 //! encoder, like the meeting engine's shared layouts.
@@ -11,22 +11,24 @@
 //! keyframe are its media task's to drop (it gates every change of video source on a keyframe).
 //!
 //! Owns slate pictures and their encoders. [`SlateStudio`] is sans-IO (time passed in, tested on
-//! a virtual clock); [`start`] runs it on a thread, the one place here that reads the clock. It
-//! must not touch SIP, sockets or meeting media.
+//! a virtual clock); [`start`] runs it as a job of the media worker pool ([`super::pool`]), which
+//! reads the clock. Feeds to callers are bounded like the engine's ([`super::engine::feed`]): a
+//! viewer that reads too slowly drops pictures to the next keyframe, which its stream then makes.
+//! It must not touch SIP, sockets or meeting media.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::calls::api::{CallId, Slate};
+use crate::metrics::Metrics;
 use mixer::codec::h264::{EncoderConfig, H264Encoder};
 use mixer::frame::I420Frame;
 use mixer::slate::{render_slate, SlateStyle, SlateText};
-use tokio::sync::mpsc;
 
-use crate::calls::api::{CallId, Slate};
-
-use super::engine::api::CallFeed;
+use super::engine::api::{CallFeed, FeedSender};
 use super::h264_rtp::VideoFormat;
+use super::pool::{self, Job, Mailbox, MailboxReceiver, Next, Shutdown, Started, WorkerPool};
 
 /// Shortest gap between two keyframes forced on one slate stream by viewers.
 pub const KEYFRAME_GAP: Duration = Duration::from_secs(1);
@@ -34,8 +36,6 @@ pub const KEYFRAME_GAP: Duration = Duration::from_secs(1);
 const IDLE_STREAM: Duration = Duration::from_secs(30);
 /// 90 kHz RTP clock.
 const VIDEO_CLOCK: f64 = 90_000.0;
-/// Longest the thread sleeps with nobody watching (it wakes for inputs anyway).
-const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
 /// How slates are encoded.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +70,7 @@ pub enum SlateInput {
         /// The call's negotiated video: picture size and, in packetization-mode 0, NAL limit.
         format: VideoFormat,
         /// Where its access units go.
-        feed: mpsc::UnboundedSender<CallFeed>,
+        feed: FeedSender,
     },
     /// `viewer` stops watching.
     Unwatch {
@@ -82,12 +82,23 @@ pub enum SlateInput {
         /// The call.
         viewer: CallId,
     },
-    /// Ends the studio's thread.
+    /// Ends the studio's job.
     Shutdown,
 }
 
-/// The sending side of the studio's input channel.
-pub type SlateSender = std::sync::mpsc::Sender<SlateInput>;
+/// The sending side of the studio's input queue (control only: a few inputs per call). Sending
+/// wakes the studio on the media worker pool.
+pub type SlateSender = Mailbox<SlateInput>;
+
+/// The receiving side of the studio's input queue: the studio's, or a test's that stands in
+/// for it.
+pub type SlateReceiver = MailboxReceiver<SlateInput>;
+
+/// A new studio input queue.
+#[must_use]
+pub fn slate_channel() -> (SlateSender, SlateReceiver) {
+    pool::mailbox()
+}
 
 /// The text of a slate.
 #[must_use]
@@ -130,7 +141,7 @@ struct Stream {
 
 struct Viewer {
     key: StreamKey,
-    feed: mpsc::UnboundedSender<CallFeed>,
+    feed: FeedSender,
 }
 
 /// Why a slate stream could not be made (logged; the viewer gets no slate video).
@@ -153,6 +164,8 @@ pub struct SlateStudio {
     next_frame: Instant,
     /// Counts of work done, for tests and logs.
     stats: StudioStats,
+    /// Where pictures dropped by full feeds are counted.
+    metrics: Option<Metrics>,
 }
 
 /// What the studio has done since it started.
@@ -177,7 +190,15 @@ impl SlateStudio {
             viewers: HashMap::new(),
             next_frame: now,
             stats: StudioStats::default(),
+            metrics: None,
         }
+    }
+
+    /// Counts pictures dropped by viewers' full feeds in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Work done so far.
@@ -279,8 +300,7 @@ impl SlateStudio {
         }
         let timestamp =
             (now.saturating_duration_since(self.started).as_secs_f64() * VIDEO_CLOCK) as u64 as u32;
-        let mut audiences: HashMap<&StreamKey, Vec<&mpsc::UnboundedSender<CallFeed>>> =
-            HashMap::new();
+        let mut audiences: HashMap<&StreamKey, Vec<&FeedSender>> = HashMap::new();
         for viewer in self.viewers.values() {
             audiences.entry(&viewer.key).or_default().push(&viewer.feed);
         }
@@ -315,10 +335,19 @@ impl SlateStudio {
             let frame = Arc::new(encoded);
             for feed in feeds {
                 // A viewer whose task has ended is dropped by its Unwatch.
-                let _ = feed.send(CallFeed::Video {
+                let Ok(sent) = feed.send(CallFeed::Video {
                     frame: frame.clone(),
                     timestamp,
-                });
+                }) else {
+                    continue;
+                };
+                // A viewer whose feed waits for a keyframe gets one at the next allowed frame.
+                stream.keyframe_wanted |= sent.needs_keyframe;
+                if let (Some(m), true) = (&self.metrics, sent.video_dropped > 0) {
+                    m.media_dropped_total
+                        .with_label_values(&["video"])
+                        .inc_by(u64::from(sent.video_dropped));
+                }
             }
         }
         let watched: Vec<StreamKey> = self.viewers.values().map(|v| v.key.clone()).collect();
@@ -328,61 +357,40 @@ impl SlateStudio {
     }
 }
 
-/// A running studio: its input channel and thread.
-pub struct SlateHandle {
-    /// Where inputs go.
-    pub sender: SlateSender,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// The studio and its input queue, run by the pool.
+struct StudioJob {
+    studio: SlateStudio,
+    inputs: SlateReceiver,
 }
 
-impl SlateHandle {
-    /// Stops the studio and waits for its thread.
-    pub fn stop(mut self) {
-        let _ = self.sender.send(SlateInput::Shutdown);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+impl Job for StudioJob {
+    fn run(&mut self, now: Instant) -> Next {
+        for _ in 0..self.inputs.len() {
+            match self.inputs.try_recv() {
+                Some(SlateInput::Shutdown) => return Next::Done,
+                Some(input) => self.studio.handle_input(now, input),
+                None => break,
+            }
         }
+        if self.studio.poll_timeout().is_some_and(|at| now >= at) {
+            self.studio.handle_timeout(now);
+        }
+        self.studio.poll_timeout().map_or(Next::Idle, Next::At)
     }
 }
 
-/// Starts `studio` on its own thread (encoding must not stall the async runtime).
-///
-/// # Errors
-/// The spawn error.
-pub fn start(mut studio: SlateStudio) -> std::io::Result<SlateHandle> {
-    let (sender, receiver) = std::sync::mpsc::channel::<SlateInput>();
-    let thread = std::thread::Builder::new()
-        .name("slates".into())
-        .spawn(move || {
-            // The studio thread is a driver: it owns the clock for the slates' frame times.
-            #[allow(clippy::disallowed_methods)]
-            let now: fn() -> Instant = Instant::now;
-            loop {
-                let wait = studio
-                    .poll_timeout()
-                    .map_or(IDLE_WAIT, |at| at.saturating_duration_since(now()));
-                match receiver.recv_timeout(wait) {
-                    Ok(SlateInput::Shutdown) => break,
-                    Ok(input) => studio.handle_input(now(), input),
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                }
-                while let Ok(input) = receiver.try_recv() {
-                    if matches!(input, SlateInput::Shutdown) {
-                        return;
-                    }
-                    studio.handle_input(now(), input);
-                }
-                let t = now();
-                if studio.poll_timeout().is_some_and(|at| t >= at) {
-                    studio.handle_timeout(t);
-                }
-            }
-        })?;
-    Ok(SlateHandle {
-        sender,
-        thread: Some(thread),
-    })
+/// A running studio: its input queue and its job on the pool.
+pub type SlateHandle = Started<SlateInput>;
+
+impl Shutdown for SlateInput {
+    fn shutdown() -> Self {
+        SlateInput::Shutdown
+    }
+}
+
+/// Starts `studio` on `pool` (encoding must not stall the async runtime).
+pub fn start(pool: &WorkerPool, studio: SlateStudio) -> SlateHandle {
+    pool.start(|inputs| StudioJob { studio, inputs })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod config;
+mod directory_sync;
 mod transport;
 
 use std::collections::{HashMap, HashSet};
@@ -23,18 +24,20 @@ use tokio::sync::mpsc;
 use crate::calls::api::MediaStats;
 use crate::calls::{CallCore, CallId, CoreOutput, MediaEvent};
 use crate::demo;
-use crate::directory::{Directory, DirectoryError};
+use crate::directory::{Directory, DirectoryError, LiveDirectory, ReadError};
 use crate::http::{self, AdminHandle, AdminRequest, HttpState};
 use crate::media::engine::{
     self, EngineConfig, EngineHandle, EngineInput, EngineSender, MeetingMedia,
 };
 use crate::media::h264_rtp::VideoFormat;
+use crate::media::load::LoadMeter;
+use crate::media::pool::{machine_workers, WorkerPool};
 use crate::media::slate::{self, SlateConfig, SlateStudio};
 use crate::media::task::{CallMedia, Meters};
 pub use config::{ConfigError, ServeConfig, ServeOptions};
 use transport::{Inbound, SipSockets};
 
-/// The demo meeting's synthetic participants (their media arrives with the media issue).
+/// The demo meeting's synthetic participants (the meeting engine draws and voices them).
 const DEMO_PARTICIPANTS: [&str; 8] = [
     "Ada Lovelace",
     "Grace Hopper",
@@ -57,6 +60,9 @@ pub enum ServeError {
     /// The directory could not be opened or seeded.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    /// The directory could not be read into memory.
+    #[error(transparent)]
+    DirectoryRead(#[from] ReadError),
     /// The admin token could not be set up.
     #[error(transparent)]
     Token(#[from] http::token::TokenError),
@@ -76,6 +82,9 @@ pub enum ServeError {
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
+    /// The media worker threads could not be started.
+    #[error("media workers: {0}")]
+    Workers(std::io::Error),
 }
 
 /// Runs the gateway until it has drained after SIGTERM or SIGINT.
@@ -91,6 +100,9 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             "demo ready"
         );
     }
+    // Calls are answered from memory; the watcher reloads it when the database changes.
+    let live = Arc::new(LiveDirectory::load(&directory)?);
+    let _directory_watch = directory_sync::spawn(live.clone(), directory);
     let token = http::token::load_or_create_token(config.admin_token.clone(), db_path)?;
     let metrics = crate::metrics::Metrics::new().map_err(ServeError::Metrics)?;
 
@@ -109,10 +121,15 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let sip_advertised = core_config.sip_addr;
     let media_bind = config.sip_listen.ip();
     let now = Instant::now();
-    let mut engines = MeetingEngines::new(metrics.clone());
+    // Every meeting engine and the slates run on one fixed set of threads, one per core.
+    let pool = Arc::new(WorkerPool::new(machine_workers(), "media").map_err(ServeError::Workers)?);
+    metrics
+        .media_workers
+        .set(i64::try_from(pool.workers()).unwrap_or(i64::MAX));
+    let mut engines = MeetingEngines::new(metrics.clone(), pool.clone());
     let mut core = CallCore::new(
         core_config,
-        directory,
+        live.clone(),
         (now, SystemTime::now()),
         rand::random(),
         metrics.clone(),
@@ -157,19 +174,17 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         ready: ready.clone(),
         metrics: metrics.clone(),
         db_path: Arc::new(db_path.to_path_buf()),
+        directory: live,
     });
     let http_task = tokio::spawn(async move { axum::serve(listener, router).await });
     ready.store(true, Ordering::SeqCst);
     tracing::info!(sip = %sip_local, http = %http_local, "tessera is listening (SIP over UDP and TCP)");
 
     // One slate studio for the whole gateway: every waiting caller's video comes from it.
-    let slates = match slate::start(SlateStudio::new(SlateConfig::default(), Instant::now())) {
-        Ok(handle) => Some(handle),
-        Err(e) => {
-            tracing::error!(error = %e, "slate studio not started: waiting callers get no video");
-            None
-        }
-    };
+    let slates = slate::start(
+        &pool,
+        SlateStudio::new(SlateConfig::default(), Instant::now()).with_metrics(metrics.clone()),
+    );
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(CallId, MediaEvent)>();
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
     let mut video_formats: HashMap<CallId, Option<VideoFormat>> = HashMap::new();
@@ -242,8 +257,8 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     }
                 }
                 CoreOutput::ShowSlate { call, slate } => {
-                    if let (Some(handle), Some(studio)) = (media.get(&call), &slates) {
-                        handle.show_slate(studio.sender.clone(), slate);
+                    if let Some(handle) = media.get(&call) {
+                        handle.show_slate(slates.sender.clone(), slate);
                     }
                 }
                 CoreOutput::MediaControl { call, control } => {
@@ -298,7 +313,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 // Automatic capacity: what the encoders used over the last second, against the
                 // machine (`--max-calls` is the fixed limit beside it).
                 let now = Instant::now();
-                let busy = engines.busy.swap(0, Ordering::Relaxed) as f64 / 1e9;
+                let busy = engines.load.take().as_secs_f64();
                 let elapsed = now.saturating_duration_since(load_since).as_secs_f64().max(0.001);
                 load_since = now;
                 let used = busy / elapsed;
@@ -317,9 +332,10 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     ready.store(false, Ordering::SeqCst);
     http_task.abort();
     engines.stop_all();
-    if let Some(studio) = slates {
-        studio.stop();
-    }
+    slates.stop();
+    drop(engines);
+    // The workers stop with the last reference to the pool.
+    drop(pool);
     Ok(())
 }
 
@@ -335,19 +351,22 @@ struct MeetingEngines {
     /// Meetings with synthetic participants (their engine runs until shutdown).
     synthetic: HashSet<(String, String)>,
     metrics: crate::metrics::Metrics,
-    /// Nanoseconds every engine spent encoding since the last load measurement.
-    busy: Arc<std::sync::atomic::AtomicU64>,
+    /// CPU time every engine's encoders used since the last load measurement.
+    load: LoadMeter,
+    /// The worker threads the engines run on.
+    pool: Arc<WorkerPool>,
 }
 
 impl MeetingEngines {
-    fn new(metrics: crate::metrics::Metrics) -> Self {
+    fn new(metrics: crate::metrics::Metrics, pool: Arc<WorkerPool>) -> Self {
         MeetingEngines {
             engines: HashMap::new(),
             members: HashMap::new(),
             joined: HashMap::new(),
             synthetic: HashSet::new(),
             metrics,
-            busy: Arc::default(),
+            load: LoadMeter::new(),
+            pool,
         }
     }
 
@@ -361,18 +380,11 @@ impl MeetingEngines {
             Instant::now(),
             Some(self.metrics.clone()),
         )
-        .with_load_meter(self.busy.clone());
-        match engine::start(media, format!("media-{}", key.1)) {
-            Ok(handle) => {
-                let sender = handle.sender.clone();
-                self.engines.insert(key.clone(), handle);
-                Some(sender)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "meeting media engine not started");
-                None
-            }
-        }
+        .with_load_meter(self.load.clone());
+        let handle = engine::start(&self.pool, media);
+        let sender = handle.sender.clone();
+        self.engines.insert(key.clone(), handle);
+        Some(sender)
     }
 
     /// `call`'s media joined `key`'s engine (leaving any other).
@@ -397,7 +409,7 @@ impl MeetingEngines {
         self.members.remove(&key);
         if let Some(handle) = self.engines.remove(&key) {
             tracing::debug!(tenant = %key.0, conference = %key.1, "meeting empty: media engine stopped");
-            // Joining the thread waits for its current tick (an encode): not on the runtime.
+            // Stopping waits for the engine's current run (an encode): not on the runtime.
             tokio::task::spawn_blocking(move || handle.stop());
         }
     }
@@ -456,7 +468,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_engine_stops_when_its_last_call_leaves_unless_synthetic_participants_stay() {
-        let mut engines = MeetingEngines::new(crate::metrics::Metrics::new().unwrap());
+        let pool = Arc::new(WorkerPool::new(1, "test-media").unwrap());
+        let mut engines = MeetingEngines::new(crate::metrics::Metrics::new().unwrap(), pool);
         let (a, b) = (key("70000000"), key("70000001"));
         let sender = engines.engine(&a).expect("engine started");
         engines.joined(CallId(1), a.clone());
@@ -469,7 +482,7 @@ mod tests {
         assert!(!engines.engines.contains_key(&a), "emptied by the move");
         engines.left(CallId(2));
         assert!(engines.engines.is_empty());
-        // The stopped engine's thread ends: its input channel closes.
+        // The stopped engine's job ends: its input queue closes.
         let mut closed = false;
         for _ in 0..200 {
             if sender.send(EngineInput::Leave { participant: 0 }).is_err() {
@@ -478,7 +491,7 @@ mod tests {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        assert!(closed, "engine thread still running");
+        assert!(closed, "engine still running");
         // Synthetic participants keep their meeting's engine.
         engines.add_synthetic(&a, 100, "Synthetic", 0, 1, Arc::default());
         engines.joined(CallId(3), a.clone());

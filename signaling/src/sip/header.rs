@@ -92,6 +92,16 @@ impl HeaderName {
     pub const SERVER: HeaderName = HeaderName(Cow::Borrowed("Server"));
     /// `Session-Expires` (compact `x`).
     pub const SESSION_EXPIRES: HeaderName = HeaderName(Cow::Borrowed("Session-Expires"));
+    /// `WWW-Authenticate`: a UAS's digest challenge (401).
+    pub const WWW_AUTHENTICATE: HeaderName = HeaderName(Cow::Borrowed("WWW-Authenticate"));
+    /// `Proxy-Authenticate`: a proxy's digest challenge (407).
+    pub const PROXY_AUTHENTICATE: HeaderName = HeaderName(Cow::Borrowed("Proxy-Authenticate"));
+    /// `Authorization`: the answer to a 401 challenge.
+    pub const AUTHORIZATION: HeaderName = HeaderName(Cow::Borrowed("Authorization"));
+    /// `Retry-After`.
+    pub const RETRY_AFTER: HeaderName = HeaderName(Cow::Borrowed("Retry-After"));
+    /// `Proxy-Authorization`: the answer to a 407 challenge.
+    pub const PROXY_AUTHORIZATION: HeaderName = HeaderName(Cow::Borrowed("Proxy-Authorization"));
 
     /// A header name from code or from the wire. Errors unless `name` is a non-empty token.
     pub fn new(name: &str) -> Result<HeaderName, SipError> {

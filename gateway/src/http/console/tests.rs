@@ -16,6 +16,7 @@ use super::super::{router, AdminHandle, AdminRequest, AdminToken, HttpState};
 use crate::calls::api::{
     AdminCommand, AdminError, AdminReply, LobbyView, MediaCounters, MeetingView, ParticipantView,
 };
+use crate::directory::{LiveDirectory, Snapshot};
 use crate::lobby::ParticipantClass;
 
 const TOKEN: &str = "console-test-token-0123456789";
@@ -93,6 +94,7 @@ fn fixture() -> Fixture {
         ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         metrics: crate::metrics::Metrics::new().expect("metrics"),
         db_path: Arc::new(dir.path().join("tessera.db")),
+        directory: Arc::new(LiveDirectory::new(Snapshot::default())),
     };
     Fixture {
         app: router(state),

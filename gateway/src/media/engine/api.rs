@@ -6,13 +6,16 @@ use std::sync::Arc;
 use mixer::codec::h264::EncodedFrame;
 use mixer::frame::I420Frame;
 
+pub use super::feed::{FeedReceiver, FeedSender};
+use super::inbox::EngineQueue;
 use crate::media::h264_rtp::VideoFormat;
-use tokio::sync::mpsc;
+use crate::media::pool::{self, Mailbox, MailboxReceiver};
 
 /// A participant's media identity inside one meeting engine (the lobby's participant number).
 pub type MediaParticipant = u64;
 
-/// Media the engine sends to one call's media task.
+/// Media the engine sends to one call's media task, through a bounded [`FeedSender`] (see
+/// [`super::feed`] for what a full feed drops).
 #[derive(Debug, Clone)]
 pub enum CallFeed {
     /// 20 ms of the N-1 mix for this listener: 960 samples, 48 kHz mono.
@@ -41,7 +44,7 @@ pub enum EngineInput {
         display_name: String,
         /// Where their mix and layout go (`None` for participants that only publish, like
         /// synthetic ones).
-        feed: Option<mpsc::UnboundedSender<CallFeed>>,
+        feed: Option<FeedSender>,
         /// The picture size they can receive (from the negotiated H.264 level), if they take video.
         video_format: Option<VideoFormat>,
     },
@@ -134,5 +137,16 @@ pub struct PublisherRequest {
     pub keyframe: Option<usize>,
 }
 
-/// The sending side of a meeting engine's input channel.
-pub type EngineSender = std::sync::mpsc::Sender<EngineInput>;
+/// The sending side of a meeting engine's input queue (bounded per participant by
+/// [`EngineQueue`]; sending wakes the engine on the media worker pool). Cheap to clone.
+pub type EngineSender = Mailbox<EngineInput, EngineQueue>;
+
+/// The receiving side of a meeting engine's input queue: the engine's, or a test's that stands
+/// in for an engine.
+pub type EngineReceiver = MailboxReceiver<EngineInput, EngineQueue>;
+
+/// A new engine input queue.
+#[must_use]
+pub fn engine_channel() -> (EngineSender, EngineReceiver) {
+    pool::mailbox()
+}

@@ -22,6 +22,12 @@ pub struct NativeStream {
     pub temporal_layers: u8,
 }
 
+/// Whether an access unit (Annex B) holds an IDR picture.
+#[must_use]
+pub fn is_keyframe(access_unit: &[u8]) -> bool {
+    nal_units(access_unit).any(|nal| nal_unit_type(nal) == Some(NAL_IDR))
+}
+
 /// Counters of what one ingest did with what arrived.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IngestStats {
@@ -97,6 +103,16 @@ impl NativeIngest {
         self.stats
     }
 
+    /// Access units of encoding `layer` were lost before they got here (the engine's input queue
+    /// was full): when it is the encoding being decoded, the last good picture stays and the
+    /// stream waits for its next keyframe (asked for by
+    /// [`poll_keyframe_request`](Self::poll_keyframe_request)), as after a decoder failure.
+    pub fn on_lost(&mut self, layer: usize) {
+        if self.switch.current() == Some(layer) {
+            self.switch.on_decode_error();
+        }
+    }
+
     /// An access unit (Annex B) of encoding `layer` arrived. A decoded picture when it was
     /// needed and complete; `Ok(None)` when dropped; an error when the decoder failed (the
     /// last good picture stays, and the stream waits for a keyframe).
@@ -105,7 +121,7 @@ impl NativeIngest {
         layer: usize,
         access_unit: &[u8],
     ) -> Result<Option<I420Frame>, CodecError> {
-        let keyframe = nal_units(access_unit).any(|nal| nal_unit_type(nal) == Some(NAL_IDR));
+        let keyframe = is_keyframe(access_unit);
         let tid = simulcast::temporal_id(access_unit);
         let decoder = match self.switch.on_access_unit(layer, keyframe, tid) {
             Verdict::Drop => {

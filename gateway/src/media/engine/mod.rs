@@ -1,4 +1,5 @@
-//! The meeting media engine: one per live meeting, on its own thread. Every 20 ms it ranks the
+//! The meeting media engine: one per live meeting, run on the media worker pool ([`run`]: a
+//! fixed set of threads sized to the machine, not a thread per meeting). Every 20 ms it ranks the
 //! speakers (voice activity) and sends each listener the N-1 mix; every video frame time it lays
 //! out, for each viewer, the most recent active speakers other than the viewer, composites that
 //! layout once per distinct picture, encodes it once and hands the same access unit to every
@@ -16,13 +17,21 @@
 //! 720p encoder and an IDR, which a meeting with callers coming and going every few milliseconds
 //! (a call-rate test, a big event starting) turned into an encoder per frame.
 //!
+//! Media flows through bounded queues both ways: calls' inputs through the engine's queue
+//! ([`inbox`]), the engine's output to each call through its feed ([`feed`]). A slow call drops
+//! audio (the oldest) and video (to the next keyframe, which the engine then makes for it), never
+//! half a picture; every drop is counted in `tessera_media_dropped_total`.
+//!
 //! Owns mixing, layout and encoding state; takes decoded media in and gives encoded video and raw
 //! mixed audio out (the calls' media tasks do RTP and audio encoding). [`MeetingMedia`] is sans-IO
-//! (time passed in, tested on a virtual clock); [`start`] runs it on a thread, the one place here
-//! that reads the clock. It must not touch SIP or sockets.
+//! (time passed in, tested on a virtual clock); [`start`] runs it as a job of the worker pool,
+//! which reads the clock. It must not touch SIP or sockets.
 
 pub mod api;
+pub mod feed;
+pub mod inbox;
 pub mod ingest;
+mod run;
 pub mod synthetic;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -35,12 +44,18 @@ use mixer::frame::I420Frame;
 use mixer::layout::{LayoutKind, ParticipantId, TileAssigner, TileGrid};
 use mixer::{MixInput, NMinusOneMixer, SpeakerRanking, VoiceActivityDetector};
 
-pub use api::{CallFeed, EngineInput, EngineSender, MediaParticipant, PublisherRequest};
+pub use api::{
+    engine_channel, CallFeed, EngineInput, EngineReceiver, EngineSender, FeedReceiver, FeedSender,
+    MediaParticipant, PublisherRequest,
+};
+pub use inbox::InputDrops;
 pub use ingest::{IngestStats, NativeIngest, NativeStream};
+pub use run::{start, EngineHandle};
 use synthetic::{SimulcastPublisher, Synthetic};
 
 use crate::calls::api::MediaStats;
 use crate::media::h264_rtp::VideoFormat;
+use crate::media::load::LoadMeter;
 use crate::metrics::Metrics;
 
 /// Audio frame time.
@@ -103,7 +118,7 @@ pub enum EngineError {
 
 struct Participant {
     name: String,
-    feed: Option<tokio::sync::mpsc::UnboundedSender<CallFeed>>,
+    feed: Option<FeedSender>,
     video_format: Option<VideoFormat>,
     audio: VecDeque<Vec<i16>>,
     vad: VoiceActivityDetector,
@@ -168,11 +183,9 @@ pub struct MeetingMedia {
     next_video: Instant,
     next_synthetic: Instant,
     metrics: Option<Metrics>,
-    /// Reads the clock to time the encoder (set by the thread runner; `None` in tests, which
-    /// run on a virtual clock).
-    clock: Option<fn() -> Instant>,
-    /// Where encoding time is added up (nanoseconds) for the gateway's automatic capacity.
-    busy: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// Where the encoders' CPU time is added up for the gateway's automatic capacity (`None`
+    /// in tests, which run on a virtual clock).
+    load: Option<LoadMeter>,
 }
 
 impl MeetingMedia {
@@ -194,16 +207,58 @@ impl MeetingMedia {
             next_video: now,
             next_synthetic: now,
             metrics,
-            clock: None,
-            busy: None,
+            load: None,
         }
     }
 
-    /// Adds this engine's encoding time to `busy` (nanoseconds), which the driver turns into the
+    /// Adds the CPU time this engine's encoders use to `load`, which the driver turns into the
     /// gateway's encoder load.
-    pub fn with_load_meter(mut self, busy: Arc<std::sync::atomic::AtomicU64>) -> Self {
-        self.busy = Some(busy);
+    #[must_use]
+    pub fn with_load_meter(mut self, load: LoadMeter) -> Self {
+        self.load = Some(load);
         self
+    }
+
+    /// Counts `n` media items dropped on the way (`what`: the `tessera_media_dropped_total`
+    /// label).
+    fn dropped(&self, what: &str, n: u64) {
+        if let (Some(m), true) = (&self.metrics, n > 0) {
+            m.media_dropped_total.with_label_values(&[what]).inc_by(n);
+        }
+    }
+
+    /// What the input queue dropped before the engine took it: counted; a native stream that
+    /// lost access units waits for its next keyframe (and asks for one).
+    pub fn input_dropped(&mut self, drops: InputDrops, losses: &[(MediaParticipant, usize)]) {
+        self.dropped("engine_audio", drops.audio);
+        self.dropped("engine_picture", drops.pictures);
+        self.dropped("engine_native", drops.native);
+        for &(participant, layer) in losses {
+            if let Some(ingest) = self
+                .participants
+                .get_mut(&participant)
+                .and_then(|p| p.ingest.as_mut())
+            {
+                ingest.on_lost(layer);
+            }
+        }
+    }
+
+    /// Sends `item` to a call's feed: counts what the feed dropped, and makes the viewer's next
+    /// picture a keyframe when the feed waits for one. A call whose task has gone is left to its
+    /// `Leave`.
+    fn send_feed(&mut self, participant: MediaParticipant, item: CallFeed) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
+        let Some(Ok(sent)) = p.feed.as_ref().map(|feed| feed.send(item)) else {
+            return;
+        };
+        if sent.needs_keyframe {
+            p.wants_keyframe = true;
+        }
+        self.dropped("audio", u64::from(sent.audio_dropped));
+        self.dropped("video", u64::from(sent.video_dropped));
     }
 
     /// Adds a synthetic participant (the `index`-th of `count`), counting what it publishes
@@ -306,10 +361,14 @@ impl MeetingMedia {
             EngineInput::Audio { participant, pcm } => {
                 if let Some(p) = self.participants.get_mut(&participant) {
                     if pcm.len() == FRAME_SAMPLES {
-                        if p.audio.len() == AUDIO_QUEUE {
+                        let full = p.audio.len() == AUDIO_QUEUE;
+                        if full {
                             p.audio.pop_front();
                         }
                         p.audio.push_back(pcm);
+                        if full {
+                            self.dropped("engine_audio", 1);
+                        }
                     }
                 }
             }
@@ -439,11 +498,16 @@ impl MeetingMedia {
             tracing::warn!(error = %e, "audio mix failed");
             return;
         }
-        for (&id, p) in &self.participants {
-            let Some(feed) = &p.feed else { continue };
+        let listeners: Vec<MediaParticipant> = self
+            .participants
+            .iter()
+            .filter(|(_, p)| p.feed.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in listeners {
             let mut out = vec![0; FRAME_SAMPLES];
             if self.mixer.render_for(ParticipantId(id), &mut out).is_ok() {
-                let _ = feed.send(CallFeed::Audio(out));
+                self.send_feed(id, CallFeed::Audio(out));
             }
         }
     }
@@ -545,13 +609,14 @@ impl MeetingMedia {
                     }
                 }
             }
-            for m in &members {
-                if let Some(feed) = self.participants.get(m).and_then(|p| p.feed.as_ref()) {
-                    let _ = feed.send(CallFeed::Video {
+            for &m in &members {
+                self.send_feed(
+                    m,
+                    CallFeed::Video {
                         frame: frame.clone(),
                         timestamp,
-                    });
-                }
+                    },
+                );
             }
         }
         self.publish_encoder_count();
@@ -677,18 +742,16 @@ impl MeetingMedia {
             .last_keyframe
             .is_none_or(|at| now.saturating_duration_since(at) >= KEYFRAME_GAP);
         let force = fresh || (keyframe_wanted && allowed);
-        let before = self.clock.map(|read| read());
-        let encoded = shared.encoder.encode(canvas, force)?;
-        if let (Some(before), Some(read)) = (before, self.clock) {
-            let spent = read().saturating_duration_since(before);
-            if let Some(m) = &self.metrics {
-                m.encoder_seconds.observe(spent.as_secs_f64());
+        let encoded = match &self.load {
+            Some(load) => {
+                let (encoded, spent) = load.measure(|| shared.encoder.encode(canvas, force));
+                if let Some(m) = &self.metrics {
+                    m.encoder_seconds.observe(spent.as_secs_f64());
+                }
+                encoded?
             }
-            if let Some(busy) = &self.busy {
-                let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
-                busy.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
+            None => shared.encoder.encode(canvas, force)?,
+        };
         if encoded.data.is_empty() {
             return Ok(None);
         }
@@ -712,6 +775,7 @@ impl MeetingMedia {
             let now_shown = shown.contains(id);
             if now_shown != p.shown {
                 p.shown = now_shown;
+                // Notices are never dropped; a call that has gone is left to its `Leave`.
                 let _ = feed.send(CallFeed::Shown(now_shown));
             }
         }
@@ -804,11 +868,7 @@ fn layout_grid(key: &LayoutKey) -> Result<TileGrid, mixer::LayoutError> {
 }
 
 impl Participant {
-    fn new(
-        name: String,
-        feed: Option<tokio::sync::mpsc::UnboundedSender<CallFeed>>,
-        video_format: Option<VideoFormat>,
-    ) -> Self {
+    fn new(name: String, feed: Option<FeedSender>, video_format: Option<VideoFormat>) -> Self {
         Participant {
             name,
             feed,
@@ -839,60 +899,8 @@ fn catch_up(previous: Instant, period: Duration, now: Instant) -> Instant {
     }
 }
 
-/// A running engine: its input channel and thread.
-pub struct EngineHandle {
-    /// Where inputs go.
-    pub sender: EngineSender,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl EngineHandle {
-    /// Stops the engine and waits for its thread.
-    pub fn stop(mut self) {
-        let _ = self.sender.send(EngineInput::Shutdown);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Starts `media` on its own thread (encoding is CPU work that must not stall the async runtime).
-pub fn start(mut media: MeetingMedia, name: String) -> std::io::Result<EngineHandle> {
-    let (sender, receiver) = std::sync::mpsc::channel::<EngineInput>();
-    let thread = std::thread::Builder::new().name(name).spawn(move || {
-        // The engine thread is a driver: it owns the clock for its meeting's ticks.
-        #[allow(clippy::disallowed_methods)]
-        let now: fn() -> Instant = Instant::now;
-        media.clock = Some(now);
-        'run: loop {
-            let wait = media.poll_timeout().saturating_duration_since(now());
-            match receiver.recv_timeout(wait) {
-                Ok(EngineInput::Shutdown) => break,
-                Ok(input) => media.handle_input(input),
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-            // Drain what else is queued before working, so a burst of inputs costs one tick.
-            while let Ok(input) = receiver.try_recv() {
-                if matches!(input, EngineInput::Shutdown) {
-                    break 'run;
-                }
-                media.handle_input(input);
-            }
-            let t = now();
-            if t >= media.poll_timeout() {
-                media.handle_timeout(t);
-            }
-        }
-        // Whatever ended the engine, its encoders leave the gateway's gauge with it.
-        media.handle_input(EngineInput::Shutdown);
-    })?;
-    Ok(EngineHandle {
-        sender,
-        thread: Some(thread),
-    })
-}
-
+#[cfg(test)]
+mod slow_viewer_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mixer::codec::h264::H264Decoder;
-use tokio::sync::mpsc;
 
 use super::*;
 
-type Feed = mpsc::UnboundedReceiver<CallFeed>;
+pub(super) type Feed = FeedReceiver;
 
-fn join(media: &mut MeetingMedia, id: u64, video: bool) -> Feed {
-    let (tx, rx) = mpsc::unbounded_channel();
+pub(super) fn join(media: &mut MeetingMedia, id: u64, video: bool) -> Feed {
+    let (tx, rx) = feed::channel();
     media.handle_input(EngineInput::Join {
         participant: id,
         display_name: format!("Room {id}"),
@@ -26,7 +25,7 @@ fn join(media: &mut MeetingMedia, id: u64, video: bool) -> Feed {
 }
 
 fn drain(feed: &mut Feed) -> Vec<CallFeed> {
-    std::iter::from_fn(|| feed.try_recv().ok()).collect()
+    std::iter::from_fn(|| feed.try_recv()).collect()
 }
 
 fn tone(freq: f32, offset: usize) -> Vec<i16> {
@@ -46,33 +45,33 @@ fn small_config() -> EngineConfig {
     }
 }
 
+fn heard(feed: &mut Feed) -> Vec<i16> {
+    drain(feed)
+        .into_iter()
+        .flat_map(|f| match f {
+            CallFeed::Audio(pcm) => pcm,
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 #[test]
 fn each_listener_hears_everyone_but_itself() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
     let mut a = join(&mut media, 1, false);
     let mut b = join(&mut media, 2, false);
+    let (mut heard_by_a, mut heard_by_b) = (Vec::new(), Vec::new());
     for n in 0..10 {
         media.handle_input(EngineInput::Audio {
             participant: 1,
             pcm: tone(440.0, n * FRAME_SAMPLES),
         });
         media.audio_tick(t0 + AUDIO_TICK * n as u32);
+        // Each call's task reads its feed as the mix comes.
+        heard_by_a.extend(heard(&mut a));
+        heard_by_b.extend(heard(&mut b));
     }
-    let heard_by_a: Vec<i16> = drain(&mut a)
-        .into_iter()
-        .flat_map(|f| match f {
-            CallFeed::Audio(pcm) => pcm,
-            _ => Vec::new(),
-        })
-        .collect();
-    let heard_by_b: Vec<i16> = drain(&mut b)
-        .into_iter()
-        .flat_map(|f| match f {
-            CallFeed::Audio(pcm) => pcm,
-            _ => Vec::new(),
-        })
-        .collect();
     assert_eq!(heard_by_a.len(), 10 * FRAME_SAMPLES);
     assert!(heard_by_a.iter().all(|s| *s == 0), "no self-echo");
     assert!(mixer::speakers::level_db(&heard_by_b) > -20.0, "B hears A");
@@ -256,16 +255,6 @@ fn leaving_removes_the_participant_from_layouts_and_the_mix() {
     assert_eq!(media.len(), 1);
 }
 
-fn heard(feed: &mut Feed) -> Vec<i16> {
-    drain(feed)
-        .into_iter()
-        .flat_map(|f| match f {
-            CallFeed::Audio(pcm) => pcm,
-            _ => Vec::new(),
-        })
-        .collect()
-}
-
 #[test]
 fn a_muted_participant_is_left_out_of_the_mix_until_unmuted() {
     let t0 = Instant::now();
@@ -273,22 +262,25 @@ fn a_muted_participant_is_left_out_of_the_mix_until_unmuted() {
     let _a = join(&mut media, 1, false);
     let mut b = join(&mut media, 2, false);
     let mut n = 0;
-    let mut speak = |media: &mut MeetingMedia, frames: usize| {
+    // What B hears while A speaks `frames` frames (B's task reads as the mix comes).
+    let mut speak = |media: &mut MeetingMedia, b: &mut Feed, frames: usize| {
+        let mut heard_by_b = Vec::new();
         for _ in 0..frames {
             media.handle_input(EngineInput::Audio {
                 participant: 1,
                 pcm: tone(440.0, n * FRAME_SAMPLES),
             });
             media.audio_tick(t0 + AUDIO_TICK * n as u32);
+            heard_by_b.extend(heard(b));
             n += 1;
         }
+        heard_by_b
     };
     media.handle_input(EngineInput::Mute {
         participant: 1,
         muted: true,
     });
-    speak(&mut media, 10);
-    let muted = heard(&mut b);
+    let muted = speak(&mut media, &mut b, 10);
     assert_eq!(muted.len(), 10 * FRAME_SAMPLES);
     assert!(muted.iter().all(|s| *s == 0), "muted tone absent");
     assert!(media.ranking.dominant().is_none_or(|d| d.0 != 1));
@@ -296,9 +288,9 @@ fn a_muted_participant_is_left_out_of_the_mix_until_unmuted() {
         participant: 1,
         muted: false,
     });
-    speak(&mut media, 10);
+    let unmuted = speak(&mut media, &mut b, 10);
     assert!(
-        mixer::speakers::level_db(&heard(&mut b)) > -20.0,
+        mixer::speakers::level_db(&unmuted) > -20.0,
         "B hears A again"
     );
 }
@@ -403,7 +395,7 @@ fn large_plus_7_layout_renders_the_speaker_large_with_its_own_encoder() {
 }
 
 fn join_hd(media: &mut MeetingMedia, id: u64) -> Feed {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = feed::channel();
     media.handle_input(EngineInput::Join {
         participant: id,
         display_name: format!("Room {id}"),

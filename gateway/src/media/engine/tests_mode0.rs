@@ -9,17 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mixer::codec::h264::H264Decoder;
-use tokio::sync::mpsc;
 
 use super::*;
 use crate::media::video::MAX_VIDEO_PAYLOAD;
 
-fn join_as(
-    media: &mut MeetingMedia,
-    id: u64,
-    format: VideoFormat,
-) -> mpsc::UnboundedReceiver<CallFeed> {
-    let (tx, rx) = mpsc::unbounded_channel();
+fn join_as(media: &mut MeetingMedia, id: u64, format: VideoFormat) -> FeedReceiver {
+    let (tx, rx) = feed::channel();
     media.handle_input(EngineInput::Join {
         participant: id,
         display_name: format!("Room {id}"),
@@ -29,8 +24,8 @@ fn join_as(
     rx
 }
 
-fn pictures(feed: &mut mpsc::UnboundedReceiver<CallFeed>) -> Vec<Arc<EncodedFrame>> {
-    std::iter::from_fn(|| feed.try_recv().ok())
+fn pictures(feed: &mut FeedReceiver) -> Vec<Arc<EncodedFrame>> {
+    std::iter::from_fn(|| feed.try_recv())
         .filter_map(|f| match f {
             CallFeed::Video { frame, .. } => Some(frame),
             _ => None,

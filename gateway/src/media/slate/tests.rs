@@ -5,6 +5,7 @@ use mixer::codec::h264::{EncodedFrame, H264Decoder};
 use mixer::frame::PlaneKind;
 
 use super::*;
+use crate::media::engine::FeedReceiver;
 
 fn lobby() -> Slate {
     Slate::Lobby {
@@ -26,7 +27,7 @@ fn watch(
     viewer: u64,
     slate: Slate,
     size: (u32, u32),
-) -> mpsc::UnboundedReceiver<CallFeed> {
+) -> FeedReceiver {
     watch_as(studio, now, viewer, slate, VideoFormat::unlimited(size))
 }
 
@@ -36,8 +37,8 @@ fn watch_as(
     viewer: u64,
     slate: Slate,
     format: VideoFormat,
-) -> mpsc::UnboundedReceiver<CallFeed> {
-    let (feed, rx) = mpsc::unbounded_channel();
+) -> FeedReceiver {
+    let (feed, rx) = crate::media::engine::feed::channel();
     studio.handle_input(
         now,
         SlateInput::Watch {
@@ -50,9 +51,9 @@ fn watch_as(
     rx
 }
 
-fn frames(rx: &mut mpsc::UnboundedReceiver<CallFeed>) -> Vec<Arc<EncodedFrame>> {
+fn frames(rx: &mut FeedReceiver) -> Vec<Arc<EncodedFrame>> {
     let mut out = Vec::new();
-    while let Ok(feed) = rx.try_recv() {
+    while let Some(feed) = rx.try_recv() {
         if let CallFeed::Video { frame, .. } = feed {
             out.push(frame);
         }
@@ -171,8 +172,17 @@ fn keyframes_come_periodically_and_on_request_but_not_faster_than_the_gap() {
     let t0 = Instant::now();
     let mut studio = SlateStudio::new(SlateConfig::default(), t0);
     let mut a = watch(&mut studio, t0, 1, lobby(), (320, 180));
-    let now = run(&mut studio, t0, t0 + Duration::from_millis(6100));
-    let keyframes = frames(&mut a).iter().filter(|f| f.keyframe).count();
+    // The viewer's task reads its feed (bounded) at least every second.
+    let mut now = t0;
+    let mut got = Vec::new();
+    for until in (1..=6)
+        .map(Duration::from_secs)
+        .chain([Duration::from_millis(6100)])
+    {
+        now = run(&mut studio, now, t0 + until);
+        got.extend(frames(&mut a));
+    }
+    let keyframes = got.iter().filter(|f| f.keyframe).count();
     // At 0, 2, 4 and 6 s.
     assert_eq!(keyframes, 4);
 

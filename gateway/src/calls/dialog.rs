@@ -1,0 +1,401 @@
+//! SIP within and around a call's dialog: parsing what arrives (and answering what is malformed),
+//! the transaction layer's events, OPTIONS, CANCEL, ACK (with the SDP answer), re-INVITE/UPDATE,
+//! INFO, BYE in both directions, and the Via/Contact/response helpers every SIP answer uses.
+//!
+//! Owns the SIP side of a call after its INVITE was routed (`invite` does the first INVITE); it
+//! must not make meeting or lobby decisions.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use rand::Rng;
+use signaling::dialog::DialogId;
+use signaling::sdp::SessionDescription;
+use signaling::sip::{HeaderName, Limits, Message, Method};
+use signaling::transaction::{response_destination, Event, Output, Peer, Timer, Transport, TxnKey};
+
+use super::{audio_setup_key, CallCore, CallId, CoreOutput};
+
+/// Methods we answer (the `Allow` header).
+pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+
+impl CallCore {
+    /// Takes one SIP message (a datagram, or one framed message from a TCP stream).
+    pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8], from: Peer) {
+        match Message::parse(bytes) {
+            Ok(message) => self.txn.handle_message(now, message, from),
+            Err(error) => {
+                self.refuse_malformed(bytes, from, &error.to_string(), error.status_code())
+            }
+        }
+        self.pump(now);
+    }
+
+    /// Takes one already-parsed message (a frame from a TCP stream).
+    pub fn handle_message(&mut self, now: Instant, message: Message, from: Peer) {
+        self.txn.handle_message(now, message, from);
+        self.pump(now);
+    }
+
+    /// A broken request still gets an answer when its headers allow one (RFC 3261 §21.4.1).
+    pub(super) fn refuse_malformed(&mut self, bytes: &[u8], from: Peer, reason: &str, code: u16) {
+        let parsed = Message::parse_unvalidated(bytes, &Limits::DEFAULT)
+            .or_else(|_| Message::parse_unvalidated(&headers_only(bytes), &Limits::DEFAULT));
+        let Ok(request) = parsed else {
+            tracing::debug!(%from, "dropping unparseable datagram");
+            return;
+        };
+        let answerable = request.is_request()
+            && request.method() != Some(&Method::Ack)
+            && request.headers.get(&HeaderName::VIA).is_some();
+        if !answerable {
+            return;
+        }
+        tracing::info!(%from, reason, "refusing malformed request");
+        let response = Message::response_to(&request, code, None)
+            .with_reason(format!(
+                "{} - {reason}",
+                signaling::sip::reason_phrase(code)
+            ))
+            .with_header(HeaderName::SERVER, self.config.user_agent.clone());
+        self.out.push_back(CoreOutput::Transmit {
+            to: response_destination(&request, from),
+            bytes: response.to_bytes(),
+        });
+    }
+
+    /// Moves transaction-layer outputs out, acting on events.
+    pub(super) fn pump(&mut self, now: Instant) {
+        while let Some(output) = self.txn.poll_output() {
+            match output {
+                Output::Transmit { to, message } => self.out.push_back(CoreOutput::Transmit {
+                    to,
+                    bytes: message.to_bytes(),
+                }),
+                Output::Event(event) => self.on_event(now, event),
+            }
+        }
+    }
+
+    pub(super) fn on_event(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::Request { key, request, from } => self.on_request(now, key, request, from),
+            Event::Ack { request, .. } => self.on_ack(now, &request),
+            Event::Timeout {
+                key,
+                timer: Timer::L,
+            } => {
+                // Our 2xx was never acknowledged (RFC 3261 §13.3.1.4): end the call.
+                let call = self
+                    .calls
+                    .iter()
+                    .find(|(_, c)| c.invite_key == key)
+                    .map(|(id, _)| *id);
+                if let Some(call) = call {
+                    self.end_call(now, call, Some((408, "No ACK received")));
+                }
+            }
+            // Responses to our BYEs and their timeouts need nothing more: the call is gone.
+            Event::Response { .. } | Event::Timeout { .. } => {}
+        }
+    }
+
+    pub(super) fn on_request(&mut self, now: Instant, key: TxnKey, request: Message, from: Peer) {
+        let method = request.method().cloned().unwrap_or(Method::Options);
+        let in_dialog = request
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(str::to_owned))
+            .is_some();
+        match method {
+            Method::Invite if !in_dialog => self.new_invite(now, key, request, from),
+            Method::Cancel => self.on_cancel(now, &key, &request),
+            Method::Options => {
+                let response = self
+                    .response(&request, 200, None)
+                    .with_header(HeaderName::ALLOW, ALLOW)
+                    .with_header(header("Accept"), "application/sdp")
+                    .with_header(HeaderName::SUPPORTED, "replaces, timer");
+                self.respond(now, &key, response);
+            }
+            Method::Invite | Method::Bye | Method::Info | Method::Update => {
+                let call =
+                    DialogId::of_incoming(&request).and_then(|d| self.dialogs.get(&d).copied());
+                match call {
+                    Some(call) => self.in_dialog(now, call, key, request, method),
+                    None => {
+                        let response = self.response(&request, 481, None);
+                        self.respond(now, &key, response);
+                    }
+                }
+            }
+            _ => {
+                let response = self
+                    .response(&request, 405, None)
+                    .with_header(HeaderName::ALLOW, ALLOW);
+                self.respond(now, &key, response);
+            }
+        }
+    }
+
+    pub(super) fn in_dialog(
+        &mut self,
+        now: Instant,
+        call_id: CallId,
+        key: TxnKey,
+        request: Message,
+        method: Method,
+    ) {
+        let checked = match self.calls.get_mut(&call_id).and_then(|c| c.dialog.as_mut()) {
+            Some(dialog) => dialog.on_request(&request),
+            None => return,
+        };
+        if let Err(e) = checked {
+            let response = self
+                .response(&request, 500, None)
+                .with_reason(format!("Server Internal Error - {e}"));
+            self.respond(now, &key, response);
+            return;
+        }
+        match method {
+            Method::Bye => {
+                let response = self.response(&request, 200, None);
+                self.respond(now, &key, response);
+                self.end_call(now, call_id, None);
+            }
+            Method::Info => {
+                let content_type = request.content_type().unwrap_or_default().to_owned();
+                let digit = crate::media::info_dtmf::parse_info_dtmf(&content_type, request.body());
+                let response = self.response(&request, 200, None);
+                self.respond(now, &key, response);
+                match digit {
+                    Ok(Some(digit)) => self.dtmf(now, call_id, digit),
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(call = %call_id, error = %e, "INFO body ignored"),
+                }
+            }
+            Method::Invite | Method::Update => self.reoffer(now, call_id, key, request),
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_cancel(&mut self, now: Instant, key: &TxnKey, cancel: &Message) {
+        let response = self.response(cancel, 200, None);
+        self.respond(now, key, response);
+        let invite_key = key.cancelled_invite();
+        if let Some(call) = self.ringing.get(&invite_key).copied() {
+            self.refuse_ringing(now, call, 487, "Request Terminated");
+        }
+    }
+
+    /// Ends a call that was never answered with a final error response.
+    pub(super) fn refuse_ringing(&mut self, now: Instant, call: CallId, code: u16, reason: &str) {
+        let Some(c) = self.remove_call(now, call) else {
+            return;
+        };
+        let label = if code == 487 { "cancelled" } else { "draining" };
+        self.metrics
+            .calls_refused_total
+            .with_label_values(&[c.tenant.as_str(), label])
+            .inc();
+        let response = Message::response_to(&c.invite, code, Some(&c.local_tag))
+            .with_reason(reason)
+            .with_header(HeaderName::SERVER, self.config.user_agent.clone());
+        self.respond(now, &c.invite_key, response);
+    }
+
+    pub(super) fn on_ack(&mut self, now: Instant, ack: &Message) {
+        let Some(call_id) = DialogId::of_incoming(ack).and_then(|d| self.dialogs.get(&d).copied())
+        else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if !call.answer_in_ack {
+            return;
+        }
+        call.answer_in_ack = false;
+        let answer = std::str::from_utf8(ack.body())
+            .ok()
+            .and_then(|text| SessionDescription::parse(text).ok());
+        let negotiated = match answer {
+            Some(answer) => call.sdp.handle_answer(&answer),
+            None => Err(signaling::sdp::SdpError::NoOfferPending),
+        };
+        match negotiated {
+            Ok(session) => {
+                call.negotiated = Some(session);
+                self.start_media(call_id);
+            }
+            Err(e) => {
+                tracing::info!(call = %call_id, error = %e, "no usable SDP answer in ACK");
+                self.end_call(now, call_id, Some((488, "No usable SDP answer in ACK")));
+            }
+        }
+    }
+
+    /// A re-INVITE or UPDATE within a call: hold, resume, or a media change.
+    pub(super) fn reoffer(&mut self, now: Instant, call_id: CallId, key: TxnKey, request: Message) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let mut restart_media = false;
+        let outcome: Result<Option<String>, signaling::sdp::SdpError> = if request.body().is_empty()
+        {
+            if request.method() == Some(&Method::Update) {
+                Ok(None)
+            } else {
+                // A re-INVITE without SDP asks for our offer; the answer comes in the ACK.
+                call.sdp.create_offer().map(|offer| {
+                    call.answer_in_ack = true;
+                    Some(offer.to_string())
+                })
+            }
+        } else {
+            std::str::from_utf8(request.body())
+                .map_err(|_| signaling::sdp::SdpError::Malformed {
+                    line: 1,
+                    reason: "SDP is not UTF-8".into(),
+                })
+                .and_then(SessionDescription::parse)
+                .and_then(|offer| call.sdp.answer(&offer))
+                .map(|(answer, negotiated)| {
+                    let before = call.negotiated.as_ref().and_then(audio_setup_key);
+                    restart_media = call.media_started && before != audio_setup_key(&negotiated);
+                    call.negotiated = Some(negotiated);
+                    Some(answer.to_string())
+                })
+        };
+        if restart_media {
+            call.media_started = false;
+            self.out.push_back(CoreOutput::MediaStop { call: call_id });
+            self.start_media(call_id);
+        }
+        let response = match outcome {
+            Ok(body) => {
+                let mut response = self
+                    .response(&request, 200, None)
+                    .with_header(HeaderName::CONTACT, self.contact_for(call_id));
+                if let Some(body) = body {
+                    response = response.with_body("application/sdp", body.into_bytes());
+                }
+                response
+            }
+            Err(e) => {
+                let code = e.sip_status();
+                self.response(&request, code, None)
+                    .with_reason(format!("{} - {e}", signaling::sip::reason_phrase(code)))
+            }
+        };
+        self.respond(now, &key, response);
+    }
+
+    /// Ends a call: out of its meeting, media stopped, port freed, and (when `reason` is given,
+    /// i.e. we hang up) a BYE with a Reason header; `None` means the peer hung up with a BYE.
+    pub(super) fn end_call(&mut self, now: Instant, call_id: CallId, reason: Option<(u16, &str)>) {
+        let Some(mut call) = self.remove_call(now, call_id) else {
+            return;
+        };
+        if call.media_started {
+            self.out.push_back(CoreOutput::MediaStop { call: call_id });
+        }
+        // Log why in words either way: an operator reading "reason=None" cannot tell a normal
+        // hang-up from a lost one.
+        match reason {
+            Some((code, text)) => {
+                tracing::info!(call = %call_id, code, reason = text, "call ended")
+            }
+            None => tracing::info!(call = %call_id, reason = "peer hung up (BYE)", "call ended"),
+        }
+        let (Some((code, text)), Some(dialog)) = (reason, call.dialog.as_mut()) else {
+            return;
+        };
+        let via = self.our_via(call.peer.transport);
+        let bye = dialog
+            .request(Method::Bye, &via)
+            .with_header(
+                header("Reason"),
+                format!("SIP;cause={code};text=\"{text}\""),
+            )
+            .with_header(HeaderName::USER_AGENT, self.config.user_agent.clone());
+        if let Err(e) = self.txn.send_request(now, bye, call.peer) {
+            tracing::warn!(call = %call_id, error = %e, "could not send BYE");
+        }
+    }
+
+    pub(super) fn our_via(&mut self, transport: Transport) -> signaling::sip::Via {
+        let branch = format!(
+            "{}{:016x}",
+            signaling::transaction::BRANCH_COOKIE,
+            self.rng.random::<u64>()
+        );
+        let mut via = signaling::sip::Via::new(
+            transport.as_str(),
+            &self.config.sip_addr.ip().to_string(),
+            Some(self.config.sip_addr.port()),
+            &branch,
+        );
+        via.params.set("rport", None);
+        via
+    }
+
+    pub(super) fn contact_for(&self, call_id: CallId) -> String {
+        let transport = self
+            .calls
+            .get(&call_id)
+            .map_or(Transport::Udp, |c| c.peer.transport);
+        contact_uri(self.config.sip_addr, transport)
+    }
+
+    /// A response to `request` with our Server header.
+    pub(super) fn response(&self, request: &Message, code: u16, to_tag: Option<&str>) -> Message {
+        Message::response_to(request, code, to_tag)
+            .with_header(HeaderName::SERVER, self.config.user_agent.clone())
+    }
+
+    pub(super) fn respond(&mut self, now: Instant, key: &TxnKey, response: Message) {
+        if let Err(e) = self.txn.respond(now, key, response) {
+            tracing::debug!(error = %e, "response not sent");
+        }
+    }
+}
+
+/// The header section of a datagram without its Content-Length (and body), so that a request
+/// whose Content-Length promises more than the datagram holds can still be answered with 400
+/// (RFC 3261 §18.3).
+pub(super) fn headers_only(bytes: &[u8]) -> Vec<u8> {
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |i| i + 2);
+    let mut out = Vec::with_capacity(end + 2);
+    for line in bytes[..end].split(|b| *b == b'\n') {
+        let name = line.split(|b| *b == b':').next().unwrap_or_default();
+        let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
+        if name == "content-length" || name == "l" || line.is_empty() {
+            continue;
+        }
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// The Contact URI for calls over `transport`.
+pub(super) fn contact_uri(addr: SocketAddr, transport: Transport) -> String {
+    let host = match addr.ip() {
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    };
+    match transport {
+        Transport::Udp => format!("<sip:tessera@{host}:{}>", addr.port()),
+        Transport::Tcp => format!("<sip:tessera@{host}:{};transport=tcp>", addr.port()),
+    }
+}
+
+/// A header name known to be a valid token.
+pub(super) fn header(name: &'static str) -> HeaderName {
+    HeaderName::new(name).unwrap_or(HeaderName::SERVER)
+}

@@ -1,0 +1,262 @@
+//! What the core tells the driver about a call's media: start it once the SDP is agreed, join it to
+//! its meeting's mix and layout, show waiting callers their slate, and the in-call DTMF controls
+//! (`*6` mute, `*8` layout).
+//!
+//! Owns the translation from negotiated SDP to media setups and the controls' state; it must not
+//! touch RTP (that is `crate::media`, run by the driver).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mixer::layout::LayoutMode;
+use signaling::sdp::{AudioCodec, Codec, NegotiatedSession};
+
+use super::{
+    AudioSetup, CallCore, CallId, CoreOutput, DtmfDigit, MediaControl, MediaEvent, MeetingKey,
+    Phase, PromptCodec, Slate, VideoSetup,
+};
+
+/// A call's in-call DTMF controls: `*6` toggles mute, `*8` cycles the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct MediaControls {
+    /// A `*` arrived in the meeting and the next digit picks the control.
+    star_pending: bool,
+    /// The caller's own audio is kept out of the meeting's mix.
+    muted: bool,
+    /// The caller's layout.
+    layout: LayoutMode,
+}
+
+impl Default for MediaControls {
+    fn default() -> Self {
+        MediaControls {
+            star_pending: false,
+            muted: false,
+            layout: LAYOUT_CYCLE[0],
+        }
+    }
+}
+
+/// The layouts `*8` cycles through, in the hosted services' order: 3x3, 1 large + 7, 2x2,
+/// active speaker full screen.
+const LAYOUT_CYCLE: [LayoutMode; 4] = [
+    LayoutMode::Grid,
+    LayoutMode::LargePlus7,
+    LayoutMode::Grid2x2,
+    LayoutMode::Speaker,
+];
+
+impl MediaControls {
+    /// The layout after `*8`.
+    pub(super) fn next_layout(&self) -> LayoutMode {
+        let at = LAYOUT_CYCLE
+            .iter()
+            .position(|&n| n == self.layout)
+            .unwrap_or(LAYOUT_CYCLE.len() - 1);
+        LAYOUT_CYCLE[(at + 1) % LAYOUT_CYCLE.len()]
+    }
+}
+
+impl CallCore {
+    /// A DTMF digit or other media event of a call.
+    pub fn handle_media_event(&mut self, now: Instant, call: CallId, event: MediaEvent) {
+        match event {
+            MediaEvent::Dtmf(digit) => self.dtmf(now, call, digit),
+            MediaEvent::Inactive => {
+                tracing::info!(%call, "no media from the far end; ending the call");
+                self.end_call(now, call, Some((408, "No media received")));
+            }
+        }
+        self.pump(now);
+    }
+
+    /// Tells the driver to start a call's media once its audio is known.
+    pub(super) fn start_media(&mut self, call_id: CallId) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if call.media_started {
+            return;
+        }
+        let Some(audio) = call.negotiated.as_ref().and_then(|n| n.audio.as_ref()) else {
+            return;
+        };
+        let (Some(remote), Codec::Audio(codec)) = (audio.remote_rtp, &audio.send.codec) else {
+            return;
+        };
+        let codec = match codec {
+            AudioCodec::Pcmu => PromptCodec::Pcmu,
+            AudioCodec::Pcma => PromptCodec::Pcma,
+            AudioCodec::G722 => PromptCodec::G722,
+            AudioCodec::Opus => PromptCodec::Opus,
+        };
+        let video = call
+            .negotiated
+            .as_ref()
+            .and_then(|n| n.video.as_ref())
+            .and_then(|v| video_setup(v, call.port_base + 2));
+        call.media_started = true;
+        self.out.push_back(CoreOutput::MediaStart {
+            stats: call.stats.clone(),
+            call: call_id,
+            audio: AudioSetup {
+                local_port: call.port_base,
+                remote,
+                payload_type: audio.send.pt,
+                codec,
+                telephone_event_pt: audio.telephone_event,
+                rtcp_mux: audio.rtcp_mux,
+            },
+            video,
+        });
+        // A call answered straight into the meeting joins its media now.
+        if let Phase::InMeeting(key) = call.phase.clone() {
+            self.media_join(call_id, &key);
+        }
+        // A call (re)starting its media while it waits sees its slate (the first one may have
+        // gone out before the media existed, e.g. with the SDP answer in the ACK).
+        self.show_slate(call_id);
+    }
+
+    /// Shows a waiting call (entry queue, lobby) its slate; nothing for calls in other phases or
+    /// whose media has not started (start_media calls back here).
+    pub(super) fn show_slate(&mut self, call_id: CallId) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if !call.media_started {
+            return;
+        }
+        let tenant_name = || {
+            self.directory
+                .tenant(&call.tenant)
+                .ok()
+                .flatten()
+                .map_or_else(|| call.tenant.to_string(), |t| t.name)
+        };
+        let slate = match &call.phase {
+            Phase::EntryQueue { failures, .. } => Slate::EntryQueue {
+                tenant: tenant_name(),
+                retry: *failures > 0,
+            },
+            Phase::Lobby((tenant, conference)) => {
+                let organizer = self
+                    .directory
+                    .meeting(tenant, conference)
+                    .ok()
+                    .flatten()
+                    .and_then(|m| m.organizer);
+                Slate::Lobby {
+                    meeting: organizer
+                        .map_or_else(|| "Meeting".to_owned(), |o| format!("{o}'s meeting")),
+                    detail: format!("{} - conference {conference}", tenant_name()),
+                }
+            }
+            _ => return,
+        };
+        self.out.push_back(CoreOutput::ShowSlate {
+            call: call_id,
+            slate,
+        });
+    }
+
+    /// Tells the driver the call's media is part of `key`'s mix and layout.
+    pub(super) fn media_join(&mut self, call_id: CallId, key: &MeetingKey) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if !call.media_started {
+            // Joins once media starts (start_media calls back here).
+            return;
+        }
+        self.out.push_back(CoreOutput::MediaJoin {
+            call: call_id,
+            tenant: key.0.to_string(),
+            conference: key.1.to_string(),
+            participant: call.participant.0,
+            display_name: call.display_name.clone(),
+        });
+        // A fresh join starts unmuted in the default layout: restore the caller's choices.
+        let controls = call.controls;
+        if controls.muted {
+            self.out.push_back(CoreOutput::MediaControl {
+                call: call_id,
+                control: MediaControl::Mute(true),
+            });
+        }
+        if controls.layout != MediaControls::default().layout {
+            self.out.push_back(CoreOutput::MediaControl {
+                call: call_id,
+                control: MediaControl::Layout(controls.layout),
+            });
+        }
+    }
+
+    /// A DTMF digit of a call (RFC 4733 or SIP INFO): in a meeting the `*6`/`*8` controls,
+    /// in the entry queue the conference ID.
+    pub(super) fn dtmf(&mut self, now: Instant, call_id: CallId, digit: DtmfDigit) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if let Phase::InMeeting(_) = call.phase {
+            let control = match (call.controls.star_pending, digit.0) {
+                (_, '*') => {
+                    call.controls.star_pending = true;
+                    return;
+                }
+                (true, '6') => {
+                    call.controls.muted = !call.controls.muted;
+                    Some(MediaControl::Mute(call.controls.muted))
+                }
+                (true, '8') => {
+                    call.controls.layout = call.controls.next_layout();
+                    Some(MediaControl::Layout(call.controls.layout))
+                }
+                _ => None,
+            };
+            call.controls.star_pending = false;
+            if let Some(control) = control {
+                tracing::info!(call = %call_id, ?control, "in-call DTMF control");
+                self.out.push_back(CoreOutput::MediaControl {
+                    call: call_id,
+                    control,
+                });
+            }
+            return;
+        }
+        self.entry_queue_digit(now, call_id, digit);
+    }
+}
+
+/// The media task's view of a negotiated H.264 stream.
+pub(super) fn video_setup(
+    v: &signaling::sdp::NegotiatedMedia,
+    local_port: u16,
+) -> Option<VideoSetup> {
+    let remote = v.remote_rtp?;
+    let h264 = v.h264.as_ref()?;
+    let (w, h) = h264.max_send_resolution(30);
+    // 720p is what the layouts are made at; smaller when the far end's level says so.
+    let (w, h) = (u32::from(w).min(1280), u32::from(h).min(720));
+    Some(VideoSetup {
+        local_port,
+        remote,
+        payload_type: v.send.pt,
+        packetization_mode: h264.packetization_mode,
+        max_size: (w.max(16) & !1, h.max(16) & !1),
+        bitrate_bps: v.send_bitrate_bps,
+        nack: v.rtcp_fb.nack,
+        pli: v.rtcp_fb.pli,
+        fir: v.rtcp_fb.fir,
+        rtcp_mux: v.rtcp_mux,
+    })
+}
+
+/// What of a negotiation the media task depends on (a change restarts it).
+pub(super) fn audio_setup_key(
+    n: &NegotiatedSession,
+) -> Option<(Option<SocketAddr>, u8, Option<u8>)> {
+    n.audio
+        .as_ref()
+        .map(|a| (a.remote_rtp, a.send.pt, a.telephone_event))
+}

@@ -1,0 +1,100 @@
+//! Trust classification: trusted networks and URI patterns, PSTN trunks, digest credentials.
+
+use super::*;
+
+#[test]
+fn trusted_sources_and_pstn_trunks_are_classified() {
+    let mut h = Harness::with(
+        |dir| {
+            dir.add_trusted_device(&key(), &TrustedDeviceRule::cidr("192.0.2.0/24").unwrap())
+                .unwrap();
+        },
+        |_| {},
+    );
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    assert_eq!(h.view().participants[0].class, ParticipantClass::TrustedVtc);
+
+    let mut h = Harness::with(
+        |_| {},
+        |c| c.pstn_trunks = vec!["192.0.2.0/24".parse().unwrap()],
+    );
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    assert_eq!(h.view().lobby[0].class, ParticipantClass::Pstn);
+}
+
+#[test]
+fn digest_credentials_are_challenged_and_make_the_caller_trusted() {
+    let realm = crate::directory::realm_of(&key());
+    let mut h = Harness::with(
+        |dir| {
+            let rule = TrustedDeviceRule::digest("room1:correct horse battery", &realm).unwrap();
+            dir.add_trusted_device(&key(), &rule).unwrap();
+        },
+        |_| {},
+    );
+    let uri = "sip:12345678.1177958860@gw";
+    h.send(&invite_with(
+        uri, "c1", 1, "z9hG4bKa", "room1", "", PCMU_OFFER,
+    ));
+    let challenge = h.final_response();
+    assert_eq!(challenge.status(), Some(401));
+    let www = challenge
+        .headers
+        .get(&HeaderName::new("WWW-Authenticate").unwrap())
+        .unwrap()
+        .to_owned();
+    assert!(www.contains(&format!("realm=\"{realm}\"")), "{www}");
+    let nonce = www
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let digest = |password: &str| {
+        use md5::{Digest, Md5};
+        let h = |s: String| hex::encode(Md5::digest(s.as_bytes()));
+        let ha1 = h(format!("room1:{realm}:{password}"));
+        let ha2 = h(format!("INVITE:{uri}"));
+        let response = h(format!("{ha1}:{nonce}:00000001:abcd:auth:{ha2}"));
+        format!(
+            "Authorization: Digest username=\"room1\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abcd\"\r\n"
+        )
+    };
+    h.send(&invite_with(
+        uri,
+        "c1",
+        2,
+        "z9hG4bKb",
+        "room1",
+        &digest("wrong password"),
+        PCMU_OFFER,
+    ));
+    assert_eq!(h.final_response().status(), Some(403));
+    h.send(&invite_with(
+        uri,
+        "c1",
+        3,
+        "z9hG4bKc",
+        "room1",
+        &digest("correct horse battery"),
+        PCMU_OFFER,
+    ));
+    assert_eq!(h.final_response().status(), Some(200));
+    assert_eq!(h.view().participants[0].class, ParticipantClass::TrustedVtc);
+
+    // Callers that do not claim a credential are not challenged.
+    h.send(&invite_with(
+        uri,
+        "c2",
+        1,
+        "z9hG4bKd",
+        "lobbyroom",
+        "",
+        PCMU_OFFER,
+    ));
+    assert_eq!(h.final_response().status(), Some(200));
+}

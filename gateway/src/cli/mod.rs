@@ -1,0 +1,65 @@
+//! The operator CLI: what each command does and prints (tables by default, JSON with `--json`).
+//! The arguments are in [`args`]; each command has its own module.
+//!
+//! This is the binary's edge: it opens the directory, calls into it and the lobby engine, and
+//! formats results. It must not hold rules of its own; validation lives in the directory and the
+//! id types.
+
+mod args;
+mod device;
+mod dial;
+mod init;
+mod invite;
+mod lobby;
+mod meeting;
+mod output;
+mod tenant;
+mod token;
+
+pub use args::*;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::directory::Directory;
+use crate::server;
+
+/// Runs one parsed command, writing its normal output to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    match cli.command {
+        // Needs no database: a pure decision.
+        Command::Lobby(LobbyCommand::Decide(a)) => lobby::decide(a, out),
+        Command::Serve(options) => {
+            let config = options.resolve()?;
+            let db = cli
+                .db
+                .or_else(|| config.db.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(server::serve(&db, config))?;
+            Ok(())
+        }
+        command => {
+            let db = cli.db.unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+            let mut dir = Directory::open(&db)
+                .with_context(|| format!("cannot open directory {}", db.display()))?;
+            match command {
+                Command::Init(a) => init::run(&mut dir, &db, a, out),
+                Command::Tenant(c) => tenant::run(&mut dir, c, out),
+                Command::Meeting(c) => meeting::run(&mut dir, c, out),
+                Command::Device(c) => device::run(&mut dir, c, out),
+                Command::Token(c) => token::run(&mut dir, c, out),
+                Command::Dial(DialCommand::Resolve { dial_string }) => {
+                    dial::resolve(&dir, &dial_string, out)
+                }
+                Command::Invite(InviteCommand::Parse(a)) => invite::parse(&dir, a, out),
+                Command::Lobby(_) | Command::Serve(_) => unreachable!("handled above"),
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! What call control reads from the directory, as a trait: [`DirectoryRead`], with its error
+//! [`ReadError`]. The SQLite [`Directory`] implements it by querying; the in-memory
+//! [`Snapshot`](super::Snapshot) and [`LiveDirectory`](super::LiveDirectory) implement it from
+//! memory, which is what the SIP driver task reads so that a slow disk never stalls SIP.
+//!
+//! Owns the read interface only: writes (with their validation and refusals) stay on the
+//! backend's own type. It must not name a database library, so another backend (PostgreSQL)
+//! slots in by implementing this trait and feeding [`LiveDirectory::reload`](super::LiveDirectory::reload).
+
+use signaling::{ConferenceId, DialLookup, TenantKey};
+
+use super::{Directory, DirectoryError, Meeting, Tenant, TrustedDevice};
+use crate::lobby::LobbyPolicy;
+
+/// Why a directory read failed. A tenant or meeting that does not exist is not an error (the
+/// reads answer `None` or an empty list); this is the backend failing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The backend could not answer (a database error, or a stored value that no longer
+    /// passes validation).
+    #[error("directory unavailable: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<DirectoryError> for ReadError {
+    fn from(e: DirectoryError) -> Self {
+        ReadError::Backend(Box::new(e))
+    }
+}
+
+/// The directory as call control sees it: the dial plan's lookups ([`DialLookup`]), tenants
+/// (licences, lobby defaults, hostnames), meetings with their effective lobby policy, and
+/// trusted-device rules (networks, URI patterns, digest HA1s).
+///
+/// Answers are owned values: an implementation may hand out a copy of what it holds, never a
+/// borrow of its storage.
+pub trait DirectoryRead: DialLookup + Send + Sync + std::fmt::Debug {
+    /// One tenant.
+    fn tenant(&self, key: &TenantKey) -> Result<Option<Tenant>, ReadError>;
+
+    /// Every tenant, ordered by key.
+    fn tenants(&self) -> Result<Vec<Tenant>, ReadError>;
+
+    /// One meeting.
+    fn meeting(
+        &self,
+        tenant: &TenantKey,
+        conference: &ConferenceId,
+    ) -> Result<Option<Meeting>, ReadError>;
+
+    /// Meetings of one tenant, or of all, ordered by tenant and conference ID.
+    fn meetings(&self, tenant: Option<&TenantKey>) -> Result<Vec<Meeting>, ReadError>;
+
+    /// A tenant's trusted-device rules, oldest first.
+    fn trusted_devices(&self, tenant: &TenantKey) -> Result<Vec<TrustedDevice>, ReadError>;
+
+    /// The lobby policy in force for a meeting (its tenant's defaults with its overrides);
+    /// `None` when the tenant or the meeting does not exist.
+    fn effective_policy(
+        &self,
+        tenant: &TenantKey,
+        conference: &ConferenceId,
+    ) -> Result<Option<LobbyPolicy>, ReadError> {
+        let (Some(t), Some(m)) = (self.tenant(tenant)?, self.meeting(tenant, conference)?) else {
+            return Ok(None);
+        };
+        Ok(Some(m.overrides.apply(t.policy)))
+    }
+}
+
+impl DirectoryRead for Directory {
+    fn tenant(&self, key: &TenantKey) -> Result<Option<Tenant>, ReadError> {
+        Ok(Directory::tenant(self, key)?)
+    }
+
+    fn tenants(&self) -> Result<Vec<Tenant>, ReadError> {
+        Ok(Directory::tenants(self)?)
+    }
+
+    fn meeting(
+        &self,
+        tenant: &TenantKey,
+        conference: &ConferenceId,
+    ) -> Result<Option<Meeting>, ReadError> {
+        Ok(Directory::meeting(self, tenant, conference)?)
+    }
+
+    fn meetings(&self, tenant: Option<&TenantKey>) -> Result<Vec<Meeting>, ReadError> {
+        Ok(Directory::meetings(self, tenant)?)
+    }
+
+    fn trusted_devices(&self, tenant: &TenantKey) -> Result<Vec<TrustedDevice>, ReadError> {
+        Ok(Directory::trusted_devices(self, tenant)?)
+    }
+}

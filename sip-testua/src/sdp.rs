@@ -1,0 +1,113 @@
+//! The SDP a test room system offers and what it reads from the answer. Owns only these two
+//! texts; negotiation is the gateway's (`signaling::sdp`).
+
+use std::net::{IpAddr, SocketAddr};
+
+use signaling::sdp::SessionDescription;
+
+/// What the gateway's 200 OK said about media.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Where the gateway receives audio RTP.
+    pub audio: SocketAddr,
+    /// Where it receives video RTP.
+    pub video: SocketAddr,
+    /// The H.264 payload type of the answer (what the gateway sends with).
+    pub video_pt: u8,
+    /// The answer as text (for failure messages).
+    pub sdp: String,
+}
+
+/// The media addresses and the H.264 payload type of an SDP answer.
+pub fn parse_answer(text: &str) -> Result<Answer, String> {
+    let sdp = SessionDescription::parse(text).map_err(|e| format!("unparsable SDP: {e}"))?;
+    let session_ip = sdp.connection.as_ref().and_then(|c| c.ip());
+    let address = |kind: &str| -> Result<(SocketAddr, Option<u8>), String> {
+        let m = sdp
+            .media
+            .iter()
+            .find(|m| m.media == kind)
+            .ok_or_else(|| format!("no {kind} m-line in the answer"))?;
+        if m.port == 0 {
+            return Err(format!("the answer rejected {kind} (port 0)"));
+        }
+        let ip: IpAddr = m
+            .connection
+            .as_ref()
+            .and_then(|c| c.ip())
+            .or(session_ip)
+            .ok_or_else(|| format!("no c= address for {kind}"))?;
+        let pt = m.formats.first().and_then(|f| f.parse().ok());
+        Ok((SocketAddr::new(ip, m.port), pt))
+    };
+    let (audio, _) = address("audio")?;
+    let (video, video_pt) = address("video")?;
+    Ok(Answer {
+        audio,
+        video,
+        video_pt: video_pt.ok_or("no payload type on the video m-line")?,
+        sdp: text.to_owned(),
+    })
+}
+
+/// The offer of a VTC with PCMU + telephone-event and H.264 constrained baseline level 3.1
+/// (`42e01f`, mode 1) with NACK and PLI, rtcp-mux, its media at the given ports.
+pub fn vtc_offer(audio_port: u16, video_port: u16) -> String {
+    format!(
+        "v=0\r\n\
+         o=tessera-testua 1 1 IN IP4 127.0.0.1\r\n\
+         s=tessera-testua\r\n\
+         c=IN IP4 127.0.0.1\r\n\
+         t=0 0\r\n\
+         m=audio {audio_port} RTP/AVP 0 101\r\n\
+         a=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\n\
+         a=fmtp:101 0-15\r\n\
+         a=rtcp-mux\r\n\
+         a=sendrecv\r\n\
+         m=video {video_port} RTP/AVP 96\r\n\
+         b=AS:2000\r\n\
+         a=rtpmap:96 H264/90000\r\n\
+         a=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\n\
+         a=rtcp-fb:96 nack\r\n\
+         a=rtcp-fb:96 nack pli\r\n\
+         a=rtcp-mux\r\n\
+         a=sendrecv\r\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_addresses_come_from_media_or_session_connection() {
+        let answer = "v=0\r\no=gw 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+                      m=audio 20000 RTP/AVP 0\r\n\
+                      m=video 20002 RTP/AVP 97\r\nc=IN IP4 192.0.2.2\r\n";
+        let a = parse_answer(answer).unwrap();
+        assert_eq!(a.audio, "192.0.2.1:20000".parse().unwrap());
+        assert_eq!(a.video, "192.0.2.2:20002".parse().unwrap());
+        assert_eq!(a.video_pt, 97);
+    }
+
+    #[test]
+    fn rejected_video_is_an_error() {
+        let answer = "v=0\r\no=gw 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+                      m=audio 20000 RTP/AVP 0\r\nm=video 0 RTP/AVP 97\r\n";
+        assert_eq!(
+            parse_answer(answer).unwrap_err(),
+            "the answer rejected video (port 0)"
+        );
+    }
+
+    #[test]
+    fn the_offer_parses_and_offers_h264_with_rtcp_mux_on_both_streams() {
+        let offer = vtc_offer(4000, 4002);
+        let sdp = SessionDescription::parse(&offer).unwrap();
+        assert_eq!(sdp.media.len(), 2);
+        assert_eq!((sdp.media[0].port, sdp.media[1].port), (4000, 4002));
+        assert!(offer.contains("H264/90000"));
+        assert_eq!(offer.matches("a=rtcp-mux").count(), 2);
+    }
+}
