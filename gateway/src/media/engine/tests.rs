@@ -24,6 +24,16 @@ pub(super) fn join(media: &mut MeetingMedia, id: u64, video: bool) -> Feed {
     rx
 }
 
+/// Adds synthetic participants 100, 101, .. (`count` of them), as an operator's AddSynthetic
+/// would.
+pub(super) fn add_synthetics(media: &mut MeetingMedia, count: u64) {
+    for i in 0..count {
+        let index = u32::try_from(i).expect("few synthetic participants");
+        let of = u32::try_from(count).expect("few synthetic participants");
+        media.add_synthetic(100 + i, format!("Synthetic {i}"), index, of, Arc::default());
+    }
+}
+
 fn drain(feed: &mut Feed) -> Vec<CallFeed> {
     std::iter::from_fn(|| feed.try_recv()).collect()
 }
@@ -81,15 +91,7 @@ fn each_listener_hears_everyone_but_itself() {
 fn synthetic_participants_fill_the_layout_and_the_first_frame_is_a_keyframe() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..3 {
-        media.add_synthetic(
-            100 + i,
-            format!("Synthetic {i}"),
-            i as u32,
-            3,
-            Arc::default(),
-        );
-    }
+    add_synthetics(&mut media, 3);
     let mut viewer = join(&mut media, 1, true);
     let mut now = t0;
     for _ in 0..30 {
@@ -132,15 +134,7 @@ fn synthetic_participants_fill_the_layout_and_the_first_frame_is_a_keyframe() {
 fn viewers_of_the_same_picture_share_one_encoder_and_never_see_themselves() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..9 {
-        media.add_synthetic(
-            100 + i,
-            format!("Synthetic {i}"),
-            i as u32,
-            9,
-            Arc::default(),
-        );
-    }
+    add_synthetics(&mut media, 9);
     // Room systems joined after the synthetic participants rank after them while silent.
     let mut feeds: Vec<Feed> = (201..=203).map(|id| join(&mut media, id, true)).collect();
     // Let the synthetic voices rank above the silent room systems.
@@ -299,15 +293,7 @@ fn a_muted_participant_is_left_out_of_the_mix_until_unmuted() {
 fn set_layout_gives_the_viewer_its_new_layout_with_a_keyframe() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..3 {
-        media.add_synthetic(
-            100 + i,
-            format!("Synthetic {i}"),
-            i as u32,
-            3,
-            Arc::default(),
-        );
-    }
+    add_synthetics(&mut media, 3);
     let mut viewer = join(&mut media, 1, true);
     let mut now = t0;
     for _ in 0..10 {
@@ -347,15 +333,7 @@ fn set_layout_gives_the_viewer_its_new_layout_with_a_keyframe() {
 fn large_plus_7_layout_renders_the_speaker_large_with_its_own_encoder() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..4 {
-        media.add_synthetic(
-            100 + i,
-            format!("Synthetic {i}"),
-            i as u32,
-            4,
-            Arc::default(),
-        );
-    }
+    add_synthetics(&mut media, 4);
     let mut grid_viewer = join(&mut media, 1, true);
     let mut speaker_viewer = join(&mut media, 2, true);
     media.handle_input(EngineInput::SetLayout {
@@ -413,15 +391,7 @@ fn native_layer(media: &MeetingMedia, id: u64) -> Option<usize> {
 fn natives_are_decoded_at_the_layer_that_fits_their_tile_once_for_all_viewers() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..8u64 {
-        media.add_synthetic(
-            100 + i,
-            format!("Synthetic {i}"),
-            i as u32,
-            8,
-            Arc::default(),
-        );
-    }
+    add_synthetics(&mut media, 8);
     let mut a = join_hd(&mut media, 1);
     let mut b = join(&mut media, 2, true);
     let mut now = t0;
@@ -452,15 +422,7 @@ fn natives_are_decoded_at_the_layer_that_fits_their_tile_once_for_all_viewers() 
 fn full_screen_gets_full_resolution_after_its_keyframe_and_hidden_natives_are_not_decoded() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..3u64 {
-        media.add_synthetic(
-            100 + i,
-            format!("Synthetic {i}"),
-            i as u32,
-            3,
-            Arc::default(),
-        );
-    }
+    add_synthetics(&mut media, 3);
     let mut viewer = join_hd(&mut media, 1);
     let mut now = t0;
     // Synthetic 0 talks first (turns of 4 s), so it is the one shown full screen.
@@ -543,15 +505,7 @@ fn viewers_coming_and_going_keep_one_stream_without_new_encoders_or_keyframes() 
     let mut media = MeetingMedia::new(small_config(), t0, None);
     // Eight synthetic participants, as in the demo: the ninth tile shows the first room system
     // other than the viewer, so every arrival and departure changes what the others see.
-    for i in 0..8 {
-        media.add_synthetic(
-            100 + i,
-            format!("Synthetic {i}"),
-            i as u32,
-            8,
-            Arc::default(),
-        );
-    }
+    add_synthetics(&mut media, 8);
     let mut feeds: BTreeMap<u64, Feed> = (201..=206)
         .map(|id| (id, join(&mut media, id, true)))
         .collect();
@@ -674,15 +628,7 @@ fn silent_participants_get_tiles_in_join_order_and_hidden_calls_are_told() {
 fn encoders_are_released_once_the_last_viewer_leaves() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..2 {
-        media.add_synthetic(
-            100 + i,
-            format!("Synthetic {i}"),
-            i as u32,
-            2,
-            Arc::default(),
-        );
-    }
+    add_synthetics(&mut media, 2);
     let _a = join(&mut media, 1, true);
     let _b = join(&mut media, 2, true);
     let mut now = t0;

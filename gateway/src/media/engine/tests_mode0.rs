@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use mixer::codec::h264::H264Decoder;
 
+use super::tests::add_synthetics;
 use super::*;
 use crate::media::video::MAX_VIDEO_PAYLOAD;
 
@@ -43,15 +44,7 @@ fn mode_0_viewers_share_a_slice_limited_encoder_of_their_own() {
     };
     let mut media = MeetingMedia::new(config, t0, None);
     // Nine synthetic speakers fill the 3x3 of every silent viewer: one picture for all four.
-    for i in 0..9 {
-        media.add_synthetic(
-            100 + i,
-            format!("Synthetic {i}"),
-            i as u32,
-            9,
-            Arc::default(),
-        );
-    }
+    add_synthetics(&mut media, 9);
     let mode1 = VideoFormat::unlimited((1280, 720));
     let mode0 = VideoFormat {
         size: (1280, 720),
