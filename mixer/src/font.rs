@@ -220,16 +220,7 @@ impl TextMask {
 pub(crate) mod tests {
     use super::*;
 
-    /// The participants of issue 18: one name per script the gateway must draw.
-    pub(crate) const NAMES: [&str; 7] = [
-        "José",
-        "Zoë",
-        "Łukasz",
-        "Σοφία",
-        "Дмитрий",
-        "田中",
-        "김민준",
-    ];
+    include!("../tests/data/names.rs");
 
     #[test]
     fn every_script_renders_with_ink_and_no_missing_glyphs() {

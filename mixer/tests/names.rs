@@ -8,15 +8,7 @@ use mixer::{
     Compositor, CompositorConfig, I420Frame, PlaneKind, Threading, TileContent, VideoSource, Yuv,
 };
 
-const NAMES: [&str; 7] = [
-    "José",
-    "Zoë",
-    "Łukasz",
-    "Σοφία",
-    "Дмитрий",
-    "田中",
-    "김민준",
-];
+include!("data/names.rs");
 
 /// A mid-grey picture: label text (white) stands out from it and from the darkened strip.
 fn grey() -> I420Frame {
