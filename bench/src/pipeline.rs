@@ -291,7 +291,9 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
             participant: vtc_id(v),
             display_name: format!("VTC {}", v + 1),
             feed: Some(tx),
-            video_size: Some((1280, 720)),
+            video_format: Some(gateway::media::h264_rtp::VideoFormat::unlimited((
+                1280, 720,
+            ))),
         });
         feeds.push(rx);
     }

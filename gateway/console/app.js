@@ -283,7 +283,7 @@
     reconcile($('lobby-list'), view.lobby, (p) => buildPerson(p, [
       ['admit', 'Admit', 'primary small'],
       ['deny', 'Deny', 'danger small'],
-    ]), (li, p) => updatePerson(li, p, p.waiting_since, 'waiting'));
+    ]), (li, p) => updatePerson(li, p, p.waiting_since, 'waiting', p.protocol));
     $('lobby-count').textContent = String(view.lobby.length);
     show($('lobby-empty'), view.lobby.length === 0);
 

@@ -1,4 +1,4 @@
-//! One-touch dial (`shared/domain.md`, Calendars): which meeting an invitation is for, and every
+//! One-touch dial (`docs/domain.md`, One-touch dial): which meeting an invitation is for, and every
 //! dial string that reaches it.
 //!
 //! Owns the choice among the candidates [`signaling::invite`] finds (the first that resolves to
@@ -130,7 +130,7 @@ pub fn parse_invitation(
     })
 }
 
-/// Every dial string of `shared/domain.md` for the meeting, each checked to resolve back to it.
+/// Every dial string of `docs/domain.md` for the meeting, each checked to resolve back to it.
 fn dial_strings(
     dir: &Directory,
     tenant: &TenantKey,

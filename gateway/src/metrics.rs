@@ -1,7 +1,7 @@
 //! Prometheus metrics (`GET /metrics`, text format). Names follow
 //! `tessera_<subsystem>_<name>` with `_total` / `_seconds` suffixes. Labels stop at tenant (and
 //! protocol, route, reason, kind, direction, media): nothing here may identify a person, so
-//! presence-style activity cannot leak (`shared/domain.md`, Privacy).
+//! presence-style activity cannot leak (`docs/domain.md`, Privacy).
 //!
 //! Owns the registry and the metric handles; the call core and media tasks update them. It must
 //! not hold call state.

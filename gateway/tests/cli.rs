@@ -736,3 +736,53 @@ fn invite_parse_without_video_details_fails_with_the_reason() {
     ]);
     assert!(err.contains("invalid gateway host"), "{err}");
 }
+
+#[test]
+fn serve_demo_first_prints_where_the_admin_token_is() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    // The database is not in the current directory: the README's curl must still find the token.
+    let data = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let db = data.path().join("gw.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--demo", "--sip-listen", "127.0.0.1:0"])
+        .args(["--http-listen", "127.0.0.1:0", "--rtp-ports", "41000-41099"])
+        .env("TESSERA_DB", &db)
+        .env_remove("TESSERA_ADMIN_TOKEN")
+        .current_dir(elsewhere.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok).take(3) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // A guard against a server that never prints, not a measurement.
+    let first: Vec<String> = (0..3)
+        .map_while(|_| rx.recv_timeout(Duration::from_secs(120)).ok())
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let token_file = data.path().join("gw.db.admin-token");
+    assert_eq!(first.len(), 3, "first lines: {first:?}");
+    assert_eq!(
+        first[1],
+        format!("admin token file: {}", token_file.display())
+    );
+    assert!(first[2].contains(&format!("$(cat '{}')", token_file.display())));
+    assert!(first[0].starts_with("Tessera demo: dial 12345678.1177958860@127.0.0.1:"));
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(token.trim().len() >= 16, "a token was written there");
+}

@@ -119,6 +119,12 @@ fn operator_admits_a_waiting_sipp_caller_from_the_console_in_chromium() {
         &format!("return !!document.querySelector(\"{lobby_row}\")"),
     );
     assert_eq!(page.text(&format!("{lobby_row} .name")), name);
+    // Its row says how it called, as participant rows do.
+    let meta = page.text(&format!("{lobby_row} .meta .tag"));
+    assert!(
+        meta.split(" · ").any(|part| part == "SIP"),
+        "lobby row: {meta}"
+    );
     page.wait_until(
         "the event stream to be live",
         "return document.getElementById('live-state').dataset.state === 'live'",

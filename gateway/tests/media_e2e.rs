@@ -836,8 +836,10 @@ fn check_slate(name: &str, picture: &ffmpeg::Picture) -> String {
     };
     let centre = bright(216, 504);
     let outside = bright(0, 144) + bright(576, 720);
+    // Unifont's one-pixel strokes (scaled 4x in the title, 2x in the details) light about
+    // 10,000 pixels of a 720p slate; the old 8x8 font's heavier ones lit more.
     assert!(
-        centre > 10_000,
+        centre > 5_000,
         "{name}: only {centre} bright text pixels in the centre band"
     );
     assert!(

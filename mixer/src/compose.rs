@@ -21,7 +21,7 @@
 use rayon::prelude::*;
 
 pub use crate::draw::{card_color, initials};
-use crate::draw::{draw_card, draw_label, draw_ring};
+use crate::draw::{draw_card, draw_label, draw_ring, Label};
 use crate::frame::{FrameError, I420Frame, PlaneKind, Yuv};
 
 use crate::layout::{ParticipantId, Rect, TileGrid};
@@ -124,6 +124,8 @@ pub struct ComposeStats {
     pub tiles_unchanged: u64,
     /// Border rings drawn.
     pub borders_drawn: u64,
+    /// Name labels rasterised (once per name and tile size, not per frame).
+    pub labels_rasterised: u64,
 }
 
 /// What a tile last drew; equal keys mean nothing to redraw.
@@ -217,6 +219,9 @@ struct TileState {
     buffer: I420Frame,
     /// Kept while the crop size stays the same.
     scaler: Option<TileScaler>,
+    /// The name label last drawn, rasterised; redrawn on every new frame, remade only when the
+    /// name changes.
+    label: Option<Label>,
 }
 
 /// Draws layouts into a canvas, redrawing only tiles whose inputs changed.
@@ -294,24 +299,26 @@ impl Compositor {
             .collect();
         self.stats.tiles_unchanged += (self.tiles.len() - dirty.len()) as u64;
 
-        let render =
-            |(i, tile): (usize, &mut TileState)| -> Result<Option<Rendered>, ComposeError> {
-                if !dirty.contains(&i) {
-                    return Ok(None);
-                }
-                render_tile(tile, content_of(i), config).map(Some)
-            };
-        let results: Vec<Result<Option<Rendered>, ComposeError>> = match config.threading {
+        let render = |(i, tile): (usize, &mut TileState)| -> RenderResult {
+            if !dirty.contains(&i) {
+                return Ok(None);
+            }
+            render_tile(tile, content_of(i), config).map(Some)
+        };
+        let results: Vec<RenderResult> = match config.threading {
             Threading::Single => self.tiles.iter_mut().enumerate().map(render).collect(),
             Threading::Rayon => self.tiles.par_iter_mut().enumerate().map(render).collect(),
         };
         for result in results {
-            match result? {
-                Some(Rendered::Scaled) => self.stats.tiles_scaled += 1,
-                Some(Rendered::Card) => self.stats.cards_drawn += 1,
-                Some(Rendered::Cleared) => self.stats.tiles_cleared += 1,
-                None => {}
+            let Some((rendered, rasterised)) = result? else {
+                continue;
+            };
+            match rendered {
+                Rendered::Scaled => self.stats.tiles_scaled += 1,
+                Rendered::Card => self.stats.cards_drawn += 1,
+                Rendered::Cleared => self.stats.tiles_cleared += 1,
             }
+            self.stats.labels_rasterised += u64::from(rasterised);
         }
 
         let canvas = self.canvas.as_mut().expect("reset made the canvas");
@@ -362,6 +369,7 @@ impl Compositor {
                 highlighted: None,
                 buffer: I420Frame::solid(content.width, content.height, self.config.background)?,
                 scaler: None,
+                label: None,
             });
         }
         self.canvas = Some(canvas);
@@ -415,17 +423,20 @@ pub fn fill_crop(src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> Rect {
     }
 }
 
-/// Renders one tile's content into its buffer.
+/// What rendering a dirty tile did, and whether its label had to be rasterised.
+type RenderResult = Result<Option<(Rendered, bool)>, ComposeError>;
+
+/// Renders one tile's content into its buffer; the flag says whether a label was rasterised.
 fn render_tile(
     tile: &mut TileState,
     content: Option<&TileContent<'_>>,
     config: &CompositorConfig,
-) -> Result<Rendered, ComposeError> {
+) -> Result<(Rendered, bool), ComposeError> {
     let (cw, ch) = (tile.content.width, tile.content.height);
     let rendered = match content {
         None => {
             tile.buffer = I420Frame::solid(cw, ch, config.background)?;
-            return Ok(Rendered::Cleared);
+            return Ok((Rendered::Cleared, false));
         }
         Some(TileContent {
             video: Some(video), ..
@@ -449,12 +460,19 @@ fn render_tile(
             Rendered::Card
         }
     };
-    if config.labels {
-        if let Some(c) = content {
-            draw_label(&mut tile.buffer, c.name)?;
-        }
+    let mut rasterised = false;
+    if let Some(c) = content.filter(|_| config.labels) {
+        let label = match tile.label.take() {
+            Some(label) if label.is_for(c.name, cw, ch) => label,
+            _ => {
+                rasterised = true;
+                Label::new(c.name, cw, ch)
+            }
+        };
+        draw_label(&mut tile.buffer, &label);
+        tile.label = Some(label);
     }
-    Ok(rendered)
+    Ok((rendered, rasterised))
 }
 
 /// Copies `src` into `canvas` at `at` (same size).

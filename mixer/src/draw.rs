@@ -1,10 +1,11 @@
-//! Drawing on top of pictures: tile border rings, name labels, and the name/initials card shown
-//! for a participant without video, using the 8x8 font in `font`.
+//! Drawing on top of pictures: tile border rings, name labels, the name/initials card shown for
+//! a participant without video, and painting a rasterised [`TextMask`] (from `font`) at any
+//! whole-pixel scale, for those and for slates.
 //!
 //! Owns pixel-level overlay drawing only. It must not decide what a tile shows or when to redraw
 //! (that is `compose`), nor scale.
 
-use crate::font::{glyph, GLYPH_SIZE};
+use crate::font::{self, TextMask, LINE_HEIGHT};
 use crate::frame::{FrameError, I420Frame, PlaneKind, Yuv};
 use crate::layout::Rect;
 
@@ -59,8 +60,8 @@ pub fn card_color(name: &str) -> Yuv {
     Yuv::from_rgb(r, g, b)
 }
 
-/// Up to two initials: the first character of the first two words, upper-cased (non-ASCII
-/// letters draw as `?`, as the font has only ASCII).
+/// Up to two initials: the first character of the first two words, upper-cased where the
+/// script has case (the font draws every script, so 田中 gives 田 and 김민준 gives 김).
 pub fn initials(name: &str) -> String {
     name.split_whitespace()
         .filter_map(|word| word.chars().next())
@@ -73,36 +74,66 @@ pub fn initials(name: &str) -> String {
 pub(crate) fn draw_card(buffer: &mut I420Frame, name: &str) -> Result<(), FrameError> {
     let (w, h) = (buffer.width(), buffer.height());
     *buffer = I420Frame::solid(w, h, card_color(name))?;
-    let text = initials(name);
-    let chars = text.chars().count().max(1) as u32;
-    // Glyphs a third of the tile high, but never wider than the tile.
-    let scale = (h / 3 / GLYPH_SIZE)
-        .min(w * 3 / 4 / (chars * GLYPH_SIZE))
+    let mask = TextMask::render(&initials(name));
+    // Glyphs a third of the tile high, but never wider than three quarters of it.
+    let scale = (h / 3 / LINE_HEIGHT)
+        .min(w * 3 / 4 / mask.width().max(1))
         .max(1);
-    let (text_w, text_h) = (chars * GLYPH_SIZE * scale, GLYPH_SIZE * scale);
+    let (text_w, text_h) = (mask.width() * scale, LINE_HEIGHT * scale);
     let x = w.saturating_sub(text_w) / 2;
     let y = h.saturating_sub(text_h) / 2;
-    draw_text(buffer, x, y, scale, &text, Yuv::WHITE.y);
+    paint(buffer, &mask, x, y, scale, Paint::Luma(Yuv::WHITE.y));
     Ok(())
 }
 
-/// Draws `name` bottom-left on a darkened strip. Glyphs are 8 px tall up to 239-pixel tiles,
-/// 16 px on 240..359 (a 3x3 tile of 720p), 24 px from 360 (2x2 and larger).
-pub(crate) fn draw_label(buffer: &mut I420Frame, name: &str) -> Result<(), FrameError> {
+/// A name label ready to draw: the name cut to what fits the tile, rasterised once, at the
+/// scale the tile's height asks for. The compositor keeps one per tile and makes a new one only
+/// when the name or the tile size changes, so video frames never rasterise text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Label {
+    name: String,
+    tile: (u32, u32),
+    scale: u32,
+    mask: TextMask,
+}
+
+impl Label {
+    /// The label for `name` on a `width` x `height` tile. Glyphs are 16 px tall below
+    /// 480-pixel tiles (a 3x3 tile of 720p: 236 px), 32 px from 480 (the large tile of 1+7).
+    pub(crate) fn new(name: &str, width: u32, height: u32) -> Label {
+        let scale = (height / 480).clamp(1, 2);
+        let pad = 2 * scale;
+        let usable = width.saturating_sub(2 * pad) / scale;
+        let fits = if height < LINE_HEIGHT * scale + 2 * pad {
+            ""
+        } else {
+            font::fit(name, usable)
+        };
+        Label {
+            name: name.to_owned(),
+            tile: (width, height),
+            scale,
+            mask: TextMask::render(fits),
+        }
+    }
+
+    /// Whether this label is the one for `name` on a `width` x `height` tile.
+    pub(crate) fn is_for(&self, name: &str, width: u32, height: u32) -> bool {
+        self.name == name && self.tile == (width, height)
+    }
+}
+
+/// Draws `label` bottom-left on a darkened strip (nothing when the name is empty or the tile
+/// too small for one glyph).
+pub(crate) fn draw_label(buffer: &mut I420Frame, label: &Label) {
     let (w, h) = (buffer.width(), buffer.height());
-    let scale = (h / 120).clamp(1, 3);
+    if label.mask.width() == 0 || (w, h) != label.tile {
+        return;
+    }
+    let scale = label.scale;
     let pad = 2 * scale;
-    let glyph = GLYPH_SIZE * scale;
-    if h < glyph + 2 * pad || w < glyph + 2 * pad {
-        return Ok(());
-    }
-    let fits = ((w - 2 * pad) / glyph) as usize;
-    let text: String = name.chars().take(fits).collect();
-    if text.is_empty() {
-        return Ok(());
-    }
-    let strip_w = (text.chars().count() as u32 * glyph + 2 * pad).min(w);
-    let strip_h = glyph + 2 * pad;
+    let strip_w = (label.mask.width() * scale + 2 * pad).min(w);
+    let strip_h = LINE_HEIGHT * scale + 2 * pad;
     // Even edges so the darkened chroma matches the darkened luma.
     let strip = Rect {
         x: 0,
@@ -111,8 +142,14 @@ pub(crate) fn draw_label(buffer: &mut I420Frame, name: &str) -> Result<(), Frame
         height: h - ((h - strip_h) & !1),
     };
     darken(buffer, strip);
-    draw_text(buffer, pad, strip.y + pad, scale, &text, Yuv::WHITE.y);
-    Ok(())
+    paint(
+        buffer,
+        &label.mask,
+        pad,
+        strip.y + pad,
+        scale,
+        Paint::Luma(Yuv::WHITE.y),
+    );
 }
 
 /// Pulls `rect` towards black and grey (3/8 of the original contrast) so white text reads on any
@@ -131,27 +168,49 @@ fn darken(buffer: &mut I420Frame, rect: Rect) {
     }
 }
 
-/// Sets the luma of `text`'s glyph pixels, `scale` x `scale` blocks per font pixel, with its
-/// top-left corner at (`x`, `y`); clipped to the buffer. Chroma is left alone, so text is drawn
-/// on neutral backgrounds (label strip) or keeps the card's hue (initials) — both read as white.
-fn draw_text(buffer: &mut I420Frame, x: u32, y: u32, scale: u32, text: &str, luma: u8) {
-    let [mut plane, _, _] = buffer.planes_mut();
-    let (w, h) = (plane.width(), plane.height());
-    let step = (GLYPH_SIZE * scale) as usize;
-    for (i, c) in text.chars().enumerate() {
-        let gx = x as usize + i * step;
-        for (gy, bits) in glyph(c).iter().enumerate() {
-            for bit in 0..GLYPH_SIZE as usize {
-                if bits & (1 << bit) == 0 {
-                    continue;
+/// What painting a mask sets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Paint {
+    /// Luma only; chroma is left alone, so text drawn on a neutral strip (label) or a coloured
+    /// card (initials) reads as white either way.
+    Luma(u8),
+    /// Luma and chroma (slates, whose text has colours of its own).
+    Color(Yuv),
+}
+
+/// Paints `mask`'s ink, `scale` x `scale` pixels per mask pixel, with its top-left corner at
+/// (`x`, `y`); clipped to the buffer.
+pub(crate) fn paint(
+    buffer: &mut I420Frame,
+    mask: &TextMask,
+    x: u32,
+    y: u32,
+    scale: u32,
+    how: Paint,
+) {
+    let (w, h) = (buffer.width(), buffer.height());
+    for (rx, ry, len) in mask.runs() {
+        let (px, py) = (x + rx * scale, y + ry * scale);
+        if px >= w || py >= h {
+            continue;
+        }
+        let block = Rect {
+            x: px,
+            y: py,
+            width: (len * scale).min(w - px),
+            height: scale.min(h - py),
+        };
+        match how {
+            Paint::Luma(luma) => {
+                let [mut plane, _, _] = buffer.planes_mut();
+                for row in block.y..block.y + block.height {
+                    let start = block.x as usize;
+                    plane.row_mut(row as usize)[start..start + block.width as usize].fill(luma);
                 }
-                let (px, py) = (gx + bit * scale as usize, y as usize + gy * scale as usize);
-                for yy in py..(py + scale as usize).min(h) {
-                    let row = plane.row_mut(yy);
-                    for px in &mut row[px.min(w)..(px + scale as usize).min(w)] {
-                        *px = luma;
-                    }
-                }
+            }
+            // In bounds by construction.
+            Paint::Color(color) => {
+                let _ = buffer.fill_rect(block, color);
             }
         }
     }
@@ -166,6 +225,8 @@ mod tests {
         assert_eq!(initials("Ada Lovelace"), "AL");
         assert_eq!(initials("  room  "), "R");
         assert_eq!(initials("Élodie Durand"), "ÉD");
+        assert_eq!(initials("田中 太郎"), "田太");
+        assert_eq!(initials("김민준"), "김");
         assert_eq!(initials("a b c"), "AB");
         assert_eq!(initials(""), "");
     }
@@ -198,12 +259,34 @@ mod tests {
     }
 
     #[test]
-    fn text_draws_glyph_bits_left_to_right() {
-        let mut f = I420Frame::new(16, 8).unwrap();
-        draw_text(&mut f, 0, 0, 1, "-", Yuv::WHITE.y);
-        // '-' is row 3 = 0x3F: the six leftmost pixels.
-        let row = f.plane(PlaneKind::Y).row(3).to_vec();
-        assert_eq!(&row[..8], &[235, 235, 235, 235, 235, 235, 16, 16]);
-        assert!(f.plane(PlaneKind::Y).row(2).iter().all(|&p| p == 16));
+    fn paint_fills_scaled_ink_in_luma_only() {
+        let mut f = I420Frame::new(40, 40).unwrap();
+        let mask = TextMask::render("-");
+        paint(&mut f, &mask, 0, 0, 2, Paint::Luma(Yuv::WHITE.y));
+        let lit: Vec<(u32, u32)> = (0..40)
+            .flat_map(|y| (0..40).map(move |x| (x, y)))
+            .filter(|&(x, y)| f.pixel(x, y).y == Yuv::WHITE.y)
+            .collect();
+        assert_eq!(lit.len(), mask.ink_count() * 4);
+        for (x, y) in lit {
+            assert!(mask.is_ink(x / 2, y / 2));
+            assert_eq!(f.pixel(x, y).u, Yuv::BLACK.u, "chroma untouched");
+        }
+    }
+
+    #[test]
+    fn labels_fit_their_tile_and_cut_long_names() {
+        let long = "Дмитрий Александрович Соколов-Микитов";
+        let label = Label::new(long, 200, 236);
+        assert!(label.mask.width() * label.scale + 4 * label.scale <= 200);
+        assert!(long.starts_with(font::fit(long, 1000)));
+        assert!(label.mask.width() > 0);
+        assert!(label.is_for(long, 200, 236));
+        assert!(!label.is_for(long, 200, 240));
+        // Too short a tile for a glyph: an empty label, drawn as nothing.
+        let mut tiny = I420Frame::new(64, 16).unwrap();
+        let before = tiny.clone();
+        draw_label(&mut tiny, &Label::new("田中", 64, 16));
+        assert_eq!(tiny, before);
     }
 }

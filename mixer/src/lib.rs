@@ -2,7 +2,8 @@
 //!
 //! - [`frame`]: I420 frames and plane views.
 //! - [`scale`]: bilinear / box scaling, scalar reference and x86_64 SIMD (the only `unsafe`).
-//! - [`font`]: the 8x8 bitmap font for labels and initials (drawn by the private `draw`).
+//! - [`font`]: text in any script rasterised from GNU Unifont, for labels, initials and slates
+//!   (drawn by the private `draw`).
 //! - [`compose`]: draws a layout's tiles, borders, labels and cards into one canvas, redrawing
 //!   only what changed.
 //! - [`layout`]: tile geometry and who fills which tile for a viewer.

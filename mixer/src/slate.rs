@@ -1,22 +1,23 @@
 //! Slates: the still pictures a caller sees while it cannot see a meeting (entry queue, lobby):
 //! a plain background with a large, centred, word-wrapped title, an accent bar under it and
-//! smaller lines of detail, drawn with the 8x8 font of [`crate::font`] scaled up in whole
-//! pixels (blocky but sharp, and it survives H.264 at low bit rates far better than thin
-//! anti-aliased strokes would).
+//! smaller lines of detail, in any script, drawn with the bitmap glyphs of [`crate::font`]
+//! scaled up in whole pixels (blocky but sharp, and it survives H.264 at low bit rates far better
+//! than thin anti-aliased strokes would).
 //!
 //! Owns the slate's look and text layout. It must not decide which slate a caller sees, nor
 //! encode or time anything (the gateway does, once per distinct slate and size).
 //!
 //! # Layout
-//! - Title glyphs are `height / 15` pixels tall rounded down to whole font pixels (48 px on
-//!   720p, 24 px on 360p), detail lines half that; a title too long for the width wraps at
-//!   spaces, and a word too long for one line shrinks the title's scale until it fits (down to
-//!   1; beyond that it is cut).
+//! - Title glyphs are `height / 11` pixels tall rounded down to whole font pixels (64 px on
+//!   720p, 32 px on 360p), detail lines half that (at least 16 px); a title too long for the
+//!   width wraps at spaces, and a word too long for one line shrinks the title's scale until it
+//!   fits (down to 1; beyond that it is cut).
 //! - The text block is centred vertically; every line is centred horizontally, with a margin
 //!   of 1/16 of the width on both sides. Glyph blocks start on even pixels when the scale is
 //!   even, so the chroma of the text matches its luma exactly on the usual sizes.
 
-use crate::font::{glyph, GLYPH_SIZE};
+use crate::draw::{paint, Paint};
+use crate::font::{self, text_width, TextMask, LINE_HEIGHT};
 use crate::frame::{FrameError, I420Frame, Yuv};
 use crate::layout::Rect;
 
@@ -72,8 +73,8 @@ struct Placed {
     color: Yuv,
 }
 
-/// Title glyph height as a fraction of the picture height (1/15: 48 px on 720p).
-const TITLE_HEIGHT_DIVISOR: u32 = 15;
+/// Title glyph height as a fraction of the picture height (1/11: 64 px on 720p).
+const TITLE_HEIGHT_DIVISOR: u32 = 11;
 /// Side margins as a fraction of the width (1/16 each side).
 const MARGIN_DIVISOR: u32 = 16;
 
@@ -106,32 +107,33 @@ fn lay_out(
     style: &SlateStyle,
 ) -> (Vec<Placed>, Option<Rect>) {
     let margin = width / MARGIN_DIVISOR;
-    let usable = width.saturating_sub(2 * margin).max(GLYPH_SIZE);
-    let mut title_scale = (height / TITLE_HEIGHT_DIVISOR / GLYPH_SIZE).max(1);
+    let usable = width.saturating_sub(2 * margin).max(LINE_HEIGHT);
+    let mut title_scale = (height / TITLE_HEIGHT_DIVISOR / LINE_HEIGHT).max(1);
     // The longest word must fit on one line.
     let longest = text
         .title
         .split_whitespace()
-        .map(|w| w.chars().count() as u32)
+        .map(text_width)
         .max()
         .unwrap_or(0);
-    while title_scale > 1 && longest * GLYPH_SIZE * title_scale > usable {
+    while title_scale > 1 && longest * title_scale > usable {
         title_scale -= 1;
     }
     let detail_scale = (title_scale / 2).max(1);
-    let title_lines = wrap(&text.title, (usable / (GLYPH_SIZE * title_scale)) as usize);
+    let title_lines = wrap(&text.title, usable / title_scale);
     let detail_lines: Vec<String> = text
         .lines
         .iter()
         .filter(|l| !l.trim().is_empty())
-        .flat_map(|l| wrap(l, (usable / (GLYPH_SIZE * detail_scale)) as usize))
+        .flat_map(|l| wrap(l, usable / detail_scale))
         .collect();
 
-    // Line pitch: glyph height plus half of it (titles) or two thirds (details) as leading.
-    let title_h = GLYPH_SIZE * title_scale;
-    let title_pitch = title_h + title_h / 2;
-    let detail_h = GLYPH_SIZE * detail_scale;
-    let detail_pitch = detail_h + detail_h * 2 / 3;
+    // Line pitch: glyph height plus a quarter of it (titles) or a third (details) as leading
+    // (Unifont's cells already carry some space above and below the letters).
+    let title_h = LINE_HEIGHT * title_scale;
+    let title_pitch = title_h + title_h / 4;
+    let detail_h = LINE_HEIGHT * detail_scale;
+    let detail_pitch = detail_h + detail_h / 3;
     let bar_h = even_at_least_2(title_scale);
     let bar_gap = title_h / 2;
     let has_details = !detail_lines.is_empty();
@@ -144,7 +146,7 @@ fn lay_out(
     let mut y = even(height.saturating_sub(block_h) / 2);
     let mut placed = Vec::with_capacity(title_lines.len() + detail_lines.len());
     let centred = |line: &str, scale: u32| {
-        let w = line.chars().count() as u32 * GLYPH_SIZE * scale;
+        let w = text_width(line) * scale;
         even(width.saturating_sub(w) / 2)
     };
     for line in title_lines {
@@ -191,23 +193,30 @@ fn even_at_least_2(v: u32) -> u32 {
     (v.max(2) + 1) & !1
 }
 
-/// Splits `text` into lines of at most `columns` characters at spaces; a word longer than a line
-/// is cut.
-fn wrap(text: &str, columns: usize) -> Vec<String> {
-    let columns = columns.max(1);
+/// Splits `text` into lines at most `max_width` pixels wide (at scale 1) at spaces; a word
+/// wider than a line is cut (at least one character of it stays, so nothing loops or vanishes).
+fn wrap(text: &str, max_width: u32) -> Vec<String> {
+    let space = text_width(" ");
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
     for word in text.split_whitespace() {
-        let word: String = word.chars().take(columns).collect();
+        let mut cut = font::fit(word, max_width);
+        if cut.is_empty() {
+            cut = word
+                .char_indices()
+                .nth(1)
+                .map_or(word, |(at, _)| &word[..at]);
+        }
+        let word = cut;
         let needed =
-            current.chars().count() + usize::from(!current.is_empty()) + word.chars().count();
-        if !current.is_empty() && needed > columns {
+            text_width(&current) + if current.is_empty() { 0 } else { space } + text_width(word);
+        if !current.is_empty() && needed > max_width {
             lines.push(std::mem::take(&mut current));
         }
         if !current.is_empty() {
             current.push(' ');
         }
-        current.push_str(&word);
+        current.push_str(word);
     }
     if !current.is_empty() {
         lines.push(current);
@@ -215,33 +224,18 @@ fn wrap(text: &str, columns: usize) -> Vec<String> {
     lines
 }
 
-/// Draws one line: each set font pixel a `scale` x `scale` block in the line's colour (luma and
+/// Draws one line: each ink pixel a `scale` x `scale` block in the line's colour (luma and
 /// chroma), clipped to the frame.
 fn draw_line(frame: &mut I420Frame, line: &Placed) {
-    let (w, h) = (frame.width(), frame.height());
-    let step = GLYPH_SIZE * line.scale;
-    for (i, c) in line.text.chars().enumerate() {
-        let gx = line.x + i as u32 * step;
-        for (row, bits) in (0u32..).zip(glyph(c).iter()) {
-            for bit in 0..GLYPH_SIZE {
-                if bits & (1 << bit) == 0 {
-                    continue;
-                }
-                let (x, y) = (gx + bit * line.scale, line.y + row * line.scale);
-                if x >= w || y >= h {
-                    continue;
-                }
-                let block = Rect {
-                    x,
-                    y,
-                    width: line.scale.min(w - x),
-                    height: line.scale.min(h - y),
-                };
-                // In bounds by construction.
-                let _ = frame.fill_rect(block, line.color);
-            }
-        }
-    }
+    let mask = TextMask::render(&line.text);
+    paint(
+        frame,
+        &mask,
+        line.x,
+        line.y,
+        line.scale,
+        Paint::Color(line.color),
+    );
 }
 
 #[cfg(test)]
@@ -286,7 +280,7 @@ mod tests {
         let style = SlateStyle::default();
         let f = render_slate(1280, 720, &lobby(), &style).unwrap();
         let (placed, accent) = lay_out(1280, 720, &lobby(), &style);
-        // Golden layout: 48 px title over two lines, 24 px details, bar between.
+        // Golden layout: 64 px title on one line, 32 px details, bar between.
         let summary: Vec<(u32, u32, u32, &str)> = placed
             .iter()
             .map(|p| (p.x, p.y, p.scale, p.text.as_str()))
@@ -294,13 +288,12 @@ mod tests {
         assert_eq!(
             summary,
             [
-                (88, 220, 6, "Waiting for the host to"),
-                (400, 292, 6, "let you in"),
-                (352, 418, 3, "Demo Organizer's meeting"),
-                (304, 458, 3, "Acme - conference 1177958860"),
+                (96, 244, 4, "Waiting for the host to let you in"),
+                (448, 392, 2, "Demo Organizer's meeting"),
+                (416, 434, 2, "Acme - conference 1177958860"),
             ]
         );
-        assert_eq!(accent.map(|r| r.to_string()), Some("426x6+426+388".into()));
+        assert_eq!(accent.map(|r| r.to_string()), Some("426x4+426+356".into()));
         // Ink: white title pixels inside the centre band, not near the edges.
         let (x0, y0, x1, y1) = ink(&f, 200).expect("text drawn");
         assert!(x0 >= 80 && x1 <= 1200, "{x0}..{x1}");
@@ -312,10 +305,14 @@ mod tests {
         );
         assert_eq!(f.pixel(0, 0), style.background);
         assert_eq!(f.pixel(1279, 719), style.background);
-        assert_eq!(f.pixel(640, 390), style.accent);
-        // A title pixel is white in luma and chroma (the 'W' starts with a full column).
-        assert_eq!(f.pixel(88 + 1, 220 + 1), Yuv::WHITE);
-        assert_eq!(f.pixel(352 + 1, 418 + 1), style.detail);
+        let bar = accent.unwrap();
+        assert_eq!(f.pixel(640, bar.y + 1), style.accent);
+        // The first ink of each line is in its colour, luma and chroma.
+        for line in &placed {
+            let (x, y, _) = TextMask::render(&line.text).runs().next().unwrap();
+            let at = (line.x + x * line.scale, line.y + y * line.scale);
+            assert_eq!(f.pixel(at.0, at.1), line.color, "{line:?}");
+        }
     }
 
     #[test]
@@ -334,7 +331,7 @@ mod tests {
         assert_eq!(hash, GOLDEN_LOBBY_720P, "{hash:#x}");
     }
 
-    const GOLDEN_LOBBY_720P: u64 = 0xba54_c838_e240_42c3;
+    const GOLDEN_LOBBY_720P: u64 = 0x5911_f119_1548_2ec1;
 
     #[test]
     fn a_title_without_details_has_no_bar_and_sits_in_the_middle() {
@@ -357,7 +354,7 @@ mod tests {
             let f = render_slate(w, h, &lobby(), &SlateStyle::default()).unwrap();
             let (placed, _) = lay_out(w, h, &lobby(), &SlateStyle::default());
             for p in &placed {
-                let line_w = p.text.chars().count() as u32 * GLYPH_SIZE * p.scale;
+                let line_w = text_width(&p.text) * p.scale;
                 assert!(
                     p.x + line_w <= w || p.scale == 1,
                     "{w}x{h}: {p:?} overflows"
@@ -376,7 +373,7 @@ mod tests {
             lines: vec!["   ".into(), "é".into()],
         };
         let (placed, _) = lay_out(1280, 720, &text, &SlateStyle::default());
-        assert!(placed[0].scale < 6, "{placed:?}");
+        assert!(placed[0].scale < 4, "{placed:?}");
         assert!(render_slate(1280, 720, &text, &SlateStyle::default()).is_ok());
     }
 
@@ -388,8 +385,35 @@ mod tests {
 
     #[test]
     fn wrap_breaks_at_spaces() {
-        assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
-        assert_eq!(wrap("toolongword x", 4), ["tool", "x"]);
-        assert!(wrap("   ", 10).is_empty());
+        assert_eq!(wrap("a bb ccc dddd", 48), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("toolongword x", 32), ["tool", "x"]);
+        assert_eq!(wrap("田中さん です", 40), ["田中", "です"]);
+        assert_eq!(
+            wrap("田", 4),
+            ["田"],
+            "a glyph wider than the line still shows"
+        );
+        assert!(wrap("   ", 80).is_empty());
+    }
+
+    #[test]
+    fn meetings_named_in_any_script_get_their_name_on_the_slate() {
+        let style = SlateStyle::default();
+        for name in crate::font::tests::NAMES {
+            let text = SlateText {
+                title: "Waiting for the host to let you in".into(),
+                lines: vec![format!("{name}'s meeting")],
+            };
+            let (placed, _) = lay_out(1280, 720, &text, &style);
+            let detail = placed.last().expect("a detail line");
+            assert_eq!(detail.text, format!("{name}'s meeting"));
+            assert_eq!(TextMask::render(&detail.text).missing(), 0, "{name}");
+            // The detail line's ink is where it was placed, in the detail colour.
+            let f = render_slate(1280, 720, &text, &style).unwrap();
+            let mask = TextMask::render(&detail.text);
+            let (rx, ry, _) = mask.runs().next().expect("ink");
+            let (x, y) = (detail.x + rx * detail.scale, detail.y + ry * detail.scale);
+            assert_eq!(f.pixel(x, y), style.detail, "{name}");
+        }
     }
 }

@@ -70,6 +70,43 @@ fn nal_type(nal: &[u8]) -> u8 {
     nal.first().map_or(0, |b| b & 0x1F)
 }
 
+/// The H.264 stream one receiver can take: its picture size and, in packetization-mode 0, the
+/// largest NAL unit (each NAL then travels alone in one RTP packet, so it must fit one).
+///
+/// This is where a call's packetization mode reaches encoding: the meeting engine and the slate
+/// studio key their shared encoders by the whole format, so a mode-0 viewer only ever shares an
+/// encoder that cuts size-limited slices, and mode-1 viewers keep one slice per picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VideoFormat {
+    /// Picture size.
+    pub size: (u32, u32),
+    /// Largest NAL unit the receiver can be sent (mode 0), `None` for no limit (mode 1: large
+    /// NALs go as FU-A fragments).
+    pub max_nal_bytes: Option<usize>,
+}
+
+impl VideoFormat {
+    /// The format of a call that negotiated `setup`: mode 0 limits NALs to one RTP payload of
+    /// [`super::video::MAX_VIDEO_PAYLOAD`] bytes (what its [`Packetizer`] can send).
+    #[must_use]
+    pub fn of(setup: &crate::api::VideoSetup) -> Self {
+        VideoFormat {
+            size: setup.max_size,
+            max_nal_bytes: (setup.packetization_mode == 0)
+                .then_some(super::video::MAX_VIDEO_PAYLOAD),
+        }
+    }
+
+    /// Unlimited NALs at `size` (mode 1).
+    #[must_use]
+    pub fn unlimited(size: (u32, u32)) -> Self {
+        VideoFormat {
+            size,
+            max_nal_bytes: None,
+        }
+    }
+}
+
 /// Whether an Annex B access unit holds an IDR picture (decodable without earlier pictures).
 #[must_use]
 pub fn is_keyframe(access_unit: &[u8]) -> bool {

@@ -13,6 +13,7 @@ use rtp_session::api::{MediaEvent, Slate};
 use rtp_session::call::{
     EngineRequest, Event, Input, SlateRequest, MEDIA_TIMEOUT, PACKET_INTERVAL,
 };
+use rtp_session::h264_rtp::VideoFormat;
 
 /// The access units the machine passed on for decoding.
 fn decoded_access_units(pair: &Pair) -> Vec<Vec<u8>> {
@@ -134,10 +135,8 @@ fn the_video_switches_from_slate_to_layout_at_the_layouts_keyframe_with_continuo
     }));
     assert!(pair.events.iter().any(|(_, e)| matches!(
         e,
-        Event::Slate(SlateRequest::Watch {
-            size: (1280, 720),
-            ..
-        })
+        Event::Slate(SlateRequest::Watch { format, .. })
+            if *format == VideoFormat::unlimited((1280, 720))
     )));
     let slate = layout_frames(4);
     let slate_clock = 3_000_000u32;

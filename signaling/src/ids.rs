@@ -1,7 +1,7 @@
 //! Validated identifiers shared by the dial plan and the directory: tenant keys, conference IDs
 //! and dial prefixes.
 //!
-//! Owns only the syntax of each identifier (digits and lengths from `shared/domain.md` and the
+//! Owns only the syntax of each identifier (digits and lengths from `docs/domain.md` and the
 //! foundation issue); whether one exists is the directory's business.
 
 use std::fmt;

@@ -1,5 +1,5 @@
-//! One-touch dial: the video dial details of a meeting invitation (`shared/domain.md`,
-//! Calendars).
+//! One-touch dial: the video dial details of a meeting invitation (`docs/domain.md`,
+//! One-touch dial).
 //!
 //! Owns reading an invitation in any of the layouts calendars send (plain text, HTML, an `.eml`
 //! Internet message with MIME parts, an `.ics` calendar object) down to text, and finding the

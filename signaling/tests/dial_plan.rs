@@ -1,4 +1,4 @@
-//! Every dial format of `shared/domain.md` resolved against an in-memory directory, plus the
+//! Every dial format of `docs/domain.md` resolved against an in-memory directory, plus the
 //! refusals and the no-cross-tenant rule.
 
 use std::collections::{HashMap, HashSet};

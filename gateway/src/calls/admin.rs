@@ -11,8 +11,8 @@ use signaling::{ConferenceId, TenantKey};
 use crate::lobby::{Actor, ParticipantId};
 
 use super::{
-    api, AdminCommand, AdminError, AdminReply, CallCore, CoreOutput, LobbyView, MediaCounters,
-    MeetingKey, MeetingSummary, MeetingView, Member, ParticipantView,
+    api, AdminCommand, AdminError, AdminReply, CallCore, CoreOutput, LobbyView, MeetingKey,
+    MeetingSummary, MeetingView, Member, ParticipantView,
 };
 
 impl CallCore {
@@ -81,7 +81,7 @@ impl CallCore {
                 }
                 for index in 0..count {
                     let display_name = format!("Synthetic {}", index + 1);
-                    let id = self.add_synthetic(now, &t, &c, &display_name)?;
+                    let (id, stats) = self.add_synthetic(now, &t, &c, &display_name)?;
                     self.out.push_back(CoreOutput::SyntheticJoin {
                         tenant: tenant.clone(),
                         conference: conference.clone(),
@@ -89,6 +89,7 @@ impl CallCore {
                         display_name,
                         index,
                         count,
+                        stats,
                     });
                 }
                 Ok(AdminReply::Done)
@@ -117,6 +118,7 @@ impl CallCore {
                         if let Some(m) = self.meetings.get_mut(&key) {
                             m.remove(pid);
                         }
+                        self.synthetic_stats.remove(&pid);
                         self.drop_empty_meeting(&key);
                     }
                 }
@@ -207,13 +209,18 @@ impl CallCore {
                             .get(&call)
                             .map(|c| c.stats.snapshot())
                             .unwrap_or_default(),
-                        Member::Synthetic => MediaCounters::default(),
+                        Member::Synthetic => self
+                            .synthetic_stats
+                            .get(id)
+                            .map(|s| s.snapshot())
+                            .unwrap_or_default(),
                     },
                 }),
                 None => view.lobby.push(LobbyView {
                     id: id.to_string(),
                     display_name: entry.display_name.clone(),
                     class: entry.class,
+                    protocol: entry.member.protocol(),
                     waiting_since: self.rfc3339(entry.waiting_since.unwrap_or(self.origin.0)),
                 }),
             }

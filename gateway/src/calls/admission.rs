@@ -6,10 +6,12 @@
 //! `crate::lobby`'s and the roster `meeting`'s. It must not send SIP itself (ending a call goes
 //! through `end_call`).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use signaling::{ConferenceId, TenantKey};
 
+use super::MediaStats;
 use crate::lobby::{LobbyEvent, ParticipantClass, ParticipantId};
 
 use super::{
@@ -25,10 +27,12 @@ impl CallCore {
         tenant: &TenantKey,
         conference: &ConferenceId,
         name: &str,
-    ) -> Result<ParticipantId, AdminError> {
+    ) -> Result<(ParticipantId, Arc<MediaStats>), AdminError> {
         let key = (tenant.clone(), conference.clone());
         self.live_meeting(&key)?;
         let id = self.new_participant();
+        let stats = Arc::new(MediaStats::default());
+        self.synthetic_stats.insert(id, stats.clone());
         self.join_meeting(
             now,
             key,
@@ -38,7 +42,7 @@ impl CallCore {
             ParticipantClass::SameOrg,
         );
         self.pump(now);
-        Ok(id)
+        Ok((id, stats))
     }
 
     /// Puts an answered call into a meeting, through the lobby decision.

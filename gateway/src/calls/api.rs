@@ -109,6 +109,8 @@ pub enum CoreOutput {
         index: u32,
         /// How many were added with it.
         count: u32,
+        /// Its media counters, for the engine to count what it publishes.
+        stats: Arc<MediaStats>,
     },
 }
 
@@ -265,6 +267,8 @@ pub struct LobbyView {
     pub display_name: String,
     /// Trust class.
     pub class: ParticipantClass,
+    /// `sip` or `synthetic` (as for participants).
+    pub protocol: &'static str,
     /// When they started waiting (RFC 3339).
     pub waiting_since: String,
 }

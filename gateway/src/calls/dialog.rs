@@ -296,7 +296,7 @@ impl CallCore {
     }
 
     /// Ends a call: out of its meeting, media stopped, port freed, and (when `reason` is given,
-    /// i.e. we hang up) a BYE with a Reason header.
+    /// i.e. we hang up) a BYE with a Reason header; `None` means the peer hung up with a BYE.
     pub(super) fn end_call(&mut self, now: Instant, call_id: CallId, reason: Option<(u16, &str)>) {
         let Some(mut call) = self.remove_call(now, call_id) else {
             return;
@@ -304,7 +304,14 @@ impl CallCore {
         if call.media_started {
             self.out.push_back(CoreOutput::MediaStop { call: call_id });
         }
-        tracing::info!(call = %call_id, ?reason, "call ended");
+        // Log why in words either way: an operator reading "reason=None" cannot tell a normal
+        // hang-up from a lost one.
+        match reason {
+            Some((code, text)) => {
+                tracing::info!(call = %call_id, code, reason = text, "call ended")
+            }
+            None => tracing::info!(call = %call_id, reason = "peer hung up (BYE)", "call ended"),
+        }
         let (Some((code, text)), Some(dialog)) = (reason, call.dialog.as_mut()) else {
             return;
         };

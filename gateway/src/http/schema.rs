@@ -388,6 +388,8 @@ pub struct LobbyView {
     pub display_name: String,
     /// Trust class.
     pub class: ParticipantClass,
+    /// `sip` or `synthetic` (as for participants).
+    pub protocol: String,
     /// When they started waiting (RFC 3339).
     pub waiting_since: String,
 }

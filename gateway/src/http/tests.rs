@@ -44,6 +44,7 @@ fn meeting() -> MeetingView {
             id: "p7".into(),
             display_name: "Guest Room".into(),
             class: ParticipantClass::UntrustedVtc,
+            protocol: "sip",
             waiting_since: "2025-01-02T03:05:00Z".into(),
         }],
     }
@@ -291,7 +292,11 @@ async fn meeting_view_has_exactly_the_documented_shape() {
     assert_eq!(p["media"]["video_tx_frames"], 13);
 
     let l = &v["lobby"][0];
-    assert_eq!(keys(l), ["class", "display_name", "id", "waiting_since"]);
+    assert_eq!(
+        keys(l),
+        ["class", "display_name", "id", "protocol", "waiting_since"]
+    );
+    assert_eq!(l["protocol"], "sip");
     assert_eq!(l["class"], "untrusted-vtc");
     assert_eq!(l["waiting_since"], "2025-01-02T03:05:00Z");
 

@@ -249,6 +249,7 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
             id: "p2".into(),
             display_name: "Guest".into(),
             class: ParticipantClass::Anonymous,
+            protocol: "sip",
             waiting_since: "2025-01-02T03:04:05Z".into(),
         }],
     })

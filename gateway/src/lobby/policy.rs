@@ -1,4 +1,4 @@
-//! The lobby decision of `shared/domain.md`: given a participant's trust class, the meeting's
+//! The lobby decision of `docs/domain.md`: given a participant's trust class, the meeting's
 //! options and whether a trusted participant is already present, bypass or lobby.
 //!
 //! Owns only the pure decision. It must not keep state (that is [`super::MeetingLobby`]) nor know
@@ -66,7 +66,7 @@ macro_rules! named_enum {
 }
 
 named_enum!(
-    /// A participant's trust class (`shared/domain.md`, "Trust classes and the lobby").
+    /// A participant's trust class (`docs/domain.md`, "Trust classes").
     ParticipantClass, "participant class" {
         /// The meeting's organizer.
         Organizer => "organizer",
@@ -153,7 +153,7 @@ pub struct LobbyPolicy {
     /// Untrusted participants may start the meeting without a trusted one present.
     pub anonymous_can_start: bool,
     /// Compatibility switch: trusted VTCs bypass even an organizer-only lobby, as one cloud service
-    /// was observed to do (`shared/domain.md`, note 1). Off by default.
+    /// was observed to do (`docs/domain.md`, note 1). Off by default.
     pub legacy_trusted_vtc_bypass: bool,
 }
 

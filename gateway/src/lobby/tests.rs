@@ -1,4 +1,4 @@
-//! The decision table of `shared/domain.md`, cell by cell, and the lobby state machine.
+//! The decision table of `docs/domain.md`, cell by cell, and the lobby state machine.
 
 // The tests need one arbitrary origin; after it, time moves only by what each test adds.
 #![allow(clippy::disallowed_methods)]

@@ -82,20 +82,21 @@ impl Harness {
         .await
         .expect("start");
         let (engine_tx, engine) = engine_channel();
-        media.join(engine_tx, PARTICIPANT, "Room 1".into(), Some((1280, 720)));
+        let hd = crate::media::h264_rtp::VideoFormat::unlimited((1280, 720));
+        media.join(engine_tx, PARTICIPANT, "Room 1".into(), Some(hd));
         let join = next_input(&engine, |i| matches!(i, EngineInput::Join { .. })).await;
         let EngineInput::Join {
             participant,
             display_name,
             feed: Some(feed),
-            video_size,
+            video_format,
         } = join
         else {
             panic!("a join with a feed: {join:?}")
         };
         assert_eq!(
-            (participant, display_name.as_str(), video_size),
-            (PARTICIPANT, "Room 1", Some((1280, 720)))
+            (participant, display_name.as_str(), video_format),
+            (PARTICIPANT, "Room 1", Some(hd))
         );
         Harness {
             media,

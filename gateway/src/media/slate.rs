@@ -27,6 +27,7 @@ use mixer::frame::I420Frame;
 use mixer::slate::{render_slate, SlateStyle, SlateText};
 
 use super::engine::api::{CallFeed, FeedSender};
+use super::h264_rtp::VideoFormat;
 use super::pool::{self, Job, Mailbox, MailboxReceiver, Next, Shutdown, Started, WorkerPool};
 
 /// Shortest gap between two keyframes forced on one slate stream by viewers.
@@ -60,14 +61,14 @@ impl Default for SlateConfig {
 /// What a call's media task tells the studio.
 #[derive(Debug)]
 pub enum SlateInput {
-    /// `viewer` watches `slate` at `size` from now on (replacing what it watched), on `feed`.
+    /// `viewer` watches `slate` in `format` from now on (replacing what it watched), on `feed`.
     Watch {
         /// The call.
         viewer: CallId,
         /// Which slate.
         slate: Slate,
-        /// Picture size (the call's negotiated video size).
-        size: (u32, u32),
+        /// The call's negotiated video: picture size and, in packetization-mode 0, NAL limit.
+        format: VideoFormat,
         /// Where its access units go.
         feed: FeedSender,
     },
@@ -125,8 +126,9 @@ pub fn slate_text(slate: &Slate) -> SlateText {
     }
 }
 
-/// What makes two viewers' slate video identical.
-type StreamKey = (Slate, (u32, u32));
+/// What makes two viewers' slate video identical (a mode-0 viewer's slate is cut into
+/// size-limited slices, so it is a stream of its own).
+type StreamKey = (Slate, VideoFormat);
 
 struct Stream {
     picture: I420Frame,
@@ -217,10 +219,10 @@ impl SlateStudio {
             SlateInput::Watch {
                 viewer,
                 slate,
-                size,
+                format,
                 feed,
             } => {
-                let key = (slate, size);
+                let key = (slate, format);
                 if let Err(e) = self.ensure_stream(now, &key) {
                     tracing::warn!(call = %viewer, error = %e, "slate not shown");
                     self.viewers.remove(&viewer);
@@ -253,13 +255,15 @@ impl SlateStudio {
         if self.streams.contains_key(key) {
             return Ok(());
         }
-        let (slate, (width, height)) = key;
-        let picture = render_slate(*width, *height, &slate_text(slate), &SlateStyle::default())?;
+        let (slate, format) = key;
+        let (width, height) = format.size;
+        let picture = render_slate(width, height, &slate_text(slate), &SlateStyle::default())?;
         let encoder = H264Encoder::new(EncoderConfig {
-            width: *width,
-            height: *height,
+            width,
+            height,
             fps: self.config.fps as f32,
             bitrate_bps: self.config.bitrate_bps,
+            max_nal_bytes: format.max_nal_bytes,
             ..EncoderConfig::hd720()
         })?;
         self.stats.rendered += 1;

@@ -22,6 +22,7 @@ use tracing::debug;
 use crate::calls::api::{AudioSetup, CallId, MediaControl, MediaEvent, Prompt, Slate, VideoSetup};
 
 use super::engine::api::{EngineSender, MediaParticipant};
+use super::h264_rtp::VideoFormat;
 use super::slate::SlateSender;
 
 mod driver;
@@ -48,7 +49,7 @@ enum Command {
         engine: EngineSender,
         participant: MediaParticipant,
         display_name: String,
-        video_size: Option<(u32, u32)>,
+        video_format: Option<VideoFormat>,
     },
     Leave,
     Control(MediaControl),
@@ -163,13 +164,13 @@ impl CallMedia {
         engine: EngineSender,
         participant: MediaParticipant,
         display_name: String,
-        video_size: Option<(u32, u32)>,
+        video_format: Option<VideoFormat>,
     ) {
         self.send(Command::Join {
             engine,
             participant,
             display_name,
-            video_size,
+            video_format,
         });
     }
 

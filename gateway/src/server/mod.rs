@@ -21,6 +21,7 @@ use std::time::{Instant, SystemTime};
 use signaling::{ConferenceId, TenantKey};
 use tokio::sync::mpsc;
 
+use crate::calls::api::MediaStats;
 use crate::calls::{CallCore, CallId, CoreOutput, MediaEvent};
 use crate::demo;
 use crate::directory::{Directory, DirectoryError, LiveDirectory, ReadError};
@@ -28,6 +29,7 @@ use crate::http::{self, AdminHandle, AdminRequest, HttpState};
 use crate::media::engine::{
     self, EngineConfig, EngineHandle, EngineInput, EngineSender, MeetingMedia,
 };
+use crate::media::h264_rtp::VideoFormat;
 use crate::media::load::LoadMeter;
 use crate::media::pool::{machine_workers, WorkerPool};
 use crate::media::slate::{self, SlateConfig, SlateStudio};
@@ -116,6 +118,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     if core_config.sip_addr.port() == 0 {
         core_config.sip_addr.set_port(sip_local.port());
     }
+    let sip_advertised = core_config.sip_addr;
     let media_bind = config.sip_listen.ip();
     let now = Instant::now();
     // Every meeting engine and the slates run on one fixed set of threads, one per core.
@@ -138,7 +141,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         let count = DEMO_PARTICIPANTS.len() as u32;
         for (index, name) in (0u32..).zip(DEMO_PARTICIPANTS) {
             match core.add_synthetic(now, &tenant, &conference, name) {
-                Ok(id) => engines.add_synthetic(&key, id.0, name, index, count),
+                Ok((id, stats)) => engines.add_synthetic(&key, id.0, name, index, count, stats),
                 Err(e) => tracing::warn!(error = %e, "demo participant not added"),
             }
         }
@@ -154,6 +157,17 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             source,
         })?;
     let http_local = listener.local_addr().map_err(ServeError::Http)?;
+    if config.demo {
+        // Standard output, ahead of the log (standard error): the first thing a newcomer sees.
+        let token_file = config.admin_token.is_none().then(|| {
+            let path = http::token::token_file_path(db_path);
+            std::path::absolute(&path).unwrap_or(path)
+        });
+        print!(
+            "{}",
+            demo::banner(sip_advertised, http_local, token_file.as_deref())
+        );
+    }
     let router = http::router(HttpState {
         token: Arc::new(token),
         admin: AdminHandle(admin_tx),
@@ -173,7 +187,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     );
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(CallId, MediaEvent)>();
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
-    let mut video_sizes: HashMap<CallId, Option<(u32, u32)>> = HashMap::new();
+    let mut video_formats: HashMap<CallId, Option<VideoFormat>> = HashMap::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
     let mut load_tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -195,7 +209,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         stats,
                         metrics: Some(metrics.clone()),
                     };
-                    video_sizes.insert(call, video.map(|v| v.max_size));
+                    video_formats.insert(call, video.as_ref().map(VideoFormat::of));
                     match CallMedia::start(call, media_bind, audio, video, media_tx.clone(), meters)
                         .await
                     {
@@ -214,11 +228,11 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     participant,
                     display_name,
                 } => {
-                    let size = video_sizes.get(&call).copied().flatten();
+                    let format = video_formats.get(&call).copied().flatten();
                     let key = (tenant, conference);
                     match (media.get(&call), engines.engine(&key)) {
                         (Some(handle), Some(engine)) => {
-                            handle.join(engine, participant, display_name, size);
+                            handle.join(engine, participant, display_name, format);
                             engines.joined(call, key);
                         }
                         _ => tracing::warn!(%call, "call media could not join its meeting"),
@@ -231,7 +245,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     engines.left(call);
                 }
                 CoreOutput::MediaStop { call } => {
-                    video_sizes.remove(&call);
+                    video_formats.remove(&call);
                     if let Some(handle) = media.remove(&call) {
                         handle.stop();
                     }
@@ -259,12 +273,14 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     display_name,
                     index,
                     count,
+                    stats,
                 } => engines.add_synthetic(
                     &(tenant, conference),
                     participant,
                     &display_name,
                     index,
                     count,
+                    stats,
                 ),
             }
         }
@@ -405,6 +421,7 @@ impl MeetingEngines {
         name: &str,
         index: u32,
         count: u32,
+        stats: Arc<MediaStats>,
     ) {
         self.synthetic.insert(key.clone());
         if let Some(engine) = self.engine(key) {
@@ -413,6 +430,7 @@ impl MeetingEngines {
                 display_name: name.to_owned(),
                 index,
                 count,
+                stats,
             });
         }
     }
@@ -475,7 +493,7 @@ mod tests {
         }
         assert!(closed, "engine still running");
         // Synthetic participants keep their meeting's engine.
-        engines.add_synthetic(&a, 100, "Synthetic", 0, 1);
+        engines.add_synthetic(&a, 100, "Synthetic", 0, 1, Arc::default());
         engines.joined(CallId(3), a.clone());
         engines.left(CallId(3));
         assert!(engines.engines.contains_key(&a));

@@ -90,6 +90,7 @@ fn cli(db: &Path, args: &[&str]) {
 /// `tessera --db <db> serve` with the admin token, both listen addresses, public address
 /// 127.0.0.1 and the RTP port range; no `TESSERA_DB` or `TESSERA_ADMIN_TOKEN` from the
 /// environment, `TESSERA_LOG=info`. Callers add their own flags.
+#[allow(dead_code)] // not in `baresip`, whose gateway advertises a veth address
 pub fn serve_command(
     db: &Path,
     token: &str,
@@ -166,6 +167,7 @@ pub fn tail(text: &str, lines: usize) -> String {
 // Ports
 
 /// A loopback port free on both UDP and TCP (SIP listens on both, SIPp may use either).
+#[allow(dead_code)] // not in `baresip`, whose gateway listens on its own veth address
 pub fn free_sip_port() -> u16 {
     loop {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -230,6 +230,12 @@ impl EncodedFrame {
     pub fn nal_units(&self) -> impl Iterator<Item = &[u8]> {
         nal_units(&self.data)
     }
+
+    /// The size of its largest NAL unit (0 for a skipped frame): what must fit one RTP packet
+    /// in packetization-mode 0.
+    pub fn largest_nal(&self) -> usize {
+        self.nal_units().map(<[u8]>::len).max().unwrap_or(0)
+    }
 }
 
 /// Encodes I420 frames of one size to H.264 Constrained Baseline with openh264.

@@ -47,6 +47,7 @@ use mixer::hold::HoldMusic;
 use tracing::{debug, trace, warn};
 
 use crate::api::{MediaControl, MediaEvent, VideoSetup};
+use crate::h264_rtp::VideoFormat;
 use crate::prompt::{mixer_codec, PromptPlayer};
 use crate::rtcp;
 use crate::rtp::{self, RtpPacket};
@@ -310,8 +311,8 @@ impl CallMedia {
             Input::Join {
                 participant,
                 display_name,
-                video_size,
-            } => self.join(now, participant, display_name, video_size),
+                video_format,
+            } => self.join(now, participant, display_name, video_format),
             Input::Leave => self.leave(),
             Input::Control(control) => {
                 let Some(participant) = self.participant() else {
@@ -369,13 +370,13 @@ impl CallMedia {
         now: Instant,
         participant: Participant,
         display_name: String,
-        video_size: Option<(u32, u32)>,
+        video_format: Option<VideoFormat>,
     ) {
         self.leave();
         self.events.push_back(Event::Engine(EngineRequest::Join {
             participant,
             display_name,
-            video_size,
+            video_format,
         }));
         debug!(cname = %self.cname, participant, "joined meeting media");
         // The meeting replaces the slate (from the layout's first keyframe on) and the music.

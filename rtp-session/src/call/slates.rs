@@ -11,6 +11,7 @@ use mixer::codec::h264::EncodedFrame;
 use tracing::debug;
 
 use crate::api::Slate;
+use crate::h264_rtp::VideoFormat;
 
 use super::{CallMedia, Event, SlateRequest, Transmit};
 
@@ -54,7 +55,7 @@ impl CallMedia {
         if let Some(video) = &self.video {
             self.events.push_back(Event::Slate(SlateRequest::Watch {
                 slate: slate.clone(),
-                size: video.max_size,
+                format: VideoFormat::of(video),
             }));
             streaming = true;
             if self.joined.is_none() {

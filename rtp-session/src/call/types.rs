@@ -9,6 +9,7 @@ use mixer::codec::h264::EncodedFrame;
 use mixer::layout::LayoutMode;
 
 use crate::api::{AudioSetup, MediaControl, MediaEvent, Prompt, Slate, VideoSetup};
+use crate::h264_rtp::VideoFormat;
 
 /// A participant's media identity inside one meeting engine.
 pub type Participant = u64;
@@ -89,8 +90,8 @@ pub enum Input {
         participant: Participant,
         /// The name drawn on its tile.
         display_name: String,
-        /// The largest picture the call can receive, with video.
-        video_size: Option<(u32, u32)>,
+        /// The stream the call can receive (largest picture, NAL size limit), with video.
+        video_format: Option<VideoFormat>,
     },
     /// Leave the meeting's media (also when the engine has gone: its feed ended or it refused
     /// an input).
@@ -133,8 +134,8 @@ pub enum EngineRequest {
         participant: Participant,
         /// The name on its tile.
         display_name: String,
-        /// The largest picture it can receive.
-        video_size: Option<(u32, u32)>,
+        /// The stream it can receive (largest picture, NAL size limit).
+        video_format: Option<VideoFormat>,
     },
     /// Leave the meeting's media.
     Leave {
@@ -177,8 +178,8 @@ pub enum SlateRequest {
     Watch {
         /// Which slate.
         slate: Slate,
-        /// The largest picture the call takes.
-        size: (u32, u32),
+        /// The stream the call takes (largest picture, NAL size limit).
+        format: VideoFormat,
     },
     /// Stop streaming to the call.
     Unwatch,

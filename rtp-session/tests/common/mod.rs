@@ -15,6 +15,7 @@ use mixer::codec::h264::{EncodedFrame, EncoderConfig, H264Encoder};
 use mixer::frame::I420Frame;
 use rtp_session::api::{AudioSetup, PromptCodec, VideoSetup};
 use rtp_session::call::{CallMedia, Config, Event, Input, Seeds, SocketId, Transmit};
+use rtp_session::h264_rtp::VideoFormat;
 use rtp_session::rtcp::{self, RtcpEvent, RtcpOut};
 use rtp_session::rtp::{self, RtpHeader};
 use rtp_session::video::VideoOut;
@@ -635,7 +636,7 @@ impl Pair {
         self.input(Input::Join {
             participant: 5,
             display_name: "Room 1".into(),
-            video_size: Some((1280, 720)),
+            video_format: Some(VideoFormat::unlimited((1280, 720))),
         });
     }
 }

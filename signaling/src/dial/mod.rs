@@ -1,7 +1,7 @@
 //! The dial plan: what a caller dialled ([`DialString`]) and which meeting it means
 //! ([`resolve`](DialString::resolve) into a [`ResolvedDial`]).
 //!
-//! Owns the syntax of every dial format in `shared/domain.md` (SIP/SIPS/H.323 URIs, name-addrs with
+//! Owns the syntax of every dial format in `docs/domain.md` (SIP/SIPS/H.323 URIs, name-addrs with
 //! display names and parameters, bare aliases, `via##alias` gateway aliases) and the routing rules
 //! (direct in both orders, per-tenant hostname, entry queue, dial prefix). It must not touch storage:
 //! tenants and meetings are looked up through [`DialLookup`], which the gateway implements over its

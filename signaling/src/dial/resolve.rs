@@ -1,6 +1,6 @@
 //! Resolution of a [`DialString`] into tenant + conference + route, through [`DialLookup`].
 //!
-//! The rules, in order (`shared/domain.md`, "Addressing"):
+//! The rules, in order (`docs/domain.md`, "Addressing"):
 //! 1. `a.b`: tenant key `a` and conference `b` ([`Route::Direct`]); failing that, `b` and `a`.
 //! 2. `digits@host` where `host` is a tenant's hostname: that tenant's conference
 //!    ([`Route::Domain`]), its own key (entry queue), or its prefix + conference.

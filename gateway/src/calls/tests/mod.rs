@@ -322,6 +322,7 @@ fn press(h: &mut Harness, call: CallId, digits: &str) {
 
 mod controls;
 mod dialog;
+mod endings;
 mod entry_queue;
 mod interop;
 mod licences;
@@ -329,4 +330,5 @@ mod lobby;
 mod routing;
 mod session_timer;
 mod slates;
+mod synthetic;
 mod trust;

@@ -35,6 +35,7 @@ fn waiting_room() -> MeetingView {
             id: "p3".into(),
             display_name: "Boardroom <b>".into(),
             class: ParticipantClass::UntrustedVtc,
+            protocol: "sip",
             waiting_since: "2025-01-02T03:05:00Z".into(),
         }],
     }

@@ -8,6 +8,7 @@ use mixer::frame::I420Frame;
 
 pub use super::feed::{FeedReceiver, FeedSender};
 use super::inbox::EngineQueue;
+use crate::media::h264_rtp::VideoFormat;
 use crate::media::pool::{self, Mailbox, MailboxReceiver};
 
 /// A participant's media identity inside one meeting engine (the lobby's participant number).
@@ -45,7 +46,7 @@ pub enum EngineInput {
         /// synthetic ones).
         feed: Option<FeedSender>,
         /// The picture size they can receive (from the negotiated H.264 level), if they take video.
-        video_size: Option<(u32, u32)>,
+        video_format: Option<VideoFormat>,
     },
     /// A participant leaves.
     Leave {
@@ -118,6 +119,8 @@ pub enum EngineInput {
         index: u32,
         /// How many synthetic participants take turns.
         count: u32,
+        /// Where what it publishes is counted (its admin view counters).
+        stats: std::sync::Arc<crate::calls::api::MediaStats>,
     },
     /// Ends the engine (the meeting has no one left).
     Shutdown,

@@ -53,6 +53,8 @@ pub use ingest::{IngestStats, NativeIngest, NativeStream};
 pub use run::{start, EngineHandle};
 use synthetic::{SimulcastPublisher, Synthetic};
 
+use crate::calls::api::MediaStats;
+use crate::media::h264_rtp::VideoFormat;
 use crate::media::load::LoadMeter;
 use crate::metrics::Metrics;
 
@@ -117,7 +119,7 @@ pub enum EngineError {
 struct Participant {
     name: String,
     feed: Option<FeedSender>,
-    video_size: Option<(u32, u32)>,
+    video_format: Option<VideoFormat>,
     audio: VecDeque<Vec<i16>>,
     vad: VoiceActivityDetector,
     video: Option<(Arc<I420Frame>, u64)>,
@@ -139,11 +141,11 @@ struct Participant {
     shown: bool,
 }
 
-/// What makes two viewers' pictures identical: size, layout, who fills which tile, who is
-/// highlighted.
+/// What makes two viewers' pictures identical: format (size, and the NAL limit of
+/// packetization-mode 0), layout, who fills which tile, who is highlighted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct LayoutKey {
-    size: (u32, u32),
+    format: VideoFormat,
     kind: LayoutKind,
     tiles: Vec<Option<MediaParticipant>>,
     highlight: Option<MediaParticipant>,
@@ -259,19 +261,21 @@ impl MeetingMedia {
         self.dropped("video", u64::from(sent.video_dropped));
     }
 
-    /// Adds a synthetic participant (the `index`-th of `count`).
+    /// Adds a synthetic participant (the `index`-th of `count`), counting what it publishes
+    /// into `stats`.
     pub fn add_synthetic(
         &mut self,
         participant: MediaParticipant,
         name: String,
         index: u32,
         count: u32,
+        stats: Arc<MediaStats>,
     ) {
         let layers = mixer::simulcast::LADDER;
         let fps = self.config.synthetic_fps.max(1);
         let mut p = Participant::new(name, None, None);
         p.synthetic = Some((
-            Synthetic::new(index, count),
+            Synthetic::new(index, count).counting_into(stats),
             SimulcastPublisher::new(&layers, fps),
         ));
         p.ingest = Some(NativeIngest::new(NativeStream {
@@ -343,11 +347,11 @@ impl MeetingMedia {
                 participant,
                 display_name,
                 feed,
-                video_size,
+                video_format,
             } => {
                 self.insert(
                     participant,
-                    Participant::new(display_name, feed, video_size),
+                    Participant::new(display_name, feed, video_format),
                 );
             }
             EngineInput::Leave { participant } => {
@@ -394,7 +398,8 @@ impl MeetingMedia {
                 display_name,
                 index,
                 count,
-            } => self.add_synthetic(participant, display_name, index, count),
+                stats,
+            } => self.add_synthetic(participant, display_name, index, count, stats),
             EngineInput::KeyframeRequest { participant } => {
                 if let Some(p) = self.participants.get_mut(&participant) {
                     p.wants_keyframe = true;
@@ -513,7 +518,7 @@ impl MeetingMedia {
         let viewers: Vec<MediaParticipant> = self
             .participants
             .iter()
-            .filter(|(_, p)| p.feed.is_some() && p.video_size.is_some())
+            .filter(|(_, p)| p.feed.is_some() && p.video_format.is_some())
             .map(|(id, _)| *id)
             .collect();
         // Idle encoders go first, also when nobody watches any more: returning before this
@@ -546,7 +551,9 @@ impl MeetingMedia {
             let Some(p) = self.participants.get_mut(&viewer) else {
                 continue;
             };
-            let Some(size) = p.video_size else { continue };
+            let Some(format) = p.video_format else {
+                continue;
+            };
             let tiles: Vec<Option<MediaParticipant>> = p
                 .assigner
                 .assign(&ranked, Some(ParticipantId(viewer)))
@@ -555,7 +562,7 @@ impl MeetingMedia {
                 .collect();
             let highlight = dominant.filter(|d| tiles.contains(&Some(*d)));
             let key = LayoutKey {
-                size,
+                format,
                 kind: p.assigner.kind(),
                 tiles,
                 highlight,
@@ -638,8 +645,10 @@ impl MeetingMedia {
         watched: &HashSet<EncoderId>,
         claimed: &HashSet<EncoderId>,
     ) -> Result<EncoderId, EngineError> {
+        // An encoder's format (size, slice limit) is fixed: a mode-0 viewer never takes over an
+        // encoder that cuts whole-picture slices, nor a mode-1 viewer a size-limited one.
         let free =
-            |id: &EncoderId, e: &SharedEncoder| !claimed.contains(id) && e.key.size == key.size;
+            |id: &EncoderId, e: &SharedEncoder| !claimed.contains(id) && e.key.format == key.format;
         let mut previous: HashMap<EncoderId, usize> = HashMap::new();
         for m in members {
             if let Some(id) = self.participants.get(m).and_then(|p| p.encoder) {
@@ -663,14 +672,15 @@ impl MeetingMedia {
                 if shared.key != *key {
                     let kind = key.kind;
                     if shared.grid.kind() != kind {
-                        shared.grid = TileGrid::new(kind, key.size.0, key.size.1)?;
+                        let (width, height) = key.format.size;
+                        shared.grid = TileGrid::new(kind, width, height)?;
                     }
                     shared.key = key.clone();
                 }
             }
             return Ok(id);
         }
-        let (width, height) = key.size;
+        let (width, height) = key.format.size;
         let pixels = f64::from(width * height) / f64::from(1280 * 720);
         let bitrate = ((f64::from(self.config.bitrate_bps) * pixels) as u32).max(200_000);
         let shared = SharedEncoder {
@@ -681,6 +691,7 @@ impl MeetingMedia {
                 height,
                 fps: self.config.fps as f32,
                 bitrate_bps: bitrate,
+                max_nal_bytes: key.format.max_nal_bytes,
                 ..EncoderConfig::hd720()
             })?,
             grid: layout_grid(key)?,
@@ -779,7 +790,7 @@ impl MeetingMedia {
             for (slot, rect) in key.tiles.iter().zip(grid.tiles()) {
                 let Some(id) = slot else { continue };
                 let size = (rect.width, rect.height);
-                let fps = mixer::simulcast::tile_fps(size, key.size, self.config.fps);
+                let fps = mixer::simulcast::tile_fps(size, key.format.size, self.config.fps);
                 let need = needs.entry(*id).or_insert((size, fps));
                 if rect.area() > u64::from(need.0 .0) * u64::from(need.0 .1) {
                     need.0 = size;
@@ -853,15 +864,15 @@ impl Drop for MeetingMedia {
 /// The tile geometry of a layout (its kind is part of the key: the viewer's layout mode and how
 /// many tiles are filled decide it).
 fn layout_grid(key: &LayoutKey) -> Result<TileGrid, mixer::LayoutError> {
-    TileGrid::new(key.kind, key.size.0, key.size.1)
+    TileGrid::new(key.kind, key.format.size.0, key.format.size.1)
 }
 
 impl Participant {
-    fn new(name: String, feed: Option<FeedSender>, video_size: Option<(u32, u32)>) -> Self {
+    fn new(name: String, feed: Option<FeedSender>, video_format: Option<VideoFormat>) -> Self {
         Participant {
             name,
             feed,
-            video_size,
+            video_format,
             audio: VecDeque::new(),
             vad: VoiceActivityDetector::new(),
             video: None,
@@ -892,3 +903,5 @@ fn catch_up(previous: Instant, period: Duration, now: Instant) -> Instant {
 mod slow_viewer_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mode0;

@@ -89,7 +89,7 @@ mod tests {
                     participant: id,
                     display_name: format!("Room {id}"),
                     feed: Some(tx),
-                    video_size: None,
+                    video_format: None,
                 })
                 .unwrap();
             meetings.push((engine, rx));

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mixer::codec::h264::H264Decoder;
 
-use super::tests::join;
+use super::tests::{add_synthetics, join};
 use super::*;
 use crate::metrics::Metrics;
 
@@ -42,9 +42,7 @@ fn a_slow_viewer_gets_whole_pictures_only_and_the_others_every_picture() {
     let mut media = MeetingMedia::new(config(), t0, Some(metrics.clone()));
     // A full 3x3 of synthetic participants who talk: the two silent viewers rank below them,
     // see the same picture and share its encoder.
-    for i in 0..9 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 9);
-    }
+    add_synthetics(&mut media, 9);
     let mut fast = join(&mut media, 1, true);
     let mut slow = join(&mut media, 2, true);
     let (mut fast_pictures, mut slow_pictures) = (Vec::new(), Vec::new());

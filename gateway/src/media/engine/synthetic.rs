@@ -12,16 +12,23 @@
 //! keyframe is asked for): the demo and the load tests pay for decoding the participants, as the
 //! gateway does with real ones, not for the participants' own encoders.
 //!
+//! Each counts what it publishes (20 ms audio packets, pictures) into the admin view's media
+//! counters of its participant, as a call's media task does for a caller.
+//!
 //! Owns only the generation of pictures and samples from a time offset and their encoding; the
 //! engine decides when to ask and what to subscribe to. Deterministic: the same inputs give the
 //! same output.
 
 use std::f32::consts::TAU;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mixer::codec::h264::{CodecError, EncodedFrame, EncoderConfig, H264Encoder};
 use mixer::frame::{FrameError, I420Frame, Yuv};
 use mixer::layout::Rect;
+
+use crate::calls::api::MediaStats;
 
 /// Size of [`Synthetic::video`]'s picture (the middle simulcast layer).
 pub const SYNTHETIC_SIZE: (u32, u32) = (640, 360);
@@ -48,6 +55,8 @@ pub struct Synthetic {
     background: Yuv,
     pitch_hz: f32,
     phase: f32,
+    /// Where what it publishes is counted (the admin view's counters of its participant).
+    stats: Arc<MediaStats>,
 }
 
 /// Distinct, saturated background colours.
@@ -63,7 +72,8 @@ const PALETTE: [(u8, u8, u8); 8] = [
 ];
 
 impl Synthetic {
-    /// The `index`-th of `count` synthetic participants.
+    /// The `index`-th of `count` synthetic participants (counting into counters of its own until
+    /// [`counting_into`](Self::counting_into) names the participant's).
     pub fn new(index: u32, count: u32) -> Self {
         let (r, g, b) = PALETTE[index as usize % PALETTE.len()];
         Synthetic {
@@ -72,7 +82,15 @@ impl Synthetic {
             background: Yuv::from_rgb(r, g, b),
             pitch_hz: 110.0 + 23.0 * index as f32,
             phase: 0.0,
+            stats: Arc::default(),
         }
+    }
+
+    /// Counts what it publishes into `stats` (its participant's admin view counters).
+    #[must_use]
+    pub fn counting_into(mut self, stats: Arc<MediaStats>) -> Self {
+        self.stats = stats;
+        self
     }
 
     /// Whether it is this participant's turn to talk at `t` since the meeting's media started.
@@ -84,6 +102,8 @@ impl Synthetic {
     /// 20 ms of audio at 48 kHz (960 samples): a voice-like buzz (a few harmonics of its own
     /// pitch, amplitude-modulated at a syllable rate) on its turn, silence otherwise.
     pub fn audio(&mut self, t: Duration, out: &mut [i16]) {
+        // Every 20 ms is one packet sent, silence included (no DTX), as a real client's would be.
+        self.stats.audio_rx_packets.fetch_add(1, Ordering::Relaxed);
         if !self.talking(t) {
             out.fill(0);
             return;
@@ -248,6 +268,10 @@ impl SimulcastPublisher {
             }
             out.push((layer, unit));
         }
+        // One picture published, however many simulcast layers carry it.
+        if !out.is_empty() {
+            source.stats.video_rx_frames.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(out)
     }
 }
@@ -292,6 +316,26 @@ mod tests {
         let _ = p.publish(&source, &[]).unwrap();
         let out = p.publish(&source, &[0]).unwrap();
         assert!(out[0].1.keyframe, "resumed after a pause");
+    }
+
+    #[test]
+    fn what_it_publishes_is_counted_for_the_admin_view() {
+        let stats = Arc::new(MediaStats::default());
+        let mut source = Synthetic::new(0, 2).counting_into(stats.clone());
+        let mut buf = vec![0i16; 960];
+        for i in 0..5u32 {
+            // On turn and off turn alike: a packet every 20 ms.
+            source.audio(TURN * i, &mut buf);
+        }
+        let mut p = SimulcastPublisher::new(&mixer::simulcast::LADDER, 15);
+        p.publish(&source, &[0, 1]).unwrap();
+        p.publish(&source, &[2]).unwrap();
+        // Nothing subscribed: nothing published, nothing counted.
+        p.publish(&source, &[]).unwrap();
+        let counted = stats.snapshot();
+        assert_eq!(counted.audio_rx_packets, 5);
+        assert_eq!(counted.video_rx_frames, 2, "one per picture, not per layer");
+        assert_eq!((counted.audio_tx_packets, counted.video_tx_frames), (0, 0));
     }
 
     #[test]

@@ -19,9 +19,19 @@ pub(super) fn join(media: &mut MeetingMedia, id: u64, video: bool) -> Feed {
         participant: id,
         display_name: format!("Room {id}"),
         feed: Some(tx),
-        video_size: video.then_some((640, 360)),
+        video_format: video.then_some(VideoFormat::unlimited((640, 360))),
     });
     rx
+}
+
+/// Adds synthetic participants 100, 101, .. (`count` of them), as an operator's AddSynthetic
+/// would.
+pub(super) fn add_synthetics(media: &mut MeetingMedia, count: u64) {
+    for i in 0..count {
+        let index = u32::try_from(i).expect("few synthetic participants");
+        let of = u32::try_from(count).expect("few synthetic participants");
+        media.add_synthetic(100 + i, format!("Synthetic {i}"), index, of, Arc::default());
+    }
 }
 
 fn drain(feed: &mut Feed) -> Vec<CallFeed> {
@@ -81,9 +91,7 @@ fn each_listener_hears_everyone_but_itself() {
 fn synthetic_participants_fill_the_layout_and_the_first_frame_is_a_keyframe() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..3 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 3);
-    }
+    add_synthetics(&mut media, 3);
     let mut viewer = join(&mut media, 1, true);
     let mut now = t0;
     for _ in 0..30 {
@@ -126,9 +134,7 @@ fn synthetic_participants_fill_the_layout_and_the_first_frame_is_a_keyframe() {
 fn viewers_of_the_same_picture_share_one_encoder_and_never_see_themselves() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..9 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 9);
-    }
+    add_synthetics(&mut media, 9);
     // Room systems joined after the synthetic participants rank after them while silent.
     let mut feeds: Vec<Feed> = (201..=203).map(|id| join(&mut media, id, true)).collect();
     // Let the synthetic voices rank above the silent room systems.
@@ -190,7 +196,7 @@ fn viewers_of_the_same_picture_share_one_encoder_and_never_see_themselves() {
 fn keyframe_requests_are_honoured_but_rate_limited() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    media.add_synthetic(100, "Synthetic".into(), 0, 1);
+    media.add_synthetic(100, "Synthetic".into(), 0, 1, Arc::default());
     let mut viewer = join(&mut media, 1, true);
     let keyframes = |feed: &mut Feed| {
         drain(feed)
@@ -287,9 +293,7 @@ fn a_muted_participant_is_left_out_of_the_mix_until_unmuted() {
 fn set_layout_gives_the_viewer_its_new_layout_with_a_keyframe() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..3 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 3);
-    }
+    add_synthetics(&mut media, 3);
     let mut viewer = join(&mut media, 1, true);
     let mut now = t0;
     for _ in 0..10 {
@@ -329,9 +333,7 @@ fn set_layout_gives_the_viewer_its_new_layout_with_a_keyframe() {
 fn large_plus_7_layout_renders_the_speaker_large_with_its_own_encoder() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..4 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 4);
-    }
+    add_synthetics(&mut media, 4);
     let mut grid_viewer = join(&mut media, 1, true);
     let mut speaker_viewer = join(&mut media, 2, true);
     media.handle_input(EngineInput::SetLayout {
@@ -376,7 +378,7 @@ fn join_hd(media: &mut MeetingMedia, id: u64) -> Feed {
         participant: id,
         display_name: format!("Room {id}"),
         feed: Some(tx),
-        video_size: Some((1280, 720)),
+        video_format: Some(VideoFormat::unlimited((1280, 720))),
     });
     rx
 }
@@ -389,9 +391,7 @@ fn native_layer(media: &MeetingMedia, id: u64) -> Option<usize> {
 fn natives_are_decoded_at_the_layer_that_fits_their_tile_once_for_all_viewers() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..8u64 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 8);
-    }
+    add_synthetics(&mut media, 8);
     let mut a = join_hd(&mut media, 1);
     let mut b = join(&mut media, 2, true);
     let mut now = t0;
@@ -422,9 +422,7 @@ fn natives_are_decoded_at_the_layer_that_fits_their_tile_once_for_all_viewers() 
 fn full_screen_gets_full_resolution_after_its_keyframe_and_hidden_natives_are_not_decoded() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..3u64 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 3);
-    }
+    add_synthetics(&mut media, 3);
     let mut viewer = join_hd(&mut media, 1);
     let mut now = t0;
     // Synthetic 0 talks first (turns of 4 s), so it is the one shown full screen.
@@ -507,9 +505,7 @@ fn viewers_coming_and_going_keep_one_stream_without_new_encoders_or_keyframes() 
     let mut media = MeetingMedia::new(small_config(), t0, None);
     // Eight synthetic participants, as in the demo: the ninth tile shows the first room system
     // other than the viewer, so every arrival and departure changes what the others see.
-    for i in 0..8 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 8);
-    }
+    add_synthetics(&mut media, 8);
     let mut feeds: BTreeMap<u64, Feed> = (201..=206)
         .map(|id| (id, join(&mut media, id, true)))
         .collect();
@@ -632,9 +628,7 @@ fn silent_participants_get_tiles_in_join_order_and_hidden_calls_are_told() {
 fn encoders_are_released_once_the_last_viewer_leaves() {
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, None);
-    for i in 0..2 {
-        media.add_synthetic(100 + i, format!("Synthetic {i}"), i as u32, 2);
-    }
+    add_synthetics(&mut media, 2);
     let _a = join(&mut media, 1, true);
     let _b = join(&mut media, 2, true);
     let mut now = t0;
@@ -660,7 +654,7 @@ fn a_stopped_engine_takes_its_encoders_out_of_the_gauge() {
     let metrics = crate::metrics::Metrics::new().unwrap();
     let t0 = Instant::now();
     let mut media = MeetingMedia::new(small_config(), t0, Some(metrics.clone()));
-    media.add_synthetic(100, "Synthetic 0".into(), 0, 1);
+    media.add_synthetic(100, "Synthetic 0".into(), 0, 1, Arc::default());
     let _a = join(&mut media, 1, true);
     let _b = join(&mut media, 2, true);
     let mut now = t0;

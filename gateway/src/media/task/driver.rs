@@ -152,13 +152,13 @@ impl Driver {
                 engine,
                 participant,
                 display_name,
-                video_size,
+                video_format,
             } => {
                 self.next_engine = Some(engine);
                 Input::Join {
                     participant,
                     display_name,
-                    video_size,
+                    video_format,
                 }
             }
             Command::Leave => Input::Leave,
@@ -197,12 +197,11 @@ impl Driver {
             Event::Engine(EngineRequest::Join {
                 participant,
                 display_name,
-                video_size,
+                video_format,
             }) => {
-                let joined = self
-                    .next_engine
-                    .take()
-                    .and_then(|engine| Joined::join(engine, participant, display_name, video_size));
+                let joined = self.next_engine.take().and_then(|engine| {
+                    Joined::join(engine, participant, display_name, video_format)
+                });
                 match joined {
                     Some(joined) => {
                         if let Some(decoder) = &self.decoder {
@@ -229,12 +228,12 @@ impl Driver {
                     self.machine.handle_input(now(), Input::Leave);
                 }
             }
-            Event::Slate(SlateRequest::Watch { slate, size }) => {
+            Event::Slate(SlateRequest::Watch { slate, format }) => {
                 self.slate = None;
                 let watching = self
                     .studio
                     .clone()
-                    .and_then(|studio| Watching::watch(self.call, studio, slate, size));
+                    .and_then(|studio| Watching::watch(self.call, studio, slate, format));
                 if watching.is_none() {
                     debug!(call = %self.call, "slate studio gone; no slate video");
                     self.machine.handle_input(now(), Input::SlateGone);

@@ -9,6 +9,7 @@ use rtp_session::call::{EngineRequest, Participant};
 
 use super::super::engine::api::{EngineInput, EngineSender};
 use super::super::engine::feed::{self, FeedReceiver};
+use super::super::h264_rtp::VideoFormat;
 use super::super::slate::{SlateInput, SlateSender};
 
 /// The call's membership of a meeting's media. Dropping it leaves.
@@ -25,14 +26,14 @@ impl Joined {
         engine: EngineSender,
         participant: Participant,
         display_name: String,
-        video_size: Option<(u32, u32)>,
+        video_format: Option<VideoFormat>,
     ) -> Option<Joined> {
         let (feed_tx, feed) = feed::channel();
         let join = EngineInput::Join {
             participant,
             display_name,
             feed: Some(feed_tx),
-            video_size,
+            video_format,
         };
         engine.send(join).ok()?;
         Some(Joined {
@@ -78,18 +79,18 @@ pub(super) struct Watching {
 }
 
 impl Watching {
-    /// Asks `studio` to stream `slate` at `size` to `call`; `None` if it has gone.
+    /// Asks `studio` to stream `slate` in `format` to `call`; `None` if it has gone.
     pub(super) fn watch(
         call: CallId,
         studio: SlateSender,
         slate: rtp_session::api::Slate,
-        size: (u32, u32),
+        format: VideoFormat,
     ) -> Option<Watching> {
         let (tx, feed) = feed::channel();
         let watch = SlateInput::Watch {
             viewer: call,
             slate,
-            size,
+            format,
             feed: tx,
         };
         studio.send(watch).ok()?;

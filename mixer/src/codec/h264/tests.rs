@@ -219,7 +219,7 @@ fn nal_size_limit_holds_even_for_keyframes() {
     let mut enc = H264Encoder::new(cfg).unwrap();
     for n in 0..5 {
         let out = enc.encode(&scene(640, 360, n), n == 3).unwrap();
-        let biggest = out.nal_units().map(<[u8]>::len).max().unwrap_or(0);
+        let biggest = out.largest_nal();
         assert!(biggest <= max, "frame {n}: NAL of {biggest} bytes");
         if n == 0 || n == 3 {
             assert!(out.keyframe);
