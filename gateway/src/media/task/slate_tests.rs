@@ -1,16 +1,13 @@
 //! Slates on a real call media task: hold music under a lobby slate, none in the entry queue.
 
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
 use super::*;
 use crate::calls::api::PromptCodec;
 use crate::media::rtp;
 
-const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const PATIENCE: Duration = Duration::from_secs(5);
 
 fn audio(remote: SocketAddr) -> AudioSetup {
@@ -26,18 +23,7 @@ fn audio(remote: SocketAddr) -> AudioSetup {
 
 #[tokio::test]
 async fn a_lobby_slate_brings_hold_music_and_the_entry_queue_slate_does_not() {
-    let vtc = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind VTC");
-    let (events, _rx) = mpsc::unbounded_channel();
-    let media = CallMedia::start(
-        CallId(3),
-        LOCALHOST,
-        audio(vtc.local_addr().expect("addr")),
-        None,
-        events,
-        Meters::default(),
-    )
-    .await
-    .expect("start");
+    let (vtc, media, _rx) = super::tests::start_beside_vtc(CallId(3), audio).await;
     // Audio only: the studio is never asked for video (nothing reads this channel).
     let (studio, studio_rx) = crate::media::slate::slate_channel();
     media.show_slate(

@@ -27,6 +27,30 @@ fn audio(remote: SocketAddr) -> AudioSetup {
     }
 }
 
+/// A VTC's socket on loopback and an audio-only call media task whose SDP points at it.
+pub(super) async fn start_beside_vtc(
+    call: CallId,
+    setup: fn(SocketAddr) -> AudioSetup,
+) -> (
+    UdpSocket,
+    CallMedia,
+    mpsc::UnboundedReceiver<(CallId, MediaEvent)>,
+) {
+    let vtc = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind VTC");
+    let (events, rx) = mpsc::unbounded_channel();
+    let media = CallMedia::start(
+        call,
+        LOCALHOST,
+        setup(vtc.local_addr().expect("addr")),
+        None,
+        events,
+        Meters::default(),
+    )
+    .await
+    .expect("start");
+    (vtc, media, rx)
+}
+
 async fn next_event(
     rx: &mut mpsc::UnboundedReceiver<(CallId, MediaEvent)>,
 ) -> Option<(CallId, MediaEvent)> {
@@ -138,36 +162,14 @@ async fn dtmf_key_presses_arrive_once_each_and_prompts_go_to_the_rtp_source() {
 
 #[tokio::test]
 async fn prompts_go_to_the_sdp_address_until_rtp_arrives() {
-    let vtc = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind VTC");
-    let (events, _rx) = mpsc::unbounded_channel();
-    let media = CallMedia::start(
-        CallId(1),
-        LOCALHOST,
-        audio(vtc.local_addr().expect("addr")),
-        None,
-        events,
-        Meters::default(),
-    )
-    .await
-    .expect("start");
+    let (vtc, media, _rx) = start_beside_vtc(CallId(1), audio).await;
     media.play(Prompt::Goodbye);
     receive_prompt_packets(&vtc, 3).await;
 }
 
 #[tokio::test]
 async fn nothing_is_sent_while_no_prompt_plays() {
-    let vtc = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind VTC");
-    let (events, _rx) = mpsc::unbounded_channel();
-    let _media = CallMedia::start(
-        CallId(1),
-        LOCALHOST,
-        audio(vtc.local_addr().expect("addr")),
-        None,
-        events,
-        Meters::default(),
-    )
-    .await
-    .expect("start");
+    let (vtc, _media, _rx) = start_beside_vtc(CallId(1), audio).await;
     let mut buf = [0u8; 64];
     assert!(timeout(Duration::from_millis(150), vtc.recv_from(&mut buf))
         .await
