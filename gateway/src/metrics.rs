@@ -183,7 +183,7 @@ impl Metrics {
             ),
             media_dropped_total: counter(
                 "tessera_media_dropped_total",
-                "Media dropped because a queue was full (video to the next keyframe).",
+                "Media dropped: a queue was full (video to the next keyframe), or packets came from a foreign source (`foreign`: RTP Bleed attempts).",
                 &["what"],
             )?,
             media_workers: register(
@@ -196,10 +196,12 @@ impl Metrics {
             registry,
         };
         // The decode drops show from the start (at 0), so a dashboard or alert can rely on them.
-        metrics
-            .media_dropped_total
-            .with_label_values(&["decode"])
-            .inc_by(0);
+        for what in ["decode", "foreign"] {
+            metrics
+                .media_dropped_total
+                .with_label_values(&[what])
+                .inc_by(0);
+        }
         #[cfg(target_os = "linux")]
         if let Err(e) = metrics.registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),

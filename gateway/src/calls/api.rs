@@ -3,6 +3,7 @@
 //! with their replies. Plain data only; no behaviour lives here.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -44,6 +45,9 @@ pub enum CoreOutput {
         audio: AudioSetup,
         /// Its video, if negotiated.
         video: Option<VideoSetup>,
+        /// The IP its SIP signalling comes from: media may be learnt from it besides the SDP's
+        /// IP (a room system behind NAT).
+        signalling_ip: IpAddr,
         /// Counters the media task keeps and the admin view reads.
         stats: Arc<MediaStats>,
     },

@@ -108,6 +108,7 @@ impl CallCore {
                 rtcp_mux: audio.rtcp_mux,
             },
             video,
+            signalling_ip: call.peer.addr.ip(),
         });
         // A call answered straight into the meeting joins its media now.
         if let Phase::InMeeting(key) = call.phase.clone() {

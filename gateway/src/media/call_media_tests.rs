@@ -76,6 +76,7 @@ impl Harness {
             LOCALHOST,
             audio,
             Some(video),
+            None,
             events,
             meters.clone(),
         )

@@ -72,7 +72,8 @@ pub struct CallMedia {
 
 impl CallMedia {
     /// Binds `bind_ip:audio.local_port` and, with video, `bind_ip:video.local_port` (UDP; each
-    /// also the next port for RTCP when not 0), starts the task, returns the handle.
+    /// also the next port for RTCP when not 0), starts the task, returns the handle. Media is
+    /// learnt only from the SDP's IP or `signalling_ip` (see `rtp_session::call::LATCH_WINDOW`).
     ///
     /// Port 0 binds an ephemeral port (see [`local_addr`](Self::local_addr)) with RTCP muxed on
     /// it only. Each RTP stream sent gets a random SSRC, initial sequence number and initial
@@ -86,6 +87,7 @@ impl CallMedia {
         bind_ip: IpAddr,
         audio: AudioSetup,
         video: Option<VideoSetup>,
+        signalling_ip: Option<IpAddr>,
         events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
         meters: Meters,
     ) -> io::Result<CallMedia> {
@@ -105,6 +107,7 @@ impl CallMedia {
             video_rtcp_socket: video_sockets.as_ref().is_some_and(|v| v.rtcp.is_some()),
             audio,
             video,
+            signalling_ip,
             seeds: machine::Seeds {
                 audio_ssrc: rand::random(),
                 audio_sequence: rand::random(),

@@ -203,6 +203,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     call,
                     audio,
                     video,
+                    signalling_ip,
                     stats,
                 } => {
                     let meters = Meters {
@@ -210,8 +211,16 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         metrics: Some(metrics.clone()),
                     };
                     video_formats.insert(call, video.as_ref().map(VideoFormat::of));
-                    match CallMedia::start(call, media_bind, audio, video, media_tx.clone(), meters)
-                        .await
+                    match CallMedia::start(
+                        call,
+                        media_bind,
+                        audio,
+                        video,
+                        Some(signalling_ip),
+                        media_tx.clone(),
+                        meters,
+                    )
+                    .await
                     {
                         Ok(handle) => {
                             media.insert(call, handle);

@@ -14,7 +14,7 @@ use crate::rtp_stats::{ReceiveStats, SendStats};
 use crate::video::VIDEO_CLOCK_RATE;
 
 use super::{
-    CallMedia, EngineRequest, Event, SlateRequest, Stream, Transmit, KEYFRAME_REQUEST_GAP,
+    Admission, CallMedia, EngineRequest, Event, SlateRequest, Stream, Transmit, KEYFRAME_REQUEST_GAP,
 };
 
 impl CallMedia {
@@ -27,7 +27,6 @@ impl CallMedia {
         from: SocketAddr,
         muxed: bool,
     ) {
-        self.last_heard = now;
         let events = match rtcp::parse_compound(datagram) {
             Ok(events) => events,
             Err(e) => {
@@ -35,15 +34,17 @@ impl CallMedia {
                 return;
             }
         };
-        self.peer_sent_rtcp = true;
-        match stream {
-            Stream::Audio => self.audio_port.latch_rtcp(from, muxed),
-            Stream::Video => {
-                if let Some(port) = &mut self.video_port {
-                    port.latch_rtcp(from, muxed);
-                }
-            }
+        let port = match stream {
+            Stream::Audio => Some(&mut self.audio_port),
+            Stream::Video => self.video_port.as_mut(),
+        };
+        if port.is_some_and(|p| p.admit_rtcp(now, from, muxed) == Admission::Foreign) {
+            // A stranger's RTCP must neither keep a dead call alive nor ask for keyframes.
+            self.counters.foreign_packets += 1;
+            return;
         }
+        self.last_heard = now;
+        self.peer_sent_rtcp = true;
         for event in events {
             self.rtcp_event(now, stream, event);
         }

@@ -6,10 +6,13 @@
 //! [`CallMedia::poll_timeout`] when to call again.
 //!
 //! Every decision of a call's media lives here:
-//! - **Symmetric RTP**: RTP goes to the SDP address until the peer's first packet arrives, then
-//!   to wherever that came from; likewise RTCP. Without rtcp-mux our RTCP goes to both the
-//!   peer's RTP port and the port after it until its first RTCP shows which one it reads
-//!   ([`port`]). RTCP muxed on an RTP port is told apart by RFC 5761 §4.
+//! - **Safe symmetric RTP**: while the call is new ([`LATCH_WINDOW`]) the peer's first packet
+//!   from the SDP's IP or the SIP signalling source's IP becomes the stream's only accepted
+//!   source; everything else is dropped unread and counted ([`Counters::foreign_packets`]). RTP
+//!   goes to the SDP address, or to the learnt source when that is on another IP (NAT). Likewise
+//!   RTCP. Without rtcp-mux our RTCP goes to both the peer's RTP port and the port after it
+//!   until its first RTCP shows which one it reads ([`port`]). RTCP muxed on an RTP port is told
+//!   apart by RFC 5761 §4.
 //! - **Entry queue**: prompts paced one packet per [`PACKET_INTERVAL`] tick; RFC 4733 key presses
 //!   reported once each ([`Event::Media`]).
 //! - **Slates**: between [`Input::ShowSlate`] and the next join the call's video shows the slate
@@ -56,7 +59,8 @@ use crate::video::{VideoAction, VideoIn, VideoInOutput, VideoOut};
 
 pub use audio::ENGINE_FRAME;
 use audio::{AudioIn, AudioOut, AudioPacket};
-use port::Port;
+use port::{Admission, Port};
+pub use port::LATCH_WINDOW;
 use slates::{VideoSource, Watching};
 pub use types::{
     Config, Counters, EngineRequest, Event, Input, Participant, Seeds, SlateRequest, SocketId,
@@ -151,8 +155,10 @@ impl CallMedia {
             video,
             audio_rtcp_socket,
             video_rtcp_socket,
+            signalling_ip,
             seeds,
         } = config;
+        let latch_until = now + LATCH_WINDOW;
         let codec = mixer_codec(audio.codec);
         let player = PromptPlayer::new(
             seeds.audio_ssrc,
@@ -167,6 +173,8 @@ impl CallMedia {
                 audio_rtcp_socket.then_some(SocketId::AudioRtcp),
                 audio.remote,
                 audio.rtcp_mux,
+                signalling_ip,
+                latch_until,
             ),
             video_port: video.as_ref().map(|v| {
                 Port::new(
@@ -174,6 +182,8 @@ impl CallMedia {
                     video_rtcp_socket.then_some(SocketId::VideoRtcp),
                     v.remote,
                     v.rtcp_mux,
+                    signalling_ip,
+                    latch_until,
                 )
             }),
             telephone_event_pt: audio.telephone_event_pt,
@@ -506,7 +516,6 @@ impl CallMedia {
 
     /// One datagram on the audio RTP socket: RTP, or RTCP muxed with it.
     fn audio_datagram(&mut self, now: Instant, datagram: &[u8], from: SocketAddr) {
-        self.last_heard = now;
         if rtcp::is_rtcp(datagram) {
             self.rtcp_datagram(now, Stream::Audio, datagram, from, true);
             return;
@@ -519,8 +528,12 @@ impl CallMedia {
                 return;
             }
         };
+        if self.audio_port.admit_rtp(now, from) == Admission::Foreign {
+            self.counters.foreign_packets += 1;
+            return;
+        }
+        self.last_heard = now;
         self.counters.audio_rx_packets += 1;
-        self.audio_port.latch(from);
         if Some(packet.header.payload_type) == self.telephone_event_pt {
             self.telephone_event(&packet);
         } else if packet.header.payload_type == self.audio_payload_type {
@@ -564,7 +577,6 @@ impl CallMedia {
 
     /// One datagram on the video RTP socket: RTP, or RTCP muxed with it.
     fn video_datagram(&mut self, now: Instant, datagram: &[u8], from: SocketAddr) {
-        self.last_heard = now;
         if rtcp::is_rtcp(datagram) {
             self.rtcp_datagram(now, Stream::Video, datagram, from, true);
             return;
@@ -582,8 +594,12 @@ impl CallMedia {
                 return;
             }
         };
+        if port.admit_rtp(now, from) == Admission::Foreign {
+            self.counters.foreign_packets += 1;
+            return;
+        }
+        self.last_heard = now;
         self.counters.video_rx_packets += 1;
-        port.latch(from);
         let output = video_in.receive(now, &packet.header, packet.payload);
         self.video_output(now, output);
     }

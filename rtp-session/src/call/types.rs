@@ -2,7 +2,7 @@
 //! datagrams, what it is made with, the inputs it takes and the events and counters it gives.
 //! Plain data only; the decisions are the machine's.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use mixer::codec::h264::EncodedFrame;
@@ -73,6 +73,9 @@ pub struct Config {
     pub audio_rtcp_socket: bool,
     /// The driver has a [`SocketId::VideoRtcp`] socket.
     pub video_rtcp_socket: bool,
+    /// The IP the call's SIP signalling came from: besides the SDP's IP, the one media may be
+    /// learnt from (a room system behind NAT puts its private address in the SDP).
+    pub signalling_ip: Option<IpAddr>,
     /// Initial values of our streams.
     pub seeds: Seeds,
 }
@@ -222,4 +225,7 @@ pub struct Counters {
     pub keyframes_requested_by_peer: u64,
     /// Keyframe requests (PLI/FIR) we sent the peer.
     pub keyframes_requested_by_gateway: u64,
+    /// RTP and RTCP packets dropped because they came from neither the peer's latched source
+    /// nor, before it was learnt, an address the peer may send from (RTP Bleed attempts).
+    pub foreign_packets: u64,
 }

@@ -437,6 +437,8 @@ pub struct CallSetup {
     pub pli: bool,
     /// FIR negotiated.
     pub fir: bool,
+    /// Where the call's SIP signalling came from.
+    pub signalling_ip: Option<std::net::IpAddr>,
 }
 
 impl Default for CallSetup {
@@ -448,6 +450,7 @@ impl Default for CallSetup {
             nack: true,
             pli: true,
             fir: false,
+            signalling_ip: Some(VTC_AUDIO.ip()),
         }
     }
 }
@@ -508,6 +511,7 @@ impl Pair {
             video: setup.video.then_some(video),
             audio_rtcp_socket: true,
             video_rtcp_socket: true,
+            signalling_ip: setup.signalling_ip,
             seeds: Seeds {
                 audio_ssrc: 0xA0D1_0000,
                 audio_sequence: 100,

@@ -52,6 +52,12 @@ impl Meters {
             }
         }
         m.rtp_lost_total.inc_by(delta(|c| c.lost_packets));
+        let foreign = delta(|c| c.foreign_packets);
+        if foreign > 0 {
+            m.media_dropped_total
+                .with_label_values(&["foreign"])
+                .inc_by(foreign);
+        }
         for (by, count) in [
             ("peer", delta(|c| c.keyframes_requested_by_peer)),
             ("gateway", delta(|c| c.keyframes_requested_by_gateway)),

@@ -43,6 +43,7 @@ pub(super) async fn start_beside_vtc(
         LOCALHOST,
         setup(vtc.local_addr().expect("addr")),
         None,
+        None,
         events,
         Meters::default(),
     )
@@ -86,10 +87,11 @@ async fn receive_prompt_packets(socket: &UdpSocket, count: usize) -> Duration {
 }
 
 #[tokio::test]
-async fn dtmf_key_presses_arrive_once_each_and_prompts_go_to_the_rtp_source() {
+async fn dtmf_key_presses_arrive_once_each_and_prompts_go_to_the_natted_rtp_source() {
     let vtc = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind VTC");
-    // The SDP address is wrong (NAT): the task must answer where packets come from.
-    let sdp_remote = SocketAddr::new(LOCALHOST, 9);
+    // The SDP address is wrong (NAT: a private address), and packets come from the SIP
+    // signalling source's IP: the task must answer where they come from.
+    let sdp_remote = SocketAddr::from(([192, 0, 2, 1], 9));
     let (events, mut rx) = mpsc::unbounded_channel();
     let meters = Meters::default();
     let media = CallMedia::start(
@@ -97,6 +99,7 @@ async fn dtmf_key_presses_arrive_once_each_and_prompts_go_to_the_rtp_source() {
         LOCALHOST,
         audio(sdp_remote),
         None,
+        Some(LOCALHOST),
         events,
         meters.clone(),
     )
@@ -183,6 +186,7 @@ async fn stopping_frees_the_port() {
         CallId(1),
         LOCALHOST,
         audio(SocketAddr::new(LOCALHOST, 9)),
+        None,
         None,
         events,
         Meters::default(),
