@@ -419,10 +419,14 @@ impl CallCore {
             let Some((md5, sha)) = rule else {
                 return Err(Refusal::new(403, "Forbidden - Unknown credentials"));
             };
-            if !self.nonces.is_fresh(now, &answer.nonce) {
-                return Err(self.challenge(now, &realm, true));
+            if !self.nonces.is_usable(now, &answer) {
+                // Expired, unknown, or a replay of a spent nonce count (a captured INVITE sent
+                // again): a fresh nonce, which only the holder of the password can use.
+                tracing::info!(source = %from, username = %answer.username, "digest nonce stale or replayed; challenging again");
+                return Err(self.challenge(now, &realm, true).labelled("digest-stale"));
             }
             if answer.verify("INVITE", md5, sha) {
+                self.nonces.accepted(&answer);
                 return Ok(ParticipantClass::TrustedVtc);
             }
             return Err(Refusal::new(403, "Forbidden - Bad credentials"));

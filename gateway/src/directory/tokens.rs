@@ -5,6 +5,7 @@
 //! by [`Directory::create_tenant_token`] and cannot be read back. Tokens go with their tenant
 //! (`ON DELETE CASCADE`).
 
+use subtle::ConstantTimeEq;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -156,19 +157,10 @@ impl Directory {
             )
             .optional()?;
         match row {
-            Some((tenant, stored)) if constant_time_eq(stored.as_bytes(), hash.as_bytes()) => {
+            Some((tenant, stored)) if bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) => {
                 Ok(Some(TenantKey::new(&tenant)?))
             }
             _ => Ok(None),
         }
     }
-}
-
-/// Byte-wise equality without an early exit on the first difference.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }

@@ -23,7 +23,7 @@ fn trusted_sources_and_pstn_trunks_are_classified() {
 }
 
 #[test]
-fn digest_credentials_are_challenged_and_make_the_caller_trusted() {
+fn digest_credentials_are_challenged_make_the_caller_trusted_and_a_replay_gets_401_stale() {
     let realm = crate::directory::realm_of(&key());
     let mut h = Harness::with(
         |dir| {
@@ -85,6 +85,27 @@ fn digest_credentials_are_challenged_and_make_the_caller_trusted() {
     ));
     assert_eq!(h.final_response().status(), Some(200));
     assert_eq!(h.view().participants[0].class, ParticipantClass::TrustedVtc);
+
+    // The captured authenticated INVITE sent again (a new call, the same Authorization): the
+    // nonce count is spent, so a fresh challenge, stale.
+    h.send(&invite_with(
+        uri,
+        "c3",
+        1,
+        "z9hG4bKe",
+        "room1",
+        &digest("correct horse battery"),
+        PCMU_OFFER,
+    ));
+    let replayed = h.final_response();
+    assert_eq!(replayed.status(), Some(401));
+    let www = replayed
+        .headers
+        .get(&HeaderName::new("WWW-Authenticate").unwrap())
+        .unwrap();
+    assert!(www.contains("stale=true"), "{www}");
+    assert!(!www.contains(&nonce), "a new nonce: {www}");
+    assert_eq!(h.view().participants.len(), 1, "the replay did not get in");
 
     // Callers that do not claim a credential are not challenged.
     h.send(&invite_with(
