@@ -54,6 +54,17 @@ pub struct Metrics {
     /// Threads of the media worker pool that runs every meeting engine and the slates (fixed
     /// at start: it does not grow with meetings or calls).
     pub media_workers: IntGauge,
+    // Limits that hold under attack (issue 15).
+    /// SIP sources banned, by reason (`flood`, `bad-messages`).
+    pub sip_banned_total: IntCounterVec,
+    /// SIP sources banned now.
+    pub sip_banned_sources: IntGauge,
+    /// SIP packets from banned sources, dropped unread.
+    pub sip_dropped_total: IntCounter,
+    /// SIP requests refused (503) by a per-source cap, by limit (`transactions`, `dialogs`).
+    pub sip_source_limited_total: IntCounterVec,
+    /// Admin API requests refused (429) because their source failed the token too often.
+    pub admin_auth_throttled_total: IntCounter,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -191,6 +202,34 @@ impl Metrics {
                 IntGauge::new(
                     "tessera_media_workers",
                     "Threads of the media worker pool (meeting engines and slates).",
+                )?,
+            ),
+            sip_banned_total: counter(
+                "tessera_sip_banned_total",
+                "SIP sources banned for a while (flood: too many messages; bad-messages: too many that did not parse).",
+                &["reason"],
+            )?,
+            sip_banned_sources: register(
+                &registry,
+                IntGauge::new("tessera_sip_banned_sources", "SIP sources banned now.")?,
+            ),
+            sip_dropped_total: register(
+                &registry,
+                IntCounter::new(
+                    "tessera_sip_dropped_total",
+                    "SIP packets from banned sources, dropped unread.",
+                )?,
+            ),
+            sip_source_limited_total: counter(
+                "tessera_sip_source_limited_total",
+                "SIP requests refused (503) because their source holds too many transactions or dialogs.",
+                &["limit"],
+            )?,
+            admin_auth_throttled_total: register(
+                &registry,
+                IntCounter::new(
+                    "tessera_admin_auth_throttled_total",
+                    "Admin API requests refused (429) because their source failed the token too often.",
                 )?,
             ),
             registry,

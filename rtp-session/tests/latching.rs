@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{
-    next_port, CallSetup, Pair, SDP_AUDIO, VIDEO_PT, VTC_AUDIO,
-    VTC_AUDIO_SSRC, VTC_VIDEO, VTC_VIDEO_SSRC,
+    next_port, CallSetup, Pair, SDP_AUDIO, VIDEO_PT, VTC_AUDIO, VTC_AUDIO_SSRC, VTC_VIDEO,
+    VTC_VIDEO_SSRC,
 };
 use rtp_session::call::{Event, Input, SocketId, Transmit, LATCH_WINDOW};
 use rtp_session::rtcp::{self, RtcpOut};
@@ -84,8 +84,14 @@ fn run(attacker: Option<SocketAddr>) -> (Pair, u64) {
 fn record(pair: &Pair) -> (Vec<(Duration, Event)>, Vec<(Duration, Transmit)>) {
     let at = |t: &std::time::Instant| t.duration_since(pair.start);
     (
-        pair.events.iter().map(|(t, e)| (at(t), e.clone())).collect(),
-        pair.transmits.iter().map(|(t, x)| (at(t), x.clone())).collect(),
+        pair.events
+            .iter()
+            .map(|(t, e)| (at(t), e.clone()))
+            .collect(),
+        pair.transmits
+            .iter()
+            .map(|(t, x)| (at(t), x.clone()))
+            .collect(),
     )
 }
 
@@ -131,14 +137,13 @@ fn a_stranger_first_is_not_learnt_and_the_peer_still_is() {
     };
     let mut pair = Pair::new(&setup, 8);
     let (socket, bytes) = attack(0).swap_remove(0);
-    pair.gateway.handle_datagram(pair.now, socket, STRANGER, &bytes);
+    pair.gateway
+        .handle_datagram(pair.now, socket, STRANGER, &bytes);
     pair.vtc.start_talking(pair.now);
     pair.run_for(Duration::from_secs(1));
     assert_eq!(pair.gateway.counters().foreign_packets, 1);
     assert!(pair.gateway.counters().audio_rx_packets > 40);
-    pair.input(Input::Play(
-        rtp_session::api::Prompt::EnterConferenceId,
-    ));
+    pair.input(Input::Play(rtp_session::api::Prompt::EnterConferenceId));
     pair.run_for(Duration::from_millis(200));
     assert!(pair.transmits.iter().all(|(_, t)| t.to == VTC_AUDIO));
 }
@@ -154,9 +159,7 @@ fn a_peer_sending_from_another_port_of_the_sdp_ip_keeps_receiving_at_the_sdp_por
     };
     let mut pair = Pair::new(&setup, 9);
     pair.vtc.start_talking(pair.now);
-    pair.input(Input::Play(
-        rtp_session::api::Prompt::EnterConferenceId,
-    ));
+    pair.input(Input::Play(rtp_session::api::Prompt::EnterConferenceId));
     pair.run_for(Duration::from_secs(1));
     assert!(pair.gateway.counters().audio_rx_packets > 40);
     let audio: Vec<_> = pair
@@ -178,9 +181,7 @@ fn a_natted_peer_that_starts_after_the_window_is_not_learnt() {
     let mut pair = Pair::new(&setup, 10);
     pair.run_for(LATCH_WINDOW);
     pair.vtc.start_talking(pair.now);
-    pair.input(Input::Play(
-        rtp_session::api::Prompt::EnterConferenceId,
-    ));
+    pair.input(Input::Play(rtp_session::api::Prompt::EnterConferenceId));
     pair.run_for(Duration::from_secs(1));
     // Still heard (the signalling IP is allowed), but RTP keeps going to the SDP address.
     assert!(pair.gateway.counters().audio_rx_packets > 40);
@@ -205,10 +206,15 @@ fn rtcp_from_a_stranger_asks_for_no_keyframe() {
         media_ssrc: 1,
     }])
     .expect("RTCP");
-    for from in [STRANGER, next_port(STRANGER), SocketAddr::new(VTC_VIDEO.ip(), 1)] {
+    for from in [
+        STRANGER,
+        next_port(STRANGER),
+        SocketAddr::new(VTC_VIDEO.ip(), 1),
+    ] {
         pair.gateway
             .handle_datagram(pair.now, SocketId::VideoRtcp, from, &pli);
-        pair.gateway.handle_datagram(pair.now, SocketId::VideoRtp, from, &pli);
+        pair.gateway
+            .handle_datagram(pair.now, SocketId::VideoRtp, from, &pli);
     }
     assert_eq!(pair.gateway.counters().keyframes_requested_by_peer, before);
     assert_eq!(pair.gateway.counters().foreign_packets, 6);

@@ -3,7 +3,8 @@
 //! Owns the dial plan (what a caller dialled and which meeting it means) and the identifiers it is
 //! made of, the SIP message grammar ([`sip`]), RFC 3261 transactions ([`transaction`]) and
 //! dialogs ([`dialog`]), one SIP user agent built on them ([`ua`]), digest authentication
-//! ([`digest`]), SDP offer/answer ([`sdp`]) and meeting-invitation scanning ([`invite`]).
+//! ([`digest`]), SDP offer/answer ([`sdp`]), meeting-invitation scanning ([`invite`]) and per-source
+//! limits against floods ([`limits`]).
 //! Sans-IO: nothing here opens a socket, reads the clock or touches the database; time is passed
 //! in, and the directory is reached through the [`dial::DialLookup`] trait the gateway implements.
 
@@ -12,6 +13,7 @@ pub mod dialog;
 pub mod digest;
 pub mod ids;
 pub mod invite;
+pub mod limits;
 pub mod sdp;
 pub mod session_timer;
 pub mod sip;

@@ -181,7 +181,10 @@ mod tests {
             book.issue(t0, format!("n{i}"));
         }
         assert_eq!(book.issued.len(), MAX_NONCES);
-        assert!(!book.is_usable(t0, &answer("n0", "00000001")), "oldest evicted");
+        assert!(
+            !book.is_usable(t0, &answer("n0", "00000001")),
+            "oldest evicted"
+        );
         let last = format!("n{}", MAX_NONCES + 99);
         assert!(book.is_usable(t0, &answer(&last, "00000001")));
         // Expired ones go first.

@@ -21,10 +21,15 @@ pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
 
 impl CallCore {
     /// Takes one SIP message (a datagram, or one framed message from a TCP stream).
+    /// A banned source's bytes are dropped unread (`source_limits`).
     pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8], from: Peer) {
+        if !self.admit_packet(now, from) {
+            return;
+        }
         match Message::parse(bytes) {
             Ok(message) => self.txn.handle_message(now, message, from),
             Err(error) => {
+                self.count_bad_message(now, from);
                 self.refuse_malformed(bytes, from, &error.to_string(), error.status_code())
             }
         }
@@ -33,6 +38,9 @@ impl CallCore {
 
     /// Takes one already-parsed message (a frame from a TCP stream).
     pub fn handle_message(&mut self, now: Instant, message: Message, from: Peer) {
+        if !self.admit_packet(now, from) {
+            return;
+        }
         self.txn.handle_message(now, message, from);
         self.pump(now);
     }
@@ -107,6 +115,14 @@ impl CallCore {
             .ok()
             .and_then(|to| to.tag().map(str::to_owned))
             .is_some();
+        if self.source_cap(from.addr.ip(), false).is_some() {
+            let response = self
+                .response(&request, 503, None)
+                .with_reason("Service Unavailable - too many transactions from this source")
+                .with_header(super::header("Retry-After"), "10");
+            self.respond(now, &key, response);
+            return;
+        }
         match method {
             Method::Invite if !in_dialog => self.new_invite(now, key, request, from),
             Method::Cancel => self.on_cancel(now, &key, &request),

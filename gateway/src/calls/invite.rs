@@ -140,6 +140,13 @@ impl CallCore {
                     .labelled("draining"),
             );
         }
+        if self.source_cap(from.addr.ip(), true).is_some() {
+            return Err(
+                Refusal::new(503, "Service Unavailable - too many calls from this source")
+                    .with(header("Retry-After"), "10".into())
+                    .labelled("source-limit"),
+            );
+        }
         if self.overloaded
             || self
                 .config

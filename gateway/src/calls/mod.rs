@@ -25,6 +25,7 @@ mod media;
 mod meeting;
 mod ports;
 mod session_timer;
+mod source_limits;
 
 pub use api::*;
 pub use meeting::{LiveMeeting, MeetingKey, Member, RosterEntry};
@@ -39,6 +40,7 @@ use ipnet::IpNet;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use signaling::dialog::{Dialog, DialogId};
+use signaling::limits::{LimitConfig, SourceLimits};
 use signaling::sdp::{AudioCodec, Capabilities, NegotiatedSession, SdpSession, SessionDescription};
 use signaling::session_timer::TimerPolicy;
 use signaling::sip::Message;
@@ -87,6 +89,10 @@ pub struct CoreConfig {
     pub capabilities: Capabilities,
     /// RFC 4028 session timers: our Min-SE and preferred interval.
     pub session_timer: TimerPolicy,
+    /// Per-source rate limits, bans and caps.
+    pub source_limits: LimitConfig,
+    /// Source networks the per-source limits do not apply to (SBCs, trunks, load generators).
+    pub source_limits_exempt: Vec<IpNet>,
 }
 
 impl CoreConfig {
@@ -116,6 +122,8 @@ impl CoreConfig {
                 ..Capabilities::default()
             },
             session_timer: TimerPolicy::default(),
+            source_limits: LimitConfig::default(),
+            source_limits_exempt: Vec::new(),
         }
     }
 }
@@ -197,6 +205,8 @@ pub struct CallCore {
     synthetic_stats: HashMap<ParticipantId, Arc<MediaStats>>,
     ports: PortPool,
     nonces: NonceBook,
+    /// Per-source rate limits, bans and caps ([`source_limits`]).
+    limits: SourceLimits,
     rng: StdRng,
     out: VecDeque<CoreOutput>,
     next_call: u64,
@@ -222,6 +232,7 @@ impl CallCore {
         let core = CallCore {
             txn: TransactionLayer::new(config.timers),
             ports: PortPool::new(config.rtp_ports.clone()),
+            limits: SourceLimits::new(config.source_limits),
             config,
             directory,
             calls: HashMap::new(),
@@ -286,6 +297,7 @@ impl CallCore {
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.txn.handle_timeout(now);
+        self.expire_bans(now);
         self.fire_session_timers(now);
         let due: Vec<(CallId, Phase)> = self
             .calls
@@ -333,6 +345,7 @@ impl CallCore {
             .chain(drain)
             .chain(self.session_timer_deadline())
             .chain(self.txn.poll_timeout())
+            .chain(self.limits.poll_timeout())
             .min()
     }
 

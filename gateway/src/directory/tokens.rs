@@ -5,11 +5,11 @@
 //! by [`Directory::create_tenant_token`] and cannot be read back. Tokens go with their tenant
 //! (`ON DELETE CASCADE`).
 
-use subtle::ConstantTimeEq;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use signaling::TenantKey;
+use subtle::ConstantTimeEq;
 
 use super::model::check_name;
 use super::rows::tenant_exists;

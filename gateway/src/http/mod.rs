@@ -39,7 +39,8 @@
 //! realm="tessera"`) for a missing, malformed, wrong or revoked token, 403 for a tenant token
 //! outside its tenant or on an operator-only route, 404 for an unknown tenant, meeting, device,
 //! participant or route, 409 for a duplicate or conflicting record (key, hostname, prefix,
-//! meeting, digest username), 503 when the core or the database is busy or gone.
+//! meeting, digest username), 429 (with `Retry-After`) for a source that presented too many wrong
+//! tokens ([`throttle`]), 503 when the core or the database is busy or gone.
 //!
 //! [`MeetingView`]: crate::calls::api::MeetingView
 
@@ -61,6 +62,7 @@ mod routes;
 mod schema;
 pub mod scope;
 mod tenants;
+pub mod throttle;
 pub mod token;
 
 pub use routes::router;
@@ -83,6 +85,8 @@ pub struct HttpState {
     /// The in-memory directory calls are answered from: reloaded after every write made here,
     /// before the response, so a call placed after it sees the change.
     pub directory: Arc<crate::directory::LiveDirectory>,
+    /// Wrong-token counts by source: too many get 429 ([`throttle`]).
+    pub throttle: Arc<std::sync::Mutex<throttle::AuthThrottle>>,
 }
 
 /// One admin request to the core: the command and where to send its result.

@@ -3,11 +3,12 @@
 //! Success codes: the meeting view is 200 with JSON; admit, deny and remove answer 204 No Content
 //! (nothing to say beyond "done"; a client re-reads the meeting view for the new state).
 
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Extension, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Extension, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -128,6 +129,9 @@ pub(super) enum ApiError {
     /// The method is not served on this path (405).
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The source presented too many bad tokens: 429 with `Retry-After` (seconds left).
+    #[error("too many bad tokens from this address; try again later")]
+    Throttled(Duration),
     /// The core is gone or too slow (503).
     #[error("the gateway core is not available; try again")]
     Unavailable,
@@ -145,6 +149,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -155,6 +160,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(serde_json::json!({ "error": self.to_string() }));
         let mut response = (self.status(), body).into_response();
+        if let ApiError::Throttled(retry) = &self {
+            // Rounded up: a client that waits exactly this long is let in.
+            let seconds = (retry.as_secs() + u64::from(retry.subsec_nanos() > 0))
+                .max(1)
+                .to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
         if matches!(self, ApiError::Unauthorized(_)) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -201,22 +215,48 @@ impl From<QueryRejection> for ApiError {
 /// a live tenant token from the directory (else 401). The token's [`Scope`] must allow the path
 /// (else 403, see [`super::scope`]); it is then put in the request's extensions for handlers that
 /// filter lists.
+///
+/// A source that presented too many bad tokens gets 429 before its token is looked at
+/// ([`super::throttle`]).
+// The HTTP layer is a driver: it reads the clock for the throttle.
+#[allow(clippy::disallowed_methods)]
 pub(super) async fn require_token(
     State(state): State<HttpState>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let scope = match bearer_token(request.headers()) {
-        Ok(token) if state.token.matches(token) => Scope::Operator,
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let now = Instant::now();
+    if let Some(retry) = source.and_then(|ip| lock(&state).locked(now, ip)) {
+        state.metrics.admin_auth_throttled_total.inc();
+        tracing::debug!(source = ?source, "admin API: source throttled after too many bad tokens");
+        return ApiError::Throttled(retry).into_response();
+    }
+    let outcome = match bearer_token(request.headers()) {
+        Ok(token) if state.token.matches(token) => Ok(Scope::Operator),
         Ok(token) => match Scope::of_tenant_token(&state, token).await {
-            Ok(Some(scope)) => scope,
+            Ok(Some(scope)) => Ok(scope),
             Ok(None) => {
                 tracing::debug!(path = %request.uri().path(), "admin API: wrong token");
-                return ApiError::Unauthorized("invalid token").into_response();
+                Err(ApiError::Unauthorized("invalid token"))
             }
             Err(e) => return e.into_response(),
         },
-        Err(e) => return e.into_response(),
+        Err(e) => Err(e),
+    };
+    let scope = match outcome {
+        Ok(scope) => scope,
+        Err(e) => {
+            if let Some(ip) = source {
+                if lock(&state).failed(now, ip) {
+                    tracing::warn!(source = %ip, "admin API: too many bad tokens; source throttled (429)");
+                }
+            }
+            return e.into_response();
+        }
     };
     if let Err(e) = scope.authorise(request.method(), request.uri().path()) {
         tracing::debug!(path = %request.uri().path(), ?scope, "admin API: outside the token's scope");
@@ -224,6 +264,14 @@ pub(super) async fn require_token(
     }
     request.extensions_mut().insert(scope);
     next.run(request).await
+}
+
+/// The throttle, even if a panic elsewhere poisoned its lock (its counts stay usable).
+fn lock(state: &HttpState) -> std::sync::MutexGuard<'_, super::throttle::AuthThrottle> {
+    state
+        .throttle
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The token of an `Authorization: Bearer` header (scheme matched case-insensitively, RFC 7235).

@@ -126,6 +126,7 @@ impl Api {
             metrics: crate::metrics::Metrics::new().expect("metrics"),
             db_path: Arc::new(db_path.clone()),
             directory: live.clone(),
+            throttle: Arc::default(),
         };
         Api {
             app: router(state),

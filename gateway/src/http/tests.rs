@@ -115,6 +115,7 @@ fn state_with(admin: AdminHandle) -> (HttpState, Arc<AtomicBool>, tempfile::Temp
         metrics: crate::metrics::Metrics::new().unwrap(),
         db_path: Arc::new(db.path().join("tessera.db")),
         directory: Arc::new(LiveDirectory::new(Snapshot::default())),
+        throttle: Arc::default(),
     };
     (state, ready, db)
 }
@@ -501,4 +502,55 @@ async fn synthetic_participants_are_added_with_204_and_a_bad_count_is_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
     assert_eq!(f.seen.lock().expect("lock").len(), 2);
+}
+
+/// Sends `auth` to the meeting view as if from `source` (what `serve`'s connect info gives).
+async fn send_from(app: &Router, source: [u8; 4], auth: &str) -> (StatusCode, Response) {
+    let mut request = Request::builder()
+        .uri(meeting_uri())
+        .header(header::AUTHORIZATION, auth)
+        .body(Body::empty())
+        .expect("request");
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            source, 40000,
+        ))));
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    (
+        status,
+        Response {
+            headers,
+            body: Vec::new(),
+        },
+    )
+}
+
+#[tokio::test]
+async fn token_guessing_is_throttled_per_source_with_429() {
+    let (tx, mut rx) = mpsc::channel::<AdminRequest>(8);
+    tokio::spawn(async move {
+        while let Some((cmd, reply)) = rx.recv().await {
+            let _ = reply.send(answer(&cmd));
+        }
+    });
+    let (state, _ready, _db) = state_with(AdminHandle(tx));
+    let metrics = state.metrics.clone();
+    let app = router(state);
+    let guesser = [192, 0, 2, 7];
+    let wrong = format!("Bearer {TOKEN}x");
+    for i in 0..11 {
+        let (status, _) = send_from(&app, guesser, &wrong).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    // Locked out: even the right token is not looked at.
+    let (status, response) = send_from(&app, guesser, &bearer()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers[header::RETRY_AFTER], "60");
+    assert_eq!(metrics.admin_auth_throttled_total.get(), 1);
+    // Another address is not affected.
+    let (status, _) = send_from(&app, [192, 0, 2, 8], &bearer()).await;
+    assert_eq!(status, StatusCode::OK);
 }

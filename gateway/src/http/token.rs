@@ -4,12 +4,12 @@
 //! Owns the token's lifetime on disk and its comparison. It never logs or prints the token itself
 //! (only the file's path), and its `Debug` is redacted.
 
-use subtle::ConstantTimeEq;
 use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use subtle::ConstantTimeEq;
 
 /// Shortest token accepted, in characters (a generated token has 64).
 pub const MIN_TOKEN_LEN: usize = 16;

@@ -13,6 +13,8 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::calls::CoreConfig;
+use crate::http::throttle::ThrottleConfig;
+use signaling::limits::LimitConfig;
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +109,41 @@ pub struct ServeOptions {
     /// wants at least 90 [default: 90].
     #[arg(long)]
     pub min_se_secs: Option<u32>,
+    // Per-source SIP limits (Kamailio pike style; `signaling::limits`).
+    /// Window the per-source SIP message counts are taken over, in milliseconds [default: 2000].
+    #[arg(long)]
+    pub sip_rate_window_ms: Option<u64>,
+    /// Most SIP messages one source IP may send in one window; more ban it [default: 400].
+    #[arg(long)]
+    pub sip_max_messages_per_window: Option<u32>,
+    /// Most unparseable SIP messages one source IP may send in one window; more ban it
+    /// [default: 20].
+    #[arg(long)]
+    pub sip_max_bad_messages_per_window: Option<u32>,
+    /// How long a banned source's SIP packets are dropped unread, in seconds [default: 60].
+    #[arg(long)]
+    pub sip_ban_secs: Option<u64>,
+    /// Most open server transactions per source IP; more requests get 503 [default: 200].
+    #[arg(long)]
+    pub sip_max_transactions_per_source: Option<usize>,
+    /// Most concurrent calls per source IP; more INVITEs get 503 [default: 100].
+    #[arg(long)]
+    pub sip_max_dialogs_per_source: Option<usize>,
+    /// Most source IPs the limits track at once (their memory bound) [default: 100000].
+    #[arg(long)]
+    pub sip_max_tracked_sources: Option<usize>,
+    /// Source network the per-source SIP limits do not apply to (an SBC, a trunk, a load
+    /// generator); repeatable.
+    #[arg(long = "sip-limits-exempt")]
+    #[serde(default, rename = "sip-limits-exempt")]
+    pub sip_limits_exempt: Vec<IpNet>,
+    /// Wrong admin tokens one source may present per minute before it gets 429 [default: 10].
+    #[arg(long)]
+    pub admin_max_auth_failures: Option<u32>,
+    /// How long a source that presented too many wrong admin tokens gets 429, in seconds
+    /// [default: 60].
+    #[arg(long)]
+    pub admin_auth_lockout_secs: Option<u64>,
 }
 
 /// Everything `serve` runs with, resolved.
@@ -124,6 +161,8 @@ pub struct ServeConfig {
     pub demo: bool,
     /// The call core's configuration.
     pub core: CoreConfig,
+    /// Admin API token brute-force throttling.
+    pub admin_throttle: ThrottleConfig,
 }
 
 fn invalid(option: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -182,9 +221,9 @@ impl ServeOptions {
             core.rtp_ports = parse_port_range(range)?;
         }
         core.pstn_trunks = if flags.pstn_trunks.is_empty() {
-            file.pstn_trunks
+            file.pstn_trunks.clone()
         } else {
-            flags.pstn_trunks
+            flags.pstn_trunks.clone()
         };
         if let Some(secs) = flags.lobby_timeout_secs.or(file.lobby_timeout_secs) {
             core.lobby_timeout = (secs > 0).then(|| Duration::from_secs(secs));
@@ -229,7 +268,15 @@ impl ServeOptions {
                 ),
             ));
         }
+        core.source_limits = source_limits(&flags, &file)?;
+        core.source_limits_exempt = if flags.sip_limits_exempt.is_empty() {
+            file.sip_limits_exempt.clone()
+        } else {
+            flags.sip_limits_exempt.clone()
+        };
+        let admin_throttle = admin_throttle(&flags, &file)?;
         Ok(ServeConfig {
+            admin_throttle,
             db: flags.db.or(file.db),
             sip_listen,
             http_listen,
@@ -238,6 +285,87 @@ impl ServeOptions {
             core,
         })
     }
+}
+
+/// The per-source SIP limits from the flags, else the file, else the defaults.
+fn source_limits(flags: &ServeOptions, file: &ServeOptions) -> Result<LimitConfig, ConfigError> {
+    let mut limits = LimitConfig::default();
+    if let Some(ms) = flags.sip_rate_window_ms.or(file.sip_rate_window_ms) {
+        if ms == 0 {
+            return Err(invalid("sip-rate-window-ms", "must be at least 1"));
+        }
+        limits.window = Duration::from_millis(ms);
+    }
+    if let Some(n) = flags
+        .sip_max_messages_per_window
+        .or(file.sip_max_messages_per_window)
+    {
+        if n == 0 {
+            return Err(invalid("sip-max-messages-per-window", "must be at least 1"));
+        }
+        limits.max_messages = n;
+    }
+    if let Some(n) = flags
+        .sip_max_bad_messages_per_window
+        .or(file.sip_max_bad_messages_per_window)
+    {
+        limits.max_bad_messages = n;
+    }
+    if let Some(secs) = flags.sip_ban_secs.or(file.sip_ban_secs) {
+        limits.ban = Duration::from_secs(secs);
+    }
+    if let Some(n) = flags
+        .sip_max_transactions_per_source
+        .or(file.sip_max_transactions_per_source)
+    {
+        if n == 0 {
+            return Err(invalid(
+                "sip-max-transactions-per-source",
+                "must be at least 1",
+            ));
+        }
+        limits.max_transactions = n;
+    }
+    if let Some(n) = flags
+        .sip_max_dialogs_per_source
+        .or(file.sip_max_dialogs_per_source)
+    {
+        limits.max_dialogs = n;
+    }
+    if let Some(n) = flags
+        .sip_max_tracked_sources
+        .or(file.sip_max_tracked_sources)
+    {
+        if n == 0 {
+            return Err(invalid("sip-max-tracked-sources", "must be at least 1"));
+        }
+        limits.max_sources = n;
+    }
+    Ok(limits)
+}
+
+/// The admin API throttle from the flags, else the file, else the defaults.
+fn admin_throttle(
+    flags: &ServeOptions,
+    file: &ServeOptions,
+) -> Result<ThrottleConfig, ConfigError> {
+    let mut throttle = ThrottleConfig::default();
+    if let Some(n) = flags
+        .admin_max_auth_failures
+        .or(file.admin_max_auth_failures)
+    {
+        if n == 0 {
+            return Err(invalid("admin-max-auth-failures", "must be at least 1"));
+        }
+        throttle.max_failures = n;
+    }
+    if let Some(secs) = flags
+        .admin_auth_lockout_secs
+        .or(file.admin_auth_lockout_secs)
+    {
+        throttle.lockout = Duration::from_secs(secs);
+    }
+    Ok(throttle)
 }
 
 fn read_file(path: &Path) -> Result<ServeOptions, ConfigError> {

@@ -175,7 +175,12 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         metrics: metrics.clone(),
         db_path: Arc::new(db_path.to_path_buf()),
         directory: live,
+        throttle: Arc::new(std::sync::Mutex::new(http::throttle::AuthThrottle::new(
+            config.admin_throttle,
+        ))),
     });
+    // With the peer's address, for the admin token throttle.
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let http_task = tokio::spawn(async move { axum::serve(listener, router).await });
     ready.store(true, Ordering::SeqCst);
     tracing::info!(sip = %sip_local, http = %http_local, "tessera is listening (SIP over UDP and TCP)");

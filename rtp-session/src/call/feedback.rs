@@ -14,7 +14,8 @@ use crate::rtp_stats::{ReceiveStats, SendStats};
 use crate::video::VIDEO_CLOCK_RATE;
 
 use super::{
-    Admission, CallMedia, EngineRequest, Event, SlateRequest, Stream, Transmit, KEYFRAME_REQUEST_GAP,
+    Admission, CallMedia, EngineRequest, Event, SlateRequest, Stream, Transmit,
+    KEYFRAME_REQUEST_GAP,
 };
 
 impl CallMedia {

@@ -59,8 +59,8 @@ use crate::video::{VideoAction, VideoIn, VideoInOutput, VideoOut};
 
 pub use audio::ENGINE_FRAME;
 use audio::{AudioIn, AudioOut, AudioPacket};
-use port::{Admission, Port};
 pub use port::LATCH_WINDOW;
+use port::{Admission, Port};
 use slates::{VideoSource, Watching};
 pub use types::{
     Config, Counters, EngineRequest, Event, Input, Participant, Seeds, SlateRequest, SocketId,

@@ -281,7 +281,10 @@ mod tests {
         // The peer's own first packet still latches after the stranger's.
         assert_eq!(port.admit_rtp(t0, addr(5000)), Admission::Accept);
         assert_eq!(port.admit_rtp(t0, stranger(5000)), Admission::Foreign);
-        assert_eq!(port.admit_rtcp(t0, stranger(5001), false), Admission::Foreign);
+        assert_eq!(
+            port.admit_rtcp(t0, stranger(5001), false),
+            Admission::Foreign
+        );
         assert_eq!(port.rtcp_targets(), vec![(SocketId::AudioRtp, addr(5000))]);
     }
 

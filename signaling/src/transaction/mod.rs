@@ -14,7 +14,7 @@ mod server;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::sip::{HeaderName, Message, Method, Rport, SipError, Via};
@@ -365,6 +365,15 @@ impl TransactionLayer {
     /// Live transactions (server, client).
     pub fn len(&self) -> (usize, usize) {
         (self.server.len(), self.client.len())
+    }
+
+    /// Live server transactions answering `ip` (what a per-source cap counts). A scan of every
+    /// server transaction: asked once per new request, which the per-source rate limit bounds.
+    pub fn server_transactions_for(&self, ip: IpAddr) -> usize {
+        self.server
+            .values()
+            .filter(|t| t.peer().addr.ip() == ip)
+            .count()
     }
 
     /// Whether no transaction is live.

@@ -30,6 +30,11 @@ pub(super) struct ServerTransaction {
 }
 
 impl ServerTransaction {
+    /// Where its responses go (the request's source, by its Via).
+    pub(super) fn peer(&self) -> Peer {
+        self.to
+    }
+
     /// A new transaction for `request`; an INVITE is answered `100 Trying` at once.
     pub(super) fn new(ctx: &mut Ctx<'_>, request: &Message, from: Peer) -> Self {
         let invite = request.method() == Some(&Method::Invite);

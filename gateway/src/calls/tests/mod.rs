@@ -326,6 +326,7 @@ mod endings;
 mod entry_queue;
 mod interop;
 mod licences;
+mod limits;
 mod lobby;
 mod routing;
 mod session_timer;

@@ -95,6 +95,7 @@ fn fixture() -> Fixture {
         metrics: crate::metrics::Metrics::new().expect("metrics"),
         db_path: Arc::new(dir.path().join("tessera.db")),
         directory: Arc::new(LiveDirectory::new(Snapshot::default())),
+        throttle: Arc::default(),
     };
     Fixture {
         app: router(state),
