@@ -241,6 +241,19 @@ impl Metrics {
                 .with_label_values(&[what])
                 .inc_by(0);
         }
+        // Likewise the limits, so an alert on their rate has a series from the start.
+        for reason in ["flood", "bad-messages"] {
+            metrics
+                .sip_banned_total
+                .with_label_values(&[reason])
+                .inc_by(0);
+        }
+        for limit in ["transactions", "dialogs"] {
+            metrics
+                .sip_source_limited_total
+                .with_label_values(&[limit])
+                .inc_by(0);
+        }
         #[cfg(target_os = "linux")]
         if let Err(e) = metrics.registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),

@@ -474,4 +474,51 @@ mod tests {
         .resolve()
         .is_err());
     }
+
+    #[test]
+    fn source_limits_and_admin_throttle_come_from_the_file_under_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(
+            &path,
+            "sip-rate-window-ms = 1000\nsip-max-messages-per-window = 50\nsip-ban-secs = 5\n\
+             sip-max-dialogs-per-source = 7\nsip-limits-exempt = [\"10.0.0.0/8\"]\n\
+             admin-max-auth-failures = 3\n",
+        )
+        .unwrap();
+        let c = ServeOptions {
+            config: Some(path),
+            sip_max_messages_per_window: Some(60),
+            admin_auth_lockout_secs: Some(9),
+            ..ServeOptions::default()
+        }
+        .resolve()
+        .unwrap();
+        let limits = c.core.source_limits;
+        assert_eq!(limits.window, Duration::from_millis(1000));
+        assert_eq!(limits.max_messages, 60, "flag wins");
+        assert_eq!(limits.ban, Duration::from_secs(5));
+        assert_eq!(limits.max_dialogs, 7);
+        assert_eq!(
+            limits.max_transactions,
+            LimitConfig::default().max_transactions
+        );
+        assert_eq!(
+            c.core.source_limits_exempt,
+            vec!["10.0.0.0/8".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(c.admin_throttle.max_failures, 3);
+        assert_eq!(c.admin_throttle.lockout, Duration::from_secs(9));
+        let err = ServeOptions {
+            sip_max_messages_per_window: Some(0),
+            ..ServeOptions::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid sip-max-messages-per-window"),
+            "{err}"
+        );
+    }
 }
