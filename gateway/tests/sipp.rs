@@ -1074,3 +1074,109 @@ fn garbage_never_crashes_the_server() {
     server.assert_healthy();
     server.stop_and_expect_clean_exit();
 }
+
+/// The flooder's `i`-th INVITE: a fresh transaction and call each time (a real flood, not
+/// retransmissions), no SDP, to the demo meeting.
+fn flood_invite(server: &Server, i: u64) -> Vec<u8> {
+    format!(
+        "INVITE sip:12345678.1177958860@{sip} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.2:5999;branch=z9hG4bK-flood-{i}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:flood@127.0.0.2>;tag=f{i}\r\n\
+         To: <sip:12345678.1177958860@{sip}>\r\n\
+         Call-ID: flood-{i}@127.0.0.2\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:flood@127.0.0.2:5999>\r\n\
+         Content-Length: 0\r\n\r\n",
+        sip = server.sip
+    )
+    .into_bytes()
+}
+
+/// The value of one sample line of the server's `/metrics` (0 when absent).
+fn metric(server: &Server, sample: &str) -> u64 {
+    let (status, body) = server.api("GET", "/metrics");
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .find_map(|l| l.strip_prefix(sample))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+#[test]
+fn an_invite_flood_is_banned_while_another_source_completes_its_calls() {
+    require_sipp();
+    // Its own server: the ban and the memory are this test's. Two calls per source, so the
+    // flood's first INVITEs (before the ban) cannot hold the demo tenant's ten licences.
+    let server = Server::start(&["--sip-max-dialogs-per-source", "2"]);
+    Sipp::new("direct_call.xml", "12345678.1177958860", "warm-up").run(&server);
+    let before = server.rss_kib();
+
+    // 20,000 INVITEs per second from 127.0.0.2 for 10 s, in 2 ms bursts of 40, on a thread of
+    // its own while SIPp places ten calls from 127.0.0.1.
+    const RATE: u64 = 20_000;
+    const SECONDS: u64 = 10;
+    let flooder = UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2 (loopback /8)");
+    let target = server.sip;
+    let datagrams: Vec<Vec<u8>> = (0..RATE * SECONDS)
+        .map(|i| flood_invite(&server, i))
+        .collect();
+    let flood = std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut sent = 0u64;
+        for (i, datagram) in datagrams.iter().enumerate() {
+            let due = start + Duration::from_micros(i as u64 * 1_000_000 / RATE);
+            if i % 40 == 0 {
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    sleep(wait);
+                }
+            }
+            if flooder.send_to(datagram, target).is_ok() {
+                sent += 1;
+            }
+        }
+        (sent, start.elapsed())
+    });
+    sleep(Duration::from_millis(500));
+    Sipp::new("short_call.xml", "12345678.1177958860", "during-flood")
+        .batch(10, 1, 1000)
+        .run(&server);
+    let (sent, took) = flood.join().expect("flood thread");
+    eprintln!("flood: {sent} INVITEs sent from 127.0.0.2 in {took:.1?}");
+    assert!(
+        sent >= RATE * SECONDS * 9 / 10,
+        "the flood sent only {sent} INVITEs"
+    );
+
+    assert_eq!(
+        metric(&server, "tessera_sip_banned_total{reason=\"flood\"} "),
+        1,
+        "banned once, for the whole flood"
+    );
+    let dropped = metric(&server, "tessera_sip_dropped_total ");
+    eprintln!("dropped unread while banned: {dropped}");
+    assert!(
+        dropped >= sent / 2,
+        "only {dropped} of {sent} dropped unread"
+    );
+    assert!(
+        server
+            .log()
+            .lines()
+            .any(|l| l.contains("SIP source banned") && l.contains("127.0.0.2")),
+        "a log line names the flooder"
+    );
+    // Memory: before the ban (its first 400 messages) the flood makes at most 200 transactions
+    // (the per-source cap; 503 beyond) and two calls, well under a MiB; everything after is
+    // dropped unread and allocates nothing. Without the ban, 200,000 INVITE transactions kept
+    // for Timer H would be hundreds of MiB. 16 MiB is allocator noise plus those few.
+    let after = server.rss_kib();
+    eprintln!("server VmRSS before {before} KiB, after the flood {after} KiB");
+    assert!(
+        after < before + 16 * 1024,
+        "VmRSS grew from {before} KiB to {after} KiB over the flood"
+    );
+    // Not a drain: the flooder's two answered calls were never acknowledged, and the BYEs
+    // the drain sends them wait out Timer F (32 s) at an address nobody listens on.
+    server.kill();
+}
