@@ -848,3 +848,124 @@ fn check_slate(name: &str, picture: &ffmpeg::Picture) -> String {
     );
     format!("slate: navy corners, {centre} text pixels in the centre band")
 }
+
+/// A sample of the server's `/metrics` (0 when absent).
+fn metric(server: &Server, sample: &str) -> u64 {
+    let (status, body) = server.api_get("/metrics").expect("GET /metrics");
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .find_map(|l| l.strip_prefix(sample))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+/// Sends RTP that looks like a room system's (its payload types, an IDR NAL header on the
+/// video, sequence numbers running) at `targets` from `from` until `stop`; returns how many.
+fn inject_rtp(from: &str, targets: [(SocketAddr, u8); 2], stop: Instant) -> u64 {
+    let socket = std::net::UdpSocket::bind(from).expect("bind the injector");
+    let mut sent = 0u64;
+    let mut sequence = 0u16;
+    while Instant::now() < stop {
+        for (to, payload_type) in targets {
+            let mut packet = vec![0x80, 0x80 | payload_type];
+            packet.extend_from_slice(&sequence.to_be_bytes());
+            packet.extend_from_slice(&(u32::from(sequence) * 3000).to_be_bytes());
+            packet.extend_from_slice(&0x0BAD_5EEDu32.to_be_bytes());
+            packet.push(0x65);
+            packet.extend(std::iter::repeat_n(0xA5, 600));
+            if socket.send_to(&packet, to).is_ok() {
+                sent += 1;
+            }
+        }
+        sequence = sequence.wrapping_add(1);
+        sleep(Duration::from_millis(10));
+    }
+    sent
+}
+
+/// Issue 15, safe latching (RTP Bleed): while a room system's call is live, RTP injected at the
+/// gateway's media ports from another port of its own address and from another address changes
+/// nothing: its received layout and the gateway's decoding of its video go on, and every
+/// injected packet is counted in `tessera_media_dropped_total{what="foreign"}`.
+#[test]
+fn rtp_injected_from_another_port_and_another_address_is_dropped_and_counted() {
+    ffmpeg::require_ffmpeg();
+    let _serial = serial();
+    let started = Instant::now();
+    let mut server = Server::start(true, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let name = "attacked-vtc";
+    let mut vtc = Vtc::call(
+        &server,
+        dir.path(),
+        name,
+        DEMO_MEETING,
+        Source {
+            video: TESTSRC_720P,
+            tone_hz: 1000,
+            drop_video_permille: 0,
+        },
+    );
+    vtc.wait_for_picture(&mut server);
+    let lost_before = metric(&server, "tessera_rtp_lost_total ");
+    let targets = [
+        (vtc.answer.audio, 0),
+        (vtc.answer.video, vtc.answer.video_pt),
+    ];
+    let stop = Instant::now() + Duration::from_secs(8);
+    // 127.0.0.2 is another address of the loopback /8, as a second host would be.
+    let injectors: Vec<_> = ["127.0.0.1:0", "127.0.0.2:0"]
+        .into_iter()
+        .map(|from| std::thread::spawn(move || inject_rtp(from, targets, stop)))
+        .collect();
+    let mut samples = Vec::new();
+    for _ in 0..4 {
+        samples.push((
+            vtc.receiver().frames_so_far(),
+            media_counter(&server, DEMO_MEETING, name, "video_rx_frames"),
+        ));
+        sleep(Duration::from_secs(2));
+        server.assert_healthy("under injection");
+    }
+    samples.push((
+        vtc.receiver().frames_so_far(),
+        media_counter(&server, DEMO_MEETING, name, "video_rx_frames"),
+    ));
+    let injected: u64 = injectors
+        .into_iter()
+        .map(|t| t.join().expect("injector"))
+        .sum();
+    sleep(Duration::from_millis(500));
+    let foreign = metric(&server, "tessera_media_dropped_total{what=\"foreign\"} ");
+    let lost = metric(&server, "tessera_rtp_lost_total ") - lost_before;
+    let decoded = vtc.finish_receiving();
+    let report = vtc.relay_report();
+    vtc.hang_up(&server);
+    server.assert_healthy("after the attacked call");
+
+    assert!(injected > 1000, "only {injected} packets injected");
+    assert!(
+        foreign >= injected * 9 / 10 && foreign <= injected,
+        "{foreign} foreign packets counted of {injected} injected; {report}"
+    );
+    // The injected sequence numbers jump by thousands: had they reached the jitter buffers,
+    // the loss count would have leapt with them.
+    assert!(
+        lost < injected / 20,
+        "{lost} packets counted lost while {injected} were injected; {report}"
+    );
+    for pair in samples.windows(2) {
+        let ((layout0, rx0), (layout1, rx1)) = (pair[0], pair[1]);
+        assert!(
+            layout1 > layout0 && rx1 > rx0,
+            "{name}: media froze under injection (layout pictures {layout0} -> {layout1}, \
+             gateway decoded {rx0} -> {rx1}); {report}"
+        );
+    }
+    let summary = check_video(name, &decoded, (1280, 720));
+    eprintln!(
+        "{summary}; injected {injected}, counted foreign {foreign}, lost {lost}; samples \
+         {samples:?}; {report}; {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
