@@ -224,6 +224,51 @@ fn participant(server: &Server, conference: &str, name: &str) -> Option<Value> {
         .cloned()
 }
 
+/// A server with the demo, and room system `name` in the demo meeting sending the 720p pattern
+/// and a 1 kHz tone (`drop_video_permille` of its video lost on the way), its first picture of
+/// the layout decoded. The directory holds the receiver's files.
+fn demo_call(name: &str, drop_video_permille: u32) -> (Server, tempfile::TempDir, Vtc) {
+    let mut server = Server::start(true, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut vtc = Vtc::call(
+        &server,
+        dir.path(),
+        name,
+        DEMO_MEETING,
+        Source {
+            video: TESTSRC_720P,
+            tone_hz: 1000,
+            drop_video_permille,
+        },
+    );
+    vtc.wait_for_picture(&mut server);
+    (server, dir, vtc)
+}
+
+/// `(layout pictures the VTC received, pictures of its video the gateway decoded)` now and
+/// after each of `rounds` waits of `every` in the demo meeting, checking the server between.
+fn sample_media(
+    vtc: &Vtc,
+    server: &mut Server,
+    rounds: usize,
+    every: Duration,
+    when: &str,
+) -> Vec<(usize, u64)> {
+    let sample = |server: &Server| {
+        (
+            vtc.receiver().frames_so_far(),
+            media_counter(server, DEMO_MEETING, &vtc.name, "video_rx_frames"),
+        )
+    };
+    let mut samples = vec![sample(server)];
+    for _ in 0..rounds {
+        sleep(every);
+        server.assert_healthy(when);
+        samples.push(sample(server));
+    }
+    samples
+}
+
 /// A media counter of `name`'s participant entry (`video_rx_frames`, ...), 0 when absent.
 fn media_counter(server: &Server, conference: &str, name: &str, counter: &str) -> u64 {
     participant(server, conference, name)
@@ -351,21 +396,8 @@ fn vtc_sees_demo_participants_in_3x3_720p_and_hears_them_but_not_itself() {
     ffmpeg::require_ffmpeg();
     let _serial = serial();
     let started = Instant::now();
-    let mut server = Server::start(true, &[]);
-    let dir = tempfile::tempdir().unwrap();
     let name = "ffmpeg-vtc";
-    let mut vtc = Vtc::call(
-        &server,
-        dir.path(),
-        name,
-        DEMO_MEETING,
-        Source {
-            video: TESTSRC_720P,
-            tone_hz: 1000,
-            drop_video_permille: 0,
-        },
-    );
-    vtc.wait_for_picture(&mut server);
+    let (mut server, _dir, mut vtc) = demo_call(name, 0);
     sleep(Duration::from_secs(8));
     server.assert_healthy("after 8 s of media");
     let video_rx = media_counter(&server, DEMO_MEETING, name, "video_rx_frames");
@@ -539,35 +571,16 @@ fn gateway_nacks_and_keeps_decoding_and_laying_out_under_5_percent_video_loss() 
     ffmpeg::require_ffmpeg();
     let _serial = serial();
     let started = Instant::now();
-    let mut server = Server::start(true, &[]);
-    let dir = tempfile::tempdir().unwrap();
     let name = "lossy-vtc";
-    let mut vtc = Vtc::call(
-        &server,
-        dir.path(),
-        name,
-        DEMO_MEETING,
-        Source {
-            video: TESTSRC_720P,
-            tone_hz: 1000,
-            drop_video_permille: 50,
-        },
-    );
-    vtc.wait_for_picture(&mut server);
+    let (mut server, _dir, mut vtc) = demo_call(name, 50);
     // Every ~3.5 s: the layout received and the gateway's decoding of our video must both move.
-    let mut samples = Vec::new();
-    for _ in 0..4 {
-        samples.push((
-            vtc.receiver().frames_so_far(),
-            media_counter(&server, DEMO_MEETING, name, "video_rx_frames"),
-        ));
-        sleep(Duration::from_millis(3500));
-        server.assert_healthy("during 5 % loss");
-    }
-    samples.push((
-        vtc.receiver().frames_so_far(),
-        media_counter(&server, DEMO_MEETING, name, "video_rx_frames"),
-    ));
+    let samples = sample_media(
+        &vtc,
+        &mut server,
+        4,
+        Duration::from_millis(3500),
+        "during 5 % loss",
+    );
     let decoded = vtc.finish_receiving();
     let report = vtc.relay_report();
     vtc.hang_up(&server);
@@ -853,10 +866,7 @@ fn check_slate(name: &str, picture: &ffmpeg::Picture) -> String {
 fn metric(server: &Server, sample: &str) -> u64 {
     let (status, body) = server.api_get("/metrics").expect("GET /metrics");
     assert_eq!(status, 200, "{body}");
-    body.lines()
-        .find_map(|l| l.strip_prefix(sample))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map_or(0, |v| v as u64)
+    common::metric_value(&body, sample)
 }
 
 /// Sends RTP that looks like a room system's (its payload types, an IDR NAL header on the
@@ -892,21 +902,8 @@ fn rtp_injected_from_another_port_and_another_address_is_dropped_and_counted() {
     ffmpeg::require_ffmpeg();
     let _serial = serial();
     let started = Instant::now();
-    let mut server = Server::start(true, &[]);
-    let dir = tempfile::tempdir().unwrap();
     let name = "attacked-vtc";
-    let mut vtc = Vtc::call(
-        &server,
-        dir.path(),
-        name,
-        DEMO_MEETING,
-        Source {
-            video: TESTSRC_720P,
-            tone_hz: 1000,
-            drop_video_permille: 0,
-        },
-    );
-    vtc.wait_for_picture(&mut server);
+    let (mut server, _dir, mut vtc) = demo_call(name, 0);
     let lost_before = metric(&server, "tessera_rtp_lost_total ");
     let targets = [
         (vtc.answer.audio, 0),
@@ -918,19 +915,13 @@ fn rtp_injected_from_another_port_and_another_address_is_dropped_and_counted() {
         .into_iter()
         .map(|from| std::thread::spawn(move || inject_rtp(from, targets, stop)))
         .collect();
-    let mut samples = Vec::new();
-    for _ in 0..4 {
-        samples.push((
-            vtc.receiver().frames_so_far(),
-            media_counter(&server, DEMO_MEETING, name, "video_rx_frames"),
-        ));
-        sleep(Duration::from_secs(2));
-        server.assert_healthy("under injection");
-    }
-    samples.push((
-        vtc.receiver().frames_so_far(),
-        media_counter(&server, DEMO_MEETING, name, "video_rx_frames"),
-    ));
+    let samples = sample_media(
+        &vtc,
+        &mut server,
+        4,
+        Duration::from_secs(2),
+        "under injection",
+    );
     let injected: u64 = injectors
         .into_iter()
         .map(|t| t.join().expect("injector"))

@@ -1097,10 +1097,7 @@ fn flood_invite(server: &Server, i: u64) -> Vec<u8> {
 fn metric(server: &Server, sample: &str) -> u64 {
     let (status, body) = server.api("GET", "/metrics");
     assert_eq!(status, 200, "{body}");
-    body.lines()
-        .find_map(|l| l.strip_prefix(sample))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map_or(0, |v| v as u64)
+    common::metric_value(&body, sample)
 }
 
 #[test]

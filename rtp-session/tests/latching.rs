@@ -79,9 +79,12 @@ fn run(attacker: Option<SocketAddr>) -> (Pair, u64) {
     (pair, injected)
 }
 
+/// Events and datagrams, each with its time since the pair's start.
+type Record = (Vec<(Duration, Event)>, Vec<(Duration, Transmit)>);
+
 /// What the machine did, with times relative to the pair's start (each pair has its own
 /// origin).
-fn record(pair: &Pair) -> (Vec<(Duration, Event)>, Vec<(Duration, Transmit)>) {
+fn record(pair: &Pair) -> Record {
     let at = |t: &std::time::Instant| t.duration_since(pair.start);
     (
         pair.events

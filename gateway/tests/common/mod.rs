@@ -268,3 +268,13 @@ fn dechunk(mut rest: &str) -> String {
     }
     out
 }
+
+/// The value of the sample line starting with `sample` (name, labels and a space) in a
+/// Prometheus text body, 0 when absent.
+#[allow(dead_code)] // only in `sipp` and `media_e2e`
+pub fn metric_value(body: &str, sample: &str) -> u64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(sample))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
