@@ -34,7 +34,8 @@ pub struct LimitConfig {
     pub max_bad_messages: u32,
     /// How long a ban lasts.
     pub ban: Duration,
-    /// Most server transactions one IP may have open at once (more: 503).
+    /// Most server transactions one IP may have waiting for their final response at once
+    /// (more: 503).
     pub max_transactions: usize,
     /// Most dialogs (calls) one IP may have at once (more: 503).
     pub max_dialogs: usize,

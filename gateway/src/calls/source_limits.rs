@@ -78,8 +78,11 @@ impl CallCore {
                 .count();
             (!self.limits.admits_dialog(calls)).then_some(SourceCap::Dialogs)
         } else {
-            // The request's own transaction is open already.
-            let open = self.txn.server_transactions_for(source).saturating_sub(1);
+            // Transactions not yet answered; the request's own is one of them already.
+            let open = self
+                .txn
+                .pending_server_transactions_for(source)
+                .saturating_sub(1);
             (!self.limits.admits_transaction(open)).then_some(SourceCap::Transactions)
         }?;
         tracing::warn!(%source, limit = cap.label(), "SIP source over its cap; request refused with 503");

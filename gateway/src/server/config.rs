@@ -123,7 +123,8 @@ pub struct ServeOptions {
     /// How long a banned source's SIP packets are dropped unread, in seconds [default: 60].
     #[arg(long)]
     pub sip_ban_secs: Option<u64>,
-    /// Most open server transactions per source IP; more requests get 503 [default: 200].
+    /// Most server transactions per source IP waiting for their final response (ringing calls,
+    /// requests in progress); more requests get 503 [default: 200].
     #[arg(long)]
     pub sip_max_transactions_per_source: Option<usize>,
     /// Most concurrent calls per source IP; more INVITEs get 503 [default: 100].

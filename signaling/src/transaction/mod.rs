@@ -367,12 +367,14 @@ impl TransactionLayer {
         (self.server.len(), self.client.len())
     }
 
-    /// Live server transactions answering `ip` (what a per-source cap counts). A scan of every
-    /// server transaction: asked once per new request, which the per-source rate limit bounds.
-    pub fn server_transactions_for(&self, ip: IpAddr) -> usize {
+    /// Server transactions from `ip` still waiting for their final response (what a
+    /// per-source cap counts: answered ones only linger for retransmissions, and the per-source
+    /// rate limit bounds those). A scan of every server transaction: asked once per new
+    /// request, which that rate limit bounds too.
+    pub fn pending_server_transactions_for(&self, ip: IpAddr) -> usize {
         self.server
             .values()
-            .filter(|t| t.peer().addr.ip() == ip)
+            .filter(|t| t.is_pending() && t.peer().addr.ip() == ip)
             .count()
     }
 

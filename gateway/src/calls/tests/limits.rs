@@ -1,6 +1,6 @@
 //! Per-source SIP limits through the core: floods and bad messages ban their source (dropped
-//! unread, metrics counted) while other sources go on; bans end; the per-source dialog cap
-//! answers 503; exempt networks are not limited.
+//! unread, metrics counted) while other sources go on; bans end; the per-source caps on calls
+//! and on unanswered transactions answer 503; exempt networks are not limited.
 
 use super::*;
 
@@ -121,22 +121,39 @@ fn calls_beyond_the_per_source_dialog_cap_get_503() {
 }
 
 #[test]
-fn open_transactions_beyond_the_per_source_cap_get_503() {
-    let mut h = limited(|l| l.max_transactions = 3);
-    // Each answered OPTIONS leaves its transaction open (Timer J) for a while.
-    for n in 0..3 {
-        h.send(&options(n));
-    }
-    assert_eq!(h.codes(), vec![200, 200, 200]);
-    h.send(&options(3));
-    assert_eq!(h.codes(), vec![503]);
+fn requests_beyond_the_per_source_cap_on_unanswered_transactions_get_503() {
+    let mut h = Harness::with(
+        |_| {},
+        |c| {
+            c.source_limits.max_transactions = 2;
+            c.ring_time = Duration::from_secs(10);
+        },
+    );
+    let uri = "sip:12345678.1177958860@gw";
+    // Two calls ringing: their INVITE transactions wait for the final response.
+    h.send(&invite(uri, "c1"));
+    h.send(&invite(uri, "c2"));
+    assert!(h.codes().iter().all(|c| *c < 200));
+    h.send(&invite(uri, "c3"));
+    h.send(&options(0));
+    let finals: Vec<u16> = h.codes().into_iter().filter(|c| *c >= 200).collect();
+    assert_eq!(
+        finals,
+        vec![503, 503],
+        "(the INVITE's 100 Trying comes first)"
+    );
     assert_eq!(
         h.metrics
             .sip_source_limited_total
             .with_label_values(&["transactions"])
             .get(),
-        1
+        2
     );
+    // Answered, they no longer count (however long they linger for retransmissions).
+    h.advance(Duration::from_secs(10));
+    h.take_sent();
+    h.send(&options(1));
+    assert_eq!(h.codes(), vec![200]);
 }
 
 #[test]
