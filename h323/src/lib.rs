@@ -8,5 +8,7 @@
 //! clock or touches a socket: the gateway's driver owns the TCP connections and passes bytes in.
 
 pub mod h225;
+pub mod h245;
+pub mod media;
 pub mod q931;
 pub mod tpkt;

@@ -203,9 +203,11 @@ pub enum TransportAddress {
     /// IPv6 address and port.
     Ip6Address(Ip6Address),
     /// NetBIOS name.
-    NetBios(#[rasn(size("16"))] OctetString),
+    #[rasn(size("16"))]
+    NetBios(OctetString),
     /// OSI NSAP.
-    Nsap(#[rasn(size("1..=20"))] OctetString),
+    #[rasn(size("1..=20"))]
+    Nsap(OctetString),
     /// Vendor-specific.
     NonStandardAddress(NonStandardParameter),
 }
@@ -334,16 +336,17 @@ pub enum AliasAddress {
     /// E.164-style digits (`0123456789#*,`).
     DialledDigits(NumberDigits),
     /// Free-form name, UCS-2.
-    H323Id(#[rasn(size("1..=256"))] BmpString),
+    #[rasn(size("1..=256"))]
+    H323Id(BmpString),
     /// URL-style address (`h323:user@host`).
-    #[rasn(extension_addition)]
-    UrlId(#[rasn(size("1..=512"))] Ia5String),
+    #[rasn(extension_addition, size("1..=512"))]
+    UrlId(Ia5String),
     /// A transport address as alias.
     #[rasn(extension_addition)]
     TransportId(TransportAddress),
     /// RFC 822 e-mail address.
-    #[rasn(extension_addition)]
-    EmailId(#[rasn(size("1..=512"))] Ia5String),
+    #[rasn(extension_addition, size("1..=512"))]
+    EmailId(Ia5String),
     /// A party number.
     #[rasn(extension_addition)]
     PartyNumber(PartyNumber),
@@ -628,6 +631,23 @@ pub struct McuInfo {
     pub protocol: Option<Vec<SupportedProtocols>>,
 }
 
+impl McuInfo {
+    /// An MCU with no protocol list.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            non_standard_data: None,
+            protocol: None,
+        }
+    }
+}
+
+impl Default for McuInfo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// `TerminalInfo` and `GatekeeperInfo` (the same shape).
 #[derive(AsnType, Encode, Decode, Debug, Clone, Default, PartialEq, Eq, Hash)]
 #[rasn(automatic_tags)]
@@ -781,7 +801,8 @@ pub enum H245Security {
 #[non_exhaustive]
 pub enum GenericIdentifier {
     /// `INTEGER (0..16383, ...)`.
-    Standard(#[rasn(value("0..=16383", extensible))] Integer),
+    #[rasn(value("0..=16383", extensible))]
+    Standard(Integer),
     /// By OID.
     Oid(ObjectIdentifier),
     /// By GUID.
@@ -802,11 +823,14 @@ pub enum Content {
     /// Boolean.
     Bool(bool),
     /// 0..255.
-    Number8(#[rasn(value("0..=255"))] u8),
+    #[rasn(value("0..=255"))]
+    Number8(u8),
     /// 0..65535.
-    Number16(#[rasn(value("0..=65535"))] u16),
+    #[rasn(value("0..=65535"))]
+    Number16(u16),
     /// 0..4294967295.
-    Number32(#[rasn(value("0..=4294967295"))] u32),
+    #[rasn(value("0..=4294967295"))]
+    Number32(u32),
     /// Identifier.
     Id(GenericIdentifier),
     /// Alias.
@@ -814,9 +838,11 @@ pub enum Content {
     /// Transport address.
     Transport(TransportAddress),
     /// Nested parameters.
-    Compound(#[rasn(size("1..=512"))] Vec<EnumeratedParameter>),
+    #[rasn(size("1..=512"))]
+    Compound(Vec<EnumeratedParameter>),
     /// Nested generic data.
-    Nested(#[rasn(size("1..=16"))] Vec<GenericData>),
+    #[rasn(size("1..=16"))]
+    Nested(Vec<GenericData>),
 }
 
 /// `EnumeratedParameter`.
