@@ -7,6 +7,8 @@
 //! every crate that depends on it) from paying for them. Like `signaling`, it never reads the
 //! clock or touches a socket: the gateway's driver owns the TCP connections and passes bytes in.
 
+pub mod call;
+pub mod caller;
 pub mod h225;
 pub mod h245;
 pub mod media;
