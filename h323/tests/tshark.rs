@@ -253,6 +253,15 @@ fn call_messages() -> Vec<Vec<u8>> {
 }
 
 fn dissect(packets: &[Vec<u8>]) -> String {
+    run_tshark(packets, 1720, &[])
+}
+
+/// The separate H.245 channel: TPKT on a port Wireshark has no default for, so it is told.
+fn dissect_h245(packets: &[Vec<u8>]) -> String {
+    run_tshark(packets, 1721, &["-d", "tcp.port==1721,h245"])
+}
+
+fn run_tshark(packets: &[Vec<u8>], port: u16, extra: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let mut hex = String::new();
     for p in packets {
@@ -268,7 +277,7 @@ fn dissect(packets: &[Vec<u8>]) -> String {
     let pcap = dir.path().join("call.pcap");
     std::fs::write(&txt, hex).unwrap();
     let status = Command::new("text2pcap")
-        .args(["-q", "-T", "1720,50000"])
+        .args(["-q", "-T", &format!("{port},50000")])
         .arg(&txt)
         .arg(&pcap)
         .status()
@@ -278,6 +287,7 @@ fn dissect(packets: &[Vec<u8>]) -> String {
         .args(["-n", "-r"])
         .arg(&pcap)
         .args(["-o", "tcp.desegment_tcp_streams:FALSE", "-V"])
+        .args(extra)
         .output()
         .expect("tshark (installed by .ci/install-deps.sh)");
     assert!(
@@ -344,4 +354,147 @@ fn wireshark_dissects_every_message_of_a_fast_start_call_cleanly_and_reads_field
         packets.len(),
         "{text}"
     );
+}
+
+/// What the gateway's call state machine writes, per connection, over a set of whole calls:
+/// Fast Start, H.245 on a separate channel, tunnelled H.245 with DTMF and fast update, and
+/// the two refusals.
+fn gateway_output() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    use h323::call::{CallConfig, EndReason, InboundCall, LocalMedia};
+    use h323::caller::{Caller, CallerConfig};
+    let now = std::time::Instant::now();
+    let gw_media = LocalMedia {
+        audio: addr(30000),
+        video: addr(30002),
+    };
+    let caller_media = LocalMedia {
+        audio: addr(40000),
+        video: addr(40002),
+    };
+    let mut signalling = Vec::new();
+    let mut h245_channel = Vec::new();
+    for (fast_start, tunnelling, refuse) in [
+        (true, true, None),
+        (false, false, None),
+        (false, true, None),
+        (true, true, Some(EndReason::UnknownMeeting)),
+        (true, true, Some(EndReason::OverLicence)),
+    ] {
+        let mut caller = Caller::new(CallerConfig {
+            destination: vec![AliasAddress::h323_id("12345678.1177958860").unwrap()],
+            local: caller_media,
+            fast_start,
+            tunnelling,
+        })
+        .unwrap();
+        let mut gw = InboundCall::new(CallConfig::gateway(0x99));
+        let mut pump = |caller: &mut Caller,
+                        gw: &mut InboundCall,
+                        sig: &mut Vec<Vec<u8>>,
+                        h245: &mut Vec<Vec<u8>>| loop {
+            let mut moved = false;
+            while let Some(b) = caller.poll_transmit() {
+                gw.handle_input(now, &b).unwrap();
+                moved = true;
+            }
+            while let Some(b) = caller.poll_h245_transmit() {
+                gw.handle_h245_input(now, &b).unwrap();
+                moved = true;
+            }
+            while let Some(b) = gw.poll_transmit() {
+                caller.handle_input(&b).unwrap();
+                sig.push(b);
+                moved = true;
+            }
+            while let Some(b) = gw.poll_h245_transmit() {
+                caller.handle_h245_input(&b).unwrap();
+                h245.push(b);
+                moved = true;
+            }
+            while gw.poll_event().is_some() {}
+            while caller.poll_event().is_some() {}
+            if !moved {
+                break;
+            }
+        };
+        pump(&mut caller, &mut gw, &mut signalling, &mut h245_channel);
+        match refuse {
+            Some(reason) => gw.reject(now, reason).unwrap(),
+            None => gw
+                .accept(now, gw_media, (!tunnelling).then(|| addr(1721)))
+                .unwrap(),
+        }
+        pump(&mut caller, &mut gw, &mut signalling, &mut h245_channel);
+        if refuse.is_none() {
+            caller.send_dtmf("1177958860#").unwrap();
+            caller.request_keyframe().unwrap();
+            gw.request_keyframe(now).unwrap();
+            pump(&mut caller, &mut gw, &mut signalling, &mut h245_channel);
+            gw.reject(now, EndReason::Normal).unwrap();
+            pump(&mut caller, &mut gw, &mut signalling, &mut h245_channel);
+        }
+    }
+    (signalling, h245_channel)
+}
+
+#[test]
+fn everything_the_gateway_call_sends_dissects_cleanly() {
+    let (signalling, h245_channel) = gateway_output();
+    assert!(!h245_channel.is_empty());
+    let text = dissect(&signalling);
+    for bad in [
+        "Malformed",
+        "Expert Info (Error",
+        "Expert Info (Warning",
+        "[Unknown",
+        "unknown extension",
+    ] {
+        assert!(!text.contains(bad), "tshark reported {bad:?}:\n{text}");
+    }
+    assert_eq!(
+        text.matches("H323-UserInformation").count(),
+        signalling.len(),
+        "{text}"
+    );
+    for expected in [
+        "h323-message-body: callProceeding",
+        "h323-message-body: alerting",
+        "h323-message-body: connect",
+        "h323-message-body: releaseComplete",
+        "fastStart: 4 items",
+        "standard: 0.0.8.241.0.0.1 (h264 generic-capabilities)",
+        "terminalCapabilitySet",
+        "videoFastUpdatePicture",
+        "Cause value: Unallocated (unassigned) number",
+        "Cause value: User busy",
+        "reason: inConf",
+        "reason: unreachableDestination",
+    ] {
+        assert!(
+            text.contains(expected),
+            "tshark did not read back {expected:?}:\n{text}"
+        );
+    }
+    let text = dissect_h245(&h245_channel);
+    for bad in [
+        "Malformed",
+        "Expert Info (Error",
+        "Expert Info (Warning",
+        "[Unknown",
+    ] {
+        assert!(!text.contains(bad), "tshark reported {bad:?}:\n{text}");
+    }
+    for expected in [
+        "terminalCapabilitySet",
+        "openLogicalChannel",
+        "openLogicalChannelAck",
+        "masterSlaveDeterminationAck",
+        "videoFastUpdatePicture",
+        "endSessionCommand: disconnect",
+    ] {
+        assert!(
+            text.contains(expected),
+            "tshark did not read back {expected:?}:\n{text}"
+        );
+    }
 }
