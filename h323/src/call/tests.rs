@@ -1,5 +1,7 @@
 //! Whole calls between the project's test caller and [`InboundCall`] on a virtual clock: no
 //! sockets, the two state machines' bytes handed across by a pump.
+// `Instant::now()` only picks the virtual clock's origin; every later time is derived from it.
+#![allow(clippy::disallowed_methods)]
 
 use super::*;
 use crate::caller::{Caller, CallerConfig, CallerEvent};
