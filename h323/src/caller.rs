@@ -312,10 +312,7 @@ impl Caller {
             }
             return Ok(());
         }
-        let tunnelled = pdus
-            .iter()
-            .map(|p| h245_msg::encode(p).map(Into::into))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tunnelled = h245_msg::encode_tunnelled(&pdus)?;
         let uu = UserInformation::new(MessageBody::Empty(()), true, tunnelled);
         let m = Message::new(MessageType::Facility, CRV, false).with_user_user(&h225::encode(&uu)?);
         self.transmit.push_back(tpkt::frame(&m.encode()?)?);

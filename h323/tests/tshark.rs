@@ -254,6 +254,19 @@ fn call_messages() -> Vec<Vec<u8>> {
     ]
 }
 
+/// No malformed packet, no expert warning or error, nothing the dissector did not know.
+fn assert_clean(text: &str) {
+    for bad in [
+        "Malformed",
+        "Expert Info (Error",
+        "Expert Info (Warning",
+        "[Unknown",
+        "unknown extension",
+    ] {
+        assert!(!text.contains(bad), "tshark reported {bad:?}:\n{text}");
+    }
+}
+
 fn dissect(packets: &[Vec<u8>]) -> String {
     run_tshark(packets, 1720, &[])
 }
@@ -304,15 +317,7 @@ fn run_tshark(packets: &[Vec<u8>], port: u16, extra: &[&str]) -> String {
 fn wireshark_dissects_every_message_of_a_fast_start_call_cleanly_and_reads_fields_back() {
     let packets = call_messages();
     let text = dissect(&packets);
-    for bad in [
-        "Malformed",
-        "Expert Info (Error",
-        "Expert Info (Warning",
-        "[Unknown",
-        "unknown extension",
-    ] {
-        assert!(!text.contains(bad), "tshark reported {bad:?}:\n{text}");
-    }
+    assert_clean(&text);
     for expected in [
         "h323-ID: 12345678.1177958860",
         "dialledDigits: 61177958860",
@@ -391,9 +396,9 @@ fn gateway_output() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         .unwrap();
         let mut gw = InboundCall::new(CallConfig::gateway(0x99));
         let pump = |caller: &mut Caller,
-                        gw: &mut InboundCall,
-                        sig: &mut Vec<Vec<u8>>,
-                        h245: &mut Vec<Vec<u8>>| loop {
+                    gw: &mut InboundCall,
+                    sig: &mut Vec<Vec<u8>>,
+                    h245: &mut Vec<Vec<u8>>| loop {
             let mut moved = false;
             while let Some(b) = caller.poll_transmit() {
                 gw.handle_input(now, &b).unwrap();
@@ -444,15 +449,7 @@ fn everything_the_gateway_call_sends_dissects_cleanly() {
     let (signalling, h245_channel) = gateway_output();
     assert!(!h245_channel.is_empty());
     let text = dissect(&signalling);
-    for bad in [
-        "Malformed",
-        "Expert Info (Error",
-        "Expert Info (Warning",
-        "[Unknown",
-        "unknown extension",
-    ] {
-        assert!(!text.contains(bad), "tshark reported {bad:?}:\n{text}");
-    }
+    assert_clean(&text);
     assert_eq!(
         text.matches("H323-UserInformation").count(),
         signalling.len(),
@@ -478,14 +475,7 @@ fn everything_the_gateway_call_sends_dissects_cleanly() {
         );
     }
     let text = dissect_h245(&h245_channel);
-    for bad in [
-        "Malformed",
-        "Expert Info (Error",
-        "Expert Info (Warning",
-        "[Unknown",
-    ] {
-        assert!(!text.contains(bad), "tshark reported {bad:?}:\n{text}");
-    }
+    assert_clean(&text);
     for expected in [
         "terminalCapabilitySet",
         "openLogicalChannel",

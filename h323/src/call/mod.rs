@@ -311,10 +311,7 @@ impl InboundCall {
             connect.fast_connect_refused = Some(());
         }
         let tunnelled = if self.path == H245Path::Tunnelled {
-            opening
-                .iter()
-                .map(|p| h245_msg::encode(p).map(Into::into))
-                .collect::<Result<Vec<_>, _>>()?
+            h245_msg::encode_tunnelled(&opening)?
         } else {
             Vec::new()
         };
@@ -527,10 +524,7 @@ impl InboundCall {
         }
         match self.path {
             H245Path::Tunnelled => {
-                let tunnelled = pdus
-                    .iter()
-                    .map(|p| h245_msg::encode(p).map(Into::into))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let tunnelled = h245_msg::encode_tunnelled(&pdus)?;
                 self.send(MessageType::Facility, MessageBody::Empty(()), tunnelled)
             }
             H245Path::Separate => {

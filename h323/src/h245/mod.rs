@@ -116,6 +116,15 @@ pub fn decode(octets: &[u8]) -> Result<MultimediaSystemControlMessage, Error> {
     rasn::aper::decode(octets).map_err(|e| Error::Decode(e.to_string()))
 }
 
+/// Encodes PDUs as the octet strings of H.225.0's `h245Control` (tunnelling).
+pub fn encode_tunnelled(
+    pdus: &[MultimediaSystemControlMessage],
+) -> Result<Vec<OctetString>, Error> {
+    pdus.iter()
+        .map(|p| encode(p).map(OctetString::from))
+        .collect()
+}
+
 /// Encodes an `OpenLogicalChannel` for a Fast Start element.
 pub fn encode_open_logical_channel(olc: &OpenLogicalChannel) -> Result<Vec<u8>, Error> {
     rasn::aper::encode(olc).map_err(|e| Error::Encode(e.to_string()))
