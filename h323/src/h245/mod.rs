@@ -6,7 +6,7 @@
 //! in machine-readable form for `rasn-compiler` (see `crate::h225` for the same reasoning).
 //! They follow MULTIMEDIA-SYSTEM-CONTROL as published in H.245 (the root alternatives of every
 //! CHOICE in order, extension markers and constraints as the module has them); alternatives
-//! and components we do not use are [`NotModelled`] placeholders that keep their place and are
+//! and components we do not use are [`NotModelled`](crate::h225::NotModelled) placeholders that keep their place and are
 //! refused if they arrive. `tests/tshark.rs` checks the encodings against Wireshark's H.245
 //! dissector, which nobody here wrote.
 //!
