@@ -3,7 +3,7 @@
 //! generic capability per H.241, G.711, G.722), derived by hand as `rasn` types.
 //!
 //! Owns the ASN.1 shapes only; choosing codecs is `crate::media`'s business. Root alternatives
-//! and components we do not use keep their place as [`NotModelled`](crate::h225::NotModelled) so indices and presence
+//! and components we do not use keep their place as [`NotModelled`] so indices and presence
 //! bits are the module's.
 
 use super::NonStandardParameter;
