@@ -21,9 +21,11 @@ set -euo pipefail
 # baresip-core + baresip-ffmpeg: baresip, a real SIP video phone, as the packetization-mode 0
 # peer of gateway/tests/baresip.rs (its avcodec module decodes H.264); iproute2: `ip netns` and
 # the veth pair that test runs baresip behind (baresip will not use a loopback address).
+# tshark (with text2pcap): Wireshark's H.225/H.245 dissectors check every H.323 message the
+# gateway sends (h323/tests/tshark.rs).
 packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm ffmpeg
   libavcodec-dev libavutil-dev libswscale-dev pkg-config libclang-dev
-  baresip-core baresip-ffmpeg iproute2)
+  baresip-core baresip-ffmpeg iproute2 tshark)
 
 missing=()
 for p in "${packages[@]}"; do
