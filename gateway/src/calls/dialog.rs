@@ -396,6 +396,7 @@ pub(super) fn contact_uri(addr: SocketAddr, transport: Transport) -> String {
     match transport {
         Transport::Udp => format!("<sip:tessera@{host}:{}>", addr.port()),
         Transport::Tcp => format!("<sip:tessera@{host}:{};transport=tcp>", addr.port()),
+        Transport::Tls => format!("<sips:tessera@{host}:{};transport=tls>", addr.port()),
     }
 }
 

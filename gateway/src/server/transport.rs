@@ -62,7 +62,8 @@ impl SipSockets {
                     tracing::warn!(%to, error = %e, "UDP send failed");
                 }
             }
-            Transport::Tcp => {
+            // TLS connections are streams too, keyed by the peer address like TCP ones.
+            Transport::Tcp | Transport::Tls => {
                 let writer = self
                     .tcp_writers
                     .lock()
