@@ -136,11 +136,11 @@ impl CryptoAttribute {
         let (Some(tag), Some(suite), Some(key_params)) =
             (fields.next(), fields.next(), fields.next())
         else {
-            return Err(CryptoError::Malformed("needs a tag, a suite and key parameters"));
+            return Err(CryptoError::Malformed(
+                "needs a tag, a suite and key parameters",
+            ));
         };
-        if tag.is_empty()
-            || tag.len() > MAX_TAG_DIGITS
-            || !tag.bytes().all(|b| b.is_ascii_digit())
+        if tag.is_empty() || tag.len() > MAX_TAG_DIGITS || !tag.bytes().all(|b| b.is_ascii_digit())
         {
             return Err(CryptoError::Malformed("the tag is not 1 to 9 digits"));
         }
@@ -272,7 +272,11 @@ mod tests {
         ));
         assert!(matches!(
             CryptoAttribute::parse(&format!("1 AEAD_AES_128_GCM inline:{key}")),
-            Err(CryptoError::KeyLength { expected: 28, got: 30, .. })
+            Err(CryptoError::KeyLength {
+                expected: 28,
+                got: 30,
+                ..
+            })
         ));
         for bad in [
             "",
@@ -295,7 +299,10 @@ mod tests {
             format!("3 AES_CM_128_HMAC_SHA1_80 inline:{key}"),
         ];
         let chosen = CryptoAttribute::select(lines.iter().map(String::as_str)).unwrap();
-        assert_eq!((chosen.tag, chosen.suite), (2, SrtpSuite::AesCm128HmacSha1_32));
+        assert_eq!(
+            (chosen.tag, chosen.suite),
+            (2, SrtpSuite::AesCm128HmacSha1_32)
+        );
         assert!(CryptoAttribute::select([]).is_err());
     }
 

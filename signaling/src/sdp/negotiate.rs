@@ -235,7 +235,13 @@ impl SdpSession {
                 None => Err(format!("{} media is not used", ours.media)),
                 Some(kind) => self
                     .select(kind, &codec::formats(theirs), Picking::AnswerOrder)
-                    .and_then(|selected| self.build_stream(index, kind, answer, theirs, selected)),
+                    .and_then(|selected| self.build_stream(index, kind, answer, theirs, selected))
+                    .and_then(|mut stream| {
+                        if is_sdes_rtp(&ours.proto) {
+                            stream.srtp = Some(answered_crypto(ours, theirs)?);
+                        }
+                        Ok(stream)
+                    }),
             };
             match outcome {
                 Ok(stream) => match stream.kind {
@@ -646,6 +652,30 @@ fn is_plain_rtp(proto: &str) -> bool {
 /// The SDES profiles (RFC 4568 keys in `a=crypto`); `UDP/TLS/RTP/SAVPF` is DTLS-SRTP, not this.
 fn is_sdes_rtp(proto: &str) -> bool {
     proto.eq_ignore_ascii_case("RTP/SAVP") || proto.eq_ignore_ascii_case("RTP/SAVPF")
+}
+
+/// The SRTP of an SDES stream we offered (a re-offer keeps its keys): our own `a=crypto` line
+/// and the one the answer chose, which must echo our tag and suite (RFC 4568 §7.1.3).
+fn answered_crypto(
+    ours: &MediaDescription,
+    theirs: &MediaDescription,
+) -> Result<NegotiatedSrtp, String> {
+    let offered = CryptoAttribute::select(ours.attribute_values("crypto"))
+        .map_err(|e| format!("our offer has no usable a=crypto line ({e})"))?;
+    let answered = CryptoAttribute::select(theirs.attribute_values("crypto"))
+        .map_err(|e| format!("the answer has no usable a=crypto line ({e})"))?;
+    if (answered.tag, answered.suite) != (offered.tag, offered.suite) {
+        return Err(format!(
+            "the answer's a=crypto ({} {}) is not the line we offered",
+            answered.tag, answered.suite
+        ));
+    }
+    Ok(NegotiatedSrtp {
+        tag: offered.tag,
+        suite: offered.suite,
+        remote_master: answered.master,
+        local_master: offered.master,
+    })
 }
 
 /// `a=rtcp:<port> [IN IP4 <addr>]` (RFC 3605).

@@ -3,8 +3,8 @@
 
 use super::{media_kind, SdpSession};
 use crate::sdp::codec::{Codec, RtcpFeedback};
-use crate::sdp::h264::{H264Fmtp, ProfileLevelId};
 use crate::sdp::crypto::CryptoAttribute;
+use crate::sdp::h264::{H264Fmtp, ProfileLevelId};
 use crate::sdp::negotiated::{
     Direction, MediaKind, NegotiatedMedia, NegotiatedSrtp, PayloadMapping,
 };
@@ -197,7 +197,8 @@ impl SdpSession {
                 suite: srtp.suite,
                 master: srtp.local_master.clone(),
             };
-            m.attributes.push(Attribute::new("crypto", line.to_string()));
+            m.attributes
+                .push(Attribute::new("crypto", line.to_string()));
         }
         if spec.rtcp_mux {
             m.attributes.push(Attribute::flag("rtcp-mux"));
