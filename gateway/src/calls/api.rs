@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use rtp_session::srtp::MediaKeys;
 use serde::Serialize;
 use signaling::transaction::Peer;
 
@@ -46,6 +47,8 @@ pub enum CoreOutput {
         video: Option<VideoSetup>,
         /// Counters the media task keeps and the admin view reads.
         stats: Arc<MediaStats>,
+        /// SDES SRTP keys of its streams (none: clear RTP).
+        srtp: MediaKeys,
     },
     /// The call's media joins a meeting's media (mix and layout); sent when the call enters the
     /// meeting proper (not while it waits in the lobby or the entry queue).

@@ -10,6 +10,7 @@ use std::time::Duration;
 use mixer::codec::audio::{AudioCodec, AudioDecoder};
 use mixer::codec::h264::{EncodedFrame, EncoderConfig, H264Encoder};
 use mixer::frame::I420Frame;
+use rtp_session::srtp::MediaKeys;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -76,6 +77,7 @@ impl Harness {
             LOCALHOST,
             audio,
             Some(video),
+            MediaKeys::default(),
             events,
             meters.clone(),
         )

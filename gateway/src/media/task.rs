@@ -15,6 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use rtp_session::call as machine;
+use rtp_session::srtp::MediaKeys;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::debug;
@@ -72,7 +73,8 @@ pub struct CallMedia {
 
 impl CallMedia {
     /// Binds `bind_ip:audio.local_port` and, with video, `bind_ip:video.local_port` (UDP; each
-    /// also the next port for RTCP when not 0), starts the task, returns the handle.
+    /// also the next port for RTCP when not 0), starts the task, returns the handle. `srtp`
+    /// keys SDES streams (their datagrams are protected and unprotected in the machine).
     ///
     /// Port 0 binds an ephemeral port (see [`local_addr`](Self::local_addr)) with RTCP muxed on
     /// it only. Each RTP stream sent gets a random SSRC, initial sequence number and initial
@@ -86,6 +88,7 @@ impl CallMedia {
         bind_ip: IpAddr,
         audio: AudioSetup,
         video: Option<VideoSetup>,
+        srtp: MediaKeys,
         events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
         meters: Meters,
     ) -> io::Result<CallMedia> {
@@ -105,6 +108,7 @@ impl CallMedia {
             video_rtcp_socket: video_sockets.as_ref().is_some_and(|v| v.rtcp.is_some()),
             audio,
             video,
+            srtp,
             seeds: machine::Seeds {
                 audio_ssrc: rand::random(),
                 audio_sequence: rand::random(),

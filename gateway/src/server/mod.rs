@@ -204,14 +204,23 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     audio,
                     video,
                     stats,
+                    srtp,
                 } => {
                     let meters = Meters {
                         stats,
                         metrics: Some(metrics.clone()),
                     };
                     video_formats.insert(call, video.as_ref().map(VideoFormat::of));
-                    match CallMedia::start(call, media_bind, audio, video, media_tx.clone(), meters)
-                        .await
+                    match CallMedia::start(
+                        call,
+                        media_bind,
+                        audio,
+                        video,
+                        srtp,
+                        media_tx.clone(),
+                        meters,
+                    )
+                    .await
                     {
                         Ok(handle) => {
                             media.insert(call, handle);

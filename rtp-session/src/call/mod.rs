@@ -6,6 +6,9 @@
 //! [`CallMedia::poll_timeout`] when to call again.
 //!
 //! Every decision of a call's media lives here:
+//! - **SRTP** (SDES streams): every datagram is unprotected before anything else looks at it; one
+//!   that does not authenticate is dropped and counted, so it can neither latch nor reach the
+//!   meeting. What we send is protected as it leaves ([`protection`]).
 //! - **Symmetric RTP**: RTP goes to the SDP address until the peer's first packet arrives, then
 //!   to wherever that came from; likewise RTCP. Without rtcp-mux our RTCP goes to both the
 //!   peer's RTP port and the port after it until its first RTCP shows which one it reads
@@ -36,6 +39,7 @@
 mod audio;
 mod feedback;
 mod port;
+mod protection;
 mod slates;
 mod types;
 
@@ -57,6 +61,7 @@ use crate::video::{VideoAction, VideoIn, VideoInOutput, VideoOut};
 pub use audio::ENGINE_FRAME;
 use audio::{AudioIn, AudioOut, AudioPacket};
 use port::Port;
+use protection::Protection;
 use slates::{VideoSource, Watching};
 pub use types::{
     Config, Counters, EngineRequest, Event, Input, Participant, Seeds, SlateRequest, SocketId,
@@ -137,6 +142,8 @@ pub struct CallMedia {
     /// [`MediaEvent::Inactive`] was reported (once per call).
     inactive_reported: bool,
     counters: Counters,
+    /// SRTP at the datagram boundary (SDES streams).
+    protection: Protection,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -152,6 +159,7 @@ impl CallMedia {
             audio_rtcp_socket,
             video_rtcp_socket,
             seeds,
+            srtp,
         } = config;
         let codec = mixer_codec(audio.codec);
         let player = PromptPlayer::new(
@@ -214,6 +222,7 @@ impl CallMedia {
             last_heard: now,
             inactive_reported: false,
             counters: Counters::default(),
+            protection: Protection::new(&cname, &srtp),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             cname,
@@ -235,7 +244,12 @@ impl CallMedia {
     /// The next datagram to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        while let Some(transmit) = self.transmits.pop_front() {
+            if let Some(transmit) = self.protection.protect(&self.cname, transmit) {
+                return Some(transmit);
+            }
+        }
+        None
     }
 
     /// The next event to act on.
@@ -271,6 +285,16 @@ impl CallMedia {
         from: SocketAddr,
         datagram: &[u8],
     ) {
+        // SRTP first: nothing (latching included) looks at a packet that does not authenticate.
+        let datagram = match self.protection.unprotect(socket, datagram) {
+            Ok(plain) => plain,
+            Err(e) => {
+                self.counters.srtp_rejected_packets += 1;
+                trace!(cname = %self.cname, %from, error = %e, "SRTP packet rejected");
+                return;
+            }
+        };
+        let datagram = &*datagram;
         match socket {
             SocketId::AudioRtp => self.audio_datagram(now, datagram, from),
             SocketId::AudioRtcp => self.rtcp_datagram(now, Stream::Audio, datagram, from, false),

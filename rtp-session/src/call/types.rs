@@ -10,6 +10,7 @@ use mixer::layout::LayoutMode;
 
 use crate::api::{AudioSetup, MediaControl, MediaEvent, Prompt, Slate, VideoSetup};
 use crate::h264_rtp::VideoFormat;
+use crate::srtp::MediaKeys;
 
 /// A participant's media identity inside one meeting engine.
 pub type Participant = u64;
@@ -75,6 +76,8 @@ pub struct Config {
     pub video_rtcp_socket: bool,
     /// Initial values of our streams.
     pub seeds: Seeds,
+    /// SDES SRTP keys of each stream (none: clear RTP).
+    pub srtp: MediaKeys,
 }
 
 /// What the call core, the meeting engine, the slate studio and the decoder tell the machine.
@@ -222,4 +225,7 @@ pub struct Counters {
     pub keyframes_requested_by_peer: u64,
     /// Keyframe requests (PLI/FIR) we sent the peer.
     pub keyframes_requested_by_gateway: u64,
+    /// Datagrams on an SRTP stream that did not authenticate (or replayed one), dropped before
+    /// anything looked at them.
+    pub srtp_rejected_packets: u64,
 }

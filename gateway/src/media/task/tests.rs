@@ -11,6 +11,7 @@ use super::*;
 use crate::calls::api::{DtmfDigit, PromptCodec};
 use crate::media::rtp::{self, RtpHeader};
 use crate::media::telephone_event::key_press_packets;
+use rtp_session::srtp::MediaKeys;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const TE_PT: u8 = 101;
@@ -43,6 +44,7 @@ pub(super) async fn start_beside_vtc(
         LOCALHOST,
         setup(vtc.local_addr().expect("addr")),
         None,
+        MediaKeys::default(),
         events,
         Meters::default(),
     )
@@ -97,6 +99,7 @@ async fn dtmf_key_presses_arrive_once_each_and_prompts_go_to_the_rtp_source() {
         LOCALHOST,
         audio(sdp_remote),
         None,
+        MediaKeys::default(),
         events,
         meters.clone(),
     )
@@ -184,6 +187,7 @@ async fn stopping_frees_the_port() {
         LOCALHOST,
         audio(SocketAddr::new(LOCALHOST, 9)),
         None,
+        MediaKeys::default(),
         events,
         Meters::default(),
     )
