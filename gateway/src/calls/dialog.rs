@@ -349,7 +349,7 @@ impl CallCore {
             .calls
             .get(&call_id)
             .map_or(Transport::Udp, |c| c.peer.transport);
-        contact_uri(self.config.sip_addr, transport)
+        contact_uri(self.config.advertised(transport), transport)
     }
 
     /// A response to `request` with our Server header.
@@ -396,7 +396,7 @@ pub(super) fn contact_uri(addr: SocketAddr, transport: Transport) -> String {
     match transport {
         Transport::Udp => format!("<sip:tessera@{host}:{}>", addr.port()),
         Transport::Tcp => format!("<sip:tessera@{host}:{};transport=tcp>", addr.port()),
-        Transport::Tls => format!("<sips:tessera@{host}:{};transport=tls>", addr.port()),
+        Transport::Tls => format!("<sips:tessera@{host}:{}>", addr.port()),
     }
 }
 

@@ -340,7 +340,7 @@ impl CallCore {
             self.ringing.insert(key.clone(), id);
             let ringing = self.response(invite, 180, Some(&local_tag)).with_header(
                 HeaderName::CONTACT,
-                contact_uri(self.config.sip_addr, from.transport),
+                contact_uri(self.config.advertised(from.transport), from.transport),
             );
             self.respond(now, key, ringing);
         }

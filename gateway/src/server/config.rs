@@ -13,6 +13,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::calls::CoreConfig;
+use crate::server::tls::TlsFiles;
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,16 @@ pub struct ServeOptions {
     /// SIP listen address, UDP and TCP on the same port [default: 0.0.0.0:5060].
     #[arg(long)]
     pub sip_listen: Option<SocketAddr>,
+    /// SIP over TLS (`sips:`) listen address; the listener runs when --tls-cert and --tls-key
+    /// are given [default: the SIP listen IP, port 5061].
+    #[arg(long)]
+    pub sip_tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for SIP over TLS (re-read on SIGHUP).
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (re-read on SIGHUP).
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
     /// Admin API / health / metrics listen address [default: 127.0.0.1:8080].
     #[arg(long)]
     pub http_listen: Option<SocketAddr>,
@@ -118,6 +129,8 @@ pub struct ServeConfig {
     pub sip_listen: SocketAddr,
     /// HTTP socket address.
     pub http_listen: SocketAddr,
+    /// The TLS listener's address and certificate files, when SIP over TLS is on.
+    pub sip_tls: Option<(SocketAddr, TlsFiles)>,
     /// Explicit admin token, if any.
     pub admin_token: Option<String>,
     /// Seed the demo.
@@ -229,10 +242,28 @@ impl ServeOptions {
                 ),
             ));
         }
+        let sip_tls = match (
+            flags.tls_cert.or(file.tls_cert),
+            flags.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => {
+                let addr = flags
+                    .sip_tls_listen
+                    .or(file.sip_tls_listen)
+                    .unwrap_or(SocketAddr::new(sip_listen.ip(), 5061));
+                Some((addr, TlsFiles { cert, key }))
+            }
+            (None, None) if flags.sip_tls_listen.or(file.sip_tls_listen).is_none() => None,
+            (None, None) => {
+                return Err(invalid("sip-tls-listen", "needs --tls-cert and --tls-key"))
+            }
+            _ => return Err(invalid("tls-cert", "--tls-cert and --tls-key go together")),
+        };
         Ok(ServeConfig {
             db: flags.db.or(file.db),
             sip_listen,
             http_listen,
+            sip_tls,
             admin_token: flags.admin_token.or(file.admin_token),
             demo: flags.demo || file.demo,
             core,

@@ -10,6 +10,7 @@
 
 pub mod config;
 mod directory_sync;
+pub mod tls;
 mod transport;
 
 use std::collections::{HashMap, HashSet};
@@ -35,6 +36,7 @@ use crate::media::pool::{machine_workers, WorkerPool};
 use crate::media::slate::{self, SlateConfig, SlateStudio};
 use crate::media::task::{CallMedia, Meters};
 pub use config::{ConfigError, ServeConfig, ServeOptions};
+use tls::{TlsError, TlsReloader};
 use transport::{Inbound, SipSockets};
 
 /// The demo meeting's synthetic participants (the meeting engine draws and voices them).
@@ -63,6 +65,9 @@ pub enum ServeError {
     /// The directory could not be read into memory.
     #[error(transparent)]
     DirectoryRead(#[from] ReadError),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The admin token could not be set up.
     #[error(transparent)]
     Token(#[from] http::token::TokenError),
@@ -107,7 +112,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let metrics = crate::metrics::Metrics::new().map_err(ServeError::Metrics)?;
 
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(4096);
-    let (sockets, sip_local) = SipSockets::bind(config.sip_listen, inbound_tx)
+    let (sockets, sip_local) = SipSockets::bind(config.sip_listen, inbound_tx.clone())
         .await
         .map_err(|source| ServeError::Bind {
             what: "SIP",
@@ -117,6 +122,23 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let mut core_config = config.core.clone();
     if core_config.sip_addr.port() == 0 {
         core_config.sip_addr.set_port(sip_local.port());
+    }
+    if let Some((addr, files)) = &config.sip_tls {
+        let tls = TlsReloader::new(files.clone())?;
+        let tls_local = sockets
+            .bind_tls(*addr, tls.clone(), inbound_tx)
+            .await
+            .map_err(|source| ServeError::Bind {
+                what: "SIP TLS",
+                addr: *addr,
+                source,
+            })?;
+        core_config.sip_tls_addr = Some(std::net::SocketAddr::new(
+            core_config.sip_addr.ip(),
+            tls_local.port(),
+        ));
+        tracing::info!(addr = %tls_local, "SIP over TLS listening");
+        spawn_certificate_reload(tls);
     }
     let sip_advertised = core_config.sip_addr;
     let media_bind = config.sip_listen.ip();
@@ -465,6 +487,29 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+/// Re-reads the TLS certificate and key on SIGHUP: new connections get the new certificate,
+/// established ones (and their calls) keep theirs.
+fn spawn_certificate_reload(tls: TlsReloader) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            tracing::warn!(error = %e, "no SIGHUP handler; certificates load at start only");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "TLS reload failed; the old certificate stays")
+                }
+            }
+        }
+    });
 }
 
 #[cfg(test)]

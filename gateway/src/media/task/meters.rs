@@ -52,6 +52,8 @@ impl Meters {
             }
         }
         m.rtp_lost_total.inc_by(delta(|c| c.lost_packets));
+        m.srtp_rejected_total
+            .inc_by(delta(|c| c.srtp_rejected_packets));
         for (by, count) in [
             ("peer", delta(|c| c.keyframes_requested_by_peer)),
             ("gateway", delta(|c| c.keyframes_requested_by_gateway)),
