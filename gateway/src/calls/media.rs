@@ -277,11 +277,12 @@ fn media_keys(negotiated: Option<&NegotiatedSession>) -> MediaKeys {
     }
 }
 
+/// Remote RTP address, payload type, telephone-event type and the far end's SRTP key.
+pub(super) type AudioSetupKey = (Option<SocketAddr>, u8, Option<u8>, Option<Vec<u8>>);
+
 /// What of a negotiation the media task depends on (a change restarts it).
 /// The far end's SRTP key is part of it: a re-INVITE with a new key restarts the contexts.
-pub(super) fn audio_setup_key(
-    n: &NegotiatedSession,
-) -> Option<(Option<SocketAddr>, u8, Option<u8>, Option<Vec<u8>>)> {
+pub(super) fn audio_setup_key(n: &NegotiatedSession) -> Option<AudioSetupKey> {
     n.audio.as_ref().map(|a| {
         (
             a.remote_rtp,
