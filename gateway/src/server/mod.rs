@@ -36,7 +36,7 @@ use crate::media::pool::{machine_workers, WorkerPool};
 use crate::media::slate::{self, SlateConfig, SlateStudio};
 use crate::media::task::{CallMedia, Meters};
 pub use config::{ConfigError, ServeConfig, ServeOptions};
-use tls::{TlsError, TlsReloader};
+use tls::{HttpsListener, TlsError, TlsReloader};
 use transport::{Inbound, SipSockets};
 
 /// The demo meeting's synthetic participants (the meeting engine draws and voices them).
@@ -123,8 +123,21 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     if core_config.sip_addr.port() == 0 {
         core_config.sip_addr.set_port(sip_local.port());
     }
-    if let Some((addr, files)) = &config.sip_tls {
-        let tls = TlsReloader::new(files.clone())?;
+    // One certificate for SIP and the admin API, reloaded together on SIGHUP.
+    let tls = match config
+        .sip_tls
+        .as_ref()
+        .map(|(_, files)| files)
+        .or(config.admin_tls.as_ref())
+    {
+        Some(files) => {
+            let tls = TlsReloader::new(files.clone())?;
+            spawn_certificate_reload(tls.clone());
+            Some(tls)
+        }
+        None => None,
+    };
+    if let (Some((addr, _)), Some(tls)) = (&config.sip_tls, &tls) {
         let tls_local = sockets
             .bind_tls(*addr, tls.clone(), inbound_tx)
             .await
@@ -138,7 +151,6 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             tls_local.port(),
         ));
         tracing::info!(addr = %tls_local, "SIP over TLS listening");
-        spawn_certificate_reload(tls);
     }
     let sip_advertised = core_config.sip_addr;
     let media_bind = config.sip_listen.ip();
@@ -198,7 +210,13 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         db_path: Arc::new(db_path.to_path_buf()),
         directory: live,
     });
-    let http_task = tokio::spawn(async move { axum::serve(listener, router).await });
+    let http_task = match tls.filter(|_| config.admin_tls.is_some()) {
+        Some(tls) => {
+            let listener = HttpsListener::new(listener, tls).map_err(ServeError::Http)?;
+            tokio::spawn(async move { axum::serve(listener, router).await })
+        }
+        None => tokio::spawn(async move { axum::serve(listener, router).await }),
+    };
     ready.store(true, Ordering::SeqCst);
     tracing::info!(sip = %sip_local, http = %http_local, "tessera is listening (SIP over UDP and TCP)");
 

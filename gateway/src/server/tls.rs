@@ -3,16 +3,26 @@
 //! reloaded in place (SIGHUP) so new connections get the new certificate while the established
 //! ones, and their calls, carry on.
 //!
-//! Owns reading the files and the current server configuration. It must not accept connections
-//! (the transport does) or read SIP.
+//! Also the admin API's HTTPS listener ([`HttpsListener`], `--admin-tls`, same certificate).
+//!
+//! Owns reading the files, the current server configuration and TLS handshakes of the admin
+//! API. It must not accept SIP connections (the transport does) or read SIP or HTTP.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
+
+/// Longest a TLS handshake may take: a peer that stalls it holds a connection slot.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the certificate or key cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +116,64 @@ impl TlsReloader {
             Err(poisoned) => poisoned.into_inner().clone(),
         };
         TlsAcceptor::from(config)
+    }
+}
+
+/// The admin API's HTTPS listener for `axum::serve`: handshakes run in their own tasks (a
+/// stalled client holds up no one), finished ones are handed over in arrival order.
+#[derive(Debug)]
+pub struct HttpsListener {
+    local: SocketAddr,
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+}
+
+impl HttpsListener {
+    /// Serves TLS on `listener` with the reloader's current certificate.
+    pub fn new(listener: TcpListener, tls: TlsReloader) -> std::io::Result<HttpsListener> {
+        let local = listener.local_addr()?;
+        let (tx, ready) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (stream, from) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "admin accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let (acceptor, tx) = (tls.acceptor(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = tx.send((stream, from)).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%from, error = %e, "admin TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(%from, "admin TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(HttpsListener { local, ready })
+    }
+}
+
+impl axum::serve::Listener for HttpsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            // The accept task ended (it never does while the runtime runs): nothing more comes.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
     }
 }
 

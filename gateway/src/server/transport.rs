@@ -12,8 +12,6 @@ use std::sync::{Arc, Mutex};
 
 use signaling::sip::{Framed, Message, StreamFramer, KEEPALIVE_PONG};
 use signaling::transaction::{Peer, Transport};
-use std::time::Duration;
-
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -22,10 +20,7 @@ use tokio::sync::mpsc;
 const MAX_TCP_CONNECTIONS: usize = 4096;
 /// Queued outbound messages per TCP connection before the connection is considered stuck.
 const TCP_WRITE_QUEUE: usize = 256;
-/// Longest a TLS handshake may take: a peer that stalls it holds a connection slot.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-use super::tls::TlsReloader;
+use super::tls::{TlsReloader, HANDSHAKE_TIMEOUT as TLS_HANDSHAKE_TIMEOUT};
 
 /// Something that arrived on a SIP socket.
 #[derive(Debug)]
