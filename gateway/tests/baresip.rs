@@ -112,6 +112,8 @@ struct Gateway {
     dir: tempfile::TempDir,
     http: SocketAddr,
     sip: SocketAddr,
+    /// The TLS listener and the PEM of its throwaway certificate, when started with TLS.
+    tls: Option<(SocketAddr, String)>,
 }
 
 impl Launched for Gateway {
@@ -136,7 +138,9 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
-    fn start(ns: &Netns) -> Gateway {
+    /// Started with `tls`, it also listens for SIP over TLS on port 5061 with a throwaway
+    /// certificate for the near address.
+    fn start(ns: &Netns, tls: bool) -> Gateway {
         start_with_retries(|| {
             let (dir, db) = prepare_db(&[]);
             let sip: SocketAddr = format!("{}:5060", ns.near).parse().unwrap();
@@ -155,12 +159,28 @@ impl Gateway {
                 .env_remove("TESSERA_DB")
                 .env_remove("TESSERA_ADMIN_TOKEN")
                 .env("TESSERA_LOG", "info");
+            let tls = tls.then(|| {
+                let cert = rcgen::generate_simple_self_signed(vec![ns.near.clone()]).unwrap();
+                let (cert_path, key_path) =
+                    (dir.path().join("sip.crt"), dir.path().join("sip.key"));
+                fs::write(&cert_path, cert.cert.pem()).unwrap();
+                fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+                let addr: SocketAddr = format!("{}:5061", ns.near).parse().unwrap();
+                command
+                    .args(["--sip-tls-listen", &addr.to_string()])
+                    .arg("--tls-cert")
+                    .arg(&cert_path)
+                    .arg("--tls-key")
+                    .arg(&key_path);
+                (addr, cert.cert.pem())
+            });
             let child = spawn_logged(&mut command, dir.path());
             let gateway = Gateway {
                 child: Some(child),
                 dir,
                 http,
                 sip,
+                tls,
             };
             wait_until_healthy(gateway, Duration::from_secs(60))
         })
@@ -216,8 +236,8 @@ impl Seen {
 
 /// Writes baresip's configuration to `dir`: SIP on `far`, a 440 Hz tone as microphone, audio
 /// out to a file, `fakevideo` as camera and display, and the account (`extra` appended to it).
-fn baresip_config(dir: &Path, far: &str, extra: &str) {
-    let config = format!(
+fn baresip_config(dir: &Path, far: &str, extra: &str, tls_ca: Option<&str>) {
+    let mut config = format!(
         "poll_method\tepoll\n\
          sip_listen\t{far}:5060\n\
          audio_player\taufile,{out}\n\
@@ -242,6 +262,13 @@ fn baresip_config(dir: &Path, far: &str, extra: &str) {
         out = dir.join("heard.wav").display(),
         alert = dir.join("alert.wav").display(),
     );
+    if let Some(ca) = tls_ca {
+        fs::write(dir.join("ca.pem"), ca).unwrap();
+        config.push_str(&format!(
+            "sip_cafile\t{}\nmodule\tsrtp.so\n",
+            dir.join("ca.pem").display()
+        ));
+    }
     fs::write(dir.join("config"), config).unwrap();
     fs::write(
         dir.join("accounts"),
@@ -253,13 +280,26 @@ fn baresip_config(dir: &Path, far: &str, extra: &str) {
 /// Calls the demo meeting from baresip in a fresh namespace (account options `extra`) for
 /// `seconds`, and returns what its console showed.
 fn call_from_baresip(k: u32, extra: &str, seconds: u32) -> Seen {
+    call(k, extra, seconds, false)
+}
+
+/// As [`call_from_baresip`], over TLS (`sips:`) when `tls`.
+fn call(k: u32, extra: &str, seconds: u32, tls: bool) -> Seen {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let ns = Netns::new(k);
-    let gateway = Gateway::start(&ns);
+    let gateway = Gateway::start(&ns, tls);
     let dir = tempfile::tempdir().unwrap();
-    baresip_config(dir.path(), &ns.far, extra);
+    baresip_config(
+        dir.path(),
+        &ns.far,
+        extra,
+        gateway.tls.as_ref().map(|(_, ca)| ca.as_str()),
+    );
     let log = fs::File::create(dir.path().join("baresip.log")).unwrap();
-    let dial = format!("/dial sip:12345678.1177958860@{}", gateway.sip);
+    let dial = match &gateway.tls {
+        Some((addr, _)) => format!("/dial 12345678.1177958860@{addr};transport=tls"),
+        None => format!("/dial sip:12345678.1177958860@{}", gateway.sip),
+    };
     // baresip quits by itself after `seconds` (-t); `timeout` only ends a hung one.
     let bound = (seconds + 60).to_string();
     let status = Command::new("ip")
@@ -304,6 +344,15 @@ fn baresip_with_its_default_offer_decodes_the_layout_in_mode_1() {
     let seen = call_from_baresip(1, "", 15);
     let context = tail(&seen.log, 20);
     assert_eq!(seen.decoder_mode(), Some(1), "{context}");
+    assert_eq!(seen.decoded_size(), Some((1280, 720)), "{context}");
+    let fps = seen.best_decoded_fps();
+    assert!(fps >= 5.0, "decoded {fps} frames/s\n{context}");
+}
+
+#[test]
+fn baresip_over_tls_with_mandatory_srtp_gets_encrypted_video_and_audio_both_ways() {
+    let seen = call(2, ";mediaenc=srtp-mand", 15, true);
+    let context = tail(&seen.log, 30);
     assert_eq!(seen.decoded_size(), Some((1280, 720)), "{context}");
     let fps = seen.best_decoded_fps();
     assert!(fps >= 5.0, "decoded {fps} frames/s\n{context}");

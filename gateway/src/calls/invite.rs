@@ -15,7 +15,8 @@ use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
 use super::{
-    contact_uri, header, Call, CallCore, CallId, CoreOutput, MediaControls, Phase, Prompt, Target,
+    contact_uri, header, is_sips_request, Call, CallCore, CallId, CoreOutput, MediaControls, Phase,
+    Prompt, Target,
 };
 use crate::directory::TrustedDeviceRule;
 use crate::lobby::ParticipantClass;
@@ -340,7 +341,11 @@ impl CallCore {
             self.ringing.insert(key.clone(), id);
             let ringing = self.response(invite, 180, Some(&local_tag)).with_header(
                 HeaderName::CONTACT,
-                contact_uri(self.config.advertised(from.transport), from.transport),
+                contact_uri(
+                    self.config.advertised(from.transport),
+                    from.transport,
+                    is_sips_request(invite),
+                ),
             );
             self.respond(now, key, ringing);
         }

@@ -49,7 +49,7 @@ use crate::directory::DirectoryRead;
 use crate::lobby::{ParticipantClass, ParticipantId};
 use crate::metrics::Metrics;
 use auth::NonceBook;
-use dialog::{contact_uri, header, ALLOW};
+use dialog::{contact_uri, header, is_sips_request, ALLOW};
 use media::{audio_setup_key, MediaControls};
 use ports::PortPool;
 
