@@ -21,9 +21,11 @@ set -euo pipefail
 # baresip-core + baresip-ffmpeg: baresip, a real SIP video phone, as the packetization-mode 0
 # peer of gateway/tests/baresip.rs (its avcodec module decodes H.264); iproute2: `ip netns` and
 # the veth pair that test runs baresip behind (baresip will not use a loopback address).
+# tshark: the same test captures the veth and checks the TLS + SRTP call shows no clear SIP and no
+# clear H.264 (its srtp module is in baresip-core).
 packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm ffmpeg
   libavcodec-dev libavutil-dev libswscale-dev pkg-config libclang-dev
-  baresip-core baresip-ffmpeg iproute2)
+  baresip-core baresip-ffmpeg iproute2 tshark)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,13 +1,17 @@
 //! baresip, a real SIP video phone, as a room system that calls the demo meeting and must
 //! decode the layout: once offering H.264 packetization-mode 0 only (as older room systems do;
 //! account option `video_codecs=H264` keeps baresip's first H.264 codec, mode 0), once with its
-//! default offer (modes 0 and 1; the gateway answers mode 1).
+//! default offer (modes 0 and 1; the gateway answers mode 1), and once over TLS with mandatory
+//! SDES-SRTP (`mediaenc=srtp-mand`), with a throwaway certificate baresip trusts (`sip_cafile`).
+//! tshark captures the veth during every call: the clear call shows SIP and H.264 NAL headers,
+//! the encrypted one only TLS and SRTP.
 //!
 //! baresip will not place a call from a loopback address, so each test makes a network
 //! namespace joined to this one by a veth pair with private addresses (10.213.x.1 here, .2
 //! inside) that exist only on this machine, runs `tessera serve --demo` on the near end and
 //! baresip inside. Nothing leaves the machine. Needs root (for `ip netns`), `ip` and baresip
-//! (`.ci/install-deps.sh` installs `iproute2`, `baresip-core` and `baresip-ffmpeg`).
+//! and tshark (`.ci/install-deps.sh` installs `iproute2`, `baresip-core`, `baresip-ffmpeg` and
+//! `tshark`).
 //!
 //! What baresip decoded is read from its console: the line it prints when the first picture is
 //! decoded (`video: receiving with resolution W x H`) and the receive side of its `efps=tx/rx`
@@ -190,6 +194,86 @@ impl Gateway {
 /// What baresip's console showed for one call.
 struct Seen {
     log: String,
+    /// What tshark saw on the veth.
+    capture: Capture,
+}
+
+/// A summary of tshark's capture on the namespace's veth during a call.
+struct Capture {
+    /// Frames tshark dissects as SIP (clear-text signalling).
+    sip_frames: usize,
+    /// Frames it dissects as TLS.
+    tls_frames: usize,
+    /// Every UDP payload (RTP, RTCP: SRTP and SRTCP when encrypted).
+    udp_payloads: Vec<Vec<u8>>,
+}
+
+impl Capture {
+    /// Starts tshark on `link`, writing to `pcap`; returns once it captures.
+    fn start(link: &str, pcap: &Path, log: &Path) -> Child {
+        let out = fs::File::create(log).unwrap();
+        let child = Command::new("tshark")
+            .args(["-i", link, "-q", "-w"])
+            .arg(pcap)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("tshark runs");
+        for _ in 0..200 {
+            if fs::read_to_string(log).is_ok_and(|l| l.contains("Capturing on")) {
+                return child;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "tshark did not start: {}",
+            fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+
+    /// Stops tshark (SIGINT: it finishes the file) and reads the capture.
+    fn stop(mut tshark: Child, pcap: &Path) -> Capture {
+        let _ = Command::new("kill")
+            .args(["-INT", &tshark.id().to_string()])
+            .status();
+        let _ = tshark.wait();
+        let fields = |filter: &str, field: &str| -> Vec<String> {
+            let out = Command::new("tshark")
+                .arg("-r")
+                .arg(pcap)
+                .args(["-Y", filter, "-T", "fields", "-e", field])
+                .stderr(Stdio::null())
+                .output()
+                .expect("tshark reads its capture");
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        };
+        Capture {
+            sip_frames: fields("sip", "frame.number").len(),
+            tls_frames: fields("tls", "frame.number").len(),
+            udp_payloads: fields("udp", "udp.payload")
+                .iter()
+                .filter_map(|hex| hex::decode(hex.replace(':', "")).ok())
+                .collect(),
+        }
+    }
+
+    /// The share of UDP payloads that read as RTP carrying an H.264 FU-A, STAP-A or single NAL
+    /// unit with a plausible header: in clear video nearly all of them, in SRTP chance (~5%).
+    fn h264_looking_share(&self) -> f64 {
+        let looks_like_h264 = |p: &&Vec<u8>| {
+            p.len() > 100
+                && p[0] >> 6 == 2
+                && p[0] & 0x1f == 0
+                && p[12] & 0x80 == 0
+                && matches!(p[12] & 0x1f, 1 | 5 | 7 | 8 | 24 | 28)
+        };
+        let big: Vec<_> = self.udp_payloads.iter().filter(|p| p.len() > 100).collect();
+        big.iter().copied().filter(looks_like_h264).count() as f64 / big.len().max(1) as f64
+    }
 }
 
 impl Seen {
@@ -295,6 +379,8 @@ fn call(k: u32, extra: &str, seconds: u32, tls: bool) -> Seen {
         extra,
         gateway.tls.as_ref().map(|(_, ca)| ca.as_str()),
     );
+    let pcap = dir.path().join("veth.pcap");
+    let tshark = Capture::start(&ns.link, &pcap, &dir.path().join("tshark.log"));
     let log = fs::File::create(dir.path().join("baresip.log")).unwrap();
     let dial = match &gateway.tls {
         Some((addr, _)) => format!("/dial 12345678.1177958860@{addr};transport=tls"),
@@ -313,6 +399,7 @@ fn call(k: u32, extra: &str, seconds: u32, tls: bool) -> Seen {
         .stderr(log)
         .status()
         .expect("baresip (baresip-core) runs");
+    let capture = Capture::stop(tshark, &pcap);
     let log = fs::read_to_string(dir.path().join("baresip.log")).unwrap_or_default();
     assert!(
         log.contains("Call established"),
@@ -326,7 +413,7 @@ fn call(k: u32, extra: &str, seconds: u32, tls: bool) -> Seen {
         tail(&log, 30),
         gateway.start_log()
     );
-    Seen { log }
+    Seen { log, capture }
 }
 
 #[test]
@@ -344,6 +431,13 @@ fn baresip_with_its_default_offer_decodes_the_layout_in_mode_1() {
     let seen = call_from_baresip(1, "", 15);
     let context = tail(&seen.log, 20);
     assert_eq!(seen.decoder_mode(), Some(1), "{context}");
+    // The clear call the encrypted one is compared with: here the capture sees SIP and H.264.
+    assert!(seen.capture.sip_frames > 0);
+    let share = seen.capture.h264_looking_share();
+    assert!(
+        share > 0.5,
+        "only {share:.2} of clear media looks like H.264"
+    );
     assert_eq!(seen.decoded_size(), Some((1280, 720)), "{context}");
     let fps = seen.best_decoded_fps();
     assert!(fps >= 5.0, "decoded {fps} frames/s\n{context}");
@@ -353,7 +447,22 @@ fn baresip_with_its_default_offer_decodes_the_layout_in_mode_1() {
 fn baresip_over_tls_with_mandatory_srtp_gets_encrypted_video_and_audio_both_ways() {
     let seen = call(2, ";mediaenc=srtp-mand", 15, true);
     let context = tail(&seen.log, 30);
+    assert!(seen.log.contains("SRTP is Enabled"), "{context}");
     assert_eq!(seen.decoded_size(), Some((1280, 720)), "{context}");
     let fps = seen.best_decoded_fps();
     assert!(fps >= 5.0, "decoded {fps} frames/s\n{context}");
+    let capture = seen.capture;
+    assert_eq!(capture.sip_frames, 0, "clear SIP on the wire");
+    assert!(capture.tls_frames > 0, "no TLS on the wire");
+    // Both directions' media: the layout to baresip, baresip's camera and tone to us.
+    assert!(
+        capture.udp_payloads.len() > 500,
+        "{}",
+        capture.udp_payloads.len()
+    );
+    let share = capture.h264_looking_share();
+    assert!(
+        share < 0.15,
+        "{share:.2} of the media looks like clear H.264"
+    );
 }
