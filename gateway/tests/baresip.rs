@@ -212,7 +212,7 @@ impl Capture {
     /// Starts tshark on `link`, writing to `pcap`; returns once it captures.
     fn start(link: &str, pcap: &Path, log: &Path) -> Child {
         let out = fs::File::create(log).unwrap();
-        let child = Command::new("tshark")
+        let mut child = Command::new("tshark")
             .args(["-i", link, "-q", "-w"])
             .arg(pcap)
             .stdin(Stdio::null())
@@ -226,6 +226,8 @@ impl Capture {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!(
             "tshark did not start: {}",
             fs::read_to_string(log).unwrap_or_default()
