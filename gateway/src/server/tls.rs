@@ -178,11 +178,11 @@ impl axum::serve::Listener for HttpsListener {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// A throwaway self-signed certificate for `localhost`/127.0.0.1, written to `dir`.
-    pub(crate) fn throwaway_cert(dir: &Path, name: &str) -> (TlsFiles, CertificateDer<'static>) {
+    fn throwaway_cert(dir: &Path, name: &str) -> (TlsFiles, CertificateDer<'static>) {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
             .expect("generate");
         let files = TlsFiles {
