@@ -23,6 +23,8 @@ set -euo pipefail
 # the veth pair that test runs baresip behind (baresip will not use a loopback address).
 # tshark (with text2pcap): Wireshark's H.225/H.245 dissectors check every H.323 message the
 # gateway sends (h323/tests/tshark.rs).
+# tshark: the same test captures the veth and checks the TLS + SRTP call shows no clear SIP and no
+# clear H.264 (its srtp module is in baresip-core).
 packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm ffmpeg
   libavcodec-dev libavutil-dev libswscale-dev pkg-config libclang-dev
   baresip-core baresip-ffmpeg iproute2 tshark)

@@ -35,6 +35,8 @@ pub struct Metrics {
     pub rtp_packets_total: IntCounterVec,
     /// RTP packets lost (sequence gaps seen on receive).
     pub rtp_lost_total: IntCounter,
+    /// SRTP/SRTCP datagrams dropped because they did not authenticate (or replayed one).
+    pub srtp_rejected_total: IntCounter,
     /// Video frames encoded.
     pub video_frames_encoded_total: IntCounter,
     /// Time spent encoding one video frame.
@@ -155,6 +157,13 @@ impl Metrics {
             rtp_lost_total: register(
                 &registry,
                 IntCounter::new("tessera_rtp_lost_total", "RTP packets lost on receive.")?,
+            ),
+            srtp_rejected_total: register(
+                &registry,
+                IntCounter::new(
+                    "tessera_srtp_rejected_total",
+                    "SRTP/SRTCP datagrams dropped: not authentic or replayed.",
+                )?,
             ),
             video_frames_encoded_total: register(
                 &registry,
@@ -309,6 +318,7 @@ mod tests {
             "tessera_rtp_packets_total{direction=\"tx\",media=\"audio\"} 50",
             "tessera_call_setup_seconds_count 1",
             "tessera_rtp_lost_total 0",
+            "tessera_srtp_rejected_total 0",
             "tessera_video_frames_encoded_total 0",
             "tessera_layout_encoders 0",
             "tessera_media_dropped_total{what=\"video\"} 3",

@@ -1,13 +1,17 @@
 //! baresip, a real SIP video phone, as a room system that calls the demo meeting and must
 //! decode the layout: once offering H.264 packetization-mode 0 only (as older room systems do;
 //! account option `video_codecs=H264` keeps baresip's first H.264 codec, mode 0), once with its
-//! default offer (modes 0 and 1; the gateway answers mode 1).
+//! default offer (modes 0 and 1; the gateway answers mode 1), and once over TLS with mandatory
+//! SDES-SRTP (`mediaenc=srtp-mand`), with a throwaway certificate baresip trusts (`sip_cafile`).
+//! tshark captures the veth during every call: the clear call shows SIP and H.264 NAL headers,
+//! the encrypted one only TLS and SRTP.
 //!
 //! baresip will not place a call from a loopback address, so each test makes a network
 //! namespace joined to this one by a veth pair with private addresses (10.213.x.1 here, .2
 //! inside) that exist only on this machine, runs `tessera serve --demo` on the near end and
 //! baresip inside. Nothing leaves the machine. Needs root (for `ip netns`), `ip` and baresip
-//! (`.ci/install-deps.sh` installs `iproute2`, `baresip-core` and `baresip-ffmpeg`).
+//! and tshark (`.ci/install-deps.sh` installs `iproute2`, `baresip-core`, `baresip-ffmpeg` and
+//! `tshark`).
 //!
 //! What baresip decoded is read from its console: the line it prints when the first picture is
 //! decoded (`video: receiving with resolution W x H`) and the receive side of its `efps=tx/rx`
@@ -112,6 +116,8 @@ struct Gateway {
     dir: tempfile::TempDir,
     http: SocketAddr,
     sip: SocketAddr,
+    /// The TLS listener and the PEM of its throwaway certificate, when started with TLS.
+    tls: Option<(SocketAddr, String)>,
 }
 
 impl Launched for Gateway {
@@ -136,7 +142,9 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
-    fn start(ns: &Netns) -> Gateway {
+    /// Started with `tls`, it also listens for SIP over TLS on port 5061 with a throwaway
+    /// certificate for the near address.
+    fn start(ns: &Netns, tls: bool) -> Gateway {
         start_with_retries(|| {
             let (dir, db) = prepare_db(&[]);
             let sip: SocketAddr = format!("{}:5060", ns.near).parse().unwrap();
@@ -155,12 +163,28 @@ impl Gateway {
                 .env_remove("TESSERA_DB")
                 .env_remove("TESSERA_ADMIN_TOKEN")
                 .env("TESSERA_LOG", "info");
+            let tls = tls.then(|| {
+                let cert = rcgen::generate_simple_self_signed(vec![ns.near.clone()]).unwrap();
+                let (cert_path, key_path) =
+                    (dir.path().join("sip.crt"), dir.path().join("sip.key"));
+                fs::write(&cert_path, cert.cert.pem()).unwrap();
+                fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+                let addr: SocketAddr = format!("{}:5061", ns.near).parse().unwrap();
+                command
+                    .args(["--sip-tls-listen", &addr.to_string()])
+                    .arg("--tls-cert")
+                    .arg(&cert_path)
+                    .arg("--tls-key")
+                    .arg(&key_path);
+                (addr, cert.cert.pem())
+            });
             let child = spawn_logged(&mut command, dir.path());
             let gateway = Gateway {
                 child: Some(child),
                 dir,
                 http,
                 sip,
+                tls,
             };
             wait_until_healthy(gateway, Duration::from_secs(60))
         })
@@ -170,6 +194,88 @@ impl Gateway {
 /// What baresip's console showed for one call.
 struct Seen {
     log: String,
+    /// What tshark saw on the veth.
+    capture: Capture,
+}
+
+/// A summary of tshark's capture on the namespace's veth during a call.
+struct Capture {
+    /// Frames tshark dissects as SIP (clear-text signalling).
+    sip_frames: usize,
+    /// Frames it dissects as TLS.
+    tls_frames: usize,
+    /// Every UDP payload (RTP, RTCP: SRTP and SRTCP when encrypted).
+    udp_payloads: Vec<Vec<u8>>,
+}
+
+impl Capture {
+    /// Starts tshark on `link`, writing to `pcap`; returns once it captures.
+    fn start(link: &str, pcap: &Path, log: &Path) -> Child {
+        let out = fs::File::create(log).unwrap();
+        let mut child = Command::new("tshark")
+            .args(["-i", link, "-q", "-w"])
+            .arg(pcap)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("tshark runs");
+        for _ in 0..200 {
+            if fs::read_to_string(log).is_ok_and(|l| l.contains("Capturing on")) {
+                return child;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "tshark did not start: {}",
+            fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+
+    /// Stops tshark (SIGINT: it finishes the file) and reads the capture.
+    fn stop(mut tshark: Child, pcap: &Path) -> Capture {
+        let _ = Command::new("kill")
+            .args(["-INT", &tshark.id().to_string()])
+            .status();
+        let _ = tshark.wait();
+        let fields = |filter: &str, field: &str| -> Vec<String> {
+            let out = Command::new("tshark")
+                .arg("-r")
+                .arg(pcap)
+                .args(["-Y", filter, "-T", "fields", "-e", field])
+                .stderr(Stdio::null())
+                .output()
+                .expect("tshark reads its capture");
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        };
+        Capture {
+            sip_frames: fields("sip", "frame.number").len(),
+            tls_frames: fields("tls", "frame.number").len(),
+            udp_payloads: fields("udp", "udp.payload")
+                .iter()
+                .filter_map(|hex| hex::decode(hex.replace(':', "")).ok())
+                .collect(),
+        }
+    }
+
+    /// The share of UDP payloads that read as RTP carrying an H.264 FU-A, STAP-A or single NAL
+    /// unit with a plausible header: in clear video nearly all of them, in SRTP chance (~5%).
+    fn h264_looking_share(&self) -> f64 {
+        let looks_like_h264 = |p: &&Vec<u8>| {
+            p.len() > 100
+                && p[0] >> 6 == 2
+                && p[0] & 0x1f == 0
+                && p[12] & 0x80 == 0
+                && matches!(p[12] & 0x1f, 1 | 5 | 7 | 8 | 24 | 28)
+        };
+        let big: Vec<_> = self.udp_payloads.iter().filter(|p| p.len() > 100).collect();
+        big.iter().copied().filter(looks_like_h264).count() as f64 / big.len().max(1) as f64
+    }
 }
 
 impl Seen {
@@ -216,8 +322,8 @@ impl Seen {
 
 /// Writes baresip's configuration to `dir`: SIP on `far`, a 440 Hz tone as microphone, audio
 /// out to a file, `fakevideo` as camera and display, and the account (`extra` appended to it).
-fn baresip_config(dir: &Path, far: &str, extra: &str) {
-    let config = format!(
+fn baresip_config(dir: &Path, far: &str, extra: &str, tls_ca: Option<&str>) {
+    let mut config = format!(
         "poll_method\tepoll\n\
          sip_listen\t{far}:5060\n\
          audio_player\taufile,{out}\n\
@@ -242,6 +348,13 @@ fn baresip_config(dir: &Path, far: &str, extra: &str) {
         out = dir.join("heard.wav").display(),
         alert = dir.join("alert.wav").display(),
     );
+    if let Some(ca) = tls_ca {
+        fs::write(dir.join("ca.pem"), ca).unwrap();
+        config.push_str(&format!(
+            "sip_cafile\t{}\nmodule\tsrtp.so\n",
+            dir.join("ca.pem").display()
+        ));
+    }
     fs::write(dir.join("config"), config).unwrap();
     fs::write(
         dir.join("accounts"),
@@ -253,13 +366,28 @@ fn baresip_config(dir: &Path, far: &str, extra: &str) {
 /// Calls the demo meeting from baresip in a fresh namespace (account options `extra`) for
 /// `seconds`, and returns what its console showed.
 fn call_from_baresip(k: u32, extra: &str, seconds: u32) -> Seen {
+    call(k, extra, seconds, false)
+}
+
+/// As [`call_from_baresip`], over TLS (`sips:`) when `tls`.
+fn call(k: u32, extra: &str, seconds: u32, tls: bool) -> Seen {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let ns = Netns::new(k);
-    let gateway = Gateway::start(&ns);
+    let gateway = Gateway::start(&ns, tls);
     let dir = tempfile::tempdir().unwrap();
-    baresip_config(dir.path(), &ns.far, extra);
+    baresip_config(
+        dir.path(),
+        &ns.far,
+        extra,
+        gateway.tls.as_ref().map(|(_, ca)| ca.as_str()),
+    );
+    let pcap = dir.path().join("veth.pcap");
+    let tshark = Capture::start(&ns.link, &pcap, &dir.path().join("tshark.log"));
     let log = fs::File::create(dir.path().join("baresip.log")).unwrap();
-    let dial = format!("/dial sip:12345678.1177958860@{}", gateway.sip);
+    let dial = match &gateway.tls {
+        Some((addr, _)) => format!("/dial 12345678.1177958860@{addr};transport=tls"),
+        None => format!("/dial sip:12345678.1177958860@{}", gateway.sip),
+    };
     // baresip quits by itself after `seconds` (-t); `timeout` only ends a hung one.
     let bound = (seconds + 60).to_string();
     let status = Command::new("ip")
@@ -273,6 +401,7 @@ fn call_from_baresip(k: u32, extra: &str, seconds: u32) -> Seen {
         .stderr(log)
         .status()
         .expect("baresip (baresip-core) runs");
+    let capture = Capture::stop(tshark, &pcap);
     let log = fs::read_to_string(dir.path().join("baresip.log")).unwrap_or_default();
     assert!(
         log.contains("Call established"),
@@ -286,7 +415,7 @@ fn call_from_baresip(k: u32, extra: &str, seconds: u32) -> Seen {
         tail(&log, 30),
         gateway.start_log()
     );
-    Seen { log }
+    Seen { log, capture }
 }
 
 #[test]
@@ -304,7 +433,38 @@ fn baresip_with_its_default_offer_decodes_the_layout_in_mode_1() {
     let seen = call_from_baresip(1, "", 15);
     let context = tail(&seen.log, 20);
     assert_eq!(seen.decoder_mode(), Some(1), "{context}");
+    // The clear call the encrypted one is compared with: here the capture sees SIP and H.264.
+    assert!(seen.capture.sip_frames > 0);
+    let share = seen.capture.h264_looking_share();
+    assert!(
+        share > 0.5,
+        "only {share:.2} of clear media looks like H.264"
+    );
     assert_eq!(seen.decoded_size(), Some((1280, 720)), "{context}");
     let fps = seen.best_decoded_fps();
     assert!(fps >= 5.0, "decoded {fps} frames/s\n{context}");
+}
+
+#[test]
+fn baresip_over_tls_with_mandatory_srtp_gets_encrypted_video_and_audio_both_ways() {
+    let seen = call(2, ";mediaenc=srtp-mand", 15, true);
+    let context = tail(&seen.log, 30);
+    assert!(seen.log.contains("SRTP is Enabled"), "{context}");
+    assert_eq!(seen.decoded_size(), Some((1280, 720)), "{context}");
+    let fps = seen.best_decoded_fps();
+    assert!(fps >= 5.0, "decoded {fps} frames/s\n{context}");
+    let capture = seen.capture;
+    assert_eq!(capture.sip_frames, 0, "clear SIP on the wire");
+    assert!(capture.tls_frames > 0, "no TLS on the wire");
+    // Both directions' media: the layout to baresip, baresip's camera and tone to us.
+    assert!(
+        capture.udp_payloads.len() > 500,
+        "{}",
+        capture.udp_payloads.len()
+    );
+    let share = capture.h264_looking_share();
+    assert!(
+        share < 0.15,
+        "{share:.2} of the media looks like clear H.264"
+    );
 }

@@ -7,6 +7,7 @@
 //! - RTP header parsing and writing ([`rtp`]), RTCP packets in and out ([`rtcp`]) and the
 //!   per-stream counters behind SR/RR ([`rtp_stats`]),
 //! - the RTP reorder buffer ([`jitter`]) and RFC 6184 H.264 payloads ([`h264_rtp`]),
+//! - SRTP/SRTCP protect and unprotect of SDES calls ([`srtp`]),
 //! - RFC 4733 telephone-event parsing and once-per-key-press detection ([`telephone_event`]) and
 //!   DTMF in SIP INFO bodies ([`info_dtmf`]; the SIP layer hands over the body),
 //! - the recorded prompts and their playback ([`prompt`], read by [`wav`]),
@@ -27,6 +28,7 @@ pub mod prompt;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtp_stats;
+pub mod srtp;
 pub mod telephone_event;
 pub mod video;
 pub mod wav;

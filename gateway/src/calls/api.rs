@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use rtp_session::srtp::MediaKeys;
 use serde::Serialize;
 use signaling::transaction::Peer;
 
@@ -50,6 +51,8 @@ pub enum CoreOutput {
         signalling_ip: IpAddr,
         /// Counters the media task keeps and the admin view reads.
         stats: Arc<MediaStats>,
+        /// SDES SRTP keys of its streams (none: clear RTP).
+        srtp: MediaKeys,
     },
     /// The call's media joins a meeting's media (mix and layout); sent when the call enters the
     /// meeting proper (not while it waits in the lobby or the entry queue).

@@ -350,10 +350,11 @@ impl CallCore {
             signaling::transaction::BRANCH_COOKIE,
             self.rng.random::<u64>()
         );
+        let sent_by = self.config.advertised(transport);
         let mut via = signaling::sip::Via::new(
             transport.as_str(),
-            &self.config.sip_addr.ip().to_string(),
-            Some(self.config.sip_addr.port()),
+            &sent_by.ip().to_string(),
+            Some(sent_by.port()),
             &branch,
         );
         via.params.set("rport", None);
@@ -361,11 +362,13 @@ impl CallCore {
     }
 
     pub(super) fn contact_for(&self, call_id: CallId) -> String {
-        let transport = self
+        let (transport, sips) = self
             .calls
             .get(&call_id)
-            .map_or(Transport::Udp, |c| c.peer.transport);
-        contact_uri(self.config.sip_addr, transport)
+            .map_or((Transport::Udp, false), |c| {
+                (c.peer.transport, is_sips_request(&c.invite))
+            });
+        contact_uri(self.config.advertised(transport), transport, sips)
     }
 
     /// A response to `request` with our Server header.
@@ -403,8 +406,18 @@ pub(super) fn headers_only(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The Contact URI for calls over `transport`.
-pub(super) fn contact_uri(addr: SocketAddr, transport: Transport) -> String {
+/// Whether `request` was sent to a `sips:` URI (then our Contact must be one too, RFC 3261
+/// §12.1.1).
+pub(super) fn is_sips_request(request: &Message) -> bool {
+    request.request_uri().is_some_and(|uri| {
+        uri.get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sips:"))
+    })
+}
+
+/// The Contact URI for calls over `transport`: `sips:` when the caller used one, else (TLS to a
+/// `sip:` URI, as many phones do) `sip:` with `transport=tls`.
+pub(super) fn contact_uri(addr: SocketAddr, transport: Transport, sips: bool) -> String {
     let host = match addr.ip() {
         IpAddr::V6(v6) => format!("[{v6}]"),
         IpAddr::V4(v4) => v4.to_string(),
@@ -412,6 +425,8 @@ pub(super) fn contact_uri(addr: SocketAddr, transport: Transport) -> String {
     match transport {
         Transport::Udp => format!("<sip:tessera@{host}:{}>", addr.port()),
         Transport::Tcp => format!("<sip:tessera@{host}:{};transport=tcp>", addr.port()),
+        Transport::Tls if sips => format!("<sips:tessera@{host}:{}>", addr.port()),
+        Transport::Tls => format!("<sip:tessera@{host}:{};transport=tls>", addr.port()),
     }
 }
 

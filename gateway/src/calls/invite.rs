@@ -7,14 +7,16 @@ use std::time::Instant;
 use rand::Rng;
 use signaling::dial::Scheme;
 use signaling::dialog::Dialog;
-use signaling::sdp::{LocalMedia, SdpSession, SessionDescription};
+use signaling::sdp::crypto::MAX_MASTER_LEN;
+use signaling::sdp::{LocalMedia, LocalSrtpKeys, SdpSession, SessionDescription};
 use signaling::sip::{HeaderName, Message};
 use signaling::transaction::{Peer, TxnKey};
 use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
 use super::{
-    contact_uri, header, Call, CallCore, CallId, CoreOutput, MediaControls, Phase, Prompt, Target,
+    contact_uri, header, is_sips_request, Call, CallCore, CallId, CoreOutput, MediaControls, Phase,
+    Prompt, Target,
 };
 use crate::directory::TrustedDeviceRule;
 use crate::lobby::ParticipantClass;
@@ -247,6 +249,10 @@ impl CallCore {
             self.config.capabilities.clone(),
             local,
         );
+        // SDES keys travel in the SDP, so only over signalling nobody else can read.
+        if from.transport.is_secure() {
+            sdp.set_srtp_keys(Some(draw_srtp_keys()));
+        }
         let (local_sdp, negotiated, answer_in_ack) = if invite.body().is_empty() {
             let offer = sdp
                 .create_offer()
@@ -342,7 +348,11 @@ impl CallCore {
             self.ringing.insert(key.clone(), id);
             let ringing = self.response(invite, 180, Some(&local_tag)).with_header(
                 HeaderName::CONTACT,
-                contact_uri(self.config.sip_addr, from.transport),
+                contact_uri(
+                    self.config.advertised(from.transport),
+                    from.transport,
+                    is_sips_request(invite),
+                ),
             );
             self.respond(now, key, ringing);
         }
@@ -531,4 +541,17 @@ fn uri_user(uri: &str) -> Option<String> {
     let (user, _) = rest.split_once('@')?;
     let user = user.split(';').next().unwrap_or(user);
     (!user.is_empty()).then(|| user.to_owned())
+}
+
+/// Fresh SRTP master keys from the thread's cryptographically secure generator, seeded by the
+/// operating system (never the core's seeded generator, which tests make predictable).
+fn draw_srtp_keys() -> LocalSrtpKeys {
+    let mut keys = LocalSrtpKeys {
+        audio: [0; MAX_MASTER_LEN],
+        video: [0; MAX_MASTER_LEN],
+    };
+    let mut rng = rand::rng();
+    rng.fill(&mut keys.audio);
+    rng.fill(&mut keys.video);
+    keys
 }

@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use mixer::layout::LayoutMode;
-use signaling::sdp::{AudioCodec, Codec, NegotiatedSession};
+use rtp_session::srtp::{MediaKeys, ProtectionProfile, SrtpKeys};
+use signaling::sdp::{AudioCodec, Codec, NegotiatedSession, SrtpSuite};
 
 use super::{
     AudioSetup, CallCore, CallId, CoreOutput, DtmfDigit, MediaControl, MediaEvent, MeetingKey,
@@ -109,6 +110,7 @@ impl CallCore {
             },
             video,
             signalling_ip: call.peer.addr.ip(),
+            srtp: media_keys(call.negotiated.as_ref()),
         });
         // A call answered straight into the meeting joins its media now.
         if let Phase::InMeeting(key) = call.phase.clone() {
@@ -253,11 +255,41 @@ pub(super) fn video_setup(
     })
 }
 
+/// The SDES keys of a negotiation's streams, for the media task.
+fn media_keys(negotiated: Option<&NegotiatedSession>) -> MediaKeys {
+    let keys = |stream: Option<&signaling::sdp::NegotiatedMedia>| {
+        let srtp = stream?.srtp.as_ref()?;
+        let profile = match srtp.suite {
+            SrtpSuite::AesCm128HmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
+            SrtpSuite::AesCm128HmacSha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
+            SrtpSuite::AeadAes128Gcm => ProtectionProfile::AeadAes128Gcm,
+        };
+        SrtpKeys::new(
+            profile,
+            srtp.local_master.clone(),
+            srtp.remote_master.clone(),
+        )
+        .map_err(|e| tracing::warn!(error = %e, "negotiated SRTP keys unusable"))
+        .ok()
+    };
+    MediaKeys {
+        audio: keys(negotiated.and_then(|n| n.audio.as_ref())),
+        video: keys(negotiated.and_then(|n| n.video.as_ref())),
+    }
+}
+
+/// Remote RTP address, payload type, telephone-event type and the far end's SRTP key.
+pub(super) type AudioSetupKey = (Option<SocketAddr>, u8, Option<u8>, Option<Vec<u8>>);
+
 /// What of a negotiation the media task depends on (a change restarts it).
-pub(super) fn audio_setup_key(
-    n: &NegotiatedSession,
-) -> Option<(Option<SocketAddr>, u8, Option<u8>)> {
-    n.audio
-        .as_ref()
-        .map(|a| (a.remote_rtp, a.send.pt, a.telephone_event))
+/// The far end's SRTP key is part of it: a re-INVITE with a new key restarts the contexts.
+pub(super) fn audio_setup_key(n: &NegotiatedSession) -> Option<AudioSetupKey> {
+    n.audio.as_ref().map(|a| {
+        (
+            a.remote_rtp,
+            a.send.pt,
+            a.telephone_event,
+            a.srtp.as_ref().map(|s| s.remote_master.clone()),
+        )
+    })
 }

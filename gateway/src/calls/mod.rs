@@ -44,14 +44,14 @@ use signaling::limits::{LimitConfig, SourceLimits};
 use signaling::sdp::{AudioCodec, Capabilities, NegotiatedSession, SdpSession, SessionDescription};
 use signaling::session_timer::TimerPolicy;
 use signaling::sip::Message;
-use signaling::transaction::{Peer, TimerConfig, TransactionLayer, TxnKey};
+use signaling::transaction::{Peer, TimerConfig, TransactionLayer, Transport, TxnKey};
 use signaling::TenantKey;
 
 use crate::directory::DirectoryRead;
 use crate::lobby::{ParticipantClass, ParticipantId};
 use crate::metrics::Metrics;
 use auth::NonceBook;
-use dialog::{contact_uri, header, ALLOW};
+use dialog::{contact_uri, header, is_sips_request, ALLOW};
 use media::{audio_setup_key, MediaControls};
 use ports::PortPool;
 
@@ -63,6 +63,8 @@ const SUPPORTED: &str = signaling::session_timer::OPTION_TAG;
 pub struct CoreConfig {
     /// The SIP address we advertise in Via and Contact (`host:port`).
     pub sip_addr: SocketAddr,
+    /// The advertised TLS (`sips:`) address, when the TLS listener runs: Contact of TLS calls.
+    pub sip_tls_addr: Option<SocketAddr>,
     /// The address written in SDP `c=` lines.
     pub media_ip: IpAddr,
     /// RTP ports handed to calls.
@@ -96,11 +98,20 @@ pub struct CoreConfig {
 }
 
 impl CoreConfig {
+    /// The address we advertise to a peer on `transport` (the TLS listener's for TLS).
+    pub fn advertised(&self, transport: Transport) -> SocketAddr {
+        match (transport, self.sip_tls_addr) {
+            (Transport::Tls, Some(tls)) => tls,
+            _ => self.sip_addr,
+        }
+    }
+
     /// Defaults around the given advertised addresses: Opus, G.722 and G.711 (preferred in that
     /// order) + telephone-event + H.264, 10-minute lobby wait, 3 entry-queue attempts of 30 s each.
     pub fn new(sip_addr: SocketAddr, media_ip: IpAddr) -> Self {
         CoreConfig {
             sip_addr,
+            sip_tls_addr: None,
             media_ip,
             rtp_ports: 20000..=29999,
             pstn_trunks: Vec::new(),

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::task::PeerGuard;
 use mixer::codec::audio::{AudioCodec, AudioDecoder};
 use mixer::codec::h264::{EncodedFrame, EncoderConfig, H264Encoder};
 use mixer::frame::I420Frame;
@@ -76,7 +77,7 @@ impl Harness {
             LOCALHOST,
             audio,
             Some(video),
-            None,
+            PeerGuard::default(),
             events,
             meters.clone(),
         )

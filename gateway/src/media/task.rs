@@ -15,6 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use rtp_session::call as machine;
+use rtp_session::srtp::MediaKeys;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::debug;
@@ -70,10 +71,22 @@ pub struct CallMedia {
     task: JoinHandle<()>,
 }
 
+/// What guards a call's media against strangers: the one IP besides the SDP's that media may be
+/// learnt from (where the call's SIP came from), and the SDES SRTP keys (none: clear RTP).
+#[derive(Debug, Clone, Default)]
+pub struct PeerGuard {
+    /// Where the call's SIP signalling came from (a room system behind NAT sends from here).
+    pub signalling_ip: Option<IpAddr>,
+    /// SDES SRTP keys of each stream.
+    pub srtp: MediaKeys,
+}
+
 impl CallMedia {
     /// Binds `bind_ip:audio.local_port` and, with video, `bind_ip:video.local_port` (UDP; each
     /// also the next port for RTCP when not 0), starts the task, returns the handle. Media is
-    /// learnt only from the SDP's IP or `signalling_ip` (see `rtp_session::call::LATCH_WINDOW`).
+    /// learnt only from the SDP's IP or the guard's `signalling_ip` (see
+    /// `rtp_session::call::LATCH_WINDOW`); its `srtp` keys SDES streams (their datagrams are
+    /// protected and unprotected in the machine).
     ///
     /// Port 0 binds an ephemeral port (see [`local_addr`](Self::local_addr)) with RTCP muxed on
     /// it only. Each RTP stream sent gets a random SSRC, initial sequence number and initial
@@ -87,7 +100,7 @@ impl CallMedia {
         bind_ip: IpAddr,
         audio: AudioSetup,
         video: Option<VideoSetup>,
-        signalling_ip: Option<IpAddr>,
+        guard: PeerGuard,
         events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
         meters: Meters,
     ) -> io::Result<CallMedia> {
@@ -107,7 +120,8 @@ impl CallMedia {
             video_rtcp_socket: video_sockets.as_ref().is_some_and(|v| v.rtcp.is_some()),
             audio,
             video,
-            signalling_ip,
+            signalling_ip: guard.signalling_ip,
+            srtp: guard.srtp,
             seeds: machine::Seeds {
                 audio_ssrc: rand::random(),
                 audio_sequence: rand::random(),

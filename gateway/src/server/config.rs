@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::calls::CoreConfig;
 use crate::http::throttle::ThrottleConfig;
+use crate::server::tls::TlsFiles;
 use signaling::limits::LimitConfig;
 
 /// Why the configuration cannot be used.
@@ -59,9 +60,29 @@ pub struct ServeOptions {
     /// SIP listen address, UDP and TCP on the same port [default: 0.0.0.0:5060].
     #[arg(long)]
     pub sip_listen: Option<SocketAddr>,
+    /// SIP over TLS (`sips:`) listen address; the listener runs when --tls-cert and --tls-key
+    /// are given [default: the SIP listen IP, port 5061].
+    #[arg(long)]
+    pub sip_tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for SIP over TLS (re-read on SIGHUP).
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (re-read on SIGHUP).
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
     /// Admin API / health / metrics listen address [default: 127.0.0.1:8080].
     #[arg(long)]
     pub http_listen: Option<SocketAddr>,
+    /// Serve the admin API over HTTPS with --tls-cert/--tls-key.
+    #[arg(long)]
+    #[serde(default)]
+    pub admin_tls: bool,
+    /// Allow the admin API on a non-loopback address without --admin-tls (its token then
+    /// crosses the network in clear text: only behind a TLS-terminating proxy or on a private
+    /// network).
+    #[arg(long)]
+    #[serde(default)]
+    pub allow_plaintext_admin: bool,
     /// Operator token for the admin API (else TESSERA_ADMIN_TOKEN, else generated and stored
     /// beside the database with mode 0600).
     #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
@@ -156,6 +177,10 @@ pub struct ServeConfig {
     pub sip_listen: SocketAddr,
     /// HTTP socket address.
     pub http_listen: SocketAddr,
+    /// The TLS listener's address and certificate files, when SIP over TLS is on.
+    pub sip_tls: Option<(SocketAddr, TlsFiles)>,
+    /// The certificate files the admin API serves HTTPS with (`--admin-tls`).
+    pub admin_tls: Option<TlsFiles>,
     /// Explicit admin token, if any.
     pub admin_token: Option<String>,
     /// Seed the demo.
@@ -276,11 +301,46 @@ impl ServeOptions {
             flags.sip_limits_exempt.clone()
         };
         let admin_throttle = admin_throttle(&flags, &file)?;
+        let tls_files = match (
+            flags.tls_cert.or(file.tls_cert),
+            flags.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err(invalid("tls-cert", "--tls-cert and --tls-key go together")),
+        };
+        let admin_tls = match (flags.admin_tls || file.admin_tls, &tls_files) {
+            (false, _) => None,
+            (true, Some(files)) => Some(files.clone()),
+            (true, None) => return Err(invalid("admin-tls", "needs --tls-cert and --tls-key")),
+        };
+        let plaintext_allowed = flags.allow_plaintext_admin || file.allow_plaintext_admin;
+        if admin_tls.is_none() && !http_listen.ip().is_loopback() && !plaintext_allowed {
+            return Err(invalid(
+                "http-listen",
+                format!(
+                    "{http_listen} is reachable from the network, and the admin API would take its \
+                     token in clear text: add --admin-tls (with --tls-cert/--tls-key), bind to \
+                     127.0.0.1, or accept the risk with --allow-plaintext-admin"
+                ),
+            ));
+        }
+        let sip_tls_listen = flags.sip_tls_listen.or(file.sip_tls_listen);
+        let sip_tls = match tls_files {
+            Some(files) => Some((
+                sip_tls_listen.unwrap_or(SocketAddr::new(sip_listen.ip(), 5061)),
+                files,
+            )),
+            None if sip_tls_listen.is_none() => None,
+            None => return Err(invalid("sip-tls-listen", "needs --tls-cert and --tls-key")),
+        };
         Ok(ServeConfig {
             admin_throttle,
             db: flags.db.or(file.db),
             sip_listen,
             http_listen,
+            sip_tls,
+            admin_tls,
             admin_token: flags.admin_token.or(file.admin_token),
             demo: flags.demo || file.demo,
             core,
@@ -474,6 +534,67 @@ mod tests {
         }
         .resolve()
         .is_err());
+    }
+
+    #[test]
+    fn admin_api_on_the_network_needs_tls_or_an_explicit_flag() {
+        let exposed = || ServeOptions {
+            http_listen: Some("0.0.0.0:8080".parse().unwrap()),
+            ..ServeOptions::default()
+        };
+        let err = exposed().resolve().unwrap_err();
+        assert!(err.to_string().contains("--admin-tls"), "{err}");
+        let allowed = ServeOptions {
+            allow_plaintext_admin: true,
+            ..exposed()
+        };
+        assert_eq!(allowed.resolve().unwrap().admin_tls, None);
+        let err = ServeOptions {
+            admin_tls: true,
+            ..exposed()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.to_string().starts_with("invalid admin-tls"), "{err}");
+        let files = ServeOptions {
+            admin_tls: true,
+            tls_cert: Some("/etc/tessera/cert.pem".into()),
+            tls_key: Some("/etc/tessera/key.pem".into()),
+            ..exposed()
+        }
+        .resolve()
+        .unwrap();
+        let expected = TlsFiles {
+            cert: "/etc/tessera/cert.pem".into(),
+            key: "/etc/tessera/key.pem".into(),
+        };
+        assert_eq!(files.admin_tls, Some(expected.clone()));
+        assert_eq!(
+            files.sip_tls,
+            Some(("0.0.0.0:5061".parse().unwrap(), expected)),
+            "the TLS listener defaults to port 5061"
+        );
+    }
+
+    #[test]
+    fn tls_options_come_in_pairs() {
+        let err = ServeOptions {
+            tls_cert: Some("c.pem".into()),
+            ..ServeOptions::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.to_string().contains("go together"), "{err}");
+        let err = ServeOptions {
+            sip_tls_listen: Some("0.0.0.0:5061".parse().unwrap()),
+            ..ServeOptions::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid sip-tls-listen"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod config;
 mod directory_sync;
+pub mod tls;
 mod transport;
 
 use std::collections::{HashMap, HashSet};
@@ -33,8 +34,10 @@ use crate::media::h264_rtp::VideoFormat;
 use crate::media::load::LoadMeter;
 use crate::media::pool::{machine_workers, WorkerPool};
 use crate::media::slate::{self, SlateConfig, SlateStudio};
-use crate::media::task::{CallMedia, Meters};
+use crate::media::task::{CallMedia, Meters, PeerGuard};
+use axum::serve::ListenerExt;
 pub use config::{ConfigError, ServeConfig, ServeOptions};
+use tls::{HttpsListener, TlsError, TlsReloader};
 use transport::{Inbound, SipSockets};
 
 /// The demo meeting's synthetic participants (the meeting engine draws and voices them).
@@ -63,6 +66,9 @@ pub enum ServeError {
     /// The directory could not be read into memory.
     #[error(transparent)]
     DirectoryRead(#[from] ReadError),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The admin token could not be set up.
     #[error(transparent)]
     Token(#[from] http::token::TokenError),
@@ -107,7 +113,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let metrics = crate::metrics::Metrics::new().map_err(ServeError::Metrics)?;
 
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(4096);
-    let (sockets, sip_local) = SipSockets::bind(config.sip_listen, inbound_tx)
+    let (sockets, sip_local) = SipSockets::bind(config.sip_listen, inbound_tx.clone())
         .await
         .map_err(|source| ServeError::Bind {
             what: "SIP",
@@ -117,6 +123,35 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let mut core_config = config.core.clone();
     if core_config.sip_addr.port() == 0 {
         core_config.sip_addr.set_port(sip_local.port());
+    }
+    // One certificate for SIP and the admin API, reloaded together on SIGHUP.
+    let tls = match config
+        .sip_tls
+        .as_ref()
+        .map(|(_, files)| files)
+        .or(config.admin_tls.as_ref())
+    {
+        Some(files) => {
+            let tls = TlsReloader::new(files.clone())?;
+            spawn_certificate_reload(tls.clone());
+            Some(tls)
+        }
+        None => None,
+    };
+    if let (Some((addr, _)), Some(tls)) = (&config.sip_tls, &tls) {
+        let tls_local = sockets
+            .bind_tls(*addr, tls.clone(), inbound_tx)
+            .await
+            .map_err(|source| ServeError::Bind {
+                what: "SIP TLS",
+                addr: *addr,
+                source,
+            })?;
+        core_config.sip_tls_addr = Some(std::net::SocketAddr::new(
+            core_config.sip_addr.ip(),
+            tls_local.port(),
+        ));
+        tracing::info!(addr = %tls_local, "SIP over TLS listening");
     }
     let sip_advertised = core_config.sip_addr;
     let media_bind = config.sip_listen.ip();
@@ -181,7 +216,16 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     });
     // With the peer's address, for the admin token throttle.
     let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let http_task = tokio::spawn(async move { axum::serve(listener, router).await });
+    let http_task = match tls.filter(|_| config.admin_tls.is_some()) {
+        Some(tls) => {
+            // `tap_io` (a no-op tap) is what gives a custom listener axum's `ConnectInfo`.
+            let listener = HttpsListener::new(listener, tls)
+                .map_err(ServeError::Http)?
+                .tap_io(|_| {});
+            tokio::spawn(async move { axum::serve(listener, router).await })
+        }
+        None => tokio::spawn(async move { axum::serve(listener, router).await }),
+    };
     ready.store(true, Ordering::SeqCst);
     tracing::info!(sip = %sip_local, http = %http_local, "tessera is listening (SIP over UDP and TCP)");
 
@@ -210,6 +254,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     video,
                     signalling_ip,
                     stats,
+                    srtp,
                 } => {
                     let meters = Meters {
                         stats,
@@ -221,7 +266,10 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         media_bind,
                         audio,
                         video,
-                        Some(signalling_ip),
+                        PeerGuard {
+                            signalling_ip: Some(signalling_ip),
+                            srtp,
+                        },
                         media_tx.clone(),
                         meters,
                     )
@@ -470,6 +518,29 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+/// Re-reads the TLS certificate and key on SIGHUP: new connections get the new certificate,
+/// established ones (and their calls) keep theirs.
+fn spawn_certificate_reload(tls: TlsReloader) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            tracing::warn!(error = %e, "no SIGHUP handler; certificates load at start only");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "TLS reload failed; the old certificate stays")
+                }
+            }
+        }
+    });
 }
 
 #[cfg(test)]

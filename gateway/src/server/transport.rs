@@ -1,8 +1,10 @@
-//! The SIP sockets: one UDP socket and one TCP listener on the same address. Inbound datagrams and
-//! TCP frames go to the core task as [`Inbound`]; outbound bytes are sent by [`SipSockets::send`].
+//! The SIP sockets: one UDP socket and one TCP listener on the same address, and optionally a
+//! TLS listener (`sips:`) on its own. Inbound datagrams and stream frames go to the core task as
+//! [`Inbound`]; outbound bytes are sent by [`SipSockets::send`].
 //!
-//! Owns sockets and TCP connections (framing with [`StreamFramer`], RFC 5626 keep-alive pongs,
-//! per-connection writer tasks). It must not interpret SIP beyond framing.
+//! Owns sockets and TCP/TLS connections (framing with [`StreamFramer`], the same for both, RFC
+//! 5626 keep-alive pongs, per-connection writer tasks). It must not interpret SIP beyond framing;
+//! certificates are [`super::tls`]'s.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use signaling::sip::{Framed, Message, StreamFramer, KEEPALIVE_PONG};
 use signaling::transaction::{Peer, Transport};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
@@ -18,6 +20,7 @@ use tokio::sync::mpsc;
 const MAX_TCP_CONNECTIONS: usize = 4096;
 /// Queued outbound messages per TCP connection before the connection is considered stuck.
 const TCP_WRITE_QUEUE: usize = 256;
+use super::tls::{TlsReloader, HANDSHAKE_TIMEOUT as TLS_HANDSHAKE_TIMEOUT};
 
 /// Something that arrived on a SIP socket.
 #[derive(Debug)]
@@ -53,6 +56,20 @@ impl SipSockets {
         Ok((SipSockets { udp, tcp_writers }, local))
     }
 
+    /// Binds the TLS listener on `addr` (its connections are sent on like TCP ones) and starts
+    /// accepting; returns the bound address.
+    pub async fn bind_tls(
+        &self,
+        addr: SocketAddr,
+        tls: TlsReloader,
+        inbound: mpsc::Sender<Inbound>,
+    ) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        tokio::spawn(accept_tls(listener, tls, inbound, self.tcp_writers.clone()));
+        Ok(local)
+    }
+
     /// Sends `bytes` to `to` (for TCP, over the connection from that address; dropped with a
     /// warning if it has closed, since we do not open connections back to room systems).
     pub async fn send(&self, to: Peer, bytes: Vec<u8>) {
@@ -62,7 +79,8 @@ impl SipSockets {
                     tracing::warn!(%to, error = %e, "UDP send failed");
                 }
             }
-            Transport::Tcp => {
+            // TLS connections are streams too, keyed by the peer address like TCP ones.
+            Transport::Tcp | Transport::Tls => {
                 let writer = self
                     .tcp_writers
                     .lock()
@@ -110,29 +128,80 @@ async fn receive_udp(socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
 
 async fn accept_tcp(listener: TcpListener, inbound: mpsc::Sender<Inbound>, writers: Writers) {
     loop {
-        let (stream, from) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!(error = %e, "TCP accept failed");
-                continue;
-            }
-        };
-        let count = writers.lock().map(|w| w.len()).unwrap_or(usize::MAX);
-        if count >= MAX_TCP_CONNECTIONS {
-            tracing::warn!(%from, "too many TCP connections; closing");
+        let Some((stream, from)) = accept(&listener, &writers).await else {
             continue;
-        }
-        tokio::spawn(serve_tcp(stream, from, inbound.clone(), writers.clone()));
+        };
+        tokio::spawn(serve_stream(
+            stream,
+            Peer {
+                transport: Transport::Tcp,
+                addr: from,
+            },
+            inbound.clone(),
+            writers.clone(),
+        ));
     }
 }
 
-async fn serve_tcp(
-    stream: TcpStream,
-    from: SocketAddr,
+async fn accept_tls(
+    listener: TcpListener,
+    tls: TlsReloader,
     inbound: mpsc::Sender<Inbound>,
     writers: Writers,
 ) {
-    let (mut reader, mut writer) = stream.into_split();
+    loop {
+        let Some((stream, from)) = accept(&listener, &writers).await else {
+            continue;
+        };
+        // The certificate in use now (SIGHUP swaps it for later connections only).
+        let acceptor = tls.acceptor();
+        let (inbound, writers) = (inbound.clone(), writers.clone());
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::info!(%from, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!(%from, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let peer = Peer {
+                transport: Transport::Tls,
+                addr: from,
+            };
+            serve_stream(stream, peer, inbound, writers).await;
+        });
+    }
+}
+
+/// The next connection, or `None` when accepting failed or too many are open (it is closed).
+async fn accept(listener: &TcpListener, writers: &Writers) -> Option<(TcpStream, SocketAddr)> {
+    let (stream, from) = match listener.accept().await {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            tracing::warn!(error = %e, "TCP accept failed");
+            return None;
+        }
+    };
+    let count = writers.lock().map(|w| w.len()).unwrap_or(usize::MAX);
+    if count >= MAX_TCP_CONNECTIONS {
+        tracing::warn!(%from, "too many stream connections; closing");
+        return None;
+    }
+    Some((stream, from))
+}
+
+/// One TCP or TLS connection: frames in, queued messages out.
+async fn serve_stream<S>(stream: S, peer: Peer, inbound: mpsc::Sender<Inbound>, writers: Writers)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let from = peer.addr;
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_WRITE_QUEUE);
     if let Ok(mut w) = writers.lock() {
         w.insert(from, tx.clone());
@@ -142,12 +211,12 @@ async fn serve_tcp(
             if writer.write_all(&bytes).await.is_err() {
                 break;
             }
+            // TLS buffers records; a SIP message must leave now.
+            if writer.flush().await.is_err() {
+                break;
+            }
         }
     });
-    let peer = Peer {
-        transport: Transport::Tcp,
-        addr: from,
-    };
     let mut framer = StreamFramer::default();
     let mut buf = vec![0u8; 16 * 1024];
     'read: loop {
@@ -161,7 +230,7 @@ async fn serve_tcp(
                 Ok(Some(item)) => item,
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::info!(%from, error = %e, "closing TCP connection: stream out of step");
+                    tracing::info!(%peer, error = %e, "closing stream connection: out of step");
                     break 'read;
                 }
             };

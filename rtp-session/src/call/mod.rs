@@ -13,6 +13,9 @@
 //!   RTCP. Without rtcp-mux our RTCP goes to both the peer's RTP port and the port after it
 //!   until its first RTCP shows which one it reads ([`port`]). RTCP muxed on an RTP port is told
 //!   apart by RFC 5761 §4.
+//! - **SRTP** (SDES streams): every datagram is unprotected before anything else looks at it; one
+//!   that does not authenticate is dropped and counted, so it can neither latch nor reach the
+//!   meeting. What we send is protected as it leaves ([`protection`]).
 //! - **Entry queue**: prompts paced one packet per [`PACKET_INTERVAL`] tick; RFC 4733 key presses
 //!   reported once each ([`Event::Media`]).
 //! - **Slates**: between [`Input::ShowSlate`] and the next join the call's video shows the slate
@@ -39,6 +42,7 @@
 mod audio;
 mod feedback;
 mod port;
+mod protection;
 mod slates;
 mod types;
 
@@ -61,6 +65,7 @@ pub use audio::ENGINE_FRAME;
 use audio::{AudioIn, AudioOut, AudioPacket};
 pub use port::LATCH_WINDOW;
 use port::{Admission, Port};
+use protection::Protection;
 use slates::{VideoSource, Watching};
 pub use types::{
     Config, Counters, EngineRequest, Event, Input, Participant, Seeds, SlateRequest, SocketId,
@@ -141,6 +146,8 @@ pub struct CallMedia {
     /// [`MediaEvent::Inactive`] was reported (once per call).
     inactive_reported: bool,
     counters: Counters,
+    /// SRTP at the datagram boundary (SDES streams).
+    protection: Protection,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -157,6 +164,7 @@ impl CallMedia {
             video_rtcp_socket,
             signalling_ip,
             seeds,
+            srtp,
         } = config;
         let latch_until = now + LATCH_WINDOW;
         let codec = mixer_codec(audio.codec);
@@ -224,6 +232,7 @@ impl CallMedia {
             last_heard: now,
             inactive_reported: false,
             counters: Counters::default(),
+            protection: Protection::new(&cname, &srtp),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             cname,
@@ -245,7 +254,12 @@ impl CallMedia {
     /// The next datagram to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        while let Some(transmit) = self.transmits.pop_front() {
+            if let Some(transmit) = self.protection.protect(&self.cname, transmit) {
+                return Some(transmit);
+            }
+        }
+        None
     }
 
     /// The next event to act on.
@@ -281,6 +295,16 @@ impl CallMedia {
         from: SocketAddr,
         datagram: &[u8],
     ) {
+        // SRTP first: nothing (latching included) looks at a packet that does not authenticate.
+        let datagram = match self.protection.unprotect(socket, datagram) {
+            Ok(plain) => plain,
+            Err(e) => {
+                self.counters.srtp_rejected_packets += 1;
+                trace!(cname = %self.cname, %from, error = %e, "SRTP packet rejected");
+                return;
+            }
+        };
+        let datagram = &*datagram;
         match socket {
             SocketId::AudioRtp => self.audio_datagram(now, datagram, from),
             SocketId::AudioRtcp => self.rtcp_datagram(now, Stream::Audio, datagram, from, false),

@@ -10,6 +10,7 @@ use mixer::layout::LayoutMode;
 
 use crate::api::{AudioSetup, MediaControl, MediaEvent, Prompt, Slate, VideoSetup};
 use crate::h264_rtp::VideoFormat;
+use crate::srtp::MediaKeys;
 
 /// A participant's media identity inside one meeting engine.
 pub type Participant = u64;
@@ -78,6 +79,8 @@ pub struct Config {
     pub signalling_ip: Option<IpAddr>,
     /// Initial values of our streams.
     pub seeds: Seeds,
+    /// SDES SRTP keys of each stream (none: clear RTP).
+    pub srtp: MediaKeys,
 }
 
 /// What the call core, the meeting engine, the slate studio and the decoder tell the machine.
@@ -228,4 +231,7 @@ pub struct Counters {
     /// RTP and RTCP packets dropped because they came from neither the peer's latched source
     /// nor, before it was learnt, an address the peer may send from (RTP Bleed attempts).
     pub foreign_packets: u64,
+    /// Datagrams on an SRTP stream that did not authenticate (or replayed one), dropped before
+    /// anything looked at them.
+    pub srtp_rejected_packets: u64,
 }

@@ -18,6 +18,7 @@ use rtp_session::call::{CallMedia, Config, Event, Input, Seeds, SocketId, Transm
 use rtp_session::h264_rtp::VideoFormat;
 use rtp_session::rtcp::{self, RtcpEvent, RtcpOut};
 use rtp_session::rtp::{self, RtpHeader};
+use rtp_session::srtp::{MediaKeys, ProtectionProfile, SrtpKeys, SrtpStream};
 use rtp_session::video::VideoOut;
 
 /// The gateway's sockets (documentation addresses: nothing is ever sent anywhere).
@@ -439,6 +440,8 @@ pub struct CallSetup {
     pub fir: bool,
     /// Where the call's SIP signalling came from.
     pub signalling_ip: Option<std::net::IpAddr>,
+    /// SDES SRTP with this profile on both streams (the VTC protects and unprotects too).
+    pub srtp: Option<ProtectionProfile>,
 }
 
 impl Default for CallSetup {
@@ -451,6 +454,7 @@ impl Default for CallSetup {
             pli: true,
             fir: false,
             signalling_ip: Some(VTC_AUDIO.ip()),
+            srtp: None,
         }
     }
 }
@@ -471,8 +475,26 @@ pub struct Pair {
     pub to_vtc: Link,
     /// Everything the gateway's machine reported, with when.
     pub events: Vec<(Instant, Event)>,
-    /// Everything the gateway sent, with when (before the link).
+    /// Everything the gateway sent, with when (before the link; SRTP-protected when keyed).
     pub transmits: Vec<(Instant, Transmit)>,
+    /// The VTC's SRTP contexts (audio, video) on an SRTP call.
+    vtc_srtp: Option<[SrtpStream; 2]>,
+}
+
+/// The master keys of an SRTP test call: the gateway's and the VTC's.
+fn test_keys(profile: ProtectionProfile) -> (Vec<u8>, Vec<u8>) {
+    let len = profile.key_len() + profile.salt_len();
+    (vec![0x6A; len], vec![0x7C; len])
+}
+
+/// Which of the VTC's two SRTP streams a gateway address belongs to, and whether it is RTCP's.
+fn srtp_stream_of(gateway: SocketAddr) -> (usize, bool) {
+    match gateway {
+        GW_AUDIO => (0, false),
+        GW_AUDIO_RTCP => (0, true),
+        GW_VIDEO => (1, false),
+        _ => (1, true),
+    }
 }
 
 /// The wall-clock time the harness pretends it is at the origin (an arbitrary fixed date).
@@ -512,6 +534,17 @@ impl Pair {
             audio_rtcp_socket: true,
             video_rtcp_socket: true,
             signalling_ip: setup.signalling_ip,
+            srtp: match setup.srtp {
+                Some(profile) => {
+                    let (ours, theirs) = test_keys(profile);
+                    let keys = SrtpKeys::new(profile, ours, theirs).expect("test keys");
+                    MediaKeys {
+                        audio: Some(keys.clone()),
+                        video: Some(keys),
+                    }
+                }
+                None => MediaKeys::default(),
+            },
             seeds: Seeds {
                 audio_ssrc: 0xA0D1_0000,
                 audio_sequence: 100,
@@ -532,6 +565,14 @@ impl Pair {
             to_vtc: Link::clean(seed.wrapping_add(1)),
             events: Vec::new(),
             transmits: Vec::new(),
+            vtc_srtp: setup.srtp.map(|profile| {
+                let (gateway, vtc) = test_keys(profile);
+                let keys = SrtpKeys::new(profile, vtc, gateway).expect("test keys");
+                [
+                    SrtpStream::new(&keys).expect("contexts"),
+                    SrtpStream::new(&keys).expect("contexts"),
+                ]
+            }),
         }
     }
 
@@ -595,7 +636,13 @@ impl Pair {
             self.gateway
                 .handle_datagram(at, socket, datagram.from, &datagram.bytes);
         }
-        for datagram in self.to_vtc.deliver(at) {
+        for mut datagram in self.to_vtc.deliver(at) {
+            if let Some(streams) = &mut self.vtc_srtp {
+                let (stream, rtcp) = srtp_stream_of(datagram.from);
+                datagram.bytes = streams[stream]
+                    .unprotect(&datagram.bytes, rtcp)
+                    .expect("the gateway's SRTP authenticates at the VTC");
+            }
             self.vtc.receive(at, datagram);
         }
         if self.gateway.poll_timeout().is_some_and(|t| t <= at) {
@@ -625,7 +672,13 @@ impl Pair {
         while let Some(e) = self.gateway.poll_event() {
             self.events.push((self.now, e));
         }
-        for datagram in self.vtc.outbox.drain(..) {
+        for mut datagram in self.vtc.outbox.drain(..) {
+            if let Some(streams) = &mut self.vtc_srtp {
+                let (stream, rtcp) = srtp_stream_of(datagram.to);
+                datagram.bytes = streams[stream]
+                    .protect(&datagram.bytes, rtcp)
+                    .expect("the VTC protects");
+            }
             self.to_gateway.send(self.now, datagram);
         }
     }

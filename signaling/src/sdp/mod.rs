@@ -32,21 +32,26 @@
 //!   except that an audio codec whose telephone-event clock the offer also carries wins over one
 //!   without, because the entry queue needs RFC 4733 DTMF.
 //! - Only the first audio and the first main video m-line are used. BFCP, a second (`a=content:slides`)
-//!   video, far-end camera control and SRTP-only (`RTP/SAVP`) m-lines are answered with port 0 for
-//!   now; content sharing is future work, not an oversight.
+//!   video and far-end camera control are answered with port 0 for now; content sharing is future
+//!   work, not an oversight.
+//! - `RTP/SAVP` and `RTP/SAVPF` (SDES, [`crypto`]) are answered only when the caller gave the
+//!   session keys ([`SdpSession::set_srtp_keys`]), which the gateway does only for signalling it
+//!   may send keys over; otherwise they get port 0 like any stream we cannot take.
 
 pub mod codec;
+pub mod crypto;
 pub mod h264;
 mod negotiate;
 mod negotiated;
 pub mod text;
 
 pub use codec::{AudioCodec, Capabilities, Codec, RtcpFeedback};
+pub use crypto::{CryptoAttribute, CryptoError, SrtpSuite};
 pub use h264::{H264Level, H264Profile, ProfileLevelId};
 pub use negotiate::{LocalMedia, SdpSession};
 pub use negotiated::{
-    Direction, MediaKind, NegotiatedH264, NegotiatedMedia, NegotiatedSession, PayloadMapping,
-    RejectedMedia,
+    Direction, LocalSrtpKeys, MediaKind, NegotiatedH264, NegotiatedMedia, NegotiatedSession,
+    NegotiatedSrtp, PayloadMapping, RejectedMedia,
 };
 pub use text::SessionDescription;
 

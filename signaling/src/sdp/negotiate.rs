@@ -6,10 +6,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::codec::{self, AudioCodec, Capabilities, Codec, Format, RtcpFeedback};
+use super::crypto::CryptoAttribute;
 use super::h264::{answer_level, H264Fmtp};
 use super::negotiated::{
-    Direction, MediaKind, NegotiatedH264, NegotiatedMedia, NegotiatedSession, PayloadMapping,
-    RejectedMedia,
+    Direction, LocalSrtpKeys, MediaKind, NegotiatedH264, NegotiatedMedia, NegotiatedSession,
+    NegotiatedSrtp, PayloadMapping, RejectedMedia,
 };
 use super::text::{Connection, MediaDescription, Origin, SessionDescription};
 use super::SdpError;
@@ -45,6 +46,8 @@ pub struct SdpSession {
     last_sent: Option<SessionDescription>,
     pending_offer: Option<SessionDescription>,
     current: Option<NegotiatedSession>,
+    /// Our SRTP master keys; `None` refuses `RTP/SAVP(F)` m-lines (keys may not travel here).
+    srtp_keys: Option<LocalSrtpKeys>,
 }
 
 /// What was picked from one m-section's formats.
@@ -77,7 +80,16 @@ impl SdpSession {
             last_sent: None,
             pending_offer: None,
             current: None,
+            srtp_keys: None,
         }
+    }
+
+    /// Our SRTP master keys for SDES (RFC 4568), which lets answers accept `RTP/SAVP` and
+    /// `RTP/SAVPF` m-lines; `None` (the default) refuses them. The caller draws the keys and
+    /// decides whether keys may travel in this call's signalling at all (only over TLS, unless
+    /// the tenant allows otherwise).
+    pub fn set_srtp_keys(&mut self, keys: Option<LocalSrtpKeys>) {
+        self.srtp_keys = keys;
     }
 
     /// What we are willing to do on every stream: `SendOnly` to put the far end on hold, `SendRecv`
@@ -223,7 +235,13 @@ impl SdpSession {
                 None => Err(format!("{} media is not used", ours.media)),
                 Some(kind) => self
                     .select(kind, &codec::formats(theirs), Picking::AnswerOrder)
-                    .and_then(|selected| self.build_stream(index, kind, answer, theirs, selected)),
+                    .and_then(|selected| self.build_stream(index, kind, answer, theirs, selected))
+                    .and_then(|mut stream| {
+                        if is_sdes_rtp(&ours.proto) {
+                            stream.srtp = Some(answered_crypto(ours, theirs)?);
+                        }
+                        Ok(stream)
+                    }),
             };
             match outcome {
                 Ok(stream) => match stream.kind {
@@ -273,12 +291,13 @@ impl SdpSession {
         if media.port == 0 {
             return Err("disabled in the offer (port 0)".into());
         }
-        if !is_plain_rtp(&media.proto) {
-            return Err(format!(
-                "transport {} is not supported (SRTP is not implemented yet)",
-                media.proto
-            ));
-        }
+        let srtp = if is_plain_rtp(&media.proto) {
+            None
+        } else if is_sdes_rtp(&media.proto) {
+            Some(self.answer_crypto(kind, media)?)
+        } else {
+            return Err(format!("transport {} is not supported", media.proto));
+        };
         let content_main = match kind {
             MediaKind::Audio if so_far.audio.is_some() => {
                 return Err("only one audio stream is used".into())
@@ -302,7 +321,8 @@ impl SdpSession {
             }
         };
         let selected = self.select(kind, &codec::formats(media), Picking::OurPreference)?;
-        let stream = self.build_stream(index, kind, offer, media, selected)?;
+        let mut stream = self.build_stream(index, kind, offer, media, selected)?;
+        stream.srtp = srtp;
         let section = self.section(&SectionSpec {
             kind,
             proto: &media.proto,
@@ -311,8 +331,36 @@ impl SdpSession {
             rtcp_mux: stream.rtcp_mux,
             direction: stream.direction,
             content_main,
+            srtp: stream.srtp.as_ref(),
         });
         Ok((stream, section))
+    }
+
+    /// The SRTP keys of an offered `RTP/SAVP(F)` m-line: the offerer's first usable `a=crypto`
+    /// line, answered with the same tag and suite and our key for this kind of stream.
+    fn answer_crypto(
+        &self,
+        kind: MediaKind,
+        media: &MediaDescription,
+    ) -> Result<NegotiatedSrtp, String> {
+        let Some(keys) = &self.srtp_keys else {
+            return Err(format!(
+                "{} needs SDES keys, which are only exchanged over TLS",
+                media.proto
+            ));
+        };
+        let offered = CryptoAttribute::select(media.attribute_values("crypto"))
+            .map_err(|e| format!("no usable a=crypto line ({e})"))?;
+        let ours = match kind {
+            MediaKind::Audio => &keys.audio,
+            MediaKind::Video => &keys.video,
+        };
+        Ok(NegotiatedSrtp {
+            tag: offered.tag,
+            suite: offered.suite,
+            remote_master: offered.master,
+            local_master: ours[..offered.suite.master_len()].to_vec(),
+        })
     }
 
     fn select(
@@ -518,6 +566,7 @@ impl SdpSession {
                 .attribute_values("ptime")
                 .next()
                 .and_then(|p| p.trim().parse().ok()),
+            srtp: None,
         })
     }
 
@@ -598,6 +647,35 @@ fn media_kind(media: &MediaDescription) -> Option<MediaKind> {
 
 fn is_plain_rtp(proto: &str) -> bool {
     proto.eq_ignore_ascii_case("RTP/AVP") || proto.eq_ignore_ascii_case("RTP/AVPF")
+}
+
+/// The SDES profiles (RFC 4568 keys in `a=crypto`); `UDP/TLS/RTP/SAVPF` is DTLS-SRTP, not this.
+fn is_sdes_rtp(proto: &str) -> bool {
+    proto.eq_ignore_ascii_case("RTP/SAVP") || proto.eq_ignore_ascii_case("RTP/SAVPF")
+}
+
+/// The SRTP of an SDES stream we offered (a re-offer keeps its keys): our own `a=crypto` line
+/// and the one the answer chose, which must echo our tag and suite (RFC 4568 §7.1.3).
+fn answered_crypto(
+    ours: &MediaDescription,
+    theirs: &MediaDescription,
+) -> Result<NegotiatedSrtp, String> {
+    let offered = CryptoAttribute::select(ours.attribute_values("crypto"))
+        .map_err(|e| format!("our offer has no usable a=crypto line ({e})"))?;
+    let answered = CryptoAttribute::select(theirs.attribute_values("crypto"))
+        .map_err(|e| format!("the answer has no usable a=crypto line ({e})"))?;
+    if (answered.tag, answered.suite) != (offered.tag, offered.suite) {
+        return Err(format!(
+            "the answer's a=crypto ({} {}) is not the line we offered",
+            answered.tag, answered.suite
+        ));
+    }
+    Ok(NegotiatedSrtp {
+        tag: offered.tag,
+        suite: offered.suite,
+        remote_master: answered.master,
+        local_master: offered.master,
+    })
 }
 
 /// `a=rtcp:<port> [IN IP4 <addr>]` (RFC 3605).

@@ -2,9 +2,11 @@
 //! accepted stream, the rejected m-lines, and media [`Direction`]s. Plain data, no behaviour beyond
 //! small derived facts (resolution implied by a level, who sends).
 
+use std::fmt;
 use std::net::SocketAddr;
 
 use super::codec::{Codec, RtcpFeedback};
+use super::crypto::{SrtpSuite, MAX_MASTER_LEN};
 use super::h264::{max_resolution, H264Level, H264Profile, LevelLimits, ProfileLevelId};
 use super::text::{MediaDescription, SessionDescription};
 
@@ -179,6 +181,48 @@ pub struct NegotiatedMedia {
     pub send_bitrate_bps: u64,
     /// The far end's `a=ptime`, if any (audio).
     pub remote_ptime_ms: Option<u32>,
+    /// SDES SRTP keys, for an `RTP/SAVP(F)` stream; `None` is clear RTP.
+    pub srtp: Option<NegotiatedSrtp>,
+}
+
+/// The SRTP of one SDES stream (RFC 4568): the suite both sides use and each side's master key
+/// and salt (each side encrypts what it sends with its own key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NegotiatedSrtp {
+    /// The `a=crypto` tag of the line chosen (echoed in the answer).
+    pub tag: u32,
+    /// The protection suite.
+    pub suite: SrtpSuite,
+    /// The far end's master key and salt: what it protects its packets with.
+    pub remote_master: Vec<u8>,
+    /// Ours: what we protect our packets with.
+    pub local_master: Vec<u8>,
+}
+
+// Keys stay out of logs.
+impl fmt::Debug for NegotiatedSrtp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NegotiatedSrtp")
+            .field("tag", &self.tag)
+            .field("suite", &self.suite)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Our SDES master keys (key and salt, long enough for every suite), one per stream so audio and
+/// video never share a keystream. The caller draws them from a secure random source.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct LocalSrtpKeys {
+    /// The audio stream's key and salt.
+    pub audio: [u8; MAX_MASTER_LEN],
+    /// The video stream's key and salt.
+    pub video: [u8; MAX_MASTER_LEN],
+}
+
+impl fmt::Debug for LocalSrtpKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LocalSrtpKeys(<redacted>)")
+    }
 }
 
 /// An m-line that carries no media (port 0 in the answer).

@@ -31,12 +31,19 @@ pub enum Transport {
     Udp,
     /// A stream connection: the transport is reliable, so nothing is retransmitted.
     Tcp,
+    /// TLS over a stream connection (RFC 3261 §26.3.1, `sips:`): reliable like TCP.
+    Tls,
 }
 
 impl Transport {
     /// Whether the transport delivers reliably (RFC 3261 calls this "reliable").
     pub fn is_reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
+        matches!(self, Transport::Tcp | Transport::Tls)
+    }
+
+    /// Whether the transport is encrypted (SDES keys may travel in its SDP).
+    pub fn is_secure(self) -> bool {
+        matches!(self, Transport::Tls)
     }
 
     /// The name used in Via headers.
@@ -44,6 +51,7 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 }

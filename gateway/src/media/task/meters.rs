@@ -58,6 +58,8 @@ impl Meters {
                 .with_label_values(&["foreign"])
                 .inc_by(foreign);
         }
+        m.srtp_rejected_total
+            .inc_by(delta(|c| c.srtp_rejected_packets));
         for (by, count) in [
             ("peer", delta(|c| c.keyframes_requested_by_peer)),
             ("gateway", delta(|c| c.keyframes_requested_by_gateway)),

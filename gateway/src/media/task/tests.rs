@@ -43,7 +43,7 @@ pub(super) async fn start_beside_vtc(
         LOCALHOST,
         setup(vtc.local_addr().expect("addr")),
         None,
-        None,
+        PeerGuard::default(),
         events,
         Meters::default(),
     )
@@ -99,7 +99,10 @@ async fn dtmf_key_presses_arrive_once_each_and_prompts_go_to_the_natted_rtp_sour
         LOCALHOST,
         audio(sdp_remote),
         None,
-        Some(LOCALHOST),
+        PeerGuard {
+            signalling_ip: Some(LOCALHOST),
+            ..PeerGuard::default()
+        },
         events,
         meters.clone(),
     )
@@ -187,7 +190,7 @@ async fn stopping_frees_the_port() {
         LOCALHOST,
         audio(SocketAddr::new(LOCALHOST, 9)),
         None,
-        None,
+        PeerGuard::default(),
         events,
         Meters::default(),
     )

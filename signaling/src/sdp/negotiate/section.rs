@@ -3,8 +3,11 @@
 
 use super::{media_kind, SdpSession};
 use crate::sdp::codec::{Codec, RtcpFeedback};
+use crate::sdp::crypto::CryptoAttribute;
 use crate::sdp::h264::{H264Fmtp, ProfileLevelId};
-use crate::sdp::negotiated::{Direction, MediaKind, NegotiatedMedia, PayloadMapping};
+use crate::sdp::negotiated::{
+    Direction, MediaKind, NegotiatedMedia, NegotiatedSrtp, PayloadMapping,
+};
 use crate::sdp::text::{Attribute, Bandwidth, MediaDescription};
 
 /// RFC 4733 events we accept: DTMF 0-9, *, #, A-D (flash, 16, means nothing to a gateway).
@@ -24,6 +27,8 @@ pub(super) struct SectionSpec<'a> {
     pub(super) rtcp_mux: bool,
     pub(super) direction: Direction,
     pub(super) content_main: bool,
+    /// The SRTP keys to write as `a=crypto` (SDES streams).
+    pub(super) srtp: Option<&'a NegotiatedSrtp>,
 }
 
 impl SdpSession {
@@ -52,6 +57,8 @@ impl SdpSession {
             rtcp_mux: self.caps.rtcp_mux,
             direction: self.local_direction,
             content_main: false,
+            // A re-offer of an SDES stream keeps its keys (RFC 4568 §7.1.4).
+            srtp: current.and_then(|c| c.srtp.as_ref()),
         })
     }
 
@@ -183,6 +190,15 @@ impl SdpSession {
                     }
                 }
             }
+        }
+        if let Some(srtp) = spec.srtp {
+            let line = CryptoAttribute {
+                tag: srtp.tag,
+                suite: srtp.suite,
+                master: srtp.local_master.clone(),
+            };
+            m.attributes
+                .push(Attribute::new("crypto", line.to_string()));
         }
         if spec.rtcp_mux {
             m.attributes.push(Attribute::flag("rtcp-mux"));

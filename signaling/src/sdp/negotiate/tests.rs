@@ -2,6 +2,7 @@
 //! `tests/sdp_offer_answer.rs`.
 
 use super::*;
+use crate::sdp::crypto::{CryptoAttribute, SrtpSuite};
 use crate::sdp::h264::{H264Level, H264Profile};
 use crate::sdp::text::Attribute;
 
@@ -345,4 +346,131 @@ fn host_name_connection_refuses_the_stream() {
         .answer(&SessionDescription::parse(text).unwrap())
         .unwrap_err();
     assert_eq!(err.sip_status(), 488);
+}
+
+fn keyed_session() -> SdpSession {
+    let mut s = session();
+    s.set_srtp_keys(Some(LocalSrtpKeys {
+        audio: [0xA1; 30],
+        video: [0xB2; 30],
+    }));
+    s
+}
+
+/// 30 bytes (AES-CM key and salt) in base64: the far end's key.
+const THEIR_KEY: &str = "YUJDZGVmZ2hpSktMbW9QUXJzVFV2d3l6MTIzNDU2";
+
+fn sdes_offer(proto: &str, crypto: &str) -> SessionDescription {
+    sdp(&format!(
+        "m=audio 5004 {proto} 0\r\na=crypto:{crypto}\r\n\
+         m=video 5006 {proto} 97\r\na=rtpmap:97 H264/90000\r\n\
+         a=fmtp:97 profile-level-id=42e01f;packetization-mode=1\r\na=crypto:{crypto}\r\n"
+    ))
+}
+
+#[test]
+fn sdes_offer_is_answered_with_their_tag_and_suite_and_our_own_key_per_stream() {
+    for proto in ["RTP/SAVP", "RTP/SAVPF"] {
+        let offer = sdes_offer(
+            proto,
+            &format!("7 AES_CM_128_HMAC_SHA1_32 inline:{THEIR_KEY}|2^31"),
+        );
+        let (answer, neg) = keyed_session().answer(&offer).unwrap();
+        assert_eq!(answer.media[0].proto, proto);
+        let audio = neg.audio.unwrap().srtp.unwrap();
+        assert_eq!(
+            (audio.tag, audio.suite),
+            (7, SrtpSuite::AesCm128HmacSha1_32)
+        );
+        assert_eq!(audio.remote_master, b"aBCdefghiJKLmoPQrsTUvwyz123456");
+        assert_eq!(audio.local_master, [0xA1; 30]);
+        let video = neg.video.unwrap().srtp.unwrap();
+        assert_eq!(
+            video.local_master, [0xB2; 30],
+            "audio and video keys differ"
+        );
+        let written: Vec<_> = answer.media[1].attribute_values("crypto").collect();
+        let line = CryptoAttribute::parse(written[0]).unwrap();
+        assert_eq!(written.len(), 1);
+        assert_eq!((line.tag, line.suite), (7, SrtpSuite::AesCm128HmacSha1_32));
+        assert_eq!(line.master, [0xB2; 30]);
+    }
+}
+
+#[test]
+fn gcm_offer_gets_a_key_and_salt_of_gcm_length() {
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw==";
+    let offer = sdes_offer("RTP/SAVP", &format!("1 AEAD_AES_128_GCM inline:{key}"));
+    let (_, neg) = keyed_session().answer(&offer).unwrap();
+    let audio = neg.audio.unwrap().srtp.unwrap();
+    assert_eq!(audio.suite, SrtpSuite::AeadAes128Gcm);
+    assert_eq!(
+        (audio.local_master.len(), audio.remote_master.len()),
+        (28, 28)
+    );
+}
+
+#[test]
+fn sdes_offer_without_keys_or_usable_lines_is_a_488_naming_why() {
+    let offer = sdes_offer(
+        "RTP/SAVP",
+        &format!("1 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY}"),
+    );
+    let (answer, neg) = session()
+        .answer(&sdp(&format!(
+            "m=audio 5002 RTP/AVP 0\r\n{}",
+            offer.media[0]
+        )))
+        .unwrap();
+    assert_eq!(answer.media[1].port, 0, "no keys: the SAVP line is refused");
+    assert!(
+        neg.rejected[0].reason.contains("TLS"),
+        "{}",
+        neg.rejected[0].reason
+    );
+    let err = session().answer(&offer).unwrap_err();
+    assert_eq!(err.sip_status(), 488);
+    let mki = sdes_offer(
+        "RTP/SAVP",
+        &format!("1 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY}|2^20|1:4"),
+    );
+    let err = keyed_session().answer(&mki).unwrap_err();
+    assert_eq!(err.sip_status(), 488);
+}
+
+#[test]
+fn hold_reoffer_of_an_sdes_call_keeps_our_keys_and_reads_the_answers() {
+    let mut s = keyed_session();
+    let crypto = format!("3 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY}");
+    let (first, _) = s.answer(&sdes_offer("RTP/SAVP", &crypto)).unwrap();
+    s.set_local_direction(Direction::SendOnly);
+    let reoffer = s.create_offer().unwrap();
+    assert_eq!(reoffer.media[0].proto, "RTP/SAVP");
+    assert_eq!(
+        reoffer.media[0]
+            .attribute_values("crypto")
+            .collect::<Vec<_>>(),
+        first.media[0]
+            .attribute_values("crypto")
+            .collect::<Vec<_>>()
+    );
+    let new_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
+    let reply = sdes_offer(
+        "RTP/SAVP",
+        &format!("3 AES_CM_128_HMAC_SHA1_80 inline:{new_key}"),
+    );
+    let neg = s.handle_answer(&reply).unwrap();
+    let audio = neg.audio.unwrap().srtp.unwrap();
+    assert_eq!(audio.local_master, [0xA1; 30]);
+    assert_eq!(audio.remote_master, (0u8..30).collect::<Vec<_>>());
+    s.set_local_direction(Direction::SendRecv);
+    s.create_offer().unwrap();
+    let wrong_tag = sdes_offer(
+        "RTP/SAVP",
+        &format!("4 AES_CM_128_HMAC_SHA1_80 inline:{new_key}"),
+    );
+    assert!(
+        s.handle_answer(&wrong_tag).is_err(),
+        "an answer must echo our tag"
+    );
 }
