@@ -750,7 +750,7 @@ mod tests {
                 0x55, 0x66, 0x77, 0x88, // sender SSRC (us)
                 0x00, 0x00, 0x00, 0x00, // media SSRC 0
                 0x11, 0x22, 0x33, 0x44, // FCI: the requester's SSRC
-                0x0F, 0xA0, 0x00, 0x28, // exp 3, mantissa 64000 (512 kbit/s), overhead 40
+                0x0B, 0xE8, 0x00, 0x28, // exp 2, mantissa 128000 (512 kbit/s), overhead 40
             ]
         );
     }
