@@ -396,12 +396,12 @@ fn mxtbr_word(bitrate_bps: u64, overhead: u16) -> u32 {
     (exponent << 26) | (mantissa << 9) | u32::from(overhead.min(MAX_OVERHEAD))
 }
 
-/// TMMBN (RFC 5104 §4.2.2.1): the common feedback header (media SSRC 0), then one FCI entry
-/// per member of the bounding set.
-fn build_tmmbn(sender_ssrc: u32, entries: &[TmmbnEntry]) -> Vec<u8> {
+/// TMMBR (format 3) or TMMBN (format 4), RFC 5104 §4.2.1.1 / §4.2.2.1: the common feedback
+/// header (media SSRC 0), then one FCI entry per request (TMMBR) or bounding-set member (TMMBN).
+fn build_tmmb(format: u8, sender_ssrc: u32, entries: &[TmmbnEntry]) -> Vec<u8> {
     let words = 2 + 2 * entries.len();
     let mut out = Vec::with_capacity(4 + 4 * words);
-    out.push(0x80 | FORMAT_TMMBN);
+    out.push(0x80 | format);
     out.push(PT_RTPFB);
     out.extend_from_slice(&(words as u16).to_be_bytes());
     out.extend_from_slice(&sender_ssrc.to_be_bytes());
@@ -413,10 +413,11 @@ fn build_tmmbn(sender_ssrc: u32, entries: &[TmmbnEntry]) -> Vec<u8> {
     out
 }
 
-/// One member of a TMMBN's bounding set: whose request, and what it asked for.
+/// One FCI entry of a TMMBR or TMMBN: in a TMMBN, whose request and what it asked for; in a
+/// TMMBR, the media sender asked and the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TmmbnEntry {
-    /// The SSRC of the TMMBR's sender (the request's owner).
+    /// TMMBN: the SSRC of the TMMBR's sender (the request's owner); TMMBR: the media sender's.
     pub ssrc: u32,
     /// The limit it set, bit/s.
     pub bitrate_bps: u64,
@@ -489,6 +490,14 @@ pub enum RtcpOut {
         /// The bounding set.
         entries: Vec<TmmbnEntry>,
     },
+    /// TMMBR: asks the media sender `entry.ssrc` to stay under `entry.bitrate_bps` (what room
+    /// systems send on a constrained link; the load fleet's VTCs send it too).
+    Tmmbr {
+        /// Our SSRC.
+        sender_ssrc: u32,
+        /// The request.
+        entry: TmmbnEntry,
+    },
 }
 
 /// Serialises `packets` back to back into one compound datagram (put an SR or RR first and an
@@ -511,7 +520,11 @@ pub fn build(packets: &[RtcpOut]) -> Result<Vec<u8>, RtcpError> {
                         entries.len()
                     )));
                 }
-                out.extend(build_tmmbn(*sender_ssrc, entries));
+                out.extend(build_tmmb(FORMAT_TMMBN, *sender_ssrc, entries));
+                continue;
+            }
+            RtcpOut::Tmmbr { sender_ssrc, entry } => {
+                out.extend(build_tmmb(FORMAT_TMMBR, *sender_ssrc, &[*entry]));
                 continue;
             }
             RtcpOut::SenderReport {
@@ -752,6 +765,28 @@ mod tests {
                 0x11, 0x22, 0x33, 0x44, // FCI: the requester's SSRC
                 0x0B, 0xE8, 0x00, 0x28, // exp 2, mantissa 128000 (512 kbit/s), overhead 40
             ]
+        );
+    }
+
+    #[test]
+    fn a_built_tmmbr_parses_back_to_its_limit() {
+        let bytes = build(&[RtcpOut::Tmmbr {
+            sender_ssrc: 7,
+            entry: TmmbnEntry {
+                ssrc: 9,
+                bitrate_bps: 512_000,
+                overhead: 28,
+            },
+        }])
+        .expect("built");
+        assert_eq!(
+            parse_compound(&bytes),
+            Ok(vec![RtcpEvent::MaxBitrate {
+                sender_ssrc: 7,
+                ssrcs: vec![9],
+                bitrate_bps: 512_000,
+                tmmbr_overhead: Some(28),
+            }])
         );
     }
 

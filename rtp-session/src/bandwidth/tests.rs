@@ -32,11 +32,11 @@ fn relay(cap_bps: impl Fn(Duration) -> u64, tmmbr_bps: Option<u64>, seconds: u64
         delivered += bits.min(room);
         second_bits += bits;
         at += STEP;
-        if at.as_millis() % 1000 == 0 {
+        if at.as_millis().is_multiple_of(1000) {
             per_second.push(second_bits as u64);
             second_bits = 0.0;
         }
-        if at.as_millis() % RR_EVERY.as_millis() == 0 {
+        if at.as_millis().is_multiple_of(RR_EVERY.as_millis()) {
             let loss = if offered > 0.0 {
                 1.0 - delivered / offered
             } else {

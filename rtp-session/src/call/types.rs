@@ -168,6 +168,14 @@ pub enum EngineRequest {
         /// The layout.
         mode: LayoutMode,
     },
+    /// The stream the call can take changed (its bit-rate class moved: TMMBR, REMB or loss);
+    /// the engine moves it to that format's shared encoder at a keyframe.
+    VideoFormat {
+        /// Who.
+        participant: Participant,
+        /// The new format (the class's picture size, the negotiated NAL limit).
+        video_format: VideoFormat,
+    },
 }
 
 /// What the machine asks of the slate studio.
@@ -222,4 +230,6 @@ pub struct Counters {
     pub keyframes_requested_by_peer: u64,
     /// Keyframe requests (PLI/FIR) we sent the peer.
     pub keyframes_requested_by_gateway: u64,
+    /// Times the call's bit-rate class changed while joined (TMMBR, REMB, loss).
+    pub bitrate_class_changes: u64,
 }
