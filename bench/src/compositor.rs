@@ -76,11 +76,7 @@ pub struct CaseResult {
 impl CaseResult {
     /// The faster comparable peer and its time.
     pub fn best_peer(&self) -> (SwsFilter, f64) {
-        self.peers_ms[..COMPARABLE_PEERS]
-            .iter()
-            .copied()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("peers measured")
+        fastest(&self.peers_ms[..COMPARABLE_PEERS])
     }
 
     /// How many times faster Tessera is than the faster comparable peer.
@@ -90,17 +86,22 @@ impl CaseResult {
 
     /// The faster libyuv filter and its time.
     pub fn best_yuv(&self) -> (YuvFilter, f64) {
-        self.yuv_ms
-            .iter()
-            .copied()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("libyuv measured")
+        fastest(&self.yuv_ms)
     }
 
     /// How many times faster Tessera is than the faster libyuv filter.
     pub fn vs_libyuv(&self) -> f64 {
         self.best_yuv().1 / self.tessera_ms
     }
+}
+
+/// The fastest of some timed configurations (every case measures at least one of each peer).
+fn fastest<T: Copy>(timed: &[(T, f64)]) -> (T, f64) {
+    timed
+        .iter()
+        .copied()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("every peer has configurations measured")
 }
 
 /// Runs the comparison and prints its table and summary line.

@@ -19,6 +19,7 @@ use rtp_session::h264_rtp::{Depacketized, Depacketizer};
 use sip_testua::{vtc_offer, Ua};
 
 use crate::clip::{Clip, FPS, VIDEO_CLOCK};
+use crate::link::{Link, LinkSpec};
 use crate::stamp;
 
 /// The instant every time in a run is measured from.
@@ -79,6 +80,8 @@ pub struct VtcSpec {
     pub peer: Option<Arc<SendLog>>,
     /// Where this VTC logs its own sends.
     pub log: Arc<SendLog>,
+    /// Its line towards it (bandwidth, TMMBR).
+    pub link: LinkSpec,
 }
 
 /// What a VTC received (times in seconds since [`epoch`]).
@@ -108,6 +111,10 @@ pub struct RxStats {
     pub audio_packets: u64,
     /// Audio packets missing.
     pub audio_lost: u64,
+    /// Video packets its line dropped (`--vtc-bandwidth`; counted in `video_lost` too).
+    pub video_policed: u64,
+    /// Video bytes that got through, per whole second since [`epoch`].
+    pub video_bytes: std::collections::BTreeMap<u64, u64>,
 }
 
 impl RxStats {
@@ -118,6 +125,16 @@ impl RxStats {
             .filter(|(t, _)| *t >= from && *t < to)
             .map(|(_, ms)| *ms)
             .collect()
+    }
+
+    /// Mean video bit rate received in the whole seconds of `[from, to)`, bit/s.
+    pub fn video_bps_between(&self, from: f64, to: f64) -> f64 {
+        let (first, last) = (from.ceil() as u64, to.floor() as u64);
+        if last <= first {
+            return 0.0;
+        }
+        let bytes: u64 = self.video_bytes.range(first..last).map(|(_, b)| b).sum();
+        bytes as f64 * 8.0 / (last - first) as f64
     }
 
     /// Frames that arrived in `[from, to)`.
@@ -269,10 +286,11 @@ impl Vtc {
         }
         {
             let (stop, rx, spec) = (stop.clone(), rx.clone(), spec.clone());
+            let link = Link::new(spec.link, answer.video, Instant::now());
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("video-{}", spec.name))
-                    .spawn(move || video_loop(&spec, &video, &rx, &stop))?,
+                    .spawn(move || video_loop(&spec, &video, link, &rx, &stop))?,
             );
         }
         {
@@ -363,19 +381,35 @@ fn send_loop(
     }
 }
 
-fn video_loop(spec: &VtcSpec, socket: &UdpSocket, rx: &Mutex<RxStats>, stop: &AtomicBool) {
+fn video_loop(
+    spec: &VtcSpec,
+    socket: &UdpSocket,
+    mut link: Link,
+    rx: &Mutex<RxStats>,
+    stop: &AtomicBool,
+) {
     let mut depacketizer = Depacketizer::new();
     let mut decoder = H264Decoder::new().ok();
     let mut last_seq = None;
     let mut last_keyframe_decode = f64::NEG_INFINITY;
     let mut buf = vec![0u8; 65_536];
+    let mut keyframe_needed = false;
     while !stop.load(Ordering::Relaxed) {
+        // Reports, TMMBR and PLI go out even while nothing gets through.
+        link.poll(Instant::now(), socket, std::mem::take(&mut keyframe_needed));
         let Ok((len, _)) = socket.recv_from(&mut buf) else {
             continue;
         };
         let Some(rtp) = parse_rtp(&buf[..len]) else {
             continue;
         };
+        if !link.admit(Instant::now(), len) {
+            let mut stats = rx.lock().unwrap_or_else(|e| e.into_inner());
+            stats.video_policed = link.policed;
+            continue;
+        }
+        let media_ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+        link.received(media_ssrc, rtp.seq);
         let lost = gap(&mut last_seq, rtp.seq);
         let ready = depacketizer
             .push(rtp.seq, rtp.timestamp, rtp.marker, rtp.payload)
@@ -383,10 +417,12 @@ fn video_loop(spec: &VtcSpec, socket: &UdpSocket, rx: &Mutex<RxStats>, stop: &At
         let mut stats = rx.lock().unwrap_or_else(|e| e.into_inner());
         stats.video_packets += 1;
         stats.video_lost += lost;
+        *stats.video_bytes.entry(now_secs() as u64).or_default() += len as u64;
         for item in ready {
             let au = match item {
                 Depacketized::KeyframeNeeded => {
                     stats.keyframe_waits += 1;
+                    keyframe_needed = true;
                     continue;
                 }
                 Depacketized::AccessUnit(au) => au,

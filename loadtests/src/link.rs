@@ -1,0 +1,243 @@
+//! A fleet VTC's constrained link and its RTCP (`--vtc-bandwidth`, `--vtc-tmmbr`): what a room
+//! system behind a slow line sees and says. A policer on the VTC's video receive side drops what
+//! exceeds the line's rate (as a relay or a shaped WAN link does); the VTC reports the loss it
+//! sees in receiver reports every [`RR_INTERVAL`], asks for a keyframe (PLI) when its stream
+//! breaks, and with `--vtc-tmmbr` also tells the gateway its rate with TMMBR, as room systems
+//! configured for the line do.
+//!
+//! Owns the policer and the RTCP the fleet sends; the receive loop in [`crate::vtc`] calls it.
+
+#![allow(clippy::disallowed_methods)] // A load generator paces itself on real time.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use rtp_session::rtcp::{self, ReportBlock, RtcpOut, TmmbnEntry};
+
+/// How often the VTC sends a receiver report (room systems send one every 1-5 s).
+pub const RR_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a standing TMMBR is repeated (RFC 5104 leaves it to the sender; lost ones recover).
+const TMMBR_INTERVAL: Duration = Duration::from_secs(5);
+/// Shortest gap between two PLIs.
+const PLI_GAP: Duration = Duration::from_millis(500);
+/// The policer's bucket: this much time of the line's rate may arrive at once (a router queue).
+const BURST: Duration = Duration::from_millis(200);
+
+/// A fleet VTC's line, from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkSpec {
+    /// The line's rate towards the VTC, bit/s (`None`: unlimited).
+    pub bandwidth_bps: Option<u64>,
+    /// Send TMMBR with that rate.
+    pub tmmbr: bool,
+}
+
+/// One VTC's receive side of its line: the policer, the loss counters behind its reports, and
+/// the RTCP it owes.
+pub struct Link {
+    spec: LinkSpec,
+    /// Where its RTCP goes (the gateway's video RTP address: rtcp-mux).
+    to: SocketAddr,
+    ssrc: u32,
+    /// The policer's tokens, bytes, and when they were last topped up.
+    tokens: f64,
+    refilled: Instant,
+    /// The gateway's video SSRC, once seen.
+    media_ssrc: Option<u32>,
+    /// Highest sequence number seen (extended) and the counts of this report interval.
+    highest: Option<u64>,
+    expected_at_last: u64,
+    received: u64,
+    received_at_last: u64,
+    base: Option<u64>,
+    next_report: Instant,
+    next_tmmbr: Instant,
+    last_pli: Option<Instant>,
+    /// Packets the policer dropped.
+    pub policed: u64,
+}
+
+impl Link {
+    /// A line to `to` starting `now`.
+    pub fn new(spec: LinkSpec, to: SocketAddr, now: Instant) -> Link {
+        Link {
+            spec,
+            to,
+            ssrc: rand::random(),
+            tokens: spec
+                .bandwidth_bps
+                .map_or(0.0, |bps| bps as f64 / 8.0 * BURST.as_secs_f64()),
+            refilled: now,
+            media_ssrc: None,
+            highest: None,
+            expected_at_last: 0,
+            received: 0,
+            received_at_last: 0,
+            base: None,
+            next_report: now + RR_INTERVAL,
+            next_tmmbr: now,
+            last_pli: None,
+            policed: 0,
+        }
+    }
+
+    /// Whether a video packet of `len` bytes gets through the line at `now`.
+    pub fn admit(&mut self, now: Instant, len: usize) -> bool {
+        let Some(bps) = self.spec.bandwidth_bps else {
+            return true;
+        };
+        let rate = bps as f64 / 8.0;
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + rate * elapsed).min(rate * BURST.as_secs_f64());
+        self.refilled = now;
+        if self.tokens >= len as f64 {
+            self.tokens -= len as f64;
+            true
+        } else {
+            self.policed += 1;
+            false
+        }
+    }
+
+    /// A video packet that got through: its sender and sequence number, for the reports.
+    pub fn received(&mut self, media_ssrc: u32, seq: u16) {
+        self.media_ssrc = Some(media_ssrc);
+        let extended = match self.highest {
+            None => u64::from(seq),
+            Some(h) => {
+                // The extended number nearest to the highest seen (RFC 3550 A.1).
+                let cycle = h & !0xFFFF;
+                let candidates = [cycle.wrapping_sub(0x1_0000), cycle, cycle + 0x1_0000];
+                candidates
+                    .into_iter()
+                    .map(|c| c + u64::from(seq))
+                    .min_by_key(|c| c.abs_diff(h))
+                    .unwrap_or(h)
+            }
+        };
+        self.base.get_or_insert(extended);
+        self.highest = Some(self.highest.map_or(extended, |h| h.max(extended)));
+        self.received += 1;
+    }
+
+    /// Sends what is due at `now` on `socket`: a receiver report with this interval's loss, and
+    /// a repeated TMMBR; `keyframe_needed` adds a PLI (rate-limited).
+    pub fn poll(&mut self, now: Instant, socket: &UdpSocket, keyframe_needed: bool) {
+        let Some(media_ssrc) = self.media_ssrc else {
+            return;
+        };
+        let mut packets = Vec::new();
+        if now >= self.next_report {
+            self.next_report = now + RR_INTERVAL;
+            packets.push(RtcpOut::ReceiverReport {
+                ssrc: self.ssrc,
+                reports: vec![self.report_block(media_ssrc)],
+            });
+        }
+        if let Some(bps) = self.spec.bandwidth_bps.filter(|_| self.spec.tmmbr) {
+            if now >= self.next_tmmbr {
+                self.next_tmmbr = now + TMMBR_INTERVAL;
+                packets.push(RtcpOut::Tmmbr {
+                    sender_ssrc: self.ssrc,
+                    entry: TmmbnEntry {
+                        ssrc: media_ssrc,
+                        bitrate_bps: bps,
+                        overhead: 40,
+                    },
+                });
+            }
+        }
+        if keyframe_needed && self.last_pli.is_none_or(|t| now - t >= PLI_GAP) {
+            self.last_pli = Some(now);
+            packets.push(RtcpOut::Pli {
+                sender_ssrc: self.ssrc,
+                media_ssrc,
+            });
+        }
+        if packets.is_empty() {
+            return;
+        }
+        if !matches!(packets[0], RtcpOut::ReceiverReport { .. }) {
+            // A compound packet starts with a report (RFC 3550 §6.1).
+            packets.insert(
+                0,
+                RtcpOut::ReceiverReport {
+                    ssrc: self.ssrc,
+                    reports: Vec::new(),
+                },
+            );
+        }
+        if let Ok(bytes) = rtcp::build(&packets) {
+            let _ = socket.send_to(&bytes, self.to);
+        }
+    }
+
+    /// This interval's loss as RFC 3550 A.3 computes it.
+    fn report_block(&mut self, media_ssrc: u32) -> ReportBlock {
+        let (base, highest) = (self.base.unwrap_or(0), self.highest.unwrap_or(0));
+        let expected = highest + 1 - base;
+        let expected_interval = expected - self.expected_at_last;
+        let received_interval = self.received - self.received_at_last;
+        self.expected_at_last = expected;
+        self.received_at_last = self.received;
+        let lost_interval = expected_interval.saturating_sub(received_interval);
+        let fraction_lost = (lost_interval << 8)
+            .checked_div(expected_interval)
+            .map_or(0, |f| f.min(255) as u8);
+        ReportBlock {
+            ssrc: media_ssrc,
+            fraction_lost,
+            total_lost: expected.saturating_sub(self.received).min(0x7F_FFFF) as u32,
+            highest_sequence: highest as u32,
+            ..ReportBlock::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policer_passes_the_line_rate_and_drops_the_rest() {
+        let t0 = Instant::now();
+        let spec = LinkSpec {
+            bandwidth_bps: Some(512_000),
+            tmmbr: false,
+        };
+        let mut link = Link::new(spec, "127.0.0.1:9".parse().unwrap(), t0);
+        // 2 Mbit/s offered for 10 s in 1000-byte packets.
+        let mut passed = 0usize;
+        for i in 0..2_500u32 {
+            let at = t0 + Duration::from_micros(u64::from(i) * 4_000);
+            if link.admit(at, 1000) {
+                passed += 1000;
+            }
+        }
+        let bps = passed as f64 * 8.0 / 10.0;
+        assert!((500_000.0..=560_000.0).contains(&bps), "{bps}");
+        assert!(link.policed > 1_500);
+    }
+
+    #[test]
+    fn a_report_gives_the_intervals_loss_fraction() {
+        let t0 = Instant::now();
+        let spec = LinkSpec {
+            bandwidth_bps: None,
+            tmmbr: false,
+        };
+        let mut link = Link::new(spec, "127.0.0.1:9".parse().unwrap(), t0);
+        // 65530..65535 and 0..99 with every fourth missing: a quarter lost across the wrap.
+        for n in 0u32..106 {
+            if n % 4 != 3 {
+                link.received(7, (65_530 + n) as u16);
+            }
+        }
+        let block = link.report_block(7);
+        assert_eq!(block.fraction_lost, (26u64 * 256 / 106) as u8);
+        assert_eq!(block.ssrc, 7);
+        // Nothing lost since: the next report says so.
+        link.received(7, 100);
+        assert_eq!(link.report_block(7).fraction_lost, 0);
+    }
+}
