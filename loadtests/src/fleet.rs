@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use crate::clip::{self, Clip, FPS};
 use crate::gateway::{self, Gateway};
-use crate::report::{self, Sample};
 use crate::link::LinkSpec;
+use crate::report::{self, Sample};
 use crate::vtc::{now_secs, SendLog, Vtc, VtcSpec};
 use crate::{baseline, procfs, stats, Baseline, Common};
 

@@ -116,6 +116,8 @@ impl Gateway {
             .args(["--rtp-ports", &options.rtp_ports])
             .args(["--lobby-timeout-secs", "0", "--drain-grace-secs", "1"])
             .env("TESSERA_ADMIN_TOKEN", &token)
+            // The gateway reads its filter from TESSERA_LOG (RUST_LOG kept for older builds).
+            .env("TESSERA_LOG", &options.log)
             .env("RUST_LOG", &options.log)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

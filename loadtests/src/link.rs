@@ -18,10 +18,13 @@ use rtp_session::rtcp::{self, ReportBlock, RtcpOut, TmmbnEntry};
 pub const RR_INTERVAL: Duration = Duration::from_secs(1);
 /// How often a standing TMMBR is repeated (RFC 5104 leaves it to the sender; lost ones recover).
 const TMMBR_INTERVAL: Duration = Duration::from_secs(5);
-/// Shortest gap between two PLIs.
-const PLI_GAP: Duration = Duration::from_millis(500);
-/// The policer's bucket: this much time of the line's rate may arrive at once (a router queue).
-const BURST: Duration = Duration::from_millis(200);
+/// Shortest gap between two PLIs; a VTC whose stream is broken repeats its PLI this often
+/// until a keyframe arrives (the one asked for may have been lost too).
+const PLI_GAP: Duration = Duration::from_secs(3);
+/// The policer's bucket: this much time of the line's rate may arrive at once, as a shaped
+/// line's queue absorbs it. Much shorter and no keyframe fits a slow line (an IDR is tens of
+/// kB: a second or more at 250 kbit/s), so a stream that broke could never recover.
+const BURST: Duration = Duration::from_secs(2);
 
 /// A fleet VTC's line, from the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -393,10 +393,12 @@ fn video_loop(
     let mut last_seq = None;
     let mut last_keyframe_decode = f64::NEG_INFINITY;
     let mut buf = vec![0u8; 65_536];
+    // Set while the stream is broken (from the depacketiser's "keyframe needed" to the next
+    // keyframe): the VTC keeps asking.
     let mut keyframe_needed = false;
     while !stop.load(Ordering::Relaxed) {
         // Reports, TMMBR and PLI go out even while nothing gets through.
-        link.poll(Instant::now(), socket, std::mem::take(&mut keyframe_needed));
+        link.poll(Instant::now(), socket, keyframe_needed);
         let Ok((len, _)) = socket.recv_from(&mut buf) else {
             continue;
         };
@@ -428,13 +430,18 @@ fn video_loop(
                 Depacketized::AccessUnit(au) => au,
             };
             let at = now_secs();
+            keyframe_needed &= !au.keyframe;
             stats.frames.push((at, au.keyframe));
             if au.keyframe && stats.first_keyframe.is_none() {
                 stats.first_keyframe = Some(at);
             }
             // A probe decodes everything; the others decode a keyframe every few seconds (an
-            // IDR decodes on its own), enough to prove the stream is valid H.264.
-            let decode = spec.probe || (au.keyframe && at - last_keyframe_decode > 3.0);
+            // IDR decodes on its own), enough to prove the stream is valid H.264; behind a
+            // constrained line every keyframe, since a class change starts at one and the
+            // picture size shows the class.
+            let adapting = spec.link.bandwidth_bps.is_some();
+            let decode =
+                spec.probe || (au.keyframe && (adapting || at - last_keyframe_decode > 3.0));
             let Some(decoder) = decoder.as_mut().filter(|_| decode) else {
                 continue;
             };

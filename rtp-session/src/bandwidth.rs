@@ -3,8 +3,8 @@
 //! stream it should receive.
 //!
 //! Shared encoders stay shared because viewers are not given a rate of their own but one of a few
-//! [`BitrateClass`]es (384 kbit/s 640x360, 768 kbit/s 960x540, 1.5 Mbit/s 1280x720, 3 Mbit/s
-//! 1920x1080): every viewer of one layout in one class follows one encoder. `b=AS`/TIAS and the
+//! [`BitrateClass`]es (192 kbit/s 480x270, 384 kbit/s 640x360, 768 kbit/s 960x540, 1.5 Mbit/s
+//! 1280x720, 3 Mbit/s 1920x1080): every viewer of one layout in one class follows one encoder. `b=AS`/TIAS and the
 //! largest picture the far end's level allows are the ceiling; the estimator never goes above
 //! them, and starts there (so a call that sends no feedback gets what it got before).
 //!
@@ -39,6 +39,9 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(120);
 /// The bit-rate classes a viewer can be in, lowest first; each with the picture that suits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BitrateClass {
+    /// 192 kbit/s, 480x270: for lines below 384 kbit/s (a 640x360 stream and its keyframes
+    /// shred a 250 kbit/s line).
+    Ld192,
     /// 384 kbit/s, 640x360.
     Sd384,
     /// 768 kbit/s, 960x540.
@@ -51,7 +54,8 @@ pub enum BitrateClass {
 
 impl BitrateClass {
     /// Every class, lowest first.
-    pub const ALL: [BitrateClass; 4] = [
+    pub const ALL: [BitrateClass; 5] = [
+        BitrateClass::Ld192,
         BitrateClass::Sd384,
         BitrateClass::Qhd768,
         BitrateClass::Hd1500,
@@ -62,6 +66,7 @@ impl BitrateClass {
     #[must_use]
     pub fn bitrate_bps(self) -> u64 {
         match self {
+            BitrateClass::Ld192 => 192_000,
             BitrateClass::Sd384 => 384_000,
             BitrateClass::Qhd768 => 768_000,
             BitrateClass::Hd1500 => 1_500_000,
@@ -73,6 +78,7 @@ impl BitrateClass {
     #[must_use]
     pub fn size(self) -> (u32, u32) {
         match self {
+            BitrateClass::Ld192 => (480, 270),
             BitrateClass::Sd384 => (640, 360),
             BitrateClass::Qhd768 => (960, 540),
             BitrateClass::Hd1500 => (1280, 720),
@@ -87,7 +93,7 @@ impl BitrateClass {
     }
 
     /// The highest class within `ceiling_bps` whose picture fits `max_size`; the lowest class
-    /// when none does (a link below 384 kbit/s still gets a picture, the smallest).
+    /// when none does (a link below 192 kbit/s still gets a picture, the smallest).
     #[must_use]
     pub fn highest_within(ceiling_bps: u64, max_size: (u32, u32)) -> BitrateClass {
         Self::ALL
@@ -97,7 +103,7 @@ impl BitrateClass {
                 let (w, h) = c.size();
                 c.bitrate_bps() <= ceiling_bps && w <= max_size.0 && h <= max_size.1
             })
-            .unwrap_or(BitrateClass::Sd384)
+            .unwrap_or(BitrateClass::Ld192)
     }
 
     fn higher(self) -> Option<BitrateClass> {
@@ -209,7 +215,7 @@ impl BandwidthEstimator {
             let sent = self.class.bitrate_bps() as f64;
             self.loss_estimate = self.loss_estimate.min(sent * (1.0 - loss / 2.0));
             self.last_growth = Some(now);
-            if self.class > BitrateClass::Sd384 {
+            if self.class > BitrateClass::Ld192 {
                 self.barred = Some((self.class, now + self.backoff));
                 self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
             }

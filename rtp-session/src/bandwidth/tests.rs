@@ -113,6 +113,8 @@ fn a_call_without_feedback_keeps_its_negotiated_picture() {
     let small = BandwidthEstimator::new(2_000_000, (704, 576));
     assert_eq!(small.class(), BitrateClass::Sd384);
     assert_eq!(small.size_of(small.class()), (704, 576));
+    // ... and its classes below have their own.
+    assert_eq!(small.size_of(BitrateClass::Ld192), (480, 270));
 }
 
 #[test]
@@ -130,8 +132,12 @@ fn the_1080p_class_needs_both_the_level_and_the_bandwidth() {
         BitrateClass::Hd1500
     );
     assert_eq!(
+        BitrateClass::highest_within(300_000, (1920, 1080)),
+        BitrateClass::Ld192
+    );
+    assert_eq!(
         BitrateClass::highest_within(100_000, (1920, 1080)),
-        BitrateClass::Sd384
+        BitrateClass::Ld192
     );
 }
 
