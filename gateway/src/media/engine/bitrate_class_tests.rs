@@ -10,17 +10,16 @@ use mixer::codec::h264::H264Decoder;
 use rtp_session::bandwidth::BitrateClass;
 
 use super::tests::{add_synthetics, join_hd, Feed};
+use super::tests_mode0::pictures;
 use super::*;
 
 /// The pictures a viewer received: (keyframe, decoded size).
 fn received(feed: &mut Feed, decoder: &mut H264Decoder) -> Vec<(bool, Option<(u32, u32)>)> {
-    std::iter::from_fn(|| feed.try_recv())
-        .filter_map(|f| match f {
-            CallFeed::Video { frame, .. } => {
-                let picture = decoder.decode(&frame.data).expect("the stream decodes");
-                Some((frame.keyframe, picture.map(|p| (p.width(), p.height()))))
-            }
-            _ => None,
+    pictures(feed)
+        .into_iter()
+        .map(|frame| {
+            let picture = decoder.decode(&frame.data).expect("the stream decodes");
+            (frame.keyframe, picture.map(|p| (p.width(), p.height())))
         })
         .collect()
 }
