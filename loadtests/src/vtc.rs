@@ -411,7 +411,7 @@ fn video_loop(
             continue;
         }
         let media_ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
-        link.received(media_ssrc, rtp.seq);
+        link.received(Instant::now(), media_ssrc, rtp.seq, rtp.timestamp);
         let lost = gap(&mut last_seq, rtp.seq);
         let ready = depacketizer
             .push(rtp.seq, rtp.timestamp, rtp.marker, rtp.payload)
