@@ -18,6 +18,8 @@ set -euo pipefail
 # libavcodec-dev libavutil-dev libswscale-dev pkg-config libclang-dev: the bench crate's
 # `compare compositor` measures against libswscale through ffmpeg-sys-next, whose build script
 # finds FFmpeg (5.1 on Debian 12) with pkg-config and generates bindings with bindgen (libclang).
+# libyuv-dev: `compare compositor`'s second peer, libyuv's I420Scale (the scaler Chromium and
+# WebRTC ship), linked by bench/src/libyuv.rs's extern block.
 # baresip-core + baresip-ffmpeg: baresip, a real SIP video phone, as the packetization-mode 0
 # peer of gateway/tests/baresip.rs (its avcodec module decodes H.264); iproute2: `ip netns` and
 # the veth pair that test runs baresip behind (baresip will not use a loopback address).
@@ -26,7 +28,7 @@ set -euo pipefail
 # tshark: the same test captures the veth and checks the TLS + SRTP call shows no clear SIP and no
 # clear H.264 (its srtp module is in baresip-core).
 packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm ffmpeg
-  libavcodec-dev libavutil-dev libswscale-dev pkg-config libclang-dev
+  libavcodec-dev libavutil-dev libswscale-dev pkg-config libclang-dev libyuv-dev
   baresip-core baresip-ffmpeg iproute2 tshark)
 
 missing=()

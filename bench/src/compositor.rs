@@ -1,20 +1,28 @@
-//! `compare compositor`: Tessera's compositor against libswscale + a plain copy into tiles.
+//! `compare compositor`: Tessera's compositor against libswscale and libyuv, each scaling
+//! straight into the tiles of a canvas.
 //!
 //! Nine sources of one size are composed into a 3x3 1280x720 I420 canvas, every iteration
 //! redrawing every tile. Tessera runs its real [`mixer::Compositor`] (the one the gateway uses;
-//! labels off because swscale draws none, the 2-pixel rings drawn once like the peer's); the
-//! peer scales each source with `sws_scale` directly into the tile's rectangle of a canvas (so
-//! its "copy" costs nothing: the most favourable way to use swscale). Both see the same
-//! synthetic room-camera pictures ([`crate::content`]), the same tile rectangles, and their
-//! output is compared for agreement (PSNR per plane), so the speed is for the same picture.
+//! labels off because the peers draw none, the 2-pixel rings drawn once like the peers'); the
+//! peers scale each source with `sws_scale` or libyuv's `I420Scale` directly into the tile's
+//! rectangle of a canvas (so their "copy" costs nothing: the most favourable way to use them).
+//! All see the same synthetic room-camera pictures ([`crate::content`]) and the same tile
+//! rectangles; Tessera's output is compared with swscale's for agreement, and every contender's
+//! with a float reference ([`crate::reference`]) for quality, so the speed is for the same
+//! picture at a known quality.
 //!
-//! Owns only the measurement; the code measured lives in `mixer` and in libswscale.
+//! Owns only the measurement; the code measured lives in `mixer`, libswscale and libyuv.
 
 use crate::clock::{Clock, Stopwatch};
 use crate::content::room_frame;
-use crate::swscale::{self, Canvas, SwsFilter, SwsScaler};
+use crate::libyuv::{self, YuvFilter};
+use crate::reference::Reference;
+use crate::swscale::{self, crop_view, Canvas, SwsFilter, SwsScaler};
 use anyhow::{ensure, Context};
-use mixer::compose::{Compositor, CompositorConfig, Threading, TileContent, VideoSource};
+use mixer::compose::{
+    fill_crop, Compositor, CompositorConfig, Threading, TileContent, VideoSource,
+};
+use mixer::frame::Plane;
 use mixer::{Backend, I420Frame, LayoutKind, ParticipantId, PlaneKind, Rect, TileGrid};
 use rayon::prelude::*;
 
@@ -59,22 +67,41 @@ pub struct CaseResult {
     pub peers_ms: Vec<(SwsFilter, f64)>,
     /// PSNR (dB) per plane (Y, U, V) of Tessera's canvas against each peer's.
     pub psnr: Vec<(SwsFilter, [f64; 3])>,
+    /// Each of libyuv's filters, milliseconds per composed frame.
+    pub yuv_ms: Vec<(YuvFilter, f64)>,
+    /// PSNR (dB) per plane of each contender's tiles against the float reference, by name.
+    pub reference_psnr: Vec<(String, [f64; 3])>,
 }
 
 impl CaseResult {
     /// The faster comparable peer and its time.
     pub fn best_peer(&self) -> (SwsFilter, f64) {
-        self.peers_ms[..COMPARABLE_PEERS]
-            .iter()
-            .copied()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("peers measured")
+        fastest(&self.peers_ms[..COMPARABLE_PEERS])
     }
 
     /// How many times faster Tessera is than the faster comparable peer.
     pub fn speedup(&self) -> f64 {
         self.best_peer().1 / self.tessera_ms
     }
+
+    /// The faster libyuv filter and its time.
+    pub fn best_yuv(&self) -> (YuvFilter, f64) {
+        fastest(&self.yuv_ms)
+    }
+
+    /// How many times faster Tessera is than the faster libyuv filter.
+    pub fn vs_libyuv(&self) -> f64 {
+        self.best_yuv().1 / self.tessera_ms
+    }
+}
+
+/// The fastest of some timed configurations (every case measures at least one of each peer).
+fn fastest<T: Copy>(timed: &[(T, f64)]) -> (T, f64) {
+    timed
+        .iter()
+        .copied()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("every peer has configurations measured")
 }
 
 /// Runs the comparison and prints its table and summary line.
@@ -86,7 +113,7 @@ pub fn run(args: &CompositorArgs) -> anyhow::Result<()> {
     };
     let pool = rayon::current_num_threads();
     println!(
-        "compare compositor: nine sources -> 3x3 {}x{} I420; libswscale {}; {} iterations x {} rounds, best round",
+        "compare compositor: nine sources -> 3x3 {}x{} I420; libswscale {}; libyuv (Debian libyuv0); {} iterations x {} rounds, best round",
         CANVAS.0,
         CANVAS.1,
         swscale::version(),
@@ -97,7 +124,7 @@ pub fn run(args: &CompositorArgs) -> anyhow::Result<()> {
         "full redraw: every iteration gives each tile a new frame id and alternates between {VARIANTS} different pictures, so all 9 tiles are rescaled (checked with the compositor's counters)"
     );
     println!(
-        "tessera: mixer::Compositor ({:?} backend), labels off, rings drawn once; swscale: sws_scale per tile into the canvas, one context per tile, rayon across tiles when threaded\n",
+        "tessera: mixer::Compositor ({:?} backend), labels off, rings drawn once; swscale: sws_scale per tile into the canvas, one context per tile; libyuv: I420Scale per tile into the canvas; peers use rayon across tiles when threaded\n",
         Backend::detect()
     );
     let mut results = Vec::new();
@@ -130,17 +157,19 @@ pub fn run(args: &CompositorArgs) -> anyhow::Result<()> {
         .find(|r| r.input == (1280, 720) && r.threads == 1)
         .context("single-threaded 720p case")?;
     println!(
-        "compositor: tessera {:.2} ms/frame, swscale {:.2} ms/frame, speedup {:.2}x",
+        "compositor: tessera {:.2} ms/frame, swscale {:.2} ms/frame, speedup {:.2}x, libyuv {:.2} ms/frame, vs libyuv {:.2}x",
         headline.tessera_ms,
         headline.best_peer().1,
-        headline.speedup()
+        headline.speedup(),
+        headline.best_yuv().1,
+        headline.vs_libyuv()
     );
     Ok(())
 }
 
 fn print_table(results: &[CaseResult]) {
     println!(
-        "{:<34} {:>7} {:>11} {:>13} {:>13} {:>10} {:>15} {:>12}",
+        "{:<34} {:>7} {:>11} {:>13} {:>13} {:>10} {:>15} {:>12} {:>14} {:>11} {:>10}",
         "case",
         "threads",
         "tessera ms",
@@ -148,7 +177,10 @@ fn print_table(results: &[CaseResult]) {
         "sws area",
         "speedup",
         "(fast-bilinear)",
-        "PSNR Y/U/V"
+        "PSNR Y/U/V",
+        "yuv bilinear",
+        "yuv box",
+        "vs libyuv"
     );
     for r in results {
         let ms = |f: SwsFilter| {
@@ -168,8 +200,14 @@ fn print_table(results: &[CaseResult]) {
         } else {
             ""
         };
+        let yuv = |f: YuvFilter| {
+            r.yuv_ms
+                .iter()
+                .find(|(p, _)| *p == f)
+                .map_or(f64::NAN, |(_, ms)| *ms)
+        };
         println!(
-            "{:<34} {:>7} {:>11.2} {:>13.2} {:>13.2} {:>9.2}x {:>15.2} {:>4.1}/{:.1}/{:.1}",
+            "{:<34} {:>7} {:>11.2} {:>13.2} {:>13.2} {:>9.2}x {:>15.2} {:>4.1}/{:.1}/{:.1} {:>14.2} {:>11.2} {:>9.2}x",
             format!("9x {}x{} -> 3x3{headline}", r.input.0, r.input.1),
             r.threads,
             r.tessera_ms,
@@ -179,7 +217,10 @@ fn print_table(results: &[CaseResult]) {
             ms(SwsFilter::FastBilinear),
             psnr[0],
             psnr[1],
-            psnr[2]
+            psnr[2],
+            yuv(YuvFilter::Bilinear),
+            yuv(YuvFilter::Box),
+            r.vs_libyuv()
         );
     }
     println!(
@@ -187,7 +228,7 @@ fn print_table(results: &[CaseResult]) {
         clock_for(1).name(),
         clock_for(2).name()
     );
-    println!("speedup = the faster of SWS_BILINEAR and SWS_AREA / tessera;");
+    println!("speedup = the faster of SWS_BILINEAR and SWS_AREA / tessera; vs libyuv = the faster of kFilterBilinear and kFilterBox / tessera;");
     println!(
         "PSNR of tessera's canvas against that swscale config's; fast-bilinear is for information (aliases, not compared)."
     );
@@ -202,6 +243,17 @@ fn print_table(results: &[CaseResult]) {
                 p[0],
                 p[1],
                 p[2]
+            );
+        }
+    }
+    println!(
+        "quality: PSNR of each contender's tiles against a float reference (exact area average down, linear up; no rounding):"
+    );
+    for r in results {
+        for (name, p) in &r.reference_psnr {
+            println!(
+                "reference {}x{} threads={} {}: PSNR Y {:.2} dB, U {:.2} dB, V {:.2} dB",
+                r.input.0, r.input.1, r.threads, name, p[0], p[1], p[2]
             );
         }
     }
@@ -263,18 +315,40 @@ fn measure(
     compose(&mut tessera, 0)?;
     let background = tessera.canvas().context("composed")?.clone();
     let rects: Vec<Rect> = grid.tiles().iter().map(|t| inset(*t, border)).collect();
+    // The compositor crops a source whose shape differs from its tile by more than 1 % (crop to
+    // fill); the peers are handed the same crop so that every contender draws the same picture.
+    let crops: Vec<Rect> = rects
+        .iter()
+        .map(|r| fill_crop(input.0, input.1, r.width, r.height))
+        .collect();
+    let views: Vec<Vec<[Plane<'_>; 3]>> = sources
+        .iter()
+        .zip(&crops)
+        .map(|(variants, crop)| {
+            variants
+                .iter()
+                .map(|f| crop_view(f, *crop).context("crop inside the source"))
+                .collect()
+        })
+        .collect::<anyhow::Result<_>>()?;
 
     let mut peers: Vec<(SwsFilter, Vec<SwsScaler>, Canvas)> = Vec::new();
     for filter in PEERS {
         let scalers = rects
             .iter()
-            .map(|r| SwsScaler::new(input, (r.width, r.height), filter))
+            .zip(&crops)
+            .map(|(r, c)| SwsScaler::new((c.width, c.height), (r.width, r.height), filter))
             .collect::<Result<Vec<_>, _>>()?;
         peers.push((filter, scalers, Canvas::from_frame(&background)));
     }
+    let mut yuv_canvases: Vec<(YuvFilter, Canvas)> = YuvFilter::ALL
+        .into_iter()
+        .map(|f| (f, Canvas::from_frame(&background)))
+        .collect();
 
     let mut tessera_best = f64::INFINITY;
     let mut peer_best = vec![f64::INFINITY; peers.len()];
+    let mut yuv_best = vec![f64::INFINITY; yuv_canvases.len()];
     let scaled_before = tessera.stats().tiles_scaled;
     for _ in 0..rounds {
         let start = Stopwatch::start(clock);
@@ -286,7 +360,15 @@ fn measure(
             let start = Stopwatch::start(clock);
             for i in 0..iterations {
                 let variant = i as usize % VARIANTS;
-                peer_compose(scalers, canvas, &rects, sources, variant, threads);
+                peer_compose(scalers, canvas, &rects, &views, variant, threads);
+            }
+            *best = best.min(per_frame_ms(start, iterations));
+        }
+        for ((filter, canvas), best) in yuv_canvases.iter_mut().zip(&mut yuv_best) {
+            let start = Stopwatch::start(clock);
+            for i in 0..iterations {
+                let variant = i as usize % VARIANTS;
+                yuv_compose(*filter, canvas, &rects, &views, variant, threads)?;
             }
             *best = best.min(per_frame_ms(start, iterations));
         }
@@ -301,10 +383,22 @@ fn measure(
     // Agreement: the same pictures (variant 0) through both.
     compose(&mut tessera, 0)?;
     let ours = tessera.canvas().context("composed")?;
+    let firsts: Vec<[Plane<'_>; 3]> = views.iter().map(|v| v[0]).collect();
+    let reference = Reference::new(&firsts, &rects);
+    let mut reference_psnr = vec![("tessera".to_string(), reference.psnr(ours))];
     let mut psnr = Vec::new();
     for (filter, scalers, canvas) in &mut peers {
-        peer_compose(scalers, canvas, &rects, sources, 0, threads);
-        psnr.push((*filter, plane_psnr(ours, &canvas.to_frame())));
+        peer_compose(scalers, canvas, &rects, &views, 0, threads);
+        let theirs = canvas.to_frame();
+        psnr.push((*filter, plane_psnr(ours, &theirs)));
+        reference_psnr.push((filter.name().to_string(), reference.psnr(&theirs)));
+    }
+    for (filter, canvas) in &mut yuv_canvases {
+        yuv_compose(*filter, canvas, &rects, &views, 0, threads)?;
+        reference_psnr.push((
+            format!("libyuv {}", filter.name()),
+            reference.psnr(&canvas.to_frame()),
+        ));
     }
     Ok(CaseResult {
         input,
@@ -312,15 +406,17 @@ fn measure(
         tessera_ms: tessera_best,
         peers_ms: peers.iter().map(|(f, ..)| *f).zip(peer_best).collect(),
         psnr,
+        yuv_ms: yuv_canvases.iter().map(|(f, _)| *f).zip(yuv_best).collect(),
+        reference_psnr,
     })
 }
 
-/// Scales every source's `variant` into its tile of `canvas`.
+/// Scales every source's `variant` (as cropped for its tile) into its tile of `canvas`.
 fn peer_compose(
     scalers: &mut [SwsScaler],
     canvas: &mut Canvas,
     rects: &[Rect],
-    sources: &[Vec<I420Frame>],
+    sources: &[Vec<[Plane<'_>; 3]>],
     variant: usize,
     threads: usize,
 ) {
@@ -335,6 +431,30 @@ fn peer_compose(
             .zip(tiles.par_iter_mut())
             .zip(sources.par_iter())
             .for_each(|((scaler, tile), src)| scaler.scale(&src[variant], tile));
+    }
+}
+
+/// Scales every source's `variant` (as cropped for its tile) into its tile of `canvas` with
+/// libyuv.
+fn yuv_compose(
+    filter: YuvFilter,
+    canvas: &mut Canvas,
+    rects: &[Rect],
+    sources: &[Vec<[Plane<'_>; 3]>],
+    variant: usize,
+    threads: usize,
+) -> Result<(), libyuv::YuvError> {
+    let mut tiles = canvas.tiles(rects);
+    if threads == 1 {
+        tiles
+            .iter_mut()
+            .zip(sources)
+            .try_for_each(|(tile, src)| libyuv::scale(&src[variant], tile, filter))
+    } else {
+        tiles
+            .par_iter_mut()
+            .zip(sources.par_iter())
+            .try_for_each(|(tile, src)| libyuv::scale(&src[variant], tile, filter))
     }
 }
 

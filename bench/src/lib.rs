@@ -4,5 +4,7 @@
 pub mod clock;
 pub mod compositor;
 pub mod content;
+pub mod libyuv;
 pub mod pipeline;
+pub mod reference;
 pub mod swscale;

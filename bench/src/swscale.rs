@@ -8,7 +8,7 @@
 #![allow(unsafe_code)]
 
 use ffmpeg_sys_next as ff;
-use mixer::frame::plane_rect;
+use mixer::frame::{plane_rect, Plane};
 use mixer::{I420Frame, PlaneKind, Rect};
 use std::ptr::NonNull;
 
@@ -102,18 +102,19 @@ impl SwsScaler {
         Ok(SwsScaler { ctx, src, dst })
     }
 
-    /// Scales all of `src` into `tile`.
+    /// Scales all of `src` (a picture's planes, or a crop of them: see [`crop_view`]) into
+    /// `tile`.
     ///
     /// # Panics
     /// If the sizes are not the ones the context was made for.
-    pub fn scale(&mut self, src: &I420Frame, tile: &mut TileTarget<'_>) {
-        assert_eq!((src.width(), src.height()), self.src, "source size");
+    pub fn scale(&mut self, planes: &[Plane<'_>; 3], tile: &mut TileTarget<'_>) {
+        let size = (planes[0].width() as u32, planes[0].height() as u32);
+        assert_eq!(size, self.src, "source size");
         assert_eq!((tile.rect.width, tile.rect.height), self.dst, "tile size");
-        let planes = PlaneKind::ALL.map(|k| src.plane(k));
         let src_ptrs = planes.map(|p| p.data().as_ptr());
         let src_strides = planes.map(|p| p.stride() as i32);
         let dst_ptrs = tile.pointers();
-        // SAFETY: the source pointers and strides describe the three planes of `src`, which
+        // SAFETY: the source pointers and strides describe the three planes of the view, which
         // outlive the call and have the size the context expects (asserted above). The
         // destination pointers come from `TileTarget::pointers`: each addresses the tile's
         // rectangle inside its canvas plane, with the canvas's stride, and `tile` borrows that
@@ -139,6 +140,20 @@ impl Drop for SwsScaler {
         // SAFETY: made by sws_getContext, freed once.
         unsafe { ff::sws_freeContext(self.ctx.as_ptr()) };
     }
+}
+
+/// The planes of `crop` (luma pixels, even origin) inside `frame`, as views that the peers'
+/// C functions read with the frame's strides; `None` if the crop reaches outside or has an
+/// odd origin.
+pub fn crop_view(frame: &I420Frame, crop: Rect) -> Option<[Plane<'_>; 3]> {
+    if !crop.x.is_multiple_of(2) || !crop.y.is_multiple_of(2) {
+        return None;
+    }
+    let [y, u, v] = PlaneKind::ALL.map(|kind| {
+        let (x, y, w, h) = plane_rect(kind, crop);
+        frame.plane(kind).sub(x, y, w, h)
+    });
+    Some([y?, u?, v?])
 }
 
 /// An I420 canvas owned by the bench, so that disjoint tile rectangles can be written from
@@ -234,7 +249,13 @@ impl TileTarget<'_> {
         self.rect
     }
 
-    fn pointers(&self) -> [*mut u8; 3] {
+    /// The canvas's stride per plane (Y, U, V), as C `int`s.
+    pub(crate) fn strides(&self) -> [i32; 3] {
+        self.strides
+    }
+
+    /// Where the tile's rectangle starts in each plane (Y, U, V) of the canvas.
+    pub(crate) fn pointers(&self) -> [*mut u8; 3] {
         let mut out = [std::ptr::null_mut(); 3];
         for (i, kind) in PlaneKind::ALL.into_iter().enumerate() {
             let (x, y, _, _) = plane_rect(kind, self.rect);

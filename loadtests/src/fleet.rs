@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::clip::{self, Clip, FPS};
 use crate::gateway::{self, Gateway};
+use crate::link::LinkSpec;
 use crate::report::{self, Sample};
 use crate::vtc::{now_secs, SendLog, Vtc, VtcSpec};
 use crate::{baseline, procfs, stats, Baseline, Common};
@@ -134,6 +135,7 @@ pub fn start_meeting(
     k: usize,
     native: u32,
     probe: bool,
+    link: LinkSpec,
 ) -> Result<FleetMeeting> {
     let conference = gateway::conference(index);
     gw.ensure_meeting(&conference)?;
@@ -155,6 +157,7 @@ pub fn start_meeting(
             probe: probing,
             peer: probing.then(|| logs[1].clone()),
             log: logs[j].clone(),
+            link,
         };
         vtcs.push(
             Vtc::call(spec).with_context(|| format!("meeting {conference}: call {j} failed"))?,
@@ -194,6 +197,10 @@ pub struct PortReport {
     pub picture: Option<(u32, u32)>,
     /// Latency samples in the window.
     pub latency_samples: usize,
+    /// Video bit rate received in the window, kbit/s.
+    pub video_kbps: f64,
+    /// Video packets its line dropped (`--vtc-bandwidth`).
+    pub video_policed: u64,
 }
 
 fn port_report(vtc: &Vtc, from: f64, to: f64) -> (PortReport, Vec<f64>) {
@@ -216,6 +223,8 @@ fn port_report(vtc: &Vtc, from: f64, to: f64) -> (PortReport, Vec<f64>) {
             decode_errors: s.decode_errors,
             picture: s.picture_size,
             latency_samples: latencies.len(),
+            video_kbps: s.video_bps_between(from, to) / 1000.0,
+            video_policed: s.video_policed,
         },
         latencies,
     )
@@ -360,6 +369,7 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
             args.vtcs_per_meeting,
             args.native_per_meeting,
             m < args.probes,
+            args.common.link(),
         )?);
     }
     tracing::info!(ports, "all calls established");
@@ -494,6 +504,8 @@ fn print_throughput(r: &ThroughputReport) {
         "decoded".into(),
         "picture".into(),
         "lat n".into(),
+        "kbit/s".into(),
+        "policed".into(),
     ]];
     for p in &r.port_reports {
         rows.push(vec![
@@ -508,6 +520,8 @@ fn print_throughput(r: &ThroughputReport) {
             format!("{} ({} err)", p.decoded, p.decode_errors),
             p.picture.map_or("-".into(), |(w, h)| format!("{w}x{h}")),
             p.latency_samples.to_string(),
+            format!("{:.0}", p.video_kbps),
+            p.video_policed.to_string(),
         ]);
     }
     println!("{}", report::table(&rows));
@@ -596,6 +610,7 @@ pub fn ramp(args: &RampArgs) -> Result<()> {
             args.vtcs_per_meeting,
             args.native_per_meeting,
             true,
+            args.common.link(),
         ) {
             Ok(m) => meetings.push(m),
             Err(e) => {

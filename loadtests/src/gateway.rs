@@ -119,6 +119,8 @@ impl Gateway {
             // generator, not an attacker (the per-source limits would ban it in a second).
             .args(["--sip-limits-exempt", "127.0.0.0/8"])
             .env("TESSERA_ADMIN_TOKEN", &token)
+            // The gateway reads its filter from TESSERA_LOG (RUST_LOG kept for older builds).
+            .env("TESSERA_LOG", &options.log)
             .env("RUST_LOG", &options.log)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

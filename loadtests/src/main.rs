@@ -11,6 +11,7 @@ mod clip;
 mod fleet;
 mod gateway;
 mod httpc;
+mod link;
 mod procfs;
 mod report;
 mod soak;
@@ -81,9 +82,25 @@ pub struct Common {
     /// Write an SVG chart of frame rate and CPU over time here.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Each fleet VTC's line towards it, kbit/s: a policer drops what exceeds it, and the VTC
+    /// reports the loss in receiver reports (as behind a slow relay or WAN link).
+    #[arg(long)]
+    pub vtc_bandwidth: Option<u64>,
+    /// With --vtc-bandwidth: the VTCs also send TMMBR with that rate, as room systems
+    /// configured for their line do.
+    #[arg(long, requires = "vtc_bandwidth")]
+    pub vtc_tmmbr: bool,
 }
 
 impl Common {
+    /// The fleet VTCs' line.
+    pub fn link(&self) -> link::LinkSpec {
+        link::LinkSpec {
+            bandwidth_bps: self.vtc_bandwidth.map(|kbps| kbps.saturating_mul(1000)),
+            tmmbr: self.vtc_tmmbr,
+        }
+    }
+
     /// Starts or attaches to the gateway.
     pub fn gateway(&self) -> anyhow::Result<gateway::Gateway> {
         match (self.target, self.http, &self.token) {

@@ -114,6 +114,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             args.vtcs_per_meeting,
             args.native_per_meeting,
             false,
+            args.common.link(),
         )?);
     }
     let ticks = procfs::ticks_per_second() as f64;
@@ -206,6 +207,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
                 probe: false,
                 peer: None,
                 log: std::sync::Arc::new(SendLog::default()),
+                link: args.common.link(),
             };
             match Vtc::call(spec) {
                 Ok(v) => {

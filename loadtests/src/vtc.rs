@@ -19,6 +19,7 @@ use rtp_session::h264_rtp::{Depacketized, Depacketizer};
 use sip_testua::{vtc_offer, Ua};
 
 use crate::clip::{Clip, FPS, VIDEO_CLOCK};
+use crate::link::{Link, LinkSpec};
 use crate::stamp;
 
 /// The instant every time in a run is measured from.
@@ -79,6 +80,8 @@ pub struct VtcSpec {
     pub peer: Option<Arc<SendLog>>,
     /// Where this VTC logs its own sends.
     pub log: Arc<SendLog>,
+    /// Its line towards it (bandwidth, TMMBR).
+    pub link: LinkSpec,
 }
 
 /// What a VTC received (times in seconds since [`epoch`]).
@@ -108,6 +111,10 @@ pub struct RxStats {
     pub audio_packets: u64,
     /// Audio packets missing.
     pub audio_lost: u64,
+    /// Video packets its line dropped (`--vtc-bandwidth`; counted in `video_lost` too).
+    pub video_policed: u64,
+    /// Video bytes that got through, per whole second since [`epoch`].
+    pub video_bytes: std::collections::BTreeMap<u64, u64>,
 }
 
 impl RxStats {
@@ -118,6 +125,16 @@ impl RxStats {
             .filter(|(t, _)| *t >= from && *t < to)
             .map(|(_, ms)| *ms)
             .collect()
+    }
+
+    /// Mean video bit rate received in the whole seconds of `[from, to)`, bit/s.
+    pub fn video_bps_between(&self, from: f64, to: f64) -> f64 {
+        let (first, last) = (from.ceil() as u64, to.floor() as u64);
+        if last <= first {
+            return 0.0;
+        }
+        let bytes: u64 = self.video_bytes.range(first..last).map(|(_, b)| b).sum();
+        bytes as f64 * 8.0 / (last - first) as f64
     }
 
     /// Frames that arrived in `[from, to)`.
@@ -269,10 +286,11 @@ impl Vtc {
         }
         {
             let (stop, rx, spec) = (stop.clone(), rx.clone(), spec.clone());
+            let link = Link::new(spec.link, answer.video, Instant::now());
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("video-{}", spec.name))
-                    .spawn(move || video_loop(&spec, &video, &rx, &stop))?,
+                    .spawn(move || video_loop(&spec, &video, link, &rx, &stop))?,
             );
         }
         {
@@ -363,19 +381,37 @@ fn send_loop(
     }
 }
 
-fn video_loop(spec: &VtcSpec, socket: &UdpSocket, rx: &Mutex<RxStats>, stop: &AtomicBool) {
+fn video_loop(
+    spec: &VtcSpec,
+    socket: &UdpSocket,
+    mut link: Link,
+    rx: &Mutex<RxStats>,
+    stop: &AtomicBool,
+) {
     let mut depacketizer = Depacketizer::new();
     let mut decoder = H264Decoder::new().ok();
     let mut last_seq = None;
     let mut last_keyframe_decode = f64::NEG_INFINITY;
     let mut buf = vec![0u8; 65_536];
+    // Set while the stream is broken (from the depacketiser's "keyframe needed" to the next
+    // keyframe): the VTC keeps asking.
+    let mut keyframe_needed = false;
     while !stop.load(Ordering::Relaxed) {
+        // Reports, TMMBR and PLI go out even while nothing gets through.
+        link.poll(Instant::now(), socket, keyframe_needed);
         let Ok((len, _)) = socket.recv_from(&mut buf) else {
             continue;
         };
         let Some(rtp) = parse_rtp(&buf[..len]) else {
             continue;
         };
+        if !link.admit(Instant::now(), len) {
+            let mut stats = rx.lock().unwrap_or_else(|e| e.into_inner());
+            stats.video_policed = link.policed;
+            continue;
+        }
+        let media_ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+        link.received(Instant::now(), media_ssrc, rtp.seq, rtp.timestamp);
         let lost = gap(&mut last_seq, rtp.seq);
         let ready = depacketizer
             .push(rtp.seq, rtp.timestamp, rtp.marker, rtp.payload)
@@ -383,22 +419,29 @@ fn video_loop(spec: &VtcSpec, socket: &UdpSocket, rx: &Mutex<RxStats>, stop: &At
         let mut stats = rx.lock().unwrap_or_else(|e| e.into_inner());
         stats.video_packets += 1;
         stats.video_lost += lost;
+        *stats.video_bytes.entry(now_secs() as u64).or_default() += len as u64;
         for item in ready {
             let au = match item {
                 Depacketized::KeyframeNeeded => {
                     stats.keyframe_waits += 1;
+                    keyframe_needed = true;
                     continue;
                 }
                 Depacketized::AccessUnit(au) => au,
             };
             let at = now_secs();
+            keyframe_needed &= !au.keyframe;
             stats.frames.push((at, au.keyframe));
             if au.keyframe && stats.first_keyframe.is_none() {
                 stats.first_keyframe = Some(at);
             }
             // A probe decodes everything; the others decode a keyframe every few seconds (an
-            // IDR decodes on its own), enough to prove the stream is valid H.264.
-            let decode = spec.probe || (au.keyframe && at - last_keyframe_decode > 3.0);
+            // IDR decodes on its own), enough to prove the stream is valid H.264; behind a
+            // constrained line every keyframe, since a class change starts at one and the
+            // picture size shows the class.
+            let adapting = spec.link.bandwidth_bps.is_some();
+            let decode =
+                spec.probe || (au.keyframe && (adapting || at - last_keyframe_decode > 3.0));
             let Some(decoder) = decoder.as_mut().filter(|_| decode) else {
                 continue;
             };

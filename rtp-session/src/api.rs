@@ -52,7 +52,8 @@ pub struct VideoSetup {
     pub payload_type: u8,
     /// RFC 6184 packetization-mode (0 or 1).
     pub packetization_mode: u8,
-    /// The largest picture we may send (from the negotiated level and `max-fs`), capped at 720p.
+    /// The largest picture we may send (from the negotiated level and `max-fs`), capped at 720p,
+    /// or 1080p when the level and the bit rate allow the 1080p class.
     pub max_size: (u32, u32),
     /// The most we should send, bit/s.
     pub bitrate_bps: u64,

@@ -11,6 +11,8 @@
 //! - RFC 4733 telephone-event parsing and once-per-key-press detection ([`telephone_event`]) and
 //!   DTMF in SIP INFO bodies ([`info_dtmf`]; the SIP layer hands over the body),
 //! - the recorded prompts and their playback ([`prompt`], read by [`wav`]),
+//! - the bit-rate class a call's far end should receive, from TMMBR, REMB and loss
+//!   ([`bandwidth`]),
 //! - one call's video receive chain and send side with its NACK history ([`video`]),
 //! - [`CallMedia`], one call's media as a state machine that makes every decision between the
 //!   call's datagrams and the meeting ([`call`]); tested on a virtual clock against a
@@ -20,6 +22,7 @@
 //! drivers own those and feed this crate what arrives, then send what it asks for.
 
 pub mod api;
+pub mod bandwidth;
 pub mod call;
 pub mod h264_rtp;
 pub mod info_dtmf;

@@ -1,5 +1,6 @@
 //! RTCP (RFC 3550 §6, RFC 4585, RFC 5104): compound packets parsed into the typed events a call's
-//! media state machine acts on, and the packets it sends (SR, RR, SDES CNAME, PLI, FIR, generic NACK).
+//! media state machine acts on, and the packets it sends (SR, RR, SDES CNAME, PLI, FIR, generic
+//! NACK, TMMBN).
 //!
 //! Packet layouts are webrtc-rs's sans-IO `rtc-rtcp` crate's (0.21: the 0.17 `rtcp` crate drags
 //! tokio in through `webrtc-util`, which this sans-IO crate must not have); this module
@@ -32,6 +33,12 @@ const PT_RTPFB: u8 = 205;
 const PT_PSFB: u8 = 206;
 /// TMMBR's feedback message type inside RTPFB (RFC 5104 §4.2.1).
 const FORMAT_TMMBR: u8 = 3;
+/// TMMBN's feedback message type inside RTPFB (RFC 5104 §4.2.2).
+const FORMAT_TMMBN: u8 = 4;
+/// Largest TMMBR/TMMBN mantissa (17 bits).
+const MAX_MANTISSA: u64 = 0x1_FFFF;
+/// Largest measured overhead (9 bits).
+const MAX_OVERHEAD: u16 = 0x1FF;
 /// The fixed RTCP header: V/P/count, packet type, length in 32-bit words minus one.
 const HEADER_LEN: usize = 4;
 /// At most this many report blocks fit one SR/RR (5-bit count).
@@ -167,6 +174,9 @@ pub enum RtcpEvent {
         ssrcs: Vec<u32>,
         /// Bits per second.
         bitrate_bps: u64,
+        /// TMMBR only (`None` for REMB): the measured per-packet overhead of the lowest entry,
+        /// which the TMMBN answering it repeats (RFC 5104 §4.2.1.2).
+        tmmbr_overhead: Option<u16>,
     },
     /// A packet type we do not act on (SDES, BYE, APP, XR, other feedback).
     Ignored {
@@ -296,6 +306,7 @@ fn parse_packet(packet: &[u8]) -> RtcpEvent {
         },
         (PT_PSFB, FORMAT_REMB) => match ReceiverEstimatedMaximumBitrate::unmarshal(&mut bytes) {
             Ok(remb) => RtcpEvent::MaxBitrate {
+                tmmbr_overhead: None,
                 sender_ssrc: remb.sender_ssrc,
                 ssrcs: remb.ssrcs,
                 // Saturating float-to-int: a huge or NaN value cannot wrap.
@@ -353,20 +364,65 @@ fn parse_tmmbr(packet: &[u8]) -> Option<RtcpEvent> {
         return None;
     }
     let mut ssrcs = Vec::new();
-    let mut lowest: Option<u64> = None;
+    let mut lowest: Option<(u64, u16)> = None;
     for entry in fci.chunks_exact(8) {
         ssrcs.push(u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]));
         let word = u32::from_be_bytes([entry[4], entry[5], entry[6], entry[7]]);
         let exponent = word >> 26;
         let mantissa = u64::from((word >> 9) & 0x1_FFFF);
+        let overhead = (word & u32::from(MAX_OVERHEAD)) as u16;
         let bps = mantissa.checked_shl(exponent).unwrap_or(u64::MAX);
-        lowest = Some(lowest.map_or(bps, |l| l.min(bps)));
+        if lowest.is_none_or(|(l, _)| bps < l) {
+            lowest = Some((bps, overhead));
+        }
     }
+    let (bitrate_bps, overhead) = lowest?;
     Some(RtcpEvent::MaxBitrate {
         sender_ssrc,
         ssrcs,
-        bitrate_bps: lowest?,
+        bitrate_bps,
+        tmmbr_overhead: Some(overhead),
     })
+}
+
+/// MxTBR as RFC 5104 §4.2.1.1 codes it: the smallest exponent whose 17-bit mantissa holds
+/// the rate (rounded down, so the notification never claims more than was asked).
+fn mxtbr_word(bitrate_bps: u64, overhead: u16) -> u32 {
+    let mut exponent = 0u32;
+    while (bitrate_bps >> exponent) > MAX_MANTISSA {
+        exponent += 1;
+    }
+    let mantissa = (bitrate_bps >> exponent) as u32;
+    (exponent << 26) | (mantissa << 9) | u32::from(overhead.min(MAX_OVERHEAD))
+}
+
+/// TMMBR (format 3) or TMMBN (format 4), RFC 5104 §4.2.1.1 / §4.2.2.1: the common feedback
+/// header (media SSRC 0), then one FCI entry per request (TMMBR) or bounding-set member (TMMBN).
+fn build_tmmb(format: u8, sender_ssrc: u32, entries: &[TmmbnEntry]) -> Vec<u8> {
+    let words = 2 + 2 * entries.len();
+    let mut out = Vec::with_capacity(4 + 4 * words);
+    out.push(0x80 | format);
+    out.push(PT_RTPFB);
+    out.extend_from_slice(&(words as u16).to_be_bytes());
+    out.extend_from_slice(&sender_ssrc.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    for e in entries {
+        out.extend_from_slice(&e.ssrc.to_be_bytes());
+        out.extend_from_slice(&mxtbr_word(e.bitrate_bps, e.overhead).to_be_bytes());
+    }
+    out
+}
+
+/// One FCI entry of a TMMBR or TMMBN: in a TMMBN, whose request and what it asked for; in a
+/// TMMBR, the media sender asked and the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TmmbnEntry {
+    /// TMMBN: the SSRC of the TMMBR's sender (the request's owner); TMMBR: the media sender's.
+    pub ssrc: u32,
+    /// The limit it set, bit/s.
+    pub bitrate_bps: u64,
+    /// The overhead it measured (9 bits; larger values are capped).
+    pub overhead: u16,
 }
 
 /// A packet to put in an outgoing compound datagram.
@@ -426,6 +482,22 @@ pub enum RtcpOut {
         /// The lost sequence numbers.
         lost: Vec<u16>,
     },
+    /// TMMBN: the limits we now obey (RFC 5104 §4.2.2), answering a TMMBR. At most
+    /// [`MAX_REPORT_BLOCKS`] entries.
+    Tmmbn {
+        /// Our SSRC.
+        sender_ssrc: u32,
+        /// The bounding set.
+        entries: Vec<TmmbnEntry>,
+    },
+    /// TMMBR: asks the media sender `entry.ssrc` to stay under `entry.bitrate_bps` (what room
+    /// systems send on a constrained link; the load fleet's VTCs send it too).
+    Tmmbr {
+        /// Our SSRC.
+        sender_ssrc: u32,
+        /// The request.
+        entry: TmmbnEntry,
+    },
 }
 
 /// Serialises `packets` back to back into one compound datagram (put an SR or RR first and an
@@ -438,6 +510,23 @@ pub fn build(packets: &[RtcpOut]) -> Result<Vec<u8>, RtcpError> {
     let mut out = Vec::new();
     for packet in packets {
         let boxed: Box<dyn Packet + Send + Sync> = match packet {
+            RtcpOut::Tmmbn {
+                sender_ssrc,
+                entries,
+            } => {
+                if entries.len() > MAX_REPORT_BLOCKS {
+                    return Err(RtcpError::Build(format!(
+                        "TMMBN with {} entries",
+                        entries.len()
+                    )));
+                }
+                out.extend(build_tmmb(FORMAT_TMMBN, *sender_ssrc, entries));
+                continue;
+            }
+            RtcpOut::Tmmbr { sender_ssrc, entry } => {
+                out.extend(build_tmmb(FORMAT_TMMBR, *sender_ssrc, &[*entry]));
+                continue;
+            }
             RtcpOut::SenderReport {
                 ssrc,
                 ntp_time,
@@ -634,6 +723,7 @@ mod tests {
                 sender_ssrc: 0x1122_3344,
                 ssrcs: vec![0xAABB_CCDD],
                 bitrate_bps: 1_000_000,
+                tmmbr_overhead: None,
             }])
         );
         let tmmbr = [
@@ -650,8 +740,72 @@ mod tests {
                 sender_ssrc: 0x1122_3344,
                 ssrcs: vec![0xAABB_CCDD],
                 bitrate_bps: 250_000,
+                tmmbr_overhead: Some(40),
             }])
         );
+    }
+
+    #[test]
+    fn tmmbn_repeats_the_request_field_by_field() {
+        let bytes = build(&[RtcpOut::Tmmbn {
+            sender_ssrc: 0x5566_7788,
+            entries: vec![TmmbnEntry {
+                ssrc: 0x1122_3344,
+                bitrate_bps: 512_000,
+                overhead: 40,
+            }],
+        }])
+        .expect("built");
+        assert_eq!(
+            bytes,
+            [
+                0x84, 0xCD, 0x00, 0x04, // V=2 FMT=4 (TMMBN), PT=205, length=4
+                0x55, 0x66, 0x77, 0x88, // sender SSRC (us)
+                0x00, 0x00, 0x00, 0x00, // media SSRC 0
+                0x11, 0x22, 0x33, 0x44, // FCI: the requester's SSRC
+                0x0B, 0xE8, 0x00, 0x28, // exp 2, mantissa 128000 (512 kbit/s), overhead 40
+            ]
+        );
+    }
+
+    #[test]
+    fn a_built_tmmbr_parses_back_to_its_limit() {
+        let bytes = build(&[RtcpOut::Tmmbr {
+            sender_ssrc: 7,
+            entry: TmmbnEntry {
+                ssrc: 9,
+                bitrate_bps: 512_000,
+                overhead: 28,
+            },
+        }])
+        .expect("built");
+        assert_eq!(
+            parse_compound(&bytes),
+            Ok(vec![RtcpEvent::MaxBitrate {
+                sender_ssrc: 7,
+                ssrcs: vec![9],
+                bitrate_bps: 512_000,
+                tmmbr_overhead: Some(28),
+            }])
+        );
+    }
+
+    #[test]
+    fn tmmbn_mantissa_never_rounds_the_rate_up() {
+        for bps in [
+            0,
+            1,
+            131_071,
+            131_072,
+            1_000_001,
+            3_000_000,
+            u64::from(u32::MAX),
+        ] {
+            let word = mxtbr_word(bps, 0);
+            let (exp, mantissa) = (word >> 26, u64::from((word >> 9) & 0x1_FFFF));
+            let coded = mantissa << exp;
+            assert!(coded <= bps && bps - coded < (1 << exp), "{bps}: {coded}");
+        }
     }
 
     #[test]

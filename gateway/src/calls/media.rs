@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use mixer::layout::LayoutMode;
+use rtp_session::bandwidth::BitrateClass;
 use rtp_session::srtp::{MediaKeys, ProtectionProfile, SrtpKeys};
 use signaling::sdp::{AudioCodec, Codec, NegotiatedSession, SrtpSuite};
 
@@ -239,8 +240,19 @@ pub(super) fn video_setup(
     let remote = v.remote_rtp?;
     let h264 = v.h264.as_ref()?;
     let (w, h) = h264.max_send_resolution(30);
-    // 720p is what the layouts are made at; smaller when the far end's level says so.
-    let (w, h) = (u32::from(w).min(1280), u32::from(h).min(720));
+    // 720p is what the layouts are made at by default; smaller when the far end's level says
+    // so. 1080p30 is a bit-rate class of its own, for a far end whose level allows it (4.0+)
+    // and whose b=AS/TIAS carries the class's rate.
+    let full_hd = BitrateClass::Fhd3000;
+    let (cap_w, cap_h) = if u32::from(w) >= full_hd.size().0
+        && u32::from(h) >= full_hd.size().1
+        && v.send_bitrate_bps >= full_hd.bitrate_bps()
+    {
+        full_hd.size()
+    } else {
+        BitrateClass::Hd1500.size()
+    };
+    let (w, h) = (u32::from(w).min(cap_w), u32::from(h).min(cap_h));
     Some(VideoSetup {
         local_port,
         remote,
@@ -292,4 +304,55 @@ pub(super) fn audio_setup_key(n: &NegotiatedSession) -> Option<AudioSetupKey> {
             a.srtp.as_ref().map(|s| s.remote_master.clone()),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use signaling::sdp::{Capabilities, LocalMedia, SdpSession, SessionDescription};
+
+    use super::video_setup;
+
+    /// The largest picture we would send a room system offering H.264 `profile_level_id` with
+    /// `b=AS:kbps` on its video.
+    fn max_size(profile_level_id: &str, kbps: u32) -> (u32, u32) {
+        let offer = format!(
+            "v=0\r\no=vtc 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+             m=audio 49170 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+             m=video 49172 RTP/AVP 96\r\nb=AS:{kbps}\r\na=rtpmap:96 H264/90000\r\n\
+             a=fmtp:96 profile-level-id={profile_level_id};packetization-mode=1\r\n"
+        );
+        let offer = SessionDescription::parse(&offer).expect("offer parses");
+        let local = LocalMedia {
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            audio_port: 20_000,
+            video_port: 20_002,
+        };
+        let (_, negotiated) = SdpSession::new(1, Capabilities::default(), local)
+            .answer(&offer)
+            .expect("answered");
+        let video = negotiated.video.as_ref().expect("video accepted");
+        video_setup(video, 20_002).expect("H.264").max_size
+    }
+
+    #[test]
+    fn level_4_with_room_for_3_mbit_gets_the_1080p_class_and_everyone_else_720p() {
+        assert_eq!(max_size("640028", 4000), (1920, 1080), "High 4.0, 4 Mbit/s");
+        assert_eq!(
+            max_size("640028", 2000),
+            (1280, 720),
+            "level 4.0 but 2 Mbit/s"
+        );
+        assert_eq!(
+            max_size("64001f", 4000),
+            (1280, 720),
+            "level 3.1: 720p at most"
+        );
+        assert_eq!(
+            max_size("42e01e", 4000),
+            (640, 360),
+            "level 3.0 at 30 fps: its own size"
+        );
+    }
 }

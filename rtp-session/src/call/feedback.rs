@@ -99,9 +99,15 @@ impl CallMedia {
                             .map(|bytes| Transmit { socket, to, bytes }),
                     );
             }
-            RtcpEvent::MaxBitrate { bitrate_bps, .. } => {
-                // The shared layout encoders take no per-viewer rate yet; noted for operators.
-                debug!(cname = %self.cname, bitrate_bps, "peer asked for a lower bit rate");
+            RtcpEvent::MaxBitrate {
+                sender_ssrc,
+                bitrate_bps,
+                tmmbr_overhead,
+                ..
+            } => {
+                if stream == Stream::Video {
+                    self.bandwidth_limit(now, sender_ssrc, bitrate_bps, tmmbr_overhead);
+                }
             }
             RtcpEvent::ReceiverReport { reports, .. } => {
                 if stream == Stream::Video {
@@ -173,7 +179,7 @@ impl CallMedia {
 
     /// Sends a feedback message on the video stream's RTCP, in a compound packet after an RR
     /// (RFC 4585 §3.1).
-    fn send_feedback(&mut self, feedback: RtcpOut) {
+    pub(super) fn send_feedback(&mut self, feedback: RtcpOut) {
         let (Some(port), Some(out)) = (&self.video_port, &self.video_out) else {
             return;
         };

@@ -34,11 +34,15 @@
 //!   from the sent history; loss asks the peer for a keyframe (PLI, or FIR when only FIR was
 //!   negotiated) at most once per [`KEYFRAME_REQUEST_GAP`], a request inside the gap going out
 //!   when it ends.
+//! - **Bandwidth** ([`adapt`]): TMMBR (answered with TMMBN), REMB and the loss the peer reports
+//!   on our video move the call between bit-rate classes ([`crate::bandwidth`]); a move goes to
+//!   the engine as the call's new video format, `b=AS`/TIAS and the level staying the ceiling.
 //! - **Inactivity**: nothing from the peer for [`MEDIA_TIMEOUT`] is reported once.
 //!
 //! It must not touch sockets, channels, threads or the clock: `now` and the wall time come in,
 //! random initial values come in ([`Seeds`]), and the driver carries out what comes out.
 
+mod adapt;
 mod audio;
 mod feedback;
 mod port;
@@ -120,6 +124,8 @@ pub struct CallMedia {
     audio_in: AudioIn,
     audio_out: AudioOut,
     video: Option<VideoSetup>,
+    /// The bit-rate class estimate of the video we send (with video only).
+    bandwidth: Option<adapt::Adaptation>,
     video_in: Option<VideoIn>,
     video_out: Option<VideoOut>,
     joined: Option<Joined>,
@@ -216,6 +222,9 @@ impl CallMedia {
                     seeds.video_timestamp,
                 )
             }),
+            bandwidth: video
+                .as_ref()
+                .map(|v| adapt::Adaptation::new(v.bitrate_bps, v.max_size)),
             video,
             joined: None,
             slate: None,
@@ -280,6 +289,9 @@ impl CallMedia {
             Some(self.next_tick),
             self.audio_in.jitter.poll_timeout(),
             self.video_in.as_ref().and_then(VideoIn::poll_timeout),
+            self.bandwidth
+                .as_ref()
+                .and_then(adapt::Adaptation::poll_timeout),
             pending,
         ]
         .into_iter()
@@ -325,6 +337,7 @@ impl CallMedia {
         if self.keyframe_request_pending {
             self.request_keyframe_from_peer(now);
         }
+        self.bandwidth_timeout(now);
         if now >= self.next_tick {
             // Ticks missed (a stalled driver) are skipped, not caught up in a burst.
             while self.next_tick <= now {
@@ -407,6 +420,7 @@ impl CallMedia {
         video_format: Option<VideoFormat>,
     ) {
         self.leave();
+        let video_format = self.adapted_format(video_format);
         self.events.push_back(Event::Engine(EngineRequest::Join {
             participant,
             display_name,
@@ -507,6 +521,7 @@ impl CallMedia {
     /// peer that cannot ask for a keyframe gets one, at most once per
     /// [`KEYFRAME_NAG_INTERVAL`].
     pub(super) fn peer_reports_video_loss(&mut self, now: Instant, fraction_lost: u8) {
+        self.bandwidth_loss(now, fraction_lost);
         let cannot_ask = self.video.as_ref().is_some_and(|v| !v.pli && !v.fir);
         let Some(j) = &self.joined else {
             return;

@@ -174,6 +174,14 @@ pub enum EngineRequest {
         /// The layout.
         mode: LayoutMode,
     },
+    /// The stream the call can take changed (its bit-rate class moved: TMMBR, REMB or loss);
+    /// the engine moves it to that format's shared encoder at a keyframe.
+    VideoFormat {
+        /// Who.
+        participant: Participant,
+        /// The new format (the class's picture size, the negotiated NAL limit).
+        video_format: VideoFormat,
+    },
 }
 
 /// What the machine asks of the slate studio.
@@ -234,4 +242,6 @@ pub struct Counters {
     /// Datagrams on an SRTP stream that did not authenticate (or replayed one), dropped before
     /// anything looked at them.
     pub srtp_rejected_packets: u64,
+    /// Times the call's bit-rate class changed while joined (TMMBR, REMB, loss).
+    pub bitrate_class_changes: u64,
 }

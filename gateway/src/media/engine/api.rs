@@ -108,6 +108,15 @@ pub enum EngineInput {
         /// The layout.
         mode: mixer::layout::LayoutMode,
     },
+    /// A viewer's bit-rate class moved (its call's TMMBR, REMB or loss): it follows the shared
+    /// encoder of its layout in the new format from a keyframe on; other viewers of the same
+    /// layout keep theirs.
+    VideoFormat {
+        /// The viewer.
+        participant: MediaParticipant,
+        /// The new format (the class's size, the negotiated NAL limit).
+        video_format: VideoFormat,
+    },
     /// A synthetic participant joins (it publishes generated pictures and voice, and receives
     /// nothing).
     AddSynthetic {

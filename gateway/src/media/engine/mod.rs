@@ -57,6 +57,7 @@ use crate::calls::api::MediaStats;
 use crate::media::h264_rtp::VideoFormat;
 use crate::media::load::LoadMeter;
 use crate::metrics::Metrics;
+use rtp_session::bandwidth::BitrateClass;
 
 /// Audio frame time.
 pub const AUDIO_TICK: Duration = Duration::from_millis(20);
@@ -416,6 +417,19 @@ impl MeetingMedia {
                     p.wants_keyframe = true;
                 }
             }
+            EngineInput::VideoFormat {
+                participant,
+                video_format,
+            } => {
+                // The layout key carries the format, so the viewer moves to (or makes) the
+                // encoder of its layout in the new class; the keyframe starts it there.
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    if p.video_format.is_some_and(|f| f != video_format) {
+                        p.video_format = Some(video_format);
+                        p.wants_keyframe = true;
+                    }
+                }
+            }
             EngineInput::Shutdown => {
                 self.participants.clear();
                 self.encoders.clear();
@@ -681,8 +695,7 @@ impl MeetingMedia {
             return Ok(id);
         }
         let (width, height) = key.format.size;
-        let pixels = f64::from(width * height) / f64::from(1280 * 720);
-        let bitrate = ((f64::from(self.config.bitrate_bps) * pixels) as u32).max(200_000);
+        let bitrate = encoder_bitrate(self.config.bitrate_bps, key.format.size);
         let shared = SharedEncoder {
             key: key.clone(),
             compositor: Compositor::new(CompositorConfig::default())?,
@@ -863,6 +876,18 @@ impl Drop for MeetingMedia {
 
 /// The tile geometry of a layout (its kind is part of the key: the viewer's layout mode and how
 /// many tiles are filled decide it).
+/// An encoder's bit rate: a bit-rate class's own rate at that class's size (scaled like the
+/// configured 720p rate is), otherwise the 720p rate scaled by the picture's area.
+fn encoder_bitrate(rate_720p: u32, size: (u32, u32)) -> u32 {
+    let scale = |fraction: f64| ((f64::from(rate_720p) * fraction) as u32).max(200_000);
+    match BitrateClass::of_size(size) {
+        Some(class) => {
+            scale(class.bitrate_bps() as f64 / BitrateClass::Hd1500.bitrate_bps() as f64)
+        }
+        None => scale(f64::from(size.0 * size.1) / f64::from(1280 * 720)),
+    }
+}
+
 fn layout_grid(key: &LayoutKey) -> Result<TileGrid, mixer::LayoutError> {
     TileGrid::new(key.kind, key.format.size.0, key.format.size.1)
 }
@@ -899,6 +924,8 @@ fn catch_up(previous: Instant, period: Duration, now: Instant) -> Instant {
     }
 }
 
+#[cfg(test)]
+mod bitrate_class_tests;
 #[cfg(test)]
 mod slow_viewer_tests;
 #[cfg(test)]

@@ -372,7 +372,7 @@ fn large_plus_7_layout_renders_the_speaker_large_with_its_own_encoder() {
     }
 }
 
-fn join_hd(media: &mut MeetingMedia, id: u64) -> Feed {
+pub(super) fn join_hd(media: &mut MeetingMedia, id: u64) -> Feed {
     let (tx, rx) = feed::channel();
     media.handle_input(EngineInput::Join {
         participant: id,

@@ -25,7 +25,7 @@ fn join_as(media: &mut MeetingMedia, id: u64, format: VideoFormat) -> FeedReceiv
     rx
 }
 
-fn pictures(feed: &mut FeedReceiver) -> Vec<Arc<EncodedFrame>> {
+pub(super) fn pictures(feed: &mut FeedReceiver) -> Vec<Arc<EncodedFrame>> {
     std::iter::from_fn(|| feed.try_recv())
         .filter_map(|f| match f {
             CallFeed::Video { frame, .. } => Some(frame),

@@ -54,6 +54,13 @@ impl Joined {
             EngineRequest::SetLayout { participant, mode } => {
                 EngineInput::SetLayout { participant, mode }
             }
+            EngineRequest::VideoFormat {
+                participant,
+                video_format,
+            } => EngineInput::VideoFormat {
+                participant,
+                video_format,
+            },
             // Join and leave are the membership itself (`join`, dropping).
             EngineRequest::Join { .. } | EngineRequest::Leave { .. } => return true,
         };
