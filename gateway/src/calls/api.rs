@@ -252,6 +252,9 @@ pub struct ParticipantView {
     pub class: ParticipantClass,
     /// `sip` or `synthetic`.
     pub protocol: &'static str,
+    /// `endpoint` (a room system), `cascade` (a conference bridge's link, standing for all of
+    /// its participants) or `synthetic`.
+    pub kind: &'static str,
     /// When they joined (RFC 3339).
     pub joined_at: String,
     /// Media counters.
@@ -269,6 +272,8 @@ pub struct LobbyView {
     pub class: ParticipantClass,
     /// `sip` or `synthetic` (as for participants).
     pub protocol: &'static str,
+    /// `endpoint`, `cascade` or `synthetic` (as for participants).
+    pub kind: &'static str,
     /// When they started waiting (RFC 3339).
     pub waiting_since: String,
 }

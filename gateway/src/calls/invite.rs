@@ -14,7 +14,8 @@ use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
 use super::{
-    contact_uri, header, Call, CallCore, CallId, CoreOutput, MediaControls, Phase, Prompt, Target,
+    contact_uri, header, Call, CallCore, CallId, CallKind, CoreOutput, MediaControls, Phase,
+    Prompt, Target,
 };
 use crate::directory::TrustedDeviceRule;
 use crate::lobby::ParticipantClass;
@@ -170,16 +171,17 @@ impl CallCore {
         }
         let resolved = self.route(invite).map_err(|e| dial_refusal(&e))?;
         let tenant = resolved.tenant.clone();
-        self.check_licence(&tenant)
-            .map_err(|r| r.for_tenant(&tenant))?;
-        let class = self
+        // Trust first: whether the call is a cascade link decides which licence it needs.
+        let (class, kind) = self
             .classify(now, invite, from, &resolved)
+            .map_err(|r| r.for_tenant(&tenant))?;
+        self.check_licence(&tenant, kind)
             .map_err(|r| r.for_tenant(&tenant))?;
 
         let port_base = self.ports.take().ok_or_else(|| {
             Refusal::new(503, "Service Unavailable - no media ports left").for_tenant(&tenant)
         })?;
-        match self.build_call(now, key, invite, from, resolved, class, port_base) {
+        match self.build_call(now, key, invite, from, resolved, (class, kind), port_base) {
             Ok(call) => Ok(call),
             Err(refusal) => {
                 self.ports.give_back(port_base);
@@ -189,8 +191,9 @@ impl CallCore {
     }
 
     /// An endpoint call holds one of its tenant's concurrent endpoint licences from acceptance to
-    /// its end; one beyond the licence is refused with 486 and a Warning saying why.
-    fn check_licence(&self, tenant: &TenantKey) -> Result<(), Refusal> {
+    /// its end, a cascade link one of its cascade licences; one beyond the licence is refused
+    /// with 486 and a Warning naming the licence.
+    fn check_licence(&self, tenant: &TenantKey, kind: CallKind) -> Result<(), Refusal> {
         let record = match self.directory.tenant(tenant) {
             Ok(Some(record)) => record,
             _ => {
@@ -201,12 +204,19 @@ impl CallCore {
             }
         };
         self.publish_licences(&record);
-        let limit = usize::try_from(record.endpoint_licenses).unwrap_or(usize::MAX);
-        if self.calls_of(tenant) < limit {
+        let (licences, held) = match kind {
+            CallKind::Endpoint => (record.endpoint_licenses, self.calls_of(tenant)),
+            CallKind::Cascade => (record.cascade_licenses, self.cascades_of(tenant)),
+        };
+        let limit = usize::try_from(licences).unwrap_or(usize::MAX);
+        if held < limit {
             return Ok(());
         }
         let host = self.config.sip_addr.ip();
-        let text = format!("endpoint licence limit of {limit} reached for tenant {tenant}");
+        let text = format!(
+            "{} licence limit of {limit} reached for tenant {tenant}",
+            kind.licence()
+        );
         Err(Refusal::new(486, "Busy Here - licence limit reached")
             .with(header("Warning"), format!("399 {host} \"{text}\""))
             .with(header("Reason"), format!("SIP;cause=486;text=\"{text}\"")))
@@ -220,7 +230,7 @@ impl CallCore {
         invite: &Message,
         from: Peer,
         resolved: ResolvedDial,
-        class: ParticipantClass,
+        (class, kind): (ParticipantClass, CallKind),
         port_base: u16,
     ) -> Result<CallId, Refusal> {
         let session_timer = self.negotiate_session_timer(invite).map_err(|r| {
@@ -298,6 +308,7 @@ impl CallCore {
             tenant: resolved.tenant,
             display_name,
             class,
+            kind,
             invite_key: key.clone(),
             invite: invite.clone(),
             local_tag: local_tag.clone(),
@@ -308,7 +319,7 @@ impl CallCore {
             negotiated,
             port_base,
             media_started: false,
-            controls: MediaControls::default(),
+            controls: MediaControls::for_kind(kind),
             phase: Phase::Ringing {
                 target: target.clone(),
                 answer_at: now + ring,
@@ -320,10 +331,6 @@ impl CallCore {
         self.metrics
             .calls_active
             .with_label_values(&[&tenant_label, "sip"])
-            .inc();
-        self.metrics
-            .licenses_in_use
-            .with_label_values(&[&tenant_label, "endpoint"])
             .inc();
         self.metrics
             .calls_total
@@ -371,33 +378,36 @@ impl CallCore {
     }
 
     /// The caller's trust class: PSTN trunk, trusted VTC (source network, From URI pattern, or
-    /// digest credentials), or untrusted VTC. A caller whose From user names one of the tenant's
-    /// digest credentials is challenged (401); so is one that answers with a stale nonce.
+    /// digest credentials), or untrusted VTC; and whether it is a cascade link (the rule it
+    /// matched names a conference bridge; a bridge is trusted like a room system). A caller whose
+    /// From user names one of the tenant's digest credentials is challenged (401); so is one that
+    /// answers with a stale nonce.
     fn classify(
         &mut self,
         now: Instant,
         invite: &Message,
         from: Peer,
         resolved: &ResolvedDial,
-    ) -> Result<ParticipantClass, Refusal> {
+    ) -> Result<(ParticipantClass, CallKind), Refusal> {
         if self
             .config
             .pstn_trunks
             .iter()
             .any(|net| net.contains(&from.addr.ip()))
         {
-            return Ok(ParticipantClass::Pstn);
+            return Ok((ParticipantClass::Pstn, CallKind::Endpoint));
         }
         let rules = self
             .directory
             .trusted_devices(&resolved.tenant)
             .map_err(|_| Refusal::new(500, "Server Internal Error - Directory unavailable"))?;
         let from_uri = invite.from().map(|f| f.uri).unwrap_or_default();
-        if rules
+        let matched: Vec<_> = rules
             .iter()
-            .any(|d| d.rule.matches_unauthenticated(from.addr.ip(), &from_uri))
-        {
-            return Ok(ParticipantClass::TrustedVtc);
+            .filter(|d| d.rule.matches_unauthenticated(from.addr.ip(), &from_uri))
+            .collect();
+        if !matched.is_empty() {
+            return Ok((ParticipantClass::TrustedVtc, CallKind::of(matched)));
         }
         let realm = crate::directory::realm_of(&resolved.tenant);
         let credentials = invite
@@ -412,18 +422,18 @@ impl CallCore {
                     ha1_md5,
                     ha1_sha256,
                 } if *username == answer.username && *r == answer.realm => {
-                    Some((ha1_md5, ha1_sha256))
+                    Some((ha1_md5, ha1_sha256, d))
                 }
                 _ => None,
             });
-            let Some((md5, sha)) = rule else {
+            let Some((md5, sha, device)) = rule else {
                 return Err(Refusal::new(403, "Forbidden - Unknown credentials"));
             };
             if !self.nonces.is_fresh(now, &answer.nonce) {
                 return Err(self.challenge(now, &realm, true));
             }
             if answer.verify("INVITE", md5, sha) {
-                return Ok(ParticipantClass::TrustedVtc);
+                return Ok((ParticipantClass::TrustedVtc, CallKind::of([device])));
             }
             return Err(Refusal::new(403, "Forbidden - Bad credentials"));
         }
@@ -435,7 +445,7 @@ impl CallCore {
         if claims_credential {
             return Err(self.challenge(now, &realm, false));
         }
-        Ok(ParticipantClass::UntrustedVtc)
+        Ok((ParticipantClass::UntrustedVtc, CallKind::Endpoint))
     }
 
     fn challenge(&mut self, now: Instant, realm: &str, stale: bool) -> Refusal {

@@ -12,8 +12,8 @@ use mixer::layout::LayoutMode;
 use signaling::sdp::{AudioCodec, Codec, NegotiatedSession};
 
 use super::{
-    AudioSetup, CallCore, CallId, CoreOutput, DtmfDigit, MediaControl, MediaEvent, MeetingKey,
-    Phase, PromptCodec, Slate, VideoSetup,
+    AudioSetup, CallCore, CallId, CallKind, CoreOutput, DtmfDigit, MediaControl, MediaEvent,
+    MeetingKey, Phase, PromptCodec, Slate, VideoSetup,
 };
 
 /// A call's in-call DTMF controls: `*6` toggles mute, `*8` cycles the layout.
@@ -47,6 +47,14 @@ const LAYOUT_CYCLE: [LayoutMode; 4] = [
 ];
 
 impl MediaControls {
+    /// The controls a call of `kind` starts with (a cascade link sees the bare speaker picture).
+    pub(super) fn for_kind(kind: CallKind) -> Self {
+        MediaControls {
+            layout: kind.initial_layout(),
+            ..MediaControls::default()
+        }
+    }
+
     /// The layout after `*8`.
     pub(super) fn next_layout(&self) -> LayoutMode {
         let at = LAYOUT_CYCLE
@@ -208,6 +216,8 @@ impl CallCore {
                     call.controls.muted = !call.controls.muted;
                     Some(MediaControl::Mute(call.controls.muted))
                 }
+                // A bridge lays out its own participants; its picture from us stays the speaker.
+                (true, '8') if call.kind == CallKind::Cascade => None,
                 (true, '8') => {
                     call.controls.layout = call.controls.next_layout();
                     Some(MediaControl::Layout(call.controls.layout))

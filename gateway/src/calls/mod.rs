@@ -17,6 +17,7 @@ mod admin;
 mod admission;
 pub mod api;
 mod auth;
+mod cascade;
 mod dialog;
 mod entry_queue;
 mod invite;
@@ -27,6 +28,7 @@ mod ports;
 mod session_timer;
 
 pub use api::*;
+pub use cascade::CallKind;
 pub use meeting::{LiveMeeting, MeetingKey, Member, RosterEntry};
 
 use std::collections::{HashMap, VecDeque};
@@ -157,6 +159,8 @@ struct Call {
     tenant: TenantKey,
     display_name: String,
     class: ParticipantClass,
+    /// Endpoint or cascade link: which licence it holds, how it is shown and what it sees.
+    kind: CallKind,
     invite_key: TxnKey,
     invite: Message,
     local_tag: String,
@@ -187,6 +191,8 @@ pub struct CallCore {
     /// Live calls per tenant (what its endpoint licences count), kept with `calls` so the
     /// licence check of every INVITE is not a scan of every call.
     tenant_calls: HashMap<TenantKey, usize>,
+    /// Cascade links per tenant (each holds one cascade licence).
+    tenant_cascades: HashMap<TenantKey, usize>,
     dialogs: HashMap<DialogId, CallId>,
     ringing: HashMap<TxnKey, CallId>,
     /// Our session refreshes in flight, by client transaction.
@@ -226,6 +232,7 @@ impl CallCore {
             directory,
             calls: HashMap::new(),
             tenant_calls: HashMap::new(),
+            tenant_cascades: HashMap::new(),
             dialogs: HashMap::new(),
             ringing: HashMap::new(),
             refreshes: HashMap::new(),

@@ -384,6 +384,10 @@ pub struct DeviceTrust {
     /// Calls authenticating with SIP digest as USER:PASSWORD (only hashes are stored).
     #[arg(long)]
     pub digest: Option<String>,
+    /// The rule names a conference bridge (an MCU): a matching call is a cascade link, shown as
+    /// one participant and holding one of the tenant's cascade licences.
+    #[arg(long)]
+    pub cascade: bool,
 }
 
 /// `device list` arguments.

@@ -32,6 +32,7 @@ fn meeting() -> MeetingView {
             display_name: "Boardroom".into(),
             class: ParticipantClass::TrustedVtc,
             protocol: "sip",
+            kind: "endpoint",
             joined_at: "2025-01-02T03:04:05Z".into(),
             media: MediaCounters {
                 audio_rx_packets: 10,
@@ -45,6 +46,7 @@ fn meeting() -> MeetingView {
             display_name: "Guest Room".into(),
             class: ParticipantClass::UntrustedVtc,
             protocol: "sip",
+            kind: "endpoint",
             waiting_since: "2025-01-02T03:05:00Z".into(),
         }],
     }

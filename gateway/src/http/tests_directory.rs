@@ -466,7 +466,7 @@ async fn trusted_devices_are_added_listed_and_removed_without_secrets() {
     assert_eq!(
         digest.json(),
         json!({ "id": digest.json()["id"], "tenant": A, "kind": "digest",
-                "matches": "room1 (realm 12345678.tessera)" })
+                "matches": "room1 (realm 12345678.tessera)", "cascade": false })
     );
 
     let list = api.op(Method::GET, base, None).await;

@@ -242,6 +242,7 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
             display_name: "Room".into(),
             class: ParticipantClass::TrustedVtc,
             protocol: "sip",
+            kind: "endpoint",
             joined_at: "2025-01-02T03:04:05Z".into(),
             media: MediaCounters::default(),
         }],
@@ -250,6 +251,7 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
             display_name: "Guest".into(),
             class: ParticipantClass::Anonymous,
             protocol: "sip",
+            kind: "endpoint",
             waiting_since: "2025-01-02T03:04:05Z".into(),
         }],
     })

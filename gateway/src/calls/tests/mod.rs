@@ -320,6 +320,7 @@ fn press(h: &mut Harness, call: CallId, digits: &str) {
     h.collect();
 }
 
+mod cascade;
 mod controls;
 mod dialog;
 mod endings;
