@@ -916,6 +916,8 @@ fn catch_up(previous: Instant, period: Duration, now: Instant) -> Instant {
 }
 
 #[cfg(test)]
+mod cascade_tests;
+#[cfg(test)]
 mod slow_viewer_tests;
 #[cfg(test)]
 mod tests;
