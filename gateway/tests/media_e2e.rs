@@ -21,6 +21,8 @@
 // Real processes on the wall clock: this file waits and polls, which the sans-IO crates may not.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "media_e2e/cascade.rs"]
+mod cascade;
 mod common;
 #[path = "media_e2e/ffmpeg.rs"]
 mod ffmpeg;
