@@ -405,6 +405,8 @@ pub struct LobbyView {
     pub class: ParticipantClass,
     /// `sip` or `synthetic` (as for participants).
     pub protocol: String,
+    /// `endpoint`, `cascade` or `synthetic` (as for participants).
+    pub kind: String,
     /// When they started waiting (RFC 3339).
     pub waiting_since: String,
 }

@@ -272,6 +272,7 @@ async fn meeting_view_has_exactly_the_documented_shape() {
             "display_name",
             "id",
             "joined_at",
+            "kind",
             "media",
             "protocol"
         ]
@@ -280,6 +281,7 @@ async fn meeting_view_has_exactly_the_documented_shape() {
     assert_eq!(p["display_name"], "Boardroom");
     assert_eq!(p["class"], "trusted-vtc");
     assert_eq!(p["protocol"], "sip");
+    assert_eq!(p["kind"], "endpoint");
     assert_eq!(p["joined_at"], "2025-01-02T03:04:05Z");
     assert_eq!(
         keys(&p["media"]),
@@ -296,7 +298,14 @@ async fn meeting_view_has_exactly_the_documented_shape() {
     let l = &v["lobby"][0];
     assert_eq!(
         keys(l),
-        ["class", "display_name", "id", "protocol", "waiting_since"]
+        [
+            "class",
+            "display_name",
+            "id",
+            "kind",
+            "protocol",
+            "waiting_since"
+        ]
     );
     assert_eq!(l["protocol"], "sip");
     assert_eq!(l["class"], "untrusted-vtc");
