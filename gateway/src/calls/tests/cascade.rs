@@ -247,3 +247,45 @@ fn a_bridge_that_stops_refreshing_its_session_is_hung_up_and_frees_its_licence()
     h.advance(Duration::from_secs(61));
     assert_freed(&mut h, "the session timer");
 }
+
+#[test]
+fn a_bridge_authenticating_with_a_cascade_digest_credential_is_a_cascade_link() {
+    let realm = crate::directory::realm_of(&key());
+    let mut h = Harness::with(
+        |dir| {
+            let rule = TrustedDeviceRule::digest("rmx:correct horse battery", &realm).unwrap();
+            dir.add_device_rule(&key(), &rule, true).unwrap();
+        },
+        |_| {},
+    );
+    let uri = "sip:12345678.1177958860@gw";
+    h.send(&invite_with(
+        uri, "l1", 1, "z9hG4bKa", "rmx", "", PCMU_OFFER,
+    ));
+    let challenged = h.final_response();
+    assert_eq!(challenged.status(), Some(401));
+    let www = challenged
+        .headers
+        .get(&HeaderName::new("WWW-Authenticate").unwrap())
+        .unwrap();
+    let answer = signaling::digest::Challenge::parse(www).unwrap().answer(
+        "rmx",
+        "correct horse battery",
+        "INVITE",
+        uri,
+        1,
+        "abcd",
+    );
+    h.send(&invite_with(
+        uri,
+        "l1",
+        2,
+        "z9hG4bKb",
+        "rmx",
+        &format!("Authorization: {answer}\r\n"),
+        PCMU_OFFER,
+    ));
+    assert_eq!(h.final_response().status(), Some(200));
+    assert_eq!((licences_in_use(&h), cascades_in_use(&h)), (0, 1));
+    assert_eq!(h.callers()[0].kind, "cascade");
+}
