@@ -239,15 +239,19 @@ fn media_counter(server: &Server, conference: &str, name: &str, counter: &str) -
 /// The median colour of a grid of points inside `rect` (x, y, w, h), away from its edges and
 /// its bottom (where the name label is): the background, not the moving bar or block.
 fn tile_colour(picture: &Picture, (x, y, w, h): (u32, u32, u32, u32)) -> [u8; 3] {
+    let points = (0..7).flat_map(|i| {
+        (0..5).map(move |j| (x + w * (15 + 10 * i) / 100, y + h * (12 + 12 * j) / 100))
+    });
+    median_colour(picture, points)
+}
+
+/// The median of each channel over the pixels at `points`.
+fn median_colour(picture: &Picture, points: impl Iterator<Item = (u32, u32)>) -> [u8; 3] {
     let mut channels: [Vec<u8>; 3] = Default::default();
-    for i in 0..7 {
-        for j in 0..5 {
-            let px = x + w * (15 + 10 * i) / 100;
-            let py = y + h * (12 + 12 * j) / 100;
-            let c = picture.pixel(px, py);
-            for k in 0..3 {
-                channels[k].push(c[k]);
-            }
+    for (px, py) in points {
+        let c = picture.pixel(px, py);
+        for k in 0..3 {
+            channels[k].push(c[k]);
         }
     }
     channels.map(|mut v| {

@@ -28,19 +28,8 @@ fn cascade_gauges(server: &Server) -> (String, String) {
 
 /// The median colour along a line of the picture from (x0, y0) to (x1, y1), 41 points.
 fn line_colour(picture: &Picture, (x0, y0): (u32, u32), (x1, y1): (u32, u32)) -> [u8; 3] {
-    let mut channels: [Vec<u8>; 3] = Default::default();
-    for i in 0..=40u32 {
-        let x = x0 + (x1 - x0) * i / 40;
-        let y = y0 + (y1 - y0) * i / 40;
-        let c = picture.pixel(x, y);
-        for k in 0..3 {
-            channels[k].push(c[k]);
-        }
-    }
-    channels.map(|mut v| {
-        v.sort_unstable();
-        v[v.len() / 2]
-    })
+    let points = (0..=40u32).map(|i| (x0 + (x1 - x0) * i / 40, y0 + (y1 - y0) * i / 40));
+    median_colour(picture, points)
 }
 
 fn close(a: [u8; 3], b: [u8; 3], tolerance: u8) -> bool {

@@ -11,7 +11,7 @@ use mixer::codec::h264::H264Decoder;
 use mixer::frame::{I420Frame, Yuv};
 use mixer::LayoutMode;
 
-use super::tests::{add_synthetics, join, Feed};
+use super::tests::{add_synthetics, join, small_config, Feed};
 use super::*;
 
 fn last_picture(feed: &mut Feed) -> I420Frame {
@@ -44,12 +44,7 @@ fn run(media: &mut MeetingMedia, from: Instant, ticks: usize) -> Instant {
 #[test]
 fn a_cascade_link_sees_the_speaker_full_screen_without_borders_and_never_itself() {
     let t0 = Instant::now();
-    let config = EngineConfig {
-        fps: 10,
-        bitrate_bps: 800_000,
-        ..EngineConfig::default()
-    };
-    let mut media = MeetingMedia::new(config, t0, None);
+    let mut media = MeetingMedia::new(small_config(), t0, None);
     add_synthetics(&mut media, 3);
     let mut bridge = join(&mut media, 1, true);
     let mut room = join(&mut media, 2, true);
