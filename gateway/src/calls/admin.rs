@@ -53,6 +53,28 @@ impl CallCore {
                 });
                 Ok(AdminReply::Meetings(list))
             }
+            AdminCommand::DialCascade {
+                tenant,
+                conference,
+                request,
+            } => {
+                let key = self.meeting_key(&tenant, &conference)?;
+                let id = self.dial_link(now, key, request)?;
+                Ok(AdminReply::CascadeDialled(id.to_string()))
+            }
+            AdminCommand::ListCascades { tenant, conference } => {
+                let key = self.meeting_key(&tenant, &conference)?;
+                Ok(AdminReply::Cascades(self.link_views(&key)))
+            }
+            AdminCommand::HangupCascade {
+                tenant,
+                conference,
+                id,
+            } => {
+                let key = self.meeting_key(&tenant, &conference)?;
+                self.hang_up_link(now, &key, &id)?;
+                Ok(AdminReply::Done)
+            }
             AdminCommand::ViewMeeting { tenant, conference } => {
                 let key = self.meeting_key(&tenant, &conference)?;
                 Ok(AdminReply::Meeting(self.view(&key)))

@@ -23,6 +23,7 @@ impl CallCore {
     /// Takes one SIP message (a datagram, or one framed message from a TCP stream).
     pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8], from: Peer) {
         match Message::parse(bytes) {
+            Ok(message) if self.link_datagram(now, &message, bytes, from) => {}
             Ok(message) => self.txn.handle_message(now, message, from),
             Err(error) => {
                 self.refuse_malformed(bytes, from, &error.to_string(), error.status_code())
@@ -89,7 +90,7 @@ impl CallCore {
                 let call = self
                     .calls
                     .iter()
-                    .find(|(_, c)| c.invite_key == key)
+                    .find(|(_, c)| c.uas.as_ref().is_some_and(|u| u.key == key))
                     .map(|(id, _)| *id);
                 if let Some(call) = call {
                     self.end_call(now, call, Some((408, "No ACK received")));
@@ -198,10 +199,14 @@ impl CallCore {
             .calls_refused_total
             .with_label_values(&[c.tenant.as_str(), label])
             .inc();
-        let response = Message::response_to(&c.invite, code, Some(&c.local_tag))
+        // Only calls the far end placed ring here (a dialled link's INVITE is its agent's).
+        let Some(uas) = &c.uas else {
+            return;
+        };
+        let response = Message::response_to(&uas.invite, code, Some(&uas.local_tag))
             .with_reason(reason)
             .with_header(HeaderName::SERVER, self.config.user_agent.clone());
-        self.respond(now, &c.invite_key, response);
+        self.respond(now, &uas.key, response);
     }
 
     pub(super) fn on_ack(&mut self, now: Instant, ack: &Message) {
@@ -311,6 +316,11 @@ impl CallCore {
                 tracing::info!(call = %call_id, code, reason = text, "call ended")
             }
             None => tracing::info!(call = %call_id, reason = "peer hung up (BYE)", "call ended"),
+        }
+        if let (Some(link), Some((code, _))) = (call.link, reason) {
+            // A dialled link's BYE is its agent's.
+            self.link_call_ended(now, link, code);
+            return;
         }
         let (Some((code, text)), Some(dialog)) = (reason, call.dialog.as_mut()) else {
             return;

@@ -21,7 +21,7 @@ use crate::directory::TrustedDeviceRule;
 use crate::lobby::ParticipantClass;
 
 /// A refusal of an INVITE: status, reason phrase, extra headers, and what the metrics call it.
-struct Refusal {
+pub(super) struct Refusal {
     code: u16,
     reason: String,
     headers: Vec<(HeaderName, String)>,
@@ -51,6 +51,16 @@ impl Refusal {
             label,
             tenant: None,
         }
+    }
+
+    /// The refusal in words: the Warning text when there is one (it names the limit), else the
+    /// reason phrase.
+    pub(super) fn reason_text(&self) -> String {
+        self.headers
+            .iter()
+            .find(|(name, _)| name.as_str().eq_ignore_ascii_case("Warning"))
+            .and_then(|(_, value)| value.split('"').nth(1))
+            .map_or_else(|| self.reason.clone(), str::to_owned)
     }
 
     fn labelled(mut self, label: &'static str) -> Self {
@@ -193,7 +203,7 @@ impl CallCore {
     /// An endpoint call holds one of its tenant's concurrent endpoint licences from acceptance to
     /// its end, a cascade link one of its cascade licences; one beyond the licence is refused
     /// with 486 and a Warning naming the licence.
-    fn check_licence(&self, tenant: &TenantKey, kind: CallKind) -> Result<(), Refusal> {
+    pub(super) fn check_licence(&self, tenant: &TenantKey, kind: CallKind) -> Result<(), Refusal> {
         let record = match self.directory.tenant(tenant) {
             Ok(Some(record)) => record,
             _ => {
@@ -309,10 +319,13 @@ impl CallCore {
             display_name,
             class,
             kind,
-            invite_key: key.clone(),
-            invite: invite.clone(),
-            local_tag: local_tag.clone(),
+            uas: Some(super::UasInvite {
+                key: key.clone(),
+                invite: invite.clone(),
+                local_tag: local_tag.clone(),
+            }),
             dialog: None,
+            link: None,
             sdp,
             local_sdp,
             answer_in_ack,
@@ -462,20 +475,20 @@ impl CallCore {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        self.ringing.remove(&call.invite_key);
+        let Some(uas) = &call.uas else {
+            return;
+        };
+        self.ringing.remove(&uas.key);
         let contact_uri_text = contact
             .trim_start_matches('<')
             .trim_end_matches('>')
             .to_owned();
-        let dialog = match Dialog::uas(&call.invite, &call.local_tag, &contact_uri_text) {
+        let dialog = match Dialog::uas(&uas.invite, &uas.local_tag, &contact_uri_text) {
             Ok(d) => d,
             Err(e) => {
                 tracing::info!(call = %id, error = %e, "cannot form a dialog");
-                let (invite_key, invite, tag) = (
-                    call.invite_key.clone(),
-                    call.invite.clone(),
-                    call.local_tag.clone(),
-                );
+                let (invite_key, invite, tag) =
+                    (uas.key.clone(), uas.invite.clone(), uas.local_tag.clone());
                 self.remove_call(now, id);
                 let response = self
                     .response(&invite, 400, Some(&tag))
@@ -489,9 +502,9 @@ impl CallCore {
         self.metrics
             .call_setup_seconds
             .observe(now.saturating_duration_since(call.invited_at).as_secs_f64());
-        let mut ok = Message::response_to(&call.invite, 200, Some(&call.local_tag));
+        let mut ok = Message::response_to(&uas.invite, 200, Some(&uas.local_tag));
         // A UAS copies Record-Route into the 2xx (RFC 3261 §12.1.1) so proxies stay on the path.
-        for route in call.invite.headers.get_all(&HeaderName::RECORD_ROUTE) {
+        for route in uas.invite.headers.get_all(&HeaderName::RECORD_ROUTE) {
             ok.headers.push(HeaderName::RECORD_ROUTE, route);
         }
         let ok = ok
@@ -500,7 +513,7 @@ impl CallCore {
             .with_header(HeaderName::SUPPORTED, super::SUPPORTED)
             .with_header(HeaderName::SERVER, self.config.user_agent.clone())
             .with_body("application/sdp", call.local_sdp.to_string().into_bytes());
-        let key = call.invite_key.clone();
+        let key = uas.key.clone();
         let ok = self.arm_session_timer(now, id, ok);
         self.respond(now, &key, ok);
         self.start_media(id);

@@ -66,7 +66,9 @@ impl CallCore {
     pub(super) fn remove_call(&mut self, now: Instant, id: CallId) -> Option<Call> {
         let call = self.calls.remove(&id)?;
         self.count_licence(&call.tenant, call.kind, false);
-        self.ringing.remove(&call.invite_key);
+        if let Some(uas) = &call.uas {
+            self.ringing.remove(&uas.key);
+        }
         if let Some(dialog) = &call.dialog {
             self.dialogs.remove(dialog.id());
         }

@@ -66,6 +66,18 @@ fn answer(cmd: &AdminCommand) -> Result<AdminReply, AdminError> {
             };
         }
         AdminCommand::ViewMeeting { tenant, conference } => (tenant, conference, None),
+        AdminCommand::DialCascade { request, .. } => {
+            return match request.uri.contains('@') {
+                true => Ok(AdminReply::CascadeDialled("c1".into())),
+                false => Err(AdminError::BadCascade("no host".into())),
+            };
+        }
+        AdminCommand::ListCascades { .. } => return Ok(AdminReply::Cascades(Vec::new())),
+        AdminCommand::HangupCascade {
+            tenant,
+            conference,
+            id,
+        } => (tenant, conference, Some(("cascade link", id, "c1"))),
         AdminCommand::Admit {
             tenant,
             conference,
@@ -512,4 +524,47 @@ async fn synthetic_participants_are_added_with_204_and_a_bad_count_is_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
     assert_eq!(f.seen.lock().expect("lock").len(), 2);
+}
+
+#[tokio::test]
+async fn cascades_are_dialled_with_201_listed_and_hung_up_with_204() {
+    let f = fixture();
+    let uri = format!("{}/cascades", meeting_uri());
+    let body = r#"{"uri": "sip:meeting@192.0.2.7", "display_name": "Paris",
+        "credentials": {"username": "gw", "password": "pw"}}"#;
+    let (status, response) = post_json(&f.app, &uri, body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(response.json()["id"], "c1");
+    assert!(matches!(
+        f.seen.lock().expect("lock").as_slice(),
+        [AdminCommand::DialCascade { request, .. }]
+            if request.display_name == "Paris"
+                && request.credentials.as_ref().is_some_and(|c| c.username == "gw" && c.password == "pw")
+    ));
+    // The core's refusal of the URI is a 400; a body with unknown fields never reaches it.
+    let (status, _) = post_json(&f.app, &uri, r#"{"uri": "sip:nohost"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = post_json(&f.app, &uri, r#"{"url": "sip:m@192.0.2.7"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(f.seen.lock().expect("lock").len(), 2);
+
+    let (status, response) = send(&f.app, Method::GET, &uri, Some(&bearer())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(response.json(), serde_json::json!([]));
+    let (status, _) = send(
+        &f.app,
+        Method::DELETE,
+        &format!("{uri}/c1"),
+        Some(&bearer()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(
+        &f.app,
+        Method::DELETE,
+        &format!("{uri}/c9"),
+        Some(&bearer()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

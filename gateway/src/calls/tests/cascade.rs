@@ -19,14 +19,14 @@ fn bridge_network(dir: &mut Directory) {
     .unwrap();
 }
 
-fn cascades_in_use(h: &Harness) -> i64 {
+pub(super) fn cascades_in_use(h: &Harness) -> i64 {
     h.metrics
         .licenses_in_use
         .with_label_values(&["12345678", "cascade"])
         .get()
 }
 
-fn cascades_active(h: &Harness) -> i64 {
+pub(super) fn cascades_active(h: &Harness) -> i64 {
     h.metrics
         .cascades_active
         .with_label_values(&["12345678"])

@@ -323,6 +323,7 @@ fn press(h: &mut Harness, call: CallId, digits: &str) {
 mod cascade;
 mod controls;
 mod dialog;
+mod dialout;
 mod endings;
 mod entry_queue;
 mod interop;
