@@ -23,6 +23,8 @@
 
 #[path = "media_e2e/cascade.rs"]
 mod cascade;
+#[path = "media_e2e/cascade_dialout.rs"]
+mod cascade_dialout;
 mod common;
 #[path = "media_e2e/ffmpeg.rs"]
 mod ffmpeg;
@@ -83,7 +85,7 @@ impl Vtc {
     /// Calls `conference` of the demo tenant (its entry queue when `conference` is empty) and
     /// starts the media both ways.
     fn call(server: &Server, dir: &Path, name: &str, conference: &str, source: Source<'_>) -> Vtc {
-        let mut relay = Relay::bind(source.drop_video_permille);
+        let relay = Relay::bind(source.drop_video_permille);
         let dialled = if conference.is_empty() {
             TENANT.to_owned()
         } else {
@@ -110,6 +112,20 @@ impl Vtc {
             "{name}: rtcp-mux offered on both streams but not answered on both:\n{}",
             answer.sdp
         );
+        Vtc::with_media(dir, name, ua, relay, answer, source)
+    }
+
+    /// The media of a call set up either way (we called, or the gateway called us): ffmpeg
+    /// receiving and sending through `relay`, whose media ports our SDP named; `answer` is the
+    /// gateway's SDP (its addresses and H.264 payload type).
+    fn with_media(
+        dir: &Path,
+        name: &str,
+        ua: Ua,
+        mut relay: Relay,
+        answer: Answer,
+        source: Source<'_>,
+    ) -> Vtc {
         let (ffmpeg_audio, ffmpeg_video) = (relay::free_pair(), relay::free_pair());
         let receiver = ffmpeg::receiver(dir, name, ffmpeg_audio, ffmpeg_video, answer.video_pt);
         relay.start(Targets {

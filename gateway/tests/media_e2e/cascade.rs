@@ -9,7 +9,7 @@ use super::*;
 use gateway::media::engine::synthetic;
 
 /// `tessera_cascades_active` and the cascade licences in use, from `/metrics`.
-fn cascade_gauges(server: &Server) -> (String, String) {
+pub(super) fn cascade_gauges(server: &Server) -> (String, String) {
     let (_, text) = server.api_get("/metrics").unwrap();
     let value = |name: &str| {
         text.lines()
@@ -96,6 +96,16 @@ fn a_bridge_gets_the_current_speaker_bare_and_full_screen_and_holds_the_cascade_
 
     let video = check_video(name, &decoded, (1280, 720));
     let picture = decoded.snapshot.as_ref().expect("a snapshot picture");
+    let (speaker, background) = assert_bare_speaker(name, picture);
+    eprintln!(
+        "{video}; one picture of demo participant {speaker} ({background:?}); {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Checks that `picture` is one demo participant's picture edge to edge, bare (no 3x3, no tile
+/// rings): returns which participant (its palette index) and its background colour.
+pub(super) fn assert_bare_speaker(name: &str, picture: &Picture) -> (usize, [u8; 3]) {
     let (w, h) = (picture.width, picture.height);
     // One picture edge to edge: the nine thirds of the canvas share one background colour...
     let cells: Vec<[u8; 3]> = grid_3x3(picture)
@@ -112,11 +122,8 @@ fn a_bridge_gets_the_current_speaker_bare_and_full_screen_and_holds_the_cascade_
     // ...which is one of the demo participants' (the speaker's), never the bridge's own white...
     let speaker = (0..8)
         .map(synthetic::palette)
-        .position(|(r, g, b)| close([r, g, b], background, 40));
-    assert!(
-        speaker.is_some(),
-        "{name}: {background:?} is no demo participant's colour"
-    );
+        .position(|(r, g, b)| close([r, g, b], background, 40))
+        .unwrap_or_else(|| panic!("{name}: {background:?} is no demo participant's colour"));
     // ...and nothing is drawn where tile rings or a 3x3's edges would be.
     for (from, to) in [
         ((1, 4), (w - 2, 4)),
@@ -131,8 +138,5 @@ fn a_bridge_gets_the_current_speaker_bare_and_full_screen_and_holds_the_cascade_
             "{name}: a line {from:?}-{to:?} is {along:?}, not the speaker's {background:?}"
         );
     }
-    eprintln!(
-        "{video}; one picture of demo participant {speaker:?} ({background:?}); {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    (speaker, background)
 }
