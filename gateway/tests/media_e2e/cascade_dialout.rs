@@ -112,3 +112,60 @@ fn a_dialled_bridge_is_redialled_after_a_refusal_gets_the_bare_speaker_and_is_hu
         started.elapsed().as_secs_f64()
     );
 }
+
+/// `tessera cascade ...` against the running server; stdout, or a panic with stderr.
+fn cascade_cli(server: &Server, args: &[&str]) -> String {
+    let api = server.http.to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("cascade")
+        .args(args)
+        .args(["--api", &api, "--admin-token", server::TOKEN])
+        .args(["--tenant", TENANT, "--conference", DEMO_MEETING])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cascade {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_cascade_cli_dials_lists_and_hangs_up_a_link_of_a_running_gateway() {
+    let _serial = serial();
+    let server = Server::start(
+        true,
+        &[&["tenant", "set", "--key", TENANT, "--cascade-licenses", "1"]],
+    );
+    let mut bridge = Ua::answering("cli-bridge").unwrap();
+    let uri = format!("sip:meeting@{}", bridge.local_addr());
+    let id = cascade_cli(
+        &server,
+        &["dial", "--uri", &uri, "--display-name", "CLI Bridge"],
+    );
+    let id = id.trim();
+    assert_eq!(id, "c1");
+    let offer = bridge.next_incoming(DIAL_PATIENCE).unwrap();
+    let (audio, video) = (relay::free_pair(), relay::free_pair());
+    bridge
+        .accept(&sip_testua::vtc_answer(&offer, audio, video).unwrap())
+        .unwrap();
+
+    let table = cascade_cli(&server, &["list"]);
+    let row = table.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.starts_with("c1") && row.contains("up") && row.contains("CLI Bridge"),
+        "{table}"
+    );
+    assert_eq!(cascade_gauges(&server).1, "1");
+
+    assert_eq!(cascade_cli(&server, &["hangup", id]), "");
+    assert_eq!(
+        bridge.wait_ended(Duration::from_secs(10)),
+        Some(signaling::ua::EndReason::RemoteBye)
+    );
+    assert_eq!(cascade_gauges(&server).1, "0", "hangup frees the licence");
+    let json: Value = serde_json::from_str(&cascade_cli(&server, &["list", "--json"])).unwrap();
+    assert_eq!(json, serde_json::json!([]));
+}
