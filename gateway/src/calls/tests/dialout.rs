@@ -332,3 +332,62 @@ fn a_bridge_uri_without_an_ip_host_is_refused() {
         "{refused:?}"
     );
 }
+
+/// The call id of the dialled link (its media started when it was answered).
+fn dialled_call(h: &Harness) -> CallId {
+    h.media
+        .iter()
+        .find_map(|m| match m {
+            CoreOutput::MediaStart { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("the link's media started")
+}
+
+#[test]
+fn a_dialled_bridge_that_sends_no_media_is_hung_up_and_dialled_again() {
+    let mut h = Harness::with(one_cascade_licence, |_| {});
+    h.dial(None);
+    let invite = h.requests(Method::Invite).remove(0);
+    h.bridge_answers(&invite);
+    let call = dialled_call(&h);
+    h.core.handle_media_event(h.now, call, MediaEvent::Inactive);
+    h.collect();
+    let bye = h.requests(Method::Bye);
+    assert_eq!(bye.len(), 1, "BYE to the vanished bridge");
+    assert_eq!(cascades_in_use(&h), 0, "its licence is free");
+    // Nobody answers the BYE (the bridge is gone): after Timer F the link waits and dials again.
+    h.advance(Duration::from_secs(40));
+    assert!(
+        !h.requests(Method::Invite).is_empty(),
+        "dialled again: {:?}",
+        h.links()
+    );
+}
+
+#[test]
+fn removing_a_dialled_links_participant_hangs_the_link_up_for_good() {
+    let mut h = Harness::with(one_cascade_licence, |_| {});
+    h.dial(None);
+    let invite = h.requests(Method::Invite).remove(0);
+    h.bridge_answers(&invite);
+    let participant = h.callers()[0].id.clone();
+    h.core
+        .handle_admin(
+            h.now,
+            AdminCommand::Remove {
+                tenant: demo::DEMO_TENANT.into(),
+                conference: demo::DEMO_CONFERENCE.into(),
+                id: participant,
+            },
+        )
+        .unwrap();
+    h.collect();
+    let bye = h.requests(Method::Bye);
+    assert_eq!(bye.len(), 1);
+    assert_eq!(cascades_in_use(&h), 0);
+    h.bridge_says(&Message::response_to(&bye[0], 200, None));
+    assert!(h.links().is_empty());
+    h.advance(Duration::from_secs(120));
+    assert!(h.requests(Method::Invite).is_empty(), "never dialled again");
+}
