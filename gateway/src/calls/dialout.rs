@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use signaling::sdp::{LocalMedia, SdpSession, SessionDescription};
+use signaling::sdp::{SdpSession, SessionDescription};
 use signaling::sip::Message;
 use signaling::transaction::{Peer, Transport};
 use signaling::ua::{CallFailure, CallHandle, Credentials, UaConfig, UaEvent, UserAgent};
@@ -209,16 +209,7 @@ impl CallCore {
             .ports
             .take()
             .ok_or_else(|| AdminError::BadCascade("no media ports left".into()))?;
-        let local = LocalMedia {
-            address: self.config.media_ip,
-            audio_port: port_base,
-            video_port: port_base + 2,
-        };
-        let mut sdp = SdpSession::new(
-            self.rng.random::<u32>().into(),
-            self.config.capabilities.clone(),
-            local,
-        );
+        let mut sdp = self.sdp_session(port_base);
         let placed = sdp
             .create_offer()
             .map_err(|e| AdminError::BadCascade(e.to_string()))
@@ -611,6 +602,15 @@ mod tests {
         );
         assert!(target_of("sip:rmx@mcu.example.com").is_err());
         assert!(target_of("tel:+15551234").is_err());
+    }
+
+    proptest::proptest! {
+        /// Whatever an operator types as the URI, the answer is an address or an error.
+        #[test]
+        fn any_uri_gives_an_address_or_an_error(uri in "\\PC{0,60}") {
+            let _ = target_of(&uri);
+            let _ = target_of(&format!("sip:{uri}"));
+        }
     }
 
     #[test]

@@ -250,16 +250,7 @@ impl CallCore {
                     refusal.with(name, value)
                 })
         })?;
-        let local = LocalMedia {
-            address: self.config.media_ip,
-            audio_port: port_base,
-            video_port: port_base + 2,
-        };
-        let mut sdp = SdpSession::new(
-            self.rng.random::<u32>().into(),
-            self.config.capabilities.clone(),
-            local,
-        );
+        let mut sdp = self.sdp_session(port_base);
         let (local_sdp, negotiated, answer_in_ack) = if invite.body().is_empty() {
             let offer = sdp
                 .create_offer()
@@ -360,6 +351,21 @@ impl CallCore {
             self.respond(now, key, ringing);
         }
         Ok(id)
+    }
+
+    /// A fresh SDP session for a call whose media use the port pair at `port_base` (audio, then
+    /// video two ports up).
+    pub(super) fn sdp_session(&mut self, port_base: u16) -> SdpSession {
+        let local = LocalMedia {
+            address: self.config.media_ip,
+            audio_port: port_base,
+            video_port: port_base + 2,
+        };
+        SdpSession::new(
+            self.rng.random::<u32>().into(),
+            self.config.capabilities.clone(),
+            local,
+        )
     }
 
     /// Resolves the Request-URI, falling back to the To URI (some endpoints put the dial string

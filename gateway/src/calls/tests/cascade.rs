@@ -9,6 +9,11 @@ use super::*;
 fn bridge_network(dir: &mut Directory) {
     let rule = TrustedDeviceRule::cidr("192.0.2.0/24").unwrap();
     dir.add_device_rule(&key(), &rule, true).unwrap();
+    one_cascade_licence(dir);
+}
+
+/// The demo tenant with one cascade licence.
+pub(super) fn one_cascade_licence(dir: &mut Directory) {
     dir.update_tenant(
         &key(),
         &TenantUpdate {

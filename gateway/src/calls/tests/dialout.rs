@@ -3,7 +3,7 @@
 //! licence, a refusal or a drop is dialled again after a back-off, and hanging up sends BYE and
 //! frees the licence for good.
 
-use super::cascade::{cascades_active, cascades_in_use};
+use super::cascade::{cascades_active, cascades_in_use, one_cascade_licence};
 use super::*;
 
 const BRIDGE: &str = "192.0.2.50:5070";
@@ -13,18 +13,6 @@ const BRIDGE_ANSWER: &str =
 m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\nm=video 40002 RTP/AVP 109\r\n\
 a=rtpmap:109 H264/90000\r\na=fmtp:109 profile-level-id=42e01f;packetization-mode=1\r\n";
 
-/// The demo tenant with one cascade licence.
-fn one_cascade_licence(dir: &mut Directory) {
-    dir.update_tenant(
-        &key(),
-        &TenantUpdate {
-            cascade_licenses: Some(1),
-            ..TenantUpdate::default()
-        },
-    )
-    .unwrap();
-}
-
 fn bridge_peer() -> Peer {
     Peer {
         transport: Transport::Udp,
@@ -33,24 +21,34 @@ fn bridge_peer() -> Peer {
 }
 
 impl Harness {
-    fn dial(&mut self, credentials: Option<signaling::ua::Credentials>) -> String {
-        let reply = self
-            .core
-            .handle_admin(
-                self.now,
-                AdminCommand::DialCascade {
-                    tenant: demo::DEMO_TENANT.into(),
-                    conference: demo::DEMO_CONFERENCE.into(),
-                    request: DialRequest {
-                        uri: format!("sip:meeting@{BRIDGE}"),
-                        display_name: "Paris RMX".into(),
-                        credentials,
-                    },
+    /// Asks the core to dial `uri` into the demo meeting.
+    fn dial_uri(
+        &mut self,
+        uri: &str,
+        credentials: Option<signaling::ua::Credentials>,
+    ) -> Result<AdminReply, AdminError> {
+        let reply = self.core.handle_admin(
+            self.now,
+            AdminCommand::DialCascade {
+                tenant: demo::DEMO_TENANT.into(),
+                conference: demo::DEMO_CONFERENCE.into(),
+                request: DialRequest {
+                    uri: uri.into(),
+                    display_name: "Paris RMX".into(),
+                    credentials,
                 },
-            )
-            .unwrap();
+            },
+        );
         self.collect();
-        match reply {
+        reply
+    }
+
+    /// Dials the bridge; the link id.
+    fn dial(&mut self, credentials: Option<signaling::ua::Credentials>) -> String {
+        match self
+            .dial_uri(&format!("sip:meeting@{BRIDGE}"), credentials)
+            .unwrap()
+        {
             AdminReply::CascadeDialled(id) => id,
             other => panic!("expected a link id, got {other:?}"),
         }
@@ -290,18 +288,7 @@ fn a_link_beyond_the_cascade_licences_is_refused_before_dialling() {
     h.dial(None);
     let invite = h.requests(Method::Invite).remove(0);
     h.bridge_answers(&invite);
-    let refused = h.core.handle_admin(
-        h.now,
-        AdminCommand::DialCascade {
-            tenant: demo::DEMO_TENANT.into(),
-            conference: demo::DEMO_CONFERENCE.into(),
-            request: DialRequest {
-                uri: "sip:meeting@192.0.2.51".into(),
-                display_name: "Berlin".into(),
-                credentials: None,
-            },
-        },
-    );
+    let refused = h.dial_uri("sip:meeting@192.0.2.51", None);
     let Err(AdminError::CascadeLicence(text)) = refused else {
         panic!("expected a licence refusal, got {refused:?}");
     };
@@ -315,18 +302,7 @@ fn a_link_beyond_the_cascade_licences_is_refused_before_dialling() {
 #[test]
 fn a_bridge_uri_without_an_ip_host_is_refused() {
     let mut h = Harness::with(one_cascade_licence, |_| {});
-    let refused = h.core.handle_admin(
-        h.now,
-        AdminCommand::DialCascade {
-            tenant: demo::DEMO_TENANT.into(),
-            conference: demo::DEMO_CONFERENCE.into(),
-            request: DialRequest {
-                uri: "sip:meeting@mcu.example.com".into(),
-                display_name: "Paris".into(),
-                credentials: None,
-            },
-        },
-    );
+    let refused = h.dial_uri("sip:meeting@mcu.example.com", None);
     assert!(
         matches!(refused, Err(AdminError::BadCascade(_))),
         "{refused:?}"
