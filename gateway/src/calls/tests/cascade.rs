@@ -57,7 +57,7 @@ fn link(h: &mut Harness, call_id: &str, extra: &str) -> Message {
     ok
 }
 
-fn link_call(h: &Harness) -> CallId {
+pub(super) fn link_call(h: &Harness) -> CallId {
     h.media
         .iter()
         .find_map(|m| match m {

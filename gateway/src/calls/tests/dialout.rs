@@ -3,7 +3,7 @@
 //! licence, a refusal or a drop is dialled again after a back-off, and hanging up sends BYE and
 //! frees the licence for good.
 
-use super::cascade::{cascades_active, cascades_in_use, one_cascade_licence};
+use super::cascade::{cascades_active, cascades_in_use, link_call, one_cascade_licence};
 use super::*;
 
 const BRIDGE: &str = "192.0.2.50:5070";
@@ -309,24 +309,13 @@ fn a_bridge_uri_without_an_ip_host_is_refused() {
     );
 }
 
-/// The call id of the dialled link (its media started when it was answered).
-fn dialled_call(h: &Harness) -> CallId {
-    h.media
-        .iter()
-        .find_map(|m| match m {
-            CoreOutput::MediaStart { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("the link's media started")
-}
-
 #[test]
 fn a_dialled_bridge_that_sends_no_media_is_hung_up_and_dialled_again() {
     let mut h = Harness::with(one_cascade_licence, |_| {});
     h.dial(None);
     let invite = h.requests(Method::Invite).remove(0);
     h.bridge_answers(&invite);
-    let call = dialled_call(&h);
+    let call = link_call(&h);
     h.core.handle_media_event(h.now, call, MediaEvent::Inactive);
     h.collect();
     let bye = h.requests(Method::Bye);
