@@ -31,6 +31,8 @@ pub struct Metrics {
     pub licenses_in_use: IntGaugeVec,
     /// Licences bought, by tenant and kind.
     pub licenses_total: IntGaugeVec,
+    /// Cascade links (conference bridges joined to a meeting) up now, by tenant.
+    pub cascades_active: IntGaugeVec,
     /// RTP packets, by direction (`rx`, `tx`) and media (`audio`, `video`).
     pub rtp_packets_total: IntCounterVec,
     /// RTP packets lost (sequence gaps seen on receive).
@@ -148,6 +150,11 @@ impl Metrics {
                 "tessera_licenses_total",
                 "Licences bought.",
                 &["tenant", "kind"],
+            )?,
+            cascades_active: gauge(
+                "tessera_cascades_active",
+                "Cascade links (conference bridges in a meeting) up now.",
+                &["tenant"],
             )?,
             rtp_packets_total: counter(
                 "tessera_rtp_packets_total",

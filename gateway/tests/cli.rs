@@ -448,6 +448,39 @@ fn trusted_devices_never_print_secrets() {
 }
 
 #[test]
+fn device_trust_cascade_names_a_bridge_and_the_list_shows_its_role() {
+    let db = Db::with_demo();
+    let added = db.ok(&[
+        "device",
+        "trust",
+        "--tenant",
+        "12345678",
+        "--uri",
+        "sip:*@mcu.acme.example",
+        "--cascade",
+    ]);
+    assert!(added.starts_with("added cascade rule"), "{added}");
+    db.ok(&[
+        "device",
+        "trust",
+        "--tenant",
+        "12345678",
+        "--cidr",
+        "192.0.2.0/24",
+    ]);
+    let list = db.ok(&["device", "list", "--tenant", "12345678"]);
+    let roles: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    assert_eq!(roles, ["ROLE", "cascade", "trusted-vtc"], "{list}");
+    let json = db.ok(&["device", "list", "--tenant", "12345678", "--json"]);
+    let rules: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rules[0]["cascade"], true, "{json}");
+    assert_eq!(rules[1]["cascade"], false, "{json}");
+}
+
+#[test]
 fn init_demo_is_idempotent() {
     let db = Db::new();
     let first = db.ok(&["init", "--demo"]);

@@ -21,6 +21,10 @@
 // Real processes on the wall clock: this file waits and polls, which the sans-IO crates may not.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "media_e2e/cascade.rs"]
+mod cascade;
+#[path = "media_e2e/cascade_dialout.rs"]
+mod cascade_dialout;
 mod common;
 #[path = "media_e2e/ffmpeg.rs"]
 mod ffmpeg;
@@ -81,7 +85,7 @@ impl Vtc {
     /// Calls `conference` of the demo tenant (its entry queue when `conference` is empty) and
     /// starts the media both ways.
     fn call(server: &Server, dir: &Path, name: &str, conference: &str, source: Source<'_>) -> Vtc {
-        let mut relay = Relay::bind(source.drop_video_permille);
+        let relay = Relay::bind(source.drop_video_permille);
         let dialled = if conference.is_empty() {
             TENANT.to_owned()
         } else {
@@ -108,6 +112,20 @@ impl Vtc {
             "{name}: rtcp-mux offered on both streams but not answered on both:\n{}",
             answer.sdp
         );
+        Vtc::with_media(dir, name, ua, relay, answer, source)
+    }
+
+    /// The media of a call set up either way (we called, or the gateway called us): ffmpeg
+    /// receiving and sending through `relay`, whose media ports our SDP named; `answer` is the
+    /// gateway's SDP (its addresses and H.264 payload type).
+    fn with_media(
+        dir: &Path,
+        name: &str,
+        ua: Ua,
+        mut relay: Relay,
+        answer: Answer,
+        source: Source<'_>,
+    ) -> Vtc {
         let (ffmpeg_audio, ffmpeg_video) = (relay::free_pair(), relay::free_pair());
         let receiver = ffmpeg::receiver(dir, name, ffmpeg_audio, ffmpeg_video, answer.video_pt);
         relay.start(Targets {
@@ -282,15 +300,19 @@ fn media_counter(server: &Server, conference: &str, name: &str, counter: &str) -
 /// The median colour of a grid of points inside `rect` (x, y, w, h), away from its edges and
 /// its bottom (where the name label is): the background, not the moving bar or block.
 fn tile_colour(picture: &Picture, (x, y, w, h): (u32, u32, u32, u32)) -> [u8; 3] {
+    let points = (0..7).flat_map(|i| {
+        (0..5).map(move |j| (x + w * (15 + 10 * i) / 100, y + h * (12 + 12 * j) / 100))
+    });
+    median_colour(picture, points)
+}
+
+/// The median of each channel over the pixels at `points`.
+fn median_colour(picture: &Picture, points: impl Iterator<Item = (u32, u32)>) -> [u8; 3] {
     let mut channels: [Vec<u8>; 3] = Default::default();
-    for i in 0..7 {
-        for j in 0..5 {
-            let px = x + w * (15 + 10 * i) / 100;
-            let py = y + h * (12 + 12 * j) / 100;
-            let c = picture.pixel(px, py);
-            for k in 0..3 {
-                channels[k].push(c[k]);
-            }
+    for (px, py) in points {
+        let c = picture.pixel(px, py);
+        for k in 0..3 {
+            channels[k].push(c[k]);
         }
     }
     channels.map(|mut v| {

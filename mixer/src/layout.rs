@@ -140,6 +140,11 @@ pub enum LayoutMode {
     Grid2x2,
     /// The active speaker alone, full screen.
     Speaker,
+    /// What a cascade link (another conference bridge) receives: the active speaker alone, full
+    /// screen, like [`Speaker`](Self::Speaker), but bare (no border, name label or highlight),
+    /// so the bridge can lay the picture out as one of its own participants without a picture
+    /// inside its picture.
+    Cascade,
 }
 
 impl LayoutMode {
@@ -149,8 +154,13 @@ impl LayoutMode {
             LayoutMode::Grid => MAX_TILES,
             LayoutMode::LargePlus7 => 8,
             LayoutMode::Grid2x2 => 4,
-            LayoutMode::Speaker => 1,
+            LayoutMode::Speaker | LayoutMode::Cascade => 1,
         }
+    }
+
+    /// Whether pictures in this mode are drawn bare: no tile border, name label or highlight.
+    pub fn is_bare(self) -> bool {
+        self == LayoutMode::Cascade
     }
 
     /// The layout for `shown` participants in this mode.
@@ -627,6 +637,7 @@ mod tests {
             (LayoutMode::LargePlus7, LayoutKind::LargePlus7, 8),
             (LayoutMode::Grid2x2, LayoutKind::Grid2x2, 4),
             (LayoutMode::Speaker, LayoutKind::Full, 1),
+            (LayoutMode::Cascade, LayoutKind::Full, 1),
         ] {
             let mut a = TileAssigner::with_mode(mode);
             let slots = a.assign(&ranked, None).to_vec();

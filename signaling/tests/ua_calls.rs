@@ -695,3 +695,26 @@ proptest! {
         net.run_for(Duration::from_secs(1));
     }
 }
+
+#[test]
+fn an_agent_owns_the_messages_of_its_calls_only() {
+    let mut net = two();
+    established(&mut net);
+    let parsed: Vec<Message> = net
+        .sent
+        .iter()
+        .map(|d| Message::parse(&d.bytes).unwrap())
+        .collect();
+    assert!(!parsed.is_empty());
+    for message in &parsed {
+        assert!(
+            net.ua(0).owns(message),
+            "the caller owns its call's {message:?}"
+        );
+    }
+    let mut stranger = parsed[0].clone();
+    stranger
+        .headers
+        .set(HeaderName::CALL_ID, "someone-else@192.0.2.99");
+    assert!(!net.ua(0).owns(&stranger), "another Call-ID is not its");
+}

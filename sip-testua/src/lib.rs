@@ -11,8 +11,10 @@
 //! grow protocol logic: that belongs in `signaling::ua`, where it is tested on a virtual clock.
 //!
 //! The far end's in-dialog requests are handled without the caller: INFO and OPTIONS are
-//! answered by the agent, a re-INVITE is accepted with the call's own offer (the test UA's media
-//! do not change), an incoming call is refused 603 (this agent only calls out).
+//! answered by the agent, a re-INVITE is accepted with the call's own SDP (the test UA's media
+//! do not change). A UA made with [`Ua::new`] only calls out (an incoming call is refused 603);
+//! one made with [`Ua::answering`] plays a conference bridge the gateway dials: the caller sees
+//! each incoming call and answers or refuses it.
 
 // The driver is the one place that reads the real clock (the agent takes it as input).
 #![allow(clippy::disallowed_methods)]
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use signaling::ua::{CallFailure, CallHandle, EndReason, UaConfig, UaEvent, UserAgent};
 
-pub use sdp::{parse_answer, vtc_offer, Answer};
+pub use sdp::{parse_answer, vtc_answer, vtc_offer, Answer};
 
 /// How long we wait for the final response to the INVITE (the gateway answers at once; this is
 /// for a loaded machine).
@@ -43,8 +45,10 @@ const TICK: Duration = Duration::from_millis(100);
 /// The agent and what the driver needs besides it, behind one lock.
 struct Shared {
     ua: UserAgent,
-    /// The offer of the call, re-used to answer a re-INVITE.
+    /// The offer (or answer) of the call, re-used to answer a re-INVITE.
     offer: String,
+    /// Whether incoming calls go to the caller (an answering UA) or are refused 603.
+    answering: bool,
 }
 
 impl Shared {
@@ -64,7 +68,7 @@ impl Shared {
                     let offer = self.offer.clone();
                     let _ = self.ua.accept_reinvite(now, call, &offer);
                 }
-                UaEvent::Incoming { call, .. } => {
+                UaEvent::Incoming { call, .. } if !self.answering => {
                     let _ = self.ua.reject(now, call, 603);
                 }
                 other => {
@@ -97,6 +101,24 @@ impl Ua {
     /// A UA named `user` (From display name and user part) calling `dialled` at `gateway`, on a
     /// fresh loopback socket.
     pub fn new(gateway: SocketAddr, dialled: &str, user: &str) -> std::io::Result<Ua> {
+        Ua::bind(gateway, format!("sip:{dialled}@{gateway}"), user, false)
+    }
+
+    /// A UA named `user` that answers (a conference bridge the gateway dials), on a fresh
+    /// loopback socket ([`local_addr`](Self::local_addr)); it places no calls. Take each call
+    /// with [`next_incoming`](Self::next_incoming), then [`accept`](Self::accept) or
+    /// [`refuse`](Self::refuse) it.
+    pub fn answering(user: &str) -> std::io::Result<Ua> {
+        let unused = SocketAddr::from(([127, 0, 0, 1], 0));
+        Ua::bind(unused, String::new(), user, true)
+    }
+
+    fn bind(
+        gateway: SocketAddr,
+        request_uri: String,
+        user: &str,
+        answering: bool,
+    ) -> std::io::Result<Ua> {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         let mut config = UaConfig::new(socket.local_addr()?, user, rand::random());
         config.display_name = Some(user.to_owned());
@@ -104,6 +126,7 @@ impl Ua {
         let shared = Arc::new(Mutex::new(Shared {
             ua: UserAgent::new(config),
             offer: String::new(),
+            answering,
         }));
         let (tx, events) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
@@ -121,7 +144,7 @@ impl Ua {
         Ok(Ua {
             socket,
             gateway,
-            request_uri: format!("sip:{dialled}@{gateway}"),
+            request_uri,
             shared,
             events,
             events_tx: tx,
@@ -159,6 +182,9 @@ impl Ua {
     /// Sends the INVITE with `offer`, waits for the 200 (the agent retransmits and ACKs), and
     /// returns what its SDP says. Any other outcome is an error naming it.
     pub fn invite(&mut self, offer: &str) -> Result<Answer, String> {
+        if lock(&self.shared).answering {
+            return Err("an answering UA places no calls".to_owned());
+        }
         lock(&self.shared).offer = offer.to_owned();
         let (gateway, uri) = (self.gateway, self.request_uri.clone());
         let call = self
@@ -203,6 +229,62 @@ impl Ua {
             _ => None,
         })
         .flatten()
+    }
+}
+
+/// The answering side.
+impl Ua {
+    /// Where the UA receives SIP.
+    pub fn local_addr(&self) -> SocketAddr {
+        lock(&self.shared).ua.config().local_addr
+    }
+
+    /// Waits (up to `patience`) for the next incoming call and returns its SDP offer; the call
+    /// is then the one [`accept`](Self::accept), [`refuse`](Self::refuse) and
+    /// [`wait_ended`](Self::wait_ended) act on.
+    pub fn next_incoming(&mut self, patience: Duration) -> Result<String, String> {
+        let (call, offer) = self
+            .wait(patience, |event| match event {
+                UaEvent::Incoming { call, offer, .. } => Some((call, offer)),
+                _ => None,
+            })
+            .ok_or_else(|| format!("no incoming call within {patience:?}"))?;
+        self.call = Some(call);
+        Ok(offer)
+    }
+
+    /// Answers the incoming call 200 with `answer` and waits for the caller's ACK.
+    pub fn accept(&mut self, answer: &str) -> Result<(), String> {
+        let call = self.call.ok_or("no incoming call to accept")?;
+        lock(&self.shared).offer = answer.to_owned();
+        self.command(|ua, now| ua.answer(now, call, answer))
+            .map_err(|e| format!("cannot answer: {e}"))?;
+        self.wait(INVITE_PATIENCE, |event| match event {
+            UaEvent::Confirmed { call: c } if c == call => Some(Ok(())),
+            UaEvent::Ended { call: c, reason } if c == call => {
+                Some(Err(format!("ended before the ACK: {reason:?}")))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| Err(format!("no ACK within {INVITE_PATIENCE:?}")))
+    }
+
+    /// Refuses the incoming call with `status` (300-699).
+    pub fn refuse(&mut self, status: u16) -> Result<(), String> {
+        let call = self.call.take().ok_or("no incoming call to refuse")?;
+        self.command(|ua, now| ua.reject(now, call, status))
+            .map_err(|e| format!("cannot refuse: {e}"))
+    }
+
+    /// Waits (up to `patience`) for the current call to end and says how.
+    pub fn wait_ended(&mut self, patience: Duration) -> Option<EndReason> {
+        let call = self.call?;
+        let reason = self.wait(patience, |event| match event {
+            UaEvent::Ended { call: c, reason } if c == call => Some(reason),
+            _ => None,
+        })?;
+        self.call = None;
+        Some(reason)
     }
 }
 

@@ -76,6 +76,50 @@ pub fn vtc_offer(audio_port: u16, video_port: u16) -> String {
     )
 }
 
+/// A room system's answer to `offer` (a gateway's offer: audio then video): PCMU and the
+/// offered H.264 payload type (constrained baseline 3.1, mode 1), rtcp-mux, media at the given
+/// ports. Fails when the offer has no PCMU or no H.264.
+pub fn vtc_answer(offer: &str, audio_port: u16, video_port: u16) -> Result<String, String> {
+    let sdp = SessionDescription::parse(offer).map_err(|e| format!("unparsable offer: {e}"))?;
+    let section = |kind: &str| {
+        sdp.media
+            .iter()
+            .find(|m| m.media == kind)
+            .ok_or_else(|| format!("no {kind} m-line in the offer"))
+    };
+    if !section("audio")?.formats.iter().any(|f| f == "0") {
+        return Err("the offer has no PCMU".to_owned());
+    }
+    let video = section("video")?;
+    let pt = video
+        .attributes
+        .iter()
+        .filter(|a| a.name == "rtpmap")
+        .filter_map(|a| a.value.as_deref())
+        .find(|v| v.to_ascii_uppercase().contains("H264/90000"))
+        .and_then(|v| v.split_whitespace().next())
+        .ok_or("the offer has no H.264")?
+        .to_owned();
+    Ok(format!(
+        "v=0\r\n\
+         o=tessera-testua 2 1 IN IP4 127.0.0.1\r\n\
+         s=tessera-testua\r\n\
+         c=IN IP4 127.0.0.1\r\n\
+         t=0 0\r\n\
+         m=audio {audio_port} RTP/AVP 0\r\n\
+         a=rtpmap:0 PCMU/8000\r\n\
+         a=rtcp-mux\r\n\
+         a=sendrecv\r\n\
+         m=video {video_port} RTP/AVP {pt}\r\n\
+         a=rtpmap:{pt} H264/90000\r\n\
+         a=fmtp:{pt} profile-level-id=42e01f;packetization-mode=1\r\n\
+         a=rtcp-fb:{pt} nack\r\n\
+         a=rtcp-fb:{pt} nack pli\r\n\
+         a=rtcp-mux\r\n\
+         a=sendrecv\r\n"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,3 +103,34 @@ fn refused_call_reports_the_status() {
     assert_eq!(ua.bye(), None);
     far.stop();
 }
+
+#[test]
+fn an_answering_ua_refuses_then_accepts_with_an_answer_to_the_offer_and_sees_the_bye() {
+    let mut bridge = Ua::answering("bridge").unwrap();
+    let mut caller = Ua::new(bridge.local_addr(), "meeting", "gateway").unwrap();
+    let far = thread::spawn(move || {
+        let patience = Duration::from_secs(10);
+        bridge.next_incoming(patience).unwrap();
+        bridge.refuse(486).unwrap();
+        let offer = bridge.next_incoming(patience).unwrap();
+        let answer = sip_testua::vtc_answer(&offer, 7000, 7002).unwrap();
+        bridge.accept(&answer).unwrap();
+        bridge.wait_ended(patience)
+    });
+    let refused = caller.invite(&vtc_offer(6000, 6002)).unwrap_err();
+    assert!(refused.contains("486"), "{refused}");
+    let answer = caller.invite(&vtc_offer(6000, 6002)).unwrap();
+    assert_eq!(answer.audio, "127.0.0.1:7000".parse().unwrap());
+    assert_eq!(
+        answer.video_pt, 96,
+        "the offered H.264 payload type is answered"
+    );
+    assert_eq!(caller.bye(), Some(200));
+    assert_eq!(far.join().unwrap(), Some(EndReason::RemoteBye));
+}
+
+#[test]
+fn an_answering_ua_places_no_calls() {
+    let mut bridge = Ua::answering("bridge").unwrap();
+    assert!(bridge.invite(&vtc_offer(6000, 6002)).is_err());
+}

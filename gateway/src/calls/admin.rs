@@ -11,8 +11,8 @@ use signaling::{ConferenceId, TenantKey};
 use crate::lobby::{Actor, ParticipantId};
 
 use super::{
-    api, AdminCommand, AdminError, AdminReply, CallCore, CoreOutput, LobbyView, MeetingKey,
-    MeetingSummary, MeetingView, Member, ParticipantView,
+    api, AdminCommand, AdminError, AdminReply, CallCore, CallKind, CoreOutput, LobbyView,
+    MeetingKey, MeetingSummary, MeetingView, Member, ParticipantView,
 };
 
 impl CallCore {
@@ -52,6 +52,28 @@ impl CallCore {
                     (&a.tenant, &a.conference_id).cmp(&(&b.tenant, &b.conference_id))
                 });
                 Ok(AdminReply::Meetings(list))
+            }
+            AdminCommand::DialCascade {
+                tenant,
+                conference,
+                request,
+            } => {
+                let key = self.meeting_key(&tenant, &conference)?;
+                let id = self.dial_link(now, key, request)?;
+                Ok(AdminReply::CascadeDialled(id.to_string()))
+            }
+            AdminCommand::ListCascades { tenant, conference } => {
+                let key = self.meeting_key(&tenant, &conference)?;
+                Ok(AdminReply::Cascades(self.link_views(&key)))
+            }
+            AdminCommand::HangupCascade {
+                tenant,
+                conference,
+                id,
+            } => {
+                let key = self.meeting_key(&tenant, &conference)?;
+                self.hang_up_link(now, &key, &id)?;
+                Ok(AdminReply::Done)
             }
             AdminCommand::ViewMeeting { tenant, conference } => {
                 let key = self.meeting_key(&tenant, &conference)?;
@@ -202,6 +224,7 @@ impl CallCore {
                     display_name: entry.display_name.clone(),
                     class: entry.class,
                     protocol: entry.member.protocol(),
+                    kind: self.member_kind(entry.member),
                     joined_at: self.rfc3339(joined),
                     media: match entry.member {
                         Member::Call(call) => self
@@ -221,11 +244,24 @@ impl CallCore {
                     display_name: entry.display_name.clone(),
                     class: entry.class,
                     protocol: entry.member.protocol(),
+                    kind: self.member_kind(entry.member),
                     waiting_since: self.rfc3339(entry.waiting_since.unwrap_or(self.origin.0)),
                 }),
             }
         }
         view
+    }
+
+    /// The `kind` of a roster entry in the views.
+    fn member_kind(&self, member: Member) -> &'static str {
+        match member {
+            Member::Call(call) => self
+                .calls
+                .get(&call)
+                .map_or(CallKind::Endpoint, |c| c.kind)
+                .licence(),
+            Member::Synthetic => "synthetic",
+        }
     }
 
     pub(super) fn rfc3339(&self, at: Instant) -> String {

@@ -173,6 +173,32 @@ pub enum AdminCommand {
         /// How many (1..=[`MAX_SYNTHETIC`]).
         count: u32,
     },
+    /// Dial a conference bridge into a meeting as a cascade link (dialled again with back-off
+    /// when refused or dropped, until hung up).
+    DialCascade {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+        /// The bridge and how to reach it.
+        request: super::DialRequest,
+    },
+    /// The meeting's dial-out cascade links.
+    ListCascades {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+    },
+    /// Hang a dial-out link up for good.
+    HangupCascade {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+        /// The link (`c1`).
+        id: String,
+    },
 }
 
 /// Most synthetic participants one [`AdminCommand::AddSynthetic`] adds (a 3x3 layout shows 9
@@ -198,6 +224,13 @@ pub enum AdminError {
         /// The id asked for.
         id: String,
     },
+    /// A cascade link that cannot be dialled: a URI without an IP host, no media ports, a
+    /// draining gateway (400).
+    #[error("cannot dial the cascade link: {0}")]
+    BadCascade(String),
+    /// The tenant's cascade licences are all held (409).
+    #[error("{0}")]
+    CascadeLicence(String),
     /// A synthetic participant count out of range (400).
     #[error("count must be between 1 and {max}, not {count}")]
     InvalidCount {
@@ -259,6 +292,9 @@ pub struct ParticipantView {
     pub class: ParticipantClass,
     /// `sip` or `synthetic`.
     pub protocol: &'static str,
+    /// `endpoint` (a room system), `cascade` (a conference bridge's link, standing for all of
+    /// its participants) or `synthetic`.
+    pub kind: &'static str,
     /// When they joined (RFC 3339).
     pub joined_at: String,
     /// Media counters.
@@ -276,6 +312,8 @@ pub struct LobbyView {
     pub class: ParticipantClass,
     /// `sip` or `synthetic` (as for participants).
     pub protocol: &'static str,
+    /// `endpoint`, `cascade` or `synthetic` (as for participants).
+    pub kind: &'static str,
     /// When they started waiting (RFC 3339).
     pub waiting_since: String,
 }
@@ -306,6 +344,26 @@ pub struct MeetingSummary {
     pub lobby: usize,
 }
 
+/// One dial-out cascade link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CascadeLinkView {
+    /// Id (`c1`), for hanging up.
+    pub id: String,
+    /// The bridge's URI.
+    pub uri: String,
+    /// The link's name in the roster.
+    pub display_name: String,
+    /// `dialling`, `up`, `hanging-up` or `retrying` (refused or dropped, dialled again after a
+    /// back-off).
+    pub state: &'static str,
+    /// The link's participant id in the meeting view while it is up.
+    pub participant: Option<String>,
+    /// Failed attempts since it was last up.
+    pub failures: u32,
+    /// Why the last attempt failed or the link dropped.
+    pub last_error: Option<String>,
+}
+
 /// Replies to [`AdminCommand`]s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminReply {
@@ -315,4 +373,8 @@ pub enum AdminReply {
     Meeting(MeetingView),
     /// Done.
     Done,
+    /// A link was dialled: its id.
+    CascadeDialled(String),
+    /// A meeting's dial-out links.
+    Cascades(Vec<CascadeLinkView>),
 }

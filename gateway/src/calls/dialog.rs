@@ -27,6 +27,7 @@ impl CallCore {
             return;
         }
         match Message::parse(bytes) {
+            Ok(message) if self.link_datagram(now, &message, bytes, from) => {}
             Ok(message) => self.txn.handle_message(now, message, from),
             Err(error) => {
                 self.count_bad_message(now, from);
@@ -97,7 +98,7 @@ impl CallCore {
                 let call = self
                     .calls
                     .iter()
-                    .find(|(_, c)| c.invite_key == key)
+                    .find(|(_, c)| c.uas.as_ref().is_some_and(|u| u.key == key))
                     .map(|(id, _)| *id);
                 if let Some(call) = call {
                     self.end_call(now, call, Some((408, "No ACK received")));
@@ -214,10 +215,14 @@ impl CallCore {
             .calls_refused_total
             .with_label_values(&[c.tenant.as_str(), label])
             .inc();
-        let response = Message::response_to(&c.invite, code, Some(&c.local_tag))
+        // Only calls the far end placed ring here (a dialled link's INVITE is its agent's).
+        let Some(uas) = &c.uas else {
+            return;
+        };
+        let response = Message::response_to(&uas.invite, code, Some(&uas.local_tag))
             .with_reason(reason)
             .with_header(HeaderName::SERVER, self.config.user_agent.clone());
-        self.respond(now, &c.invite_key, response);
+        self.respond(now, &uas.key, response);
     }
 
     pub(super) fn on_ack(&mut self, now: Instant, ack: &Message) {
@@ -328,6 +333,11 @@ impl CallCore {
             }
             None => tracing::info!(call = %call_id, reason = "peer hung up (BYE)", "call ended"),
         }
+        if let (Some(link), Some((code, _))) = (call.link, reason) {
+            // A dialled link's BYE is its agent's.
+            self.link_call_ended(now, link, code);
+            return;
+        }
         let (Some((code, text)), Some(dialog)) = (reason, call.dialog.as_mut()) else {
             return;
         };
@@ -366,7 +376,8 @@ impl CallCore {
             .calls
             .get(&call_id)
             .map_or((Transport::Udp, false), |c| {
-                (c.peer.transport, is_sips_request(&c.invite))
+                let sips = c.uas.as_ref().is_some_and(|u| is_sips_request(&u.invite));
+                (c.peer.transport, sips)
             });
         contact_uri(self.config.advertised(transport), transport, sips)
     }

@@ -15,14 +15,14 @@ use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
 use super::{
-    contact_uri, header, is_sips_request, Call, CallCore, CallId, CoreOutput, MediaControls, Phase,
-    Prompt, Target,
+    contact_uri, header, is_sips_request, Call, CallCore, CallId, CallKind, CoreOutput,
+    MediaControls, Phase, Prompt, Target,
 };
 use crate::directory::TrustedDeviceRule;
 use crate::lobby::ParticipantClass;
 
 /// A refusal of an INVITE: status, reason phrase, extra headers, and what the metrics call it.
-struct Refusal {
+pub(super) struct Refusal {
     code: u16,
     reason: String,
     headers: Vec<(HeaderName, String)>,
@@ -52,6 +52,16 @@ impl Refusal {
             label,
             tenant: None,
         }
+    }
+
+    /// The refusal in words: the Warning text when there is one (it names the limit), else the
+    /// reason phrase.
+    pub(super) fn reason_text(&self) -> String {
+        self.headers
+            .iter()
+            .find(|(name, _)| name.as_str().eq_ignore_ascii_case("Warning"))
+            .and_then(|(_, value)| value.split('"').nth(1))
+            .map_or_else(|| self.reason.clone(), str::to_owned)
     }
 
     fn labelled(mut self, label: &'static str) -> Self {
@@ -179,16 +189,17 @@ impl CallCore {
         }
         let resolved = self.route(invite).map_err(|e| dial_refusal(&e))?;
         let tenant = resolved.tenant.clone();
-        self.check_licence(&tenant)
-            .map_err(|r| r.for_tenant(&tenant))?;
-        let class = self
+        // Trust first: whether the call is a cascade link decides which licence it needs.
+        let (class, kind) = self
             .classify(now, invite, from, &resolved)
+            .map_err(|r| r.for_tenant(&tenant))?;
+        self.check_licence(&tenant, kind)
             .map_err(|r| r.for_tenant(&tenant))?;
 
         let port_base = self.ports.take().ok_or_else(|| {
             Refusal::new(503, "Service Unavailable - no media ports left").for_tenant(&tenant)
         })?;
-        match self.build_call(now, key, invite, from, resolved, class, port_base) {
+        match self.build_call(now, key, invite, from, resolved, (class, kind), port_base) {
             Ok(call) => Ok(call),
             Err(refusal) => {
                 self.ports.give_back(port_base);
@@ -198,8 +209,9 @@ impl CallCore {
     }
 
     /// An endpoint call holds one of its tenant's concurrent endpoint licences from acceptance to
-    /// its end; one beyond the licence is refused with 486 and a Warning saying why.
-    fn check_licence(&self, tenant: &TenantKey) -> Result<(), Refusal> {
+    /// its end, a cascade link one of its cascade licences; one beyond the licence is refused
+    /// with 486 and a Warning naming the licence.
+    pub(super) fn check_licence(&self, tenant: &TenantKey, kind: CallKind) -> Result<(), Refusal> {
         let record = match self.directory.tenant(tenant) {
             Ok(Some(record)) => record,
             _ => {
@@ -210,12 +222,19 @@ impl CallCore {
             }
         };
         self.publish_licences(&record);
-        let limit = usize::try_from(record.endpoint_licenses).unwrap_or(usize::MAX);
-        if self.calls_of(tenant) < limit {
+        let (licences, held) = match kind {
+            CallKind::Endpoint => (record.endpoint_licenses, self.calls_of(tenant)),
+            CallKind::Cascade => (record.cascade_licenses, self.cascades_of(tenant)),
+        };
+        let limit = usize::try_from(licences).unwrap_or(usize::MAX);
+        if held < limit {
             return Ok(());
         }
         let host = self.config.sip_addr.ip();
-        let text = format!("endpoint licence limit of {limit} reached for tenant {tenant}");
+        let text = format!(
+            "{} licence limit of {limit} reached for tenant {tenant}",
+            kind.licence()
+        );
         Err(Refusal::new(486, "Busy Here - licence limit reached")
             .with(header("Warning"), format!("399 {host} \"{text}\""))
             .with(header("Reason"), format!("SIP;cause=486;text=\"{text}\"")))
@@ -229,7 +248,7 @@ impl CallCore {
         invite: &Message,
         from: Peer,
         resolved: ResolvedDial,
-        class: ParticipantClass,
+        (class, kind): (ParticipantClass, CallKind),
         port_base: u16,
     ) -> Result<CallId, Refusal> {
         let session_timer = self.negotiate_session_timer(invite).map_err(|r| {
@@ -239,16 +258,7 @@ impl CallCore {
                     refusal.with(name, value)
                 })
         })?;
-        let local = LocalMedia {
-            address: self.config.media_ip,
-            audio_port: port_base,
-            video_port: port_base + 2,
-        };
-        let mut sdp = SdpSession::new(
-            self.rng.random::<u32>().into(),
-            self.config.capabilities.clone(),
-            local,
-        );
+        let mut sdp = self.sdp_session(port_base);
         // SDES keys travel in the SDP, so only over signalling nobody else can read.
         if from.transport.is_secure() {
             sdp.set_srtp_keys(Some(draw_srtp_keys()));
@@ -311,17 +321,21 @@ impl CallCore {
             tenant: resolved.tenant,
             display_name,
             class,
-            invite_key: key.clone(),
-            invite: invite.clone(),
-            local_tag: local_tag.clone(),
+            kind,
+            uas: Some(super::UasInvite {
+                key: key.clone(),
+                invite: invite.clone(),
+                local_tag: local_tag.clone(),
+            }),
             dialog: None,
+            link: None,
             sdp,
             local_sdp,
             answer_in_ack,
             negotiated,
             port_base,
             media_started: false,
-            controls: MediaControls::default(),
+            controls: MediaControls::for_kind(kind),
             phase: Phase::Ringing {
                 target: target.clone(),
                 answer_at: now + ring,
@@ -333,10 +347,6 @@ impl CallCore {
         self.metrics
             .calls_active
             .with_label_values(&[&tenant_label, "sip"])
-            .inc();
-        self.metrics
-            .licenses_in_use
-            .with_label_values(&[&tenant_label, "endpoint"])
             .inc();
         self.metrics
             .calls_total
@@ -357,6 +367,21 @@ impl CallCore {
             self.respond(now, key, ringing);
         }
         Ok(id)
+    }
+
+    /// A fresh SDP session for a call whose media use the port pair at `port_base` (audio, then
+    /// video two ports up).
+    pub(super) fn sdp_session(&mut self, port_base: u16) -> SdpSession {
+        let local = LocalMedia {
+            address: self.config.media_ip,
+            audio_port: port_base,
+            video_port: port_base + 2,
+        };
+        SdpSession::new(
+            self.rng.random::<u32>().into(),
+            self.config.capabilities.clone(),
+            local,
+        )
     }
 
     /// Resolves the Request-URI, falling back to the To URI (some endpoints put the dial string
@@ -388,33 +413,36 @@ impl CallCore {
     }
 
     /// The caller's trust class: PSTN trunk, trusted VTC (source network, From URI pattern, or
-    /// digest credentials), or untrusted VTC. A caller whose From user names one of the tenant's
-    /// digest credentials is challenged (401); so is one that answers with a stale nonce.
+    /// digest credentials), or untrusted VTC; and whether it is a cascade link (the rule it
+    /// matched names a conference bridge; a bridge is trusted like a room system). A caller whose
+    /// From user names one of the tenant's digest credentials is challenged (401); so is one that
+    /// answers with a stale nonce.
     fn classify(
         &mut self,
         now: Instant,
         invite: &Message,
         from: Peer,
         resolved: &ResolvedDial,
-    ) -> Result<ParticipantClass, Refusal> {
+    ) -> Result<(ParticipantClass, CallKind), Refusal> {
         if self
             .config
             .pstn_trunks
             .iter()
             .any(|net| net.contains(&from.addr.ip()))
         {
-            return Ok(ParticipantClass::Pstn);
+            return Ok((ParticipantClass::Pstn, CallKind::Endpoint));
         }
         let rules = self
             .directory
             .trusted_devices(&resolved.tenant)
             .map_err(|_| Refusal::new(500, "Server Internal Error - Directory unavailable"))?;
         let from_uri = invite.from().map(|f| f.uri).unwrap_or_default();
-        if rules
+        let matched: Vec<_> = rules
             .iter()
-            .any(|d| d.rule.matches_unauthenticated(from.addr.ip(), &from_uri))
-        {
-            return Ok(ParticipantClass::TrustedVtc);
+            .filter(|d| d.rule.matches_unauthenticated(from.addr.ip(), &from_uri))
+            .collect();
+        if !matched.is_empty() {
+            return Ok((ParticipantClass::TrustedVtc, CallKind::of(matched)));
         }
         let realm = crate::directory::realm_of(&resolved.tenant);
         let credentials = invite
@@ -429,11 +457,11 @@ impl CallCore {
                     ha1_md5,
                     ha1_sha256,
                 } if *username == answer.username && *r == answer.realm => {
-                    Some((ha1_md5, ha1_sha256))
+                    Some((ha1_md5, ha1_sha256, d))
                 }
                 _ => None,
             });
-            let Some((md5, sha)) = rule else {
+            let Some((md5, sha, device)) = rule else {
                 return Err(Refusal::new(403, "Forbidden - Unknown credentials"));
             };
             if !self.nonces.is_usable(now, &answer) {
@@ -444,7 +472,7 @@ impl CallCore {
             }
             if answer.verify("INVITE", md5, sha) {
                 self.nonces.accepted(&answer);
-                return Ok(ParticipantClass::TrustedVtc);
+                return Ok((ParticipantClass::TrustedVtc, CallKind::of([device])));
             }
             return Err(Refusal::new(403, "Forbidden - Bad credentials"));
         }
@@ -456,7 +484,7 @@ impl CallCore {
         if claims_credential {
             return Err(self.challenge(now, &realm, false));
         }
-        Ok(ParticipantClass::UntrustedVtc)
+        Ok((ParticipantClass::UntrustedVtc, CallKind::Endpoint))
     }
 
     fn challenge(&mut self, now: Instant, realm: &str, stale: bool) -> Refusal {
@@ -473,20 +501,20 @@ impl CallCore {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        self.ringing.remove(&call.invite_key);
+        let Some(uas) = &call.uas else {
+            return;
+        };
+        self.ringing.remove(&uas.key);
         let contact_uri_text = contact
             .trim_start_matches('<')
             .trim_end_matches('>')
             .to_owned();
-        let dialog = match Dialog::uas(&call.invite, &call.local_tag, &contact_uri_text) {
+        let dialog = match Dialog::uas(&uas.invite, &uas.local_tag, &contact_uri_text) {
             Ok(d) => d,
             Err(e) => {
                 tracing::info!(call = %id, error = %e, "cannot form a dialog");
-                let (invite_key, invite, tag) = (
-                    call.invite_key.clone(),
-                    call.invite.clone(),
-                    call.local_tag.clone(),
-                );
+                let (invite_key, invite, tag) =
+                    (uas.key.clone(), uas.invite.clone(), uas.local_tag.clone());
                 self.remove_call(now, id);
                 let response = self
                     .response(&invite, 400, Some(&tag))
@@ -500,9 +528,9 @@ impl CallCore {
         self.metrics
             .call_setup_seconds
             .observe(now.saturating_duration_since(call.invited_at).as_secs_f64());
-        let mut ok = Message::response_to(&call.invite, 200, Some(&call.local_tag));
+        let mut ok = Message::response_to(&uas.invite, 200, Some(&uas.local_tag));
         // A UAS copies Record-Route into the 2xx (RFC 3261 §12.1.1) so proxies stay on the path.
-        for route in call.invite.headers.get_all(&HeaderName::RECORD_ROUTE) {
+        for route in uas.invite.headers.get_all(&HeaderName::RECORD_ROUTE) {
             ok.headers.push(HeaderName::RECORD_ROUTE, route);
         }
         let ok = ok
@@ -511,7 +539,7 @@ impl CallCore {
             .with_header(HeaderName::SUPPORTED, super::SUPPORTED)
             .with_header(HeaderName::SERVER, self.config.user_agent.clone())
             .with_body("application/sdp", call.local_sdp.to_string().into_bytes());
-        let key = call.invite_key.clone();
+        let key = uas.key.clone();
         let ok = self.arm_session_timer(now, id, ok);
         self.respond(now, &key, ok);
         self.start_media(id);

@@ -1,4 +1,4 @@
-//! Which calls hold which tenant's endpoint licences: adding a call to the core's indexes and
+//! Which calls hold which tenant's endpoint and cascade licences: adding a call to the core's indexes and
 //! taking it out of every one of them (port, dialog, meeting, counts), and the licence and lobby
 //! gauges that publish those counts.
 //!
@@ -33,16 +33,20 @@ impl CallCore {
         total
             .with_label_values(&[key, "cascade"])
             .set(tenant.cascade_licenses.into());
-        let in_use = self.calls_of(&tenant.key);
+        let in_use = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         self.metrics
             .licenses_in_use
             .with_label_values(&[key, "endpoint"])
-            .set(i64::try_from(in_use).unwrap_or(i64::MAX));
-        // Cascades (one per meeting a bridge cascades into) arrive with H.323; none are held yet.
+            .set(in_use(self.calls_of(&tenant.key)));
+        let cascades = in_use(self.cascades_of(&tenant.key));
         self.metrics
             .licenses_in_use
             .with_label_values(&[key, "cascade"])
-            .set(0);
+            .set(cascades);
+        self.metrics
+            .cascades_active
+            .with_label_values(&[key])
+            .set(cascades);
     }
 
     /// Calls of `tenant` holding an endpoint licence (every call, from acceptance to its end:
@@ -51,9 +55,9 @@ impl CallCore {
         self.tenant_calls.get(tenant).copied().unwrap_or(0)
     }
 
-    /// Adds a call to `calls` and its tenant's count.
+    /// Adds a call to `calls` and its tenant's count of the licence it holds.
     pub(super) fn insert_call(&mut self, id: CallId, call: Call) {
-        *self.tenant_calls.entry(call.tenant.clone()).or_default() += 1;
+        self.count_licence(&call.tenant, call.kind, true);
         self.calls.insert(id, call);
     }
 
@@ -61,13 +65,10 @@ impl CallCore {
     /// Every way a call ends goes through here.
     pub(super) fn remove_call(&mut self, now: Instant, id: CallId) -> Option<Call> {
         let call = self.calls.remove(&id)?;
-        if let Some(count) = self.tenant_calls.get_mut(&call.tenant) {
-            *count -= 1;
-            if *count == 0 {
-                self.tenant_calls.remove(&call.tenant);
-            }
+        self.count_licence(&call.tenant, call.kind, false);
+        if let Some(uas) = &call.uas {
+            self.ringing.remove(&uas.key);
         }
-        self.ringing.remove(&call.invite_key);
         if let Some(dialog) = &call.dialog {
             self.dialogs.remove(dialog.id());
         }
@@ -76,10 +77,6 @@ impl CallCore {
         self.metrics
             .calls_active
             .with_label_values(&[tenant, "sip"])
-            .dec();
-        self.metrics
-            .licenses_in_use
-            .with_label_values(&[tenant, "endpoint"])
             .dec();
         if let Phase::Lobby(key) | Phase::InMeeting(key) = &call.phase {
             let waited = self

@@ -14,8 +14,8 @@ use rtp_session::srtp::{MediaKeys, ProtectionProfile, SrtpKeys};
 use signaling::sdp::{AudioCodec, Codec, NegotiatedSession, SrtpSuite};
 
 use super::{
-    AudioSetup, CallCore, CallId, CoreOutput, DtmfDigit, MediaControl, MediaEvent, MeetingKey,
-    Phase, PromptCodec, Slate, VideoSetup,
+    AudioSetup, CallCore, CallId, CallKind, CoreOutput, DtmfDigit, MediaControl, MediaEvent,
+    MeetingKey, Phase, PromptCodec, Slate, VideoSetup,
 };
 
 /// A call's in-call DTMF controls: `*6` toggles mute, `*8` cycles the layout.
@@ -49,6 +49,14 @@ const LAYOUT_CYCLE: [LayoutMode; 4] = [
 ];
 
 impl MediaControls {
+    /// The controls a call of `kind` starts with (a cascade link sees the bare speaker picture).
+    pub(super) fn for_kind(kind: CallKind) -> Self {
+        MediaControls {
+            layout: kind.initial_layout(),
+            ..MediaControls::default()
+        }
+    }
+
     /// The layout after `*8`.
     pub(super) fn next_layout(&self) -> LayoutMode {
         let at = LAYOUT_CYCLE
@@ -212,6 +220,8 @@ impl CallCore {
                     call.controls.muted = !call.controls.muted;
                     Some(MediaControl::Mute(call.controls.muted))
                 }
+                // A bridge lays out its own participants; its picture from us stays the speaker.
+                (true, '8') if call.kind == CallKind::Cascade => None,
                 (true, '8') => {
                     call.controls.layout = call.controls.next_layout();
                     Some(MediaControl::Layout(call.controls.layout))

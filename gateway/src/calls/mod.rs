@@ -17,7 +17,9 @@ mod admin;
 mod admission;
 pub mod api;
 mod auth;
+mod cascade;
 mod dialog;
+mod dialout;
 mod entry_queue;
 mod invite;
 mod licences;
@@ -28,6 +30,8 @@ mod session_timer;
 mod source_limits;
 
 pub use api::*;
+pub use cascade::CallKind;
+pub use dialout::{DialRequest, LinkId};
 pub use meeting::{LiveMeeting, MeetingKey, Member, RosterEntry};
 
 use std::collections::{HashMap, VecDeque};
@@ -176,10 +180,15 @@ struct Call {
     tenant: TenantKey,
     display_name: String,
     class: ParticipantClass,
-    invite_key: TxnKey,
-    invite: Message,
-    local_tag: String,
+    /// Endpoint or cascade link: which licence it holds, how it is shown and what it sees.
+    kind: CallKind,
+    /// The INVITE we answer, for a call the far end placed; `None` for a cascade link we dialled
+    /// (its SIP is `signaling::ua`'s, see `dialout`).
+    uas: Option<UasInvite>,
+    /// The dialog of a call we answered (a dialled link's is inside its user agent).
     dialog: Option<Dialog>,
+    /// The dial-out link this call is, if we placed it.
+    link: Option<dialout::LinkId>,
     sdp: SdpSession,
     /// Our answer or offer for the 200.
     local_sdp: SessionDescription,
@@ -195,6 +204,14 @@ struct Call {
     session_timer: Option<session_timer::CallTimer>,
 }
 
+/// The INVITE of a call placed by the far end: what the 180/200 and refusals answer.
+#[derive(Debug)]
+struct UasInvite {
+    key: TxnKey,
+    invite: Message,
+    local_tag: String,
+}
+
 /// The call-control core. See the module doc.
 #[derive(Debug)]
 pub struct CallCore {
@@ -206,6 +223,10 @@ pub struct CallCore {
     /// Live calls per tenant (what its endpoint licences count), kept with `calls` so the
     /// licence check of every INVITE is not a scan of every call.
     tenant_calls: HashMap<TenantKey, usize>,
+    /// Cascade links per tenant (each holds one cascade licence).
+    tenant_cascades: HashMap<TenantKey, usize>,
+    /// Links to bridges we dial (their calls, once answered, are in `calls`).
+    links: dialout::Links,
     dialogs: HashMap<DialogId, CallId>,
     ringing: HashMap<TxnKey, CallId>,
     /// Our session refreshes in flight, by client transaction.
@@ -248,6 +269,8 @@ impl CallCore {
             directory,
             calls: HashMap::new(),
             tenant_calls: HashMap::new(),
+            tenant_cascades: HashMap::new(),
+            links: dialout::Links::default(),
             dialogs: HashMap::new(),
             ringing: HashMap::new(),
             refreshes: HashMap::new(),
@@ -309,6 +332,7 @@ impl CallCore {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.txn.handle_timeout(now);
         self.expire_bans(now);
+        self.link_timeouts(now);
         self.fire_session_timers(now);
         let due: Vec<(CallId, Phase)> = self
             .calls
@@ -357,6 +381,7 @@ impl CallCore {
             .chain(self.session_timer_deadline())
             .chain(self.txn.poll_timeout())
             .chain(self.limits.poll_timeout())
+            .chain(self.links.poll_timeout())
             .min()
     }
 

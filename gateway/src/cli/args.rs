@@ -56,6 +56,9 @@ pub enum Command {
     /// The lobby decision.
     #[command(subcommand)]
     Lobby(LobbyCommand),
+    /// Dial-out cascade links of a running gateway (through its admin API).
+    #[command(subcommand)]
+    Cascade(CascadeCommand),
 }
 
 /// `init` arguments.
@@ -384,6 +387,10 @@ pub struct DeviceTrust {
     /// Calls authenticating with SIP digest as USER:PASSWORD (only hashes are stored).
     #[arg(long)]
     pub digest: Option<String>,
+    /// The rule names a conference bridge (an MCU): a matching call is a cascade link, shown as
+    /// one participant and holding one of the tenant's cascade licences.
+    #[arg(long)]
+    pub cascade: bool,
 }
 
 /// `device list` arguments.
@@ -515,4 +522,71 @@ pub struct TokenRevoke {
     /// Token id (from `token list`).
     #[arg(long)]
     pub id: i64,
+}
+
+/// Cascade commands (they talk to a running gateway's admin API).
+#[derive(Debug, Subcommand)]
+pub enum CascadeCommand {
+    /// Dial a conference bridge into a meeting; prints the link id. The gateway dials again with
+    /// back-off whenever the bridge refuses or drops the call, until `cascade hangup`.
+    Dial(CascadeDial),
+    /// List a meeting's dial-out links and where each stands.
+    List(CascadeMeeting),
+    /// Hang a link up for good (its cascade licence is freed).
+    Hangup(CascadeHangup),
+}
+
+/// Which running gateway, and the meeting.
+#[derive(Debug, Args)]
+pub struct CascadeMeeting {
+    /// The gateway's admin API address (its --http-listen).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub api: std::net::SocketAddr,
+    /// Operator token (else TESSERA_ADMIN_TOKEN, else the token file beside --db).
+    #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Tenant key.
+    #[arg(long, value_parser = parse_key)]
+    pub tenant: TenantKey,
+    /// Conference ID.
+    #[arg(long, value_parser = parse_conference)]
+    pub conference: ConferenceId,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cascade dial` arguments.
+#[derive(Debug, Args)]
+pub struct CascadeDial {
+    /// Gateway and meeting.
+    #[command(flatten)]
+    pub meeting: CascadeMeeting,
+    /// The bridge's SIP URI; its host must be an IP address (`sip:meeting@192.0.2.7:5060`).
+    #[arg(long)]
+    pub uri: String,
+    /// The link's name in the roster (default: the URI).
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Digest username the gateway answers the bridge's challenges with.
+    #[arg(long, requires = "password")]
+    pub username: Option<String>,
+    /// Digest password (else TESSERA_CASCADE_PASSWORD).
+    #[arg(
+        long,
+        env = "TESSERA_CASCADE_PASSWORD",
+        hide_env_values = true,
+        requires = "username"
+    )]
+    pub password: Option<String>,
+}
+
+/// `cascade hangup` arguments.
+#[derive(Debug, Args)]
+pub struct CascadeHangup {
+    /// Gateway and meeting.
+    #[command(flatten)]
+    pub meeting: CascadeMeeting,
+    /// The link id (`c1`, from `cascade dial` or `cascade list`).
+    pub id: String,
 }

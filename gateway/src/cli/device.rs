@@ -25,10 +25,11 @@ pub(super) fn run(dir: &mut Directory, command: DeviceCommand, out: &mut dyn Wri
                 (_, _, Some(d)) => TrustedDeviceRule::digest(&d, &tenant.realm())?,
                 (None, None, None) => bail!("one of --cidr, --uri or --digest is required"),
             };
-            let d = dir.add_trusted_device(&a.tenant, &rule)?;
+            let d = dir.add_device_rule(&a.tenant, &rule, a.cascade)?;
             writeln!(
                 out,
-                "added rule {}: {} {}",
+                "added {} rule {}: {} {}",
+                role(d.cascade),
                 d.id,
                 d.rule.kind(),
                 d.rule.describe()
@@ -48,14 +49,30 @@ pub(super) fn run(dir: &mut Directory, command: DeviceCommand, out: &mut dyn Wri
             }
             let rows: Vec<Vec<String>> = devices
                 .iter()
-                .map(|d| vec![d.id.to_string(), d.rule.kind().into(), d.rule.describe()])
+                .map(|d| {
+                    vec![
+                        d.id.to_string(),
+                        d.rule.kind().into(),
+                        d.rule.describe(),
+                        role(d.cascade).into(),
+                    ]
+                })
                 .collect();
-            print_table(out, &["ID", "KIND", "MATCHES"], &rows)
+            print_table(out, &["ID", "KIND", "MATCHES", "ROLE"], &rows)
         }
         DeviceCommand::Remove(a) => {
             dir.remove_trusted_device(&a.tenant, a.id)?;
             writeln!(out, "removed rule {}", a.id)?;
             Ok(())
         }
+    }
+}
+
+/// What a matching call is: a room system or a cascading bridge.
+fn role(cascade: bool) -> &'static str {
+    if cascade {
+        "cascade"
+    } else {
+        "trusted-vtc"
     }
 }

@@ -6,6 +6,7 @@
 //! id types.
 
 mod args;
+mod cascade;
 mod device;
 mod dial;
 mod init;
@@ -31,6 +32,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     match cli.command {
         // Needs no database: a pure decision.
         Command::Lobby(LobbyCommand::Decide(a)) => lobby::decide(a, out),
+        // Talks to a running gateway, not to the database (only its token file is beside it).
+        Command::Cascade(c) => {
+            let db = cli.db.unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+            cascade::run(&db, c, out)
+        }
         Command::Serve(options) => {
             let config = options.resolve()?;
             let db = cli
@@ -58,7 +64,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     dial::resolve(&dir, &dial_string, out)
                 }
                 Command::Invite(InviteCommand::Parse(a)) => invite::parse(&dir, a, out),
-                Command::Lobby(_) | Command::Serve(_) => unreachable!("handled above"),
+                Command::Lobby(_) | Command::Serve(_) | Command::Cascade(_) => {
+                    unreachable!("handled above")
+                }
             }
         }
     }

@@ -519,11 +519,22 @@ impl Directory {
 
     // ---- trusted devices ----
 
-    /// Adds a trusted-device rule to a tenant.
+    /// Adds a trusted-device rule (a room system) to a tenant.
     pub fn add_trusted_device(
         &mut self,
         tenant: &TenantKey,
         rule: &TrustedDeviceRule,
+    ) -> Result<TrustedDevice, DirectoryError> {
+        self.add_device_rule(tenant, rule, false)
+    }
+
+    /// Adds a device rule to a tenant: a room system (`cascade` false) or a conference bridge
+    /// whose calls are cascade links (`cascade` true).
+    pub fn add_device_rule(
+        &mut self,
+        tenant: &TenantKey,
+        rule: &TrustedDeviceRule,
+        cascade: bool,
     ) -> Result<TrustedDevice, DirectoryError> {
         let tx = self.conn_mut().transaction()?;
         if !tenant_exists(&tx, tenant)? {
@@ -569,10 +580,16 @@ impl Directory {
                 )?
             }
         };
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE trusted_devices SET cascade = ?1 WHERE id = ?2",
+            params![i64::from(cascade), id],
+        )?;
         let device = TrustedDevice {
-            id: tx.last_insert_rowid(),
+            id,
             tenant: tenant.clone(),
             rule: rule.clone(),
+            cascade,
         };
         tx.commit()?;
         Ok(device)
@@ -585,8 +602,8 @@ impl Directory {
     ) -> Result<Vec<TrustedDevice>, DirectoryError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, tenant_key, kind, cidr, uri_pattern, username, realm, ha1_md5, ha1_sha256 \
-             FROM trusted_devices WHERE tenant_key = ?1 ORDER BY id",
+            "SELECT id, tenant_key, kind, cidr, uri_pattern, username, realm, ha1_md5, ha1_sha256, \
+             cascade FROM trusted_devices WHERE tenant_key = ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([tenant.as_str()], device_from_row)?;
         rows.map(|r| r?).collect()

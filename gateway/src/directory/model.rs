@@ -252,6 +252,9 @@ pub struct TrustedDevice {
     pub tenant: TenantKey,
     /// The rule.
     pub rule: TrustedDeviceRule,
+    /// Whether the rule names a conference bridge (a matching call is a cascade link holding a
+    /// cascade licence) rather than a room system.
+    pub cascade: bool,
 }
 
 impl TrustedDevice {
@@ -262,6 +265,7 @@ impl TrustedDevice {
             "tenant": self.tenant.as_str(),
             "kind": self.rule.kind(),
             "matches": self.rule.describe(),
+            "cascade": self.cascade,
         })
     }
 }

@@ -193,6 +193,7 @@ pub(super) fn device_from_row(
     let tenant: String = r.get(1)?;
     let kind: String = r.get(2)?;
     let text = |i: usize| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
+    let cascade: i64 = r.get(9)?;
     let rule = match kind.as_str() {
         "cidr" => TrustedDeviceRule::cidr(&text(3)?),
         "uri" => Ok(TrustedDeviceRule::UriPattern(text(4)?)),
@@ -208,6 +209,7 @@ pub(super) fn device_from_row(
             id,
             tenant: TenantKey::new(&tenant)?,
             rule: rule?,
+            cascade: cascade != 0,
         })
     })())
 }

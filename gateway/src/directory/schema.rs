@@ -72,6 +72,12 @@ CREATE TABLE tenant_tokens (
 CREATE INDEX tenant_tokens_by_tenant ON tenant_tokens(tenant_key);
 "#,
         ),
+        // 3: a device rule may name a conference bridge (an MCU cascading into meetings) instead
+        // of a room system: a matching call holds a cascade licence, not an endpoint licence.
+        M::up(
+            "ALTER TABLE trusted_devices ADD COLUMN cascade INTEGER NOT NULL DEFAULT 0 \
+             CHECK (cascade IN (0, 1));",
+        ),
     ])
 }
 

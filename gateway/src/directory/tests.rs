@@ -428,7 +428,7 @@ fn file_database_uses_wal_and_survives_reopen() {
         .conn()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2, "migration 2 (tenant tokens) applied");
+    assert_eq!(version, 3, "migration 3 (cascade device rules) applied");
 }
 
 // ---- tenant tokens ----

@@ -104,7 +104,11 @@ impl From<AdminCallError> for ConsoleError {
                 e @ (AdminError::UnknownMeeting { .. } | AdminError::UnknownParticipant { .. }),
             ) => ConsoleError::NotFound(e.to_string()),
             // The console only views meetings; a count error would be a bug.
-            AdminCallError::Admin(AdminError::InvalidCount { .. }) => ConsoleError::Internal,
+            AdminCallError::Admin(
+                AdminError::InvalidCount { .. }
+                | AdminError::BadCascade(_)
+                | AdminError::CascadeLicence(_),
+            ) => ConsoleError::Internal,
             AdminCallError::Unavailable => ConsoleError::Unavailable,
         }
     }

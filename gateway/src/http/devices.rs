@@ -53,8 +53,8 @@ async fn list_devices(
     Ok(Json(devices.iter().map(schema::Device::from).collect()))
 }
 
-/// Add a trusted-device rule: `{"cidr": ...}`, `{"uri": ...}` or `{"digest": {"username",
-/// "password"}}`.
+/// Add a device rule: `{"cidr": ...}`, `{"uri": ...}` or `{"digest": {"username",
+/// "password"}}`, with `"cascade": true` for a conference bridge whose calls are cascade links.
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{key}/devices",
@@ -82,14 +82,20 @@ async fn create_device(
         let tenant = dir
             .tenant(&key)?
             .ok_or_else(|| DirectoryError::UnknownTenant(key.clone()))?;
-        let rule = match &body {
-            NewDevice::Cidr(c) => TrustedDeviceRule::cidr(c)?,
-            NewDevice::Uri(u) => TrustedDeviceRule::uri_pattern(u)?,
-            NewDevice::Digest(d) => {
+        let rule = match (&body.cidr, &body.uri, &body.digest) {
+            (Some(c), None, None) => TrustedDeviceRule::cidr(c)?,
+            (None, Some(u), None) => TrustedDeviceRule::uri_pattern(u)?,
+            (None, None, Some(d)) => {
                 TrustedDeviceRule::digest_credential(&d.username, &d.password, &tenant.realm())?
             }
+            _ => {
+                return Err(DirectoryError::invalid(
+                    "rule",
+                    "exactly one of cidr, uri and digest is required".to_owned(),
+                ))
+            }
         };
-        dir.add_trusted_device(&key, &rule)
+        dir.add_device_rule(&key, &rule, body.cascade)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(schema::Device::from(&device))))

@@ -52,6 +52,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::calls::api::{AdminCommand, AdminError, AdminReply};
 
+mod cascades;
 mod console;
 mod db;
 mod devices;

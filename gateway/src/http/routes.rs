@@ -63,6 +63,7 @@ pub(super) fn api_routes() -> OpenApiRouter<HttpState> {
         .routes(routes!(deny))
         .routes(routes!(remove))
         .routes(routes!(add_synthetic))
+        .merge(super::cascades::routes())
         .merge(super::tenants::routes())
         .merge(super::meetings::routes())
         .merge(super::devices::routes())
@@ -92,17 +93,17 @@ async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
 
 /// The `{tenant}/{conference}` part of a meeting path.
 #[derive(Debug, Deserialize)]
-struct MeetingPath {
-    tenant: String,
-    conference: String,
+pub(super) struct MeetingPath {
+    pub(super) tenant: String,
+    pub(super) conference: String,
 }
 
 /// A meeting path with a participant or lobby entry id.
 #[derive(Debug, Deserialize)]
-struct EntryPath {
-    tenant: String,
-    conference: String,
-    id: String,
+pub(super) struct EntryPath {
+    pub(super) tenant: String,
+    pub(super) conference: String,
+    pub(super) id: String,
 }
 
 /// An error answer: a status and a JSON `{"error": "..."}` body.
@@ -185,8 +186,11 @@ impl From<AdminCallError> for ApiError {
             AdminCallError::Admin(
                 e @ (AdminError::UnknownMeeting { .. } | AdminError::UnknownParticipant { .. }),
             ) => ApiError::NotFound(e.to_string()),
-            AdminCallError::Admin(e @ AdminError::InvalidCount { .. }) => {
-                ApiError::BadRequest(e.to_string())
+            AdminCallError::Admin(
+                e @ (AdminError::InvalidCount { .. } | AdminError::BadCascade(_)),
+            ) => ApiError::BadRequest(e.to_string()),
+            AdminCallError::Admin(e @ AdminError::CascadeLicence(_)) => {
+                ApiError::Conflict(e.to_string())
             }
             AdminCallError::Unavailable => ApiError::Unavailable,
         }
@@ -297,7 +301,10 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 /// Sends a command to the core, bounded by [`CORE_REPLY_TIMEOUT`].
-async fn call_core(state: &HttpState, cmd: AdminCommand) -> Result<AdminReply, ApiError> {
+pub(super) async fn call_core(
+    state: &HttpState,
+    cmd: AdminCommand,
+) -> Result<AdminReply, ApiError> {
     match tokio::time::timeout(CORE_REPLY_TIMEOUT, state.admin.call(cmd)).await {
         Ok(reply) => Ok(reply?),
         Err(_elapsed) => {
@@ -308,7 +315,10 @@ async fn call_core(state: &HttpState, cmd: AdminCommand) -> Result<AdminReply, A
 }
 
 /// Expects [`AdminReply::Done`] and answers 204.
-async fn expect_done(state: &HttpState, cmd: AdminCommand) -> Result<StatusCode, ApiError> {
+pub(super) async fn expect_done(
+    state: &HttpState,
+    cmd: AdminCommand,
+) -> Result<StatusCode, ApiError> {
     match call_core(state, cmd).await? {
         AdminReply::Done => Ok(StatusCode::NO_CONTENT),
         other => {

@@ -186,6 +186,9 @@ pub struct Device {
     pub kind: DeviceKind,
     /// What it matches: the network, the pattern, or `USER (realm REALM)`.
     pub matches: String,
+    /// Whether a matching call is a cascade link from a conference bridge (one participant,
+    /// holding a cascade licence) rather than a trusted room system.
+    pub cascade: bool,
 }
 
 impl From<&directory::TrustedDevice> for Device {
@@ -199,6 +202,7 @@ impl From<&directory::TrustedDevice> for Device {
                 directory::TrustedDeviceRule::Digest { .. } => DeviceKind::Digest,
             },
             matches: d.rule.describe(),
+            cascade: d.cascade,
         }
     }
 }
@@ -337,16 +341,24 @@ pub struct DigestCredential {
     pub password: String,
 }
 
-/// `POST /api/v1/tenants/{key}/devices`: exactly one rule.
+/// `POST /api/v1/tenants/{key}/devices`: exactly one of `cidr`, `uri` and `digest`, and whether
+/// the rule names a conference bridge (`cascade`).
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum NewDevice {
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
     /// Calls from this source network (`192.0.2.0/24`).
-    Cidr(String),
+    #[serde(default)]
+    pub cidr: Option<String>,
     /// Calls whose From URI matches this pattern (`sip:*@rooms.acme.example`).
-    Uri(String),
+    #[serde(default)]
+    pub uri: Option<String>,
     /// Calls that pass SIP digest authentication with this credential.
-    Digest(DigestCredential),
+    #[serde(default)]
+    pub digest: Option<DigestCredential>,
+    /// A matching call is a cascade link from a conference bridge (default `false`: a trusted
+    /// room system).
+    #[serde(default)]
+    pub cascade: bool,
 }
 
 /// Per-participant media counters.
@@ -373,6 +385,9 @@ pub struct ParticipantView {
     pub class: ParticipantClass,
     /// `sip` or `synthetic`.
     pub protocol: String,
+    /// `endpoint` (a room system), `cascade` (a conference bridge's link, standing for all of
+    /// its participants) or `synthetic`.
+    pub kind: String,
     /// When they joined (RFC 3339).
     pub joined_at: String,
     /// Media counters.
@@ -390,6 +405,8 @@ pub struct LobbyView {
     pub class: ParticipantClass,
     /// `sip` or `synthetic` (as for participants).
     pub protocol: String,
+    /// `endpoint`, `cascade` or `synthetic` (as for participants).
+    pub kind: String,
     /// When they started waiting (RFC 3339).
     pub waiting_since: String,
 }

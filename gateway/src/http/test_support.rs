@@ -60,7 +60,10 @@ fn answer(cmd: &AdminCommand) -> AdminReply {
         AdminCommand::Admit { .. }
         | AdminCommand::Deny { .. }
         | AdminCommand::Remove { .. }
-        | AdminCommand::AddSynthetic { .. } => AdminReply::Done,
+        | AdminCommand::AddSynthetic { .. }
+        | AdminCommand::HangupCascade { .. } => AdminReply::Done,
+        AdminCommand::DialCascade { .. } => AdminReply::CascadeDialled("c1".into()),
+        AdminCommand::ListCascades { .. } => AdminReply::Cascades(Vec::new()),
     }
 }
 

@@ -32,6 +32,7 @@ fn meeting() -> MeetingView {
             display_name: "Boardroom".into(),
             class: ParticipantClass::TrustedVtc,
             protocol: "sip",
+            kind: "endpoint",
             joined_at: "2025-01-02T03:04:05Z".into(),
             media: MediaCounters {
                 audio_rx_packets: 10,
@@ -45,6 +46,7 @@ fn meeting() -> MeetingView {
             display_name: "Guest Room".into(),
             class: ParticipantClass::UntrustedVtc,
             protocol: "sip",
+            kind: "endpoint",
             waiting_since: "2025-01-02T03:05:00Z".into(),
         }],
     }
@@ -64,6 +66,18 @@ fn answer(cmd: &AdminCommand) -> Result<AdminReply, AdminError> {
             };
         }
         AdminCommand::ViewMeeting { tenant, conference } => (tenant, conference, None),
+        AdminCommand::DialCascade { request, .. } => {
+            return match request.uri.contains('@') {
+                true => Ok(AdminReply::CascadeDialled("c1".into())),
+                false => Err(AdminError::BadCascade("no host".into())),
+            };
+        }
+        AdminCommand::ListCascades { .. } => return Ok(AdminReply::Cascades(Vec::new())),
+        AdminCommand::HangupCascade {
+            tenant,
+            conference,
+            id,
+        } => (tenant, conference, Some(("cascade link", id, "c1"))),
         AdminCommand::Admit {
             tenant,
             conference,
@@ -271,6 +285,7 @@ async fn meeting_view_has_exactly_the_documented_shape() {
             "display_name",
             "id",
             "joined_at",
+            "kind",
             "media",
             "protocol"
         ]
@@ -279,6 +294,7 @@ async fn meeting_view_has_exactly_the_documented_shape() {
     assert_eq!(p["display_name"], "Boardroom");
     assert_eq!(p["class"], "trusted-vtc");
     assert_eq!(p["protocol"], "sip");
+    assert_eq!(p["kind"], "endpoint");
     assert_eq!(p["joined_at"], "2025-01-02T03:04:05Z");
     assert_eq!(
         keys(&p["media"]),
@@ -295,7 +311,14 @@ async fn meeting_view_has_exactly_the_documented_shape() {
     let l = &v["lobby"][0];
     assert_eq!(
         keys(l),
-        ["class", "display_name", "id", "protocol", "waiting_since"]
+        [
+            "class",
+            "display_name",
+            "id",
+            "kind",
+            "protocol",
+            "waiting_since"
+        ]
     );
     assert_eq!(l["protocol"], "sip");
     assert_eq!(l["class"], "untrusted-vtc");
@@ -553,4 +576,47 @@ async fn token_guessing_is_throttled_per_source_with_429() {
     // Another address is not affected.
     let (status, _) = send_from(&app, [192, 0, 2, 8], &bearer()).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cascades_are_dialled_with_201_listed_and_hung_up_with_204() {
+    let f = fixture();
+    let uri = format!("{}/cascades", meeting_uri());
+    let body = r#"{"uri": "sip:meeting@192.0.2.7", "display_name": "Paris",
+        "credentials": {"username": "gw", "password": "pw"}}"#;
+    let (status, response) = post_json(&f.app, &uri, body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(response.json()["id"], "c1");
+    assert!(matches!(
+        f.seen.lock().expect("lock").as_slice(),
+        [AdminCommand::DialCascade { request, .. }]
+            if request.display_name == "Paris"
+                && request.credentials.as_ref().is_some_and(|c| c.username == "gw" && c.password == "pw")
+    ));
+    // The core's refusal of the URI is a 400; a body with unknown fields never reaches it.
+    let (status, _) = post_json(&f.app, &uri, r#"{"uri": "sip:nohost"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = post_json(&f.app, &uri, r#"{"url": "sip:m@192.0.2.7"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(f.seen.lock().expect("lock").len(), 2);
+
+    let (status, response) = send(&f.app, Method::GET, &uri, Some(&bearer())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(response.json(), serde_json::json!([]));
+    let (status, _) = send(
+        &f.app,
+        Method::DELETE,
+        &format!("{uri}/c1"),
+        Some(&bearer()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(
+        &f.app,
+        Method::DELETE,
+        &format!("{uri}/c9"),
+        Some(&bearer()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -466,7 +466,7 @@ async fn trusted_devices_are_added_listed_and_removed_without_secrets() {
     assert_eq!(
         digest.json(),
         json!({ "id": digest.json()["id"], "tenant": A, "kind": "digest",
-                "matches": "room1 (realm 12345678.tessera)" })
+                "matches": "room1 (realm 12345678.tessera)", "cascade": false })
     );
 
     let list = api.op(Method::GET, base, None).await;
@@ -514,6 +514,46 @@ async fn trusted_devices_are_added_listed_and_removed_without_secrets() {
             .expect("devices")
             .len(),
         2
+    );
+}
+
+#[tokio::test]
+async fn a_device_rule_may_name_a_cascading_bridge_and_takes_exactly_one_match() {
+    let api = Api::with_two_tenants();
+    let base = "/api/v1/tenants/12345678/devices";
+    let bridge = api
+        .op(
+            Method::POST,
+            base,
+            Some(json!({ "cidr": "198.51.100.0/24", "cascade": true })),
+        )
+        .await;
+    assert_eq!(bridge.status, StatusCode::CREATED, "{}", bridge.json());
+    assert_eq!(bridge.json()["cascade"], true);
+    let room = api
+        .op(Method::POST, base, Some(json!({ "cidr": "192.0.2.0/24" })))
+        .await;
+    assert_eq!(room.json()["cascade"], false, "a room system by default");
+    let stored = api.directory().trusted_devices(&key(A)).expect("devices");
+    assert_eq!(
+        stored.iter().map(|d| d.cascade).collect::<Vec<_>>(),
+        [true, false]
+    );
+    for body in [
+        json!({ "cidr": "203.0.113.0/24", "uri": "sip:*@mcu.example" }),
+        json!({ "cascade": true }),
+        json!({ "cidr": "203.0.113.0/24", "cascade": "yes" }),
+    ] {
+        let refused = api.op(Method::POST, base, Some(body.clone())).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    assert_eq!(
+        api.directory()
+            .trusted_devices(&key(A))
+            .expect("devices")
+            .len(),
+        2,
+        "a refused rule changes nothing"
     );
 }
 

@@ -88,6 +88,12 @@ async fn document_lists_every_route_of_the_api() {
             "delete",
         ),
         ("/api/v1/meetings/{tenant}/{conference}/synthetic", "post"),
+        ("/api/v1/meetings/{tenant}/{conference}/cascades", "post"),
+        ("/api/v1/meetings/{tenant}/{conference}/cascades", "get"),
+        (
+            "/api/v1/meetings/{tenant}/{conference}/cascades/{id}",
+            "delete",
+        ),
     ];
     for (path, method) in expected {
         assert!(
@@ -242,6 +248,7 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
             display_name: "Room".into(),
             class: ParticipantClass::TrustedVtc,
             protocol: "sip",
+            kind: "endpoint",
             joined_at: "2025-01-02T03:04:05Z".into(),
             media: MediaCounters::default(),
         }],
@@ -250,6 +257,7 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
             display_name: "Guest".into(),
             class: ParticipantClass::Anonymous,
             protocol: "sip",
+            kind: "endpoint",
             waiting_since: "2025-01-02T03:04:05Z".into(),
         }],
     })
@@ -264,6 +272,17 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
         properties(&doc, "MediaCounters"),
         keys(&view["participants"][0]["media"])
     );
+    let link = serde_json::to_value(crate::calls::api::CascadeLinkView {
+        id: "c1".into(),
+        uri: "sip:meeting@192.0.2.7".into(),
+        display_name: "Paris".into(),
+        state: "up",
+        participant: Some("p3".into()),
+        failures: 0,
+        last_error: None,
+    })
+    .expect("json");
+    assert_eq!(properties(&doc, "CascadeLink"), keys(&link));
     let summary = serde_json::to_value(MeetingSummary {
         tenant: "12345678".into(),
         conference_id: "1177958860".into(),

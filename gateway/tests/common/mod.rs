@@ -223,14 +223,34 @@ pub fn http_request(
     token: Option<&str>,
     chunked: Chunked,
 ) -> std::io::Result<(u16, String)> {
+    http_request_with_body(addr, method, path, token, "", chunked)
+}
+
+/// [`http_request`] with a JSON body (none when `body` is empty).
+#[allow(dead_code)] // not in `console`, whose client also talks to ChromeDriver
+pub fn http_request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+    chunked: Chunked,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(15)))?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{content_type}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
     )?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;

@@ -74,6 +74,11 @@ impl Server {
         common::http_request(self.http, "POST", path, Some(TOKEN), Chunked::Keep)
     }
 
+    /// An admin API request with a JSON body (or none) and the bearer token.
+    pub fn api_send(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        common::http_request_with_body(self.http, method, path, Some(TOKEN), body, Chunked::Keep)
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         common::read_log(self.dir.path())

@@ -438,6 +438,14 @@ impl UserAgent {
         self.calls.len()
     }
 
+    /// Whether `message` belongs to one of this agent's calls (by Call-ID), so a driver that
+    /// shares one socket between this agent and other SIP handling knows where it goes.
+    pub fn owns(&self, message: &Message) -> bool {
+        message
+            .call_id()
+            .is_ok_and(|id| self.by_call_id.contains_key(id))
+    }
+
     /// Takes a datagram that arrived from `from` at `now`. Bytes that are not a SIP message are
     /// refused with [`UaError::Parse`] and change nothing.
     pub fn handle_datagram(

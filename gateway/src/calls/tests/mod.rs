@@ -320,8 +320,10 @@ fn press(h: &mut Harness, call: CallId, digits: &str) {
     h.collect();
 }
 
+mod cascade;
 mod controls;
 mod dialog;
+mod dialout;
 mod endings;
 mod entry_queue;
 mod interop;

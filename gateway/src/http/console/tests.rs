@@ -36,6 +36,7 @@ fn waiting_room() -> MeetingView {
             display_name: "Boardroom <b>".into(),
             class: ParticipantClass::UntrustedVtc,
             protocol: "sip",
+            kind: "endpoint",
             waiting_since: "2025-01-02T03:05:00Z".into(),
         }],
     }
@@ -49,6 +50,7 @@ fn admitted() -> MeetingView {
             display_name: "Boardroom <b>".into(),
             class: ParticipantClass::UntrustedVtc,
             protocol: "sip",
+            kind: "endpoint",
             joined_at: "2025-01-02T03:06:00Z".into(),
             media: MediaCounters::default(),
         }],

@@ -150,6 +150,9 @@ struct LayoutKey {
     kind: LayoutKind,
     tiles: Vec<Option<MediaParticipant>>,
     highlight: Option<MediaParticipant>,
+    /// Drawn without borders, labels or highlight (a cascade link's picture,
+    /// [`LayoutMode::is_bare`](mixer::layout::LayoutMode::is_bare)).
+    bare: bool,
 }
 
 /// Names one of the engine's encoders.
@@ -574,12 +577,15 @@ impl MeetingMedia {
                 .iter()
                 .map(|s| s.map(|id| id.0))
                 .collect();
-            let highlight = dominant.filter(|d| tiles.contains(&Some(*d)));
+            // A cascade link's bridge lays our picture out as one of its own tiles: no ring.
+            let bare = p.assigner.mode().is_bare();
+            let highlight = dominant.filter(|d| !bare && tiles.contains(&Some(*d)));
             let key = LayoutKey {
                 format,
                 kind: p.assigner.kind(),
                 tiles,
                 highlight,
+                bare,
             };
             p.layout = Some(key.clone());
             groups.entry(key).or_default().push(viewer);
@@ -661,8 +667,10 @@ impl MeetingMedia {
     ) -> Result<EncoderId, EngineError> {
         // An encoder's format (size, slice limit) is fixed: a mode-0 viewer never takes over an
         // encoder that cuts whole-picture slices, nor a mode-1 viewer a size-limited one.
-        let free =
-            |id: &EncoderId, e: &SharedEncoder| !claimed.contains(id) && e.key.format == key.format;
+        // Nor does a bare encoder (no borders or labels) take over a decorated one.
+        let free = |id: &EncoderId, e: &SharedEncoder| {
+            !claimed.contains(id) && e.key.format == key.format && e.key.bare == key.bare
+        };
         let mut previous: HashMap<EncoderId, usize> = HashMap::new();
         for m in members {
             if let Some(id) = self.participants.get(m).and_then(|p| p.encoder) {
@@ -698,7 +706,15 @@ impl MeetingMedia {
         let bitrate = encoder_bitrate(self.config.bitrate_bps, key.format.size);
         let shared = SharedEncoder {
             key: key.clone(),
-            compositor: Compositor::new(CompositorConfig::default())?,
+            compositor: Compositor::new(if key.bare {
+                CompositorConfig {
+                    border: 0,
+                    labels: false,
+                    ..CompositorConfig::default()
+                }
+            } else {
+                CompositorConfig::default()
+            })?,
             encoder: H264Encoder::new(EncoderConfig {
                 width,
                 height,
@@ -926,6 +942,8 @@ fn catch_up(previous: Instant, period: Duration, now: Instant) -> Instant {
 
 #[cfg(test)]
 mod bitrate_class_tests;
+#[cfg(test)]
+mod cascade_tests;
 #[cfg(test)]
 mod slow_viewer_tests;
 #[cfg(test)]

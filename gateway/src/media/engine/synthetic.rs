@@ -71,11 +71,16 @@ const PALETTE: [(u8, u8, u8); 8] = [
     (110, 110, 110),
 ];
 
+/// The background colour (RGB) of the `index`-th synthetic participant.
+pub fn palette(index: usize) -> (u8, u8, u8) {
+    PALETTE[index % PALETTE.len()]
+}
+
 impl Synthetic {
     /// The `index`-th of `count` synthetic participants (counting into counters of its own until
     /// [`counting_into`](Self::counting_into) names the participant's).
     pub fn new(index: u32, count: u32) -> Self {
-        let (r, g, b) = PALETTE[index as usize % PALETTE.len()];
+        let (r, g, b) = palette(index as usize);
         Synthetic {
             index,
             count: count.max(1),

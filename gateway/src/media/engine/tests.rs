@@ -47,7 +47,7 @@ fn tone(freq: f32, offset: usize) -> Vec<i16> {
         .collect()
 }
 
-fn small_config() -> EngineConfig {
+pub(super) fn small_config() -> EngineConfig {
     EngineConfig {
         fps: 10,
         bitrate_bps: 800_000,
