@@ -83,8 +83,7 @@ impl SlotSelect {
 
     /// Whether an access unit of `stream` goes into this slot.
     pub fn offer(&mut self, stream: StreamId, keyframe: bool) -> SlotVerdict {
-        if Some(stream) == self.target && keyframe && (self.current != self.target || self.broken)
-        {
+        if Some(stream) == self.target && keyframe && (self.current != self.target || self.broken) {
             self.current = self.target;
             self.broken = false;
             return SlotVerdict::ForwardSwitched;
@@ -266,7 +265,12 @@ mod tests {
         assert_eq!(a.iter().filter(|p| p.marker).count(), 1);
         assert!(a.last().unwrap().marker);
         let b = w
-            .rewrite(t0 + Duration::from_millis(33), 1, 503_000, &unit(false, 100))
+            .rewrite(
+                t0 + Duration::from_millis(33),
+                1,
+                503_000,
+                &unit(false, 100),
+            )
             .unwrap();
         assert_eq!(b[0].sequence, 3, "wrapped past 65535 without a gap");
         assert_eq!(b[0].timestamp, 4_000, "the source's own spacing");
