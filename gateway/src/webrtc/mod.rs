@@ -16,6 +16,7 @@
 //! Owns the peer connections and the per-session event streams; it must not make lobby
 //! decisions (the call core's) or mix/lay out media (the meeting engine's).
 
+pub mod client;
 pub mod peer;
 pub mod session;
 

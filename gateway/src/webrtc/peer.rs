@@ -158,6 +158,9 @@ pub struct Peer {
     shared: Arc<Shared>,
     audio: Arc<TrackLocalStaticRTP>,
     audio_ssrc: u32,
+    /// Payload types the answer gave Opus and H.264.
+    audio_pt: u8,
+    video_pt: u8,
     /// The receive slots: mid, track, SSRC.
     slots: Vec<(String, Arc<TrackLocalStaticRTP>, u32)>,
     feed_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -172,7 +175,8 @@ impl std::fmt::Debug for Peer {
     }
 }
 
-fn local_track(kind: RtpCodecKind, id: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
+/// A local track of the gateway's codec for `kind` with one encoding of SSRC `ssrc`.
+pub fn local_track(kind: RtpCodecKind, id: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
     let (mime, clock, channels) = match kind {
         RtpCodecKind::Audio => (
             rtc::peer_connection::configuration::media_engine::MIME_TYPE_OPUS,
@@ -235,6 +239,7 @@ impl Peer {
             session,
         });
         let pc = bind(state, handler).await?;
+        let offer_sdp = offer.sdp.clone();
         pc.set_remote_description(offer)
             .await
             .map_err(|e| PeerError::BadOffer(e.to_string()))?;
@@ -243,14 +248,27 @@ impl Peer {
         pc.add_track(audio.clone() as Arc<dyn TrackLocal>)
             .await
             .map_err(|e| PeerError::NoCommonCodec(e.to_string()))?;
+        // A track added binds to the first video transceiver without a sender, in m-line order:
+        // the browser's own (sendonly) video gets a placeholder that never sends, so each slot
+        // track lands on one of the browser's recvonly transceivers.
         let mut slot_tracks = Vec::new();
-        for i in 0..SLOTS {
+        for (i, receive_slot) in offered_video_directions(&offer_sdp).into_iter().enumerate() {
+            if slot_tracks.len() == SLOTS {
+                break;
+            }
+            let id = if receive_slot {
+                format!("slot{}", slot_tracks.len())
+            } else {
+                format!("ingest{i}")
+            };
             let ssrc = rand::random();
-            let track = local_track(RtpCodecKind::Video, &format!("slot{i}"), ssrc);
+            let track = local_track(RtpCodecKind::Video, &id, ssrc);
             pc.add_track(track.clone() as Arc<dyn TrackLocal>)
                 .await
                 .map_err(stack)?;
-            slot_tracks.push((format!("slot{i}"), track, ssrc));
+            if receive_slot {
+                slot_tracks.push((id, track, ssrc));
+            }
         }
         let answer = pc
             .create_answer(None)
@@ -278,6 +296,8 @@ impl Peer {
             .collect();
         state.metrics.webrtc_peers.inc();
         let peer = Arc::new(Peer {
+            audio_pt: payload_type(&sdp, "opus/48000", OPUS_PT),
+            video_pt: payload_type(&sdp, "h264/90000", H264_PT),
             pc: Arc::new(pc),
             shared,
             audio,
@@ -352,8 +372,7 @@ impl Peer {
         let mut rewriters: Vec<SlotRewriter> = (0..self.slots.len())
             .map(|_| SlotRewriter::new(rand::random(), rand::random(), MAX_PAYLOAD))
             .collect();
-        let audio_pt = payload_type(&self.pc, 0, OPUS_PT).await;
-        let video_pt = payload_type(&self.pc, 1, H264_PT).await;
+        let (audio_pt, video_pt) = (self.audio_pt, self.video_pt);
         while let Some(item) = rx.recv().await {
             match item {
                 CallFeed::Audio(pcm) => {
@@ -534,23 +553,33 @@ async fn bind(
     ))
 }
 
-/// The payload type the answer gave the codec of the `index`-th transceiver, else `default`.
-async fn payload_type(pc: &Arc<dyn PeerConnection>, index: usize, default: u8) -> u8 {
-    let transceivers = pc.get_transceivers().await;
-    let Some(t) = transceivers.get(index) else {
-        return default;
-    };
-    let Ok(Some(sender)) = t.sender().await else {
-        return default;
-    };
-    match sender.get_parameters().await {
-        Ok(p) => p
-            .rtp_parameters
-            .codecs
-            .first()
-            .map_or(default, |c| c.payload_type),
-        Err(_) => default,
+/// The payload type `sdp` maps `encoding` (e.g. `opus/48000`) to, else `default`.
+fn payload_type(sdp: &str, encoding: &str, default: u8) -> u8 {
+    sdp.lines()
+        .filter_map(|l| l.trim().strip_prefix("a=rtpmap:"))
+        .filter_map(|l| l.split_once(' '))
+        .find(|(_, name)| name.to_ascii_lowercase().starts_with(encoding))
+        .and_then(|(pt, _)| pt.parse().ok())
+        .unwrap_or(default)
+}
+
+/// For each video m-line of `sdp`, in order: whether it is a receive slot (`a=recvonly`).
+fn offered_video_directions(sdp: &str) -> Vec<bool> {
+    let mut out = Vec::new();
+    let mut in_video = false;
+    for line in sdp.lines().map(str::trim) {
+        if let Some(media) = line.strip_prefix("m=") {
+            in_video = media.starts_with("video");
+            if in_video {
+                out.push(false);
+            }
+        } else if in_video && line == "a=recvonly" {
+            if let Some(last) = out.last_mut() {
+                *last = true;
+            }
+        }
     }
+    out
 }
 
 fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: Vec<u8>) -> rtp::Packet {
@@ -565,6 +594,28 @@ fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: Vec<u
             ..Default::default()
         },
         payload: payload.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn video_m_lines_are_told_apart_by_direction() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendrecv\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=sendonly\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\n";
+        assert_eq!(offered_video_directions(sdp), [false, true, true]);
+    }
+
+    #[test]
+    fn payload_types_come_from_the_answers_rtpmap() {
+        let sdp = "a=rtpmap:109 opus/48000/2\r\na=rtpmap:126 H264/90000\r\n";
+        assert_eq!(payload_type(sdp, "opus/48000", 111), 109);
+        assert_eq!(payload_type(sdp, "h264/90000", 102), 126);
+        assert_eq!(payload_type(sdp, "vp8/90000", 96), 96);
     }
 }
 
