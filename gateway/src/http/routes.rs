@@ -65,6 +65,7 @@ pub(super) fn api_routes() -> OpenApiRouter<HttpState> {
         .merge(super::tenants::routes())
         .merge(super::meetings::routes())
         .merge(super::devices::routes())
+        .merge(super::grants::routes())
         .merge(super::invites::routes())
 }
 
