@@ -29,6 +29,7 @@
 //! | `POST /api/v1/tenants/{key}/devices`                       | 201 device                 |
 //! | `DELETE /api/v1/tenants/{key}/devices/{id}`                | 204                        |
 //! | `POST /api/v1/tenants/{key}/grants`                        | 201 participant grant      |
+//! | `GET /join/{tenant}/{conference}` (no auth; `join_page`)   | 200 the join page          |
 //! | `GET /api/v1/meetings[?tenant=K]`                          | 200 live meeting list      |
 //! | `GET /api/v1/meetings/{tenant}/{conference}`               | 200 [`MeetingView`] JSON   |
 //! | `POST /api/v1/meetings/{tenant}/{conference}/lobby/{id}/admit` | 204                    |
@@ -57,6 +58,7 @@ mod db;
 mod devices;
 mod grants;
 mod invites;
+mod join_page;
 mod meetings;
 pub mod openapi;
 mod routes;
