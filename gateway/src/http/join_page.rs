@@ -15,11 +15,12 @@
 //! The page is the same for every meeting (it reads tenant and conference from its own path), so
 //! it needs no token; whether the meeting exists is answered when the page asks to join.
 
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
+use super::console::locked_asset;
 use super::HttpState;
 
 /// The page (`gateway/join/index.html`).
@@ -46,31 +47,15 @@ pub(crate) fn routes() -> Router<HttpState> {
         .route("/join/app.css", get(app_css))
 }
 
-/// A static asset with its type, never cached (a new binary may ship a new page), locked down
-/// with a content security policy. The referrer policy keeps a grant in the page's URL from
-/// leaking to anything the page links to.
+/// A static asset: the console's lock-down headers with this page's policies. The referrer
+/// policy keeps a grant in the page's URL from leaking to anything the page links to.
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ),
-        (
-            header::HeaderName::from_static("permissions-policy"),
-            HeaderValue::from_static(PERMISSIONS_POLICY),
-        ),
-        (
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ),
-    ];
-    (headers, body).into_response()
+    let mut response = locked_asset(content_type, CONTENT_SECURITY_POLICY, body);
+    response.headers_mut().insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static(PERMISSIONS_POLICY),
+    );
+    response
 }
 
 async fn index() -> Response {
@@ -115,6 +100,10 @@ mod tests {
                 .unwrap()
                 .contains("script-src 'self'"));
             assert_eq!(headers["referrer-policy"], "no-referrer");
+            assert!(headers["permissions-policy"]
+                .to_str()
+                .unwrap()
+                .contains("camera=(self)"));
             assert!(
                 String::from_utf8_lossy(&answer.body).contains(contains),
                 "{uri}"

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 export const BASE = process.env.TESSERA_URL || "http://127.0.0.1:8080";
@@ -85,6 +86,17 @@ export function report(result) {
   process.stdout.write(JSON.stringify(result) + "\n");
 }
 
+// Interactive scenarios: prints `{"step": name, ...data}` and waits for the Rust test to answer
+// one line on stdin (after it did its part, e.g. admitted someone through the admin API).
+let stdinLines = null;
+export async function step(name, data = {}) {
+  report(Object.assign({ step: name }, data));
+  if (!stdinLines) stdinLines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  const { value, done } = await stdinLines.next();
+  if (done) throw new Error("the test went away during step " + name);
+  return value;
+}
+
 export async function run(scenario) {
   try {
     await scenario();
@@ -92,4 +104,27 @@ export async function run(scenario) {
     process.stderr.write((e && e.stack) || String(e));
     process.exit(1);
   }
+  process.exit(0);
+}
+
+// Opens the join page for `path` (e.g. "12345678/1177958860?grant=..."), types `name` and joins
+// with the keyboard (Enter in the name field submits the form).
+export async function joinAs(page, path, name) {
+  await page.goto(`${BASE}/join/${path}`);
+  await page.waitForFunction(() => document.getElementById("join") && !document.getElementById("join").disabled);
+  await page.fill("#name", name);
+  await page.press("#name", "Enter");
+}
+
+// Waits until the page shows `view` (prejoin, waiting, meeting, ended).
+export async function waitForView(page, view) {
+  await page.waitForFunction((v) => document.body.dataset.view === v, view);
+}
+
+// What the page's message box says, if anything.
+export async function noticeOf(page) {
+  return page.evaluate(() => {
+    const n = document.getElementById("notice");
+    return n.hidden ? null : { reason: n.dataset.reason, text: n.textContent };
+  });
 }
