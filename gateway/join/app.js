@@ -311,8 +311,10 @@
     const es = new EventSource(state.session + "/events");
     state.events = es;
     es.addEventListener("lobby", (e) => onLobby(JSON.parse(e.data)));
-    es.addEventListener("roster", (e) => { onRoster(JSON.parse(e.data)); });
-    es.addEventListener("layout", (e) => { onLayout(JSON.parse(e.data)); });
+    // The contract sends `lobby` first; a stream that starts with the meeting itself means in.
+    const inUnlessTold = () => { if (state.lobby === "none") onLobby({ state: "admitted" }); };
+    es.addEventListener("roster", (e) => { inUnlessTold(); onRoster(JSON.parse(e.data)); });
+    es.addEventListener("layout", (e) => { inUnlessTold(); onLayout(JSON.parse(e.data)); });
     es.addEventListener("lobby-list", (e) => { onLobbyList(JSON.parse(e.data)); });
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED && state.session) {
@@ -345,6 +347,8 @@
     state.roster = new Map(ev.participants.map((p) => [p.id, p]));
     const me = ev.participants.find((p) => p.self);
     if (me) $("self-tile").dataset.speaking = String(!!me.speaking);
+    // An organizer's roster may carry the lobby list too (same shape as `lobby-list`).
+    if (Array.isArray(ev.waiting)) onLobbyList({ waiting: ev.waiting });
     renderTiles();
   }
 
