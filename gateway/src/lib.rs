@@ -9,6 +9,7 @@ pub mod calls;
 pub mod cli;
 pub mod demo;
 pub mod directory;
+pub mod grants;
 pub mod http;
 pub mod invites;
 pub mod lobby;

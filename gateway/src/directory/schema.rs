@@ -72,6 +72,18 @@ CREATE TABLE tenant_tokens (
 CREATE INDEX tenant_tokens_by_tenant ON tenant_tokens(tenant_key);
 "#,
         ),
+        // 3: per-tenant participant-grant signing keys (`crate::grants`), one per tenant, created
+        // with it. Tenants that exist already get a key here: SQLite's randomblob() draws from
+        // its CSPRNG, seeded from the operating system.
+        M::up(
+            r#"
+CREATE TABLE tenant_grant_keys (
+    tenant_key  TEXT PRIMARY KEY NOT NULL REFERENCES tenants(key) ON DELETE CASCADE,
+    key         BLOB NOT NULL CHECK (length(key) = 32)
+) STRICT;
+INSERT INTO tenant_grant_keys (tenant_key, key) SELECT key, randomblob(32) FROM tenants;
+"#,
+        ),
     ])
 }
 

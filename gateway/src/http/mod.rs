@@ -28,6 +28,8 @@
 //! | `GET /api/v1/tenants/{key}/devices`                        | 200 list                   |
 //! | `POST /api/v1/tenants/{key}/devices`                       | 201 device                 |
 //! | `DELETE /api/v1/tenants/{key}/devices/{id}`                | 204                        |
+//! | `POST /api/v1/tenants/{key}/grants`                        | 201 participant grant      |
+//! | `GET /join/{tenant}/{conference}` (no auth; `join_page`)   | 200 the join page          |
 //! | `GET /api/v1/meetings[?tenant=K]`                          | 200 live meeting list      |
 //! | `GET /api/v1/meetings/{tenant}/{conference}`               | 200 [`MeetingView`] JSON   |
 //! | `POST /api/v1/meetings/{tenant}/{conference}/lobby/{id}/admit` | 204                    |
@@ -54,8 +56,10 @@ use crate::calls::api::{AdminCommand, AdminError, AdminReply};
 mod console;
 mod db;
 mod devices;
+mod grants;
 mod invites;
 mod join;
+mod join_page;
 mod meetings;
 pub mod openapi;
 mod routes;
@@ -128,6 +132,8 @@ mod test_support;
 mod tests;
 #[cfg(test)]
 mod tests_directory;
+#[cfg(test)]
+mod tests_grants;
 #[cfg(test)]
 mod tests_openapi;
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(api)
         .merge(super::console::routes(state.clone()))
         .merge(super::join::routes())
+        .merge(super::join_page::routes())
         .fallback(not_found)
         .with_state(state)
 }
@@ -66,6 +67,7 @@ pub(super) fn api_routes() -> OpenApiRouter<HttpState> {
         .merge(super::tenants::routes())
         .merge(super::meetings::routes())
         .merge(super::devices::routes())
+        .merge(super::grants::routes())
         .merge(super::invites::routes())
 }
 

@@ -74,6 +74,12 @@ impl Server {
         common::http_request(self.http, "POST", path, Some(TOKEN), Chunked::Keep)
     }
 
+    /// Its database file (for the CLI to change while it runs, as an operator would).
+    #[allow(dead_code)] // used by the browser tests, not media_e2e
+    pub fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("tessera.db")
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         common::read_log(self.dir.path())
