@@ -125,3 +125,119 @@ async fn joins_are_refused_with_the_contracts_reasons() {
     .unwrap();
     assert_eq!(status, 404, "{body}");
 }
+
+/// Reads the session's event stream until `needle` appears (or `patience` runs out); returns
+/// what was read.
+async fn events_until(
+    http: std::net::SocketAddr,
+    location: &str,
+    needle: &str,
+    patience: Duration,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(http).await.unwrap();
+    let request = format!(
+        "GET {location}/events HTTP/1.1\r\nHost: {http}\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + patience;
+    let mut buf = [0u8; 4096];
+    while !seen.contains(needle) && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(_) => {}
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_browser_waits_in_the_lobby_until_admitted_and_a_denied_one_is_told_why() {
+    const MEETING: &str = "5500000";
+    let server = Server::start(
+        false,
+        &[&[
+            "meeting",
+            "add",
+            "--tenant",
+            TENANT,
+            "--conference-id",
+            MEETING,
+            "--who-can-bypass",
+            "trusted-orgs",
+        ]],
+    );
+    let waiting = Client::join(server.http, TENANT, MEETING, "Waiting Guest", false)
+        .await
+        .unwrap_or_else(|e| panic!("join failed: {e}\n{}", common::tail(&server.log(), 40)));
+    let first = events_until(
+        server.http,
+        &waiting.location,
+        "\"state\":\"waiting\"",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(first.contains("event: lobby"), "{first}");
+    let lobby = |server: &Server| -> serde_json::Value {
+        let (_, view) = server
+            .api_get(&format!("/api/v1/meetings/{TENANT}/{MEETING}"))
+            .unwrap();
+        serde_json::from_str(&view).unwrap()
+    };
+    let view = lobby(&server);
+    let entry = &view["lobby"][0];
+    assert_eq!(entry["protocol"], "webrtc", "{view}");
+    assert_eq!(entry["class"], "anonymous", "{view}");
+    let id = entry["id"].as_str().unwrap().to_owned();
+    // The operator admits it (console and API are the same route): its page moves in.
+    let (status, _) = server
+        .api_post(&format!(
+            "/api/v1/meetings/{TENANT}/{MEETING}/lobby/{id}/admit"
+        ))
+        .unwrap();
+    assert_eq!(status, 204);
+    let admitted = events_until(
+        server.http,
+        &waiting.location,
+        "\"state\":\"admitted\"",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(admitted.contains("\"state\":\"admitted\""), "{admitted}");
+    let view = lobby(&server);
+    assert_eq!(view["participants"][0]["protocol"], "webrtc", "{view}");
+    // A second one is denied and told so.
+    let denied = Client::join(server.http, TENANT, MEETING, "Denied Guest", false)
+        .await
+        .unwrap();
+    let view = lobby(&server);
+    let id = view["lobby"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = server
+        .api_post(&format!(
+            "/api/v1/meetings/{TENANT}/{MEETING}/lobby/{id}/deny"
+        ))
+        .unwrap();
+    assert_eq!(status, 204);
+    let told = events_until(
+        server.http,
+        &denied.location,
+        "\"state\":\"denied\"",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(told.contains("denied entry from the lobby"), "{told}");
+    // Only an organizer's session may admit or deny.
+    let (status, _, body) = http_exchange(
+        server.http,
+        "POST",
+        &format!("{}/lobby/{id}/admit", waiting.location),
+        "application/json",
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("not-organizer"), "{body}");
+}

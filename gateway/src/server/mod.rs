@@ -303,7 +303,9 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                     }
                 }
                 CoreOutput::WebrtcEnd { session, reason } => {
-                    if let Some(session) = webrtc.sessions.remove(session) {
+                    // The session stays (its page reads why on its event stream, also after a
+                    // reconnect) until the page leaves with DELETE.
+                    if let Some(session) = webrtc.sessions.get(session) {
                         let state = if reason == "removed" {
                             "removed"
                         } else {
