@@ -80,13 +80,16 @@ struct Joined {
     stats: Arc<MediaStats>,
 }
 
+/// A layer the browser publishes: its remote track and SSRC.
+type PublishedLayer = (Arc<dyn TrackRemote>, u32);
+
 /// State the peer's event handler and media tasks share.
 #[derive(Default)]
 struct Shared {
     joined: Mutex<Option<Joined>>,
     gathered: Mutex<Option<oneshot::Sender<()>>>,
     /// Each published layer's remote track and SSRC (for PLI).
-    layers: Mutex<HashMap<usize, (Arc<dyn TrackRemote>, u32)>>,
+    layers: Mutex<HashMap<usize, PublishedLayer>>,
     ice_connected: std::sync::atomic::AtomicBool,
     failed: std::sync::atomic::AtomicBool,
 }

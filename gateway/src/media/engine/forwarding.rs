@@ -33,6 +33,9 @@ fn layer_bps(size: (u32, u32)) -> u64 {
     (pixels * 1_200_000 / (1280 * 720)).max(150_000)
 }
 
+/// A slot's plan: the source, its ladder, the layer picked.
+type Target = (MediaParticipant, Vec<(u32, u32)>, usize);
+
 /// One WebRTC viewer's slots.
 #[derive(Debug)]
 pub(super) struct Forwarding {
@@ -75,7 +78,7 @@ impl Forwarding {
         assigned: &[Option<MediaParticipant>],
         layers: &BTreeMap<MediaParticipant, Vec<(u32, u32)>>,
     ) -> u64 {
-        let mut targets: Vec<Option<(MediaParticipant, Vec<(u32, u32)>, usize)>> = (0..SLOTS)
+        let mut targets: Vec<Option<Target>> = (0..SLOTS)
             .map(|i| {
                 let source = assigned.get(i).copied().flatten()?;
                 let ladder = layers.get(&source)?;
