@@ -96,7 +96,8 @@ impl Forwarding {
                 if total <= budget {
                     break;
                 }
-                // The biggest forwarded layer that has a smaller one steps down.
+                // The biggest forwarded layer that has a smaller one steps down (of equal ones,
+                // the last slot's: slots fill with the most recent speakers first).
                 let biggest = targets
                     .iter_mut()
                     .flatten()
@@ -287,12 +288,13 @@ mod tests {
         f.set_bandwidth(1_900_000);
         f.plan(&assigned, &layers(&[1, 2]));
         let targets: Vec<_> = f.slots.iter().take(2).map(SlotSelect::target).collect();
-        // 2 x 1.2 Mbit/s does not fit; one steps down to 640x360 (300 kbit/s) and it does.
-        assert_eq!(targets, [Some((1, 1)), Some((2, 2))]);
+        // 2 x 1.2 Mbit/s does not fit; one steps down to 640x360 (300 kbit/s) and it does: of
+        // equal layers, the later slot's (the less recent speaker's).
+        assert_eq!(targets, [Some((1, 2)), Some((2, 1))]);
         // More room: both back up (one switch).
         f.set_bandwidth(5_000_000);
         assert_eq!(f.plan(&assigned, &layers(&[1, 2])), 1);
-        assert_eq!(f.slots[0].target(), Some((1, 2)));
+        assert_eq!(f.slots[1].target(), Some((2, 2)));
         // Very little: everything at the bottom.
         f.set_bandwidth(100_000);
         f.plan(&assigned, &layers(&[1, 2]));
