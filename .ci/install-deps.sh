@@ -43,6 +43,25 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# npm: Debian's package, unless the nodejs installed already brings its own (NodeSource's does,
+# and conflicts with Debian's npm).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "installing Debian package: npm" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq npm >/dev/null
+fi
+
+# playwright-core for the browser tests, exactly as gateway/tests/browser/package-lock.json pins
+# it (it drives the Debian chromium above; it downloads no browser of its own).
+browser_tests="$(dirname "$0")/../gateway/tests/browser"
+# A copy of the lock file in node_modules marks an install of exactly that lock.
+if ! cmp -s "$browser_tests/package-lock.json" "$browser_tests/node_modules/.tessera-lock.json"; then
+  echo "installing playwright-core (npm ci in gateway/tests/browser)" >&2
+  (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error &&
+    cp package-lock.json node_modules/.tessera-lock.json)
+fi
+
 for component in rustfmt clippy; do
   if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
     echo "installing the Rust $component component" >&2

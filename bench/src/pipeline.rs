@@ -401,7 +401,11 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
                         }
                         vtc_shown[v] = shown;
                     }
-                    CallFeed::Audio(_) => {}
+                    // The bench's viewers are VTCs: no WebRTC slots, nothing forwarded.
+                    CallFeed::Audio(_)
+                    | CallFeed::Forward { .. }
+                    | CallFeed::Slots(_)
+                    | CallFeed::PublisherKeyframe(_) => {}
                 }
             }
         }

@@ -69,6 +69,15 @@ pub struct Metrics {
     pub sip_source_limited_total: IntCounterVec,
     /// Admin API requests refused (429) because their source failed the token too often.
     pub admin_auth_throttled_total: IntCounter,
+    // WebRTC (issue 12).
+    /// Browser peer connections alive.
+    pub webrtc_peers: IntGauge,
+    /// Streams forwarded to browsers now (receive slots with a stream), across every meeting.
+    pub webrtc_forwarded_streams: IntGauge,
+    /// Forwarded streams that changed layer or source.
+    pub webrtc_layer_switches_total: IntCounter,
+    /// Browser connections that failed, by stage (`ice`, `dtls`).
+    pub webrtc_failures_total: IntCounterVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -248,6 +257,29 @@ impl Metrics {
                     "Admin API requests refused (429) because their source failed the token too often.",
                 )?,
             ),
+            webrtc_peers: register(
+                &registry,
+                IntGauge::new("tessera_webrtc_peers", "Browser peer connections alive.")?,
+            ),
+            webrtc_forwarded_streams: register(
+                &registry,
+                IntGauge::new(
+                    "tessera_webrtc_forwarded_streams",
+                    "Streams forwarded to browsers now (no transcoding).",
+                )?,
+            ),
+            webrtc_layer_switches_total: register(
+                &registry,
+                IntCounter::new(
+                    "tessera_webrtc_layer_switches_total",
+                    "Forwarded streams that changed simulcast layer or source.",
+                )?,
+            ),
+            webrtc_failures_total: counter(
+                "tessera_webrtc_failures_total",
+                "Browser connections that failed, by stage (ice, dtls).",
+                &["stage"],
+            )?,
             registry,
         };
         // The decode drops show from the start (at 0), so a dashboard or alert can rely on them.

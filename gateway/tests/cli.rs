@@ -819,3 +819,70 @@ fn serve_demo_first_prints_where_the_admin_token_is() {
     let token = std::fs::read_to_string(&token_file).unwrap();
     assert!(token.trim().len() >= 16, "a token was written there");
 }
+
+#[test]
+fn token_grant_prints_a_grant_signed_with_the_tenants_key() {
+    let db = Db::with_demo();
+    let json: serde_json::Value = serde_json::from_str(&db.ok(&[
+        "token",
+        "grant",
+        "--tenant",
+        "12345678",
+        "--class",
+        "guest",
+        "--conference",
+        "1177958860",
+        "--name",
+        "Grace Hopper",
+        "--ttl",
+        "2h",
+        "--json",
+    ]))
+    .unwrap();
+    let token = json["token"].as_str().unwrap();
+    assert_eq!(
+        json["join_path"],
+        format!("/join/12345678/1177958860?grant={token}")
+    );
+    let expires = json["expires_unix"].as_u64().unwrap();
+    let tenant = signaling::TenantKey::new("12345678").unwrap();
+    let dir = gateway::directory::Directory::open(&db.path).unwrap();
+    let key = dir.grant_key(&tenant).unwrap().unwrap();
+    let grant = gateway::grants::verify(&key, token, &tenant, expires - 7200).unwrap();
+    assert_eq!(grant.class.as_str(), "guest");
+    assert_eq!(grant.name.as_deref(), Some("Grace Hopper"));
+    assert!(gateway::grants::verify(&key, token, &tenant, expires).is_err());
+
+    // Bare: the token alone, for `GRANT=$(tessera token grant ...)`.
+    let bare = db.ok(&[
+        "token",
+        "grant",
+        "--tenant",
+        "87654321",
+        "--class",
+        "organizer",
+    ]);
+    assert_eq!(bare.lines().count(), 1, "{bare}");
+    assert_eq!(bare.trim().split('.').count(), 2, "{bare}");
+}
+
+#[test]
+fn token_grant_refuses_bad_classes_ttls_and_unknown_meetings() {
+    let db = Db::with_demo();
+    let base = ["token", "grant", "--tenant", "12345678"];
+    for (extra, says) in [
+        (&["--class", "anonymous"][..], "unknown grant class"),
+        (&["--class", "guest", "--ttl", "soon"][..], "e.g. 90m"),
+        (&["--class", "guest", "--ttl", "60d"][..], "invalid ttl"),
+        (
+            &["--class", "guest", "--conference", "9999999999"][..],
+            "has no meeting 9999999999",
+        ),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let err = db.fails(&args);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let err = db.fails(&["token", "grant", "--tenant", "11112222", "--class", "guest"]);
+    assert!(err.contains("no tenant 11112222"), "{err}");
+}

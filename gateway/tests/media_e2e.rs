@@ -32,18 +32,23 @@ mod ffmpeg;
 mod relay;
 #[path = "media_e2e/server.rs"]
 mod server;
+#[path = "media_e2e/vtc.rs"]
+mod vtc;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use ffmpeg::{Decoded, Picture, Proc, Receiver};
-use relay::{Kind, Relay, StreamStats, Targets};
+use ffmpeg::Picture;
+use relay::{Kind, Relay, StreamStats};
 use serde_json::Value;
 use server::{Server, TENANT};
-use sip_testua::{Answer, Ua};
+use sip_testua::Ua;
+use vtc::{
+    check_video, distinct_colours, grid_3x3, media_counter, median_colour, participant,
+    settled_audio, tile_colour, Source, Vtc,
+};
 
 /// The demo meeting (`tessera serve --demo`: 8 synthetic participants).
 const DEMO_MEETING: &str = "1177958860";
@@ -51,195 +56,12 @@ const DEMO_MEETING: &str = "1177958860";
 const TWO_VTC_MEETING: &str = "3000000";
 /// The far end's 720p30 test pattern.
 const TESTSRC_720P: &str = "testsrc2=size=1280x720:rate=30";
-/// How long the first decoded picture may take (call set-up, ffmpeg start, first keyframe).
-const FIRST_PICTURE: Duration = Duration::from_secs(40);
 
 /// One media test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// One far-end room system: UA, relay, ffmpeg sender and receiver.
-struct Vtc {
-    name: String,
-    ua: Ua,
-    relay: Relay,
-    answer: Answer,
-    receiver: Option<Receiver>,
-    _sender: Proc,
-}
-
-/// What a far end sends.
-struct Source<'a> {
-    /// A lavfi video source.
-    video: &'a str,
-    /// The tone it talks with, Hz.
-    tone_hz: u32,
-    /// Video RTP to the gateway dropped, per mille.
-    drop_video_permille: u32,
-}
-
-impl Vtc {
-    /// Calls `conference` of the demo tenant (its entry queue when `conference` is empty) and
-    /// starts the media both ways.
-    fn call(server: &Server, dir: &Path, name: &str, conference: &str, source: Source<'_>) -> Vtc {
-        let relay = Relay::bind(source.drop_video_permille);
-        let dialled = if conference.is_empty() {
-            TENANT.to_owned()
-        } else {
-            format!("{TENANT}.{conference}")
-        };
-        let mut ua = Ua::new(server.sip, &dialled, name).unwrap();
-        let offer =
-            sip_testua::vtc_offer(relay.media_port(Kind::Audio), relay.media_port(Kind::Video));
-        let answer = ua.invite(&offer).unwrap_or_else(|e| {
-            panic!(
-                "{name}: the call was not answered: {e}\noffer:\n{offer}\nserver log:\n{}",
-                server.log_tail()
-            )
-        });
-        assert!(
-            answer.sdp.contains("H264/90000"),
-            "{name}: the answer has no H.264:\n{}",
-            answer.sdp
-        );
-        // The relay reads the gateway's RTCP on the RTP ports only, as rtcp-mux says.
-        assert_eq!(
-            answer.sdp.matches("a=rtcp-mux").count(),
-            2,
-            "{name}: rtcp-mux offered on both streams but not answered on both:\n{}",
-            answer.sdp
-        );
-        Vtc::with_media(dir, name, ua, relay, answer, source)
-    }
-
-    /// The media of a call set up either way (we called, or the gateway called us): ffmpeg
-    /// receiving and sending through `relay`, whose media ports our SDP named; `answer` is the
-    /// gateway's SDP (its addresses and H.264 payload type).
-    fn with_media(
-        dir: &Path,
-        name: &str,
-        ua: Ua,
-        mut relay: Relay,
-        answer: Answer,
-        source: Source<'_>,
-    ) -> Vtc {
-        let (ffmpeg_audio, ffmpeg_video) = (relay::free_pair(), relay::free_pair());
-        let receiver = ffmpeg::receiver(dir, name, ffmpeg_audio, ffmpeg_video, answer.video_pt);
-        relay.start(Targets {
-            gateway_audio: answer.audio,
-            gateway_video: answer.video,
-            ffmpeg_audio: SocketAddr::from(([127, 0, 0, 1], ffmpeg_audio)),
-            ffmpeg_video: SocketAddr::from(([127, 0, 0, 1], ffmpeg_video)),
-        });
-        let sender = ffmpeg::sender(
-            dir,
-            name,
-            source.video,
-            source.tone_hz,
-            relay.inbound_port(Kind::Video),
-            relay.inbound_port(Kind::Audio),
-            60,
-        );
-        Vtc {
-            name: name.to_owned(),
-            ua,
-            relay,
-            answer,
-            receiver: Some(receiver),
-            _sender: sender,
-        }
-    }
-
-    fn receiver(&self) -> &Receiver {
-        self.receiver.as_ref().unwrap()
-    }
-
-    /// Waits (bounded) for the first decoded picture.
-    fn wait_for_picture(&mut self, server: &mut Server) {
-        let deadline = Instant::now() + FIRST_PICTURE;
-        while self.receiver().frames_so_far() == 0 {
-            server.assert_healthy(&format!("{} waiting for a picture", self.name));
-            let receiving = self.receiver.as_mut().unwrap().proc.is_running();
-            if !receiving || Instant::now() > deadline {
-                let decoded = self.receiver.take().unwrap().finish();
-                panic!(
-                    "{}: no picture decoded (receiver running: {receiving}, waited up to \
-                     {FIRST_PICTURE:?}).\n{}\nreceiver log:\n{}\nanswer:\n{}\nserver log:\n{}",
-                    self.name,
-                    self.relay_report(),
-                    decoded.log_tail(),
-                    self.answer.sdp,
-                    server.log_tail()
-                );
-            }
-            sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// What the relay counted, for messages.
-    fn relay_report(&self) -> String {
-        let line = |kind: Kind| {
-            let s = self.relay.stats(kind);
-            let g = StreamStats::get;
-            format!(
-                "{kind:?}: to gateway {} (dropped {}, resent {}), from gateway RTP {} (markers {}), \
-                 RTCP {} (SR/RR {}, PLI {}, FIR {}, NACK {}; {} more to RTP port + 1)",
-                g(&s.to_gateway),
-                g(&s.dropped),
-                g(&s.retransmitted),
-                g(&s.from_gateway_rtp),
-                g(&s.from_gateway_markers),
-                g(&s.rtcp),
-                g(&s.sr_rr),
-                g(&s.pli),
-                g(&s.fir),
-                g(&s.nack),
-                g(&s.rtcp_next_port)
-            )
-        };
-        format!(
-            "relay of {}: {}; {}",
-            self.name,
-            line(Kind::Audio),
-            line(Kind::Video)
-        )
-    }
-
-    /// Stops the receiver and reads what it decoded.
-    fn finish_receiving(&mut self) -> Decoded {
-        self.receiver.take().unwrap().finish()
-    }
-
-    /// BYE, which the gateway must answer 200.
-    fn hang_up(&mut self, server: &Server) {
-        let status = self.ua.bye();
-        assert_eq!(
-            status,
-            Some(200),
-            "{}: BYE not answered 200; server log:\n{}",
-            self.name,
-            server.log_tail()
-        );
-    }
-}
-
-/// The participant named `name` in the live meeting view, if there.
-fn participant(server: &Server, conference: &str, name: &str) -> Option<Value> {
-    let (status, body) = server
-        .api_get(&format!("/api/v1/meetings/{TENANT}/{conference}"))
-        .ok()?;
-    if status != 200 {
-        return None;
-    }
-    let view: Value = serde_json::from_str(&body).ok()?;
-    view["participants"]
-        .as_array()?
-        .iter()
-        .find(|p| p["display_name"] == name)
-        .cloned()
 }
 
 /// A server with the demo, and room system `name` in the demo meeting sending the 720p pattern
@@ -285,125 +107,6 @@ fn sample_media(
         samples.push(sample(server));
     }
     samples
-}
-
-/// A media counter of `name`'s participant entry (`video_rx_frames`, ...), 0 when absent.
-fn media_counter(server: &Server, conference: &str, name: &str, counter: &str) -> u64 {
-    participant(server, conference, name)
-        .and_then(|p| p["media"][counter].as_u64())
-        .unwrap_or(0)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Checks on decoded media
-
-/// The median colour of a grid of points inside `rect` (x, y, w, h), away from its edges and
-/// its bottom (where the name label is): the background, not the moving bar or block.
-fn tile_colour(picture: &Picture, (x, y, w, h): (u32, u32, u32, u32)) -> [u8; 3] {
-    let points = (0..7).flat_map(|i| {
-        (0..5).map(move |j| (x + w * (15 + 10 * i) / 100, y + h * (12 + 12 * j) / 100))
-    });
-    median_colour(picture, points)
-}
-
-/// The median of each channel over the pixels at `points`.
-fn median_colour(picture: &Picture, points: impl Iterator<Item = (u32, u32)>) -> [u8; 3] {
-    let mut channels: [Vec<u8>; 3] = Default::default();
-    for (px, py) in points {
-        let c = picture.pixel(px, py);
-        for k in 0..3 {
-            channels[k].push(c[k]);
-        }
-    }
-    channels.map(|mut v| {
-        v.sort_unstable();
-        v[v.len() / 2]
-    })
-}
-
-/// The nine tiles of a 3x3 layout on the picture (the grid of `mixer::layout`: thirds of the
-/// canvas).
-fn grid_3x3(picture: &Picture) -> Vec<(u32, u32, u32, u32)> {
-    let (w, h) = (picture.width, picture.height);
-    (0..3)
-        .flat_map(|row| (0..3).map(move |col| (row, col)))
-        .map(|(row, col)| (w * col / 3, h * row / 3, w / 3, h / 3))
-        .collect()
-}
-
-/// Colours that differ by more than `tolerance` in some channel, counted once.
-fn distinct_colours(colours: &[[u8; 3]], tolerance: u8) -> Vec<[u8; 3]> {
-    let mut distinct: Vec<[u8; 3]> = Vec::new();
-    for c in colours {
-        let seen = distinct
-            .iter()
-            .any(|d| (0..3).all(|k| d[k].abs_diff(c[k]) <= tolerance));
-        if !seen {
-            distinct.push(*c);
-        }
-    }
-    distinct
-}
-
-/// Checks size and frame rate of what was decoded; returns a summary line.
-fn check_video(name: &str, decoded: &Decoded, size: (u32, u32)) -> String {
-    let frames = &decoded.frames;
-    assert!(
-        frames.len() >= 30,
-        "{name}: only {} pictures decoded; receiver log:\n{}",
-        frames.len(),
-        decoded.log_tail()
-    );
-    let wrong: Vec<_> = frames
-        .iter()
-        .filter(|f| (f.width, f.height) != size)
-        .take(5)
-        .collect();
-    assert!(
-        wrong.is_empty(),
-        "{name}: pictures not {}x{}: {wrong:?}",
-        size.0,
-        size.1
-    );
-    let (fps, counted, span) = decoded.frame_rate(1.0).unwrap_or_else(|| {
-        panic!(
-            "{name}: too short a stretch of pictures to measure the rate; receiver log:\n{}",
-            decoded.log_tail()
-        )
-    });
-    assert!(
-        span >= 3.0,
-        "{name}: pictures over only {span:.1} s (of presentation time); receiver log:\n{}",
-        decoded.log_tail()
-    );
-    assert!(
-        fps >= 15.0,
-        "{name}: {fps:.1} pictures/s ({counted} over {span:.1} s); expected about 30"
-    );
-    format!(
-        "{name}: {} pictures {}x{}, {fps:.1} fps over {span:.1} s",
-        frames.len(),
-        size.0,
-        size.1
-    )
-}
-
-/// The audio after its first second (the jitter buffers fill, the mix starts).
-fn settled_audio<'a>(name: &str, decoded: &'a Decoded) -> &'a [i16] {
-    assert_eq!(
-        decoded.audio_rate,
-        8000,
-        "{name}: no 8 kHz WAV decoded; receiver log:\n{}",
-        decoded.log_tail()
-    );
-    let skip = decoded.audio_rate as usize;
-    assert!(
-        decoded.audio.len() >= skip * 4,
-        "{name}: only {} audio samples decoded; receiver log:\n{}",
-        decoded.audio.len(),
-        decoded.log_tail()
-    );
-    &decoded.audio[skip..]
 }
 
 // ---------------------------------------------------------------------------------------------

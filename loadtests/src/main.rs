@@ -2,7 +2,7 @@
 //! `tessera serve` on loopback (started here, or attached with `--target`).
 //!
 //! Modes: `throughput` (ports per core, with the ffmpeg baseline), `ramp` (the knee), `call-rate`
-//! (SIPp), `soak` (memory and leaked calls). Each prints a table, and writes JSON with `--json`
+//! (SIPp), `soak` (memory and leaked calls), `webrtc` (CPU per stream forwarded to browsers). Each prints a table, and writes JSON with `--json`
 //! and an SVG chart with `--plot`.
 
 mod baseline;
@@ -18,6 +18,7 @@ mod soak;
 mod stamp;
 mod stats;
 mod vtc;
+mod webrtc;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +43,8 @@ enum Mode {
     CallRate(callrate::CallRateArgs),
     /// Mixed load with joins and leaves; memory growth and leaked calls.
     Soak(soak::SoakArgs),
+    /// Receive-only browsers over WebRTC: gateway CPU per forwarded 720p stream.
+    Webrtc(webrtc::WebrtcArgs),
 }
 
 /// The naive pipeline to compare against.
@@ -136,5 +139,6 @@ fn main() -> anyhow::Result<()> {
         Mode::Ramp(args) => fleet::ramp(&args),
         Mode::CallRate(args) => callrate::run(&args),
         Mode::Soak(args) => soak::run(&args),
+        Mode::Webrtc(args) => webrtc::run(&args),
     }
 }

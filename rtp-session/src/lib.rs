@@ -14,6 +14,7 @@
 //! - the bit-rate class a call's far end should receive, from TMMBR, REMB and loss
 //!   ([`bandwidth`]),
 //! - one call's video receive chain and send side with its NACK history ([`video`]),
+//! - what a WebRTC viewer's receive slot forwards and how it is rewritten ([`forward`]),
 //! - [`CallMedia`], one call's media as a state machine that makes every decision between the
 //!   call's datagrams and the meeting ([`call`]); tested on a virtual clock against a
 //!   simulated room system in `tests/`.
@@ -24,6 +25,7 @@
 pub mod api;
 pub mod bandwidth;
 pub mod call;
+pub mod forward;
 pub mod h264_rtp;
 pub mod info_dtmf;
 pub mod jitter;

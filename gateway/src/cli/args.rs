@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use signaling::{ConferenceId, DialPrefix, TenantKey};
 
+use crate::grants::GrantClass;
 use crate::lobby::{ParticipantClass, WhoCanBypass};
 use crate::server::ServeOptions;
 
@@ -133,6 +134,15 @@ fn parse_who_or_inherit(s: &str) -> Result<WhoOverride, String> {
 fn parse_class(s: &str) -> Result<ParticipantClass, String> {
     s.parse()
         .map_err(|e: crate::lobby::UnknownName| e.to_string())
+}
+
+fn parse_grant_class(s: &str) -> Result<GrantClass, String> {
+    s.parse()
+        .map_err(|e: crate::lobby::UnknownName| e.to_string())
+}
+
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 90m, 1h, 7d)"))
 }
 
 fn parse_key(s: &str) -> Result<TenantKey, String> {
@@ -486,6 +496,9 @@ pub enum TokenCommand {
     List(TokenList),
     /// Revoke a token by id; requests carrying it get 401 from then on.
     Revoke(TokenRevoke),
+    /// Issue a participant grant: a signed, expiring token that lets a browser join as a trust
+    /// class (the join link's `?grant=`); printed alone, or with its join link using --json.
+    Grant(TokenGrant),
 }
 
 /// `token create` arguments.
@@ -589,4 +602,26 @@ pub struct CascadeHangup {
     pub meeting: CascadeMeeting,
     /// The link id (`c1`, from `cascade dial` or `cascade list`).
     pub id: String,
+}
+/// `token grant` arguments.
+#[derive(Debug, Args)]
+pub struct TokenGrant {
+    /// Tenant key (the grant is signed with this tenant's key).
+    #[arg(long, value_parser = parse_key)]
+    pub tenant: TenantKey,
+    /// Trust class: organizer, same-org, guest, trusted-org or untrusted-org.
+    #[arg(long, value_parser = parse_grant_class)]
+    pub class: GrantClass,
+    /// The one meeting the grant is for (default: any meeting of the tenant).
+    #[arg(long, value_parser = parse_conference)]
+    pub conference: Option<ConferenceId>,
+    /// Display name the holder joins under.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How long the grant is accepted (at most 30 days).
+    #[arg(long, value_parser = parse_ttl, default_value = "1h")]
+    pub ttl: std::time::Duration,
+    /// Print JSON (token, what it grants, expiry, join path) instead of the bare token.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -1,6 +1,8 @@
-//! `tessera token create|list|revoke`: admin API tokens scoped to one tenant.
+//! `tessera token create|list|revoke`: admin API tokens scoped to one tenant; `tessera token
+//! grant`: participant grants (`crate::grants`).
 //!
-//! Owns printing tokens (the secret once, at creation); storage and hashing are the directory's.
+//! Owns printing tokens (the secret once, at creation) and reading the wall clock for a grant's
+//! expiry; storage, hashing and signing are the directory's and `crate::grants`'.
 
 use std::io::Write;
 
@@ -9,7 +11,7 @@ use serde_json::Value;
 
 use super::output::{print_json, print_table};
 use super::TokenCommand;
-use crate::directory::Directory;
+use crate::directory::{Directory, GrantRequest};
 
 /// Runs one token command.
 pub(super) fn run(dir: &mut Directory, command: TokenCommand, out: &mut dyn Write) -> Result<()> {
@@ -50,10 +52,35 @@ pub(super) fn run(dir: &mut Directory, command: TokenCommand, out: &mut dyn Writ
                 .collect();
             print_table(out, &["ID", "LABEL", "CREATED"], &rows)
         }
+        TokenCommand::Grant(a) => {
+            let issued = dir.issue_grant(
+                &GrantRequest {
+                    tenant: a.tenant,
+                    conference: a.conference,
+                    class: a.class,
+                    name: a.name,
+                    ttl: a.ttl,
+                },
+                unix_now()?,
+            )?;
+            if a.json {
+                return print_json(out, &issued.to_json());
+            }
+            writeln!(out, "{}", issued.token)?;
+            Ok(())
+        }
         TokenCommand::Revoke(a) => {
             dir.revoke_tenant_token(&a.tenant, a.id)?;
             writeln!(out, "revoked token {} of tenant {}", a.id, a.tenant)?;
             Ok(())
         }
     }
+}
+
+/// Seconds since the Unix epoch, now: the CLI is the binary's edge, where the clock is read.
+#[allow(clippy::disallowed_methods)]
+fn unix_now() -> Result<u64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs())
 }

@@ -1,5 +1,5 @@
 //! The tenant directory: tenants, their hostnames, prefixes, licences, lobby defaults and
-//! trusted-device rules, and their meetings, in embedded SQLite (WAL, versioned migrations).
+//! trusted-device rules and participant-grant keys, and their meetings, in embedded SQLite (WAL, versioned migrations).
 //!
 //! Owns the database file and every rule about what may be stored (duplicate keys and hostnames,
 //! overlapping prefixes, malformed values): every write is one transaction, so a refused write
@@ -12,6 +12,7 @@
 //! The SQL lookups use the connection's prepared-statement cache: parsing their SQL again per
 //! call cost more than running it.
 
+mod grant_keys;
 mod model;
 mod read;
 mod rows;
@@ -19,6 +20,7 @@ mod schema;
 mod snapshot;
 mod tokens;
 
+pub use grant_keys::{GrantRequest, IssuedGrant, MAX_GRANT_TTL};
 pub(crate) use model::realm_of;
 pub use model::{Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule};
 pub use read::{DirectoryRead, ReadError};
@@ -285,6 +287,7 @@ impl Directory {
         for host in &hostnames {
             insert_hostname(&tx, &new.key, host)?;
         }
+        grant_keys::insert_new(&tx, &new.key)?;
         let tenant = load_tenant(&tx, &new.key)?
             .ok_or_else(|| DirectoryError::UnknownTenant(new.key.clone()))?;
         tx.commit()?;

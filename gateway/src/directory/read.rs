@@ -10,6 +10,7 @@
 use signaling::{ConferenceId, DialLookup, TenantKey};
 
 use super::{Directory, DirectoryError, Meeting, Tenant, TrustedDevice};
+use crate::grants::GrantKey;
 use crate::lobby::LobbyPolicy;
 
 /// Why a directory read failed. A tenant or meeting that does not exist is not an error (the
@@ -29,8 +30,8 @@ impl From<DirectoryError> for ReadError {
 }
 
 /// The directory as call control sees it: the dial plan's lookups ([`DialLookup`]), tenants
-/// (licences, lobby defaults, hostnames), meetings with their effective lobby policy, and
-/// trusted-device rules (networks, URI patterns, digest HA1s).
+/// (licences, lobby defaults, hostnames), meetings with their effective lobby policy,
+/// trusted-device rules (networks, URI patterns, digest HA1s) and participant-grant keys.
 ///
 /// Answers are owned values: an implementation may hand out a copy of what it holds, never a
 /// borrow of its storage.
@@ -53,6 +54,10 @@ pub trait DirectoryRead: DialLookup + Send + Sync + std::fmt::Debug {
 
     /// A tenant's trusted-device rules, oldest first.
     fn trusted_devices(&self, tenant: &TenantKey) -> Result<Vec<TrustedDevice>, ReadError>;
+
+    /// The key a tenant signs participant grants with (`crate::grants`); `None` when there is no
+    /// such tenant.
+    fn grant_key(&self, tenant: &TenantKey) -> Result<Option<GrantKey>, ReadError>;
 
     /// The lobby policy in force for a meeting (its tenant's defaults with its overrides);
     /// `None` when the tenant or the meeting does not exist.
@@ -91,5 +96,9 @@ impl DirectoryRead for Directory {
 
     fn trusted_devices(&self, tenant: &TenantKey) -> Result<Vec<TrustedDevice>, ReadError> {
         Ok(Directory::trusted_devices(self, tenant)?)
+    }
+
+    fn grant_key(&self, tenant: &TenantKey) -> Result<Option<GrantKey>, ReadError> {
+        Ok(Directory::grant_key(self, tenant)?)
     }
 }

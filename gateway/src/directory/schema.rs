@@ -78,6 +78,18 @@ CREATE INDEX tenant_tokens_by_tenant ON tenant_tokens(tenant_key);
             "ALTER TABLE trusted_devices ADD COLUMN cascade INTEGER NOT NULL DEFAULT 0 \
              CHECK (cascade IN (0, 1));",
         ),
+        // 4: per-tenant participant-grant signing keys (`crate::grants`), one per tenant, created
+        // with it. Tenants that exist already get a key here: SQLite's randomblob() draws from
+        // its CSPRNG, seeded from the operating system.
+        M::up(
+            r#"
+CREATE TABLE tenant_grant_keys (
+    tenant_key  TEXT PRIMARY KEY NOT NULL REFERENCES tenants(key) ON DELETE CASCADE,
+    key         BLOB NOT NULL CHECK (length(key) = 32)
+) STRICT;
+INSERT INTO tenant_grant_keys (tenant_key, key) SELECT key, randomblob(32) FROM tenants;
+"#,
+        ),
     ])
 }
 

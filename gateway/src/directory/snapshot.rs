@@ -1,5 +1,5 @@
-//! The directory in memory: [`Snapshot`], every tenant, hostname, prefix, meeting and
-//! trusted-device rule read once from a backend, and [`LiveDirectory`], the snapshot in force,
+//! The directory in memory: [`Snapshot`], every tenant, hostname, prefix, meeting,
+//! trusted-device rule and grant key read once from a backend, and [`LiveDirectory`], the snapshot in force,
 //! swapped whole when the backend changes. Both implement [`DirectoryRead`], so the SIP driver
 //! task answers every INVITE from memory and never waits on a disk.
 //!
@@ -18,6 +18,7 @@ use signaling::{ConferenceId, DialLookup, DialPrefix, LookupError, TenantKey};
 use super::model::hostname_key;
 use super::read::{DirectoryRead, ReadError};
 use super::{Meeting, Tenant, TrustedDevice};
+use crate::grants::GrantKey;
 
 /// Every record call control reads, in memory. Cheap to query, immutable once built.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +30,7 @@ pub struct Snapshot {
     prefixes: Vec<(DialPrefix, TenantKey)>,
     meetings: BTreeMap<(TenantKey, ConferenceId), Meeting>,
     devices: HashMap<TenantKey, Vec<TrustedDevice>>,
+    grant_keys: HashMap<TenantKey, GrantKey>,
 }
 
 impl Snapshot {
@@ -37,6 +39,9 @@ impl Snapshot {
         let mut snapshot = Snapshot::default();
         for tenant in source.tenants()? {
             let devices = source.trusted_devices(&tenant.key)?;
+            if let Some(key) = source.grant_key(&tenant.key)? {
+                snapshot.grant_keys.insert(tenant.key.clone(), key);
+            }
             snapshot.insert_tenant(tenant, devices);
         }
         for meeting in source.meetings(None)? {
@@ -125,6 +130,10 @@ impl DirectoryRead for Snapshot {
 
     fn trusted_devices(&self, tenant: &TenantKey) -> Result<Vec<TrustedDevice>, ReadError> {
         Ok(self.devices.get(tenant).cloned().unwrap_or_default())
+    }
+
+    fn grant_key(&self, tenant: &TenantKey) -> Result<Option<GrantKey>, ReadError> {
+        Ok(self.grant_keys.get(tenant).cloned())
     }
 }
 
@@ -222,6 +231,10 @@ impl DirectoryRead for LiveDirectory {
 
     fn trusted_devices(&self, tenant: &TenantKey) -> Result<Vec<TrustedDevice>, ReadError> {
         self.current().trusted_devices(tenant)
+    }
+
+    fn grant_key(&self, tenant: &TenantKey) -> Result<Option<GrantKey>, ReadError> {
+        self.current().grant_key(tenant)
     }
 }
 

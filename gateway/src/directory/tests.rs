@@ -428,7 +428,10 @@ fn file_database_uses_wal_and_survives_reopen() {
         .conn()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3, "migration 3 (cascade device rules) applied");
+    assert_eq!(
+        version, 4,
+        "migrations 3 (cascade device rules) and 4 (grant keys) applied"
+    );
 }
 
 // ---- tenant tokens ----
@@ -584,5 +587,49 @@ fn digest_username_with_a_colon_is_refused() {
     assert_eq!(
         ok,
         TrustedDeviceRule::digest("room1:pa:ss:word", "12345678.tessera").unwrap()
+    );
+}
+
+#[test]
+fn tenant_gets_its_own_grant_key_when_added_and_loses_it_when_removed() {
+    let mut dir = Directory::open_in_memory().unwrap();
+    dir.add_tenant(&acme()).unwrap();
+    dir.add_tenant(&globex()).unwrap();
+    let a = dir.grant_key(&key("12345678")).unwrap().unwrap();
+    let b = dir.grant_key(&key("87654321")).unwrap().unwrap();
+    assert_ne!(a, b);
+    assert_eq!(dir.grant_key(&key("12345678")).unwrap(), Some(a));
+    dir.remove_tenant(&key("12345678")).unwrap();
+    assert_eq!(dir.grant_key(&key("12345678")).unwrap(), None);
+}
+
+#[test]
+fn grant_key_migration_gives_older_tenants_a_key() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    {
+        let mut conn = Connection::open(file.path()).unwrap();
+        schema::migrations().to_version(&mut conn, 2).unwrap();
+        conn.execute(
+            "INSERT INTO tenants VALUES ('12345678', 'Acme', NULL, 1, 1, 'trusted-orgs', 0, 0, 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let dir = Directory::open(file.path()).unwrap();
+    assert!(dir.grant_key(&key("12345678")).unwrap().is_some());
+}
+
+#[test]
+fn snapshot_carries_each_tenants_grant_key() {
+    let mut dir = Directory::open_in_memory().unwrap();
+    dir.add_tenant(&acme()).unwrap();
+    let snap = Snapshot::load(&dir).unwrap();
+    assert_eq!(
+        DirectoryRead::grant_key(&snap, &key("12345678")).unwrap(),
+        dir.grant_key(&key("12345678")).unwrap()
+    );
+    assert_eq!(
+        DirectoryRead::grant_key(&snap, &key("87654321")).unwrap(),
+        None
     );
 }

@@ -147,6 +147,16 @@ pub(crate) fn routes(state: HttpState) -> Router<HttpState> {
 /// A static asset with its type, never cached (a new binary may ship a new page), locked down
 /// with a content security policy.
 fn asset(content_type: &'static str, body: &'static str) -> Response {
+    locked_asset(content_type, CONTENT_SECURITY_POLICY, body)
+}
+
+/// A static page asset (the console's, the join page's): never cached, no sniffing, no
+/// referrer, and `csp` as its content security policy.
+pub(super) fn locked_asset(
+    content_type: &'static str,
+    csp: &'static str,
+    body: &'static str,
+) -> Response {
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
@@ -156,7 +166,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         ),
         (
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            HeaderValue::from_static(csp),
         ),
         (
             header::REFERRER_POLICY,

@@ -28,6 +28,8 @@
 //! | `GET /api/v1/tenants/{key}/devices`                        | 200 list                   |
 //! | `POST /api/v1/tenants/{key}/devices`                       | 201 device                 |
 //! | `DELETE /api/v1/tenants/{key}/devices/{id}`                | 204                        |
+//! | `POST /api/v1/tenants/{key}/grants`                        | 201 participant grant      |
+//! | `GET /join/{tenant}/{conference}` (no auth; `join_page`)   | 200 the join page          |
 //! | `GET /api/v1/meetings[?tenant=K]`                          | 200 live meeting list      |
 //! | `GET /api/v1/meetings/{tenant}/{conference}`               | 200 [`MeetingView`] JSON   |
 //! | `POST /api/v1/meetings/{tenant}/{conference}/lobby/{id}/admit` | 204                    |
@@ -56,7 +58,10 @@ mod cascades;
 mod console;
 mod db;
 mod devices;
+mod grants;
 mod invites;
+mod join;
+mod join_page;
 mod meetings;
 pub mod openapi;
 mod routes;
@@ -88,6 +93,8 @@ pub struct HttpState {
     pub directory: Arc<crate::directory::LiveDirectory>,
     /// Wrong-token counts by source: too many get 429 ([`throttle`]).
     pub throttle: Arc<std::sync::Mutex<throttle::AuthThrottle>>,
+    /// Browsers' peers and join sessions.
+    pub webrtc: crate::webrtc::WebrtcState,
 }
 
 /// One admin request to the core: the command and where to send its result.
@@ -130,6 +137,8 @@ mod test_support;
 mod tests;
 #[cfg(test)]
 mod tests_directory;
+#[cfg(test)]
+mod tests_grants;
 #[cfg(test)]
 mod tests_openapi;
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub const BEARER_SCHEME: &str = "bearer";
     info(
         title = "Tessera admin API",
         version = "1",
-        description = "Tenants, meetings, trusted devices and live meetings of a Tessera gateway. \
+        description = "Tenants, meetings, trusted devices, participant grants and live meetings of a Tessera gateway. \
             The operator token sees everything; a tenant token sees and changes its own tenant only \
             (403 otherwise). Errors carry `{\"error\": \"...\"}`."
     ),
@@ -35,11 +35,13 @@ pub const BEARER_SCHEME: &str = "bearer";
         schema::MeetingView,
         schema::MeetingSummary,
         schema::Device,
+        schema::Grant,
     )),
     tags(
         (name = "tenants", description = "Tenants in the directory"),
         (name = "meetings", description = "Scheduled meetings in the directory"),
         (name = "devices", description = "Trusted-device rules of a tenant"),
+        (name = "grants", description = "Participant grants: signed, expiring join tokens naming a trust class"),
         (name = "live", description = "Live meetings: participants and lobby"),
         (name = "service", description = "Health, metrics and this document (no token)"),
     )

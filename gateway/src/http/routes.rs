@@ -42,6 +42,8 @@ pub fn router(state: HttpState) -> Router {
     open.method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .merge(super::console::routes(state.clone()))
+        .merge(super::join::routes())
+        .merge(super::join_page::routes())
         .fallback(not_found)
         .with_state(state)
 }
@@ -67,6 +69,7 @@ pub(super) fn api_routes() -> OpenApiRouter<HttpState> {
         .merge(super::tenants::routes())
         .merge(super::meetings::routes())
         .merge(super::devices::routes())
+        .merge(super::grants::routes())
         .merge(super::invites::routes())
 }
 

@@ -361,6 +361,57 @@ pub struct NewDevice {
     pub cascade: bool,
 }
 
+/// `POST /api/v1/tenants/{key}/grants`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGrant {
+    /// Trust class: `organizer`, `same-org`, `guest`, `trusted-org` or `untrusted-org`.
+    pub class: String,
+    /// The one meeting the grant is for (default: any meeting of the tenant).
+    #[serde(default)]
+    pub conference: Option<String>,
+    /// Display name the holder joins under (1-64 characters).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How long the grant is accepted, in seconds (default 3600, at most 30 days).
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+}
+
+/// A participant grant just issued, exactly as `IssuedGrant::to_json` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Grant {
+    /// The signed token (`Authorization: Bearer` on the join request, or `?grant=`).
+    pub token: String,
+    /// Tenant key.
+    pub tenant: String,
+    /// The meeting it is for, or `null` for any of the tenant's.
+    pub conference: Option<String>,
+    /// Trust class the holder joins as.
+    pub class: String,
+    /// Display name the holder joins under.
+    pub name: Option<String>,
+    /// When it stops being accepted (seconds since the Unix epoch).
+    pub expires_unix: u64,
+    /// `/join/{tenant}/{conference}?grant=...`, when the grant names a meeting.
+    pub join_path: Option<String>,
+}
+
+impl From<&directory::IssuedGrant> for Grant {
+    fn from(issued: &directory::IssuedGrant) -> Self {
+        let g = &issued.grant;
+        Grant {
+            token: issued.token.clone(),
+            tenant: g.tenant.to_string(),
+            conference: g.conference.as_ref().map(ToString::to_string),
+            class: g.class.as_str().to_owned(),
+            name: g.name.clone(),
+            expires_unix: g.expires_unix,
+            join_path: issued.join_path(),
+        }
+    }
+}
+
 /// Per-participant media counters.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MediaCounters {
@@ -383,10 +434,10 @@ pub struct ParticipantView {
     pub display_name: String,
     /// Trust class.
     pub class: ParticipantClass,
-    /// `sip` or `synthetic`.
+    /// `sip`, `webrtc` (a browser) or `synthetic`.
     pub protocol: String,
     /// `endpoint` (a room system), `cascade` (a conference bridge's link, standing for all of
-    /// its participants) or `synthetic`.
+    /// its participants), `browser` or `synthetic`.
     pub kind: String,
     /// When they joined (RFC 3339).
     pub joined_at: String,
@@ -403,9 +454,9 @@ pub struct LobbyView {
     pub display_name: String,
     /// Trust class.
     pub class: ParticipantClass,
-    /// `sip` or `synthetic` (as for participants).
+    /// `sip`, `webrtc` or `synthetic` (as for participants).
     pub protocol: String,
-    /// `endpoint`, `cascade` or `synthetic` (as for participants).
+    /// `endpoint`, `cascade`, `browser` or `synthetic` (as for participants).
     pub kind: String,
     /// When they started waiting (RFC 3339).
     pub waiting_since: String,

@@ -64,6 +64,11 @@ fn answer(cmd: &AdminCommand) -> AdminReply {
         | AdminCommand::HangupCascade { .. } => AdminReply::Done,
         AdminCommand::DialCascade { .. } => AdminReply::CascadeDialled("c1".into()),
         AdminCommand::ListCascades { .. } => AdminReply::Cascades(Vec::new()),
+        AdminCommand::LeaveWebrtc { .. } => AdminReply::Done,
+        AdminCommand::JoinWebrtc { .. } => AdminReply::WebrtcJoined {
+            participant: 1,
+            waiting: false,
+        },
     }
 }
 
@@ -130,6 +135,10 @@ impl Api {
             db_path: Arc::new(db_path.clone()),
             directory: live.clone(),
             throttle: Arc::default(),
+            webrtc: crate::webrtc::WebrtcState::new(
+                Default::default(),
+                crate::metrics::Metrics::new().unwrap(),
+            ),
         };
         Api {
             app: router(state),

@@ -78,6 +78,9 @@ fn answer(cmd: &AdminCommand) -> Result<AdminReply, AdminError> {
             conference,
             id,
         } => (tenant, conference, Some(("cascade link", id, "c1"))),
+        AdminCommand::JoinWebrtc { .. } | AdminCommand::LeaveWebrtc { .. } => {
+            return Ok(AdminReply::Done)
+        }
         AdminCommand::Admit {
             tenant,
             conference,
@@ -130,6 +133,10 @@ fn state_with(admin: AdminHandle) -> (HttpState, Arc<AtomicBool>, tempfile::Temp
         db_path: Arc::new(db.path().join("tessera.db")),
         directory: Arc::new(LiveDirectory::new(Snapshot::default())),
         throttle: Arc::default(),
+        webrtc: crate::webrtc::WebrtcState::new(
+            Default::default(),
+            crate::metrics::Metrics::new().unwrap(),
+        ),
     };
     (state, ready, db)
 }

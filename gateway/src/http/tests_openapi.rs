@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use super::test_support::Api;
 use crate::calls::api::{LobbyView, MediaCounters, MeetingSummary, MeetingView, ParticipantView};
-use crate::directory::{Directory, NewTenant, PolicyOverrides, TrustedDeviceRule};
+use crate::directory::{Directory, GrantRequest, NewTenant, PolicyOverrides, TrustedDeviceRule};
+use crate::grants::GrantClass;
 use crate::lobby::{LobbyPolicy, ParticipantClass};
 use signaling::{ConferenceId, TenantKey};
 
@@ -73,6 +74,7 @@ async fn document_lists_every_route_of_the_api() {
         ("/api/v1/tenants/{key}/devices", "get"),
         ("/api/v1/tenants/{key}/devices", "post"),
         ("/api/v1/tenants/{key}/devices/{id}", "delete"),
+        ("/api/v1/tenants/{key}/grants", "post"),
         ("/api/v1/meetings", "get"),
         ("/api/v1/meetings/{tenant}/{conference}", "get"),
         (
@@ -182,6 +184,8 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
         "MeetingView",
         "MeetingSummary",
         "Device",
+        "Grant",
+        "NewGrant",
         "ErrorBody",
     ] {
         assert!(
@@ -238,6 +242,24 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
         keys(&meeting_json["overridden"])
     );
     assert_eq!(properties(&doc, "Device"), keys(&device_json));
+    let issued = dir
+        .issue_grant(
+            &GrantRequest {
+                tenant: key.clone(),
+                conference: Some(conference.clone()),
+                class: GrantClass::Guest,
+                name: Some("Ada".into()),
+                ttl: std::time::Duration::from_secs(60),
+            },
+            1_800_000_000,
+        )
+        .expect("grant");
+    let grant_json = issued.to_json();
+    assert_eq!(
+        serde_json::to_value(super::schema::Grant::from(&issued)).expect("json"),
+        grant_json
+    );
+    assert_eq!(properties(&doc, "Grant"), keys(&grant_json));
 
     // The live views are the core's own types: pin the documented fields to their JSON.
     let view = serde_json::to_value(MeetingView {

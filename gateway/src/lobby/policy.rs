@@ -5,7 +5,6 @@
 //! how a class was established (the SIP layer classifies calls).
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +23,7 @@ pub struct UnknownName {
 macro_rules! named_enum {
     ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "kebab-case")]
         pub enum $name {
             $($(#[$vdoc])* $variant),+
@@ -42,20 +41,20 @@ macro_rules! named_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownName;
-            fn from_str(s: &str) -> Result<Self, UnknownName> {
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::lobby::UnknownName;
+            fn from_str(s: &str) -> Result<Self, $crate::lobby::UnknownName> {
                 Self::ALL
                     .iter()
                     .copied()
                     .find(|v| v.as_str() == s)
-                    .ok_or_else(|| UnknownName {
+                    .ok_or_else(|| $crate::lobby::UnknownName {
                         what: $what,
                         value: s.to_owned(),
                         expected: Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", "),
@@ -64,6 +63,9 @@ macro_rules! named_enum {
         }
     };
 }
+
+/// Closed name sets elsewhere in the crate (grant classes) share this one definition.
+pub(crate) use named_enum;
 
 named_enum!(
     /// A participant's trust class (`docs/domain.md`, "Trust classes").

@@ -166,6 +166,16 @@ pub struct ServeOptions {
     /// [default: 60].
     #[arg(long)]
     pub admin_auth_lockout_secs: Option<u64>,
+    /// Address browsers' WebRTC media sockets bind to [default: the public address].
+    #[arg(long)]
+    pub webrtc_listen: Option<IpAddr>,
+    /// Address announced to browsers in ICE candidates instead of the bound one (1:1 NAT).
+    #[arg(long)]
+    pub webrtc_public_ip: Option<IpAddr>,
+    /// UDP port range of browsers' WebRTC sockets, `LOW-HIGH`, one port per browser [default:
+    /// any free port].
+    #[arg(long)]
+    pub webrtc_ports: Option<String>,
 }
 
 /// Everything `serve` runs with, resolved.
@@ -189,6 +199,8 @@ pub struct ServeConfig {
     pub core: CoreConfig,
     /// Admin API token brute-force throttling.
     pub admin_throttle: ThrottleConfig,
+    /// Where browsers' media goes.
+    pub webrtc: crate::webrtc::WebrtcConfig,
 }
 
 fn invalid(option: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -198,10 +210,10 @@ fn invalid(option: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
+fn parse_port_range(option: &'static str, text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
     let bad = || {
         invalid(
-            "rtp-ports",
+            option,
             format!("{text:?} is not LOW-HIGH with 1024 <= LOW < HIGH"),
         )
     };
@@ -244,7 +256,7 @@ impl ServeOptions {
             });
         let mut core = CoreConfig::new(SocketAddr::new(public, sip_listen.port()), public);
         if let Some(range) = flags.rtp_ports.as_deref().or(file.rtp_ports.as_deref()) {
-            core.rtp_ports = parse_port_range(range)?;
+            core.rtp_ports = parse_port_range("rtp-ports", range)?;
         }
         core.pstn_trunks = if flags.pstn_trunks.is_empty() {
             file.pstn_trunks.clone()
@@ -334,8 +346,24 @@ impl ServeOptions {
             None if sip_tls_listen.is_none() => None,
             None => return Err(invalid("sip-tls-listen", "needs --tls-cert and --tls-key")),
         };
+        let webrtc = crate::webrtc::WebrtcConfig {
+            listen: flags.webrtc_listen.or(file.webrtc_listen).unwrap_or(public),
+            public_ip: flags.webrtc_public_ip.or(file.webrtc_public_ip),
+            ports: match flags
+                .webrtc_ports
+                .as_deref()
+                .or(file.webrtc_ports.as_deref())
+            {
+                Some(range) => {
+                    let range = parse_port_range("webrtc-ports", range)?;
+                    Some((*range.start(), *range.end()))
+                }
+                None => None,
+            },
+        };
         Ok(ServeConfig {
             admin_throttle,
+            webrtc,
             db: flags.db.or(file.db),
             sip_listen,
             http_listen,
@@ -447,9 +475,15 @@ mod tests {
     #[test]
     fn defaults_without_flags_or_file() {
         let c = ServeOptions::default().resolve().unwrap();
-        assert_eq!(c.sip_listen, "0.0.0.0:5060".parse().unwrap());
-        assert_eq!(c.http_listen, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(c.core.sip_addr, "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(c.sip_listen, "0.0.0.0:5060".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            c.http_listen,
+            "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            c.core.sip_addr,
+            "127.0.0.1:5060".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(c.core.rtp_ports, 20000..=29999);
         assert!(!c.demo);
     }
@@ -467,14 +501,17 @@ mod tests {
         .unwrap();
         let flags = ServeOptions {
             config: Some(path),
-            http_listen: Some("127.0.0.1:9100".parse().unwrap()),
+            http_listen: Some("127.0.0.1:9100".parse::<SocketAddr>().unwrap()),
             ..ServeOptions::default()
         };
         let c = flags.resolve().unwrap();
-        assert_eq!(c.sip_listen, "127.0.0.1:5070".parse().unwrap());
+        assert_eq!(
+            c.sip_listen,
+            "127.0.0.1:5070".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(
             c.http_listen,
-            "127.0.0.1:9100".parse().unwrap(),
+            "127.0.0.1:9100".parse::<SocketAddr>().unwrap(),
             "flag wins"
         );
         assert!(c.demo);
@@ -492,7 +529,10 @@ mod tests {
             ),
             (120, 600)
         );
-        assert_eq!(c.core.sip_addr, "127.0.0.1:5070".parse().unwrap());
+        assert_eq!(
+            c.core.sip_addr,
+            "127.0.0.1:5070".parse::<SocketAddr>().unwrap()
+        );
     }
 
     #[test]

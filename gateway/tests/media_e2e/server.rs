@@ -75,8 +75,15 @@ impl Server {
     }
 
     /// An admin API request with a JSON body (or none) and the bearer token.
+    #[allow(dead_code)] // used by media_e2e, not the browser tests
     pub fn api_send(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
         common::http_request_with_body(self.http, method, path, Some(TOKEN), body, Chunked::Keep)
+    }
+
+    /// Its database file (for the CLI to change while it runs, as an operator would).
+    #[allow(dead_code)] // used by the browser tests, not media_e2e
+    pub fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("tessera.db")
     }
 
     /// The server's log so far.

@@ -98,6 +98,10 @@ fn fixture() -> Fixture {
         db_path: Arc::new(dir.path().join("tessera.db")),
         directory: Arc::new(LiveDirectory::new(Snapshot::default())),
         throttle: Arc::default(),
+        webrtc: crate::webrtc::WebrtcState::new(
+            Default::default(),
+            crate::metrics::Metrics::new().unwrap(),
+        ),
     };
     Fixture {
         app: router(state),
