@@ -1,6 +1,6 @@
 //! The Tessera gateway: the running server (`tessera serve`: SIP call control, per-call RTP media
 //! and the meeting media engines, the admin API and console, metrics), the tenant directory, the
-//! lobby engine and the operator CLI.
+//! lobby engine, the operator CLI, and browsers over WebRTC.
 //!
 //! The binary's `main` only parses arguments and reports errors; everything it does lives here so
 //! tests drive it directly.
@@ -16,3 +16,4 @@ pub mod lobby;
 pub mod media;
 pub mod metrics;
 pub mod server;
+pub mod webrtc;

@@ -54,6 +54,15 @@ pub struct Metrics {
     /// Threads of the media worker pool that runs every meeting engine and the slates (fixed
     /// at start: it does not grow with meetings or calls).
     pub media_workers: IntGauge,
+    // WebRTC (issue 12).
+    /// Browser peer connections alive.
+    pub webrtc_peers: IntGauge,
+    /// Streams forwarded to browsers now (receive slots with a stream), across every meeting.
+    pub webrtc_forwarded_streams: IntGauge,
+    /// Forwarded streams that changed layer or source.
+    pub webrtc_layer_switches_total: IntCounter,
+    /// Browser connections that failed, by stage (`ice`, `dtls`).
+    pub webrtc_failures_total: IntCounterVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -193,6 +202,29 @@ impl Metrics {
                     "Threads of the media worker pool (meeting engines and slates).",
                 )?,
             ),
+            webrtc_peers: register(
+                &registry,
+                IntGauge::new("tessera_webrtc_peers", "Browser peer connections alive.")?,
+            ),
+            webrtc_forwarded_streams: register(
+                &registry,
+                IntGauge::new(
+                    "tessera_webrtc_forwarded_streams",
+                    "Streams forwarded to browsers now (no transcoding).",
+                )?,
+            ),
+            webrtc_layer_switches_total: register(
+                &registry,
+                IntCounter::new(
+                    "tessera_webrtc_layer_switches_total",
+                    "Forwarded streams that changed simulcast layer or source.",
+                )?,
+            ),
+            webrtc_failures_total: counter(
+                "tessera_webrtc_failures_total",
+                "Browser connections that failed, by stage (ice, dtls).",
+                &["stage"],
+            )?,
             registry,
         };
         // The decode drops show from the start (at 0), so a dashboard or alert can rely on them.

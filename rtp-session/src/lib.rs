@@ -11,6 +11,7 @@
 //!   DTMF in SIP INFO bodies ([`info_dtmf`]; the SIP layer hands over the body),
 //! - the recorded prompts and their playback ([`prompt`], read by [`wav`]),
 //! - one call's video receive chain and send side with its NACK history ([`video`]),
+//! - what a WebRTC viewer's receive slot forwards and how it is rewritten ([`forward`]),
 //! - [`CallMedia`], one call's media as a state machine that makes every decision between the
 //!   call's datagrams and the meeting ([`call`]); tested on a virtual clock against a
 //!   simulated room system in `tests/`.
@@ -20,6 +21,7 @@
 
 pub mod api;
 pub mod call;
+pub mod forward;
 pub mod h264_rtp;
 pub mod info_dtmf;
 pub mod jitter;

@@ -94,6 +94,34 @@ impl CallCore {
                 }
                 Ok(AdminReply::Done)
             }
+            AdminCommand::JoinWebrtc {
+                tenant,
+                conference,
+                display_name,
+                class,
+                session,
+            } => {
+                let key = self.meeting_key(&tenant, &conference)?;
+                let (id, waiting) = self.join_webrtc(now, key, session, display_name, class)?;
+                Ok(AdminReply::WebrtcJoined {
+                    participant: id.0,
+                    waiting,
+                })
+            }
+            AdminCommand::LeaveWebrtc {
+                tenant,
+                conference,
+                participant,
+            } => {
+                let key = self.meeting_key(&tenant, &conference)?;
+                let pid = ParticipantId(participant);
+                if let Some(m) = self.meetings.get_mut(&key) {
+                    m.remove(pid);
+                }
+                self.native_stats.remove(&pid);
+                self.process_lobby_events(now, &key);
+                Ok(AdminReply::Done)
+            }
             AdminCommand::Remove {
                 tenant,
                 conference,
@@ -114,12 +142,18 @@ impl CallCore {
                     Member::Call(call) => {
                         self.end_call(now, call, Some((200, "Removed by an operator")))
                     }
-                    Member::Synthetic => {
+                    Member::Synthetic | Member::Webrtc(_) => {
                         if let Some(m) = self.meetings.get_mut(&key) {
                             m.remove(pid);
                         }
-                        self.synthetic_stats.remove(&pid);
+                        self.native_stats.remove(&pid);
                         self.drop_empty_meeting(&key);
+                        if let Member::Webrtc(session) = member {
+                            self.out.push_back(CoreOutput::WebrtcEnd {
+                                session,
+                                reason: "removed",
+                            });
+                        }
                     }
                 }
                 Ok(AdminReply::Done)
@@ -209,8 +243,8 @@ impl CallCore {
                             .get(&call)
                             .map(|c| c.stats.snapshot())
                             .unwrap_or_default(),
-                        Member::Synthetic => self
-                            .synthetic_stats
+                        Member::Synthetic | Member::Webrtc(_) => self
+                            .native_stats
                             .get(id)
                             .map(|s| s.snapshot())
                             .unwrap_or_default(),

@@ -32,7 +32,7 @@ impl CallCore {
         self.live_meeting(&key)?;
         let id = self.new_participant();
         let stats = Arc::new(MediaStats::default());
-        self.synthetic_stats.insert(id, stats.clone());
+        self.native_stats.insert(id, stats.clone());
         self.join_meeting(
             now,
             key,
@@ -43,6 +43,47 @@ impl CallCore {
         );
         self.pump(now);
         Ok((id, stats))
+    }
+
+    /// A browser asks to join a meeting: through the lobby decision like a call of `class`.
+    pub fn join_webrtc(
+        &mut self,
+        now: Instant,
+        key: MeetingKey,
+        session: u128,
+        display_name: String,
+        class: ParticipantClass,
+    ) -> Result<(ParticipantId, bool), AdminError> {
+        self.live_meeting(&key)?;
+        let id = self.new_participant();
+        self.native_stats
+            .insert(id, Arc::new(MediaStats::default()));
+        self.join_meeting(
+            now,
+            key.clone(),
+            id,
+            Member::Webrtc(session),
+            display_name,
+            class,
+        );
+        let waiting = self.meetings.get(&key).is_some_and(|m| m.is_waiting(id));
+        Ok((id, waiting))
+    }
+
+    /// Tells the driver a browser is in its meeting proper.
+    fn webrtc_join(&mut self, session: u128, key: &MeetingKey, id: ParticipantId) {
+        let Some(entry) = self.meetings.get(key).and_then(|m| m.roster.get(&id)) else {
+            return;
+        };
+        let stats = self.native_stats.entry(id).or_default().clone();
+        self.out.push_back(CoreOutput::WebrtcJoin {
+            session,
+            tenant: key.0.to_string(),
+            conference: key.1.to_string(),
+            participant: id.0,
+            display_name: entry.display_name.clone(),
+            stats,
+        });
     }
 
     /// Puts an answered call into a meeting, through the lobby decision.
@@ -144,6 +185,9 @@ impl CallCore {
             tracing::info!(call = %call_id, participant = %id, tenant = %key.0, conference = %key.1,
                 %class, decision = %decision, "joined meeting");
         }
+        if let (Member::Webrtc(session), false) = (member, waiting) {
+            self.webrtc_join(session, &key, id);
+        }
         self.process_lobby_events(now, &key);
     }
 
@@ -164,12 +208,16 @@ impl CallCore {
                             .observe(now.saturating_duration_since(since).as_secs_f64());
                     }
                     meeting.mark_joined(id, now);
-                    if let Some(Member::Call(call)) = meeting.roster.get(&id).map(|e| e.member) {
+                    let member = meeting.roster.get(&id).map(|e| e.member);
+                    if let Some(Member::Call(call)) = member {
                         tracing::info!(%call, participant = %id, ?because, "admitted from the lobby");
                         if let Some(c) = self.calls.get_mut(&call) {
                             c.phase = Phase::InMeeting(key.clone());
                         }
                         self.media_join(call, key);
+                    }
+                    if let Some(Member::Webrtc(session)) = member {
+                        self.webrtc_join(session, key, id);
                     }
                 }
                 LobbyEvent::Denied { id, .. } | LobbyEvent::TimedOut { id } => {
@@ -191,8 +239,20 @@ impl CallCore {
                         .calls_refused_total
                         .with_label_values(&[tenant, label])
                         .inc();
-                    if let Some(Member::Call(call)) = entry.map(|e| e.member) {
-                        self.end_call(now, call, Some(reason));
+                    match entry.map(|e| e.member) {
+                        Some(Member::Call(call)) => self.end_call(now, call, Some(reason)),
+                        Some(Member::Webrtc(session)) => {
+                            self.native_stats.remove(&id);
+                            self.out.push_back(CoreOutput::WebrtcEnd {
+                                session,
+                                reason: if label == "lobby-timeout" {
+                                    "timeout"
+                                } else {
+                                    "denied"
+                                },
+                            });
+                        }
+                        _ => {}
                     }
                 }
             }

@@ -94,6 +94,29 @@ pub enum CoreOutput {
         /// What to change.
         control: MediaControl,
     },
+    /// A browser entered a meeting proper (bypassed or admitted from the lobby): the driver
+    /// joins its peer's media to the meeting's engine.
+    WebrtcJoin {
+        /// The browser's session.
+        session: u128,
+        /// The meeting.
+        tenant: String,
+        /// The meeting.
+        conference: String,
+        /// Its participant number.
+        participant: u64,
+        /// The name drawn on its tile.
+        display_name: String,
+        /// Its media counters (the admin view's), for the peer to count into.
+        stats: Arc<MediaStats>,
+    },
+    /// A browser is out of its meeting: denied or timed out in the lobby, or removed.
+    WebrtcEnd {
+        /// The browser's session.
+        session: u128,
+        /// `denied`, `timeout` or `removed`.
+        reason: &'static str,
+    },
     /// A synthetic participant joined a meeting: the driver starts its generator in the
     /// meeting's media engine.
     SyntheticJoin {
@@ -155,6 +178,28 @@ pub enum AdminCommand {
         conference: String,
         /// Who.
         id: String,
+    },
+    /// A browser asks to join a meeting (the lobby decides as for a call of its class).
+    JoinWebrtc {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+        /// Display name.
+        display_name: String,
+        /// Trust class (from its participant grant; `anonymous` without one).
+        class: crate::lobby::ParticipantClass,
+        /// Its session id (the HTTP session's capability).
+        session: u128,
+    },
+    /// A browser left (DELETE, or its peer connection failed).
+    LeaveWebrtc {
+        /// Tenant key.
+        tenant: String,
+        /// Conference ID.
+        conference: String,
+        /// Its participant number.
+        participant: u64,
     },
     /// Add `count` synthetic trusted participants (test pattern and voice) to a meeting: the
     /// load tests' meeting side, like the demo meeting's.
@@ -308,4 +353,12 @@ pub enum AdminReply {
     Meeting(MeetingView),
     /// Done.
     Done,
+    /// A browser's place in the meeting: its participant number, and whether it waits in the
+    /// lobby.
+    WebrtcJoined {
+        /// Participant number.
+        participant: u64,
+        /// Waiting in the lobby (else in the meeting).
+        waiting: bool,
+    },
 }

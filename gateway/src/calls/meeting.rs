@@ -23,6 +23,8 @@ pub enum Member {
     Call(CallId),
     /// A synthetic participant (the demo's, the load tests' meeting side).
     Synthetic,
+    /// A browser over WebRTC, by its session id (the HTTP session's capability).
+    Webrtc(u128),
 }
 
 impl Member {
@@ -31,6 +33,7 @@ impl Member {
         match self {
             Member::Call(_) => "sip",
             Member::Synthetic => "synthetic",
+            Member::Webrtc(_) => "webrtc",
         }
     }
 }

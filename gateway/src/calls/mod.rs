@@ -192,9 +192,9 @@ pub struct CallCore {
     /// Our session refreshes in flight, by client transaction.
     refreshes: HashMap<TxnKey, CallId>,
     meetings: HashMap<MeetingKey, LiveMeeting>,
-    /// The media counters of each synthetic participant, written by the media engine that runs
-    /// it (a call's are in its `Call`).
-    synthetic_stats: HashMap<ParticipantId, Arc<MediaStats>>,
+    /// The media counters of each synthetic participant and browser, written by the media
+    /// engine or WebRTC peer that runs it (a call's are in its `Call`).
+    native_stats: HashMap<ParticipantId, Arc<MediaStats>>,
     ports: PortPool,
     nonces: NonceBook,
     rng: StdRng,
@@ -230,7 +230,7 @@ impl CallCore {
             ringing: HashMap::new(),
             refreshes: HashMap::new(),
             meetings: HashMap::new(),
-            synthetic_stats: HashMap::new(),
+            native_stats: HashMap::new(),
             nonces: NonceBook::default(),
             rng: StdRng::seed_from_u64(seed),
             out: VecDeque::new(),

@@ -58,6 +58,7 @@ mod db;
 mod devices;
 mod grants;
 mod invites;
+mod join;
 mod join_page;
 mod meetings;
 pub mod openapi;
@@ -87,6 +88,8 @@ pub struct HttpState {
     /// The in-memory directory calls are answered from: reloaded after every write made here,
     /// before the response, so a call placed after it sees the change.
     pub directory: Arc<crate::directory::LiveDirectory>,
+    /// Browsers' peers and join sessions.
+    pub webrtc: crate::webrtc::WebrtcState,
 }
 
 /// One admin request to the core: the command and where to send its result.

@@ -41,6 +41,7 @@ pub fn router(state: HttpState) -> Router {
     open.method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .merge(super::console::routes(state.clone()))
+        .merge(super::join::routes())
         .merge(super::join_page::routes())
         .fallback(not_found)
         .with_state(state)

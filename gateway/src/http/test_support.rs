@@ -60,7 +60,12 @@ fn answer(cmd: &AdminCommand) -> AdminReply {
         AdminCommand::Admit { .. }
         | AdminCommand::Deny { .. }
         | AdminCommand::Remove { .. }
-        | AdminCommand::AddSynthetic { .. } => AdminReply::Done,
+        | AdminCommand::AddSynthetic { .. }
+        | AdminCommand::LeaveWebrtc { .. } => AdminReply::Done,
+        AdminCommand::JoinWebrtc { .. } => AdminReply::WebrtcJoined {
+            participant: 1,
+            waiting: false,
+        },
     }
 }
 
@@ -126,6 +131,10 @@ impl Api {
             metrics: crate::metrics::Metrics::new().expect("metrics"),
             db_path: Arc::new(db_path.clone()),
             directory: live.clone(),
+            webrtc: crate::webrtc::WebrtcState::new(
+                Default::default(),
+                crate::metrics::Metrics::new().unwrap(),
+            ),
         };
         Api {
             app: router(state),

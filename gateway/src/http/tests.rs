@@ -64,6 +64,9 @@ fn answer(cmd: &AdminCommand) -> Result<AdminReply, AdminError> {
             };
         }
         AdminCommand::ViewMeeting { tenant, conference } => (tenant, conference, None),
+        AdminCommand::JoinWebrtc { .. } | AdminCommand::LeaveWebrtc { .. } => {
+            return Ok(AdminReply::Done)
+        }
         AdminCommand::Admit {
             tenant,
             conference,
@@ -115,6 +118,10 @@ fn state_with(admin: AdminHandle) -> (HttpState, Arc<AtomicBool>, tempfile::Temp
         metrics: crate::metrics::Metrics::new().unwrap(),
         db_path: Arc::new(db.path().join("tessera.db")),
         directory: Arc::new(LiveDirectory::new(Snapshot::default())),
+        webrtc: crate::webrtc::WebrtcState::new(
+            Default::default(),
+            crate::metrics::Metrics::new().unwrap(),
+        ),
     };
     (state, ready, db)
 }

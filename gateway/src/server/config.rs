@@ -107,6 +107,16 @@ pub struct ServeOptions {
     /// wants at least 90 [default: 90].
     #[arg(long)]
     pub min_se_secs: Option<u32>,
+    /// Address browsers' WebRTC media sockets bind to [default: the public address].
+    #[arg(long)]
+    pub webrtc_listen: Option<IpAddr>,
+    /// Address announced to browsers in ICE candidates instead of the bound one (1:1 NAT).
+    #[arg(long)]
+    pub webrtc_public_ip: Option<IpAddr>,
+    /// UDP port range of browsers' WebRTC sockets, `LOW-HIGH`, one port per browser [default:
+    /// any free port].
+    #[arg(long)]
+    pub webrtc_ports: Option<String>,
 }
 
 /// Everything `serve` runs with, resolved.
@@ -124,6 +134,8 @@ pub struct ServeConfig {
     pub demo: bool,
     /// The call core's configuration.
     pub core: CoreConfig,
+    /// Where browsers' media goes.
+    pub webrtc: crate::webrtc::WebrtcConfig,
 }
 
 fn invalid(option: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -133,10 +145,10 @@ fn invalid(option: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
+fn parse_port_range(option: &'static str, text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
     let bad = || {
         invalid(
-            "rtp-ports",
+            option,
             format!("{text:?} is not LOW-HIGH with 1024 <= LOW < HIGH"),
         )
     };
@@ -179,7 +191,7 @@ impl ServeOptions {
             });
         let mut core = CoreConfig::new(SocketAddr::new(public, sip_listen.port()), public);
         if let Some(range) = flags.rtp_ports.as_deref().or(file.rtp_ports.as_deref()) {
-            core.rtp_ports = parse_port_range(range)?;
+            core.rtp_ports = parse_port_range("rtp-ports", range)?;
         }
         core.pstn_trunks = if flags.pstn_trunks.is_empty() {
             file.pstn_trunks
@@ -229,7 +241,23 @@ impl ServeOptions {
                 ),
             ));
         }
+        let webrtc = crate::webrtc::WebrtcConfig {
+            listen: flags.webrtc_listen.or(file.webrtc_listen).unwrap_or(public),
+            public_ip: flags.webrtc_public_ip.or(file.webrtc_public_ip),
+            ports: match flags
+                .webrtc_ports
+                .as_deref()
+                .or(file.webrtc_ports.as_deref())
+            {
+                Some(range) => {
+                    let range = parse_port_range("webrtc-ports", range)?;
+                    Some((*range.start(), *range.end()))
+                }
+                None => None,
+            },
+        };
         Ok(ServeConfig {
+            webrtc,
             db: flags.db.or(file.db),
             sip_listen,
             http_listen,
@@ -258,9 +286,15 @@ mod tests {
     #[test]
     fn defaults_without_flags_or_file() {
         let c = ServeOptions::default().resolve().unwrap();
-        assert_eq!(c.sip_listen, "0.0.0.0:5060".parse().unwrap());
-        assert_eq!(c.http_listen, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(c.core.sip_addr, "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(c.sip_listen, "0.0.0.0:5060".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            c.http_listen,
+            "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            c.core.sip_addr,
+            "127.0.0.1:5060".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(c.core.rtp_ports, 20000..=29999);
         assert!(!c.demo);
     }
@@ -278,14 +312,17 @@ mod tests {
         .unwrap();
         let flags = ServeOptions {
             config: Some(path),
-            http_listen: Some("127.0.0.1:9100".parse().unwrap()),
+            http_listen: Some("127.0.0.1:9100".parse::<SocketAddr>().unwrap()),
             ..ServeOptions::default()
         };
         let c = flags.resolve().unwrap();
-        assert_eq!(c.sip_listen, "127.0.0.1:5070".parse().unwrap());
+        assert_eq!(
+            c.sip_listen,
+            "127.0.0.1:5070".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(
             c.http_listen,
-            "127.0.0.1:9100".parse().unwrap(),
+            "127.0.0.1:9100".parse::<SocketAddr>().unwrap(),
             "flag wins"
         );
         assert!(c.demo);
@@ -303,7 +340,10 @@ mod tests {
             ),
             (120, 600)
         );
-        assert_eq!(c.core.sip_addr, "127.0.0.1:5070".parse().unwrap());
+        assert_eq!(
+            c.core.sip_addr,
+            "127.0.0.1:5070".parse::<SocketAddr>().unwrap()
+        );
     }
 
     #[test]

@@ -168,7 +168,9 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             demo::banner(sip_advertised, http_local, token_file.as_deref())
         );
     }
+    let webrtc = crate::webrtc::WebrtcState::new(config.webrtc.clone(), metrics.clone());
     let router = http::router(HttpState {
+        webrtc: webrtc.clone(),
         token: Arc::new(token),
         admin: AdminHandle(admin_tx),
         ready: ready.clone(),
@@ -264,6 +266,61 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 CoreOutput::MediaControl { call, control } => {
                     if let Some(handle) = media.get(&call) {
                         handle.control(control);
+                    }
+                }
+                CoreOutput::WebrtcJoin {
+                    session,
+                    tenant,
+                    conference,
+                    participant,
+                    display_name,
+                    stats,
+                } => {
+                    let key = (tenant, conference);
+                    let session = webrtc.sessions.get(session);
+                    match (session, engines.engine(&key)) {
+                        (Some(session), Some(engine)) => {
+                            // Browsers keep their meeting's engine running like synthetic
+                            // participants do (it stops at shutdown).
+                            engines.synthetic.insert(key);
+                            session.publish(crate::webrtc::SessionEvent::Lobby {
+                                state: "admitted",
+                                reason: String::new(),
+                            });
+                            if let Some(peer) = session.peer() {
+                                peer.join(
+                                    engine,
+                                    participant,
+                                    display_name,
+                                    stats,
+                                    session.clone(),
+                                );
+                            }
+                        }
+                        _ => {
+                            tracing::warn!(participant, "browser media could not join its meeting")
+                        }
+                    }
+                }
+                CoreOutput::WebrtcEnd { session, reason } => {
+                    if let Some(session) = webrtc.sessions.remove(session) {
+                        let state = if reason == "removed" {
+                            "removed"
+                        } else {
+                            "denied"
+                        };
+                        let why = match reason {
+                            "timeout" => "nobody admitted you in time",
+                            "removed" => "an operator removed you from the meeting",
+                            _ => "you were denied entry from the lobby",
+                        };
+                        session.publish(crate::webrtc::SessionEvent::Lobby {
+                            state,
+                            reason: why.to_owned(),
+                        });
+                        if let Some(peer) = session.take_peer() {
+                            tokio::spawn(async move { peer.close().await });
+                        }
                     }
                 }
                 CoreOutput::SyntheticJoin {

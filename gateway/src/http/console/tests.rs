@@ -95,6 +95,10 @@ fn fixture() -> Fixture {
         metrics: crate::metrics::Metrics::new().expect("metrics"),
         db_path: Arc::new(dir.path().join("tessera.db")),
         directory: Arc::new(LiveDirectory::new(Snapshot::default())),
+        webrtc: crate::webrtc::WebrtcState::new(
+            Default::default(),
+            crate::metrics::Metrics::new().unwrap(),
+        ),
     };
     Fixture {
         app: router(state),

@@ -31,6 +31,23 @@ pub enum CallFeed {
     /// Whether this call's own picture appears in any layout of the meeting. Hidden, the call
     /// need not decode it; shown again, it asks its VTC for a keyframe and resumes there.
     Shown(bool),
+    /// An access unit forwarded as published (no transcoding) into one of a WebRTC viewer's
+    /// receive slots ([`super::forwarding`]).
+    Forward {
+        /// The receive slot (0..[`super::forwarding::SLOTS`]).
+        slot: usize,
+        /// Whose picture.
+        source: MediaParticipant,
+        /// 90 kHz timestamp on the engine's clock.
+        timestamp: u32,
+        /// The access unit (Annex B), shared with every viewer of the same stream.
+        frame: Arc<EncodedFrame>,
+    },
+    /// The engine needs a keyframe of this participant's own simulcast encoding (a WebRTC
+    /// publisher: its driver sends the browser a PLI for that layer).
+    PublisherKeyframe(usize),
+    /// Who a WebRTC viewer's receive slots show now (one entry per slot), sent when it changes.
+    Slots(Vec<Option<MediaParticipant>>),
 }
 
 /// What a call (or a synthetic participant) tells the engine.
@@ -79,6 +96,34 @@ pub enum EngineInput {
         layer: usize,
         /// Annex B.
         access_unit: Vec<u8>,
+    },
+    /// A WebRTC viewer joins: it publishes simulcast like a native participant and receives the
+    /// N-1 mix and forwarded streams in receive slots (no layout encode) through `feed`.
+    JoinWebrtc {
+        /// Who.
+        participant: MediaParticipant,
+        /// Name drawn on its tile.
+        display_name: String,
+        /// Where its mix and forwarded streams go.
+        feed: FeedSender,
+        /// Its encodings.
+        stream: super::ingest::NativeStream,
+    },
+    /// The sizes a WebRTC viewer shows its receive slots at (one per slot, in slot order; the
+    /// layer forwarded is the one that fits).
+    Tiles {
+        /// Whose slots.
+        participant: MediaParticipant,
+        /// Width and height per slot (`None`: not reported, the middle layer is sent).
+        sizes: Vec<Option<(u32, u32)>>,
+    },
+    /// A WebRTC viewer's receiver reported its bandwidth (REMB): the engine steps the layers it
+    /// forwards to fit.
+    Bandwidth {
+        /// Whose.
+        participant: MediaParticipant,
+        /// Estimated bits per second.
+        bps: u64,
     },
     /// A decoded picture of a participant.
     Video {

@@ -10,7 +10,10 @@
 //!   keyframe, which the sender is told it needs ([`Sent::needs_keyframe`]); the call never gets
 //!   a P-frame that refers to a picture it did not get. A keyframe always gets in: the pictures
 //!   still queued before it are superseded by it and go.
-//! - "shown" notices are a few per call and never dropped.
+//! - forwarded access units (WebRTC viewers): at most [`FORWARD_CAPACITY`]; one that does not
+//!   fit is dropped and the sender told ([`Sent::forward_dropped`]), so its slot waits for a
+//!   keyframe;
+//! - "shown" notices and slot lists are a few per call and never dropped.
 //!
 //! Owns the queue and its drop rule; the sender counts what was dropped. It must not know about
 //! meetings or RTP.
@@ -26,12 +29,15 @@ use super::api::CallFeed;
 pub const AUDIO_CAPACITY: usize = 5;
 /// Pictures a feed holds (about 270 ms at 30 fps).
 pub const VIDEO_CAPACITY: usize = 8;
+/// Forwarded access units a feed holds (nine slots, a few pictures each).
+pub const FORWARD_CAPACITY: usize = 64;
 
 #[derive(Default)]
 struct Queue {
     items: VecDeque<CallFeed>,
     audio: usize,
     video: usize,
+    forwarded: usize,
     /// A picture was dropped: nothing but a keyframe goes in until one does.
     awaiting_keyframe: bool,
     receiver_gone: bool,
@@ -61,6 +67,8 @@ pub struct Sent {
     pub video_dropped: u32,
     /// The feed waits for a keyframe: the sender should make the viewer's next picture one.
     pub needs_keyframe: bool,
+    /// A forwarded access unit did not fit: its slot must wait for a keyframe.
+    pub forward_dropped: bool,
 }
 
 /// The receiving call has gone.
@@ -161,7 +169,15 @@ impl FeedSender {
                     }
                     q.video += 1;
                 }
-                CallFeed::Shown(_) => {}
+                CallFeed::Forward { .. } => {
+                    if q.forwarded >= FORWARD_CAPACITY {
+                        sent.forward_dropped = true;
+                        sent.video_dropped += 1;
+                        return Ok(sent);
+                    }
+                    q.forwarded += 1;
+                }
+                CallFeed::Shown(_) | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_) => {}
             }
             q.items.push_back(item);
         }
@@ -210,7 +226,8 @@ fn take(q: &mut Queue) -> Option<CallFeed> {
     match item {
         CallFeed::Audio(_) => q.audio -= 1,
         CallFeed::Video { .. } => q.video -= 1,
-        CallFeed::Shown(_) => {}
+        CallFeed::Forward { .. } => q.forwarded -= 1,
+        CallFeed::Shown(_) | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_) => {}
     }
     Some(item)
 }

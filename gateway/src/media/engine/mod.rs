@@ -29,6 +29,7 @@
 
 pub mod api;
 pub mod feed;
+pub mod forwarding;
 pub mod inbox;
 pub mod ingest;
 mod run;
@@ -126,6 +127,8 @@ struct Participant {
     synthetic: Option<(Synthetic, SimulcastPublisher)>,
     /// The decoder of a native participant's simulcast stream.
     ingest: Option<NativeIngest>,
+    /// A WebRTC viewer's receive slots (it gets forwarded streams, no layout).
+    forward: Option<forwarding::Forwarding>,
     assigner: TileAssigner,
     /// The layout this viewer saw last.
     layout: Option<LayoutKey>,
@@ -177,6 +180,8 @@ pub struct MeetingMedia {
     next_encoder_id: EncoderId,
     /// This engine's share of the `tessera_layout_encoders` gauge.
     encoders_published: i64,
+    /// This engine's share of the `tessera_webrtc_forwarded_streams` gauge.
+    forwarded_published: i64,
     next_frame_id: u64,
     next_join: u64,
     next_audio: Instant,
@@ -201,6 +206,7 @@ impl MeetingMedia {
             publisher_requests: VecDeque::new(),
             next_encoder_id: 1,
             encoders_published: 0,
+            forwarded_published: 0,
             next_frame_id: 1,
             next_join: 0,
             next_audio: now,
@@ -381,6 +387,36 @@ impl MeetingMedia {
                 p.ingest = Some(NativeIngest::new(stream));
                 self.insert(participant, p);
             }
+            EngineInput::JoinWebrtc {
+                participant,
+                display_name,
+                feed,
+                stream,
+            } => {
+                let mut p = Participant::new(display_name, Some(feed), None);
+                p.ingest = Some(NativeIngest::new(stream));
+                p.forward = Some(forwarding::Forwarding::new());
+                p.assigner = TileAssigner::new(forwarding::SLOTS);
+                self.insert(participant, p);
+            }
+            EngineInput::Tiles { participant, sizes } => {
+                if let Some(f) = self
+                    .participants
+                    .get_mut(&participant)
+                    .and_then(|p| p.forward.as_mut())
+                {
+                    f.set_tiles(&sizes);
+                }
+            }
+            EngineInput::Bandwidth { participant, bps } => {
+                if let Some(f) = self
+                    .participants
+                    .get_mut(&participant)
+                    .and_then(|p| p.forward.as_mut())
+                {
+                    f.set_bandwidth(bps);
+                }
+            }
             EngineInput::NativeVideo {
                 participant,
                 layer,
@@ -526,8 +562,10 @@ impl MeetingMedia {
         // for as long as the engine ran (synthetic participants keep it running).
         self.encoders
             .retain(|_, e| now.saturating_duration_since(e.last_used) < IDLE_ENCODER);
-        if viewers.is_empty() {
+        let forwarding = self.participants.values().any(|p| p.forward.is_some());
+        if viewers.is_empty() && !forwarding {
             self.publish_encoder_count();
+            self.publish_forwarded_count();
             return Ok(());
         }
         let ranked: Vec<ParticipantId> = {
@@ -570,9 +608,11 @@ impl MeetingMedia {
             p.layout = Some(key.clone());
             groups.entry(key).or_default().push(viewer);
         }
+        self.plan_forwarding(&ranked);
         self.update_ingest(now, groups.keys());
         self.tell_shown(groups.keys());
         self.publish_synthetic(now);
+        self.publish_forwarded_count();
         let timestamp =
             (now.saturating_duration_since(self.started).as_secs_f64() * VIDEO_CLOCK) as u64 as u32;
         // Larger audiences pick their encoder first, so when a group splits the most viewers keep
@@ -621,6 +661,16 @@ impl MeetingMedia {
         }
         self.publish_encoder_count();
         Ok(())
+    }
+
+    /// Brings the gateway-wide forwarded-streams gauge up to date with this engine's count.
+    fn publish_forwarded_count(&mut self) {
+        let count = i64::try_from(self.forwarded_streams()).unwrap_or(i64::MAX);
+        if let Some(m) = &self.metrics {
+            m.webrtc_forwarded_streams
+                .add(count - self.forwarded_published);
+        }
+        self.forwarded_published = count;
     }
 
     /// Brings the gateway-wide encoder gauge up to date with this engine's count (engines add
@@ -798,6 +848,7 @@ impl MeetingMedia {
                 need.1 = need.1.max(fps);
             }
         }
+        let forwarded = self.forwarded_layers();
         for (&id, p) in &mut self.participants {
             let Some(ingest) = &mut p.ingest else {
                 continue;
@@ -808,8 +859,18 @@ impl MeetingMedia {
             let layers = ingest.subscribed();
             match &mut p.synthetic {
                 Some((_, publisher)) => {
-                    if let Some(layer) = keyframe {
+                    let forward_keyframes = forwarded.get(&id).map(|(_, k)| k.iter().copied());
+                    for layer in keyframe
+                        .into_iter()
+                        .chain(forward_keyframes.into_iter().flatten())
+                    {
                         publisher.request_keyframe(layer);
+                    }
+                }
+                None if p.forward.is_some() => {
+                    // A browser: the request goes to its driver, which asks the browser (PLI).
+                    if let (Some(layer), Some(feed)) = (keyframe, &p.feed) {
+                        let _ = feed.send(CallFeed::PublisherKeyframe(layer));
                     }
                 }
                 None if keyframe.is_some() || layers != before => {
@@ -833,19 +894,30 @@ impl MeetingMedia {
         }
         let step = Duration::from_secs(1) / self.config.synthetic_fps.max(1);
         self.next_synthetic = catch_up(self.next_synthetic, step, now);
+        let forwarded = self.forwarded_layers();
         let mut published = Vec::new();
         for (&id, p) in &mut self.participants {
             let (Some((source, publisher)), Some(ingest)) = (&mut p.synthetic, &p.ingest) else {
                 continue;
             };
-            match publisher.publish(source, &ingest.subscribed()) {
+            // What the engine decodes and what WebRTC viewers get forwarded.
+            let mut layers = ingest.subscribed();
+            layers.extend(forwarded.get(&id).into_iter().flat_map(|(l, _)| l.iter()));
+            layers.sort_unstable();
+            layers.dedup();
+            match publisher.publish(source, &layers) {
                 Ok(units) => published.push((id, units)),
                 Err(e) => tracing::warn!(error = %e, "synthetic picture failed"),
             }
         }
+        let timestamp =
+            (now.saturating_duration_since(self.started).as_secs_f64() * VIDEO_CLOCK) as u64 as u32;
         for (id, units) in published {
             for (layer, unit) in units {
                 self.native_video(id, layer, &unit.data);
+                if !unit.data.is_empty() {
+                    self.forward_unit(id, layer, &Arc::new(unit), timestamp);
+                }
             }
         }
     }
@@ -857,6 +929,7 @@ impl Drop for MeetingMedia {
     fn drop(&mut self) {
         if let Some(m) = &self.metrics {
             m.layout_encoders.sub(self.encoders_published);
+            m.webrtc_forwarded_streams.sub(self.forwarded_published);
         }
     }
 }
@@ -878,6 +951,7 @@ impl Participant {
             video: None,
             synthetic: None,
             ingest: None,
+            forward: None,
             assigner: TileAssigner::new(9),
             layout: None,
             encoder: None,

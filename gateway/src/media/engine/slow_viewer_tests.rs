@@ -29,7 +29,10 @@ fn read(feed: &mut FeedReceiver, pictures: &mut Vec<(u32, Arc<EncodedFrame>)>) -
         match item {
             CallFeed::Video { frame, timestamp } => pictures.push((timestamp, frame)),
             CallFeed::Audio(_) => audio += 1,
-            CallFeed::Shown(_) => {}
+            CallFeed::Shown(_)
+            | CallFeed::Forward { .. }
+            | CallFeed::Slots(_)
+            | CallFeed::PublisherKeyframe(_) => {}
         }
     }
     audio

@@ -108,7 +108,7 @@ impl Driver {
                 feed = recv_feed(self.slate.as_mut().map(|w| &mut w.feed)) => {
                     let input = match feed {
                         Some(CallFeed::Video { frame, timestamp }) => Input::SlateFrame { frame, timestamp },
-                        Some(CallFeed::Audio(_) | CallFeed::Shown(_)) => continue,
+                        Some(CallFeed::Audio(_) | CallFeed::Shown(_) | CallFeed::Forward { .. } | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_)) => continue,
                         None => Input::SlateGone,
                     };
                     self.machine.handle_input(now(), input);
@@ -119,6 +119,8 @@ impl Driver {
                         Some(CallFeed::Audio(pcm)) => Input::MixAudio(pcm),
                         Some(CallFeed::Video { frame, timestamp }) => Input::MixVideo { frame, timestamp },
                         Some(CallFeed::Shown(shown)) => Input::Shown(shown),
+                        // Forwarded streams are for WebRTC viewers; a SIP call never gets them.
+                        Some(CallFeed::Forward { .. } | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_)) => continue,
                         None => {
                             debug!(call = %self.call, "meeting engine ended the feed");
                             Input::Leave

@@ -1,0 +1,288 @@
+//! A browser stand-in in Rust on the same `webrtc` crate: offers what the join page offers (audio
+//! `sendrecv`, one `sendonly` video, nine `recvonly` video slots), joins through the HTTP join
+//! endpoint, and decodes what the gateway forwards into its slots (real H.264 decoding, counted
+//! per slot). Used by the end-to-end tests and by `tessera-load --mode webrtc` to add receive-only
+//! browsers to a meeting.
+//!
+//! Owns its own peer connection and a minimal HTTP/1.1 exchange with the gateway; it must not
+//! reach into the gateway's state (it sees only what a browser would).
+
+// A client on the wall clock (it runs against a real gateway, like a browser).
+#![allow(clippy::disallowed_methods)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mixer::codec::h264::H264Decoder;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCIceGatheringState;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtp_session::h264_rtp::{Depacketized, Depacketizer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler};
+
+use crate::media::engine::forwarding::SLOTS;
+
+/// Why the client could not join.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The WebRTC stack failed.
+    #[error("WebRTC: {0}")]
+    Stack(String),
+    /// The HTTP exchange failed or the gateway refused.
+    #[error("join: {0}")]
+    Join(String),
+}
+
+fn stack(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Stack(e.to_string())
+}
+
+/// What the client received so far.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// Pictures decoded from the forwarded video, all slots together (without decoding: access
+    /// units completed).
+    pub frames_decoded: AtomicU64,
+    /// Access units that failed to decode.
+    pub decode_errors: AtomicU64,
+    /// Video RTP packets received.
+    pub video_packets: AtomicU64,
+    /// Audio RTP packets received.
+    pub audio_packets: AtomicU64,
+    /// Remote video tracks that started (slots the gateway fills).
+    pub video_tracks: AtomicU64,
+}
+
+struct Handler {
+    gathered: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+    received: Arc<Received>,
+    decode: bool,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            if let Some(tx) = crate::media::pool::lock(&self.gathered).take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        tokio::spawn(receive(track, self.received.clone(), self.decode));
+    }
+}
+
+/// A joined client. Dropping it does not leave: call [`leave`](Self::leave).
+pub struct Client {
+    pc: Arc<dyn PeerConnection>,
+    http: SocketAddr,
+    /// The session URL (`Location`).
+    pub location: String,
+    /// What arrived.
+    pub received: Arc<Received>,
+}
+
+impl Client {
+    /// Joins `tenant`/`conference` on the gateway's HTTP address as `name`. With `decode`, every
+    /// forwarded picture is decoded (the e2e tests); without, packets are only counted (the load
+    /// tests' viewers, so the client's own CPU does not hide the gateway's).
+    pub async fn join(
+        http: SocketAddr,
+        tenant: &str,
+        conference: &str,
+        name: &str,
+        decode: bool,
+    ) -> Result<Client, ClientError> {
+        let mut media_engine = super::media_engine().map_err(stack)?;
+        let registry =
+            register_default_interceptors(rtc::interceptor::Registry::new(), &mut media_engine)
+                .map_err(stack)?;
+        let received = Arc::new(Received::default());
+        let (tx, rx) = oneshot::channel();
+        let handler = Arc::new(Handler {
+            gathered: std::sync::Mutex::new(Some(tx)),
+            received: received.clone(),
+            decode,
+        });
+        let settings = SettingEngineBuilder::new()
+            .with_include_loopback_candidate(true)
+            .build();
+        let local: SocketAddr = SocketAddr::new(http.ip(), 0);
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(media_engine)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(settings)
+            .with_handler(handler)
+            .with_udp_addrs(vec![local])
+            .build()
+            .await
+            .map_err(stack)?;
+        // Microphone and camera (transceivers 0 and 1), then the nine receive slots.
+        let microphone = super::peer::local_track(RtpCodecKind::Audio, "mic", rand::random());
+        let camera = super::peer::local_track(RtpCodecKind::Video, "camera", rand::random());
+        for track in [microphone, camera] {
+            pc.add_track(track as Arc<dyn webrtc::media_stream::track_local::TrackLocal>)
+                .await
+                .map_err(stack)?;
+        }
+        for _ in 0..SLOTS {
+            pc.add_transceiver_from_kind(
+                RtpCodecKind::Video,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Recvonly,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(stack)?;
+        }
+        let offer = pc.create_offer(None).await.map_err(stack)?;
+        pc.set_local_description(offer).await.map_err(stack)?;
+        let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+        let offer = pc
+            .local_description()
+            .await
+            .ok_or_else(|| stack("no local description"))?
+            .sdp;
+        let path = format!(
+            "/api/v1/join/{tenant}/{conference}?name={}",
+            name.replace(' ', "%20")
+        );
+        let (status, headers, body) = http_exchange(http, "POST", &path, "application/sdp", &offer)
+            .await
+            .map_err(|e| ClientError::Join(e.to_string()))?;
+        if status != 201 {
+            return Err(ClientError::Join(format!("{status}: {body}")));
+        }
+        let location = headers
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("location")
+                    .then(|| v.trim().to_owned())
+            })
+            .ok_or_else(|| ClientError::Join("no Location".into()))?;
+        let answer = RTCSessionDescription::answer(body).map_err(stack)?;
+        pc.set_remote_description(answer).await.map_err(stack)?;
+        Ok(Client {
+            pc: Arc::new(pc),
+            http,
+            location,
+            received,
+        })
+    }
+
+    /// Sends a JSON body to one of the session's URLs (`tiles`, `mute`); returns the status.
+    pub async fn post(&self, what: &str, json: &str) -> Result<u16, ClientError> {
+        let path = format!("{}/{what}", self.location);
+        let (status, ..) = http_exchange(self.http, "POST", &path, "application/json", json)
+            .await
+            .map_err(|e| ClientError::Join(e.to_string()))?;
+        Ok(status)
+    }
+
+    /// Leaves (DELETE) and closes the peer connection.
+    pub async fn leave(self) -> Result<u16, ClientError> {
+        let (status, ..) = http_exchange(self.http, "DELETE", &self.location, "text/plain", "")
+            .await
+            .map_err(|e| ClientError::Join(e.to_string()))?;
+        let _ = self.pc.close().await;
+        Ok(status)
+    }
+}
+
+/// One HTTP/1.1 request with a body (`Connection: close`): status, header block, body.
+pub async fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> std::io::Result<(u16, String, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
+        .await
+        .map_err(|_| std::io::Error::other("no answer in 20 s"))??;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    Ok((status, head.to_owned(), body.to_owned()))
+}
+
+/// Reads one remote track: counts audio; depacketizes and (with `decode`) decodes video.
+async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, decode: bool) {
+    let video = track.kind().await == RtpCodecKind::Video;
+    if video {
+        received.video_tracks.fetch_add(1, Ordering::Relaxed);
+    }
+    let mut depacketizer = Depacketizer::new();
+    let mut decoder = None;
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+            if matches!(event, TrackRemoteEvent::OnEnded) {
+                break;
+            }
+            continue;
+        };
+        if !video {
+            received.audio_packets.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        received.video_packets.fetch_add(1, Ordering::Relaxed);
+        let h = &packet.header;
+        let Ok(ready) =
+            depacketizer.push(h.sequence_number, h.timestamp, h.marker, &packet.payload)
+        else {
+            continue;
+        };
+        for item in ready {
+            let Depacketized::AccessUnit(au) = item else {
+                continue;
+            };
+            if !decode {
+                received.frames_decoded.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let decoder = match &mut decoder {
+                Some(d) => d,
+                None => match H264Decoder::new() {
+                    Ok(d) => decoder.insert(d),
+                    Err(_) => return,
+                },
+            };
+            match decoder.decode(&au.data) {
+                Ok(Some(_)) => {
+                    received.frames_decoded.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    received.decode_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
