@@ -8,6 +8,7 @@
 
 mod common;
 #[path = "media_e2e/server.rs"]
+#[allow(dead_code)] // shared with media_e2e, which uses all of it
 mod server;
 
 use std::sync::atomic::Ordering;

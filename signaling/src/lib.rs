@@ -3,10 +3,12 @@
 //! Owns the dial plan (what a caller dialled and which meeting it means) and the identifiers it is
 //! made of, the SIP message grammar ([`sip`]), RFC 3261 transactions ([`transaction`]) and
 //! dialogs ([`dialog`]), one SIP user agent built on them ([`ua`]), digest authentication
-//! ([`digest`]), SDP offer/answer ([`sdp`]) and meeting-invitation scanning ([`invite`]).
+//! ([`digest`]), SDP offer/answer ([`sdp`]), meeting-invitation scanning ([`invite`]) and what the gateway reads
+//! from a browser's WebRTC offer ([`browser_offer`]).
 //! Sans-IO: nothing here opens a socket, reads the clock or touches the database; time is passed
 //! in, and the directory is reached through the [`dial::DialLookup`] trait the gateway implements.
 
+pub mod browser_offer;
 pub mod dial;
 pub mod dialog;
 pub mod digest;

@@ -10,7 +10,8 @@
 //! | `POST /api/v1/join/sessions/{id}/mute` | 204 |
 //! | `POST /api/v1/join/sessions/{id}/lobby/{participant}/admit` / `deny` | 204 (organizer) |
 //!
-//! No admin token: the session id (128 random bits, hex) is the capability for the session URLs.
+//! A participant grant (`Authorization: Bearer`, [`crate::grants`]) sets the browser's trust
+//! class and may set its name; without one it is `anonymous`. No admin token: the session id (128 random bits, hex) is the capability for the session URLs.
 //! Errors are `{"error": "<sentence>", "reason": "<word>"}`.
 //!
 //! Owns the mapping between these requests and the core (join, leave, lobby decisions through
@@ -151,18 +152,27 @@ async fn join(
             "bad-offer",
         ));
     }
-    let name = display_name(query.name.as_deref());
-    // Participant grants (helper `joinpage`'s `grants::verify`) are not merged yet: a browser
-    // with or without a token is anonymous until they are.
-    let class = ParticipantClass::Anonymous;
-    let _bearer = headers.get(header::AUTHORIZATION);
+    let grant = match bearer(&headers) {
+        Some(token) => Some(verify_grant(&state, &tenant, &conference, token).await?),
+        None => None,
+    };
+    let name = display_name(
+        grant
+            .as_ref()
+            .and_then(|g| g.name.as_deref())
+            .or(query.name.as_deref()),
+    );
+    let class = grant
+        .as_ref()
+        .map_or(ParticipantClass::Anonymous, |g| g.class.into());
+    let organizer = class == ParticipantClass::Organizer;
     let id: u128 = rand::random();
     let session = Arc::new(Session::new(
         id,
         tenant.clone(),
         conference.clone(),
         name.clone(),
-        false,
+        organizer,
     ));
     let (peer, answer) = Peer::answer(&state.webrtc, offer, session.clone()).await?;
     session.set_peer(peer.clone());
@@ -215,6 +225,59 @@ async fn join(
         h.insert(header::LOCATION, v);
     }
     Ok(response)
+}
+
+/// The bearer token of `Authorization`, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Checks a participant grant against the tenant's signing key (read on the blocking pool) at
+/// the wall clock: 401 `bad-grant` when forged, expired, for another tenant or meeting.
+async fn verify_grant(
+    state: &HttpState,
+    tenant: &str,
+    conference: &str,
+    token: &str,
+) -> Result<crate::grants::Grant, JoinError> {
+    let bad = |why: String| refuse(StatusCode::UNAUTHORIZED, why, "bad-grant");
+    let unknown = || {
+        refuse(
+            StatusCode::NOT_FOUND,
+            format!("no tenant {tenant}"),
+            "unknown-tenant",
+        )
+    };
+    let tenant_key = signaling::TenantKey::new(tenant).map_err(|_| unknown())?;
+    let conference_id = signaling::ConferenceId::new(conference)
+        .map_err(|_| refuse(StatusCode::NOT_FOUND, "no such meeting", "unknown-meeting"))?;
+    let lookup = tenant_key.clone();
+    let key = super::db::with_directory(state, move |d| d.grant_key(&lookup))
+        .await
+        .map_err(|_| {
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the directory is busy; try again",
+                "gateway-full",
+            )
+        })?
+        .ok_or_else(unknown)?;
+    // The binary's edge: grants expire on the wall clock.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let grant = crate::grants::verify(&key, token, &tenant_key, now)
+        .map_err(|e| bad(format!("the join token is not valid: {e}")))?;
+    if !grant.allows_conference(&conference_id) {
+        return Err(bad("the join token is for another meeting".into()));
+    }
+    Ok(grant)
 }
 
 /// The display name asked for, trimmed to [`MAX_NAME`] characters without control characters.

@@ -31,6 +31,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtp_session::forward::SlotRewriter;
 use rtp_session::h264_rtp::{Depacketized, Depacketizer};
+use signaling::browser_offer::{payload_type, BrowserOffer, OfferError};
 use tokio::sync::oneshot;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::TrackLocal;
@@ -220,16 +221,12 @@ impl Peer {
         offer: String,
         session: Arc<Session>,
     ) -> Result<(Arc<Peer>, String), PeerError> {
+        let read = BrowserOffer::parse(&offer).map_err(|e| match e {
+            OfferError::NoOpus | OfferError::NoH264 => PeerError::NoCommonCodec(e.to_string()),
+            OfferError::NotSdp | OfferError::TooLarge => PeerError::BadOffer(e.to_string()),
+        })?;
         let offer =
             RTCSessionDescription::offer(offer).map_err(|e| PeerError::BadOffer(e.to_string()))?;
-        if !offer.sdp.contains("a=rtpmap:")
-            || !offer.sdp.to_ascii_lowercase().contains("h264/90000")
-        {
-            return Err(PeerError::NoCommonCodec("no H.264 video offered".into()));
-        }
-        if !offer.sdp.to_ascii_lowercase().contains("opus/48000") {
-            return Err(PeerError::NoCommonCodec("no Opus audio offered".into()));
-        }
         let shared = Arc::new(Shared::default());
         let (gathered_tx, gathered_rx) = oneshot::channel();
         *crate::media::pool::lock(&shared.gathered) = Some(gathered_tx);
@@ -239,7 +236,6 @@ impl Peer {
             session,
         });
         let pc = bind(state, handler).await?;
-        let offer_sdp = offer.sdp.clone();
         pc.set_remote_description(offer)
             .await
             .map_err(|e| PeerError::BadOffer(e.to_string()))?;
@@ -252,7 +248,7 @@ impl Peer {
         // the browser's own (sendonly) video gets a placeholder that never sends, so each slot
         // track lands on one of the browser's recvonly transceivers.
         let mut slot_tracks = Vec::new();
-        for (i, receive_slot) in offered_video_directions(&offer_sdp).into_iter().enumerate() {
+        for (i, receive_slot) in read.video.iter().map(|v| v.recvonly).enumerate() {
             if slot_tracks.len() == SLOTS {
                 break;
             }
@@ -296,8 +292,8 @@ impl Peer {
             .collect();
         state.metrics.webrtc_peers.inc();
         let peer = Arc::new(Peer {
-            audio_pt: payload_type(&sdp, "opus/48000", OPUS_PT),
-            video_pt: payload_type(&sdp, "h264/90000", H264_PT),
+            audio_pt: payload_type(&sdp, "opus/48000").unwrap_or(OPUS_PT),
+            video_pt: payload_type(&sdp, "h264/90000").unwrap_or(H264_PT),
             pc: Arc::new(pc),
             shared,
             audio,
@@ -553,35 +549,6 @@ async fn bind(
     ))
 }
 
-/// The payload type `sdp` maps `encoding` (e.g. `opus/48000`) to, else `default`.
-fn payload_type(sdp: &str, encoding: &str, default: u8) -> u8 {
-    sdp.lines()
-        .filter_map(|l| l.trim().strip_prefix("a=rtpmap:"))
-        .filter_map(|l| l.split_once(' '))
-        .find(|(_, name)| name.to_ascii_lowercase().starts_with(encoding))
-        .and_then(|(pt, _)| pt.parse().ok())
-        .unwrap_or(default)
-}
-
-/// For each video m-line of `sdp`, in order: whether it is a receive slot (`a=recvonly`).
-fn offered_video_directions(sdp: &str) -> Vec<bool> {
-    let mut out = Vec::new();
-    let mut in_video = false;
-    for line in sdp.lines().map(str::trim) {
-        if let Some(media) = line.strip_prefix("m=") {
-            in_video = media.starts_with("video");
-            if in_video {
-                out.push(false);
-            }
-        } else if in_video && line == "a=recvonly" {
-            if let Some(last) = out.last_mut() {
-                *last = true;
-            }
-        }
-    }
-    out
-}
-
 fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: Vec<u8>) -> rtp::Packet {
     rtp::Packet {
         header: rtp::header::Header {
@@ -594,28 +561,6 @@ fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: Vec<u
             ..Default::default()
         },
         payload: payload.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn video_m_lines_are_told_apart_by_direction() {
-        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendrecv\r\n\
-                   m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=sendonly\r\n\
-                   m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\n\
-                   m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\n";
-        assert_eq!(offered_video_directions(sdp), [false, true, true]);
-    }
-
-    #[test]
-    fn payload_types_come_from_the_answers_rtpmap() {
-        let sdp = "a=rtpmap:109 opus/48000/2\r\na=rtpmap:126 H264/90000\r\n";
-        assert_eq!(payload_type(sdp, "opus/48000", 111), 109);
-        assert_eq!(payload_type(sdp, "h264/90000", 102), 126);
-        assert_eq!(payload_type(sdp, "vp8/90000", 96), 96);
     }
 }
 
