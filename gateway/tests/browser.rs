@@ -14,8 +14,17 @@
 
 mod common;
 #[allow(dead_code)] // shared with media_e2e; these tests use part of it
+#[path = "media_e2e/ffmpeg.rs"]
+mod ffmpeg;
+#[allow(dead_code)] // shared with media_e2e; these tests use part of it
+#[path = "media_e2e/relay.rs"]
+mod relay;
+#[allow(dead_code)] // shared with media_e2e; these tests use part of it
 #[path = "media_e2e/server.rs"]
 mod server;
+#[allow(dead_code)] // shared with media_e2e; these tests use part of it
+#[path = "media_e2e/vtc.rs"]
+mod vtc;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -397,4 +406,196 @@ fn every_refusal_shows_a_sentence_for_a_person() {
             "{label}: {report}"
         );
     }
+}
+
+/// The demo meeting (`tessera serve --demo`: 8 synthetic participants).
+const DEMO_MEETING: &str = "1177958860";
+/// The room system's name, as the pages' rosters show it.
+const VTC_NAME: &str = "room-vtc";
+/// The room system's own tone, which it must not hear back.
+const VTC_TONE_HZ: u32 = 1000;
+/// Chromium's fake microphone: a beep at about 400 Hz (measured in the page with an analyser:
+/// the spectrum peaks at 398-400 Hz).
+const FAKE_MIC_HZ: f64 = 400.0;
+/// Audio windows shorter than this are not compared.
+const AUDIO_WINDOW: Duration = Duration::from_secs(4);
+
+/// The VTC's audio between `from` and `to` (time since the call started; the receiver's WAV
+/// starts with the call, at most a little later, so windows are taken with margins).
+fn window(audio: &[i16], from: Duration, to: Duration) -> &[i16] {
+    let at = |t: Duration| ((t.as_secs_f64() * 8000.0) as usize).min(audio.len());
+    &audio[at(from)..at(to)]
+}
+
+/// A tile colour is the browsers' fake camera (green, unlike every demo pattern's background).
+fn is_fake_camera_green(c: [u8; 3]) -> bool {
+    c[1] > 90 && c[1] > c[0].saturating_add(60) && c[1] > c[2].saturating_add(60)
+}
+
+/// The issue's first "done when". Unfinished on the gateway side (02:17 UTC, merged webrtc at
+/// 7055025): each page gets the eight synthetic participants in slots 2-9 and the VTC in slot 10
+/// with no frames; the other browser never gets a slot (speakers are not preferred), so the
+/// scenario stops at "tiles never showed". Run with `--ignored` once forwarding is complete.
+#[test]
+#[ignore = "gateway forwarding: other browser gets no slot, VTC slot gets no frames (see doc)"]
+fn two_browsers_and_a_vtc_see_and_hear_each_other_in_the_demo_meeting() {
+    ffmpeg::require_ffmpeg();
+    let mut server = Server::start(true, &[]);
+    let (grant_a, grant_b) = (
+        grant(&server, "same-org", DEMO_MEETING),
+        grant(&server, "same-org", DEMO_MEETING),
+    );
+    let scenario = Interactive::spawn(
+        &server,
+        "meeting.mjs",
+        &[
+            ("MEETING", DEMO_MEETING),
+            ("GRANT_A", &grant_a),
+            ("GRANT_B", &grant_b),
+            ("VTC_NAME", VTC_NAME),
+        ],
+    );
+    let (mut scenario, _) = scenario.expect_step(&server, "browsers-in");
+    let dir = tempfile::tempdir().unwrap();
+    let call_started = Instant::now();
+    let mut room = vtc::Vtc::call(
+        &server,
+        dir.path(),
+        VTC_NAME,
+        DEMO_MEETING,
+        vtc::Source {
+            video: "testsrc2=size=1280x720:rate=30",
+            tone_hz: VTC_TONE_HZ,
+            drop_video_permille: 0,
+        },
+    );
+    scenario.resume();
+    let (mut scenario, seen) = scenario.expect_step(&server, "measured");
+    room.wait_for_picture(&mut server);
+    // Enough of both browsers talking for the "before" audio window.
+    let talking = Duration::from_secs(8);
+    if let Some(rest) = talking.checked_sub(call_started.elapsed()) {
+        std::thread::sleep(rest);
+    }
+    let (layout, _) = room.receiver().latest_snapshot();
+    let talking_until = call_started.elapsed();
+    let (_, metrics) = common::http_request(
+        server.http,
+        "GET",
+        "/metrics",
+        None,
+        common::Chunked::Decode,
+    )
+    .unwrap();
+    scenario.resume();
+    let (mut scenario, muted) = scenario.expect_step(&server, "muted");
+    let muted_from = call_started.elapsed();
+    std::thread::sleep(AUDIO_WINDOW + Duration::from_secs(2));
+    let decoded = room.finish_receiving();
+    scenario.resume();
+    let report = scenario.finish(&server);
+    room.hang_up(&server);
+    server.assert_healthy("after the meeting");
+
+    // Each page shows the other browser and the VTC, playing, frame counters growing.
+    for (page, wanted) in [
+        ("ann", ["Browser Ben", VTC_NAME]),
+        ("ben", ["Browser Ann", VTC_NAME]),
+    ] {
+        for name in wanted {
+            let g = seen[page]["growth"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["name"] == name)
+                .unwrap_or_else(|| panic!("{page} shows no tile of {name}: {seen}"));
+            assert!(
+                g["after"].as_u64() > g["before"].as_u64(),
+                "{page}: {name}'s decoded frames did not grow: {g}"
+            );
+            assert!(g["videoWidth"].as_u64() > Some(0), "{page}: {g}");
+        }
+        let vtc_tile = seen[page]["tiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == VTC_NAME)
+            .unwrap();
+        assert_eq!(
+            vtc_tile["kind"], "vtc",
+            "{page}: the VTC is marked as a room: {vtc_tile}"
+        );
+        // Ann publishes the three simulcast layers of the contract.
+        let rids: Vec<&str> = seen[page]["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l["rid"].as_str())
+            .collect();
+        assert_eq!(rids, ["f", "h", "q"], "{page} publishes: {seen}");
+    }
+    assert_eq!(seen["benNarrow"]["overflow"], 0, "{seen}");
+    assert_eq!(
+        seen["benNarrow"]["outside"],
+        serde_json::json!([]),
+        "{seen}"
+    );
+    assert_eq!(muted["annPressed"], "true", "{muted}");
+    assert_eq!(report["left"], true, "{report}");
+
+    // The VTC's layout holds the browsers' pictures: tiles of the fake camera's green, which no
+    // demo pattern has.
+    let layout = layout.expect("the VTC decoded a layout picture");
+    let colours: Vec<[u8; 3]> = vtc::grid_3x3(&layout)
+        .into_iter()
+        .map(|t| vtc::tile_colour(&layout, t))
+        .collect();
+    let browsers = colours.iter().filter(|c| is_fake_camera_green(**c)).count();
+    assert!(
+        browsers >= 2,
+        "the VTC's 3x3 shows {browsers} browser pictures: tile colours {colours:?}"
+    );
+
+    // It hears the browsers' fake microphones while they talk and not once they mute, and never
+    // its own tone.
+    let audio = vtc::settled_audio(VTC_NAME, &decoded);
+    let before = window(
+        &decoded.audio,
+        talking_until - AUDIO_WINDOW - Duration::from_secs(2),
+        talking_until - Duration::from_secs(2),
+    );
+    let after = window(
+        &decoded.audio,
+        muted_from + Duration::from_secs(2),
+        muted_from + Duration::from_secs(2) + AUDIO_WINDOW,
+    );
+    let talking_share = ffmpeg::tone_share(before, 8000, FAKE_MIC_HZ);
+    let muted_share = ffmpeg::tone_share(after, 8000, FAKE_MIC_HZ);
+    let own = ffmpeg::tone_share(audio, 8000, f64::from(VTC_TONE_HZ));
+    assert!(
+        after.len() >= 8000 && talking_share > 3.0 * muted_share && talking_share > 0.002,
+        "the browsers' {FAKE_MIC_HZ} Hz beep: {:.2} % of the VTC's audio while they talk, \
+         {:.2} % once muted ({} samples)",
+        talking_share * 100.0,
+        muted_share * 100.0,
+        after.len()
+    );
+    assert!(
+        own < 0.02,
+        "the VTC hears its own {VTC_TONE_HZ} Hz tone back ({:.1} %): N-1 broken",
+        own * 100.0
+    );
+    eprintln!(
+        "VTC tiles {colours:?}; beep {:.2} % talking / {:.2} % muted; own tone {:.2} %; \
+         ann layers {}; webrtc metrics:\n{}",
+        talking_share * 100.0,
+        muted_share * 100.0,
+        own * 100.0,
+        seen["ann"]["layers"],
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("tessera_webrtc"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
