@@ -187,6 +187,9 @@
     try {
       await connect(name);
     } catch (e) {
+      // A session the gateway made but the browser could not use: leave it (no ghost in the
+      // lobby or the meeting).
+      if (state.session) fetch(state.session, { method: "DELETE" }).catch(() => {});
       teardown();
       connState("");
       if (!$("notice").dataset.reason) {
@@ -249,12 +252,16 @@
 
   // Video sendonly with three simulcast layers; temporal layers (L1T3) where the browser takes
   // them. A camera-off page still offers the transceiver, with no track.
+  //
+  // Offered as sendrecv, not the contract's sendonly: the gateway's answer says sendrecv on this
+  // m-line, which Chromium refuses for a sendonly offer ("Incompatible receive direction"); it
+  // sends nothing on it, so nothing is received there.
   function addVideoSender(pc, track) {
     const withSvc = LAYERS.map((l) => Object.assign({ scalabilityMode: "L1T3" }, l));
     try {
-      return pc.addTransceiver(track || "video", { direction: "sendonly", sendEncodings: withSvc }).sender;
+      return pc.addTransceiver(track || "video", { direction: "sendrecv", sendEncodings: withSvc }).sender;
     } catch (_) {
-      return pc.addTransceiver(track || "video", { direction: "sendonly", sendEncodings: LAYERS }).sender;
+      return pc.addTransceiver(track || "video", { direction: "sendrecv", sendEncodings: LAYERS }).sender;
     }
   }
 
@@ -360,10 +367,17 @@
     renderTiles();
   }
 
+  // The roster entry of a layout's participant id: roster ids are the admin API's (`p7`), layout
+  // ids may be the bare number (`7`).
+  function rosterEntry(id) {
+    if (!id) return null;
+    return state.roster.get(id) || state.roster.get("p" + id) || null;
+  }
+
   function renderTiles() {
     let shown = 0;
     for (const [, slot] of state.slots) {
-      const p = slot.participant && state.roster.get(slot.participant);
+      const p = rosterEntry(slot.participant);
       const el = slot.el;
       el.hidden = !slot.participant;
       if (!slot.participant) continue;
