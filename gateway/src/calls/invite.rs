@@ -20,8 +20,8 @@ use crate::directory::TrustedDeviceRule;
 use crate::lobby::ParticipantClass;
 
 /// A refusal of an INVITE: status, reason phrase, extra headers, and what the metrics call it.
-struct Refusal {
-    code: u16,
+pub(super) struct Refusal {
+    pub(super) code: u16,
     reason: String,
     headers: Vec<(HeaderName, String)>,
     /// `reason` label of `tessera_calls_refused_total`.
@@ -197,7 +197,7 @@ impl CallCore {
 
     /// An endpoint call holds one of its tenant's concurrent endpoint licences from acceptance to
     /// its end; one beyond the licence is refused with 486 and a Warning saying why.
-    fn check_licence(&self, tenant: &TenantKey) -> Result<(), Refusal> {
+    pub(super) fn check_licence(&self, tenant: &TenantKey) -> Result<(), Refusal> {
         let record = match self.directory.tenant(tenant) {
             Ok(Some(record)) => record,
             _ => {
@@ -387,12 +387,7 @@ impl CallCore {
         from: Peer,
         resolved: &ResolvedDial,
     ) -> Result<ParticipantClass, Refusal> {
-        if self
-            .config
-            .pstn_trunks
-            .iter()
-            .any(|net| net.contains(&from.addr.ip()))
-        {
+        if self.from_pstn_trunk(from.addr.ip()) {
             return Ok(ParticipantClass::Pstn);
         }
         let rules = self
@@ -447,6 +442,15 @@ impl CallCore {
             return Err(self.challenge(now, &realm, false));
         }
         Ok(ParticipantClass::UntrustedVtc)
+    }
+
+    /// Whether `source` is in one of the PSTN trunk networks (its calls are class `pstn`, over
+    /// SIP or H.323).
+    pub(super) fn from_pstn_trunk(&self, source: std::net::IpAddr) -> bool {
+        self.config
+            .pstn_trunks
+            .iter()
+            .any(|net| net.contains(&source))
     }
 
     fn challenge(&mut self, now: Instant, realm: &str, stale: bool) -> Refusal {

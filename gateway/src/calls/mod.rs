@@ -11,7 +11,8 @@
 //! One file per concern: `invite` (a new INVITE: routing, trust, licence, SDP), `dialog` (SIP
 //! after it), `admission` (into a meeting, through the lobby), `entry_queue`, `media` (what the
 //! driver is told about media, in-call DTMF controls), `admin` (operator commands), `licences`
-//! (call indexes and the licence and lobby gauges).
+//! (call indexes and the licence and lobby gauges), `h323` (an H.323 Setup's routing, trust and
+//! licence decision).
 
 mod admin;
 mod admission;
@@ -19,6 +20,7 @@ pub mod api;
 mod auth;
 mod dialog;
 mod entry_queue;
+mod h323;
 mod invite;
 mod licences;
 mod media;
@@ -28,6 +30,7 @@ mod session_timer;
 mod source_limits;
 
 pub use api::*;
+pub use h323::H323Route;
 pub use meeting::{LiveMeeting, MeetingKey, Member, RosterEntry};
 
 use std::collections::{HashMap, VecDeque};

@@ -324,6 +324,7 @@ mod controls;
 mod dialog;
 mod endings;
 mod entry_queue;
+mod h323;
 mod interop;
 mod licences;
 mod limits;
