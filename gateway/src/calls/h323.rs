@@ -145,7 +145,7 @@ impl CallCore {
         source: SocketAddr,
         tenant: &TenantKey,
     ) -> Result<ParticipantClass, EndReason> {
-        if self.from_pstn_trunk(source.ip()) {
+        if self.is_pstn_trunk(source.ip()) {
             return Ok(ParticipantClass::Pstn);
         }
         let rules = self

@@ -387,7 +387,7 @@ impl CallCore {
         from: Peer,
         resolved: &ResolvedDial,
     ) -> Result<ParticipantClass, Refusal> {
-        if self.from_pstn_trunk(from.addr.ip()) {
+        if self.is_pstn_trunk(from.addr.ip()) {
             return Ok(ParticipantClass::Pstn);
         }
         let rules = self
@@ -446,7 +446,7 @@ impl CallCore {
 
     /// Whether `source` is in one of the PSTN trunk networks (its calls are class `pstn`, over
     /// SIP or H.323).
-    pub(super) fn from_pstn_trunk(&self, source: std::net::IpAddr) -> bool {
+    pub(super) fn is_pstn_trunk(&self, source: std::net::IpAddr) -> bool {
         self.config
             .pstn_trunks
             .iter()

@@ -62,6 +62,9 @@ pub struct ServeOptions {
     /// Admin API / health / metrics listen address [default: 127.0.0.1:8080].
     #[arg(long)]
     pub http_listen: Option<SocketAddr>,
+    /// H.323 call-signalling (H.225.0 over TCP) listen address [default: 0.0.0.0:1720].
+    #[arg(long)]
+    pub h323_listen: Option<SocketAddr>,
     /// Operator token for the admin API (else TESSERA_ADMIN_TOKEN, else generated and stored
     /// beside the database with mode 0600).
     #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
@@ -156,6 +159,8 @@ pub struct ServeConfig {
     pub sip_listen: SocketAddr,
     /// HTTP socket address.
     pub http_listen: SocketAddr,
+    /// H.323 call-signalling (TCP) address.
+    pub h323_listen: SocketAddr,
     /// Explicit admin token, if any.
     pub admin_token: Option<String>,
     /// Seed the demo.
@@ -207,6 +212,10 @@ impl ServeOptions {
             .http_listen
             .or(file.http_listen)
             .unwrap_or(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8080));
+        let h323_listen = flags
+            .h323_listen
+            .or(file.h323_listen)
+            .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 1720));
         let public = flags
             .public_address
             .or(file.public_address)
@@ -281,6 +290,7 @@ impl ServeOptions {
             db: flags.db.or(file.db),
             sip_listen,
             http_listen,
+            h323_listen,
             admin_token: flags.admin_token.or(file.admin_token),
             demo: flags.demo || file.demo,
             core,
@@ -389,6 +399,7 @@ mod tests {
         let c = ServeOptions::default().resolve().unwrap();
         assert_eq!(c.sip_listen, "0.0.0.0:5060".parse().unwrap());
         assert_eq!(c.http_listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.h323_listen, "0.0.0.0:1720".parse().unwrap());
         assert_eq!(c.core.sip_addr, "127.0.0.1:5060".parse().unwrap());
         assert_eq!(c.core.rtp_ports, 20000..=29999);
         assert!(!c.demo);
@@ -400,7 +411,7 @@ mod tests {
         let path = dir.path().join("tessera.toml");
         std::fs::write(
             &path,
-            "sip-listen = \"127.0.0.1:5070\"\nhttp-listen = \"127.0.0.1:9000\"\ndemo = true\ndb = \"/var/lib/tessera/t.db\"\n\
+            "sip-listen = \"127.0.0.1:5070\"\nhttp-listen = \"127.0.0.1:9000\"\nh323-listen = \"127.0.0.1:1721\"\ndemo = true\ndb = \"/var/lib/tessera/t.db\"\n\
              rtp-ports = \"30000-30099\"\npstn-trunk = [\"198.51.100.0/24\"]\nring-time-ms = 250\n\
              min-se-secs = 120\nsession-expires-secs = 600\n",
         )
@@ -417,6 +428,7 @@ mod tests {
             "127.0.0.1:9100".parse().unwrap(),
             "flag wins"
         );
+        assert_eq!(c.h323_listen, "127.0.0.1:1721".parse().unwrap());
         assert!(c.demo);
         assert_eq!(c.db, Some(PathBuf::from("/var/lib/tessera/t.db")));
         assert_eq!(c.core.rtp_ports, 30000..=30099);
