@@ -116,20 +116,15 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             addr: config.sip_listen,
             source,
         })?;
+    let h323_bind_error = |source| ServeError::Bind {
+        what: "H.323",
+        addr: config.h323_listen,
+        source,
+    };
     let h323_listener = tokio::net::TcpListener::bind(config.h323_listen)
         .await
-        .map_err(|source| ServeError::Bind {
-            what: "H.323",
-            addr: config.h323_listen,
-            source,
-        })?;
-    let h323_local = h323_listener
-        .local_addr()
-        .map_err(|source| ServeError::Bind {
-            what: "H.323",
-            addr: config.h323_listen,
-            source,
-        })?;
+        .map_err(h323_bind_error)?;
+    let h323_local = h323_listener.local_addr().map_err(h323_bind_error)?;
     let (h323_tx, mut h323_rx) = mpsc::channel::<h323::SetupRequest>(256);
     let h323_task = h323::spawn(h323_listener, h323_tx);
     let mut core_config = config.core.clone();
