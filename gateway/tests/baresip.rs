@@ -158,6 +158,7 @@ impl Gateway {
                 .args(["serve", "--demo", "--admin-token", TOKEN])
                 .args(["--sip-listen", &sip.to_string()])
                 .args(["--http-listen", &http.to_string()])
+                .args(["--h323-listen", "127.0.0.1:0"])
                 .args(["--public-address", &ns.near])
                 .args(["--rtp-ports", &rtp_ports(43_000, 20)])
                 .env_remove("TESSERA_DB")

@@ -783,6 +783,7 @@ fn serve_demo_first_prints_where_the_admin_token_is() {
     let db = data.path().join("gw.db");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["serve", "--demo", "--sip-listen", "127.0.0.1:0"])
+        .args(["--h323-listen", "127.0.0.1:0"])
         .args(["--http-listen", "127.0.0.1:0", "--rtp-ports", "41000-41099"])
         .env("TESSERA_DB", &db)
         .env_remove("TESSERA_ADMIN_TOKEN")

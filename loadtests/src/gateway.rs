@@ -112,6 +112,8 @@ impl Gateway {
             .arg("serve")
             .args(["--sip-listen", &sip.to_string()])
             .args(["--http-listen", &http.to_string()])
+            // Port 1720 may be taken (another gateway); the load tests place SIP calls only.
+            .args(["--h323-listen", "127.0.0.1:0"])
             .args(["--public-address", "127.0.0.1"])
             .args(["--rtp-ports", &options.rtp_ports])
             .args(["--lobby-timeout-secs", "0", "--drain-grace-secs", "1"])

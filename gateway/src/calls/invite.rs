@@ -23,7 +23,7 @@ use crate::lobby::ParticipantClass;
 
 /// A refusal of an INVITE: status, reason phrase, extra headers, and what the metrics call it.
 pub(super) struct Refusal {
-    code: u16,
+    pub(super) code: u16,
     reason: String,
     headers: Vec<(HeaderName, String)>,
     /// `reason` label of `tessera_calls_refused_total`.
@@ -424,12 +424,7 @@ impl CallCore {
         from: Peer,
         resolved: &ResolvedDial,
     ) -> Result<(ParticipantClass, CallKind), Refusal> {
-        if self
-            .config
-            .pstn_trunks
-            .iter()
-            .any(|net| net.contains(&from.addr.ip()))
-        {
+        if self.is_pstn_trunk(from.addr.ip()) {
             return Ok((ParticipantClass::Pstn, CallKind::Endpoint));
         }
         let rules = self
@@ -485,6 +480,15 @@ impl CallCore {
             return Err(self.challenge(now, &realm, false));
         }
         Ok((ParticipantClass::UntrustedVtc, CallKind::Endpoint))
+    }
+
+    /// Whether `source` is in one of the PSTN trunk networks (its calls are class `pstn`, over
+    /// SIP or H.323).
+    pub(super) fn is_pstn_trunk(&self, source: std::net::IpAddr) -> bool {
+        self.config
+            .pstn_trunks
+            .iter()
+            .any(|net| net.contains(&source))
     }
 
     fn challenge(&mut self, now: Instant, realm: &str, stale: bool) -> Refusal {

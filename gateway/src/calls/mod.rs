@@ -11,7 +11,8 @@
 //! One file per concern: `invite` (a new INVITE: routing, trust, licence, SDP), `dialog` (SIP
 //! after it), `admission` (into a meeting, through the lobby), `entry_queue`, `media` (what the
 //! driver is told about media, in-call DTMF controls), `admin` (operator commands), `licences`
-//! (call indexes and the licence and lobby gauges).
+//! (call indexes and the licence and lobby gauges), `h323` (an H.323 Setup's routing, trust and
+//! licence decision).
 
 mod admin;
 mod admission;
@@ -21,6 +22,7 @@ mod cascade;
 mod dialog;
 mod dialout;
 mod entry_queue;
+mod h323;
 mod invite;
 mod licences;
 mod media;
@@ -32,6 +34,7 @@ mod source_limits;
 pub use api::*;
 pub use cascade::CallKind;
 pub use dialout::{DialRequest, LinkId};
+pub use h323::H323Route;
 pub use meeting::{LiveMeeting, MeetingKey, Member, RosterEntry};
 
 use std::collections::{HashMap, VecDeque};

@@ -83,6 +83,9 @@ pub struct ServeOptions {
     #[arg(long)]
     #[serde(default)]
     pub allow_plaintext_admin: bool,
+    /// H.323 call-signalling (H.225.0 over TCP) listen address [default: 0.0.0.0:1720].
+    #[arg(long)]
+    pub h323_listen: Option<SocketAddr>,
     /// Operator token for the admin API (else TESSERA_ADMIN_TOKEN, else generated and stored
     /// beside the database with mode 0600).
     #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
@@ -191,6 +194,8 @@ pub struct ServeConfig {
     pub sip_tls: Option<(SocketAddr, TlsFiles)>,
     /// The certificate files the admin API serves HTTPS with (`--admin-tls`).
     pub admin_tls: Option<TlsFiles>,
+    /// H.323 call-signalling (TCP) address.
+    pub h323_listen: SocketAddr,
     /// Explicit admin token, if any.
     pub admin_token: Option<String>,
     /// Seed the demo.
@@ -244,6 +249,10 @@ impl ServeOptions {
             .http_listen
             .or(file.http_listen)
             .unwrap_or(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 8080));
+        let h323_listen = flags
+            .h323_listen
+            .or(file.h323_listen)
+            .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 1720));
         let public = flags
             .public_address
             .or(file.public_address)
@@ -369,6 +378,7 @@ impl ServeOptions {
             http_listen,
             sip_tls,
             admin_tls,
+            h323_listen,
             admin_token: flags.admin_token.or(file.admin_token),
             demo: flags.demo || file.demo,
             core,
@@ -484,6 +494,7 @@ mod tests {
             c.core.sip_addr,
             "127.0.0.1:5060".parse::<SocketAddr>().unwrap()
         );
+        assert_eq!(c.h323_listen, "0.0.0.0:1720".parse::<SocketAddr>().unwrap());
         assert_eq!(c.core.rtp_ports, 20000..=29999);
         assert!(!c.demo);
     }
@@ -494,7 +505,7 @@ mod tests {
         let path = dir.path().join("tessera.toml");
         std::fs::write(
             &path,
-            "sip-listen = \"127.0.0.1:5070\"\nhttp-listen = \"127.0.0.1:9000\"\ndemo = true\ndb = \"/var/lib/tessera/t.db\"\n\
+            "sip-listen = \"127.0.0.1:5070\"\nhttp-listen = \"127.0.0.1:9000\"\nh323-listen = \"127.0.0.1:1721\"\ndemo = true\ndb = \"/var/lib/tessera/t.db\"\n\
              rtp-ports = \"30000-30099\"\npstn-trunk = [\"198.51.100.0/24\"]\nring-time-ms = 250\n\
              min-se-secs = 120\nsession-expires-secs = 600\n",
         )
@@ -513,6 +524,10 @@ mod tests {
             c.http_listen,
             "127.0.0.1:9100".parse::<SocketAddr>().unwrap(),
             "flag wins"
+        );
+        assert_eq!(
+            c.h323_listen,
+            "127.0.0.1:1721".parse::<SocketAddr>().unwrap()
         );
         assert!(c.demo);
         assert_eq!(c.db, Some(PathBuf::from("/var/lib/tessera/t.db")));

@@ -1,6 +1,7 @@
 //! `tessera serve`: the tokio driver around the sans-IO call core. Binds the SIP sockets (UDP and
-//! TCP on one port) and the HTTP listener, runs the core in one task that owns it (so call state
-//! needs no locks), starts and stops per-call media tasks, and drains on SIGTERM.
+//! TCP on one port), the H.323 call-signalling listener (`h323`) and the HTTP listener, runs the
+//! core in one task that owns it (so call state needs no locks), starts and stops per-call media
+//! tasks, and drains on SIGTERM.
 //!
 //! Owns the runtime, sockets, signals and the clock (the only place `Instant::now` is read for
 //! calls). It must not make call decisions: those are the core's.
@@ -10,6 +11,7 @@
 
 pub mod config;
 mod directory_sync;
+mod h323;
 pub mod tls;
 mod transport;
 
@@ -75,7 +77,7 @@ pub enum ServeError {
     /// A socket could not be bound.
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
-        /// "SIP" or "HTTP".
+        /// "SIP", "H.323" or "HTTP".
         what: &'static str,
         /// The address.
         addr: std::net::SocketAddr,
@@ -120,6 +122,17 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             addr: config.sip_listen,
             source,
         })?;
+    let h323_bind_error = |source| ServeError::Bind {
+        what: "H.323",
+        addr: config.h323_listen,
+        source,
+    };
+    let h323_listener = tokio::net::TcpListener::bind(config.h323_listen)
+        .await
+        .map_err(h323_bind_error)?;
+    let h323_local = h323_listener.local_addr().map_err(h323_bind_error)?;
+    let (h323_tx, mut h323_rx) = mpsc::channel::<h323::SetupRequest>(256);
+    let h323_task = h323::spawn(h323_listener, h323_tx);
     let mut core_config = config.core.clone();
     if core_config.sip_addr.port() == 0 {
         core_config.sip_addr.set_port(sip_local.port());
@@ -229,7 +242,8 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         None => tokio::spawn(async move { axum::serve(listener, router).await }),
     };
     ready.store(true, Ordering::SeqCst);
-    tracing::info!(sip = %sip_local, http = %http_local, "tessera is listening (SIP over UDP and TCP)");
+    tracing::info!(sip = %sip_local, h323 = %h323_local, http = %http_local,
+        "tessera is listening (SIP over UDP and TCP, H.323 over TCP)");
 
     // One slate studio for the whole gateway: every waiting caller's video comes from it.
     let slates = slate::start(
@@ -425,6 +439,10 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 }
             }
             Some((call, event)) = media_rx.recv() => core.handle_media_event(Instant::now(), call, event),
+            Some(setup) = h323_rx.recv() => {
+                let decision = core.route_h323(Instant::now(), setup.peer, &setup.destination);
+                let _ = setup.reply.send(decision);
+            }
             Some((command, reply)) = admin_rx.recv() => {
                 let result = core.handle_admin(Instant::now(), command);
                 let _ = reply.send(result);
@@ -452,6 +470,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     }
     ready.store(false, Ordering::SeqCst);
     http_task.abort();
+    h323_task.abort();
     engines.stop_all();
     slates.stop();
     drop(engines);

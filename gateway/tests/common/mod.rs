@@ -89,7 +89,8 @@ fn cli(db: &Path, args: &[&str]) {
 
 /// `tessera --db <db> serve` with the admin token, both listen addresses, public address
 /// 127.0.0.1 and the RTP port range; no `TESSERA_DB` or `TESSERA_ADMIN_TOKEN` from the
-/// environment, `TESSERA_LOG=info`. Callers add their own flags.
+/// environment, `TESSERA_LOG=info`. Callers add their own flags. H.323 listens on a port the
+/// system picks (the default, 1720, would be shared by every test's server).
 #[allow(dead_code)] // not in `baresip`, whose gateway advertises a veth address
 pub fn serve_command(
     db: &Path,
@@ -98,6 +99,20 @@ pub fn serve_command(
     http: SocketAddr,
     rtp: &str,
 ) -> Command {
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    serve_command_with_h323(db, token, sip, http, rtp, any_port)
+}
+
+/// [`serve_command`] with H.323 listening on `h323`.
+#[allow(dead_code)] // not in `baresip`
+pub fn serve_command_with_h323(
+    db: &Path,
+    token: &str,
+    sip: SocketAddr,
+    http: SocketAddr,
+    rtp: &str,
+    h323: SocketAddr,
+) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
     command
         .arg("--db")
@@ -105,6 +120,7 @@ pub fn serve_command(
         .args(["serve", "--admin-token", token])
         .args(["--sip-listen", &sip.to_string()])
         .args(["--http-listen", &http.to_string()])
+        .args(["--h323-listen", &h323.to_string()])
         .args(["--public-address", "127.0.0.1", "--rtp-ports", rtp])
         .env_remove("TESSERA_DB")
         .env_remove("TESSERA_ADMIN_TOKEN")

@@ -326,6 +326,7 @@ mod dialog;
 mod dialout;
 mod endings;
 mod entry_queue;
+mod h323;
 mod interop;
 mod licences;
 mod limits;
