@@ -14,11 +14,12 @@ use signaling::transaction::{Peer, TxnKey};
 use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
+use super::encryption::{self, Unencrypted};
 use super::{
     contact_uri, header, is_sips_request, Call, CallCore, CallId, CoreOutput, MediaControls, Phase,
     Prompt, Target,
 };
-use crate::directory::TrustedDeviceRule;
+use crate::directory::{MediaPolicy, TrustedDeviceRule};
 use crate::lobby::ParticipantClass;
 
 /// A refusal of an INVITE: status, reason phrase, extra headers, and what the metrics call it.
@@ -179,8 +180,11 @@ impl CallCore {
         }
         let resolved = self.route(invite).map_err(|e| dial_refusal(&e))?;
         let tenant = resolved.tenant.clone();
-        self.check_licence(&tenant)
+        let media_policy = self
+            .check_licence(&tenant)
             .map_err(|r| r.for_tenant(&tenant))?;
+        encryption::check_signalling(&media_policy, from.transport.is_secure())
+            .map_err(|why| self.unencrypted(why).for_tenant(&tenant))?;
         let class = self
             .classify(now, invite, from, &resolved)
             .map_err(|r| r.for_tenant(&tenant))?;
@@ -188,7 +192,16 @@ impl CallCore {
         let port_base = self.ports.take().ok_or_else(|| {
             Refusal::new(503, "Service Unavailable - no media ports left").for_tenant(&tenant)
         })?;
-        match self.build_call(now, key, invite, from, resolved, class, port_base) {
+        match self.build_call(
+            now,
+            key,
+            invite,
+            from,
+            resolved,
+            class,
+            port_base,
+            &media_policy,
+        ) {
             Ok(call) => Ok(call),
             Err(refusal) => {
                 self.ports.give_back(port_base);
@@ -198,8 +211,9 @@ impl CallCore {
     }
 
     /// An endpoint call holds one of its tenant's concurrent endpoint licences from acceptance to
-    /// its end; one beyond the licence is refused with 486 and a Warning saying why.
-    fn check_licence(&self, tenant: &TenantKey) -> Result<(), Refusal> {
+    /// its end; one beyond the licence is refused with 486 and a Warning saying why. Gives the
+    /// tenant's media policy, read with the licence from the same record, for the checks after.
+    fn check_licence(&self, tenant: &TenantKey) -> Result<MediaPolicy, Refusal> {
         let record = match self.directory.tenant(tenant) {
             Ok(Some(record)) => record,
             _ => {
@@ -212,13 +226,22 @@ impl CallCore {
         self.publish_licences(&record);
         let limit = usize::try_from(record.endpoint_licenses).unwrap_or(usize::MAX);
         if self.calls_of(tenant) < limit {
-            return Ok(());
+            return Ok(record.media);
         }
         let host = self.config.sip_addr.ip();
         let text = format!("endpoint licence limit of {limit} reached for tenant {tenant}");
         Err(Refusal::new(486, "Busy Here - licence limit reached")
             .with(header("Warning"), format!("399 {host} \"{text}\""))
             .with(header("Reason"), format!("SIP;cause=486;text=\"{text}\"")))
+    }
+
+    /// 488 for a call a `required` tenant will not take in clear text, with a `Warning` (399,
+    /// miscellaneous: RFC 3261 has no code for "encryption required") saying what to change.
+    fn unencrypted(&self, why: Unencrypted) -> Refusal {
+        let host = self.config.sip_addr.ip();
+        Refusal::new(488, "Not Acceptable Here - media encryption required")
+            .labelled("encryption-required")
+            .with(header("Warning"), format!("399 {host} \"{}\"", why.text()))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -231,6 +254,7 @@ impl CallCore {
         resolved: ResolvedDial,
         class: ParticipantClass,
         port_base: u16,
+        media_policy: &MediaPolicy,
     ) -> Result<CallId, Refusal> {
         let session_timer = self.negotiate_session_timer(invite).map_err(|r| {
             r.headers
@@ -249,8 +273,9 @@ impl CallCore {
             self.config.capabilities.clone(),
             local,
         );
-        // SDES keys travel in the SDP, so only over signalling nobody else can read.
-        if from.transport.is_secure() {
+        // SDES keys travel in the SDP, so only over signalling nobody else can read (unless the
+        // tenant accepts that risk).
+        if encryption::keys_may_travel(media_policy, from.transport.is_secure()) {
             sdp.set_srtp_keys(Some(draw_srtp_keys()));
         }
         let (local_sdp, negotiated, answer_in_ack) = if invite.body().is_empty() {
@@ -285,6 +310,8 @@ impl CallCore {
                     refusal
                 }
             })?;
+            encryption::check_negotiated(media_policy, &negotiated)
+                .map_err(|why| self.unencrypted(why))?;
             (answer, Some(negotiated), false)
         };
 

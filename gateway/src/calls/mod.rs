@@ -18,6 +18,7 @@ mod admission;
 pub mod api;
 mod auth;
 mod dialog;
+mod encryption;
 mod entry_queue;
 mod invite;
 mod licences;

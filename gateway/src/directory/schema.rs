@@ -72,6 +72,18 @@ CREATE TABLE tenant_tokens (
 CREATE INDEX tenant_tokens_by_tenant ON tenant_tokens(tenant_key);
 "#,
         ),
+        // sec-policy (issue 15): each tenant's media security policy. When merging beside other
+        // branches' new migrations, keep this one after them (never reorder shipped ones).
+        // `required` refuses clear-text media; `sdes_over_clear` lets SDES keys travel over SIP
+        // that is not TLS (off: keys could be read off the wire).
+        M::up(
+            r#"
+ALTER TABLE tenants ADD COLUMN media_encryption TEXT NOT NULL DEFAULT 'optional'
+    CHECK (media_encryption IN ('optional', 'required'));
+ALTER TABLE tenants ADD COLUMN sdes_over_clear INTEGER NOT NULL DEFAULT 0
+    CHECK (sdes_over_clear IN (0, 1));
+"#,
+        ),
     ])
 }
 

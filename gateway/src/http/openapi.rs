@@ -35,6 +35,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         schema::MeetingView,
         schema::MeetingSummary,
         schema::Device,
+        crate::directory::MediaEncryption,
     )),
     tags(
         (name = "tenants", description = "Tenants in the directory"),

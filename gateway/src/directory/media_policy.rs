@@ -1,0 +1,82 @@
+//! A tenant's media security policy: whether its calls must be encrypted and whether SDES keys
+//! may travel over clear-text signalling.
+//!
+//! Owns the policy's values and their names; it must not decide what a call does with them (that
+//! is the call layer's, `calls::encryption`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lobby::UnknownName;
+
+/// Whether a tenant's calls may carry clear-text media.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MediaEncryption {
+    /// SRTP when the caller offers it (and keys may travel), clear RTP otherwise.
+    #[default]
+    Optional,
+    /// Only SRTP: a clear-text offer, or one whose keys cannot travel safely, gets 488.
+    Required,
+}
+
+impl MediaEncryption {
+    /// Every value.
+    pub const ALL: &'static [MediaEncryption] =
+        &[MediaEncryption::Optional, MediaEncryption::Required];
+
+    /// The name used on the CLI, in the database and in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaEncryption::Optional => "optional",
+            MediaEncryption::Required => "required",
+        }
+    }
+}
+
+impl fmt::Display for MediaEncryption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MediaEncryption {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| UnknownName {
+                what: "media encryption",
+                value: s.to_owned(),
+                expected: "optional, required".to_owned(),
+            })
+    }
+}
+
+/// A tenant's media security policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaPolicy {
+    /// Whether clear-text media is refused.
+    pub encryption: MediaEncryption,
+    /// Whether SDES keys (`a=crypto`) may be sent and accepted over signalling that is not TLS.
+    /// Off by default: anyone who reads clear SIP could then decrypt the media.
+    pub sdes_over_clear: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_encryption_names_round_trip_and_unknown_names_are_refused() {
+        for v in MediaEncryption::ALL {
+            assert_eq!(v.as_str().parse::<MediaEncryption>().unwrap(), *v);
+        }
+        let err = "mandatory".parse::<MediaEncryption>().unwrap_err();
+        assert_eq!(err.value, "mandatory");
+    }
+}
