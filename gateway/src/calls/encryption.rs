@@ -45,8 +45,7 @@ pub(super) fn check_signalling(
     policy: &MediaPolicy,
     secure_transport: bool,
 ) -> Result<(), Unencrypted> {
-    if policy.encryption == MediaEncryption::Required
-        && !keys_may_travel(policy, secure_transport)
+    if policy.encryption == MediaEncryption::Required && !keys_may_travel(policy, secure_transport)
     {
         return Err(Unencrypted::ClearSignalling);
     }

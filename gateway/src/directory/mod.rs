@@ -20,8 +20,8 @@ mod schema;
 mod snapshot;
 mod tokens;
 
-pub(crate) use model::realm_of;
 pub use media_policy::{MediaEncryption, MediaPolicy};
+pub(crate) use model::realm_of;
 pub use model::{Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule};
 pub use read::{DirectoryRead, ReadError};
 pub use snapshot::{LiveDirectory, Snapshot};

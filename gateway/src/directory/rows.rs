@@ -8,7 +8,9 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use signaling::{ConferenceId, DialPrefix, TenantKey};
 
-use super::{DirectoryError, MediaPolicy, Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule};
+use super::{
+    DirectoryError, MediaPolicy, Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule,
+};
 use crate::lobby::{LobbyPolicy, WhoCanBypass};
 
 /// The columns a new tenant is written with; the media policy starts at the schema's defaults.

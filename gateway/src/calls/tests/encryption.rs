@@ -2,7 +2,6 @@
 //! offers and clear signalling with 488 and a `Warning`, takes SRTP over TLS, and takes SRTP over
 //! UDP only when the tenant lets SDES keys travel in clear text.
 
-
 use signaling::sdp::SessionDescription;
 
 use super::*;
@@ -149,6 +148,10 @@ fn an_optional_tenant_takes_clear_rtp_and_refuses_sdes_keys_over_udp() {
     h.send(&offer("udp-srtp", SRTP_OFFER));
     let refusal = h.final_response();
     assert_eq!(refusal.status(), Some(488));
-    assert!(warning(&refusal).starts_with("305 "), "{}", warning(&refusal));
+    assert!(
+        warning(&refusal).starts_with("305 "),
+        "{}",
+        warning(&refusal)
+    );
     assert_eq!(refused_for_encryption(&h), 0);
 }
