@@ -4,9 +4,17 @@
 //! Owns the decision only; the INVITE handler turns a refusal into the SIP response and the
 //! metric, and the SDP negotiation (in `signaling`) decides which streams got keys.
 
-use signaling::sdp::NegotiatedSession;
+use signaling::sdp::{is_sdes_rtp, NegotiatedSession, SessionDescription};
 
+use std::net::IpAddr;
+
+use signaling::TenantKey;
+
+use super::CallCore;
 use crate::directory::{MediaEncryption, MediaPolicy};
+
+/// The reason phrase of the 488 a `required` tenant answers a clear-text call with.
+pub(super) const REFUSAL_REASON: &str = "Not Acceptable Here - media encryption required";
 
 /// Why a call to a tenant with `media-encryption = required` cannot go ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +37,26 @@ impl Unencrypted {
             Unencrypted::ClearOffer => {
                 "media encryption is required: offer RTP/SAVP with a=crypto (SRTP), not clear RTP"
             }
+        }
+    }
+
+    /// The `Warning` header value from `host`: code 399 (miscellaneous), since RFC 3261 has no
+    /// code for "encryption required".
+    pub(super) fn warning(self, host: IpAddr) -> String {
+        format!("399 {host} \"{}\"", self.text())
+    }
+}
+
+impl CallCore {
+    /// A tenant's media policy. A directory that cannot answer (or a tenant removed mid-call)
+    /// counts as `required`: a security policy fails closed.
+    pub(super) fn media_policy(&self, tenant: &TenantKey) -> MediaPolicy {
+        match self.directory.tenant(tenant) {
+            Ok(Some(record)) => record.media,
+            _ => MediaPolicy {
+                encryption: MediaEncryption::Required,
+                sdes_over_clear: false,
+            },
         }
     }
 }
@@ -61,6 +89,22 @@ pub(super) fn check_negotiated(
     if policy.encryption == MediaEncryption::Required
         && negotiated.streams().any(|stream| stream.srtp.is_none())
     {
+        return Err(Unencrypted::ClearOffer);
+    }
+    Ok(())
+}
+
+/// The check on a re-offer within a call, before it is answered (an answer cannot be taken
+/// back): a `required` tenant refuses one with an active stream that is not SDES-SRTP with a key.
+/// Rejected m-lines (port 0) do not count.
+pub(super) fn check_offer(
+    policy: &MediaPolicy,
+    offer: &SessionDescription,
+) -> Result<(), Unencrypted> {
+    let clear = |m: &signaling::sdp::text::MediaDescription| {
+        m.port != 0 && (!is_sdes_rtp(&m.proto) || m.attribute_values("crypto").next().is_none())
+    };
+    if policy.encryption == MediaEncryption::Required && offer.media.iter().any(clear) {
         return Err(Unencrypted::ClearOffer);
     }
     Ok(())

@@ -235,13 +235,12 @@ impl CallCore {
             .with(header("Reason"), format!("SIP;cause=486;text=\"{text}\"")))
     }
 
-    /// 488 for a call a `required` tenant will not take in clear text, with a `Warning` (399,
-    /// miscellaneous: RFC 3261 has no code for "encryption required") saying what to change.
+    /// 488 for a call a `required` tenant will not take in clear text, with a `Warning` saying
+    /// what to change.
     fn unencrypted(&self, why: Unencrypted) -> Refusal {
-        let host = self.config.sip_addr.ip();
-        Refusal::new(488, "Not Acceptable Here - media encryption required")
+        Refusal::new(488, encryption::REFUSAL_REASON)
             .labelled("encryption-required")
-            .with(header("Warning"), format!("399 {host} \"{}\"", why.text()))
+            .with(header("Warning"), why.warning(self.config.sip_addr.ip()))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -155,3 +155,41 @@ fn an_optional_tenant_takes_clear_rtp_and_refuses_sdes_keys_over_udp() {
     );
     assert_eq!(refused_for_encryption(&h), 0);
 }
+
+#[test]
+fn a_call_to_a_required_tenant_cannot_fall_back_to_clear_rtp_in_a_re_invite() {
+    let mut h = Harness::with(policy(MediaEncryption::Required, false), |_| {});
+    h.send_over(Transport::Tls, &offer("srtp", SRTP_OFFER));
+    let ok = h.final_response();
+    assert_eq!(ok.status(), Some(200), "{ok:?}");
+    h.send_over(Transport::Tls, &ack(&ok, ""));
+    let started = h.media.len();
+
+    let reinvite = in_dialog(
+        "INVITE",
+        &ok,
+        2,
+        "Contact: <sips:board@192.0.2.10>\r\nContent-Type: application/sdp\r\n",
+        PCMU_OFFER,
+    );
+    h.send_over(Transport::Tls, &reinvite);
+    let refusal = h.final_response();
+    assert_eq!(refusal.status(), Some(488), "{refusal:?}");
+    assert!(
+        warning(&refusal).contains("media encryption is required"),
+        "{}",
+        warning(&refusal)
+    );
+    assert_eq!(h.media.len(), started, "the keyed media keeps running");
+
+    // The same re-offer with keys is answered.
+    let reinvite = in_dialog(
+        "INVITE",
+        &ok,
+        3,
+        "Contact: <sips:board@192.0.2.10>\r\nContent-Type: application/sdp\r\n",
+        SRTP_OFFER,
+    );
+    h.send_over(Transport::Tls, &reinvite);
+    assert_eq!(h.final_response().status(), Some(200));
+}
