@@ -11,51 +11,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::lobby::UnknownName;
 
-/// Whether a tenant's calls may carry clear-text media.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MediaEncryption {
-    /// SRTP when the caller offers it (and keys may travel), clear RTP otherwise.
-    #[default]
-    Optional,
-    /// Only SRTP: a clear-text offer, or one whose keys cannot travel safely, gets 488.
-    Required,
-}
-
-impl MediaEncryption {
-    /// Every value.
-    pub const ALL: &'static [MediaEncryption] =
-        &[MediaEncryption::Optional, MediaEncryption::Required];
-
-    /// The name used on the CLI, in the database and in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MediaEncryption::Optional => "optional",
-            MediaEncryption::Required => "required",
-        }
+crate::lobby::named_enum!(
+    /// Whether a tenant's calls may carry clear-text media.
+    #[derive(Default)]
+    MediaEncryption, "media encryption" {
+        /// SRTP when the caller offers it (and keys may travel), clear RTP otherwise.
+        #[default]
+        Optional => "optional",
+        /// Only SRTP: a clear-text offer, or one whose keys cannot travel safely, gets 488.
+        Required => "required",
     }
-}
-
-impl fmt::Display for MediaEncryption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for MediaEncryption {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, UnknownName> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownName {
-                what: "media encryption",
-                value: s.to_owned(),
-                expected: "optional, required".to_owned(),
-            })
-    }
-}
+);
 
 /// A tenant's media security policy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

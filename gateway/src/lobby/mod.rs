@@ -8,6 +8,7 @@
 
 mod policy;
 
+pub(crate) use policy::named_enum;
 pub use policy::{LobbyDecision, LobbyPolicy, ParticipantClass, UnknownName, WhoCanBypass};
 
 use std::collections::{HashMap, VecDeque};

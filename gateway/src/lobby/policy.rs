@@ -64,6 +64,8 @@ macro_rules! named_enum {
         }
     };
 }
+/// Other closed sets of names (a tenant's media encryption policy) use the same shape.
+pub(crate) use named_enum;
 
 named_enum!(
     /// A participant's trust class (`docs/domain.md`, "Trust classes").
