@@ -306,6 +306,34 @@ fn tenant_lifecycle_with_table_and_json() {
         serde_json::json!(["video.acme.example"])
     );
     assert_eq!(shown["prefix"], serde_json::Value::Null);
+    assert_eq!(shown["media_encryption"], "optional", "the default");
+    assert_eq!(shown["sdes_over_clear"], false, "the default");
+
+    db.ok(&[
+        "tenant",
+        "set",
+        "--key",
+        "12345678",
+        "--media-encryption",
+        "required",
+        "--sdes-over-clear",
+        "on",
+    ]);
+    let text = db.ok(&["tenant", "show", "--key", "12345678"]);
+    assert!(
+        text.contains("media encryption          required"),
+        "{text}"
+    );
+    assert!(text.contains("sdes over clear           on"), "{text}");
+    let err = db.fails(&[
+        "tenant",
+        "set",
+        "--key",
+        "12345678",
+        "--media-encryption",
+        "sometimes",
+    ]);
+    assert!(err.contains("expected one of: optional, required"), "{err}");
 
     let err = db.fails(&["tenant", "add", "--key", "12345678", "--name", "Again"]);
     assert_eq!(err.trim(), "error: tenant 12345678 already exists");

@@ -51,9 +51,10 @@ impl Drop for Server {
     }
 }
 
-fn start() -> Server {
+/// The gateway with the demo tenant, after the CLI runs `setup` on its database.
+fn start(setup: &[&[&str]]) -> Server {
     common::start_with_retries(|| {
-        let (dir, db) = common::prepare_db(&[]);
+        let (dir, db) = common::prepare_db(setup);
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let (cert_path, key_path) = (dir.path().join("sip.crt"), dir.path().join("sip.key"));
         std::fs::write(&cert_path, cert.cert.pem()).unwrap();
@@ -87,12 +88,29 @@ fn start() -> Server {
 
 const KEY: &str = "YUJDZGVmZ2hpSktMbW9QUXJzVFV2d3l6MTIzNDU2";
 
+/// An INVITE to the demo meeting offering SDES-SRTP audio.
 fn invite(transport: &str, local: SocketAddr, to: SocketAddr, media_port: u16) -> String {
-    let sdp = format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {media_port} RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
-         a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"
-    );
+    invite_offering(true, transport, local, to, media_port)
+}
+
+/// An INVITE to the demo meeting offering SDES-SRTP audio, or with `srtp` false clear RTP.
+fn invite_offering(
+    srtp: bool,
+    transport: &str,
+    local: SocketAddr,
+    to: SocketAddr,
+    media_port: u16,
+) -> String {
+    let media = if srtp {
+        format!(
+            "m=audio {media_port} RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"
+        )
+    } else {
+        format!("m=audio {media_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+    };
+    let sdp =
+        format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n{media}");
     let scheme = if transport == "TLS" { "sips" } else { "sip" };
     format!(
         "INVITE {scheme}:12345678.1177958860@{to} SIP/2.0\r\n\
@@ -128,9 +146,9 @@ fn final_response(mut read_more: impl FnMut(&mut Vec<u8>) -> bool) -> String {
     panic!("no final response: {}", String::from_utf8_lossy(&bytes));
 }
 
-#[test]
-fn sdes_offer_over_tls_is_answered_with_our_keys_and_refused_over_udp() {
-    let server = start();
+/// Sends `invite` (built for the connection's local address) over a new TLS connection that
+/// trusts only the server's certificate, and returns the final response.
+fn over_tls(server: &Server, invite: impl FnOnce(SocketAddr) -> String) -> String {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(server.cert.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -148,9 +166,8 @@ fn sdes_offer_over_tls_is_answered_with_our_keys_and_refused_over_udp() {
         .unwrap();
     let local = socket.local_addr().unwrap();
     let mut tls = rustls::StreamOwned::new(connection, socket);
-    tls.write_all(invite("TLS", local, server.tls, free_media_ports()).as_bytes())
-        .unwrap();
-    let answer = final_response(|bytes| {
+    tls.write_all(invite(local).as_bytes()).unwrap();
+    final_response(|bytes| {
         let mut buf = [0u8; 4096];
         match tls.read(&mut buf) {
             Ok(n) if n > 0 => {
@@ -159,6 +176,14 @@ fn sdes_offer_over_tls_is_answered_with_our_keys_and_refused_over_udp() {
             }
             _ => false,
         }
+    })
+}
+
+#[test]
+fn sdes_offer_over_tls_is_answered_with_our_keys_and_refused_over_udp() {
+    let server = start(&[]);
+    let answer = over_tls(&server, |local| {
+        invite("TLS", local, server.tls, free_media_ports())
     });
     assert!(
         answer.starts_with("SIP/2.0 200"),
@@ -200,4 +225,49 @@ fn sdes_offer_over_tls_is_answered_with_our_keys_and_refused_over_udp() {
     });
     assert!(refusal.starts_with("SIP/2.0 488"), "{refusal}");
     assert!(refusal.contains("Warning: 305"), "{refusal}");
+}
+
+#[test]
+fn a_required_tenant_refuses_clear_rtp_over_tls_with_488_and_takes_srtp() {
+    let server = start(&[&[
+        "tenant",
+        "set",
+        "--key",
+        "12345678",
+        "--media-encryption",
+        "required",
+    ]]);
+    let refusal = over_tls(&server, |local| {
+        invite_offering(false, "TLS", local, server.tls, free_media_ports())
+    });
+    assert!(
+        refusal.starts_with("SIP/2.0 488 Not Acceptable Here - media encryption required"),
+        "{refusal}"
+    );
+    assert!(
+        refusal.contains("Warning: 399 ")
+            && refusal.contains("media encryption is required: offer RTP/SAVP with a=crypto"),
+        "{refusal}"
+    );
+
+    let answer = over_tls(&server, |local| {
+        invite("TLS", local, server.tls, free_media_ports())
+    });
+    assert!(
+        answer.starts_with("SIP/2.0 200"),
+        "{answer}\nserver log:\n{}",
+        tail(&server.start_log(), 40)
+    );
+    assert!(answer.contains(" RTP/SAVP 0"), "{answer}");
+    assert!(answer.contains("a=crypto:1 "), "{answer}");
+
+    let (status, metrics) =
+        common::http_request(server.http, "GET", "/metrics", None, Chunked::Keep).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(
+            "tessera_calls_refused_total{reason=\"encryption-required\",tenant=\"12345678\"} 1"
+        ),
+        "{metrics}"
+    );
 }

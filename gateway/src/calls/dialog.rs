@@ -14,6 +14,7 @@ use signaling::sdp::SessionDescription;
 use signaling::sip::{HeaderName, Limits, Message, Method};
 use signaling::transaction::{response_destination, Event, Output, Peer, Timer, Transport, TxnKey};
 
+use super::encryption::{self, Unencrypted};
 use super::{audio_setup_key, CallCore, CallId, CoreOutput};
 
 /// Methods we answer (the `Allow` header).
@@ -244,9 +245,19 @@ impl CallCore {
             Some(answer) => call.sdp.handle_answer(&answer),
             None => Err(signaling::sdp::SdpError::NoOfferPending),
         };
+        let tenant = call.tenant.clone();
         match negotiated {
             Ok(session) => {
-                call.negotiated = Some(session);
+                if let Err(why) =
+                    encryption::check_negotiated(&self.media_policy(&tenant), &session)
+                {
+                    tracing::info!(call = %call_id, reason = why.text(), "clear-text answer in ACK");
+                    self.end_call(now, call_id, Some((488, why.text())));
+                    return;
+                }
+                if let Some(call) = self.calls.get_mut(&call_id) {
+                    call.negotiated = Some(session);
+                }
                 self.start_media(call_id);
             }
             Err(e) => {
@@ -261,20 +272,26 @@ impl CallCore {
         let Ok(timer) = self.check_peer_refresh(now, &key, &request) else {
             return;
         };
+        let Some(tenant) = self.calls.get(&call_id).map(|c| c.tenant.clone()) else {
+            return;
+        };
+        let policy = self.media_policy(&tenant);
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
         let mut restart_media = false;
-        let outcome: Result<Option<String>, signaling::sdp::SdpError> = if request.body().is_empty()
-        {
+        let outcome: Result<Option<String>, Refused> = if request.body().is_empty() {
             if request.method() == Some(&Method::Update) {
                 Ok(None)
             } else {
                 // A re-INVITE without SDP asks for our offer; the answer comes in the ACK.
-                call.sdp.create_offer().map(|offer| {
-                    call.answer_in_ack = true;
-                    Some(offer.to_string())
-                })
+                call.sdp
+                    .create_offer()
+                    .map(|offer| {
+                        call.answer_in_ack = true;
+                        Some(offer.to_string())
+                    })
+                    .map_err(Refused::Sdp)
             }
         } else {
             std::str::from_utf8(request.body())
@@ -283,7 +300,12 @@ impl CallCore {
                     reason: "SDP is not UTF-8".into(),
                 })
                 .and_then(SessionDescription::parse)
-                .and_then(|offer| call.sdp.answer(&offer))
+                .map_err(Refused::Sdp)
+                .and_then(|offer| {
+                    // A call to a `required` tenant may not fall back to clear RTP mid-call.
+                    encryption::check_offer(&policy, &offer).map_err(Refused::Unencrypted)?;
+                    call.sdp.answer(&offer).map_err(Refused::Sdp)
+                })
                 .map(|(answer, negotiated)| {
                     let before = call.negotiated.as_ref().and_then(audio_setup_key);
                     restart_media = call.media_started && before != audio_setup_key(&negotiated);
@@ -306,10 +328,16 @@ impl CallCore {
                 }
                 response
             }
-            Err(e) => {
+            Err(Refused::Sdp(e)) => {
                 let code = e.sip_status();
                 self.response(&request, code, None)
                     .with_reason(format!("{} - {e}", signaling::sip::reason_phrase(code)))
+            }
+            Err(Refused::Unencrypted(why)) => {
+                tracing::info!(call = %call_id, reason = why.text(), "clear-text re-offer refused");
+                self.response(&request, 488, None)
+                    .with_reason(encryption::REFUSAL_REASON)
+                    .with_header(header("Warning"), why.warning(self.config.sip_addr.ip()))
             }
         };
         let response = self.peer_refreshed(now, call_id, timer, response);
@@ -444,4 +472,10 @@ pub(super) fn contact_uri(addr: SocketAddr, transport: Transport, sips: bool) ->
 /// A header name known to be a valid token.
 pub(super) fn header(name: &'static str) -> HeaderName {
     HeaderName::new(name).unwrap_or(HeaderName::SERVER)
+}
+
+/// Why a re-offer was refused: negotiation failed, or the tenant requires encryption.
+enum Refused {
+    Sdp(signaling::sdp::SdpError),
+    Unencrypted(Unencrypted),
 }

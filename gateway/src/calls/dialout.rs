@@ -467,6 +467,7 @@ impl CallCore {
         let tenant = link.meeting.0.clone();
         let licence = self
             .check_licence(&tenant, CallKind::Cascade)
+            .map(|_media_policy| ())
             .map_err(|r| r.reason_text());
         let (negotiated, ()) = match negotiated.and_then(|n| licence.map(|()| (n, ()))) {
             Ok(n) => n,

@@ -14,7 +14,7 @@ use h323::call::EndReason;
 use signaling::{ConferenceId, DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::{CallCore, CallKind};
-use crate::directory::TrustedDeviceRule;
+use crate::directory::{MediaEncryption, TrustedDeviceRule};
 use crate::lobby::ParticipantClass;
 
 /// Where a routed H.323 call would go, and as whom.
@@ -99,7 +99,8 @@ impl CallCore {
             .map_err(|e| (None, "not-found", dial_refusal(&e)))?;
         let tenant = resolved.tenant.clone();
         let with_tenant = |label, reason| (Some(tenant.to_string()), label, reason);
-        self.check_licence(&tenant, CallKind::Endpoint)
+        let media_policy = self
+            .check_licence(&tenant, CallKind::Endpoint)
             .map_err(|refusal| {
                 if refusal.code == 486 {
                     with_tenant("licence", EndReason::OverLicence)
@@ -107,6 +108,11 @@ impl CallCore {
                     with_tenant("other", EndReason::Draining)
                 }
             })?;
+        // H.323 calls here carry no H.235 media security: a tenant that requires encrypted
+        // media turns them away, as it does clear-text SIP.
+        if media_policy.encryption == MediaEncryption::Required {
+            return Err(with_tenant("encryption-required", EndReason::Rejected));
+        }
         let class = self
             .h323_class(source, &tenant)
             .map_err(|reason| with_tenant("other", reason))?;

@@ -14,11 +14,12 @@ use signaling::transaction::{Peer, TxnKey};
 use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
+use super::encryption::{self, Unencrypted};
 use super::{
     contact_uri, header, is_sips_request, Call, CallCore, CallId, CallKind, CoreOutput,
     MediaControls, Phase, Prompt, Target,
 };
-use crate::directory::TrustedDeviceRule;
+use crate::directory::{MediaPolicy, TrustedDeviceRule};
 use crate::lobby::ParticipantClass;
 
 /// A refusal of an INVITE: status, reason phrase, extra headers, and what the metrics call it.
@@ -193,13 +194,25 @@ impl CallCore {
         let (class, kind) = self
             .classify(now, invite, from, &resolved)
             .map_err(|r| r.for_tenant(&tenant))?;
-        self.check_licence(&tenant, kind)
+        let media_policy = self
+            .check_licence(&tenant, kind)
             .map_err(|r| r.for_tenant(&tenant))?;
+        encryption::check_signalling(&media_policy, from.transport.is_secure())
+            .map_err(|why| self.unencrypted(why).for_tenant(&tenant))?;
 
         let port_base = self.ports.take().ok_or_else(|| {
             Refusal::new(503, "Service Unavailable - no media ports left").for_tenant(&tenant)
         })?;
-        match self.build_call(now, key, invite, from, resolved, (class, kind), port_base) {
+        match self.build_call(
+            now,
+            key,
+            invite,
+            from,
+            resolved,
+            (class, kind),
+            port_base,
+            &media_policy,
+        ) {
             Ok(call) => Ok(call),
             Err(refusal) => {
                 self.ports.give_back(port_base);
@@ -210,8 +223,13 @@ impl CallCore {
 
     /// An endpoint call holds one of its tenant's concurrent endpoint licences from acceptance to
     /// its end, a cascade link one of its cascade licences; one beyond the licence is refused
-    /// with 486 and a Warning naming the licence.
-    pub(super) fn check_licence(&self, tenant: &TenantKey, kind: CallKind) -> Result<(), Refusal> {
+    /// with 486 and a Warning naming the licence. Gives the tenant's media policy, read with the
+    /// licence from the same record, for the checks after.
+    pub(super) fn check_licence(
+        &self,
+        tenant: &TenantKey,
+        kind: CallKind,
+    ) -> Result<MediaPolicy, Refusal> {
         let record = match self.directory.tenant(tenant) {
             Ok(Some(record)) => record,
             _ => {
@@ -228,7 +246,7 @@ impl CallCore {
         };
         let limit = usize::try_from(licences).unwrap_or(usize::MAX);
         if held < limit {
-            return Ok(());
+            return Ok(record.media);
         }
         let host = self.config.sip_addr.ip();
         let text = format!(
@@ -238,6 +256,14 @@ impl CallCore {
         Err(Refusal::new(486, "Busy Here - licence limit reached")
             .with(header("Warning"), format!("399 {host} \"{text}\""))
             .with(header("Reason"), format!("SIP;cause=486;text=\"{text}\"")))
+    }
+
+    /// 488 for a call a `required` tenant will not take in clear text, with a `Warning` saying
+    /// what to change.
+    fn unencrypted(&self, why: Unencrypted) -> Refusal {
+        Refusal::new(488, encryption::REFUSAL_REASON)
+            .labelled("encryption-required")
+            .with(header("Warning"), why.warning(self.config.sip_addr.ip()))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -250,6 +276,7 @@ impl CallCore {
         resolved: ResolvedDial,
         (class, kind): (ParticipantClass, CallKind),
         port_base: u16,
+        media_policy: &MediaPolicy,
     ) -> Result<CallId, Refusal> {
         let session_timer = self.negotiate_session_timer(invite).map_err(|r| {
             r.headers
@@ -259,8 +286,9 @@ impl CallCore {
                 })
         })?;
         let mut sdp = self.sdp_session(port_base);
-        // SDES keys travel in the SDP, so only over signalling nobody else can read.
-        if from.transport.is_secure() {
+        // SDES keys travel in the SDP, so only over signalling nobody else can read (unless the
+        // tenant accepts that risk).
+        if encryption::keys_may_travel(media_policy, from.transport.is_secure()) {
             sdp.set_srtp_keys(Some(draw_srtp_keys()));
         }
         let (local_sdp, negotiated, answer_in_ack) = if invite.body().is_empty() {
@@ -295,6 +323,8 @@ impl CallCore {
                     refusal
                 }
             })?;
+            encryption::check_negotiated(media_policy, &negotiated)
+                .map_err(|why| self.unencrypted(why))?;
             (answer, Some(negotiated), false)
         };
 

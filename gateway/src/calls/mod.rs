@@ -21,6 +21,7 @@ mod auth;
 mod cascade;
 mod dialog;
 mod dialout;
+mod encryption;
 mod entry_queue;
 mod h323;
 mod invite;

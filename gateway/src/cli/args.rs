@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use signaling::{ConferenceId, DialPrefix, TenantKey};
 
+use crate::directory::MediaEncryption;
 use crate::grants::GrantClass;
 use crate::lobby::{ParticipantClass, WhoCanBypass};
 use crate::server::ServeOptions;
@@ -113,6 +114,11 @@ pub enum YesNo {
     Yes,
     /// No.
     No,
+}
+
+fn parse_media_encryption(s: &str) -> Result<MediaEncryption, String> {
+    s.parse()
+        .map_err(|e: crate::lobby::UnknownName| e.to_string())
 }
 
 fn parse_who(s: &str) -> Result<WhoCanBypass, String> {
@@ -269,6 +275,12 @@ pub struct TenantSet {
     /// The legacy trusted-VTC bypass switch.
     #[arg(long, value_enum)]
     pub legacy_trusted_vtc_bypass: Option<Switch>,
+    /// Media encryption policy: optional, or required (clear-text offers get 488).
+    #[arg(long, value_parser = parse_media_encryption)]
+    pub media_encryption: Option<MediaEncryption>,
+    /// Let SDES keys travel over SIP that is not TLS (anyone reading the SIP can decrypt).
+    #[arg(long, value_enum)]
+    pub sdes_over_clear: Option<Switch>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

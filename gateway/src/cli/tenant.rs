@@ -37,6 +37,8 @@ fn print_tenant(out: &mut dyn Write, t: &Tenant, json: bool) -> Result<()> {
             "legacy trusted-vtc bypass",
             on_off(t.policy.legacy_trusted_vtc_bypass).into(),
         ),
+        ("media encryption", t.media.encryption.to_string()),
+        ("sdes over clear", on_off(t.media.sdes_over_clear).into()),
         ("digest realm", t.realm()),
     ];
     for (name, value) in fields {
@@ -128,6 +130,8 @@ pub(super) fn run(dir: &mut Directory, command: TenantCommand, out: &mut dyn Wri
                     callers_bypass: a.callers_bypass.map(Into::into),
                     anonymous_can_start: a.anonymous_can_start.map(Into::into),
                     legacy_trusted_vtc_bypass: a.legacy_trusted_vtc_bypass.map(Into::into),
+                    media_encryption: a.media_encryption,
+                    sdes_over_clear: a.sdes_over_clear.map(Into::into),
                 },
             )?;
             print_tenant(out, &t, a.json)

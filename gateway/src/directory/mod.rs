@@ -13,6 +13,7 @@
 //! call cost more than running it.
 
 mod grant_keys;
+mod media_policy;
 mod model;
 mod read;
 mod rows;
@@ -21,6 +22,7 @@ mod snapshot;
 mod tokens;
 
 pub use grant_keys::{GrantRequest, IssuedGrant, MAX_GRANT_TTL};
+pub use media_policy::{MediaEncryption, MediaPolicy};
 pub(crate) use model::realm_of;
 pub use model::{Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule};
 pub use read::{DirectoryRead, ReadError};
@@ -38,7 +40,7 @@ use model::{check_name, hostname_key, normalise_hostname};
 use rows::{
     check_prefix_free, device_from_row, hostnames_of, insert_hostname, load_meeting, load_tenant,
     meeting_from_row, tenant_exists, tenant_from_row, write_meeting, MEETING_COLUMNS,
-    TENANT_COLUMNS,
+    TENANT_COLUMNS, TENANT_INSERT_COLUMNS,
 };
 
 /// Why a directory operation failed. Refusals (everything but `Sqlite`/`Migration`) leave the
@@ -176,6 +178,10 @@ pub struct TenantUpdate {
     pub anonymous_can_start: Option<bool>,
     /// New value of the legacy trusted-VTC compatibility switch.
     pub legacy_trusted_vtc_bypass: Option<bool>,
+    /// New media encryption policy.
+    pub media_encryption: Option<MediaEncryption>,
+    /// New value of the switch that lets SDES keys travel over clear-text signalling.
+    pub sdes_over_clear: Option<bool>,
 }
 
 /// A change to a meeting; `None` fields stay as they are, `Some(None)` returns an option to the
@@ -271,7 +277,7 @@ impl Directory {
             check_prefix_free(&tx, prefix, None)?;
         }
         tx.execute(
-            &format!("INSERT INTO tenants ({TENANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+            &format!("INSERT INTO tenants ({TENANT_INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
             params![
                 new.key.as_str(),
                 name,
@@ -334,12 +340,16 @@ impl Directory {
         p.legacy_trusted_vtc_bypass = update
             .legacy_trusted_vtc_bypass
             .unwrap_or(p.legacy_trusted_vtc_bypass);
+        let m = &mut tenant.media;
+        m.encryption = update.media_encryption.unwrap_or(m.encryption);
+        m.sdes_over_clear = update.sdes_over_clear.unwrap_or(m.sdes_over_clear);
         tenant.endpoint_licenses = update.endpoint_licenses.unwrap_or(tenant.endpoint_licenses);
         tenant.cascade_licenses = update.cascade_licenses.unwrap_or(tenant.cascade_licenses);
         tx.execute(
             "UPDATE tenants SET name = ?2, dial_prefix = ?3, endpoint_licenses = ?4, \
              cascade_licenses = ?5, who_can_bypass = ?6, callers_bypass = ?7, \
-             anonymous_can_start = ?8, legacy_trusted_vtc_bypass = ?9 WHERE key = ?1",
+             anonymous_can_start = ?8, legacy_trusted_vtc_bypass = ?9, media_encryption = ?10, \
+             sdes_over_clear = ?11 WHERE key = ?1",
             params![
                 key.as_str(),
                 tenant.name,
@@ -350,6 +360,8 @@ impl Directory {
                 tenant.policy.callers_bypass,
                 tenant.policy.anonymous_can_start,
                 tenant.policy.legacy_trusted_vtc_bypass,
+                tenant.media.encryption.as_str(),
+                tenant.media.sdes_over_clear,
             ],
         )?;
         for host in &remove {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use signaling::digest::{ha1, Algorithm};
 use signaling::{ConferenceId, DialPrefix, TenantKey};
 
-use super::DirectoryError;
+use super::{DirectoryError, MediaPolicy};
 use crate::lobby::{LobbyPolicy, WhoCanBypass};
 
 /// An organisation: its key, how it is dialled, its licences and its lobby policy defaults.
@@ -27,6 +27,8 @@ pub struct Tenant {
     pub cascade_licenses: u32,
     /// Lobby options every meeting of the tenant inherits unless it overrides them.
     pub policy: LobbyPolicy,
+    /// Whether its calls must be encrypted and how SRTP keys may travel.
+    pub media: MediaPolicy,
 }
 
 impl Tenant {
@@ -48,6 +50,8 @@ impl Tenant {
             "callers_bypass": self.policy.callers_bypass,
             "anonymous_can_start": self.policy.anonymous_can_start,
             "legacy_trusted_vtc_bypass": self.policy.legacy_trusted_vtc_bypass,
+            "media_encryption": self.media.encryption.as_str(),
+            "sdes_over_clear": self.media.sdes_over_clear,
         })
     }
 }

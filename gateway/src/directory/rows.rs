@@ -8,12 +8,20 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use signaling::{ConferenceId, DialPrefix, TenantKey};
 
-use super::{DirectoryError, Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule};
+use super::{
+    DirectoryError, MediaPolicy, Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule,
+};
 use crate::lobby::{LobbyPolicy, WhoCanBypass};
 
-pub(super) const TENANT_COLUMNS: &str =
+/// The columns a new tenant is written with; the media policy starts at the schema's defaults.
+pub(super) const TENANT_INSERT_COLUMNS: &str =
     "key, name, dial_prefix, endpoint_licenses, cascade_licenses, \
      who_can_bypass, callers_bypass, anonymous_can_start, legacy_trusted_vtc_bypass";
+/// The columns a tenant is read from, in [`tenant_from_row`]'s order.
+pub(super) const TENANT_COLUMNS: &str =
+    "key, name, dial_prefix, endpoint_licenses, cascade_licenses, \
+     who_can_bypass, callers_bypass, anonymous_can_start, legacy_trusted_vtc_bypass, \
+     media_encryption, sdes_over_clear";
 pub(super) const MEETING_COLUMNS: &str =
     "tenant_key, conference_id, organizer, who_can_bypass, callers_bypass, anonymous_can_start";
 
@@ -110,6 +118,7 @@ pub(super) fn tenant_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Tenant, Di
     let who: String = r.get(5)?;
     let (name, endpoint_licenses, cascade_licenses) = (r.get(1)?, r.get(3)?, r.get(4)?);
     let (callers_bypass, anonymous_can_start, legacy) = (r.get(6)?, r.get(7)?, r.get(8)?);
+    let (encryption, sdes_over_clear): (String, bool) = (r.get(9)?, r.get(10)?);
     Ok((|| {
         Ok(Tenant {
             key: TenantKey::new(&key)?,
@@ -123,6 +132,12 @@ pub(super) fn tenant_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Tenant, Di
                 callers_bypass,
                 anonymous_can_start,
                 legacy_trusted_vtc_bypass: legacy,
+            },
+            media: MediaPolicy {
+                encryption: encryption.parse().map_err(|e: crate::lobby::UnknownName| {
+                    DirectoryError::invalid("media_encryption", e.to_string())
+                })?,
+                sdes_over_clear,
             },
         })
     })())

@@ -90,6 +90,17 @@ CREATE TABLE tenant_grant_keys (
 INSERT INTO tenant_grant_keys (tenant_key, key) SELECT key, randomblob(32) FROM tenants;
 "#,
         ),
+        // 5: each tenant's media security policy (issue 15).
+        // `required` refuses clear-text media; `sdes_over_clear` lets SDES keys travel over SIP
+        // that is not TLS (off: keys could be read off the wire).
+        M::up(
+            r#"
+ALTER TABLE tenants ADD COLUMN media_encryption TEXT NOT NULL DEFAULT 'optional'
+    CHECK (media_encryption IN ('optional', 'required'));
+ALTER TABLE tenants ADD COLUMN sdes_over_clear INTEGER NOT NULL DEFAULT 0
+    CHECK (sdes_over_clear IN (0, 1));
+"#,
+        ),
     ])
 }
 

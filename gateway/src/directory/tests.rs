@@ -429,9 +429,54 @@ fn file_database_uses_wal_and_survives_reopen() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        version, 4,
-        "migrations 3 (cascade device rules) and 4 (grant keys) applied"
+        version, 5,
+        "migrations 3 (cascade device rules), 4 (grant keys) and 5 (media policy) applied"
     );
+}
+
+#[test]
+fn tenants_from_before_the_media_policy_migrate_to_optional_without_clear_sdes() {
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    super::schema::migrations()
+        .to_version(&mut conn, 2)
+        .unwrap();
+    conn.execute(
+        "INSERT INTO tenants (key, name, endpoint_licenses, cascade_licenses, who_can_bypass, \
+         callers_bypass, anonymous_can_start, legacy_trusted_vtc_bypass) \
+         VALUES ('12345678', 'Acme', 10, 2, 'same-org', 0, 0, 0)",
+        [],
+    )
+    .unwrap();
+    let mut dir = Directory::init(conn).unwrap();
+    let acme = dir.tenant(&key("12345678")).unwrap().unwrap();
+    assert_eq!(acme.media, MediaPolicy::default());
+    assert_eq!(acme.media.encryption, MediaEncryption::Optional);
+
+    let updated = dir
+        .update_tenant(
+            &key("12345678"),
+            &TenantUpdate {
+                media_encryption: Some(MediaEncryption::Required),
+                sdes_over_clear: Some(true),
+                ..TenantUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        updated.media,
+        MediaPolicy {
+            encryption: MediaEncryption::Required,
+            sdes_over_clear: true,
+        }
+    );
+    assert_eq!(
+        dir.tenant(&key("12345678")).unwrap().unwrap().media,
+        updated.media
+    );
+    let bad = dir
+        .conn()
+        .execute("UPDATE tenants SET media_encryption = 'sometimes'", []);
+    assert!(bad.is_err(), "the schema refuses an unknown policy");
 }
 
 // ---- tenant tokens ----

@@ -36,6 +36,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         schema::MeetingSummary,
         schema::Device,
         schema::Grant,
+        crate::directory::MediaEncryption,
     )),
     tags(
         (name = "tenants", description = "Tenants in the directory"),

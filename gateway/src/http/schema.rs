@@ -10,7 +10,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::directory;
+use crate::directory::{self, MediaEncryption};
 use crate::lobby::{LobbyPolicy, ParticipantClass, WhoCanBypass};
 
 /// A closed set of names as a string schema with `enum` values, from the type's own `ALL`.
@@ -32,6 +32,17 @@ impl PartialSchema for WhoCanBypass {
 }
 
 impl ToSchema for WhoCanBypass {}
+
+impl PartialSchema for MediaEncryption {
+    fn schema() -> RefOr<Schema> {
+        names_schema(
+            MediaEncryption::ALL.iter().map(|m| m.as_str()),
+            "Whether a tenant's calls must carry encrypted (SRTP) media.",
+        )
+    }
+}
+
+impl ToSchema for MediaEncryption {}
 
 impl PartialSchema for ParticipantClass {
     fn schema() -> RefOr<Schema> {
@@ -74,6 +85,10 @@ pub struct Tenant {
     pub anonymous_can_start: bool,
     /// Trusted VTCs bypass even organizer-only lobbies (compatibility switch).
     pub legacy_trusted_vtc_bypass: bool,
+    /// `required` refuses clear-text media with 488.
+    pub media_encryption: MediaEncryption,
+    /// SDES keys may travel over SIP that is not TLS.
+    pub sdes_over_clear: bool,
 }
 
 impl From<&directory::Tenant> for Tenant {
@@ -89,6 +104,8 @@ impl From<&directory::Tenant> for Tenant {
             callers_bypass: t.policy.callers_bypass,
             anonymous_can_start: t.policy.anonymous_can_start,
             legacy_trusted_vtc_bypass: t.policy.legacy_trusted_vtc_bypass,
+            media_encryption: t.media.encryption,
+            sdes_over_clear: t.media.sdes_over_clear,
         }
     }
 }
@@ -284,6 +301,13 @@ pub struct TenantPatch {
     /// New value of the legacy trusted-VTC bypass switch.
     #[serde(default)]
     pub legacy_trusted_vtc_bypass: Option<bool>,
+    /// New media encryption policy: `optional` or `required`.
+    #[serde(default)]
+    #[schema(value_type = Option<MediaEncryption>)]
+    pub media_encryption: Option<String>,
+    /// Whether SDES keys may travel over SIP that is not TLS.
+    #[serde(default)]
+    pub sdes_over_clear: Option<bool>,
 }
 
 /// `POST /api/v1/tenants/{key}/meetings`. Omitted or `null` overrides inherit the tenant's

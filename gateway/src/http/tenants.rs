@@ -18,7 +18,7 @@ use super::routes::ApiError;
 use super::schema::{self, ErrorBody, NewTenant, TenantPatch};
 use super::scope::Scope;
 use super::HttpState;
-use crate::directory::{self, DirectoryError, TenantUpdate};
+use crate::directory::{self, DirectoryError, MediaEncryption, TenantUpdate};
 use crate::lobby::{LobbyPolicy, WhoCanBypass};
 
 /// Endpoint ports of a tenant created without `endpoint_licenses` (as `tessera tenant add`).
@@ -42,6 +42,12 @@ pub(super) fn tenant_key(text: &str) -> Result<TenantKey, ApiError> {
 pub(super) fn who_can_bypass(text: &str) -> Result<WhoCanBypass, ApiError> {
     text.parse().map_err(|e: crate::lobby::UnknownName| {
         DirectoryError::invalid("who_can_bypass", e.to_string()).into()
+    })
+}
+
+fn media_encryption(text: &str) -> Result<MediaEncryption, ApiError> {
+    text.parse().map_err(|e: crate::lobby::UnknownName| {
+        DirectoryError::invalid("media_encryption", e.to_string()).into()
     })
 }
 
@@ -207,6 +213,12 @@ async fn update_tenant(
         callers_bypass: patch.callers_bypass,
         anonymous_can_start: patch.anonymous_can_start,
         legacy_trusted_vtc_bypass: patch.legacy_trusted_vtc_bypass,
+        media_encryption: patch
+            .media_encryption
+            .as_deref()
+            .map(media_encryption)
+            .transpose()?,
+        sdes_over_clear: patch.sdes_over_clear,
     };
     let wanted_hostnames = patch.hostnames;
     let tenant = with_directory(&state, move |dir| {

@@ -84,11 +84,14 @@ async fn tenant_create_read_update_delete_round_trip() {
                 "prefix": null,
                 "endpoint_licenses": 25,
                 "legacy_trusted_vtc_bypass": true,
+                "media_encryption": "required",
             })),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.json());
     let v = patched.json();
+    assert_eq!(v["media_encryption"], "required");
+    assert_eq!(v["sdes_over_clear"], false, "untouched default");
     assert_eq!(v, stored_tenant_json(&api, A));
     assert_eq!(v["name"], "Acme Corp");
     assert_eq!(
@@ -255,6 +258,11 @@ async fn refused_tenant_patch_applies_none_of_it() {
             json!({ "name": "Renamed", "prefix": "705" }),
             StatusCode::CONFLICT,
             "dial prefix 705 overlaps prefix 70 of tenant 87654321",
+        ),
+        (
+            json!({ "name": "Renamed", "media_encryption": "mandatory" }),
+            StatusCode::BAD_REQUEST,
+            "invalid media_encryption: unknown media encryption \"mandatory\"; expected one of: optional, required",
         ),
         (
             json!({ "key": B }),

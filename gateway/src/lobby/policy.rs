@@ -63,8 +63,8 @@ macro_rules! named_enum {
         }
     };
 }
-
-/// Closed name sets elsewhere in the crate (grant classes) share this one definition.
+/// Closed name sets elsewhere in the crate (grant classes, a tenant's media encryption policy)
+/// share this one definition.
 pub(crate) use named_enum;
 
 named_enum!(

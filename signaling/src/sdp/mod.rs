@@ -48,7 +48,7 @@ pub mod text;
 pub use codec::{AudioCodec, Capabilities, Codec, RtcpFeedback};
 pub use crypto::{CryptoAttribute, CryptoError, SrtpSuite};
 pub use h264::{H264Level, H264Profile, ProfileLevelId};
-pub use negotiate::{LocalMedia, SdpSession};
+pub use negotiate::{is_sdes_rtp, LocalMedia, SdpSession};
 pub use negotiated::{
     Direction, LocalSrtpKeys, MediaKind, NegotiatedH264, NegotiatedMedia, NegotiatedSession,
     NegotiatedSrtp, PayloadMapping, RejectedMedia,

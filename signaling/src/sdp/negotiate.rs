@@ -650,7 +650,7 @@ fn is_plain_rtp(proto: &str) -> bool {
 }
 
 /// The SDES profiles (RFC 4568 keys in `a=crypto`); `UDP/TLS/RTP/SAVPF` is DTLS-SRTP, not this.
-fn is_sdes_rtp(proto: &str) -> bool {
+pub fn is_sdes_rtp(proto: &str) -> bool {
     proto.eq_ignore_ascii_case("RTP/SAVP") || proto.eq_ignore_ascii_case("RTP/SAVPF")
 }
 

@@ -64,6 +64,34 @@ fn an_h323_call_beyond_the_endpoint_licence_is_refused_as_over_licence() {
 }
 
 #[test]
+fn a_tenant_requiring_encrypted_media_turns_h323_callers_away_as_rejected_and_counts_them() {
+    let mut h = Harness::with(
+        |dir| {
+            dir.update_tenant(
+                &key(),
+                &TenantUpdate {
+                    media_encryption: Some(crate::directory::MediaEncryption::Required),
+                    ..TenantUpdate::default()
+                },
+            )
+            .unwrap();
+        },
+        |_| {},
+    );
+    assert_eq!(
+        route(&mut h, &["12345678.1177958860"]),
+        Err(EndReason::Rejected)
+    );
+    assert_eq!(
+        h.metrics
+            .calls_refused_total
+            .with_label_values(&["12345678", "encryption-required"])
+            .get(),
+        1
+    );
+}
+
+#[test]
 fn draining_and_a_full_gateway_refuse_h323_calls_as_a_temporary_failure() {
     let mut h = Harness::with(|_| {}, |c| c.max_calls = Some(0));
     assert_eq!(

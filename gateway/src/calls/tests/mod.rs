@@ -117,7 +117,15 @@ impl Harness {
     }
 
     fn send(&mut self, text: &str) {
-        let peer = self.peer();
+        self.send_over(Transport::Udp, text);
+    }
+
+    /// Sends from the VTC's address over `transport` (TLS: a `sips:` caller).
+    fn send_over(&mut self, transport: Transport, text: &str) {
+        let peer = Peer {
+            transport,
+            ..self.peer()
+        };
         self.core.handle_datagram(self.now, text.as_bytes(), peer);
         self.collect();
     }
@@ -324,6 +332,7 @@ mod cascade;
 mod controls;
 mod dialog;
 mod dialout;
+mod encryption;
 mod endings;
 mod entry_queue;
 mod h323;
