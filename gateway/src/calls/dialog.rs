@@ -47,6 +47,31 @@ impl CallCore {
         self.pump(now);
     }
 
+    /// The TLS connection from `peer` presented a client certificate with this SHA-256
+    /// fingerprint (lowercase hex); calls arriving over it are matched against `cert-sha256`
+    /// device rules until [`CallCore::handle_stream_closed`].
+    pub fn handle_client_certificate(&mut self, peer: Peer, fingerprint: String) {
+        if peer.transport == Transport::Tls {
+            self.client_certs.insert(peer.addr, fingerprint);
+        }
+    }
+
+    /// The TLS connection from `peer` has closed: its certificate no longer speaks for the next
+    /// connection from that address.
+    pub fn handle_stream_closed(&mut self, peer: Peer) {
+        if peer.transport == Transport::Tls {
+            self.client_certs.remove(&peer.addr);
+        }
+    }
+
+    /// The client-certificate fingerprint of the TLS connection a message came from, if any.
+    pub(super) fn client_certificate(&self, from: Peer) -> Option<&str> {
+        (from.transport == Transport::Tls)
+            .then(|| self.client_certs.get(&from.addr))
+            .flatten()
+            .map(String::as_str)
+    }
+
     /// A broken request still gets an answer when its headers allow one (RFC 3261 §21.4.1).
     pub(super) fn refuse_malformed(&mut self, bytes: &[u8], from: Peer, reason: &str, code: u16) {
         let parsed = Message::parse_unvalidated(bytes, &Limits::DEFAULT)

@@ -462,9 +462,13 @@ impl CallCore {
             .trusted_devices(&resolved.tenant)
             .map_err(|_| Refusal::new(500, "Server Internal Error - Directory unavailable"))?;
         let from_uri = invite.from().map(|f| f.uri).unwrap_or_default();
+        let client_cert = self.client_certificate(from);
         let matched: Vec<_> = rules
             .iter()
-            .filter(|d| d.rule.matches_unauthenticated(from.addr.ip(), &from_uri))
+            .filter(|d| {
+                d.rule
+                    .matches_unauthenticated(from.addr.ip(), &from_uri, client_cert)
+            })
             .collect();
         if !matched.is_empty() {
             return Ok((ParticipantClass::TrustedVtc, CallKind::of(matched)));

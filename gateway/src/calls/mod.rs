@@ -243,6 +243,9 @@ pub struct CallCore {
     nonces: NonceBook,
     /// Per-source rate limits, bans and caps ([`source_limits`]).
     limits: SourceLimits,
+    /// The client-certificate fingerprint of each open TLS connection that presented one, by
+    /// peer address (what `cert-sha256` device rules match).
+    client_certs: HashMap<SocketAddr, String>,
     rng: StdRng,
     out: VecDeque<CoreOutput>,
     next_call: u64,
@@ -281,6 +284,7 @@ impl CallCore {
             meetings: HashMap::new(),
             native_stats: HashMap::new(),
             nonces: NonceBook::default(),
+            client_certs: HashMap::new(),
             rng: StdRng::seed_from_u64(seed),
             out: VecDeque::new(),
             next_call: 1,

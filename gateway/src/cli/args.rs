@@ -395,7 +395,7 @@ pub enum DeviceCommand {
 
 /// `device trust` arguments.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("rule").required(true).args(["cidr", "uri", "digest"])))]
+#[command(group(ArgGroup::new("rule").required(true).args(["cidr", "uri", "digest", "cert_sha256"])))]
 pub struct DeviceTrust {
     /// Tenant key.
     #[arg(long, value_parser = parse_key)]
@@ -409,6 +409,10 @@ pub struct DeviceTrust {
     /// Calls authenticating with SIP digest as USER:PASSWORD (only hashes are stored).
     #[arg(long)]
     pub digest: Option<String>,
+    /// Calls over TLS presenting the client certificate with this SHA-256 fingerprint of its DER
+    /// (hex, colons allowed): mutual TLS with a pinned certificate.
+    #[arg(long)]
+    pub cert_sha256: Option<String>,
     /// The rule names a conference bridge (an MCU): a matching call is a cascade link, shown as
     /// one participant and holding one of the tenant's cascade licences.
     #[arg(long)]

@@ -19,11 +19,14 @@ pub(super) fn run(dir: &mut Directory, command: DeviceCommand, out: &mut dyn Wri
             let tenant = dir
                 .tenant(&a.tenant)?
                 .with_context(|| format!("no tenant {}", a.tenant))?;
-            let rule = match (a.cidr, a.uri, a.digest) {
-                (Some(c), _, _) => TrustedDeviceRule::cidr(&c)?,
-                (_, Some(u), _) => TrustedDeviceRule::uri_pattern(&u)?,
-                (_, _, Some(d)) => TrustedDeviceRule::digest(&d, &tenant.realm())?,
-                (None, None, None) => bail!("one of --cidr, --uri or --digest is required"),
+            let rule = match (a.cidr, a.uri, a.digest, a.cert_sha256) {
+                (Some(c), _, _, _) => TrustedDeviceRule::cidr(&c)?,
+                (_, Some(u), _, _) => TrustedDeviceRule::uri_pattern(&u)?,
+                (_, _, Some(d), _) => TrustedDeviceRule::digest(&d, &tenant.realm())?,
+                (_, _, _, Some(f)) => TrustedDeviceRule::cert_sha256(&f)?,
+                (None, None, None, None) => {
+                    bail!("one of --cidr, --uri, --digest or --cert-sha256 is required")
+                }
             };
             let d = dir.add_device_rule(&a.tenant, &rule, a.cascade)?;
             writeln!(

@@ -564,6 +564,11 @@ impl Directory {
                 "INSERT INTO trusted_devices (tenant_key, kind, uri_pattern) VALUES (?1, 'uri', ?2)",
                 params![tenant.as_str(), p],
             )?,
+            TrustedDeviceRule::CertSha256(fingerprint) => tx.execute(
+                "INSERT INTO trusted_devices (tenant_key, kind, cert_sha256) \
+                 VALUES (?1, 'cert-sha256', ?2)",
+                params![tenant.as_str(), fingerprint],
+            )?,
             TrustedDeviceRule::Digest {
                 username,
                 realm,
@@ -618,7 +623,7 @@ impl Directory {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT id, tenant_key, kind, cidr, uri_pattern, username, realm, ha1_md5, ha1_sha256, \
-             cascade FROM trusted_devices WHERE tenant_key = ?1 ORDER BY id",
+             cascade, cert_sha256 FROM trusted_devices WHERE tenant_key = ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([tenant.as_str()], device_from_row)?;
         rows.map(|r| r?).collect()

@@ -138,6 +138,9 @@ pub enum TrustedDeviceRule {
         /// `SHA-256(username:realm:password)`, hex (RFC 7616).
         ha1_sha256: String,
     },
+    /// Calls over TLS whose client certificate (the leaf) has this SHA-256 fingerprint of its
+    /// DER, lowercase hex: the certificate is pinned, so no CA is involved.
+    CertSha256(String),
 }
 
 impl TrustedDeviceRule {
@@ -216,22 +219,48 @@ impl TrustedDeviceRule {
         })
     }
 
-    /// Whether a call from `source` with From URI `from_uri` matches this rule without
-    /// authentication (digest rules never match this way: they need a challenge).
-    pub fn matches_unauthenticated(&self, source: IpAddr, from_uri: &str) -> bool {
+    /// A pinned client certificate from the hex SHA-256 of its DER (`openssl x509 -fingerprint
+    /// -sha256` output with its colons is accepted too), kept as 64 lowercase hex digits.
+    pub fn cert_sha256(text: &str) -> Result<Self, DirectoryError> {
+        let hex: String = text
+            .trim()
+            .chars()
+            .filter(|c| *c != ':')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(DirectoryError::invalid(
+                "cert_sha256",
+                format!("{text:?} is not a SHA-256 fingerprint (64 hex digits)"),
+            ));
+        }
+        Ok(TrustedDeviceRule::CertSha256(hex))
+    }
+
+    /// Whether a call from `source` with From URI `from_uri`, over a connection whose client
+    /// certificate has fingerprint `cert_sha256` (lowercase hex; `None` without TLS or without a
+    /// certificate), matches this rule without a challenge (digest rules never match this way).
+    pub fn matches_unauthenticated(
+        &self,
+        source: IpAddr,
+        from_uri: &str,
+        cert_sha256: Option<&str>,
+    ) -> bool {
         match self {
             TrustedDeviceRule::Cidr(net) => net.contains(&source),
             TrustedDeviceRule::UriPattern(p) => glob_match(p, &from_uri.to_ascii_lowercase()),
             TrustedDeviceRule::Digest { .. } => false,
+            TrustedDeviceRule::CertSha256(pinned) => cert_sha256 == Some(pinned.as_str()),
         }
     }
 
-    /// `cidr`, `uri` or `digest`.
+    /// `cidr`, `uri`, `digest` or `cert-sha256`.
     pub fn kind(&self) -> &'static str {
         match self {
             TrustedDeviceRule::Cidr(_) => "cidr",
             TrustedDeviceRule::UriPattern(_) => "uri",
             TrustedDeviceRule::Digest { .. } => "digest",
+            TrustedDeviceRule::CertSha256(_) => "cert-sha256",
         }
     }
 
@@ -243,6 +272,7 @@ impl TrustedDeviceRule {
             TrustedDeviceRule::Digest {
                 username, realm, ..
             } => format!("{username} (realm {realm})"),
+            TrustedDeviceRule::CertSha256(fingerprint) => fingerprint.clone(),
         }
     }
 }
@@ -380,8 +410,8 @@ mod tests {
     #[test]
     fn cidr_rules_match_sources() {
         let rule = TrustedDeviceRule::cidr("192.0.2.0/24").unwrap();
-        assert!(rule.matches_unauthenticated("192.0.2.77".parse().unwrap(), "sip:x@y"));
-        assert!(!rule.matches_unauthenticated("198.51.100.1".parse().unwrap(), "sip:x@y"));
+        assert!(rule.matches_unauthenticated("192.0.2.77".parse().unwrap(), "sip:x@y", None));
+        assert!(!rule.matches_unauthenticated("198.51.100.1".parse().unwrap(), "sip:x@y", None));
         let host = TrustedDeviceRule::cidr("2001:db8::5").unwrap();
         assert_eq!(host.describe(), "2001:db8::5/128");
         assert!(
@@ -395,8 +425,23 @@ mod tests {
     fn uri_rules_are_case_insensitive() {
         let rule = TrustedDeviceRule::uri_pattern("SIP:*@Rooms.Acme.Example").unwrap();
         assert!(rule
-            .matches_unauthenticated("127.0.0.1".parse().unwrap(), "sip:Board@rooms.acme.example"));
+            .matches_unauthenticated("127.0.0.1".parse().unwrap(), "sip:Board@rooms.acme.example", None));
         assert!(TrustedDeviceRule::uri_pattern("rooms.acme.example").is_err());
+    }
+
+    #[test]
+    fn cert_rules_match_only_the_pinned_fingerprint() {
+        let upper = "AB:".repeat(31) + "AB";
+        let rule = TrustedDeviceRule::cert_sha256(&upper).unwrap();
+        let pinned = "ab".repeat(32);
+        assert_eq!(rule.describe(), pinned);
+        assert_eq!(rule.kind(), "cert-sha256");
+        let ip = "127.0.0.1".parse().unwrap();
+        assert!(rule.matches_unauthenticated(ip, "sip:x@y", Some(&pinned)));
+        assert!(!rule.matches_unauthenticated(ip, "sip:x@y", Some(&"cd".repeat(32))));
+        assert!(!rule.matches_unauthenticated(ip, "sip:x@y", None));
+        assert!(TrustedDeviceRule::cert_sha256("abcd").is_err());
+        assert!(TrustedDeviceRule::cert_sha256(&"zz".repeat(32)).is_err());
     }
 
     #[test]
@@ -417,7 +462,7 @@ mod tests {
             "cf2c0ca1d2465840449bb51c6e2648f1c9320fd038a06028879c35ac4b2f6423"
         );
         assert!(!format!("{rule:?}").contains("correct horse"));
-        assert!(!rule.matches_unauthenticated("127.0.0.1".parse().unwrap(), "sip:room1@x"));
+        assert!(!rule.matches_unauthenticated("127.0.0.1".parse().unwrap(), "sip:room1@x", None));
         assert!(TrustedDeviceRule::digest("room1", "r").is_err());
         assert!(TrustedDeviceRule::digest("room1:short", "r").is_err());
         assert!(TrustedDeviceRule::digest(":longenough", "r").is_err());

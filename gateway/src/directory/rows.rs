@@ -212,6 +212,7 @@ pub(super) fn device_from_row(
     let rule = match kind.as_str() {
         "cidr" => TrustedDeviceRule::cidr(&text(3)?),
         "uri" => Ok(TrustedDeviceRule::UriPattern(text(4)?)),
+        "cert-sha256" => TrustedDeviceRule::cert_sha256(&text(10)?),
         _ => Ok(TrustedDeviceRule::Digest {
             username: text(5)?,
             realm: text(6)?,

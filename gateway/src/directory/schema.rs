@@ -101,6 +101,43 @@ ALTER TABLE tenants ADD COLUMN sdes_over_clear INTEGER NOT NULL DEFAULT 0
     CHECK (sdes_over_clear IN (0, 1));
 "#,
         ),
+        // 6: a device rule may pin a TLS client certificate by the SHA-256 of its DER (mutual
+        // TLS, issue 15). The kind CHECK lives in migration 1, so the table is rebuilt with the
+        // new kind and column (SQLite cannot alter a CHECK); ids are kept. Nothing references
+        // this table, so dropping the old one breaks no foreign key.
+        M::up(
+            r#"
+CREATE TABLE trusted_devices_v6 (
+    id          INTEGER PRIMARY KEY,
+    tenant_key  TEXT NOT NULL REFERENCES tenants(key) ON DELETE CASCADE,
+    kind        TEXT NOT NULL CHECK (kind IN ('cidr', 'uri', 'digest', 'cert-sha256')),
+    cidr        TEXT,
+    uri_pattern TEXT,
+    username    TEXT,
+    realm       TEXT,
+    ha1_md5     TEXT,
+    ha1_sha256  TEXT,
+    cascade     INTEGER NOT NULL DEFAULT 0 CHECK (cascade IN (0, 1)),
+    cert_sha256 TEXT CHECK (cert_sha256 IS NULL OR length(cert_sha256) = 64),
+    CHECK (
+        (kind = 'cidr' AND cidr IS NOT NULL) OR
+        (kind = 'uri' AND uri_pattern IS NOT NULL) OR
+        (kind = 'digest' AND username IS NOT NULL AND realm IS NOT NULL
+            AND ha1_md5 IS NOT NULL AND ha1_sha256 IS NOT NULL) OR
+        (kind = 'cert-sha256' AND cert_sha256 IS NOT NULL)
+    )
+) STRICT;
+INSERT INTO trusted_devices_v6
+    (id, tenant_key, kind, cidr, uri_pattern, username, realm, ha1_md5, ha1_sha256, cascade)
+    SELECT id, tenant_key, kind, cidr, uri_pattern, username, realm, ha1_md5, ha1_sha256, cascade
+    FROM trusted_devices;
+DROP TABLE trusted_devices;
+ALTER TABLE trusted_devices_v6 RENAME TO trusted_devices;
+CREATE INDEX trusted_devices_by_tenant ON trusted_devices(tenant_key);
+CREATE UNIQUE INDEX trusted_devices_digest_user ON trusted_devices(tenant_key, username) WHERE kind = 'digest';
+CREATE UNIQUE INDEX trusted_devices_cert ON trusted_devices(tenant_key, cert_sha256) WHERE kind = 'cert-sha256';
+"#,
+        ),
     ])
 }
 

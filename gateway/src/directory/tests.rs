@@ -429,8 +429,9 @@ fn file_database_uses_wal_and_survives_reopen() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(
-        version, 5,
-        "migrations 3 (cascade device rules), 4 (grant keys) and 5 (media policy) applied"
+        version, 6,
+        "migrations 3 (cascade device rules), 4 (grant keys), 5 (media policy) and 6 (pinned \
+         client certificates) applied"
     );
 }
 
@@ -677,4 +678,38 @@ fn snapshot_carries_each_tenants_grant_key() {
         DirectoryRead::grant_key(&snap, &key("87654321")).unwrap(),
         None
     );
+}
+
+#[test]
+fn migration_6_keeps_existing_rules_and_stores_pinned_certificates() {
+    let dir_path = tempfile::tempdir().unwrap();
+    let path = dir_path.path().join("tessera.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        super::schema::migrations().to_version(&mut conn, 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants (key, name, endpoint_licenses, cascade_licenses, who_can_bypass, \
+             callers_bypass, anonymous_can_start, legacy_trusted_vtc_bypass) \
+             VALUES ('12345678', 'Acme', 5, 2, 'everyone', 0, 0, 0); \
+             INSERT INTO trusted_devices (id, tenant_key, kind, cidr, cascade) \
+             VALUES (7, '12345678', 'cidr', '192.0.2.0/24', 1);",
+        )
+        .unwrap();
+    }
+    let mut dir = Directory::open(&path).unwrap();
+    let tenant = TenantKey::new("12345678").unwrap();
+    let kept = dir.trusted_devices(&tenant).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].id, kept[0].cascade), (7, true));
+    assert_eq!(kept[0].rule, TrustedDeviceRule::cidr("192.0.2.0/24").unwrap());
+
+    let rule = TrustedDeviceRule::cert_sha256(&"0f".repeat(32)).unwrap();
+    dir.add_device_rule(&tenant, &rule, false).unwrap();
+    assert!(
+        dir.add_device_rule(&tenant, &rule, false).is_err(),
+        "one rule per certificate per tenant"
+    );
+    let devices = dir.trusted_devices(&tenant).unwrap();
+    assert_eq!(devices[1].rule, rule);
+    assert_eq!(devices[1].to_json()["kind"], "cert-sha256");
 }

@@ -53,8 +53,8 @@ async fn list_devices(
     Ok(Json(devices.iter().map(schema::Device::from).collect()))
 }
 
-/// Add a device rule: `{"cidr": ...}`, `{"uri": ...}` or `{"digest": {"username",
-/// "password"}}`, with `"cascade": true` for a conference bridge whose calls are cascade links.
+/// Add a device rule: `{"cidr": ...}`, `{"uri": ...}`, `{"digest": {"username",
+/// "password"}}` or `{"cert_sha256": ...}` (a pinned TLS client certificate), with `"cascade": true` for a conference bridge whose calls are cascade links.
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{key}/devices",
@@ -82,16 +82,17 @@ async fn create_device(
         let tenant = dir
             .tenant(&key)?
             .ok_or_else(|| DirectoryError::UnknownTenant(key.clone()))?;
-        let rule = match (&body.cidr, &body.uri, &body.digest) {
-            (Some(c), None, None) => TrustedDeviceRule::cidr(c)?,
-            (None, Some(u), None) => TrustedDeviceRule::uri_pattern(u)?,
-            (None, None, Some(d)) => {
+        let rule = match (&body.cidr, &body.uri, &body.digest, &body.cert_sha256) {
+            (Some(c), None, None, None) => TrustedDeviceRule::cidr(c)?,
+            (None, Some(u), None, None) => TrustedDeviceRule::uri_pattern(u)?,
+            (None, None, Some(d), None) => {
                 TrustedDeviceRule::digest_credential(&d.username, &d.password, &tenant.realm())?
             }
+            (None, None, None, Some(f)) => TrustedDeviceRule::cert_sha256(f)?,
             _ => {
                 return Err(DirectoryError::invalid(
                     "rule",
-                    "exactly one of cidr, uri and digest is required".to_owned(),
+                    "exactly one of cidr, uri, digest and cert_sha256 is required".to_owned(),
                 ))
             }
         };

@@ -189,6 +189,9 @@ pub enum DeviceKind {
     Uri,
     /// A SIP digest credential.
     Digest,
+    /// A pinned TLS client certificate (SHA-256 of its DER).
+    #[serde(rename = "cert-sha256")]
+    CertSha256,
 }
 
 /// A trusted-device rule, exactly as `TrustedDevice::to_json` shows it (never hashes or
@@ -201,7 +204,7 @@ pub struct Device {
     pub tenant: String,
     /// What kind of rule.
     pub kind: DeviceKind,
-    /// What it matches: the network, the pattern, or `USER (realm REALM)`.
+    /// What it matches: the network, the pattern, `USER (realm REALM)`, or the fingerprint.
     pub matches: String,
     /// Whether a matching call is a cascade link from a conference bridge (one participant,
     /// holding a cascade licence) rather than a trusted room system.
@@ -217,6 +220,7 @@ impl From<&directory::TrustedDevice> for Device {
                 directory::TrustedDeviceRule::Cidr(_) => DeviceKind::Cidr,
                 directory::TrustedDeviceRule::UriPattern(_) => DeviceKind::Uri,
                 directory::TrustedDeviceRule::Digest { .. } => DeviceKind::Digest,
+                directory::TrustedDeviceRule::CertSha256(_) => DeviceKind::CertSha256,
             },
             matches: d.rule.describe(),
             cascade: d.cascade,
@@ -365,7 +369,8 @@ pub struct DigestCredential {
     pub password: String,
 }
 
-/// `POST /api/v1/tenants/{key}/devices`: exactly one of `cidr`, `uri` and `digest`, and whether
+/// `POST /api/v1/tenants/{key}/devices`: exactly one of `cidr`, `uri`, `digest` and
+/// `cert_sha256`, and whether
 /// the rule names a conference bridge (`cascade`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -379,6 +384,10 @@ pub struct NewDevice {
     /// Calls that pass SIP digest authentication with this credential.
     #[serde(default)]
     pub digest: Option<DigestCredential>,
+    /// Calls over TLS presenting the client certificate whose DER has this SHA-256 (hex, colons
+    /// allowed): mutual TLS with a pinned certificate, no CA involved.
+    #[serde(default)]
+    pub cert_sha256: Option<String>,
     /// A matching call is a cascade link from a conference bridge (default `false`: a trusted
     /// room system).
     #[serde(default)]

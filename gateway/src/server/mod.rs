@@ -436,6 +436,10 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 match inbound {
                     Inbound::Bytes(bytes, peer) => core.handle_datagram(now, &bytes, peer),
                     Inbound::Message(message, peer) => core.handle_message(now, message, peer),
+                    Inbound::ClientCertificate(peer, fingerprint) => {
+                        core.handle_client_certificate(peer, fingerprint)
+                    }
+                    Inbound::Closed(peer) => core.handle_stream_closed(peer),
                 }
             }
             Some((call, event)) = media_rx.recv() => core.handle_media_event(Instant::now(), call, event),

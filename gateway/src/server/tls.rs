@@ -3,6 +3,10 @@
 //! reloaded in place (SIGHUP) so new connections get the new certificate while the established
 //! ones, and their calls, carry on.
 //!
+//! Mutual TLS is optional: the listener asks for a client certificate but does not require one,
+//! and a presented one is identified by its SHA-256 fingerprint ([`fingerprint`]), which a
+//! tenant's `cert-sha256` device rule may pin.
+//!
 //! Also the admin API's HTTPS listener ([`HttpsListener`], `--admin-tls`, same certificate).
 //!
 //! Owns reading the files, the current server configuration and TLS handshakes of the admin
@@ -14,8 +18,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::ServerConfig;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
+use sha2::{Digest, Sha256};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
@@ -69,12 +77,87 @@ impl TlsFiles {
         let key = PrivateKeyDer::from_pem_file(&self.key)
             .map_err(|e| file_error(&self.key, e.to_string()))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ServerConfig::builder_with_provider(provider)
+        let config = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_no_client_auth()
+            .with_client_cert_verifier(Arc::new(PinnedClientCerts { provider }))
             .with_single_cert(certs, key)?;
         Ok(Arc::new(config))
     }
+}
+
+/// The client-certificate policy: ask for a certificate, accept a connection without one, and
+/// accept any certificate whose holder proves it has the private key (the handshake signature is
+/// checked), without validating a chain to a CA. Room systems carry self-signed or
+/// vendor-issued certificates and trust is decided later by matching the leaf's pinned SHA-256
+/// fingerprint against a tenant's device rules, so a CA chain would add nothing: a certificate
+/// that matches no rule only leaves the caller untrusted.
+#[derive(Debug)]
+struct PinnedClientCerts {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ClientCertVerifier for PinnedClientCerts {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        // The certificate is parsed (and rejected when malformed) by the signature checks below,
+        // which every client-authenticating handshake goes through.
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The SHA-256 of a certificate's DER, lowercase hex: how `cert-sha256` device rules name it.
+pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
+    hex::encode(Sha256::digest(cert.as_ref()))
 }
 
 /// The TLS server configuration in use, replaceable while connections run.

@@ -3,7 +3,8 @@
 //! [`Inbound`]; outbound bytes are sent by [`SipSockets::send`].
 //!
 //! Owns sockets and TCP/TLS connections (framing with [`StreamFramer`], the same for both, RFC
-//! 5626 keep-alive pongs, per-connection writer tasks). It must not interpret SIP beyond framing;
+//! 5626 keep-alive pongs, per-connection writer tasks, telling the core which client certificate
+//! a TLS connection presented). It must not interpret SIP beyond framing;
 //! certificates are [`super::tls`]'s.
 
 use std::collections::HashMap;
@@ -29,6 +30,11 @@ pub enum Inbound {
     Bytes(Vec<u8>, Peer),
     /// A complete, valid message from a TCP stream.
     Message(Message, Peer),
+    /// A TLS connection was established with a client certificate whose SHA-256 fingerprint
+    /// (lowercase hex) is this; sent before any message from the connection.
+    ClientCertificate(Peer, String),
+    /// A TLS connection that presented a client certificate has closed.
+    Closed(Peer),
 }
 
 type Writers = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
@@ -173,7 +179,25 @@ async fn accept_tls(
                 transport: Transport::Tls,
                 addr: from,
             };
-            serve_stream(stream, peer, inbound, writers).await;
+            let client_cert = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(super::tls::fingerprint);
+            if let Some(fingerprint) = client_cert.clone() {
+                if inbound
+                    .send(Inbound::ClientCertificate(peer, fingerprint))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            serve_stream(stream, peer, inbound.clone(), writers).await;
+            if client_cert.is_some() {
+                let _ = inbound.send(Inbound::Closed(peer)).await;
+            }
         });
     }
 }

@@ -119,3 +119,53 @@ fn digest_credentials_are_challenged_make_the_caller_trusted_and_a_replay_gets_4
     ));
     assert_eq!(h.final_response().status(), Some(200));
 }
+
+#[test]
+fn a_pinned_client_certificate_makes_a_tls_caller_trusted_until_its_connection_closes() {
+    let pinned = "ab".repeat(32);
+    let mut h = Harness::with(
+        |dir| {
+            let rule = TrustedDeviceRule::cert_sha256(&pinned).unwrap();
+            dir.add_trusted_device(&key(), &rule).unwrap();
+        },
+        |_| {},
+    );
+    let tls = Peer {
+        transport: Transport::Tls,
+        ..h.peer()
+    };
+    let uri = "sip:12345678.1177958860@gw";
+
+    let classes = |h: &mut Harness| {
+        let view = h.view();
+        let waiting = view.lobby.iter().map(|p| p.class);
+        let mut classes: Vec<_> = view.participants.iter().map(|p| p.class).chain(waiting).collect();
+        classes.sort_by_key(|c| c.as_str());
+        classes
+    };
+    // Another certificate: untrusted-vtc.
+    h.core.handle_client_certificate(tls, "cd".repeat(32));
+    h.send_over(Transport::Tls, &invite(uri, "c1"));
+    assert_eq!(classes(&mut h), [ParticipantClass::UntrustedVtc]);
+
+    // The pinned one, on a new connection from the same address: trusted-vtc.
+    h.core.handle_stream_closed(tls);
+    h.core.handle_client_certificate(tls, pinned.clone());
+    h.send_over(Transport::Tls, &invite(uri, "c2"));
+    assert_eq!(
+        classes(&mut h),
+        [ParticipantClass::TrustedVtc, ParticipantClass::UntrustedVtc]
+    );
+
+    // Once that connection closes its certificate speaks for no one; the same fingerprint
+    // claimed for a peer that is not TLS is ignored.
+    h.core.handle_stream_closed(tls);
+    h.send_over(Transport::Tls, &invite(uri, "c3"));
+    h.core.handle_client_certificate(h.peer(), pinned.clone());
+    h.send_over(Transport::Udp, &invite(uri, "c4"));
+    let untrusted = ParticipantClass::UntrustedVtc;
+    assert_eq!(
+        classes(&mut h),
+        [ParticipantClass::TrustedVtc, untrusted, untrusted, untrusted]
+    );
+}
