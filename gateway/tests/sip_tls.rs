@@ -2,7 +2,8 @@
 //! SDES (`RTP/SAVP` + `a=crypto`) INVITE to the demo meeting over TLS with its own keys and a
 //! `sips:` Contact, and refuses the same offer over clear UDP with 488 (keys never travel in
 //! clear text). The client is rustls over a blocking socket, trusting only the test's
-//! certificate.
+//! certificate. Mutual TLS: a client certificate pinned by a `cert-sha256` device rule makes the
+//! caller `trusted-vtc`; another certificate, or none, leaves it untrusted.
 
 // Real processes on the wall clock: this file waits and polls, which the sans-IO crates may not.
 #![allow(clippy::disallowed_methods)]
@@ -149,14 +150,31 @@ fn final_response(mut read_more: impl FnMut(&mut Vec<u8>) -> bool) -> String {
 /// Sends `invite` (built for the connection's local address) over a new TLS connection that
 /// trusts only the server's certificate, and returns the final response.
 fn over_tls(server: &Server, invite: impl FnOnce(SocketAddr) -> String) -> String {
+    over_tls_as(server, None, invite)
+}
+
+/// [`over_tls`], presenting `client` as the client certificate when given.
+fn over_tls_as(
+    server: &Server,
+    client: Option<&rcgen::CertifiedKey<rcgen::KeyPair>>,
+    invite: impl FnOnce(SocketAddr) -> String,
+) -> String {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(server.cert.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match client {
+        Some(client) => {
+            let key = rustls::pki_types::PrivatePkcs8KeyDer::from(client.signing_key.serialize_der());
+            builder
+                .with_client_auth_cert(vec![client.cert.der().clone()], key.into())
+                .unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
     let connection =
         rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap())
             .unwrap();
@@ -269,5 +287,65 @@ fn a_required_tenant_refuses_clear_rtp_over_tls_with_488_and_takes_srtp() {
             "tessera_calls_refused_total{reason=\"encryption-required\",tenant=\"12345678\"} 1"
         ),
         "{metrics}"
+    );
+}
+
+/// A throwaway client certificate and the SHA-256 of its DER, as `cert-sha256` rules name it.
+fn client_certificate() -> (rcgen::CertifiedKey<rcgen::KeyPair>, String) {
+    use sha2::{Digest, Sha256};
+    let cert = rcgen::generate_simple_self_signed(vec!["room.acme.example".into()]).unwrap();
+    let fingerprint = hex::encode(Sha256::digest(cert.cert.der().as_ref()));
+    (cert, fingerprint)
+}
+
+/// The classes of the room systems in the demo meeting and its lobby, sorted (the demo's
+/// synthetic participants are `same-org`).
+fn demo_meeting_classes(server: &Server) -> Vec<String> {
+    let (status, body) = common::http_request(
+        server.http,
+        "GET",
+        "/api/v1/meetings/12345678/1177958860",
+        Some(TOKEN),
+        Chunked::Keep,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut classes: Vec<String> = ["participants", "lobby"]
+        .iter()
+        .filter_map(|list| view[list].as_array())
+        .flatten()
+        .map(|p| p["class"].as_str().unwrap_or_default().to_owned())
+        .filter(|class| class.ends_with("-vtc"))
+        .collect();
+    classes.sort();
+    classes
+}
+
+#[test]
+fn a_pinned_client_certificate_is_trusted_vtc_and_other_or_no_certificates_are_not() {
+    let (pinned, fingerprint) = client_certificate();
+    let (stranger, _) = client_certificate();
+    let server = start(&[&[
+        "device",
+        "trust",
+        "--tenant",
+        "12345678",
+        "--cert-sha256",
+        &fingerprint,
+    ]]);
+    for client in [Some(&pinned), Some(&stranger), None] {
+        let answer = over_tls_as(&server, client, |local| {
+            invite("TLS", local, server.tls, free_media_ports())
+        });
+        assert!(
+            answer.starts_with("SIP/2.0 200"),
+            "{answer}\nserver log:\n{}",
+            tail(&server.start_log(), 40)
+        );
+    }
+    assert_eq!(
+        demo_meeting_classes(&server),
+        ["trusted-vtc", "untrusted-vtc", "untrusted-vtc"]
     );
 }
