@@ -448,8 +448,20 @@ fn trusted_devices_never_print_secrets() {
         added.contains("digest room1 (realm 12345678.tessera)"),
         "{added}"
     );
+    let pinned = db.ok(&[
+        "device",
+        "trust",
+        "--tenant",
+        "12345678",
+        "--cert-sha256",
+        &"AB:".repeat(32)[..95],
+    ]);
+    assert!(
+        pinned.contains(&format!("cert-sha256 {}", "ab".repeat(32))),
+        "{pinned}"
+    );
     let list = db.ok(&["device", "list", "--tenant", "12345678"]);
-    assert_eq!(list.lines().count(), 4, "{list}");
+    assert_eq!(list.lines().count(), 5, "{list}");
     assert!(!list.contains("hunter2"));
     let raw = std::fs::read(&db.path).unwrap();
     assert!(

@@ -168,7 +168,8 @@ fn over_tls_as(
         .with_root_certificates(roots);
     let config = match client {
         Some(client) => {
-            let key = rustls::pki_types::PrivatePkcs8KeyDer::from(client.signing_key.serialize_der());
+            let key =
+                rustls::pki_types::PrivatePkcs8KeyDer::from(client.signing_key.serialize_der());
             builder
                 .with_client_auth_cert(vec![client.cert.der().clone()], key.into())
                 .unwrap()

@@ -424,8 +424,11 @@ mod tests {
     #[test]
     fn uri_rules_are_case_insensitive() {
         let rule = TrustedDeviceRule::uri_pattern("SIP:*@Rooms.Acme.Example").unwrap();
-        assert!(rule
-            .matches_unauthenticated("127.0.0.1".parse().unwrap(), "sip:Board@rooms.acme.example", None));
+        assert!(rule.matches_unauthenticated(
+            "127.0.0.1".parse().unwrap(),
+            "sip:Board@rooms.acme.example",
+            None
+        ));
         assert!(TrustedDeviceRule::uri_pattern("rooms.acme.example").is_err());
     }
 

@@ -686,7 +686,9 @@ fn migration_6_keeps_existing_rules_and_stores_pinned_certificates() {
     let path = dir_path.path().join("tessera.db");
     {
         let mut conn = rusqlite::Connection::open(&path).unwrap();
-        super::schema::migrations().to_version(&mut conn, 5).unwrap();
+        super::schema::migrations()
+            .to_version(&mut conn, 5)
+            .unwrap();
         conn.execute_batch(
             "INSERT INTO tenants (key, name, endpoint_licenses, cascade_licenses, who_can_bypass, \
              callers_bypass, anonymous_can_start, legacy_trusted_vtc_bypass) \
@@ -701,7 +703,10 @@ fn migration_6_keeps_existing_rules_and_stores_pinned_certificates() {
     let kept = dir.trusted_devices(&tenant).unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!((kept[0].id, kept[0].cascade), (7, true));
-    assert_eq!(kept[0].rule, TrustedDeviceRule::cidr("192.0.2.0/24").unwrap());
+    assert_eq!(
+        kept[0].rule,
+        TrustedDeviceRule::cidr("192.0.2.0/24").unwrap()
+    );
 
     let rule = TrustedDeviceRule::cert_sha256(&"0f".repeat(32)).unwrap();
     dir.add_device_rule(&tenant, &rule, false).unwrap();

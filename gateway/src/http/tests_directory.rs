@@ -477,6 +477,24 @@ async fn trusted_devices_are_added_listed_and_removed_without_secrets() {
                 "matches": "room1 (realm 12345678.tessera)", "cascade": false })
     );
 
+    let pinned = api
+        .op(
+            Method::POST,
+            base,
+            Some(json!({ "cert_sha256": "AB".repeat(32), "cascade": true })),
+        )
+        .await;
+    assert_eq!(pinned.status, StatusCode::CREATED);
+    assert_eq!(
+        pinned.json(),
+        json!({ "id": pinned.json()["id"], "tenant": A, "kind": "cert-sha256",
+                "matches": "ab".repeat(32), "cascade": true })
+    );
+    let bad = api
+        .op(Method::POST, base, Some(json!({ "cert_sha256": "abcd" })))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
     let list = api.op(Method::GET, base, None).await;
     assert_eq!(list.status, StatusCode::OK);
     let stored: Vec<Value> = api
@@ -521,7 +539,7 @@ async fn trusted_devices_are_added_listed_and_removed_without_secrets() {
             .trusted_devices(&key(A))
             .expect("devices")
             .len(),
-        2
+        3
     );
 }
 

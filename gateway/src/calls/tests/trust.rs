@@ -139,7 +139,12 @@ fn a_pinned_client_certificate_makes_a_tls_caller_trusted_until_its_connection_c
     let classes = |h: &mut Harness| {
         let view = h.view();
         let waiting = view.lobby.iter().map(|p| p.class);
-        let mut classes: Vec<_> = view.participants.iter().map(|p| p.class).chain(waiting).collect();
+        let mut classes: Vec<_> = view
+            .participants
+            .iter()
+            .map(|p| p.class)
+            .chain(waiting)
+            .collect();
         classes.sort_by_key(|c| c.as_str());
         classes
     };
@@ -166,6 +171,11 @@ fn a_pinned_client_certificate_makes_a_tls_caller_trusted_until_its_connection_c
     let untrusted = ParticipantClass::UntrustedVtc;
     assert_eq!(
         classes(&mut h),
-        [ParticipantClass::TrustedVtc, untrusted, untrusted, untrusted]
+        [
+            ParticipantClass::TrustedVtc,
+            untrusted,
+            untrusted,
+            untrusted
+        ]
     );
 }
