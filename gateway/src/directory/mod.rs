@@ -564,11 +564,25 @@ impl Directory {
                 "INSERT INTO trusted_devices (tenant_key, kind, uri_pattern) VALUES (?1, 'uri', ?2)",
                 params![tenant.as_str(), p],
             )?,
-            TrustedDeviceRule::CertSha256(fingerprint) => tx.execute(
-                "INSERT INTO trusted_devices (tenant_key, kind, cert_sha256) \
-                 VALUES (?1, 'cert-sha256', ?2)",
-                params![tenant.as_str(), fingerprint],
-            )?,
+            TrustedDeviceRule::CertSha256(fingerprint) => {
+                let taken: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM trusted_devices \
+                     WHERE tenant_key = ?1 AND kind = 'cert-sha256' AND cert_sha256 = ?2)",
+                    params![tenant.as_str(), fingerprint],
+                    |r| r.get(0),
+                )?;
+                if taken {
+                    return Err(DirectoryError::invalid(
+                        "cert_sha256",
+                        format!("tenant {tenant} already trusts certificate {fingerprint}"),
+                    ));
+                }
+                tx.execute(
+                    "INSERT INTO trusted_devices (tenant_key, kind, cert_sha256) \
+                     VALUES (?1, 'cert-sha256', ?2)",
+                    params![tenant.as_str(), fingerprint],
+                )?
+            }
             TrustedDeviceRule::Digest {
                 username,
                 realm,

@@ -710,9 +710,10 @@ fn migration_6_keeps_existing_rules_and_stores_pinned_certificates() {
 
     let rule = TrustedDeviceRule::cert_sha256(&"0f".repeat(32)).unwrap();
     dir.add_device_rule(&tenant, &rule, false).unwrap();
+    let again = dir.add_device_rule(&tenant, &rule, false).unwrap_err();
     assert!(
-        dir.add_device_rule(&tenant, &rule, false).is_err(),
-        "one rule per certificate per tenant"
+        matches!(again, DirectoryError::Invalid { .. }),
+        "one rule per certificate per tenant, refused as such: {again:?}"
     );
     let devices = dir.trusted_devices(&tenant).unwrap();
     assert_eq!(devices[1].rule, rule);
