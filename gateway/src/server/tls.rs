@@ -58,11 +58,11 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
-    /// A server configuration from the files.
+    /// The server configurations from the files.
     ///
     /// # Errors
     /// [`TlsError`] when a file is missing, holds no certificate or key, or they do not match.
-    pub fn load(&self) -> Result<Arc<ServerConfig>, TlsError> {
+    pub fn load(&self) -> Result<TlsConfigs, TlsError> {
         let file_error = |path: &Path, reason: String| TlsError::File {
             path: path.to_owned(),
             reason,
@@ -77,12 +77,33 @@ impl TlsFiles {
         let key = PrivateKeyDer::from_pem_file(&self.key)
             .map_err(|e| file_error(&self.key, e.to_string()))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_client_cert_verifier(Arc::new(PinnedClientCerts { provider }))
+        let builder = || {
+            ServerConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        };
+        let sip = builder()?
+            .with_client_cert_verifier(Arc::new(PinnedClientCerts {
+                provider: provider.clone(),
+            }))
+            .with_single_cert(certs.clone(), key.clone_key())?;
+        let admin = builder()?
+            .with_no_client_auth()
             .with_single_cert(certs, key)?;
-        Ok(Arc::new(config))
+        Ok(TlsConfigs {
+            sip: Arc::new(sip),
+            admin: Arc::new(admin),
+        })
     }
+}
+
+/// One certificate's server configurations: SIP asks for a client certificate (mutual TLS), the
+/// admin API does not (a browser would prompt its user to pick one for nothing).
+#[derive(Debug, Clone)]
+pub struct TlsConfigs {
+    /// For the SIP TLS listener.
+    pub sip: Arc<ServerConfig>,
+    /// For the admin API's HTTPS listener.
+    pub admin: Arc<ServerConfig>,
 }
 
 /// The client-certificate policy: ask for a certificate, accept a connection without one, and
@@ -164,7 +185,7 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
 #[derive(Debug, Clone)]
 pub struct TlsReloader {
     files: TlsFiles,
-    current: Arc<RwLock<Arc<ServerConfig>>>,
+    current: Arc<RwLock<TlsConfigs>>,
 }
 
 impl TlsReloader {
@@ -192,13 +213,21 @@ impl TlsReloader {
         Ok(())
     }
 
-    /// An acceptor with the current certificate (for one new connection).
+    /// A SIP acceptor with the current certificate (for one new connection).
     pub fn acceptor(&self) -> TlsAcceptor {
-        let config = match self.current.read() {
+        TlsAcceptor::from(self.current().sip)
+    }
+
+    /// An admin API acceptor with the current certificate (for one new connection).
+    pub fn admin_acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(self.current().admin)
+    }
+
+    fn current(&self) -> TlsConfigs {
+        match self.current.read() {
             Ok(current) => current.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        TlsAcceptor::from(config)
+        }
     }
 }
 
@@ -225,7 +254,7 @@ impl HttpsListener {
                         continue;
                     }
                 };
-                let (acceptor, tx) = (tls.acceptor(), tx.clone());
+                let (acceptor, tx) = (tls.admin_acceptor(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
