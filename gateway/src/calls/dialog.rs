@@ -1,6 +1,8 @@
 //! SIP within and around a call's dialog: parsing what arrives (and answering what is malformed),
 //! the transaction layer's events, OPTIONS, CANCEL, ACK (with the SDP answer), re-INVITE/UPDATE,
 //! INFO, BYE in both directions, and the Via/Contact/response helpers every SIP answer uses.
+//! OPTIONS says whether the gateway takes calls (200, or 503 while draining or full), which is
+//! what a dispatcher in front probes.
 //!
 //! Owns the SIP side of a call after its INVITE was routed (`invite` does the first INVITE); it
 //! must not make meeting or lobby decisions.
@@ -154,8 +156,16 @@ impl CallCore {
             Method::Invite if !in_dialog => self.new_invite(now, key, request, from),
             Method::Cancel => self.on_cancel(now, &key, &request),
             Method::Options => {
-                let response = self
-                    .response(&request, 200, None)
+                // A probe (Kamailio's dispatcher) learns whether new calls are taken here: 200,
+                // or the 503 + Retry-After an INVITE would get (draining, full).
+                let response = match self.unavailable() {
+                    Some(refusal) => {
+                        let response = self.response(&request, refusal.code, None);
+                        refusal.apply_to(response)
+                    }
+                    None => self.response(&request, 200, None),
+                };
+                let response = response
                     .with_header(HeaderName::ALLOW, ALLOW)
                     .with_header(header("Accept"), "application/sdp")
                     .with_header(HeaderName::SUPPORTED, super::SUPPORTED);

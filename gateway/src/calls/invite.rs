@@ -79,6 +79,15 @@ impl Refusal {
         self.headers.push((name, value));
         self
     }
+
+    /// `response` carrying this refusal: its reason phrase and extra headers.
+    pub(super) fn apply_to(self, mut response: Message) -> Message {
+        response = response.with_reason(self.reason);
+        for (name, value) in self.headers {
+            response = response.with_header(name, value);
+        }
+        response
+    }
 }
 
 /// The refusal for a dial-plan failure: 400 for a malformed string, 404 naming what is unknown.
@@ -128,15 +137,35 @@ impl CallCore {
                     .with_label_values(&[tenant, refusal.label])
                     .inc();
                 let tag = format!("{:016x}", self.rng.random::<u64>());
-                let mut response = self
-                    .response(&invite, refusal.code, Some(&tag))
-                    .with_reason(refusal.reason);
-                for (name, value) in refusal.headers {
-                    response = response.with_header(name, value);
-                }
+                let response = self.response(&invite, refusal.code, Some(&tag));
+                let response = refusal.apply_to(response);
                 self.respond(now, &key, response);
             }
         }
+    }
+
+    /// Why the gateway as a whole takes no new call right now (draining, or full: `max-calls`
+    /// reached or the encoders near the machine's capacity), if it does not. The INVITE refusal,
+    /// and the 503 an OPTIONS probe gets, so that a dispatcher in front (Kamailio) stops sending
+    /// calls here until it answers 200 again.
+    pub(super) fn unavailable(&self) -> Option<Refusal> {
+        if self.drain_deadline.is_some() {
+            return Some(
+                Refusal::new(503, "Service Unavailable - gateway shutting down")
+                    .with(header("Retry-After"), "30".into())
+                    .labelled("draining"),
+            );
+        }
+        let full = self.overloaded
+            || self
+                .config
+                .max_calls
+                .is_some_and(|max| self.calls.len() >= max);
+        // Refuse cleanly rather than degrade every call (a caller retries elsewhere).
+        full.then(|| {
+            Refusal::new(503, "Service Unavailable - gateway at capacity")
+                .with(header("Retry-After"), "5".into())
+        })
     }
 
     fn accept_invite(
@@ -146,30 +175,14 @@ impl CallCore {
         invite: &Message,
         from: Peer,
     ) -> Result<CallId, Refusal> {
-        if self.drain_deadline.is_some() {
-            return Err(
-                Refusal::new(503, "Service Unavailable - gateway shutting down")
-                    .with(header("Retry-After"), "30".into())
-                    .labelled("draining"),
-            );
+        if let Some(refusal) = self.unavailable() {
+            return Err(refusal);
         }
         if self.source_cap(from.addr.ip(), true).is_some() {
             return Err(
                 Refusal::new(503, "Service Unavailable - too many calls from this source")
                     .with(header("Retry-After"), "10".into())
                     .labelled("source-limit"),
-            );
-        }
-        if self.overloaded
-            || self
-                .config
-                .max_calls
-                .is_some_and(|max| self.calls.len() >= max)
-        {
-            // Refuse cleanly rather than degrade every call (a caller retries elsewhere).
-            return Err(
-                Refusal::new(503, "Service Unavailable - gateway at capacity")
-                    .with(header("Retry-After"), "5".into()),
             );
         }
         if let Some(refusal) = unsupported_scheme(invite.request_uri().unwrap_or_default()) {

@@ -340,6 +340,7 @@ mod interop;
 mod licences;
 mod limits;
 mod lobby;
+mod options;
 mod routing;
 mod session_timer;
 mod slates;
