@@ -7,6 +7,7 @@
 
 #![allow(clippy::disallowed_methods)] // Waits on real time.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -84,8 +85,11 @@ pub fn rtt_values(csv: &str) -> Vec<f64> {
         .collect()
 }
 
-fn run_rate(
-    gw: &Gateway,
+/// One SIPp run at `rate` against `target` (a gateway, or a proxy in front of `gateways`), then
+/// waits (bounded) for `tessera_calls_active` summed over `gateways` to settle.
+pub fn run_rate(
+    target: SocketAddr,
+    gateways: &[&Gateway],
     args: &CallRateArgs,
     scenario: &Path,
     inf: &Path,
@@ -96,7 +100,7 @@ fn run_rate(
     let started = Instant::now();
     let output = Command::new("sipp")
         .current_dir(dir.path())
-        .arg(gw.sip.to_string())
+        .arg(target.to_string())
         .arg("-sf")
         .arg(scenario)
         .arg("-inf")
@@ -105,7 +109,7 @@ fn run_rate(
         .args(["-m", &args.calls.to_string()])
         .args(["-l", &(rate * (args.hold_ms / 1000 + 2) * 2).to_string()])
         .args(["-d", &args.hold_ms.to_string()])
-        .args(["-i", "127.0.0.1", "-key", "dial_host", &gw.sip.to_string()])
+        .args(["-i", "127.0.0.1", "-key", "dial_host", &target.to_string()])
         .args([
             "-timeout",
             &format!("{}s", args.calls / rate.max(1) + 60),
@@ -144,10 +148,16 @@ fn run_rate(
     }
     // Calls still being torn down are not leaks: wait (bounded) for the gauge to settle.
     let deadline = Instant::now() + Duration::from_secs(15);
-    let mut active = gw.calls_active().ok();
+    let calls_active = || -> Option<f64> {
+        gateways
+            .iter()
+            .map(|gw| gw.calls_active().ok())
+            .sum::<Option<f64>>()
+    };
+    let mut active = calls_active();
     while active.is_some_and(|a| a > 0.0) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(250));
-        active = gw.calls_active().ok();
+        active = calls_active();
     }
     Ok(RateResult {
         rate,
@@ -161,53 +171,85 @@ fn run_rate(
     })
 }
 
-/// `call-rate`.
-pub fn run(args: &CallRateArgs) -> Result<()> {
+/// The scenario `args` names (or the default), which must exist.
+pub fn scenario(args: &CallRateArgs) -> Result<PathBuf> {
     let scenario = args.scenario.clone().unwrap_or_else(default_scenario);
     if !scenario.exists() {
         bail!("no SIPp scenario at {}", scenario.display());
     }
-    let gw = args.common.gateway()?;
-    gw.ensure_tenant(1_000_000)?;
-    let dir = tempfile::tempdir()?;
-    let inf = dir.path().join("dial.csv");
+    Ok(scenario)
+}
+
+/// Gives every gateway the load-test tenant and `meetings` meetings, and writes SIPp's
+/// `-inf` file of their dial strings into `dir`.
+pub fn prepare_meetings(gateways: &[&Gateway], meetings: usize, dir: &Path) -> Result<PathBuf> {
+    let inf = dir.join("dial.csv");
     let mut csv = String::from("SEQUENTIAL\n");
-    for m in 0..args.meetings.max(1) {
+    for gw in gateways {
+        gw.ensure_tenant(1_000_000)?;
+    }
+    for m in 0..meetings.max(1) {
         let conference = gateway::conference(m);
-        gw.ensure_meeting(&conference)?;
+        for gw in gateways {
+            gw.ensure_meeting(&conference)?;
+        }
         csv.push_str(&gateway::dial(&conference));
         csv.push('\n');
     }
     std::fs::write(&inf, csv)?;
+    Ok(inf)
+}
+
+/// The table row headings of [`result_row`], after `leading` columns of the caller's.
+pub fn result_headings(leading: &[&str]) -> Vec<String> {
+    let mut row: Vec<String> = leading.iter().map(|s| (*s).to_owned()).collect();
+    row.extend(
+        [
+            "rate cps",
+            "completed",
+            "failed",
+            "achieved cps",
+            "setup p50 ms",
+            "setup p99 ms",
+            "active after",
+            "clean",
+        ]
+        .map(str::to_owned),
+    );
+    row
+}
+
+/// One result as a table row, after `leading` cells of the caller's.
+pub fn result_row(leading: &[String], r: &RateResult) -> Vec<String> {
+    let f = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.1}"));
+    let mut row = leading.to_vec();
+    row.extend([
+        r.rate.to_string(),
+        r.completed.to_string(),
+        r.failed.to_string(),
+        format!("{:.1}", r.achieved_cps),
+        f(r.setup_p50_ms),
+        f(r.setup_p99_ms),
+        f(r.calls_active_after),
+        if r.clean { "yes" } else { "no" }.into(),
+    ]);
+    row
+}
+
+/// `call-rate`.
+pub fn run(args: &CallRateArgs) -> Result<()> {
+    let scenario = scenario(args)?;
+    let gw = args.common.gateway()?;
+    let dir = tempfile::tempdir()?;
+    let inf = prepare_meetings(&[&gw], args.meetings, dir.path())?;
     let mut results = Vec::new();
     for &rate in &args.rate {
         tracing::info!(rate, calls = args.calls, "sipp run");
-        let r = run_rate(&gw, args, &scenario, &inf, rate.max(1))?;
+        let r = run_rate(gw.sip, &[&gw], args, &scenario, &inf, rate.max(1))?;
         results.push(r);
     }
-    let f = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.1}"));
-    let mut rows = vec![vec![
-        "rate cps".to_owned(),
-        "completed".into(),
-        "failed".into(),
-        "achieved cps".into(),
-        "setup p50 ms".into(),
-        "setup p99 ms".into(),
-        "active after".into(),
-        "clean".into(),
-    ]];
-    for r in &results {
-        rows.push(vec![
-            r.rate.to_string(),
-            r.completed.to_string(),
-            r.failed.to_string(),
-            format!("{:.1}", r.achieved_cps),
-            f(r.setup_p50_ms),
-            f(r.setup_p99_ms),
-            f(r.calls_active_after),
-            if r.clean { "yes" } else { "no" }.into(),
-        ]);
-    }
+    let mut rows = vec![result_headings(&[])];
+    rows.extend(results.iter().map(|r| result_row(&[], r)));
     println!("{}", report::table(&rows));
     let best = results.iter().filter(|r| r.clean).map(|r| r.rate).max();
     if let Some(path) = &args.common.json {

@@ -42,8 +42,8 @@ pub struct LaunchOptions {
     pub log: String,
 }
 
-fn free_port() -> Result<u16> {
-    // A port free for both UDP and TCP (SIP listens on both).
+/// A loopback port free for both UDP and TCP (SIP listens on both).
+pub fn free_port() -> Result<u16> {
     for _ in 0..50 {
         let udp = UdpSocket::bind("127.0.0.1:0")?;
         let port = udp.local_addr()?.port();

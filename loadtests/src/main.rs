@@ -2,12 +2,14 @@
 //! `tessera serve` on loopback (started here, or attached with `--target`).
 //!
 //! Modes: `throughput` (ports per core, with the ffmpeg baseline), `ramp` (the knee), `call-rate`
-//! (SIPp), `soak` (memory and leaked calls), `webrtc` (CPU per stream forwarded to browsers). Each prints a table, and writes JSON with `--json`
-//! and an SVG chart with `--plot`.
+//! (SIPp), `cluster-rate` (SIPp through Kamailio + N gateways versus one gateway direct), `soak`
+//! (memory and leaked calls), `webrtc` (CPU per stream forwarded to browsers). Each prints a
+//! table, and writes JSON with `--json` and an SVG chart with `--plot`.
 
 mod baseline;
 mod callrate;
 mod clip;
+mod cluster;
 mod fleet;
 mod gateway;
 mod httpc;
@@ -41,6 +43,8 @@ enum Mode {
     Ramp(fleet::RampArgs),
     /// Short calls from SIPp at a given rate: completed, failed, setup latency.
     CallRate(callrate::CallRateArgs),
+    /// Call setups per second through Kamailio + N gateways versus one gateway direct.
+    ClusterRate(cluster::ClusterRateArgs),
     /// Mixed load with joins and leaves; memory growth and leaked calls.
     Soak(soak::SoakArgs),
     /// Receive-only browsers over WebRTC: gateway CPU per forwarded 720p stream.
@@ -138,6 +142,7 @@ fn main() -> anyhow::Result<()> {
         Mode::Throughput(args) => fleet::throughput(&args),
         Mode::Ramp(args) => fleet::ramp(&args),
         Mode::CallRate(args) => callrate::run(&args),
+        Mode::ClusterRate(args) => cluster::run(&args),
         Mode::Soak(args) => soak::run(&args),
         Mode::Webrtc(args) => webrtc::run(&args),
     }

@@ -5,6 +5,9 @@
 //! Each test binary compiles this module on its own; helpers one of them does not use carry an
 //! item-level `#[allow(dead_code)]`.
 
+#[allow(dead_code)] // only the `cluster` binary runs Kamailio
+pub mod kamailio;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
