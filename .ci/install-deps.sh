@@ -27,9 +27,11 @@ set -euo pipefail
 # gateway sends (h323/tests/tshark.rs).
 # tshark: the same test captures the veth and checks the TLS + SRTP call shows no clear SIP and no
 # clear H.264 (its srtp module is in baresip-core).
+# kamailio: Kamailio 5.6 (with kamcmd) in front of three gateways in gateway/tests/cluster.rs,
+# running the shipped deploy/kamailio/kamailio.cfg, and in `tessera-load cluster-rate`.
 packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm ffmpeg
   libavcodec-dev libavutil-dev libswscale-dev pkg-config libclang-dev libyuv-dev
-  baresip-core baresip-ffmpeg iproute2 tshark)
+  baresip-core baresip-ffmpeg iproute2 tshark kamailio)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -41,6 +43,12 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  # The package starts a system-wide Kamailio on port 5060 (where `bash deploy/demo.sh` runs
+  # Tessera); the tests run their own. Stop the one we have just installed, never one that was
+  # there before.
+  if [[ " ${missing[*]} " == *" kamailio "* ]] && command -v systemctl >/dev/null 2>&1; then
+    "${sudo_cmd[@]}" systemctl disable --now kamailio.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # npm: Debian's package, unless the nodejs installed already brings its own (NodeSource's does,

@@ -392,6 +392,27 @@ fn dial_reversed(conference: &str) -> String {
 // Tests
 
 #[test]
+fn shipped_config_passes_kamailios_own_check_with_its_defaults() {
+    require("kamailio", "kamailio");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kamailio/kamailio.cfg");
+    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kamailio/dispatcher.list");
+    // Only the list's path changes (the default is /etc/kamailio's, absent here); `-c` parses
+    // the file, loads the modules and checks the routes, binding nothing.
+    let out = Command::new("kamailio")
+        .arg("-c")
+        .arg("-f")
+        .arg(&config)
+        .args(["-A", &format!("DISPATCHER_LIST=\"{}\"", list.display())])
+        .output()
+        .expect("cannot run kamailio");
+    assert!(
+        out.status.success(),
+        "kamailio -c refused deploy/kamailio/kamailio.cfg:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn calls_spread_over_the_nodes_by_dial_string_and_a_meeting_stays_on_one_node() {
     let cluster = Cluster::start(2);
     let front = cluster.kamailio.sip;

@@ -2,7 +2,9 @@
 //! rules and the Grafana dashboard use is one `gateway/src/metrics.rs` registers, every key of
 //! the example configurations is an option `tessera serve` accepts (parsed with its own type,
 //! which refuses unknown keys) with valid values, and the shutdown timeouts leave room for the
-//! drain grace. `promtool` checks the PromQL itself (see `deploy/README.md`).
+//! drain grace; the Kamailio cluster's manifests name every gateway replica and only defines
+//! `kamailio.cfg` has. `promtool` checks the PromQL itself, `gateway/tests/cluster.rs` runs the
+//! Kamailio configuration (see `deploy/README.md`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -92,17 +94,22 @@ fn serve_options(toml_text: &str, what: &str) -> ServeOptions {
 
 /// The `tessera.toml: |` block of the ConfigMap, dedented.
 fn configmap_toml() -> String {
-    let manifest = read("deploy/kubernetes/configmap.yaml");
-    let mut lines = manifest
-        .lines()
-        .skip_while(|l| l.trim() != "tessera.toml: |");
-    lines
-        .next()
-        .expect("configmap.yaml has a tessera.toml: | block");
+    configmap_block(&read("deploy/kubernetes/configmap.yaml"))
+}
+
+/// The `tessera.toml: |` block of a ConfigMap manifest, dedented.
+fn configmap_block(manifest: &str) -> String {
+    configmap_block_named(manifest, "tessera.toml: |")
+}
+
+/// The literal block after the line `key` (`name: |`) of a manifest, dedented.
+fn configmap_block_named(manifest: &str, key: &str) -> String {
+    let mut lines = manifest.lines().skip_while(|l| l.trim() != key);
+    lines.next().unwrap_or_else(|| panic!("no {key} block"));
     let block: Vec<&str> = lines
         .take_while(|l| l.trim().is_empty() || l.starts_with("    "))
         .collect();
-    assert!(block.len() > 3, "empty tessera.toml block");
+    assert!(block.len() >= 3, "short {key} block");
     block
         .iter()
         .map(|l| l.get(4..).unwrap_or(""))
@@ -192,5 +199,95 @@ fn dashboard_is_valid_grafana_json() {
                 "unbalanced parentheses in panel {id}: {expr}"
             );
         }
+    }
+}
+
+/// The `tessera.toml: |` block of the cluster's ConfigMap, as `tessera serve` reads it.
+fn cluster_options() -> ServeOptions {
+    let manifest = read("deploy/kubernetes/cluster/gateways-config.yaml");
+    serve_options(
+        &configmap_block(&manifest),
+        "the cluster ConfigMap's tessera.toml",
+    )
+}
+
+#[test]
+fn cluster_gateways_accept_kamailio_and_outlast_their_drain() {
+    let options = cluster_options();
+    assert!(
+        !options.sip_limits_exempt.is_empty(),
+        "every call arrives from Kamailio: the nodes must exempt its network from the \
+         per-source limits"
+    );
+    let grace = options.drain_grace_secs.unwrap_or(10);
+    let statefulset = read("deploy/kubernetes/cluster/gateways.yaml");
+    let termination = number_after(&statefulset, "terminationGracePeriodSeconds");
+    assert!(
+        termination > grace,
+        "terminationGracePeriodSeconds={termination} <= drain-grace-secs={grace}"
+    );
+}
+
+#[test]
+fn kamailio_dispatches_to_every_gateway_replica_with_defines_its_config_knows() {
+    let config = read("deploy/kamailio/kamailio.cfg");
+    let defined: BTreeSet<&str> = config
+        .lines()
+        .filter_map(|l| l.strip_prefix("#!trydef "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let manifest = read("deploy/kubernetes/cluster/kamailio.yaml");
+    let containerfile = read("deploy/kamailio/Containerfile");
+    // `-A NAME=value` in the Deployment's args (one per line) and the image's entrypoint.
+    let mut given: Vec<String> = manifest
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("- "))
+        .filter(|l| l.contains('=') && !l.starts_with('-'))
+        .map(|l| l.split('=').next().unwrap_or_default().to_owned())
+        .collect();
+    given.extend(
+        containerfile
+            .split("\"-A\", \"")
+            .skip(1)
+            .map(|rest| rest.split('=').next().unwrap_or_default().to_owned()),
+    );
+    assert!(given.len() >= 3, "{given:?}");
+    for name in &given {
+        assert!(
+            defined.contains(name.as_str()),
+            "-A {name} is not a define of kamailio.cfg ({defined:?})"
+        );
+    }
+
+    let list = configmap_block_named(&manifest, "dispatcher.list: |");
+    let nodes: Vec<&str> = list
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
+    let statefulset = read("deploy/kubernetes/cluster/gateways.yaml");
+    let replicas = number_after(&statefulset, "replicas:");
+    assert_eq!(
+        nodes.len() as u64,
+        replicas,
+        "one dispatcher line per gateway replica: {nodes:?}"
+    );
+    for (i, line) in nodes.iter().enumerate() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            fields,
+            ["1", &format!("sip:tessera-{i}.tessera-nodes:5060"), "8"],
+            "set 1, the StatefulSet pod's stable name, probed"
+        );
+    }
+    for line in read("deploy/kamailio/dispatcher.list")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert!(
+            fields.len() == 3 && fields[0] == "1" && fields[1].starts_with("sip:"),
+            "{line:?}"
+        );
     }
 }
