@@ -1,7 +1,8 @@
-//! Smoke test of the harness: `tessera-load throughput --quick` against a real `tessera serve`
-//! (started by the tool from this target directory) and a real ffmpeg baseline. It checks that
-//! the harness works (calls established and hung up, every stream received and decoded at 720p,
-//! latency stamps read, the summary line's format), never how fast anything is.
+//! Smoke tests of the harness: `tessera-load throughput --quick` against a real `tessera serve`
+//! (started by the tool from this target directory) and a real ffmpeg baseline, and a tiny
+//! `cluster-rate` (SIPp, Kamailio and three gateways). They check that the harness works (calls
+//! established and hung up, every stream received and decoded at 720p, latency stamps read, both
+//! paths measured, the summary lines' format), never how fast anything is.
 
 use std::process::Command;
 
@@ -95,4 +96,45 @@ fn throughput_quick_establishes_calls_decodes_streams_and_prints_the_summary_lin
     );
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
+}
+
+#[test]
+fn cluster_rate_measures_one_node_direct_and_kamailio_with_nodes_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera-load"))
+        .args(["cluster-rate", "--nodes", "2", "--rate", "10"])
+        .args([
+            "--calls",
+            "20",
+            "--hold-ms",
+            "200",
+            "--meetings",
+            "4",
+            "--json",
+        ])
+        .arg(&json)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tessera-load failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("1 node direct"), "{stdout}");
+    assert!(stdout.contains("Kamailio + 2 nodes"), "{stdout}");
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("cluster-rate: best clean setup rate 1 node direct "),
+        "{last:?}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["nodes"], 2);
+    let pair = &report["results"][0];
+    for path in ["direct", "cluster"] {
+        assert_eq!(pair[path]["completed"], 20, "{path}: {pair}");
+        assert_eq!(pair[path]["failed"], 0, "{path}: {pair}");
+    }
 }
