@@ -135,7 +135,7 @@ impl Node {
         let metrics = self.get("/metrics").unwrap_or_default();
         common::metric_value(
             &metrics,
-            &format!("tessera_calls_refused_total{{reason=\"draining\",tenant=\"-\"}} "),
+            "tessera_calls_refused_total{reason=\"draining\",tenant=\"-\"} ",
         )
     }
 

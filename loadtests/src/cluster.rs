@@ -220,7 +220,10 @@ pub fn run(args: &ClusterRateArgs) -> Result<()> {
             &["1 node direct".to_owned()],
             &pair.direct,
         ));
-        rows.push(callrate::result_row(&[cluster_name.clone()], &pair.cluster));
+        rows.push(callrate::result_row(
+            std::slice::from_ref(&cluster_name),
+            &pair.cluster,
+        ));
     }
     println!("{}", report::table(&rows));
     let best = |pick: fn(&Pair) -> &RateResult| {
