@@ -1,6 +1,6 @@
 //! Smoke tests of the harness: `tessera-load throughput --quick` against a real `tessera serve`
 //! (started by the tool from this target directory) and a real ffmpeg baseline, and a tiny
-//! `cluster-rate` (SIPp, Kamailio and three gateways). They check that the harness works (calls
+//! `cluster-rate` (SIPp, Kamailio and three gateways: one direct, two behind Kamailio). They check that the harness works (calls
 //! established and hung up, every stream received and decoded at 720p, latency stamps read, both
 //! paths measured, the summary lines' format), never how fast anything is.
 
@@ -8,24 +8,30 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// Runs `tessera-load` (quietly) and returns its stdout; fails the test with both streams when
+/// it exits non-zero.
+fn run_load(command: &mut Command) -> String {
+    let output = command.env("RUST_LOG", "warn").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tessera-load failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
 #[test]
 fn throughput_quick_establishes_calls_decodes_streams_and_prints_the_summary_line() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let plot = dir.path().join("chart.svg");
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera-load"))
-        .args(["throughput", "--quick", "--json"])
-        .arg(&json)
-        .arg("--plot")
-        .arg(&plot)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "tessera-load failed:\n{stdout}\n{stderr}"
+    let stdout = run_load(
+        Command::new(env!("CARGO_BIN_EXE_tessera-load"))
+            .args(["throughput", "--quick", "--json"])
+            .arg(&json)
+            .arg("--plot")
+            .arg(&plot),
     );
 
     let last = stdout.lines().last().unwrap_or_default();
@@ -102,26 +108,19 @@ fn throughput_quick_establishes_calls_decodes_streams_and_prints_the_summary_lin
 fn cluster_rate_measures_one_node_direct_and_kamailio_with_nodes_in_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera-load"))
-        .args(["cluster-rate", "--nodes", "2", "--rate", "10"])
-        .args([
-            "--calls",
-            "20",
-            "--hold-ms",
-            "200",
-            "--meetings",
-            "4",
-            "--json",
-        ])
-        .arg(&json)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "tessera-load failed:\n{stdout}\n{stderr}"
+    let stdout = run_load(
+        Command::new(env!("CARGO_BIN_EXE_tessera-load"))
+            .args(["cluster-rate", "--nodes", "2", "--rate", "10"])
+            .args([
+                "--calls",
+                "20",
+                "--hold-ms",
+                "200",
+                "--meetings",
+                "4",
+                "--json",
+            ])
+            .arg(&json),
     );
     assert!(stdout.contains("1 node direct"), "{stdout}");
     assert!(stdout.contains("Kamailio + 2 nodes"), "{stdout}");
