@@ -157,8 +157,10 @@ impl CallCore {
             Method::Cancel => self.on_cancel(now, &key, &request),
             Method::Options => {
                 // A probe (Kamailio's dispatcher) learns whether new calls are taken here: 200,
-                // or the 503 + Retry-After an INVITE would get (draining, full).
-                let response = match self.unavailable() {
+                // or the 503 + Retry-After an INVITE would get (draining, full). Within a call
+                // OPTIONS is a keep-alive, and the call is still wanted while we drain.
+                let unavailable = if in_dialog { None } else { self.unavailable() };
+                let response = match unavailable {
                     Some(refusal) => {
                         let response = self.response(&request, refusal.code, None);
                         refusal.apply_to(response)

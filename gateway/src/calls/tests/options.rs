@@ -1,6 +1,7 @@
 //! OPTIONS as a dispatcher's health probe (Kamailio in front of several gateways): 200 while the
 //! gateway takes calls, 503 + Retry-After while it drains or is full, and 200 again once it has
-//! room, so the dispatcher takes it out of rotation and back.
+//! room, so the dispatcher takes it out of rotation and back. An OPTIONS within a call is a
+//! keep-alive and stays 200.
 
 use super::*;
 
@@ -52,6 +53,20 @@ fn options_is_503_with_retry_after_while_draining_even_with_calls_still_up() {
             .get(),
         0
     );
+}
+
+#[test]
+fn options_within_a_call_stays_200_while_draining() {
+    let mut h = Harness::with(|_| {}, |c| c.drain_grace = Duration::from_secs(10));
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    let ok = h.final_response();
+    h.send(&ack(&ok, ""));
+    h.core.begin_drain(h.now);
+    // A room system's in-dialog keep-alive: the call goes on until the drain grace ends.
+    h.send(&in_dialog("OPTIONS", &ok, 2, "", ""));
+    assert_eq!(h.final_response().status(), Some(200));
+    h.send(&probe(1));
+    assert_eq!(h.final_response().status(), Some(503));
 }
 
 #[test]
