@@ -29,9 +29,11 @@ set -euo pipefail
 # clear H.264 (its srtp module is in baresip-core).
 # kamailio: Kamailio 5.6 (with kamcmd) in front of three gateways in gateway/tests/cluster.rs,
 # running the shipped deploy/kamailio/kamailio.cfg, and in `tessera-load cluster-rate`.
+# postgresql: PostgreSQL 15, the shared directory and licence leases of a cluster; the tests run
+# their own throwaway server (gateway/tests/common/throwaway-postgres.sh).
 packages=(gcc libc6-dev sip-tester chromium chromium-driver curl cmake nasm ffmpeg
   libavcodec-dev libavutil-dev libswscale-dev pkg-config libclang-dev libyuv-dev
-  baresip-core baresip-ffmpeg iproute2 tshark kamailio)
+  baresip-core baresip-ffmpeg iproute2 tshark kamailio postgresql)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -48,6 +50,10 @@ if ((${#missing[@]})); then
   # there before.
   if [[ " ${missing[*]} " == *" kamailio "* ]] && command -v systemctl >/dev/null 2>&1; then
     "${sudo_cmd[@]}" systemctl disable --now kamailio.service >/dev/null 2>&1 || true
+  fi
+  # Likewise the cluster the postgresql package creates and starts on port 5432.
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v systemctl >/dev/null 2>&1; then
+    "${sudo_cmd[@]}" systemctl disable --now postgresql.service >/dev/null 2>&1 || true
   fi
 fi
 

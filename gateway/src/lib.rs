@@ -7,6 +7,7 @@
 
 pub mod calls;
 pub mod cli;
+pub mod cluster;
 pub mod demo;
 pub mod directory;
 pub mod grants;

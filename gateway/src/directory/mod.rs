@@ -13,8 +13,10 @@
 //! call cost more than running it.
 
 mod grant_keys;
+mod location;
 mod media_policy;
 mod model;
+mod pg_schema;
 mod read;
 mod rows;
 mod schema;
@@ -22,9 +24,11 @@ mod snapshot;
 mod tokens;
 
 pub use grant_keys::{GrantRequest, IssuedGrant, MAX_GRANT_TTL};
+pub use location::{DbLocation, LocationError};
 pub use media_policy::{MediaEncryption, MediaPolicy};
 pub(crate) use model::realm_of;
 pub use model::{Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule};
+pub use pg_schema::{latest_version as pg_latest_version, migrate as pg_migrate, PgMigrationError};
 pub use read::{DirectoryRead, ReadError};
 pub use snapshot::{LiveDirectory, Snapshot};
 pub use tokens::{CreatedTenantToken, TenantToken};

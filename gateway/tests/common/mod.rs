@@ -7,6 +7,8 @@
 
 #[allow(dead_code)] // only the `cluster` binary runs Kamailio
 pub mod kamailio;
+#[allow(dead_code)] // only the binaries that need PostgreSQL start it
+pub mod postgres;
 
 use std::fs;
 use std::io::{Read, Write};
