@@ -9,22 +9,32 @@
 //! - releasing a call's lease, and a node restarting under its id, free licences at once;
 //! - nodes starting together migrate the schema once.
 //!
-//! Not here yet: the same race through three `tessera serve` nodes with SIP (the calls core does
-//! not ask the lease store yet; see the branch report).
 //!
-//! Needs PostgreSQL 15 (Debian `postgresql`); `.ci/install-deps.sh` installs it.
+//! And end to end, three `tessera serve --cluster-db postgres://...` nodes (each its own SQLite
+//! directory with the tenant licensed for 5 endpoints) on loopback ports, called by SIPp
+//! (`loadtests/sipp/short_call.xml`):
+//! - 15 calls racing, 5 to each node: exactly 5 answered and 10 refused for the licence,
+//!   counted from the nodes' metrics;
+//! - `kill -9` of a node holding all 5 licences: a call to another node is admitted within the
+//!   lease time (`--lease-secs 3`).
+//!
+//! Needs PostgreSQL 15 (Debian `postgresql`) and SIPp (`sip-tester`); `.ci/install-deps.sh`
+//! installs both.
 
 // Leases lapse on the database's wall clock: the expiry test waits for it, polling.
 #![allow(clippy::disallowed_methods)]
 
-#[allow(dead_code)] // this binary uses only the PostgreSQL fixture and free ports
 mod common;
 
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::postgres::shared;
+use common::{free_media_ports, free_sip_port, Chunked, Launched};
 use gateway::calls::CallKind;
 use gateway::cluster::{spawn_renewal, Admission, LeaseError, LeaseStore};
 use gateway::directory::{pg_latest_version, DbLocation};
@@ -252,4 +262,242 @@ fn leases_are_refused_on_sqlite_and_for_bad_settings() {
         LeaseStore::connect(&db, "a", "a:5060", Duration::from_millis(10), 1),
         Err(LeaseError::LeaseTime(_))
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Three `tessera serve` nodes
+
+const TOKEN: &str = "cluster-licences-test-token-0123";
+const TENANT: &str = "12345678";
+const CONFERENCE: &str = "2000001";
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// One `tessera serve` with cluster licences in `cluster_db`.
+struct Node {
+    child: Option<Child>,
+    sip: SocketAddr,
+    http: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(cluster_db: &str, id: &str, lease_secs: u32) -> Node {
+        common::start_with_retries(|| {
+            let (dir, db) = common::prepare_db(&[
+                &["tenant", "set", "--key", TENANT, "--endpoint-licenses", "5"],
+                &[
+                    "meeting",
+                    "add",
+                    "--tenant",
+                    TENANT,
+                    "--conference-id",
+                    CONFERENCE,
+                    "--who-can-bypass",
+                    "everyone",
+                    "--anonymous-can-start=on",
+                ],
+            ]);
+            let sip = SocketAddr::from(([127, 0, 0, 1], free_sip_port()));
+            let http = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
+            let rtp = common::rtp_ports(44_000, 40);
+            let mut command = common::serve_command(&db, TOKEN, sip, http, &rtp);
+            command
+                .args(["--cluster-db", cluster_db, "--node-id", id])
+                .args(["--lease-secs", &lease_secs.to_string()])
+                .args(["--sip-limits-exempt", "127.0.0.0/8"]);
+            let child = common::spawn_logged(&mut command, dir.path());
+            let node = Node {
+                child: Some(child),
+                sip,
+                http,
+                dir,
+            };
+            common::wait_until_healthy(node, PATIENCE)
+        })
+    }
+
+    fn metric(&self, sample: &str) -> u64 {
+        match common::http_request(self.http, "GET", "/metrics", Some(TOKEN), Chunked::Decode) {
+            Ok((200, body)) => common::metric_value(&body, sample),
+            _ => 0,
+        }
+    }
+
+    /// Calls this node admitted so far.
+    fn admitted(&self) -> u64 {
+        self.metric(&format!(
+            "tessera_calls_total{{protocol=\"sip\",route=\"direct\",tenant=\"{TENANT}\"}} "
+        ))
+    }
+
+    /// Calls this node refused for the licence so far.
+    fn refused_for_licence(&self) -> u64 {
+        self.metric(&format!(
+            "tessera_calls_refused_total{{reason=\"licence\",tenant=\"{TENANT}\"}} "
+        ))
+    }
+}
+
+impl Launched for Node {
+    fn is_running(&mut self) -> bool {
+        common::child_running(self.child.as_mut())
+    }
+
+    fn is_healthy(&self) -> bool {
+        matches!(
+            common::http_request(self.http, "GET", "/healthz", None, Chunked::Decode),
+            Ok((200, _))
+        )
+    }
+
+    fn start_log(&self) -> String {
+        common::tail(&common::read_log(self.dir.path()), 40)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        common::kill_child(self.child.take());
+    }
+}
+
+/// A SIPp call (`short_call.xml`) to `node`, up for `hold_ms` once answered; killed when dropped.
+struct SippCall {
+    child: Option<Child>,
+    /// SIPp's working directory (its logs), kept while it runs.
+    _dir: tempfile::TempDir,
+}
+
+impl SippCall {
+    fn place(node: &Node, hold_ms: u32) -> SippCall {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../loadtests/sipp/short_call.xml");
+        let to = node.sip.to_string();
+        let child = Command::new("sipp")
+            .current_dir(dir.path())
+            .arg(&to)
+            .arg("-sf")
+            .arg(scenario)
+            .args(["-s", &format!("{TENANT}.{CONFERENCE}"), "-m", "1"])
+            .args(["-d", &hold_ms.to_string()])
+            .args(["-key", "dial_host", &to, "-key", "caller", "racer"])
+            .args(["-i", "127.0.0.1", "-p", &free_sip_port().to_string()])
+            .args(["-mp", &free_media_ports().to_string()])
+            .args(["-timeout", "60s", "-timeout_error", "-nostdin"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot run sipp (Debian package sip-tester)");
+        SippCall {
+            child: Some(child),
+            _dir: dir,
+        }
+    }
+
+    /// Waits (bounded) for SIPp to finish.
+    fn finish(mut self) {
+        let mut child = self.child.take().expect("not waited yet");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        common::kill_child(Some(child));
+    }
+}
+
+impl Drop for SippCall {
+    fn drop(&mut self) {
+        common::kill_child(self.child.take());
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `patience` runs out; whether it held.
+fn eventually(patience: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + patience;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn logs(nodes: &[Node]) -> String {
+    nodes
+        .iter()
+        .map(|n| format!("--- node {}:\n{}", n.sip, n.start_log()))
+        .collect()
+}
+
+#[test]
+fn calls_racing_on_three_nodes_admit_exactly_the_tenants_licences_and_a_killed_nodes_come_back() {
+    let url = shared().fresh_database();
+    let lease_secs = 3;
+    let mut nodes: Vec<Node> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|id| Node::start(&url, id, lease_secs))
+        .collect();
+
+    // 15 calls at once, 5 to each node, each held long enough that all overlap.
+    let racing: Vec<SippCall> = (0..15)
+        .map(|i| SippCall::place(&nodes[i % 3], 6_000))
+        .collect();
+    let settled = eventually(Duration::from_secs(30), || {
+        let (admitted, refused): (u64, u64) = nodes
+            .iter()
+            .map(|n| (n.admitted(), n.refused_for_licence()))
+            .fold((0, 0), |(a, r), (na, nr)| (a + na, r + nr));
+        admitted + refused >= 15
+    });
+    let admitted: u64 = nodes.iter().map(Node::admitted).sum();
+    let refused: u64 = nodes.iter().map(Node::refused_for_licence).sum();
+    assert!(settled, "not all 15 calls decided\n{}", logs(&nodes));
+    assert_eq!((admitted, refused), (5, 10), "{}", logs(&nodes));
+    for call in racing {
+        call.finish();
+    }
+
+    // Node 1 takes all 5 licences, then dies without a word.
+    let before = nodes[0].admitted();
+    let held: Vec<SippCall> = (0..5).map(|_| SippCall::place(&nodes[0], 60_000)).collect();
+    assert!(
+        eventually(Duration::from_secs(30), || nodes[0].admitted()
+            == before + 5),
+        "node 1 did not take the 5 licences\n{}",
+        logs(&nodes)
+    );
+    let refused_before = nodes[1].refused_for_licence();
+    SippCall::place(&nodes[1], 500).finish();
+    assert_eq!(
+        nodes[1].refused_for_licence(),
+        refused_before + 1,
+        "a sixth call while node 1 holds all 5 is refused\n{}",
+        logs(&nodes)
+    );
+    let mut killed = nodes.remove(0);
+    let _ = killed.child.as_mut().unwrap().kill(); // SIGKILL
+    let died = Instant::now();
+    drop(held);
+
+    let admitted_before = nodes[0].admitted();
+    let came_back = eventually(Duration::from_secs(u64::from(lease_secs) + 5), || {
+        SippCall::place(&nodes[0], 500).finish();
+        nodes[0].admitted() > admitted_before
+    });
+    assert!(
+        came_back,
+        "no call admitted within the lease time after kill -9\n{}",
+        logs(&nodes)
+    );
+    assert!(
+        died.elapsed() <= Duration::from_secs(u64::from(lease_secs) + 5),
+        "{:?}",
+        died.elapsed()
+    );
+    drop(killed);
 }

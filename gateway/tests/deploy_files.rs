@@ -229,6 +229,33 @@ fn cluster_gateways_accept_kamailio_and_outlast_their_drain() {
 }
 
 #[test]
+fn cluster_gateways_count_licences_in_an_external_postgresql() {
+    let statefulset = read("deploy/kubernetes/cluster/gateways.yaml");
+    let args: Vec<&str> = statefulset
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("- "))
+        .collect();
+    for pair in [
+        ["--cluster-db", "$(CLUSTER_DB)"],
+        ["--node-id", "$(POD_NAME)"],
+    ] {
+        assert!(
+            args.windows(2).any(|w| w == pair),
+            "{pair:?} in the gateways' args"
+        );
+    }
+    let db_env = statefulset
+        .split("- name: CLUSTER_DB")
+        .nth(1)
+        .expect("a CLUSTER_DB variable");
+    assert!(
+        db_env.trim_start().starts_with("valueFrom:") && db_env.contains("name: tessera-postgres"),
+        "the URL comes from the tessera-postgres Secret"
+    );
+}
+
+#[test]
 fn kamailio_dispatches_to_every_gateway_replica_with_defines_its_config_knows() {
     let config = read("deploy/kamailio/kamailio.cfg");
     let defined: BTreeSet<&str> = config

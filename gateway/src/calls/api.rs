@@ -142,6 +142,40 @@ pub enum CoreOutput {
         /// Its media counters, for the engine to count what it publishes.
         stats: Arc<MediaStats>,
     },
+    /// Take a cluster-wide licence lease for an INVITE waiting on it
+    /// (`CoreConfig::cluster_licences`); answer with `CallCore::handle_lease`.
+    LeaseRequest {
+        /// What the answer names.
+        ticket: LeaseTicket,
+        /// The tenant whose licence it takes.
+        tenant: signaling::TenantKey,
+        /// Which licence.
+        kind: super::CallKind,
+        /// How many of them the tenant has.
+        licences: u32,
+        /// The lease's name, unique on this node while the call lives.
+        lease: String,
+    },
+    /// Give up a lease taken for a call: the call ended.
+    LeaseRelease {
+        /// The lease's name.
+        lease: String,
+    },
+}
+
+/// An INVITE waiting for its cluster-wide licence lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseTicket(pub u64);
+
+/// What the lease store said to a [`CoreOutput::LeaseRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseAnswer {
+    /// The call holds a lease: go on with it.
+    Admitted,
+    /// Every licence is held somewhere in the cluster: 486.
+    Full,
+    /// The lease store could not answer: 503, try again (never admitted unlicensed).
+    Unavailable,
 }
 
 /// Operator requests from the admin API.

@@ -19,7 +19,7 @@ use super::{
     contact_uri, header, is_sips_request, Call, CallCore, CallId, CallKind, CoreOutput,
     MediaControls, Phase, Prompt, Target,
 };
-use crate::directory::{MediaPolicy, TrustedDeviceRule};
+use crate::directory::{MediaPolicy, Tenant, TrustedDeviceRule};
 use crate::lobby::ParticipantClass;
 
 /// A refusal of an INVITE: status, reason phrase, extra headers, and what the metrics call it.
@@ -34,7 +34,7 @@ pub(super) struct Refusal {
 }
 
 impl Refusal {
-    fn new(code: u16, reason: impl Into<String>) -> Self {
+    pub(super) fn new(code: u16, reason: impl Into<String>) -> Self {
         let label = match code {
             400 | 415 | 416 | 420 => "malformed",
             422 => "session-interval",
@@ -65,17 +65,17 @@ impl Refusal {
             .map_or_else(|| self.reason.clone(), str::to_owned)
     }
 
-    fn labelled(mut self, label: &'static str) -> Self {
+    pub(super) fn labelled(mut self, label: &'static str) -> Self {
         self.label = label;
         self
     }
 
-    fn for_tenant(mut self, tenant: &TenantKey) -> Self {
+    pub(super) fn for_tenant(mut self, tenant: &TenantKey) -> Self {
         self.tenant = Some(tenant.to_string());
         self
     }
 
-    fn with(mut self, name: HeaderName, value: String) -> Self {
+    pub(super) fn with(mut self, name: HeaderName, value: String) -> Self {
         self.headers.push((name, value));
         self
     }
@@ -106,6 +106,14 @@ fn dial_refusal(error: &DialError) -> Refusal {
     )
 }
 
+/// How many licences of `kind` the tenant has.
+pub(super) fn licences_of(record: &Tenant, kind: CallKind) -> u32 {
+    match kind {
+        CallKind::Endpoint => record.endpoint_licenses,
+        CallKind::Cascade => record.cascade_licenses,
+    }
+}
+
 /// 416 for a Request-URI whose scheme cannot dial a meeting (`xmpp:`, `tel:`, `mailto:`): RFC
 /// 3261 §8.2.2.1 asks for it before any routing, whatever the To header says.
 fn unsupported_scheme(uri: &str) -> Option<Refusal> {
@@ -125,23 +133,36 @@ impl CallCore {
     /// Handles an INVITE that starts a call.
     pub(super) fn new_invite(&mut self, now: Instant, key: TxnKey, invite: Message, from: Peer) {
         match self.accept_invite(now, &key, &invite, from) {
-            Ok(call) => {
+            Ok(Some(call)) => {
                 tracing::info!(call = %call, %from, uri = invite.request_uri().unwrap_or_default(), "call accepted");
             }
-            Err(refusal) => {
-                tracing::info!(%from, code = refusal.code, reason = %refusal.reason,
-                    uri = invite.request_uri().unwrap_or_default(), "call refused");
-                let tenant = refusal.tenant.as_deref().unwrap_or("-");
-                self.metrics
-                    .calls_refused_total
-                    .with_label_values(&[tenant, refusal.label])
-                    .inc();
-                let tag = format!("{:016x}", self.rng.random::<u64>());
-                let response = self.response(&invite, refusal.code, Some(&tag));
-                let response = refusal.apply_to(response);
-                self.respond(now, &key, response);
+            Ok(None) => {
+                tracing::debug!(%from, uri = invite.request_uri().unwrap_or_default(), "call waits for a licence lease");
             }
+            Err(refusal) => self.refuse(now, &key, &invite, from, refusal),
         }
+    }
+
+    /// Answers an INVITE with a refusal, counted in `tessera_calls_refused_total`.
+    pub(super) fn refuse(
+        &mut self,
+        now: Instant,
+        key: &TxnKey,
+        invite: &Message,
+        from: Peer,
+        refusal: Refusal,
+    ) {
+        tracing::info!(%from, code = refusal.code, reason = %refusal.reason,
+            uri = invite.request_uri().unwrap_or_default(), "call refused");
+        let tenant = refusal.tenant.as_deref().unwrap_or("-");
+        self.metrics
+            .calls_refused_total
+            .with_label_values(&[tenant, refusal.label])
+            .inc();
+        let tag = format!("{:016x}", self.rng.random::<u64>());
+        let response = self.response(invite, refusal.code, Some(&tag));
+        let response = refusal.apply_to(response);
+        self.respond(now, key, response);
     }
 
     /// Why the gateway as a whole takes no new call right now (draining, or full: `max-calls`
@@ -174,7 +195,7 @@ impl CallCore {
         key: &TxnKey,
         invite: &Message,
         from: Peer,
-    ) -> Result<CallId, Refusal> {
+    ) -> Result<Option<CallId>, Refusal> {
         if let Some(refusal) = self.unavailable() {
             return Err(refusal);
         }
@@ -207,10 +228,42 @@ impl CallCore {
         let (class, kind) = self
             .classify(now, invite, from, &resolved)
             .map_err(|r| r.for_tenant(&tenant))?;
+        if self.config.cluster_licences {
+            // The lease store answers later (`handle_lease`), which goes on from here.
+            let record = self.licensed_record(&tenant)?;
+            self.ask_lease(key, invite, from, resolved, (class, kind), &record);
+            return Ok(None);
+        }
         let media_policy = self
             .check_licence(&tenant, kind)
             .map_err(|r| r.for_tenant(&tenant))?;
-        encryption::check_signalling(&media_policy, from.transport.is_secure())
+        self.finish_accept(
+            now,
+            key,
+            invite,
+            from,
+            resolved,
+            (class, kind),
+            &media_policy,
+        )
+        .map(Some)
+    }
+
+    /// The rest of an INVITE's acceptance once it holds its licence: the signalling encryption
+    /// check, a port pair, the call.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn finish_accept(
+        &mut self,
+        now: Instant,
+        key: &TxnKey,
+        invite: &Message,
+        from: Peer,
+        resolved: ResolvedDial,
+        (class, kind): (ParticipantClass, CallKind),
+        media_policy: &MediaPolicy,
+    ) -> Result<CallId, Refusal> {
+        let tenant = resolved.tenant.clone();
+        encryption::check_signalling(media_policy, from.transport.is_secure())
             .map_err(|why| self.unencrypted(why).for_tenant(&tenant))?;
 
         let port_base = self.ports.take().ok_or_else(|| {
@@ -224,7 +277,7 @@ impl CallCore {
             resolved,
             (class, kind),
             port_base,
-            &media_policy,
+            media_policy,
         ) {
             Ok(call) => Ok(call),
             Err(refusal) => {
@@ -243,32 +296,50 @@ impl CallCore {
         tenant: &TenantKey,
         kind: CallKind,
     ) -> Result<MediaPolicy, Refusal> {
-        let record = match self.directory.tenant(tenant) {
-            Ok(Some(record)) => record,
-            _ => {
-                return Err(Refusal::new(
-                    500,
-                    "Server Internal Error - Directory unavailable",
-                ))
-            }
+        let record = self.licensed_record(tenant)?;
+        let held = match kind {
+            CallKind::Endpoint => self.calls_of(tenant),
+            CallKind::Cascade => self.cascades_of(tenant),
         };
-        self.publish_licences(&record);
-        let (licences, held) = match kind {
-            CallKind::Endpoint => (record.endpoint_licenses, self.calls_of(tenant)),
-            CallKind::Cascade => (record.cascade_licenses, self.cascades_of(tenant)),
-        };
-        let limit = usize::try_from(licences).unwrap_or(usize::MAX);
+        let limit = usize::try_from(licences_of(&record, kind)).unwrap_or(usize::MAX);
         if held < limit {
             return Ok(record.media);
         }
+        Err(self.licence_refusal(tenant, kind, limit))
+    }
+
+    /// The tenant's record, which a licence check reads its licences and media policy from
+    /// (and publishes the licence gauges of); 500 when the directory cannot give it.
+    pub(super) fn licensed_record(&self, tenant: &TenantKey) -> Result<Tenant, Refusal> {
+        let record = match self.directory.tenant(tenant) {
+            Ok(Some(record)) => record,
+            _ => {
+                return Err(
+                    Refusal::new(500, "Server Internal Error - Directory unavailable")
+                        .for_tenant(tenant),
+                )
+            }
+        };
+        self.publish_licences(&record);
+        Ok(record)
+    }
+
+    /// 486 for a call beyond the tenant's `limit` licences of `kind`, with a Warning naming the
+    /// licence.
+    pub(super) fn licence_refusal(
+        &self,
+        tenant: &TenantKey,
+        kind: CallKind,
+        limit: usize,
+    ) -> Refusal {
         let host = self.config.sip_addr.ip();
         let text = format!(
             "{} licence limit of {limit} reached for tenant {tenant}",
             kind.licence()
         );
-        Err(Refusal::new(486, "Busy Here - licence limit reached")
+        Refusal::new(486, "Busy Here - licence limit reached")
             .with(header("Warning"), format!("399 {host} \"{text}\""))
-            .with(header("Reason"), format!("SIP;cause=486;text=\"{text}\"")))
+            .with(header("Reason"), format!("SIP;cause=486;text=\"{text}\""))
     }
 
     /// 488 for a call a `required` tenant will not take in clear text, with a `Warning` saying

@@ -66,6 +66,7 @@ impl CallCore {
     pub(super) fn remove_call(&mut self, now: Instant, id: CallId) -> Option<Call> {
         let call = self.calls.remove(&id)?;
         self.count_licence(&call.tenant, call.kind, false);
+        self.release_lease(id);
         if let Some(uas) = &call.uas {
             self.ringing.remove(&uas.key);
         }

@@ -25,6 +25,7 @@ mod encryption;
 mod entry_queue;
 mod h323;
 mod invite;
+mod licence_leases;
 mod licences;
 mod media;
 mod meeting;
@@ -103,6 +104,9 @@ pub struct CoreConfig {
     pub source_limits: LimitConfig,
     /// Source networks the per-source limits do not apply to (SBCs, trunks, load generators).
     pub source_limits_exempt: Vec<IpNet>,
+    /// Licences of incoming calls are counted cluster-wide: each INVITE waits for a lease
+    /// ([`CoreOutput::LeaseRequest`]) instead of being counted against this node's calls.
+    pub cluster_licences: bool,
 }
 
 impl CoreConfig {
@@ -143,6 +147,7 @@ impl CoreConfig {
             session_timer: TimerPolicy::default(),
             source_limits: LimitConfig::default(),
             source_limits_exempt: Vec::new(),
+            cluster_licences: false,
         }
     }
 }
@@ -248,6 +253,8 @@ pub struct CallCore {
     client_certs: HashMap<SocketAddr, String>,
     rng: StdRng,
     out: VecDeque<CoreOutput>,
+    /// INVITEs waiting for cluster-wide licence leases, and the leases calls hold.
+    leases: licence_leases::Leases,
     next_call: u64,
     next_participant: u64,
     origin: (Instant, SystemTime),
@@ -287,6 +294,7 @@ impl CallCore {
             client_certs: HashMap::new(),
             rng: StdRng::seed_from_u64(seed),
             out: VecDeque::new(),
+            leases: licence_leases::Leases::default(),
             next_call: 1,
             next_participant: 1,
             origin,

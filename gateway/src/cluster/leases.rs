@@ -49,6 +49,9 @@ pub enum LeaseError {
     /// The schema could not be brought up to date.
     #[error(transparent)]
     Migration(#[from] PgMigrationError),
+    /// The blocking task running the operation failed.
+    #[error("lease task failed: {0}")]
+    Join(String),
 }
 
 /// What an admission came to.

@@ -25,7 +25,7 @@ pub enum PgMigrationError {
 }
 
 /// Key of the advisory lock migrations run under (any constant; "tessera" in ASCII).
-const MIGRATION_LOCK: i64 = 0x7465_7373_6572_61;
+const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
 
 /// Every migration, oldest first; migration N is `MIGRATIONS[N - 1]`.
 const MIGRATIONS: &[&str] = &[

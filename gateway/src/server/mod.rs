@@ -12,6 +12,7 @@
 pub mod config;
 mod directory_sync;
 mod h323;
+mod leases;
 pub mod tls;
 mod transport;
 
@@ -93,6 +94,9 @@ pub enum ServeError {
     /// The media worker threads could not be started.
     #[error("media workers: {0}")]
     Workers(std::io::Error),
+    /// The cluster's licence store could not be reached (`--cluster-db`).
+    #[error("cluster licences: {0}")]
+    Leases(#[from] crate::cluster::LeaseError),
 }
 
 /// Runs the gateway until it has drained after SIGTERM or SIGINT.
@@ -167,6 +171,8 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         tracing::info!(addr = %tls_local, "SIP over TLS listening");
     }
     let sip_advertised = core_config.sip_addr;
+    let (leases, mut lease_rx) =
+        leases::LeaseDriver::start(config.cluster.as_ref(), sip_advertised.to_string()).await?;
     let media_bind = config.sip_listen.ip();
     let now = Instant::now();
     // Every meeting engine and the slates run on one fixed set of threads, one per core.
@@ -401,6 +407,14 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         }
                     }
                 }
+                CoreOutput::LeaseRequest {
+                    ticket,
+                    tenant,
+                    kind,
+                    licences,
+                    lease,
+                } => leases.request(ticket, tenant, kind, licences, lease),
+                CoreOutput::LeaseRelease { lease } => leases.release(lease),
                 CoreOutput::SyntheticJoin {
                     tenant,
                     conference,
@@ -443,6 +457,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 }
             }
             Some((call, event)) = media_rx.recv() => core.handle_media_event(Instant::now(), call, event),
+            Some((ticket, answer)) = lease_rx.recv() => core.handle_lease(Instant::now(), ticket, answer),
             Some(setup) = h323_rx.recv() => {
                 let decision = core.route_h323(Instant::now(), setup.peer, &setup.destination);
                 let _ = setup.reply.send(decision);

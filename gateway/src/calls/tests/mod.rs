@@ -329,6 +329,7 @@ fn press(h: &mut Harness, call: CallId, digits: &str) {
 }
 
 mod cascade;
+mod cluster_licences;
 mod controls;
 mod dialog;
 mod dialout;

@@ -1,0 +1,131 @@
+//! The driver of cluster-wide licences: connects this node's [`LeaseStore`] at start (with its
+//! renewal task), takes the core's lease requests and releases to the blocking store on tokio's
+//! blocking threads, and hands the answers back to the SIP task through a channel, so that a slow
+//! database delays only the INVITEs waiting on it, never SIP.
+//!
+//! Owns the store and its renewal task; it must not decide anything about calls (the core does,
+//! in `calls::licence_leases`).
+
+use signaling::TenantKey;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::calls::{CallKind, LeaseAnswer, LeaseTicket};
+use crate::cluster::{spawn_renewal, Admission, LeaseError, LeaseStore};
+use crate::server::config::ClusterConfig;
+
+/// Most pooled connections one node holds to the shared PostgreSQL.
+const POOL_SIZE: u32 = 8;
+
+/// Answers coming back to the SIP task.
+pub(super) type Answers = mpsc::UnboundedReceiver<(LeaseTicket, LeaseAnswer)>;
+
+/// This node's lease store, when the cluster counts licences.
+pub(super) struct LeaseDriver {
+    store: Option<LeaseStore>,
+    answers: mpsc::UnboundedSender<(LeaseTicket, LeaseAnswer)>,
+    renewal: Option<JoinHandle<()>>,
+}
+
+impl LeaseDriver {
+    /// Connects to the cluster's database (when configured) as node `address`'s id.
+    pub(super) async fn start(
+        cluster: Option<&ClusterConfig>,
+        address: String,
+    ) -> Result<(LeaseDriver, Answers), LeaseError> {
+        let (answers, rx) = mpsc::unbounded_channel();
+        let store = match cluster {
+            Some(c) => {
+                let c = c.clone();
+                let store = tokio::task::spawn_blocking(move || {
+                    LeaseStore::connect(&c.db, &c.node_id, &address, c.lease, POOL_SIZE)
+                })
+                .await
+                .map_err(|e| LeaseError::Join(e.to_string()))??;
+                tracing::info!(
+                    node = store.node(),
+                    "cluster licences: leases in PostgreSQL"
+                );
+                Some(store)
+            }
+            None => None,
+        };
+        let renewal = store.clone().map(spawn_renewal);
+        Ok((
+            LeaseDriver {
+                store,
+                answers,
+                renewal,
+            },
+            rx,
+        ))
+    }
+
+    /// Asks the store for a lease; the answer arrives on the channel.
+    pub(super) fn request(
+        &self,
+        ticket: LeaseTicket,
+        tenant: TenantKey,
+        kind: CallKind,
+        licences: u32,
+        lease: String,
+    ) {
+        let answers = self.answers.clone();
+        let Some(store) = self.store.clone() else {
+            tracing::warn!("a lease was asked for without --cluster-db");
+            let _ = answers.send((ticket, LeaseAnswer::Unavailable));
+            return;
+        };
+        tokio::spawn(async move {
+            let result =
+                tokio::task::spawn_blocking(move || store.acquire(&tenant, kind, &lease, licences))
+                    .await;
+            let answer = match result {
+                Ok(Ok(Admission::Admitted)) => LeaseAnswer::Admitted,
+                Ok(Ok(Admission::Full { .. })) => LeaseAnswer::Full,
+                Ok(Err(e)) => {
+                    tracing::warn!("licence lease not taken: {e}");
+                    LeaseAnswer::Unavailable
+                }
+                Err(e) => {
+                    tracing::warn!("licence lease task failed: {e}");
+                    LeaseAnswer::Unavailable
+                }
+            };
+            let _ = answers.send((ticket, answer));
+        });
+    }
+
+    /// Gives a lease back (its call ended). This node renews every lease it holds, so a lease
+    /// whose release failed would stay taken while the node runs: the release is retried (every
+    /// second, for up to a minute) until the database takes it.
+    pub(super) fn release(&self, lease: String) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        tokio::spawn(async move {
+            for attempt in 1..=60 {
+                let s = store.clone();
+                let l = lease.clone();
+                match tokio::task::spawn_blocking(move || s.release(&l)).await {
+                    Ok(Ok(_)) => return,
+                    Ok(Err(e)) => tracing::warn!(lease, attempt, "licence lease not released: {e}"),
+                    Err(e) => tracing::warn!(lease, attempt, "licence lease release failed: {e}"),
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            tracing::error!(
+                lease,
+                "licence lease never released; it is held until this node restarts"
+            );
+        });
+    }
+}
+
+impl Drop for LeaseDriver {
+    fn drop(&mut self) {
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+    }
+}
