@@ -126,6 +126,8 @@ impl CallCore {
                 self.refuse(now, &w.key, &w.invite, w.from, refusal.for_tenant(&tenant));
             }
         }
+        // The responses went to the transaction layer; move what it sends out.
+        self.pump(now);
     }
 
     /// Gives back the lease a call held, if it held one (every way a call ends comes here).
