@@ -197,7 +197,7 @@ fn a_killed_nodes_leases_lapse_within_the_lease_time_and_a_live_nodes_do_not() {
 }
 
 #[test]
-fn a_node_restarting_under_its_id_drops_the_leases_of_its_previous_run() {
+fn a_node_restarting_or_shutting_down_drops_its_own_leases_at_once() {
     let db = fresh();
     let first = node(&db, "a", Duration::from_secs(60));
     for i in 0..2 {
@@ -208,6 +208,16 @@ fn a_node_restarting_under_its_id_drops_the_leases_of_its_previous_run() {
     assert_eq!(first.held(&tenant(), CallKind::Endpoint).unwrap(), 2);
     let again = node(&db, "a", Duration::from_secs(60));
     assert_eq!(again.held(&tenant(), CallKind::Endpoint).unwrap(), 0);
+    // A node shutting down gives up its leases at once, and only its own.
+    let other = node(&db, "b", Duration::from_secs(60));
+    again
+        .acquire(&tenant(), CallKind::Endpoint, "c0", 2)
+        .unwrap();
+    other
+        .acquire(&tenant(), CallKind::Endpoint, "c1", 2)
+        .unwrap();
+    assert_eq!(again.release_all().unwrap(), 1);
+    assert_eq!(other.held(&tenant(), CallKind::Endpoint).unwrap(), 1);
 }
 
 #[test]

@@ -184,6 +184,14 @@ impl LeaseStore {
         Ok(gone > 0)
     }
 
+    /// Gives up every lease this node holds (it is shutting down); how many there were.
+    pub fn release_all(&self) -> Result<u64, LeaseError> {
+        Ok(self
+            .pool
+            .get()?
+            .execute("DELETE FROM licence_leases WHERE node = $1", &[&self.node])?)
+    }
+
     /// The node's heartbeat: pushes every lease this node holds one lease time ahead, and drops
     /// leases of any node that lapsed (they count for nothing already; this keeps the table
     /// small). Returns how many leases this node holds.

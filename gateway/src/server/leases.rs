@@ -122,6 +122,25 @@ impl LeaseDriver {
     }
 }
 
+impl LeaseDriver {
+    /// At the end of a drain: stops renewing and gives up whatever leases are left (releases
+    /// still in flight when the process exits would otherwise hold their licences for a lease
+    /// time).
+    pub(super) async fn stop(mut self) {
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+        let Some(store) = self.store.take() else {
+            return;
+        };
+        match tokio::task::spawn_blocking(move || store.release_all()).await {
+            Ok(Ok(n)) => tracing::info!(released = n, "cluster licence leases given up"),
+            Ok(Err(e)) => tracing::warn!("leases not given up (they lapse by themselves): {e}"),
+            Err(e) => tracing::warn!("leases not given up (they lapse by themselves): {e}"),
+        }
+    }
+}
+
 impl Drop for LeaseDriver {
     fn drop(&mut self) {
         if let Some(renewal) = self.renewal.take() {

@@ -488,6 +488,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         }
     }
     ready.store(false, Ordering::SeqCst);
+    leases.stop().await;
     http_task.abort();
     h323_task.abort();
     engines.stop_all();
