@@ -240,6 +240,8 @@ impl CallCore {
         let invite_key = key.cancelled_invite();
         if let Some(call) = self.ringing.get(&invite_key).copied() {
             self.refuse_ringing(now, call, 487, "Request Terminated");
+        } else {
+            self.cancel_waiting(now, &invite_key);
         }
     }
 

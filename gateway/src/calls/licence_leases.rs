@@ -9,9 +9,8 @@
 //! when the licences are this node's own). Cascade links we dial and H.323 calls still count
 //! this node's calls only.
 //!
-//! An INVITE cancelled while it waits is answered 487 by the transaction layer; when its lease
-//! then arrives the call is set up and torn down again by the ordinary paths (its 200 finds no
-//! transaction), so the lease is released.
+//! An INVITE cancelled while it waits is answered 487 at once; its lease, if the answer admits
+//! it, is given back when the answer arrives.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -36,6 +35,8 @@ struct Waiting {
     class: ParticipantClass,
     kind: CallKind,
     lease: String,
+    /// CANCELled (and answered 487) while waiting.
+    cancelled: bool,
 }
 
 /// Leases asked for and held.
@@ -79,8 +80,29 @@ impl CallCore {
                 class,
                 kind,
                 lease,
+                cancelled: false,
             },
         );
+    }
+
+    /// A CANCEL for an INVITE that may be waiting for its lease: answers it 487 now; whether it
+    /// was waiting.
+    pub(super) fn cancel_waiting(&mut self, now: Instant, invite_key: &TxnKey) -> bool {
+        let Some(w) = self
+            .leases
+            .waiting
+            .values_mut()
+            .find(|w| w.key == *invite_key && !w.cancelled)
+        else {
+            return false;
+        };
+        w.cancelled = true;
+        let (key, invite, from) = (w.key.clone(), w.invite.clone(), w.from);
+        let refusal = Refusal::new(487, "Request Terminated")
+            .labelled("cancelled")
+            .for_tenant(&w.resolved.tenant);
+        self.refuse(now, &key, &invite, from, refusal);
+        true
     }
 
     /// The lease store's answer for a waiting INVITE: the call goes on (holding the lease until
@@ -89,6 +111,13 @@ impl CallCore {
         let Some(w) = self.leases.waiting.remove(&ticket) else {
             return;
         };
+        if w.cancelled {
+            if answer == LeaseAnswer::Admitted {
+                self.out
+                    .push_back(CoreOutput::LeaseRelease { lease: w.lease });
+            }
+            return;
+        }
         let tenant = w.resolved.tenant.clone();
         let outcome = match answer {
             LeaseAnswer::Admitted => self.licensed_record(&tenant).and_then(|record| {

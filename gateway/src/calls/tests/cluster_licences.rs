@@ -1,7 +1,8 @@
 //! Cluster-wide licences, the core's side: with `cluster_licences` an INVITE waits for the
 //! driver's lease answer (no final response before it), goes on when admitted (and releases the
 //! lease when the call ends), gets 486 when the cluster is full and 503 when the store cannot
-//! answer; the local count does not refuse it.
+//! answer; the local count does not refuse it. A CANCEL while it waits gets 487 at once and the
+//! lease, when it comes, is given back.
 
 use super::*;
 use crate::calls::{LeaseAnswer, LeaseTicket};
@@ -138,4 +139,19 @@ fn an_admitted_call_that_fails_after_its_lease_gives_the_lease_back() {
     answer(&mut h, second, LeaseAnswer::Admitted);
     assert_eq!(h.final_response().status(), Some(503));
     assert_eq!(released(&h), vec![lease]);
+}
+
+#[test]
+fn an_invite_cancelled_while_it_waits_gets_487_and_gives_its_lease_back() {
+    let mut h = Harness::with(|_| {}, |c| c.cluster_licences = true);
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    let (ticket, _, lease) = lease_requests(&mut h)[0].clone();
+    h.take_sent();
+    h.send(&cancel_for("c1"));
+    let codes = h.codes();
+    assert!(codes.contains(&200) && codes.contains(&487), "{codes:?}");
+    answer(&mut h, ticket, LeaseAnswer::Admitted);
+    assert_eq!(released(&h), vec![lease]);
+    assert_eq!(h.media_starts(), 0);
+    assert!(h.codes().iter().all(|c| *c != 200), "no call is answered");
 }
