@@ -119,8 +119,14 @@ impl CallCore {
             return;
         }
         let tenant = w.resolved.tenant.clone();
-        let outcome = match answer {
-            LeaseAnswer::Admitted => self.licensed_record(&tenant).and_then(|record| {
+        // The gateway may have started draining (or filled up) while the INVITE waited.
+        let unavailable = match answer {
+            LeaseAnswer::Admitted => self.unavailable(),
+            LeaseAnswer::Full | LeaseAnswer::Unavailable => None,
+        };
+        let outcome = match (answer, unavailable) {
+            (LeaseAnswer::Admitted, Some(refusal)) => Err(refusal),
+            (LeaseAnswer::Admitted, None) => self.licensed_record(&tenant).and_then(|record| {
                 self.finish_accept(
                     now,
                     &w.key,
@@ -131,11 +137,11 @@ impl CallCore {
                     &record.media,
                 )
             }),
-            LeaseAnswer::Full => self.licensed_record(&tenant).and_then(|record| {
+            (LeaseAnswer::Full, _) => self.licensed_record(&tenant).and_then(|record| {
                 let limit = usize::try_from(licences_of(&record, w.kind)).unwrap_or(usize::MAX);
                 Err(self.licence_refusal(&tenant, w.kind, limit))
             }),
-            LeaseAnswer::Unavailable => Err(Refusal::new(
+            (LeaseAnswer::Unavailable, _) => Err(Refusal::new(
                 503,
                 "Service Unavailable - licence store unavailable",
             )

@@ -155,3 +155,16 @@ fn an_invite_cancelled_while_it_waits_gets_487_and_gives_its_lease_back() {
     assert_eq!(h.media_starts(), 0);
     assert!(h.codes().iter().all(|c| *c != 200), "no call is answered");
 }
+
+#[test]
+fn an_invite_admitted_after_the_drain_began_gets_503_and_gives_its_lease_back() {
+    let mut h = Harness::with(|_| {}, |c| c.cluster_licences = true);
+    h.send(&invite("sip:12345678.1177958860@gw", "c1"));
+    let (ticket, _, lease) = lease_requests(&mut h)[0].clone();
+    h.core.begin_drain(h.now);
+    h.collect();
+    answer(&mut h, ticket, LeaseAnswer::Admitted);
+    assert_eq!(h.final_response().status(), Some(503));
+    assert_eq!(released(&h), vec![lease]);
+    assert_eq!(h.media_starts(), 0);
+}
