@@ -218,6 +218,15 @@ impl CallCore {
                 self.respond(now, &key, response);
                 self.end_call(now, call_id, None);
             }
+            Method::Info if self.is_roster_info(call_id, request.content_type()) => {
+                let response = match self.roster_received(call_id, request.body()) {
+                    Ok(()) => self.response(&request, 200, None),
+                    Err(e) => self
+                        .response(&request, 400, None)
+                        .with_reason(format!("Bad Request - {e}")),
+                };
+                self.respond(now, &key, response);
+            }
             Method::Info => {
                 let content_type = request.content_type().unwrap_or_default().to_owned();
                 let digit = crate::media::info_dtmf::parse_info_dtmf(&content_type, request.body());

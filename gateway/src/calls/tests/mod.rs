@@ -345,4 +345,5 @@ mod routing;
 mod session_timer;
 mod slates;
 mod synthetic;
+mod tessera;
 mod trust;
