@@ -333,8 +333,12 @@ impl CallCore {
                 // A re-INVITE without SDP asks for our offer; the answer comes in the ACK.
                 call.sdp
                     .create_offer()
-                    .map(|offer| {
+                    .map(|mut offer| {
                         call.answer_in_ack = true;
+                        // A Tessera link stays marked in every SDP it exchanges.
+                        if call.tessera.is_some() {
+                            signaling::sdp::cascade::advertise(&mut offer);
+                        }
                         Some(offer.to_string())
                     })
                     .map_err(Refused::Sdp)
@@ -352,7 +356,10 @@ impl CallCore {
                     encryption::check_offer(&policy, &offer).map_err(Refused::Unencrypted)?;
                     call.sdp.answer(&offer).map_err(Refused::Sdp)
                 })
-                .map(|(answer, negotiated)| {
+                .map(|(mut answer, negotiated)| {
+                    if call.tessera.is_some() {
+                        signaling::sdp::cascade::advertise(&mut answer);
+                    }
                     let before = call.negotiated.as_ref().and_then(audio_setup_key);
                     restart_media = call.media_started && before != audio_setup_key(&negotiated);
                     call.negotiated = Some(negotiated);

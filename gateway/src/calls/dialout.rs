@@ -590,7 +590,12 @@ impl CallCore {
         };
         let answer = call.and_then(|c| {
             let offer = SessionDescription::parse(offer).ok()?;
-            c.sdp.answer(&offer).ok().map(|(a, _)| a.to_string())
+            let (mut answer, _) = c.sdp.answer(&offer).ok()?;
+            // A Tessera link stays marked in every SDP it exchanges.
+            if c.tessera.is_some() {
+                cascade::advertise(&mut answer);
+            }
+            Some(answer.to_string())
         });
         let Some(link) = self.links.links.get_mut(&id) else {
             return;

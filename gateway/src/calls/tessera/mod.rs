@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use signaling::sip::Method;
 
-use self::roster::{RemoteKind, Roster, RosterEntry, CONTENT_TYPE, FORMAT_VERSION};
+use self::roster::{
+    RemoteKind, Roster, RosterEntry, CONTENT_TYPE, FORMAT_VERSION, MAX_PARTICIPANTS,
+};
 use super::api::{CallId, RemoteParticipantView};
 use super::meeting::{MeetingKey, Member};
 use super::{CallCore, CallKind, Phase};
@@ -81,11 +83,15 @@ impl CallCore {
                 Member::Synthetic => RemoteKind::Synthetic,
                 Member::Webrtc(_) => RemoteKind::Browser,
             };
-            roster.participants.push(RosterEntry {
-                id: id.to_string(),
-                name: entry.display_name.clone(),
+            // The far node refuses a roster over its bound: the first arrivals are listed.
+            if roster.participants.len() == MAX_PARTICIPANTS {
+                continue;
+            }
+            roster.participants.push(RosterEntry::local(
+                id.to_string(),
+                &entry.display_name,
                 kind,
-            });
+            ));
         }
         roster
     }

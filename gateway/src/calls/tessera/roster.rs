@@ -78,6 +78,25 @@ pub struct RosterEntry {
     pub kind: RemoteKind,
 }
 
+impl RosterEntry {
+    /// An entry for one of our participants, made acceptable to the far node whatever the name
+    /// is (a From display name may be long or hold control characters): control characters
+    /// become spaces, the name is clipped to [`MAX_NAME_LEN`], and an empty one becomes the id.
+    pub fn local(id: String, name: &str, kind: RemoteKind) -> Self {
+        let cleaned: String = name
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(MAX_NAME_LEN)
+            .collect();
+        let name = if cleaned.trim().is_empty() {
+            id.clone()
+        } else {
+            cleaned
+        };
+        RosterEntry { id, name, kind }
+    }
+}
+
 /// A whole roster body: the sending node's view of its own side of the meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -201,6 +220,22 @@ mod tests {
         assert_eq!(roster.participants.len(), 2);
         assert_eq!(roster.speakers, ["p9", "p3"]);
         assert_eq!(roster.lobby, 2);
+    }
+
+    #[test]
+    fn our_own_entries_are_always_acceptable_to_the_far_node() {
+        let long = "x".repeat(MAX_NAME_LEN * 2);
+        let mut roster = node_b();
+        roster.participants = vec![
+            RosterEntry::local("p1".into(), &long, RemoteKind::Endpoint),
+            RosterEntry::local("p2".into(), "Board\u{7}room\r\n", RemoteKind::Endpoint),
+            RosterEntry::local("p3".into(), " \t", RemoteKind::Browser),
+        ];
+        roster.speakers.clear();
+        let parsed = Roster::parse(&roster.to_body()).expect("accepted");
+        assert_eq!(parsed.participants[0].name.chars().count(), MAX_NAME_LEN);
+        assert_eq!(parsed.participants[1].name, "Board room  ");
+        assert_eq!(parsed.participants[2].name, "p3");
     }
 
     #[test]
