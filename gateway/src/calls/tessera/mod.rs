@@ -11,7 +11,7 @@
 //! that matched a cascade rule can become a Tessera link: the marker alone never grants it. It
 //! must not decide media (which streams cross the link is the media engine's).
 
-pub mod roster;
+pub use signaling::cascade_roster as roster;
 
 use std::time::{Duration, Instant};
 

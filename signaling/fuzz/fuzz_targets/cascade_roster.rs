@@ -1,9 +1,9 @@
 //! Any bytes as the body of a Tessera link's roster INFO: parsing must not panic, and a body it
-//! accepts re-serialises to an equal roster that passes validation again.
+//! accepts re-serialises to an equal roster that parses again.
 #![no_main]
 
-use gateway::calls::tessera::roster::Roster;
 use libfuzzer_sys::fuzz_target;
+use signaling::cascade_roster::Roster;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(roster) = Roster::parse(data) else {

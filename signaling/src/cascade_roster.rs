@@ -7,7 +7,9 @@
 //! input, so parsing is bounded ([`MAX_BODY_LEN`], [`MAX_PARTICIPANTS`], [`MAX_NAME_LEN`]) and
 //! fails with a [`RosterError`], never a panic. It must not decide who goes in a roster (the
 //! sender lists its local participants only, never those that came over the link it sends on:
-//! that is the caller's no-echo rule) nor send SIP.
+//! that is the gateway's no-echo rule, `gateway::calls::tessera`) nor send SIP. It sits here,
+//! beside the SDP marker, because it is a wire format carried in SIP, and so that its fuzz
+//! target builds without the gateway.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub const CONTENT_TYPE: &str = "application/vnd.tessera.cascade+json";
 
 /// The body format version (the SDP marker's, `signaling::sdp::cascade::VERSION`).
-pub const FORMAT_VERSION: u32 = signaling::sdp::cascade::VERSION;
+pub const FORMAT_VERSION: u32 = crate::sdp::cascade::VERSION;
 
 /// Largest body accepted, in bytes (a full roster of [`MAX_PARTICIPANTS`] fits with room).
 pub const MAX_BODY_LEN: usize = 64 * 1024;
