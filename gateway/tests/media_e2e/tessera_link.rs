@@ -12,7 +12,7 @@
 
 use super::*;
 
-use cascade::cascade_gauges;
+use cascade::{bridge_trusting_server, cascade_gauges};
 
 /// How long the nodes get to bring the link up and exchange rosters.
 const LINK_PATIENCE: Duration = Duration::from_secs(20);
@@ -51,21 +51,7 @@ fn two_tessera_nodes_list_each_others_participants_under_the_link_and_never_echo
     ffmpeg::require_ffmpeg();
     let _serial = serial();
     let started = Instant::now();
-    let mut node_b = Server::start(
-        true,
-        &[
-            &[
-                "device",
-                "trust",
-                "--tenant",
-                TENANT,
-                "--cidr",
-                "127.0.0.1/32",
-                "--cascade",
-            ],
-            &["tenant", "set", "--key", TENANT, "--cascade-licenses", "1"],
-        ],
-    );
+    let mut node_b = bridge_trusting_server();
     let mut node_a = Server::start(
         false,
         &[&["tenant", "set", "--key", TENANT, "--cascade-licenses", "1"]],
