@@ -137,6 +137,19 @@ fn two_tessera_nodes_list_each_others_participants_under_the_link_and_never_echo
     sleep(Duration::from_secs(6));
     node_a.assert_healthy("after 6 s over the link");
     node_b.assert_healthy("after 6 s over the link");
+    // The link's media counters on both nodes, for the report (and a failure's diagnosis).
+    let counters = format!(
+        "A: {}; B: {}",
+        meeting_view(&node_a)["participants"],
+        meeting_view(&node_b)["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["kind"] == "cascade")
+            .map(|p| p["media"].to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let decoded = vtc.finish_receiving();
     vtc.hang_up(&node_a);
 
@@ -162,7 +175,7 @@ fn two_tessera_nodes_list_each_others_participants_under_the_link_and_never_echo
     let own_tone = ffmpeg::tone_share(audio, 8000, 1000.0);
     assert!(
         level > -45.0,
-        "{name}: node B's voices do not reach A's room system: level {level:.1} dBFS"
+        "{name}: node B's voices do not reach A's room system: level {level:.1} dBFS; {counters}"
     );
     assert!(
         own_tone < 0.02,
