@@ -1,7 +1,8 @@
 //! Tessera links on the virtual clock: two call cores (node A dialling node B's meeting) exchange
 //! SIP bytes through the test; both SDPs carry `a=tessera-cascade:1`, each side's roster reaches
 //! the other in an INFO and is listed under the link, nobody comes back over the link they came
-//! from, and a foreign bridge (no marker) gets neither marker nor roster.
+//! from, a foreign bridge (no marker) gets neither marker nor roster, and an inbound link stays
+//! marked in its re-INVITE answers and loses its far roster with its BYE.
 
 use super::cascade::{cascades_in_use, one_cascade_licence};
 use super::*;
@@ -279,4 +280,65 @@ fn a_marked_offer_from_a_caller_outside_the_cascade_rules_is_a_plain_call() {
     let answer = String::from_utf8_lossy(ok.body()).into_owned();
     assert!(!answer.contains("tessera-cascade"), "{answer}");
     assert_eq!(cascades_in_use(&b), 0, "an endpoint, not a link");
+}
+
+#[test]
+fn an_inbound_tessera_link_stays_marked_on_reinvite_and_its_roster_goes_with_its_bye() {
+    // The harness's caller (192.0.2.10) is a bridge here, offering the marker.
+    let mut h = Harness::with(
+        |dir| {
+            let rule = TrustedDeviceRule::cidr("192.0.2.0/24").unwrap();
+            dir.add_device_rule(&key(), &rule, true).unwrap();
+            one_cascade_licence(dir);
+        },
+        |_| {},
+    );
+    let marked = PCMU_OFFER.replace("t=0 0\r\n", "t=0 0\r\na=tessera-cascade:1\r\n");
+    h.send(&invite_with(
+        "sip:12345678.1177958860@gw",
+        "node-c",
+        1,
+        "z9hG4bK-node-c",
+        "tessera",
+        "",
+        &marked,
+    ));
+    h.advance(Duration::from_secs(5));
+    let ok = h.final_response();
+    assert_eq!(ok.status(), Some(200));
+    assert!(String::from_utf8_lossy(ok.body()).contains("a=tessera-cascade:1\r\n"));
+    h.send(&ack(&ok, ""));
+
+    let roster = r#"{"version":1,"node":"192.0.2.10","participants":[{"id":"p1","name":"Lin","kind":"browser"}]}"#;
+    h.send(&in_dialog(
+        "INFO",
+        &ok,
+        2,
+        &format!("Content-Type: {CONTENT_TYPE}\r\n"),
+        roster,
+    ));
+    assert_eq!(h.final_response().status(), Some(200));
+    let view = h.view();
+    assert_eq!(view.remote.len(), 1);
+    assert_eq!(view.remote[0].display_name, "Lin");
+    assert_eq!(view.remote[0].kind, RemoteKind::Browser);
+
+    let refresh = marked.replace("o=room 1 1", "o=room 1 2");
+    h.send(&in_dialog(
+        "INVITE",
+        &ok,
+        3,
+        "Contact: <sip:tessera@192.0.2.10:5060>\r\nContent-Type: application/sdp\r\n",
+        &refresh,
+    ));
+    let answer = h.final_response();
+    assert_eq!(answer.status(), Some(200));
+    assert!(
+        String::from_utf8_lossy(answer.body()).contains("a=tessera-cascade:1\r\n"),
+        "a re-INVITE answer stays marked"
+    );
+
+    h.send(&in_dialog("BYE", &ok, 4, "", ""));
+    assert!(h.view().remote.is_empty(), "the link's roster goes with it");
+    assert_eq!(cascades_in_use(&h), 0);
 }
