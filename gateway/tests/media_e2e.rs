@@ -32,6 +32,8 @@ mod ffmpeg;
 mod relay;
 #[path = "media_e2e/server.rs"]
 mod server;
+#[path = "media_e2e/tessera_link.rs"]
+mod tessera_link;
 #[path = "media_e2e/vtc.rs"]
 mod vtc;
 

@@ -10,6 +10,7 @@
 //! in, and the directory is reached through the [`dial::DialLookup`] trait the gateway implements.
 
 pub mod browser_offer;
+pub mod cascade_roster;
 pub mod dial;
 pub mod dialog;
 pub mod digest;

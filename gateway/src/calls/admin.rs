@@ -247,6 +247,7 @@ impl CallCore {
             conference_id: key.1.to_string(),
             participants: Vec::new(),
             lobby: Vec::new(),
+            remote: self.remote_views(key),
         };
         let Some(meeting) = self.meetings.get(key) else {
             return view;

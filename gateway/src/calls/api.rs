@@ -408,6 +408,23 @@ pub struct MeetingView {
     pub participants: Vec<ParticipantView>,
     /// Who waits.
     pub lobby: Vec<LobbyView>,
+    /// The far side's participants of the meeting's Tessera links, each under its link.
+    pub remote: Vec<RemoteParticipantView>,
+}
+
+/// A participant on the far node of a Tessera link, as that node's roster names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteParticipantView {
+    /// The link's participant id in this meeting (`p4`): the path the participant is seen by.
+    pub via: String,
+    /// The far node's name.
+    pub node: String,
+    /// The far node's id for the participant.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// `endpoint`, `browser`, `synthetic` or `cascade` on the far node.
+    pub kind: super::tessera::roster::RemoteKind,
 }
 
 /// One line of the live meeting list.
@@ -437,6 +454,9 @@ pub struct CascadeLinkView {
     pub state: &'static str,
     /// The link's participant id in the meeting view while it is up.
     pub participant: Option<String>,
+    /// Whether the far end is another Tessera node (both SDPs carry `a=tessera-cascade:1`): its
+    /// participants are then listed under the link in the meeting view.
+    pub tessera: bool,
     /// Failed attempts since it was last up.
     pub failures: u32,
     /// Why the last attempt failed or the link dropped.

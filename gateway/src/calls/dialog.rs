@@ -218,6 +218,15 @@ impl CallCore {
                 self.respond(now, &key, response);
                 self.end_call(now, call_id, None);
             }
+            Method::Info if self.is_roster_info(call_id, request.content_type()) => {
+                let response = match self.roster_received(call_id, request.body()) {
+                    Ok(()) => self.response(&request, 200, None),
+                    Err(e) => self
+                        .response(&request, 400, None)
+                        .with_reason(format!("Bad Request - {e}")),
+                };
+                self.respond(now, &key, response);
+            }
             Method::Info => {
                 let content_type = request.content_type().unwrap_or_default().to_owned();
                 let digit = crate::media::info_dtmf::parse_info_dtmf(&content_type, request.body());
@@ -326,8 +335,12 @@ impl CallCore {
                 // A re-INVITE without SDP asks for our offer; the answer comes in the ACK.
                 call.sdp
                     .create_offer()
-                    .map(|offer| {
+                    .map(|mut offer| {
                         call.answer_in_ack = true;
+                        // A Tessera link stays marked in every SDP it exchanges.
+                        if call.tessera.is_some() {
+                            signaling::sdp::cascade::advertise(&mut offer);
+                        }
                         Some(offer.to_string())
                     })
                     .map_err(Refused::Sdp)
@@ -345,7 +358,10 @@ impl CallCore {
                     encryption::check_offer(&policy, &offer).map_err(Refused::Unencrypted)?;
                     call.sdp.answer(&offer).map_err(Refused::Sdp)
                 })
-                .map(|(answer, negotiated)| {
+                .map(|(mut answer, negotiated)| {
+                    if call.tessera.is_some() {
+                        signaling::sdp::cascade::advertise(&mut answer);
+                    }
                     let before = call.negotiated.as_ref().and_then(audio_setup_key);
                     restart_media = call.media_started && before != audio_setup_key(&negotiated);
                     call.negotiated = Some(negotiated);

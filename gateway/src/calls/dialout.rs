@@ -18,11 +18,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use signaling::sdp::{SdpSession, SessionDescription};
+use signaling::sdp::{cascade, SdpSession, SessionDescription};
 use signaling::sip::Message;
 use signaling::transaction::{Peer, Transport};
 use signaling::ua::{CallFailure, CallHandle, Credentials, UaConfig, UaEvent, UserAgent};
 
+use super::tessera::TesseraLink;
 use super::{
     AdminError, Call, CallCore, CallId, CallKind, CascadeLinkView, CoreOutput, MediaControls,
     MeetingKey, Phase,
@@ -222,6 +223,9 @@ impl CallCore {
                         what: "cascade link",
                         id: id.to_string(),
                     })?;
+                // We offer to be a Tessera link; a foreign bridge ignores the marker.
+                let mut offer = offer;
+                cascade::advertise(&mut offer);
                 let handle = link
                     .ua
                     .invite(now, link.target, &link.request.uri, &offer.to_string())
@@ -299,11 +303,29 @@ impl CallCore {
                     display_name: l.request.display_name.clone(),
                     state: l.state.name(),
                     participant: call.map(|c| c.participant.to_string()),
+                    tessera: call.is_some_and(|c| c.tessera.is_some()),
                     failures: l.failures,
                     last_error: l.last_error.clone(),
                 }
             })
             .collect()
+    }
+
+    /// Sends an INFO on a link that is up (a Tessera link's roster).
+    pub(super) fn link_info(
+        &mut self,
+        now: Instant,
+        id: LinkId,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<(), String> {
+        let link = self.links.links.get_mut(&id).ok_or("no such link")?;
+        let LinkState::Up { handle, .. } = link.state else {
+            return Err("the link is not up".into());
+        };
+        link.ua
+            .info(now, handle, content_type, body)
+            .map_err(|e| e.to_string())
     }
 
     /// Takes a datagram if it belongs to a link's agent; `false` leaves it to the core's own
@@ -418,6 +440,20 @@ impl CallCore {
                 call: handle,
                 offer,
             } => self.link_reinvited(now, id, handle, &offer),
+            UaEvent::Info {
+                call: handle,
+                content_type,
+                body,
+            } => {
+                let call = match self.links.links.get(&id).map(|l| &l.state) {
+                    Some(LinkState::Up { handle: h, call }) if *h == handle => *call,
+                    _ => return,
+                };
+                // The agent has answered 200 already; a bad roster is logged and dropped.
+                if self.is_roster_info(call, content_type.as_deref()) {
+                    let _ = self.roster_received(call, &body);
+                }
+            }
             // Early media, the bridge's ACK, INFO (DTMF) and answers to requests we never send
             // here change nothing for a link.
             _ => {}
@@ -461,9 +497,13 @@ impl CallCore {
         else {
             return;
         };
+        let mut tessera = false;
         let negotiated = SessionDescription::parse(answer)
             .map_err(|e| e.to_string())
-            .and_then(|a| sdp.handle_answer(&a).map_err(|e| e.to_string()));
+            .and_then(|a| {
+                tessera = cascade::is_tessera_link(&offer, &a);
+                sdp.handle_answer(&a).map_err(|e| e.to_string())
+            });
         let tenant = link.meeting.0.clone();
         let licence = self
             .check_licence(&tenant, CallKind::Cascade)
@@ -522,6 +562,7 @@ impl CallCore {
             // Until the lobby decision of `enter_meeting` places it.
             phase: Phase::Lobby(meeting.clone()),
             session_timer: None,
+            tessera: tessera.then(|| TesseraLink::new(now)),
         };
         self.insert_call(call_id, call);
         self.metrics
@@ -532,7 +573,7 @@ impl CallCore {
             .calls_total
             .with_label_values(&[tenant.as_str(), "sip", "dial-out"])
             .inc();
-        tracing::info!(link = %id, call = %call_id, "cascade link up");
+        tracing::info!(link = %id, call = %call_id, tessera, "cascade link up");
         self.start_media(call_id);
         self.enter_meeting(now, call_id, meeting);
     }
@@ -549,7 +590,12 @@ impl CallCore {
         };
         let answer = call.and_then(|c| {
             let offer = SessionDescription::parse(offer).ok()?;
-            c.sdp.answer(&offer).ok().map(|(a, _)| a.to_string())
+            let (mut answer, _) = c.sdp.answer(&offer).ok()?;
+            // A Tessera link stays marked in every SDP it exchanges.
+            if c.tessera.is_some() {
+                cascade::advertise(&mut answer);
+            }
+            Some(answer.to_string())
         });
         let Some(link) = self.links.links.get_mut(&id) else {
             return;

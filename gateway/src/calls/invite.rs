@@ -8,13 +8,14 @@ use rand::Rng;
 use signaling::dial::Scheme;
 use signaling::dialog::Dialog;
 use signaling::sdp::crypto::MAX_MASTER_LEN;
-use signaling::sdp::{LocalMedia, LocalSrtpKeys, SdpSession, SessionDescription};
+use signaling::sdp::{cascade, LocalMedia, LocalSrtpKeys, SdpSession, SessionDescription};
 use signaling::sip::{HeaderName, Message};
 use signaling::transaction::{Peer, TxnKey};
 use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
 use super::encryption::{self, Unencrypted};
+use super::tessera::TesseraLink;
 use super::{
     contact_uri, header, is_sips_request, Call, CallCore, CallId, CallKind, CoreOutput,
     MediaControls, Phase, Prompt, Target,
@@ -392,7 +393,7 @@ impl CallCore {
                 .ok()
                 .and_then(|text| SessionDescription::parse(text).ok())
                 .ok_or_else(|| Refusal::new(400, "Bad Request - Malformed SDP"))?;
-            let (answer, negotiated) = sdp.answer(&offer).map_err(|e| {
+            let (mut answer, negotiated) = sdp.answer(&offer).map_err(|e| {
                 let code = e.sip_status();
                 let text = e.to_string().replace('"', "'");
                 let refusal = Refusal::new(
@@ -409,9 +410,15 @@ impl CallCore {
             })?;
             encryption::check_negotiated(media_policy, &negotiated)
                 .map_err(|why| self.unencrypted(why))?;
+            // Only a call a cascade rule classed as a link may become a Tessera link.
+            if kind == CallKind::Cascade && cascade::speaks_ours(&offer) {
+                cascade::advertise(&mut answer);
+            }
             (answer, Some(negotiated), false)
         };
 
+        // Our answer carries the marker only when the offer did and a cascade rule matched.
+        let tessera = cascade::speaks_ours(&local_sdp).then(|| TesseraLink::new(now));
         let id = CallId(self.next_call);
         self.next_call += 1;
         let participant = self.new_participant();
@@ -455,6 +462,7 @@ impl CallCore {
                 answer_at: now + ring,
             },
             session_timer,
+            tessera,
         };
         let tenant_label = call.tenant.to_string();
         self.insert_call(id, call);

@@ -32,6 +32,7 @@ mod meeting;
 mod ports;
 mod session_timer;
 mod source_limits;
+pub mod tessera;
 
 pub use api::*;
 pub use cascade::CallKind;
@@ -211,6 +212,8 @@ struct Call {
     phase: Phase,
     /// The RFC 4028 session timer, if one was negotiated.
     session_timer: Option<session_timer::CallTimer>,
+    /// Set when the call is a Tessera link (a cascade whose far end is another Tessera node).
+    tessera: Option<tessera::TesseraLink>,
 }
 
 /// The INVITE of a call placed by the far end: what the 180/200 and refusals answer.
@@ -350,6 +353,7 @@ impl CallCore {
         self.expire_bans(now);
         self.link_timeouts(now);
         self.fire_session_timers(now);
+        self.sync_tessera_rosters(now);
         let due: Vec<(CallId, Phase)> = self
             .calls
             .iter()
@@ -398,6 +402,7 @@ impl CallCore {
             .chain(self.txn.poll_timeout())
             .chain(self.limits.poll_timeout())
             .chain(self.links.poll_timeout())
+            .chain(self.tessera_deadline())
             .min()
     }
 

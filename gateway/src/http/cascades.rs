@@ -70,6 +70,9 @@ pub(super) struct CascadeLink {
     state: String,
     /// The link's participant id in the meeting view while it is up.
     participant: Option<String>,
+    /// Whether the far end is another Tessera node (both SDPs carry `a=tessera-cascade:1`,
+    /// docs/cascades.md): its participants are then listed under the link in the meeting view.
+    tessera: bool,
     /// Failed attempts since it was last up.
     failures: u32,
     /// Why the last attempt failed or the link dropped.

@@ -33,6 +33,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         schema::Tenant,
         schema::Meeting,
         schema::MeetingView,
+        schema::RemoteParticipantView,
         schema::MeetingSummary,
         schema::Device,
         schema::Grant,

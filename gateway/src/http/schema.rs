@@ -507,6 +507,25 @@ pub struct MeetingView {
     pub participants: Vec<ParticipantView>,
     /// Who waits in the lobby.
     pub lobby: Vec<LobbyView>,
+    /// The far side's participants of the meeting's Tessera links (docs/cascades.md), each
+    /// under its link.
+    pub remote: Vec<RemoteParticipantView>,
+}
+
+/// A participant on the far node of a Tessera link (the schema of
+/// `calls::api::RemoteParticipantView`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemoteParticipantView {
+    /// The link's participant id in this meeting (`p4`).
+    pub via: String,
+    /// The far node's name.
+    pub node: String,
+    /// The far node's id for the participant.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// `endpoint`, `browser`, `synthetic` or `cascade` on the far node.
+    pub kind: String,
 }
 
 /// One line of the live meeting list (the schema of `calls::api::MeetingSummary`).

@@ -56,6 +56,7 @@ fn answer(cmd: &AdminCommand) -> AdminReply {
             conference_id: conference.clone(),
             participants: Vec::new(),
             lobby: Vec::new(),
+            remote: Vec::new(),
         }),
         AdminCommand::Admit { .. }
         | AdminCommand::Deny { .. }

@@ -49,6 +49,7 @@ fn meeting() -> MeetingView {
             kind: "endpoint",
             waiting_since: "2025-01-02T03:05:00Z".into(),
         }],
+        remote: Vec::new(),
     }
 }
 
@@ -279,7 +280,7 @@ async fn meeting_view_has_exactly_the_documented_shape() {
     let v = response.json();
     assert_eq!(
         keys(&v),
-        ["conference_id", "lobby", "participants", "tenant"]
+        ["conference_id", "lobby", "participants", "remote", "tenant"]
     );
     assert_eq!(v["tenant"], TENANT);
     assert_eq!(v["conference_id"], CONFERENCE);

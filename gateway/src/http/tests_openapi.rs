@@ -9,7 +9,10 @@ use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
 use super::test_support::Api;
-use crate::calls::api::{LobbyView, MediaCounters, MeetingSummary, MeetingView, ParticipantView};
+use crate::calls::api::{
+    LobbyView, MediaCounters, MeetingSummary, MeetingView, ParticipantView, RemoteParticipantView,
+};
+use crate::calls::tessera::roster::RemoteKind;
 use crate::directory::{Directory, GrantRequest, NewTenant, PolicyOverrides, TrustedDeviceRule};
 use crate::grants::GrantClass;
 use crate::lobby::{LobbyPolicy, ParticipantClass};
@@ -282,6 +285,13 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
             kind: "endpoint",
             waiting_since: "2025-01-02T03:04:05Z".into(),
         }],
+        remote: vec![RemoteParticipantView {
+            via: "p3".into(),
+            node: "192.0.2.8".into(),
+            id: "p1".into(),
+            display_name: "Demo 1".into(),
+            kind: RemoteKind::Synthetic,
+        }],
     })
     .expect("json");
     assert_eq!(properties(&doc, "MeetingView"), keys(&view));
@@ -290,6 +300,10 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
         keys(&view["participants"][0])
     );
     assert_eq!(properties(&doc, "LobbyView"), keys(&view["lobby"][0]));
+    assert_eq!(
+        properties(&doc, "RemoteParticipantView"),
+        keys(&view["remote"][0])
+    );
     assert_eq!(
         properties(&doc, "MediaCounters"),
         keys(&view["participants"][0]["media"])
@@ -300,6 +314,7 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
         display_name: "Paris".into(),
         state: "up",
         participant: Some("p3".into()),
+        tessera: true,
         failures: 0,
         last_error: None,
     })

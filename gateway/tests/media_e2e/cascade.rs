@@ -26,6 +26,26 @@ pub(super) fn cascade_gauges(server: &Server) -> (String, String) {
     )
 }
 
+/// A demo server whose tenant names loopback (every test peer) a conference bridge and has one
+/// cascade licence.
+pub(super) fn bridge_trusting_server() -> Server {
+    Server::start(
+        true,
+        &[
+            &[
+                "device",
+                "trust",
+                "--tenant",
+                TENANT,
+                "--cidr",
+                "127.0.0.1/32",
+                "--cascade",
+            ],
+            &["tenant", "set", "--key", TENANT, "--cascade-licenses", "1"],
+        ],
+    )
+}
+
 /// The median colour along a line of the picture from (x0, y0) to (x1, y1), 41 points.
 fn line_colour(picture: &Picture, (x0, y0): (u32, u32), (x1, y1): (u32, u32)) -> [u8; 3] {
     let points = (0..=40u32).map(|i| (x0 + (x1 - x0) * i / 40, y0 + (y1 - y0) * i / 40));
@@ -41,21 +61,7 @@ fn a_bridge_gets_the_current_speaker_bare_and_full_screen_and_holds_the_cascade_
     ffmpeg::require_ffmpeg();
     let _serial = serial();
     let started = Instant::now();
-    let mut server = Server::start(
-        true,
-        &[
-            &[
-                "device",
-                "trust",
-                "--tenant",
-                TENANT,
-                "--cidr",
-                "127.0.0.1/32",
-                "--cascade",
-            ],
-            &["tenant", "set", "--key", TENANT, "--cascade-licenses", "1"],
-        ],
-    );
+    let mut server = bridge_trusting_server();
     let dir = tempfile::tempdir().unwrap();
     let name = "rmx-bridge";
     let mut bridge = Vtc::call(

@@ -26,6 +26,8 @@
 //! `to_string()` away.
 //!
 //! ## Choices a reader should know
+//! - A Tessera node marks its cascade offers and answers with `a=tessera-cascade:1` ([`cascade`]);
+//!   the marker changes nothing in negotiation, only what the gateway sends over the link.
 //! - One codec per answered stream (plus telephone-event): a transcoding gateway gains nothing from
 //!   letting the far end switch codecs mid-call, and old VTCs handle single-codec answers best.
 //! - Codec choice follows *our* preference ([`Capabilities::audio`], [`codec::H264Capabilities`]),
@@ -38,6 +40,7 @@
 //!   session keys ([`SdpSession::set_srtp_keys`]), which the gateway does only for signalling it
 //!   may send keys over; otherwise they get port 0 like any stream we cannot take.
 
+pub mod cascade;
 pub mod codec;
 pub mod crypto;
 pub mod h264;

@@ -346,4 +346,5 @@ mod routing;
 mod session_timer;
 mod slates;
 mod synthetic;
+mod tessera;
 mod trust;

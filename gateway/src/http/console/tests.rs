@@ -39,6 +39,7 @@ fn waiting_room() -> MeetingView {
             kind: "endpoint",
             waiting_since: "2025-01-02T03:05:00Z".into(),
         }],
+        remote: Vec::new(),
     }
 }
 
