@@ -3,7 +3,8 @@
 //! viewer (the same tile assignment a VTC's 3x3 gets, so a speaker keeps its slot while it stays
 //! on screen) and forwards into each the simulcast layer of that speaker that fits the size the
 //! page shows the slot at, stepped down while the viewer's bandwidth estimate (REMB) cannot carry
-//! the sum. Streams switch at keyframes ([`rtp_session::forward::SlotSelect`]); the peer driver
+//! the sum. VTCs and other browsers are forwarded as received ([`super::relay`]), synthetic
+//! participants as they publish. Streams switch at keyframes ([`rtp_session::forward::SlotSelect`]); the peer driver
 //! rewrites SSRC, sequence numbers and timestamps.
 //!
 //! Owns the slot plan of each WebRTC viewer and the choice of what is forwarded; it must not
@@ -63,6 +64,12 @@ impl Forwarding {
         for (tile, size) in self.tiles.iter_mut().zip(sizes) {
             *tile = size.unwrap_or(DEFAULT_TILE);
         }
+    }
+
+    /// Who each slot shows, as the viewer was last told (`None` before the first plan).
+    #[cfg(test)]
+    pub(super) fn shown(&self) -> Option<&[Option<MediaParticipant>]> {
+        self.told.as_deref()
     }
 
     /// The receiver's bandwidth estimate (REMB).
@@ -143,11 +150,7 @@ impl MeetingMedia {
     /// Plans every WebRTC viewer's slots from the speaker ranking (`ranked`, most recent first),
     /// tells viewers whose slots show someone new, and counts layer switches.
     pub(super) fn plan_forwarding(&mut self, ranked: &[ParticipantId]) {
-        let layers: BTreeMap<MediaParticipant, Vec<(u32, u32)>> = self
-            .participants
-            .iter()
-            .filter_map(|(id, p)| Some((*id, p.ingest.as_ref()?.stream().layers.clone())))
-            .collect();
+        let layers = self.forward_ladders();
         let mut tell = Vec::new();
         let mut switches = 0;
         for (&id, p) in &mut self.participants {
@@ -243,6 +246,20 @@ impl MeetingMedia {
                     s.on_lost();
                 }
             }
+        }
+    }
+
+    /// An access unit of `source`'s `layer` was lost before the engine got it: every slot
+    /// forwarding that stream waits for its next keyframe.
+    pub(super) fn forward_lost(&mut self, source: MediaParticipant, layer: usize) {
+        for slot in self
+            .participants
+            .values_mut()
+            .filter_map(|p| p.forward.as_mut())
+            .flat_map(|f| &mut f.slots)
+            .filter(|s| s.current() == Some((source, layer)))
+        {
+            slot.on_lost();
         }
     }
 

@@ -111,6 +111,7 @@ impl QueuePolicy<EngineInput> for EngineQueue {
                     participant,
                     layer,
                     access_unit,
+                    ..
                 },
                 Kind::Native,
             ) => {
@@ -165,6 +166,7 @@ mod tests {
         EngineInput::NativeVideo {
             participant,
             layer: 0,
+            timestamp: 0,
             access_unit: vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }, n],
         }
     }
