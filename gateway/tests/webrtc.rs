@@ -135,27 +135,31 @@ async fn a_browser_receives_the_vtcs_own_h264_stream() {
     })
     .await;
     let sizes = received.decoded_sizes.lock().unwrap().clone();
+    let (_, metrics) = server.api_get("/metrics").unwrap();
+    let webrtc_metrics = metrics
+        .lines()
+        .filter(|l| l.starts_with("tessera_webrtc") || l.starts_with("tessera_keyframes"))
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
         flowing,
-        "decoded pictures by size {sizes:?} ({} errors)\n{}",
+        "decoded pictures by size {sizes:?} ({} errors)\n{webrtc_metrics}\n{}",
         received.decode_errors.load(Ordering::Relaxed),
         common::tail(&server.log(), 40)
     );
-    assert_eq!(received.decode_errors.load(Ordering::Relaxed), 0, "{sizes:?}");
+    assert_eq!(
+        received.decode_errors.load(Ordering::Relaxed),
+        0,
+        "{sizes:?}"
+    );
     assert!(
         sizes.get(&(640, 360)).copied().unwrap_or(0) > 0,
         "the synthetic participants arrive as their middle layer: {sizes:?}"
     );
     // Nine slots: the eight synthetic participants and the VTC.
-    let (_, metrics) = server.api_get("/metrics").unwrap();
     assert!(
         metrics.contains("tessera_webrtc_forwarded_streams 9"),
-        "{}",
-        metrics
-            .lines()
-            .filter(|l| l.starts_with("tessera_webrtc"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        "{webrtc_metrics}"
     );
     tokio::task::block_in_place(|| room.hang_up(&server));
     assert_eq!(client.leave().await.unwrap(), 200);

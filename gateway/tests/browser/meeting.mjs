@@ -63,7 +63,18 @@ async function waitForPublishing(page) {
     const now = await encoded();
     if (now > first && first > 0) return now;
     if (Date.now() > deadline) {
-      throw new Error("the page never encoded its camera: framesEncoded " + first + " -> " + now);
+      const why = await page.evaluate(async () => {
+        const out = [];
+        (await window.tessera.pc.getStats()).forEach((s) => {
+          if ((s.type === "outbound-rtp" && s.kind === "video") || (s.type === "candidate-pair" && s.nominated)) {
+            out.push({ type: s.type, rid: s.rid, active: s.active, qualityLimitationReason: s.qualityLimitationReason,
+              targetBitrate: s.targetBitrate, availableOutgoingBitrate: s.availableOutgoingBitrate, bytesSent: s.bytesSent,
+              frameWidth: s.frameWidth, state: s.state });
+          }
+        });
+        return out;
+      });
+      throw new Error("the page never encoded its camera: framesEncoded " + first + " -> " + now + ": " + JSON.stringify(why));
     }
     if (first === 0) first = now;
   }

@@ -28,6 +28,10 @@ use super::api::{CallFeed, MediaParticipant};
 use super::ingest::is_keyframe;
 use super::MeetingMedia;
 
+/// The size assumed for a call's stream until a picture of it is decoded (only the slot's layer
+/// choice uses it, and a call has one layer).
+pub const CALL_STREAM: (u32, u32) = (1280, 720);
+
 /// Shortest gap between two keyframe requests of one forwarded stream.
 pub const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(500);
 
@@ -72,8 +76,9 @@ pub fn arrival_timestamp(now: Instant) -> u32 {
 
 impl MeetingMedia {
     /// The layers each source offers for forwarding: a native publisher's simulcast ladder; a
-    /// call's single stream at the size of the last picture decoded from it (a call that sent
-    /// none yet offers nothing).
+    /// call with video, its single stream at the size of the last picture decoded from it
+    /// ([`CALL_STREAM`] before the first). A call's offer cannot wait for a decoded picture: a
+    /// call no layout shows stops decoding, so it would never get one.
     pub(super) fn forward_ladders(&self) -> BTreeMap<MediaParticipant, Vec<(u32, u32)>> {
         self.participants
             .iter()
@@ -81,9 +86,13 @@ impl MeetingMedia {
                 if let Some(ingest) = &p.ingest {
                     return Some((*id, ingest.stream().layers.clone()));
                 }
-                let (frame, _) = p.video.as_ref()?;
                 p.feed.as_ref()?;
-                Some((*id, vec![(frame.width(), frame.height())]))
+                p.video_format?;
+                let size = p
+                    .video
+                    .as_ref()
+                    .map_or(CALL_STREAM, |(frame, _)| (frame.width(), frame.height()));
+                Some((*id, vec![size]))
             })
             .collect()
     }
@@ -112,6 +121,11 @@ impl MeetingMedia {
         }
         for (id, notice) in notices {
             if let CallFeed::Relay(relay) = notice {
+                tracing::info!(
+                    participant = id,
+                    relay,
+                    "call's stream forwarded to WebRTC viewers"
+                );
                 self.relays.relaying.insert(id, relay);
             }
             // Notices are never dropped; a call that has gone is left to its `Leave`.
