@@ -66,13 +66,18 @@ async function waitForPublishing(page) {
       const why = await page.evaluate(async () => {
         const out = [];
         (await window.tessera.pc.getStats()).forEach((s) => {
+          if (s.type === "media-source" && s.kind === "video") {
+            out.push({ type: s.type, frames: s.frames, framesPerSecond: s.framesPerSecond, width: s.width });
+          }
+          if (s.type === "codec") out.push({ type: s.type, mimeType: s.mimeType, payloadType: s.payloadType });
           if ((s.type === "outbound-rtp" && s.kind === "video") || (s.type === "candidate-pair" && s.nominated)) {
             out.push({ type: s.type, rid: s.rid, active: s.active, qualityLimitationReason: s.qualityLimitationReason,
               targetBitrate: s.targetBitrate, availableOutgoingBitrate: s.availableOutgoingBitrate, bytesSent: s.bytesSent,
               frameWidth: s.frameWidth, state: s.state });
           }
         });
-        return out;
+        const senders = window.tessera.pc.getSenders().map((x) => x.track && { kind: x.track.kind, readyState: x.track.readyState, muted: x.track.muted, enabled: x.track.enabled });
+        return { out, senders };
       });
       throw new Error("the page never encoded its camera: framesEncoded " + first + " -> " + now + ": " + JSON.stringify(why));
     }

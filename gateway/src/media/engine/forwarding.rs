@@ -34,8 +34,33 @@ fn layer_bps(size: (u32, u32)) -> u64 {
     (pixels * 1_200_000 / (1280 * 720)).max(150_000)
 }
 
+/// A source's simulcast ladder by layer index: the layer's size, `None` for a layer the
+/// publisher does not send now (a browser drops its upper layers while its own bandwidth
+/// estimate or CPU is short; a slot aimed at one would wait for a keyframe that never comes).
+pub(super) type Ladder = Vec<Option<(u32, u32)>>;
+
 /// A slot's plan: the source, its ladder, the layer picked.
-type Target = (MediaParticipant, Vec<(u32, u32)>, usize);
+type Target = (MediaParticipant, Ladder, usize);
+
+fn area((w, h): (u32, u32)) -> u64 {
+    u64::from(w) * u64::from(h)
+}
+
+/// The layer of `ladder` that fits a tile of `need`: the smallest sent that covers it, else the
+/// biggest sent.
+fn pick_layer(ladder: &Ladder, need: (u32, u32)) -> Option<usize> {
+    let sent = || {
+        ladder
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, (*s)?)))
+    };
+    sent()
+        .filter(|(_, (w, h))| *w >= need.0 && *h >= need.1)
+        .min_by_key(|(_, size)| area(*size))
+        .or_else(|| sent().max_by_key(|(_, size)| area(*size)))
+        .map(|(i, _)| i)
+}
 
 /// One WebRTC viewer's slots.
 #[derive(Debug)]
@@ -83,13 +108,13 @@ impl Forwarding {
     fn plan(
         &mut self,
         assigned: &[Option<MediaParticipant>],
-        layers: &BTreeMap<MediaParticipant, Vec<(u32, u32)>>,
+        layers: &BTreeMap<MediaParticipant, Ladder>,
     ) -> u64 {
         let mut targets: Vec<Option<Target>> = (0..SLOTS)
             .map(|i| {
                 let source = assigned.get(i).copied().flatten()?;
                 let ladder = layers.get(&source)?;
-                let layer = mixer::simulcast::pick_layer(ladder, self.tiles[i])?;
+                let layer = pick_layer(ladder, self.tiles[i])?;
                 Some((source, ladder.clone(), layer))
             })
             .collect();
@@ -98,7 +123,7 @@ impl Forwarding {
                 let total: u64 = targets
                     .iter()
                     .flatten()
-                    .map(|(_, ladder, layer)| layer_bps(ladder[*layer]))
+                    .map(|(_, ladder, layer)| layer_bps(ladder[*layer].unwrap_or((0, 0))))
                     .sum();
                 if total <= budget {
                     break;
@@ -109,9 +134,9 @@ impl Forwarding {
                     .iter_mut()
                     .flatten()
                     .filter_map(|t| {
-                        let (w, h) = t.1[t.2];
+                        let size = t.1[t.2]?;
                         let smaller = smaller_layer(&t.1, t.2)?;
-                        Some((u64::from(w) * u64::from(h), t, smaller))
+                        Some((area(size), t, smaller))
                     })
                     .max_by_key(|(area, ..)| *area);
                 let Some((_, target, smaller)) = biggest else {
@@ -134,15 +159,15 @@ impl Forwarding {
     }
 }
 
-/// The next smaller layer of `ladder` than `layer` (by area), if any.
-fn smaller_layer(ladder: &[(u32, u32)], layer: usize) -> Option<usize> {
-    let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
-    let current = area(*ladder.get(layer)?);
+/// The next smaller layer sent of `ladder` than `layer` (by area), if any.
+fn smaller_layer(ladder: &Ladder, layer: usize) -> Option<usize> {
+    let current = area((*ladder.get(layer)?)?);
     ladder
         .iter()
         .enumerate()
-        .filter(|(_, s)| area(**s) < current)
-        .max_by_key(|(_, s)| area(**s))
+        .filter_map(|(i, s)| Some((i, area((*s)?))))
+        .filter(|(_, a)| *a < current)
+        .max_by_key(|(_, a)| *a)
         .map(|(i, _)| i)
 }
 
@@ -280,8 +305,28 @@ mod tests {
 
     const LADDER: [(u32, u32); 3] = [(320, 180), (640, 360), (1280, 720)];
 
-    fn layers(ids: &[MediaParticipant]) -> BTreeMap<MediaParticipant, Vec<(u32, u32)>> {
-        ids.iter().map(|id| (*id, LADDER.to_vec())).collect()
+    fn layers(ids: &[MediaParticipant]) -> BTreeMap<MediaParticipant, Ladder> {
+        ids.iter()
+            .map(|id| (*id, LADDER.iter().copied().map(Some).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_layer_the_publisher_does_not_send_is_not_picked() {
+        let mut f = Forwarding::new();
+        f.set_tiles(&[Some((640, 360)), Some((1280, 720))]);
+        // Only the smallest layer flows (the browser is short of bandwidth).
+        let only_q: BTreeMap<MediaParticipant, Ladder> =
+            [(1, vec![Some((320, 180)), None, None])].into();
+        f.plan(&[Some(1), Some(1)], &only_q);
+        assert_eq!(f.slots[0].target(), Some((1, 0)));
+        assert_eq!(f.slots[1].target(), Some((1, 0)));
+        // The middle one comes back: the slot that fits it takes it.
+        let q_and_h: BTreeMap<MediaParticipant, Ladder> =
+            [(1, vec![Some((320, 180)), Some((640, 360)), None])].into();
+        f.plan(&[Some(1), Some(1)], &q_and_h);
+        assert_eq!(f.slots[0].target(), Some((1, 1)));
+        assert_eq!(f.slots[1].target(), Some((1, 1)));
     }
 
     #[test]

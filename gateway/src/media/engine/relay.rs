@@ -25,12 +25,16 @@ use std::time::{Duration, Instant};
 use mixer::codec::h264::EncodedFrame;
 
 use super::api::{CallFeed, MediaParticipant};
+use super::forwarding::Ladder;
 use super::ingest::is_keyframe;
 use super::MeetingMedia;
 
 /// The size assumed for a call's stream until a picture of it is decoded (only the slot's layer
 /// choice uses it, and a call has one layer).
 pub const CALL_STREAM: (u32, u32) = (1280, 720);
+
+/// A browser's layer that sent nothing for this long counts as paused.
+pub const LAYER_SILENCE: Duration = Duration::from_secs(1);
 
 /// Shortest gap between two keyframe requests of one forwarded stream.
 pub const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(500);
@@ -42,6 +46,9 @@ pub(super) struct Relays {
     relaying: HashMap<MediaParticipant, bool>,
     /// When a keyframe of each (source, layer) was last asked for.
     asked: HashMap<(MediaParticipant, usize), Instant>,
+    /// When an access unit of each (source, layer) last arrived (by the engine's clock: the
+    /// next video tick, within a frame time of the truth).
+    arrived: HashMap<(MediaParticipant, usize), Instant>,
 }
 
 impl Relays {
@@ -49,6 +56,17 @@ impl Relays {
     pub(super) fn remove(&mut self, participant: MediaParticipant) {
         self.relaying.remove(&participant);
         self.asked.retain(|(p, _), _| *p != participant);
+        self.arrived.retain(|(p, _), _| *p != participant);
+    }
+
+    /// Whether `participant`'s `layer` is sent now: it arrived within [`LAYER_SILENCE`] of
+    /// `now`, or nothing of the participant arrived yet (every layer is assumed sent until the
+    /// publisher shows which it sends).
+    fn sent(&self, participant: MediaParticipant, layer: usize, now: Instant) -> bool {
+        match self.arrived.get(&(participant, layer)) {
+            Some(at) => now.saturating_duration_since(*at) < LAYER_SILENCE,
+            None => !self.arrived.keys().any(|(p, _)| *p == participant),
+        }
     }
 
     /// Whether a keyframe of `stream` may be asked for at `now` (and records it if so).
@@ -79,12 +97,21 @@ impl MeetingMedia {
     /// call with video, its single stream at the size of the last picture decoded from it
     /// ([`CALL_STREAM`] before the first). A call's offer cannot wait for a decoded picture: a
     /// call no layout shows stops decoding, so it would never get one.
-    pub(super) fn forward_ladders(&self) -> BTreeMap<MediaParticipant, Vec<(u32, u32)>> {
+    pub(super) fn forward_ladders(&self) -> BTreeMap<MediaParticipant, Ladder> {
+        let now = self.next_video;
         self.participants
             .iter()
             .filter_map(|(id, p)| {
                 if let Some(ingest) = &p.ingest {
-                    return Some((*id, ingest.stream().layers.clone()));
+                    let layers = ingest.stream().layers.iter().enumerate();
+                    // The synthetic participants publish what is asked of them.
+                    let ladder = layers
+                        .map(|(layer, size)| {
+                            (p.synthetic.is_some() || self.relays.sent(*id, layer, now))
+                                .then_some(*size)
+                        })
+                        .collect();
+                    return Some((*id, ladder));
                 }
                 p.feed.as_ref()?;
                 p.video_format?;
@@ -92,7 +119,7 @@ impl MeetingMedia {
                     .video
                     .as_ref()
                     .map_or(CALL_STREAM, |(frame, _)| (frame.width(), frame.height()));
-                Some((*id, vec![size]))
+                Some((*id, vec![Some(size)]))
             })
             .collect()
     }
@@ -144,6 +171,9 @@ impl MeetingMedia {
         timestamp: u32,
         access_unit: &[u8],
     ) {
+        self.relays
+            .arrived
+            .insert((participant, layer), self.next_video);
         let wanted = self
             .forwarded_layers()
             .get(&participant)
