@@ -48,7 +48,7 @@ fn area((w, h): (u32, u32)) -> u64 {
 
 /// The layer of `ladder` that fits a tile of `need`: the smallest sent that covers it, else the
 /// biggest sent.
-fn pick_layer(ladder: &Ladder, need: (u32, u32)) -> Option<usize> {
+pub(super) fn pick_layer(ladder: &Ladder, need: (u32, u32)) -> Option<usize> {
     let sent = || {
         ladder
             .iter()

@@ -911,10 +911,14 @@ impl MeetingMedia {
             }
         }
         let forwarded = self.forwarded_layers();
+        let sent = self.forward_ladders();
         for (&id, p) in &mut self.participants {
             let Some(ingest) = &mut p.ingest else {
                 continue;
             };
+            if let (Some(ladder), None) = (sent.get(&id), &p.synthetic) {
+                ingest.set_sent(ladder.clone());
+            }
             let before = ingest.subscribed();
             ingest.want(needs.get(&id).copied());
             let keyframe = ingest.poll_keyframe_request(now);
