@@ -11,7 +11,7 @@ import { SHOTS, PATIENCE_MS, browser, fitsWidth, joinAs, report, run, step, wait
 const TENANT = process.env.TENANT || "12345678";
 const MEETING = process.env.MEETING || "1177958860";
 const VTC_NAME = process.env.VTC_NAME;
-const GROWTH_WINDOW_MS = 3000;
+const GROWTH_WINDOW_MS = 8000;
 
 // What the page shows in each receive slot, with that slot's inbound video stats; and the
 // sender's outbound layers.
