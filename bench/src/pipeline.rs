@@ -363,6 +363,7 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
                     engine.handle_input(EngineInput::NativeVideo {
                         participant: native_id(n),
                         layer,
+                        timestamp: 0,
                         access_unit: inputs.natives[n][layer][at].clone(),
                     });
                 }
@@ -405,7 +406,8 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
                     CallFeed::Audio(_)
                     | CallFeed::Forward { .. }
                     | CallFeed::Slots(_)
-                    | CallFeed::PublisherKeyframe(_) => {}
+                    | CallFeed::PublisherKeyframe(_)
+                    | CallFeed::Relay(_) => {}
                 }
             }
         }

@@ -112,7 +112,15 @@
 
   // ---- devices and preview ----
 
-  async function openPreview() {
+  // Opens the preview; calls run one after another, and Join waits for the last one
+  // (`state.previewing`): a person (or a test) pressing Join while the camera is still opening,
+  // or being reopened for a device change, must join with it, not without any track.
+  function openPreview() {
+    state.previewing = (state.previewing || Promise.resolve()).then(openPreviewNow, openPreviewNow);
+    return state.previewing;
+  }
+
+  async function openPreviewNow() {
     const cam = $("camera").value;
     const mic = $("microphone").value;
     stopStream(state.preview);
@@ -203,6 +211,7 @@
   }
 
   async function connect(name) {
+    await state.previewing;
     const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
     state.pc = pc;
     const audioTrack = state.preview && state.preview.getAudioTracks()[0];

@@ -78,6 +78,8 @@ pub struct Metrics {
     pub webrtc_layer_switches_total: IntCounter,
     /// Browser connections that failed, by stage (`ice`, `dtls`).
     pub webrtc_failures_total: IntCounterVec,
+    /// Pictures decoded from browsers' simulcast for VTC layouts, by layer index (0 smallest).
+    pub webrtc_ingest_decoded_total: IntCounterVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -279,6 +281,11 @@ impl Metrics {
                 "tessera_webrtc_failures_total",
                 "Browser connections that failed, by stage (ice, dtls).",
                 &["stage"],
+            )?,
+            webrtc_ingest_decoded_total: counter(
+                "tessera_webrtc_ingest_decoded_total",
+                "Pictures decoded from browsers' simulcast for VTC layouts, by layer (0 smallest).",
+                &["layer"],
             )?,
             registry,
         };

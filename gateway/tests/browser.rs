@@ -36,7 +36,7 @@ use serde_json::Value;
 use server::{Server, TENANT};
 
 /// How long one scenario may take before it is killed.
-const SCENARIO_PATIENCE: Duration = Duration::from_secs(180);
+const SCENARIO_PATIENCE: Duration = Duration::from_secs(300);
 
 /// `gateway/tests/browser/`, where the scenarios and their `node_modules` are.
 fn scripts() -> PathBuf {
@@ -432,12 +432,23 @@ fn is_fake_camera_green(c: [u8; 3]) -> bool {
     c[1] > 90 && c[1] > c[0].saturating_add(60) && c[1] > c[2].saturating_add(60)
 }
 
-/// The first "done when". Unfinished on the gateway side (02:17 UTC, merged webrtc at
-/// 7055025): each page gets the eight synthetic participants in slots 2-9 and the VTC in slot 10
-/// with no frames; the other browser never gets a slot (speakers are not preferred), so the
-/// scenario stops at "tiles never showed". Run with `--ignored` once forwarding is complete.
+/// The first "done when": two pages and a VTC in the demo meeting (eight synthetic
+/// participants). Each page gets the other browser (its simulcast layer that fits the tile) and
+/// the VTC (its H.264 as sent) forwarded; the VTC's 3x3 shows both browsers, decoded from their
+/// middle layer; the VTC hears their beep, not once they mute, and never its own tone. The
+/// scenario first waits for each page to encode its camera (Chromium under load can take long
+/// to start), so a slow start shows as that wait, not as a missing tile.
+///
+/// Ignored: not yet passing end to end on the shared 2-core machine (2026-12-04, 10:57-11:05
+/// UTC, five runs). Its last run passed every video check (both pages' tiles of the other
+/// browser and the VTC grow, the VTC's 3x3 shows both browsers, the 640x360 layer decoded
+/// most) and failed on audio: the VTC's received audio was shorter than the call (the engine
+/// dropped audio under load, `tessera_media_dropped_total{what="engine_audio"}` over 1000), so
+/// the "while talking" and "muted" windows were empty. An earlier run failed on one page's tile
+/// of the other browser stalling over 3 s while Chromium paused its 640x360 layer (its encoder
+/// short of CPU) and the slot waited for a keyframe of the 320x180 one.
 #[test]
-#[ignore = "gateway forwarding: other browser gets no slot, VTC slot gets no frames (see doc)"]
+#[ignore = "passes its video checks, fails its audio windows under CPU starvation (see doc)"]
 fn two_browsers_and_a_vtc_see_and_hear_each_other_in_the_demo_meeting() {
     ffmpeg::require_ffmpeg();
     let mut server = Server::start(true, &[]);
@@ -511,7 +522,16 @@ fn two_browsers_and_a_vtc_see_and_hear_each_other_in_the_demo_meeting() {
                 .unwrap_or_else(|| panic!("{page} shows no tile of {name}: {seen}"));
             assert!(
                 g["after"].as_u64() > g["before"].as_u64(),
-                "{page}: {name}'s decoded frames did not grow: {g}"
+                "{page}: {name}'s decoded frames did not grow: {g}\nseen: {}\n{}\nserver log:\n{}",
+                seen[page],
+                metrics
+                    .lines()
+                    .filter(|l| l.starts_with("tessera_webrtc")
+                        || l.starts_with("tessera_media_dropped")
+                        || l.starts_with("tessera_keyframes"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                server.log_tail()
             );
             assert!(g["videoWidth"].as_u64() > Some(0), "{page}: {g}");
         }
@@ -541,6 +561,8 @@ fn two_browsers_and_a_vtc_see_and_hear_each_other_in_the_demo_meeting() {
         "{seen}"
     );
     assert_eq!(muted["annPressed"], "true", "{muted}");
+    assert_eq!(muted["benPressed"], "true", "{muted}");
+
     assert_eq!(report["left"], true, "{report}");
 
     // The VTC's layout holds the browsers' pictures: tiles of the fake camera's green, which no
@@ -554,6 +576,27 @@ fn two_browsers_and_a_vtc_see_and_hear_each_other_in_the_demo_meeting() {
     assert!(
         browsers >= 2,
         "the VTC's 3x3 shows {browsers} browser pictures: tile colours {colours:?}"
+    );
+
+    // The VTC's 3x3 tiles (426x240) of the browsers are decoded from the middle layer (640x360):
+    // the one that fits, and the one decoded most.
+    let decoded_layer = |layer: &str| -> f64 {
+        let series = format!("tessera_webrtc_ingest_decoded_total{{layer=\"{layer}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let by_layer = [decoded_layer("0"), decoded_layer("1"), decoded_layer("2")];
+    assert!(
+        by_layer[1] > 0.0 && by_layer[1] > by_layer[0] + by_layer[2],
+        "pictures decoded from the browsers by layer (q, h, f): {by_layer:?}\n{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("ingest") || l.starts_with("tessera_webrtc"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 
     // It hears the browsers' fake microphones while they talk and not once they mute, and never

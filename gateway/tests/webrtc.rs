@@ -1,15 +1,24 @@
 //! Browsers over WebRTC end to end, with the Rust client on the same `webrtc` crate standing in
 //! for a browser (`gateway::webrtc::client`): a real `tessera serve --demo` on loopback, the join
-//! endpoint, ICE-lite, DTLS-SRTP, and the forwarded H.264 of the synthetic participants decoded
-//! by the client.
+//! endpoint, ICE-lite, DTLS-SRTP, and the forwarded H.264 of the synthetic participants and of a
+//! VTC (the test UA with ffmpeg media) decoded by the client.
 
 // Real processes on the wall clock: this file waits and polls.
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+#[allow(dead_code)] // shared with media_e2e; these tests use part of it
+#[path = "media_e2e/ffmpeg.rs"]
+mod ffmpeg;
+#[allow(dead_code)] // shared with media_e2e; these tests use part of it
+#[path = "media_e2e/relay.rs"]
+mod relay;
 #[path = "media_e2e/server.rs"]
 #[allow(dead_code)] // shared with media_e2e, which uses all of it
 mod server;
+#[allow(dead_code)] // shared with media_e2e; these tests use part of it
+#[path = "media_e2e/vtc.rs"]
+mod vtc;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -93,6 +102,67 @@ async fn a_browser_joins_the_demo_meeting_and_decodes_the_forwarded_participants
     })
     .await;
     assert!(gone, "the peer is closed after DELETE");
+}
+
+/// A VTC's video reaches a browser as the VTC sent it: its own 1280x720 H.264, forwarded from a
+/// keyframe the gateway asked the VTC for, with no transcoding (the demo's synthetic participants
+/// reach the same browser as their 640x360 layer, so a 1280x720 picture can only be the VTC's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_receives_the_vtcs_own_h264_stream() {
+    ffmpeg::require_ffmpeg();
+    let server = Server::start(true, &[]);
+    let client = Client::join(server.http, TENANT, DEMO_MEETING, "Rust Browser", true)
+        .await
+        .unwrap_or_else(|e| panic!("join failed: {e}\n{}", common::tail(&server.log(), 40)));
+    let dir = tempfile::tempdir().unwrap();
+    // The test UA and ffmpeg are blocking; this worker may block while they start.
+    let mut room = tokio::task::block_in_place(|| {
+        vtc::Vtc::call(
+            &server,
+            dir.path(),
+            "room-vtc",
+            DEMO_MEETING,
+            vtc::Source {
+                video: "testsrc2=size=1280x720:rate=30",
+                tone_hz: 1000,
+                drop_video_permille: 0,
+            },
+        )
+    });
+    let received = client.received.clone();
+    let flowing = wait_for(Duration::from_secs(60), || {
+        received.decoded_of_size((1280, 720)) >= 60
+    })
+    .await;
+    let sizes = received.decoded_sizes.lock().unwrap().clone();
+    let (_, metrics) = server.api_get("/metrics").unwrap();
+    let webrtc_metrics = metrics
+        .lines()
+        .filter(|l| l.starts_with("tessera_webrtc") || l.starts_with("tessera_keyframes"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        flowing,
+        "decoded pictures by size {sizes:?} ({} errors)\n{webrtc_metrics}\n{}",
+        received.decode_errors.load(Ordering::Relaxed),
+        common::tail(&server.log(), 40)
+    );
+    assert_eq!(
+        received.decode_errors.load(Ordering::Relaxed),
+        0,
+        "{sizes:?}"
+    );
+    assert!(
+        sizes.get(&(640, 360)).copied().unwrap_or(0) > 0,
+        "the synthetic participants arrive as their middle layer: {sizes:?}"
+    );
+    // Nine slots: the eight synthetic participants and the VTC.
+    assert!(
+        metrics.contains("tessera_webrtc_forwarded_streams 9"),
+        "{webrtc_metrics}"
+    );
+    tokio::task::block_in_place(|| room.hang_up(&server));
+    assert_eq!(client.leave().await.unwrap(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,6 +60,19 @@ pub struct Received {
     pub audio_packets: AtomicU64,
     /// Remote video tracks that started (slots the gateway fills).
     pub video_tracks: AtomicU64,
+    /// Pictures decoded, by width and height (with `decode` only): which streams arrived as
+    /// sent (a VTC's own size) rather than as a simulcast layer.
+    pub decoded_sizes: std::sync::Mutex<std::collections::BTreeMap<(u32, u32), u64>>,
+}
+
+impl Received {
+    /// Pictures decoded of `size` so far.
+    pub fn decoded_of_size(&self, size: (u32, u32)) -> u64 {
+        crate::media::pool::lock(&self.decoded_sizes)
+            .get(&size)
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 struct Handler {
@@ -275,8 +288,11 @@ async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, decode: b
                 },
             };
             match decoder.decode(&au.data) {
-                Ok(Some(_)) => {
+                Ok(Some(picture)) => {
                     received.frames_decoded.fetch_add(1, Ordering::Relaxed);
+                    *crate::media::pool::lock(&received.decoded_sizes)
+                        .entry((picture.width(), picture.height()))
+                        .or_default() += 1;
                 }
                 Ok(None) => {}
                 Err(_) => {

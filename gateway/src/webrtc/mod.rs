@@ -110,9 +110,12 @@ pub fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
                 mime_type: MIME_TYPE_H264.to_owned(),
                 clock_rate: 90_000,
                 channels: 0,
-                sdp_fmtp_line:
-                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
-                        .to_owned(),
+                // x-google-start-bitrate: Chromium starts its send estimate at 1.2 Mbit/s
+                // instead of 300 kbit/s, enough for its 320x180 and 640x360 layers from the
+                // start (the VTCs' 3x3 tiles decode the 640x360 one).
+                sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;\
+                                profile-level-id=42e01f;x-google-start-bitrate=1200"
+                    .to_owned(),
                 rtcp_feedback: feedback,
             },
             payload_type: H264_PT,

@@ -42,6 +42,7 @@ use super::session::{Session, SessionEvent};
 use super::{WebrtcState, H264_PT, OPUS_PT};
 use crate::calls::api::MediaStats;
 use crate::media::engine::forwarding::SLOTS;
+use crate::media::engine::relay::arrival_timestamp;
 use crate::media::engine::{feed, CallFeed, EngineInput, EngineSender, NativeStream};
 
 /// The simulcast encodings a browser publishes, by rid, in layer order (the contract's ladder).
@@ -438,7 +439,7 @@ impl Peer {
                     session.publish(SessionEvent::Layout(layout));
                 }
                 CallFeed::PublisherKeyframe(layer) => self.request_keyframe(layer).await,
-                CallFeed::Video { .. } | CallFeed::Shown(_) => {}
+                CallFeed::Video { .. } | CallFeed::Shown(_) | CallFeed::Relay(_) => {}
             }
         }
     }
@@ -620,9 +621,13 @@ async fn receive(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
                                 // One picture per moment, whichever layers carry it.
                                 joined.stats.video_rx_frames.fetch_add(1, Ordering::Relaxed);
                             }
+                            // The driver's clock: one time line for all layers.
+                            #[allow(clippy::disallowed_methods)]
+                            let timestamp = arrival_timestamp(Instant::now());
                             let _ = joined.engine.send(EngineInput::NativeVideo {
                                 participant: joined.participant,
                                 layer: *layer,
+                                timestamp,
                                 access_unit: au.data,
                             });
                         }

@@ -48,6 +48,10 @@ pub enum CallFeed {
     PublisherKeyframe(usize),
     /// Who a WebRTC viewer's receive slots show now (one entry per slot), sent when it changes.
     Slots(Vec<Option<MediaParticipant>>),
+    /// Whether a WebRTC viewer gets this call's own stream forwarded: while `true`, the call
+    /// passes its peer's access units in as received ([`EngineInput::NativeVideo`], layer 0)
+    /// and asks its peer for a keyframe on [`CallFeed::PublisherKeyframe`] ([`super::relay`]).
+    Relay(bool),
 }
 
 /// What a call (or a synthetic participant) tells the engine.
@@ -88,12 +92,17 @@ pub enum EngineInput {
         stream: super::ingest::NativeStream,
     },
     /// An access unit of one of a native participant's encodings (the engine decodes what its
-    /// layouts need and drops the rest).
+    /// layouts need, forwards what WebRTC viewers' slots carry and drops the rest), or of a
+    /// relaying call's stream (forwarded only).
     NativeVideo {
         /// Whose.
         participant: MediaParticipant,
-        /// Index of the encoding in the participant's [`NativeStream`](super::ingest::NativeStream).
+        /// Index of the encoding in the participant's [`NativeStream`](super::ingest::NativeStream)
+        /// (0 for a call's single stream).
         layer: usize,
+        /// When it arrived, 90 kHz ([`super::relay::arrival_timestamp`]): the time line it is
+        /// forwarded on.
+        timestamp: u32,
         /// Annex B.
         access_unit: Vec<u8>,
     },

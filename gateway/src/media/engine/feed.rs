@@ -13,7 +13,8 @@
 //! - forwarded access units (WebRTC viewers): at most [`FORWARD_CAPACITY`]; one that does not
 //!   fit is dropped and the sender told ([`Sent::forward_dropped`]), so its slot waits for a
 //!   keyframe;
-//! - "shown" notices and slot lists are a few per call and never dropped.
+//! - "shown" and relay notices, keyframe requests and slot lists are a few per call and never
+//!   dropped.
 //!
 //! Owns the queue and its drop rule; the sender counts what was dropped. It must not know about
 //! meetings or RTP.
@@ -177,7 +178,10 @@ impl FeedSender {
                     }
                     q.forwarded += 1;
                 }
-                CallFeed::Shown(_) | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_) => {}
+                CallFeed::Shown(_)
+                | CallFeed::Slots(_)
+                | CallFeed::PublisherKeyframe(_)
+                | CallFeed::Relay(_) => {}
             }
             q.items.push_back(item);
         }
@@ -227,7 +231,10 @@ fn take(q: &mut Queue) -> Option<CallFeed> {
         CallFeed::Audio(_) => q.audio -= 1,
         CallFeed::Video { .. } => q.video -= 1,
         CallFeed::Forward { .. } => q.forwarded -= 1,
-        CallFeed::Shown(_) | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_) => {}
+        CallFeed::Shown(_)
+        | CallFeed::Slots(_)
+        | CallFeed::PublisherKeyframe(_)
+        | CallFeed::Relay(_) => {}
     }
     Some(item)
 }

@@ -3,7 +3,8 @@
 //! viewer (the same tile assignment a VTC's 3x3 gets, so a speaker keeps its slot while it stays
 //! on screen) and forwards into each the simulcast layer of that speaker that fits the size the
 //! page shows the slot at, stepped down while the viewer's bandwidth estimate (REMB) cannot carry
-//! the sum. Streams switch at keyframes ([`rtp_session::forward::SlotSelect`]); the peer driver
+//! the sum. VTCs and other browsers are forwarded as received ([`super::relay`]), synthetic
+//! participants as they publish. Streams switch at keyframes ([`rtp_session::forward::SlotSelect`]); the peer driver
 //! rewrites SSRC, sequence numbers and timestamps.
 //!
 //! Owns the slot plan of each WebRTC viewer and the choice of what is forwarded; it must not
@@ -33,8 +34,33 @@ fn layer_bps(size: (u32, u32)) -> u64 {
     (pixels * 1_200_000 / (1280 * 720)).max(150_000)
 }
 
+/// A source's simulcast ladder by layer index: the layer's size, `None` for a layer the
+/// publisher does not send now (a browser drops its upper layers while its own bandwidth
+/// estimate or CPU is short; a slot aimed at one would wait for a keyframe that never comes).
+pub(super) type Ladder = Vec<Option<(u32, u32)>>;
+
 /// A slot's plan: the source, its ladder, the layer picked.
-type Target = (MediaParticipant, Vec<(u32, u32)>, usize);
+type Target = (MediaParticipant, Ladder, usize);
+
+fn area((w, h): (u32, u32)) -> u64 {
+    u64::from(w) * u64::from(h)
+}
+
+/// The layer of `ladder` that fits a tile of `need`: the smallest sent that covers it, else the
+/// biggest sent.
+pub(super) fn pick_layer(ladder: &Ladder, need: (u32, u32)) -> Option<usize> {
+    let sent = || {
+        ladder
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, (*s)?)))
+    };
+    sent()
+        .filter(|(_, (w, h))| *w >= need.0 && *h >= need.1)
+        .min_by_key(|(_, size)| area(*size))
+        .or_else(|| sent().max_by_key(|(_, size)| area(*size)))
+        .map(|(i, _)| i)
+}
 
 /// One WebRTC viewer's slots.
 #[derive(Debug)]
@@ -65,6 +91,12 @@ impl Forwarding {
         }
     }
 
+    /// Who each slot shows, as the viewer was last told (`None` before the first plan).
+    #[cfg(test)]
+    pub(super) fn shown(&self) -> Option<&[Option<MediaParticipant>]> {
+        self.told.as_deref()
+    }
+
     /// The receiver's bandwidth estimate (REMB).
     pub(super) fn set_bandwidth(&mut self, bps: u64) {
         self.bandwidth_bps = Some(bps);
@@ -76,13 +108,13 @@ impl Forwarding {
     fn plan(
         &mut self,
         assigned: &[Option<MediaParticipant>],
-        layers: &BTreeMap<MediaParticipant, Vec<(u32, u32)>>,
+        layers: &BTreeMap<MediaParticipant, Ladder>,
     ) -> u64 {
         let mut targets: Vec<Option<Target>> = (0..SLOTS)
             .map(|i| {
                 let source = assigned.get(i).copied().flatten()?;
                 let ladder = layers.get(&source)?;
-                let layer = mixer::simulcast::pick_layer(ladder, self.tiles[i])?;
+                let layer = pick_layer(ladder, self.tiles[i])?;
                 Some((source, ladder.clone(), layer))
             })
             .collect();
@@ -91,7 +123,7 @@ impl Forwarding {
                 let total: u64 = targets
                     .iter()
                     .flatten()
-                    .map(|(_, ladder, layer)| layer_bps(ladder[*layer]))
+                    .map(|(_, ladder, layer)| layer_bps(ladder[*layer].unwrap_or((0, 0))))
                     .sum();
                 if total <= budget {
                     break;
@@ -102,9 +134,9 @@ impl Forwarding {
                     .iter_mut()
                     .flatten()
                     .filter_map(|t| {
-                        let (w, h) = t.1[t.2];
+                        let size = t.1[t.2]?;
                         let smaller = smaller_layer(&t.1, t.2)?;
-                        Some((u64::from(w) * u64::from(h), t, smaller))
+                        Some((area(size), t, smaller))
                     })
                     .max_by_key(|(area, ..)| *area);
                 let Some((_, target, smaller)) = biggest else {
@@ -127,15 +159,15 @@ impl Forwarding {
     }
 }
 
-/// The next smaller layer of `ladder` than `layer` (by area), if any.
-fn smaller_layer(ladder: &[(u32, u32)], layer: usize) -> Option<usize> {
-    let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
-    let current = area(*ladder.get(layer)?);
+/// The next smaller layer sent of `ladder` than `layer` (by area), if any.
+fn smaller_layer(ladder: &Ladder, layer: usize) -> Option<usize> {
+    let current = area((*ladder.get(layer)?)?);
     ladder
         .iter()
         .enumerate()
-        .filter(|(_, s)| area(**s) < current)
-        .max_by_key(|(_, s)| area(**s))
+        .filter_map(|(i, s)| Some((i, area((*s)?))))
+        .filter(|(_, a)| *a < current)
+        .max_by_key(|(_, a)| *a)
         .map(|(i, _)| i)
 }
 
@@ -143,11 +175,7 @@ impl MeetingMedia {
     /// Plans every WebRTC viewer's slots from the speaker ranking (`ranked`, most recent first),
     /// tells viewers whose slots show someone new, and counts layer switches.
     pub(super) fn plan_forwarding(&mut self, ranked: &[ParticipantId]) {
-        let layers: BTreeMap<MediaParticipant, Vec<(u32, u32)>> = self
-            .participants
-            .iter()
-            .filter_map(|(id, p)| Some((*id, p.ingest.as_ref()?.stream().layers.clone())))
-            .collect();
+        let layers = self.forward_ladders();
         let mut tell = Vec::new();
         let mut switches = 0;
         for (&id, p) in &mut self.participants {
@@ -246,6 +274,20 @@ impl MeetingMedia {
         }
     }
 
+    /// An access unit of `source`'s `layer` was lost before the engine got it: every slot
+    /// forwarding that stream waits for its next keyframe.
+    pub(super) fn forward_lost(&mut self, source: MediaParticipant, layer: usize) {
+        for slot in self
+            .participants
+            .values_mut()
+            .filter_map(|p| p.forward.as_mut())
+            .flat_map(|f| &mut f.slots)
+            .filter(|s| s.current() == Some((source, layer)))
+        {
+            slot.on_lost();
+        }
+    }
+
     /// How many streams are forwarded now (slots with a current stream), for the gauge.
     pub(super) fn forwarded_streams(&self) -> usize {
         self.participants
@@ -263,8 +305,28 @@ mod tests {
 
     const LADDER: [(u32, u32); 3] = [(320, 180), (640, 360), (1280, 720)];
 
-    fn layers(ids: &[MediaParticipant]) -> BTreeMap<MediaParticipant, Vec<(u32, u32)>> {
-        ids.iter().map(|id| (*id, LADDER.to_vec())).collect()
+    fn layers(ids: &[MediaParticipant]) -> BTreeMap<MediaParticipant, Ladder> {
+        ids.iter()
+            .map(|id| (*id, LADDER.iter().copied().map(Some).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_layer_the_publisher_does_not_send_is_not_picked() {
+        let mut f = Forwarding::new();
+        f.set_tiles(&[Some((640, 360)), Some((1280, 720))]);
+        // Only the smallest layer flows (the browser is short of bandwidth).
+        let only_q: BTreeMap<MediaParticipant, Ladder> =
+            [(1, vec![Some((320, 180)), None, None])].into();
+        f.plan(&[Some(1), Some(1)], &only_q);
+        assert_eq!(f.slots[0].target(), Some((1, 0)));
+        assert_eq!(f.slots[1].target(), Some((1, 0)));
+        // The middle one comes back: the slot that fits it takes it.
+        let q_and_h: BTreeMap<MediaParticipant, Ladder> =
+            [(1, vec![Some((320, 180)), Some((640, 360)), None])].into();
+        f.plan(&[Some(1), Some(1)], &q_and_h);
+        assert_eq!(f.slots[0].target(), Some((1, 1)));
+        assert_eq!(f.slots[1].target(), Some((1, 1)));
     }
 
     #[test]

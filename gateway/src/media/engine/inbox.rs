@@ -6,7 +6,7 @@
 //! - [`AUDIO_INPUTS`] audio frames: the oldest goes (the engine's own jitter queue has the same
 //!   depth, so nothing older could be played anyway);
 //! - one decoded picture: a newer one replaces it (a decoded picture is whole on its own);
-//! - [`NATIVE_INPUTS`] access units of a native stream: one that does not fit is dropped, and
+//! - [`NATIVE_INPUTS`] access units of each encoding of a native stream: one that does not fit is dropped, and
 //!   with it every later access unit of that encoding until a keyframe, so the decoder never sees
 //!   a picture that refers to one it did not get; the engine learns of the loss
 //!   ([`EngineQueue::take_losses`]) and asks the publisher for a keyframe.
@@ -24,21 +24,25 @@ use crate::media::pool::QueuePolicy;
 
 /// Audio frames queued per participant (100 ms).
 pub const AUDIO_INPUTS: usize = 5;
-/// Access units queued per native participant (about a quarter of a second of one encoding).
+/// Access units queued per encoding of a native participant (about a quarter of a second).
 pub const NATIVE_INPUTS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
     Audio,
     Picture,
-    Native,
+    /// One encoding (layer) of a native stream: each is bounded on its own, so a browser's
+    /// three simulcast layers do not share one small allowance.
+    Native(usize),
 }
 
 fn kind(input: &EngineInput) -> Option<(MediaParticipant, Kind)> {
     match input {
         EngineInput::Audio { participant, .. } => Some((*participant, Kind::Audio)),
         EngineInput::Video { participant, .. } => Some((*participant, Kind::Picture)),
-        EngineInput::NativeVideo { participant, .. } => Some((*participant, Kind::Native)),
+        EngineInput::NativeVideo {
+            participant, layer, ..
+        } => Some((*participant, Kind::Native(*layer))),
         _ => None,
     }
 }
@@ -111,8 +115,9 @@ impl QueuePolicy<EngineInput> for EngineQueue {
                     participant,
                     layer,
                     access_unit,
+                    ..
                 },
-                Kind::Native,
+                Kind::Native(_),
             ) => {
                 let stream = (*participant, *layer);
                 let waiting = self.awaiting_keyframe.contains(&stream);
@@ -165,6 +170,7 @@ mod tests {
         EngineInput::NativeVideo {
             participant,
             layer: 0,
+            timestamp: 0,
             access_unit: vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }, n],
         }
     }

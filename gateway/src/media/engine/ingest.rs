@@ -46,6 +46,9 @@ pub struct NativeIngest {
     switch: LayerSwitch,
     decoder: Option<H264Decoder>,
     stats: IngestStats,
+    /// The encodings the publisher sends now (`None`: assume all); a paused one is never
+    /// chosen, or the decoder would wait for a keyframe that does not come.
+    sent: Option<super::forwarding::Ladder>,
 }
 
 impl NativeIngest {
@@ -56,7 +59,13 @@ impl NativeIngest {
             switch: LayerSwitch::new(),
             decoder: None,
             stats: IngestStats::default(),
+            sent: None,
         }
+    }
+
+    /// Which encodings the publisher sends now (its ladder, `None` for a paused one).
+    pub fn set_sent(&mut self, sent: super::forwarding::Ladder) {
+        self.sent = Some(sent);
     }
 
     /// How the participant publishes.
@@ -72,7 +81,11 @@ impl NativeIngest {
             self.decoder = None;
             return;
         };
-        if let Some(layer) = simulcast::pick_layer(&self.stream.layers, size) {
+        let picked = match &self.sent {
+            Some(sent) => super::forwarding::pick_layer(sent, size),
+            None => simulcast::pick_layer(&self.stream.layers, size),
+        };
+        if let Some(layer) = picked {
             self.switch.set_target(layer);
         }
         self.switch.set_max_temporal_id(simulcast::max_temporal_id(

@@ -32,7 +32,9 @@ pub mod feed;
 pub mod forwarding;
 pub mod inbox;
 pub mod ingest;
+pub mod relay;
 mod run;
+pub mod selection;
 pub mod synthetic;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -186,6 +188,10 @@ pub struct MeetingMedia {
     encoders_published: i64,
     /// This engine's share of the `tessera_webrtc_forwarded_streams` gauge.
     forwarded_published: i64,
+    /// Calls relaying their stream to WebRTC viewers; keyframe requests for forwarding.
+    relays: relay::Relays,
+    /// Who talked when: the order tiles and slots are filled in.
+    selection: selection::Selection,
     next_frame_id: u64,
     next_join: u64,
     next_audio: Instant,
@@ -211,6 +217,8 @@ impl MeetingMedia {
             next_encoder_id: 1,
             encoders_published: 0,
             forwarded_published: 0,
+            relays: relay::Relays::default(),
+            selection: selection::Selection::default(),
             next_frame_id: 1,
             next_join: 0,
             next_audio: now,
@@ -251,6 +259,7 @@ impl MeetingMedia {
             {
                 ingest.on_lost(layer);
             }
+            self.forward_lost(participant, layer);
         }
     }
 
@@ -329,6 +338,12 @@ impl MeetingMedia {
             Ok(Some(frame)) => {
                 p.video = Some((Arc::new(frame), self.next_frame_id));
                 self.next_frame_id += 1;
+                if let (Some(m), true) = (&self.metrics, p.forward.is_some()) {
+                    // Which of a browser's layers feeds the VTCs' layouts.
+                    m.webrtc_ingest_decoded_total
+                        .with_label_values(&[&layer.to_string()])
+                        .inc();
+                }
             }
             Ok(None) => {}
             Err(e) => tracing::debug!(participant, layer, error = %e, "native decode failed"),
@@ -367,6 +382,8 @@ impl MeetingMedia {
             EngineInput::Leave { participant } => {
                 self.participants.remove(&participant);
                 self.ranking.remove(ParticipantId(participant));
+                self.relays.remove(participant);
+                self.selection.remove(ParticipantId(participant));
             }
             EngineInput::Audio { participant, pcm } => {
                 if let Some(p) = self.participants.get_mut(&participant) {
@@ -424,8 +441,12 @@ impl MeetingMedia {
             EngineInput::NativeVideo {
                 participant,
                 layer,
+                timestamp,
                 access_unit,
-            } => self.native_video(participant, layer, &access_unit),
+            } => {
+                self.native_video(participant, layer, &access_unit);
+                self.relay_unit(participant, layer, timestamp, &access_unit);
+            }
             EngineInput::Video { participant, frame } => {
                 let id = self.next_frame_id;
                 self.next_frame_id += 1;
@@ -540,6 +561,8 @@ impl MeetingMedia {
         activity.sort_unstable_by_key(|(joined, _, _)| *joined);
         let activity: Vec<_> = activity.into_iter().map(|(_, id, a)| (id, a)).collect();
         self.ranking.update(&activity);
+        self.selection
+            .heard(now, activity.iter().map(|(id, a)| (*id, a.active)));
         let inputs: Vec<MixInput<'_>> = frames
             .iter()
             .map(|(id, pcm)| MixInput {
@@ -598,7 +621,13 @@ impl MeetingMedia {
                 .collect();
             unranked.sort_unstable();
             ranked.extend(unranked.into_iter().map(|(_, id)| ParticipantId(id)));
-            ranked
+            // People with a picture: a browser (it publishes simulcast), a call that sent video.
+            let people = |p: ParticipantId| {
+                self.participants.get(&p.0).is_some_and(|p| {
+                    p.synthetic.is_none() && (p.forward.is_some() || p.video.is_some())
+                })
+            };
+            self.selection.order(now, &ranked, people)
         };
         let dominant = self.ranking.dominant().map(|p| p.0);
         let mut groups: HashMap<LayoutKey, Vec<MediaParticipant>> = HashMap::new();
@@ -629,6 +658,7 @@ impl MeetingMedia {
             groups.entry(key).or_default().push(viewer);
         }
         self.plan_forwarding(&ranked);
+        self.update_relays(now);
         self.update_ingest(now, groups.keys());
         self.tell_shown(groups.keys());
         self.publish_synthetic(now);
@@ -846,8 +876,11 @@ impl MeetingMedia {
     /// Tells each call whose picture went into or out of every layout (a call whose VTC nobody
     /// sees stops decoding it, and asks for a keyframe when it is shown again).
     fn tell_shown<'a>(&mut self, layouts: impl Iterator<Item = &'a LayoutKey>) {
+        // Forwarded to a WebRTC viewer counts as shown: the call keeps its stream going.
+        let forwarded = self.forwarded_layers();
         let shown: std::collections::HashSet<MediaParticipant> = layouts
             .flat_map(|key| key.tiles.iter().flatten().copied())
+            .chain(forwarded.keys().copied())
             .collect();
         for (id, p) in &mut self.participants {
             let Some(feed) = &p.feed else { continue };
@@ -878,10 +911,14 @@ impl MeetingMedia {
             }
         }
         let forwarded = self.forwarded_layers();
+        let sent = self.forward_ladders();
         for (&id, p) in &mut self.participants {
             let Some(ingest) = &mut p.ingest else {
                 continue;
             };
+            if let (Some(ladder), None) = (sent.get(&id), &p.synthetic) {
+                ingest.set_sent(ladder.clone());
+            }
             let before = ingest.subscribed();
             ingest.want(needs.get(&id).copied());
             let keyframe = ingest.poll_keyframe_request(now);
@@ -1018,6 +1055,8 @@ fn catch_up(previous: Instant, period: Duration, now: Instant) -> Instant {
 mod bitrate_class_tests;
 #[cfg(test)]
 mod cascade_tests;
+#[cfg(test)]
+mod relay_tests;
 #[cfg(test)]
 mod slow_viewer_tests;
 #[cfg(test)]

@@ -32,7 +32,8 @@ fn read(feed: &mut FeedReceiver, pictures: &mut Vec<(u32, Arc<EncodedFrame>)>) -
             CallFeed::Shown(_)
             | CallFeed::Forward { .. }
             | CallFeed::Slots(_)
-            | CallFeed::PublisherKeyframe(_) => {}
+            | CallFeed::PublisherKeyframe(_)
+            | CallFeed::Relay(_) => {}
         }
     }
     audio

@@ -16,8 +16,9 @@ use tracing::{debug, warn};
 use crate::calls::api::{CallId, MediaEvent};
 
 use super::super::decoder::{Decoder, DecoderPool, DecoderReport, Queued};
-use super::super::engine::api::{CallFeed, EngineSender};
+use super::super::engine::api::{CallFeed, EngineInput, EngineSender};
 use super::super::engine::feed::FeedReceiver;
+use super::super::engine::relay::arrival_timestamp;
 use super::super::slate::SlateSender;
 use super::links::{Joined, Watching};
 use super::sockets::Sockets;
@@ -108,7 +109,7 @@ impl Driver {
                 feed = recv_feed(self.slate.as_mut().map(|w| &mut w.feed)) => {
                     let input = match feed {
                         Some(CallFeed::Video { frame, timestamp }) => Input::SlateFrame { frame, timestamp },
-                        Some(CallFeed::Audio(_) | CallFeed::Shown(_) | CallFeed::Forward { .. } | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_)) => continue,
+                        Some(CallFeed::Audio(_) | CallFeed::Shown(_) | CallFeed::Forward { .. } | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_) | CallFeed::Relay(_)) => continue,
                         None => Input::SlateGone,
                     };
                     self.machine.handle_input(now(), input);
@@ -119,8 +120,17 @@ impl Driver {
                         Some(CallFeed::Audio(pcm)) => Input::MixAudio(pcm),
                         Some(CallFeed::Video { frame, timestamp }) => Input::MixVideo { frame, timestamp },
                         Some(CallFeed::Shown(shown)) => Input::Shown(shown),
+                        // A WebRTC viewer's slot switches to this call's stream: it needs a
+                        // keyframe, asked of the peer (rate-limited by the machine).
+                        Some(CallFeed::PublisherKeyframe(_)) => Input::DecoderFailed,
+                        Some(CallFeed::Relay(relay)) => {
+                            if let Some(joined) = &mut self.joined {
+                                joined.relaying = relay;
+                            }
+                            continue;
+                        }
                         // Forwarded streams are for WebRTC viewers; a SIP call never gets them.
-                        Some(CallFeed::Forward { .. } | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_)) => continue,
+                        Some(CallFeed::Forward { .. } | CallFeed::Slots(_)) => continue,
                         None => {
                             debug!(call = %self.call, "meeting engine ended the feed");
                             Input::Leave
@@ -249,6 +259,15 @@ impl Driver {
                 }
             }
             Event::Decode(access_unit) => {
+                if let Some(joined) = self.joined.as_ref().filter(|j| j.relaying) {
+                    // As received, for WebRTC viewers (the engine forwards, never decodes it).
+                    let _ = joined.engine.send(EngineInput::NativeVideo {
+                        participant: joined.participant,
+                        layer: 0,
+                        timestamp: arrival_timestamp(now()),
+                        access_unit: access_unit.clone(),
+                    });
+                }
                 let queued = self
                     .decoder()
                     .map_or(Queued::Dropped, |d| d.decode(access_unit));

@@ -18,6 +18,8 @@ pub(super) struct Joined {
     pub(super) engine: EngineSender,
     pub(super) participant: Participant,
     pub(super) feed: FeedReceiver,
+    /// A WebRTC viewer gets the call's stream forwarded: its access units go to the engine too.
+    pub(super) relaying: bool,
 }
 
 impl Joined {
@@ -40,6 +42,7 @@ impl Joined {
             engine,
             participant,
             feed,
+            relaying: false,
         })
     }
 
