@@ -38,6 +38,14 @@ pub enum CoreOutput {
         /// A serialised SIP message.
         bytes: Vec<u8>,
     },
+    /// End an H.323 call: its connection task sends Release Complete with this reason (the
+    /// core's SIP-style hang-up code mapped onto H.225.0 and Q.850 causes).
+    H323Release {
+        /// The call.
+        call: CallId,
+        /// Why.
+        reason: h323::call::EndReason,
+    },
     /// Bind the call's RTP port and start its media task.
     MediaStart {
         /// The call.

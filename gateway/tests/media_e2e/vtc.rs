@@ -21,7 +21,8 @@ pub const FIRST_PICTURE: Duration = Duration::from_secs(40);
 /// One far-end room system: UA, relay, ffmpeg sender and receiver.
 pub struct Vtc {
     pub name: String,
-    pub ua: Ua,
+    /// Its SIP user agent (`None` for an H.323 call, whose signalling the test drives).
+    pub ua: Option<Ua>,
     pub relay: Relay,
     pub answer: Answer,
     pub receiver: Option<Receiver>,
@@ -75,22 +76,30 @@ impl Vtc {
             "{name}: rtcp-mux offered on both streams but not answered on both:\n{}",
             answer.sdp
         );
-        Vtc::with_media(dir, name, ua, relay, answer, source)
+        Vtc::with_media(dir, name, Some(ua), relay, (answer, ffmpeg::PCMU), source)
     }
 
     /// The media of a call set up either way (we called, or the gateway called us): ffmpeg
     /// receiving and sending through `relay`, whose media ports our SDP named; `answer` is the
-    /// gateway's SDP (its addresses and H.264 payload type).
+    /// gateway's SDP (its addresses and H.264 payload type), with the audio codec (payload type,
+    /// rtpmap) the gateway sends.
     pub fn with_media(
         dir: &Path,
         name: &str,
-        ua: Ua,
+        ua: Option<Ua>,
         mut relay: Relay,
-        answer: Answer,
+        (answer, audio_codec): (Answer, (u8, &str)),
         source: Source<'_>,
     ) -> Vtc {
         let (ffmpeg_audio, ffmpeg_video) = (relay::free_pair(), relay::free_pair());
-        let receiver = ffmpeg::receiver(dir, name, ffmpeg_audio, ffmpeg_video, answer.video_pt);
+        let receiver = ffmpeg::receiver(
+            dir,
+            name,
+            ffmpeg_audio,
+            ffmpeg_video,
+            audio_codec,
+            answer.video_pt,
+        );
         relay.start(Targets {
             gateway_audio: answer.audio,
             gateway_video: answer.video,
@@ -178,7 +187,7 @@ impl Vtc {
 
     /// BYE, which the gateway must answer 200.
     pub fn hang_up(&mut self, server: &Server) {
-        let status = self.ua.bye();
+        let status = self.ua.as_mut().and_then(Ua::bye);
         assert_eq!(
             status,
             Some(200),
