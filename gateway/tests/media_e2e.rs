@@ -28,6 +28,8 @@ mod cascade_dialout;
 mod common;
 #[path = "media_e2e/ffmpeg.rs"]
 mod ffmpeg;
+#[path = "media_e2e/h323_calls.rs"]
+mod h323_calls;
 #[path = "media_e2e/relay.rs"]
 mod relay;
 #[path = "media_e2e/server.rs"]

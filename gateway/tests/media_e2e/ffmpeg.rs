@@ -107,7 +107,9 @@ fn strings(args: &[&str]) -> Vec<String> {
 
 /// The far-end sender: `video` (a lavfi source, e.g. `testsrc2=size=1280x720:rate=30`) as H.264
 /// constrained baseline with a keyframe every second, and a `tone_hz` sine as PCMU in 20 ms
-/// packets, for `secs` seconds, to the relay's inbound ports.
+/// packets, for `secs` seconds, to the relay's inbound ports; the video with payload type
+/// `video_pt` (what the gateway's side declared).
+#[allow(clippy::too_many_arguments)]
 pub fn sender(
     dir: &Path,
     name: &str,
@@ -115,8 +117,10 @@ pub fn sender(
     tone_hz: u32,
     video_port: u16,
     audio_port: u16,
+    video_pt: u8,
     secs: u32,
 ) -> Proc {
+    let video_pt = video_pt.to_string();
     let tone = format!("sine=frequency={tone_hz}:sample_rate=8000:samples_per_frame=160");
     let secs = secs.to_string();
     let video_url = format!("rtp://127.0.0.1:{video_port}?pkt_size=1200");
@@ -147,7 +151,7 @@ pub fn sender(
         "-bsf:v",
         "h264_mp4toannexb",
         "-payload_type",
-        "96",
+        &video_pt,
         "-f",
         "rtp",
         &video_url,

@@ -113,6 +113,7 @@ impl Vtc {
             source.tone_hz,
             relay.inbound_port(Kind::Video),
             relay.inbound_port(Kind::Audio),
+            answer.video_pt,
             60,
         );
         Vtc {
