@@ -46,6 +46,18 @@ pub enum CoreOutput {
         /// Why.
         reason: h323::call::EndReason,
     },
+    /// An H.323 call's peer asked for a keyframe in H.245 (`videoFastUpdatePicture`): the
+    /// call's media task handles it as an RTCP PLI.
+    PeerKeyframeRequest {
+        /// The call.
+        call: CallId,
+    },
+    /// The media of an H.323 call need a keyframe from the peer: its connection task sends
+    /// H.245 `videoFastUpdatePicture` (the RTCP PLI has gone out too).
+    H323KeyframeRequest {
+        /// The call.
+        call: CallId,
+    },
     /// Bind the call's RTP port and start its media task.
     MediaStart {
         /// The call.

@@ -26,7 +26,9 @@ use signaling::transaction::{Peer, Transport};
 use signaling::{ConferenceId, DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::media::MediaControls;
-use super::{Call, CallCore, CallId, CallKind, DtmfDigit, Phase, Protocol, Target};
+use super::{
+    Call, CallCore, CallId, CallKind, CoreOutput, DtmfDigit, Phase, Protocol, Target,
+};
 use crate::directory::{MediaEncryption, TrustedDeviceRule};
 use crate::lobby::ParticipantClass;
 
@@ -306,7 +308,11 @@ impl CallCore {
                 tracing::info!(%call, ?reason, "H.323 call released by the caller");
                 self.end_call(now, call, None);
             }
-            Event::KeyframeRequested => tracing::debug!(%call, "H.323 keyframe request"),
+            Event::KeyframeRequested => {
+                if self.calls.get(&call).is_some_and(|c| c.media_started) {
+                    self.out.push_back(CoreOutput::PeerKeyframeRequest { call });
+                }
+            }
             Event::Incoming(_) | Event::ConnectH245(_) => {}
         }
         self.pump(now);

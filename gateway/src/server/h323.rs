@@ -3,7 +3,8 @@
 //! polls, and talks to the core task through a channel: a Setup's aliases go there to be routed
 //! and admitted (`CallCore::admit_h323`), and an admitted call's events (media agreed, DTMF, the
 //! caller's hang-up) follow. The core ends a call by sending its reason back on the call's own
-//! channel ([`CoreOutput::H323Release`](crate::calls::CoreOutput::H323Release)).
+//! channel ([`CoreOutput::H323Release`](crate::calls::CoreOutput::H323Release)), and asks for
+//! keyframes the same way.
 //!
 //! H.245 travels tunnelled in H.225.0 or, as the fallback, on a separate TCP connection the
 //! same task runs: to the caller's H.245 address when its Setup gave one, else on a port the
@@ -48,6 +49,15 @@ pub(super) enum ToCore {
     },
 }
 
+/// What the core task asks of an admitted call's connection task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ToCall {
+    /// End the call with Release Complete.
+    Release(EndReason),
+    /// Ask the caller for a keyframe (H.245 `videoFastUpdatePicture`).
+    RequestKeyframe,
+}
+
 /// A Setup waiting for the core's routing and admission.
 #[derive(Debug)]
 pub(super) struct SetupRequest {
@@ -57,8 +67,8 @@ pub(super) struct SetupRequest {
     pub destination: Vec<String>,
     /// The caller's Display element (its roster name).
     pub display: Option<String>,
-    /// Where the core ends the call once admitted.
-    pub releases: mpsc::UnboundedSender<EndReason>,
+    /// Where the core reaches the call once admitted.
+    pub to_call: mpsc::UnboundedSender<ToCall>,
     /// Where the decision goes.
     pub reply: oneshot::Sender<Result<H323Admission, EndReason>>,
 }
@@ -112,7 +122,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, core: mpsc::Sender<
     let setup_by = Instant::now() + SETUP_WAIT;
     let mut setup_seen = false;
     let mut admitted: Option<CallId> = None;
-    let (releases_tx, mut releases) = mpsc::unbounded_channel::<EndReason>();
+    let (to_call_tx, mut to_call) = mpsc::unbounded_channel::<ToCall>();
     let mut h245: Option<TcpStream> = None;
     let mut h245_listener: Option<TcpListener> = None;
     let mut buf = vec![0u8; 16 * 1024];
@@ -129,7 +139,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, core: mpsc::Sender<
                         Err(_) => None,
                     };
                     let h245_addr = h245_listener.as_ref().and_then(|l| l.local_addr().ok());
-                    let decision = decide(peer, &incoming, releases_tx.clone(), &core).await;
+                    let decision = decide(peer, &incoming, to_call_tx.clone(), &core).await;
                     let now = Instant::now();
                     let done = match decision {
                         Ok(admission) => {
@@ -228,9 +238,13 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, core: mpsc::Sender<
                     h245_listener = None;
                 }
             }
-            Some(reason) = releases.recv() => {
-                if let Err(e) = call.reject(Instant::now(), reason) {
-                    tracing::warn!(%peer, error = %e, "H.323 Release Complete not encoded");
+            Some(request) = to_call.recv() => {
+                let done = match request {
+                    ToCall::Release(reason) => call.reject(Instant::now(), reason),
+                    ToCall::RequestKeyframe => call.request_keyframe(Instant::now()),
+                };
+                if let Err(e) = done {
+                    tracing::warn!(%peer, error = %e, "H.323 message not encoded");
                 }
             }
             () = sleep => {
@@ -260,7 +274,7 @@ async fn lost(admitted: Option<CallId>, core: &mpsc::Sender<ToCore>) {
 async fn decide(
     peer: SocketAddr,
     incoming: &Incoming,
-    releases: mpsc::UnboundedSender<EndReason>,
+    to_call: mpsc::UnboundedSender<ToCall>,
     core: &mpsc::Sender<ToCore>,
 ) -> Result<H323Admission, EndReason> {
     let (reply, answer) = oneshot::channel();
@@ -268,7 +282,7 @@ async fn decide(
         peer,
         destination: destination(incoming),
         display: incoming.display.clone(),
-        releases,
+        to_call,
         reply,
     };
     if core.send(ToCore::Setup(request)).await.is_err() {

@@ -253,8 +253,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(CallId, MediaEvent)>();
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
     // Each admitted H.323 call's connection task, for the core to end the call through.
-    let mut h323_calls: HashMap<CallId, mpsc::UnboundedSender<::h323::call::EndReason>> =
-        HashMap::new();
+    let mut h323_calls: HashMap<CallId, mpsc::UnboundedSender<h323::ToCall>> = HashMap::new();
     let mut video_formats: HashMap<CallId, Option<VideoFormat>> = HashMap::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
@@ -269,7 +268,17 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 CoreOutput::Transmit { to, bytes } => sockets.send(to, bytes).await,
                 CoreOutput::H323Release { call, reason } => {
                     if let Some(task) = h323_calls.remove(&call) {
-                        let _ = task.send(reason);
+                        let _ = task.send(h323::ToCall::Release(reason));
+                    }
+                }
+                CoreOutput::H323KeyframeRequest { call } => {
+                    if let Some(task) = h323_calls.get(&call) {
+                        let _ = task.send(h323::ToCall::RequestKeyframe);
+                    }
+                }
+                CoreOutput::PeerKeyframeRequest { call } => {
+                    if let Some(handle) = media.get(&call) {
+                        handle.peer_keyframe_request();
                     }
                 }
                 CoreOutput::MediaStart {
@@ -460,7 +469,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         setup.display,
                     );
                     if let Ok(admission) = &decision {
-                        h323_calls.insert(admission.call, setup.releases);
+                        h323_calls.insert(admission.call, setup.to_call);
                     }
                     if let Err(Ok(admission)) = setup.reply.send(decision) {
                         // The connection went away while the core decided.

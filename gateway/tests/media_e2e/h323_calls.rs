@@ -40,6 +40,7 @@ struct LegState {
 
 enum LegCommand {
     Dtmf(String),
+    Keyframe,
     HangUp,
 }
 
@@ -99,6 +100,15 @@ impl H323Leg {
             );
             sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Asks the gateway for a keyframe (`videoFastUpdatePicture`).
+    fn request_keyframe(&self) {
+        self.commands.send(LegCommand::Keyframe).unwrap();
+    }
+
+    fn keyframe_requests(&self) -> usize {
+        self.state.lock().unwrap().keyframe_requests
     }
 
     fn dtmf(&self, keys: &str) {
@@ -166,6 +176,7 @@ fn run_leg(
         }
         match commands.try_recv() {
             Ok(LegCommand::Dtmf(keys)) => caller.send_dtmf(&keys).unwrap(),
+            Ok(LegCommand::Keyframe) => caller.request_keyframe().unwrap(),
             Ok(LegCommand::HangUp) | Err(mpsc::TryRecvError::Disconnected) => {
                 caller.hang_up().unwrap();
                 hanging_up = true;
@@ -366,6 +377,23 @@ fn h323_fast_start_caller_sees_the_demo_3x3_and_hears_n_minus_1() {
     let alias = format!("{TENANT}.{DEMO_MEETING}");
     let (leg, mut vtc) = h323_vtc(&server, dir.path(), "h323-fast-start", &alias, true);
     let report = assert_demo_media(&mut server, "h323 fast start", &mut vtc);
+    // Keyframes both ways in H.245: the gateway asked for the caller's first one (its decoder
+    // starts on a keyframe), and the caller's request reaches the layout encoder as a PLI would.
+    assert!(
+        leg.keyframe_requests() > 0,
+        "the gateway sent no videoFastUpdatePicture"
+    );
+    let peer_requests = "tessera_keyframes_requested_total{by=\"peer\"}";
+    let before = metric(&server, peer_requests);
+    leg.request_keyframe();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&server, peer_requests) <= before {
+        assert!(
+            Instant::now() < deadline,
+            "the caller's videoFastUpdatePicture was not taken as a keyframe request"
+        );
+        sleep(Duration::from_millis(200));
+    }
     let captured = leg.hang_up();
     assert_dissects(
         "h323 fast start",
@@ -375,6 +403,7 @@ fn h323_fast_start_caller_sees_the_demo_3x3_and_hears_n_minus_1() {
             "h245Tunnelling: True",
             "h323-message-body: connect",
             "standard: 0.0.8.241.0.0.1 (h264 generic-capabilities)",
+            "videoFastUpdatePicture",
         ],
     );
     eprintln!("h323 fast start: {report}");
