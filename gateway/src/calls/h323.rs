@@ -26,9 +26,7 @@ use signaling::transaction::{Peer, Transport};
 use signaling::{ConferenceId, DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::media::MediaControls;
-use super::{
-    Call, CallCore, CallId, CallKind, CoreOutput, DtmfDigit, Phase, Protocol, Target,
-};
+use super::{Call, CallCore, CallId, CallKind, CoreOutput, DtmfDigit, Phase, Protocol, Target};
 use crate::directory::{MediaEncryption, TrustedDeviceRule};
 use crate::lobby::ParticipantClass;
 

@@ -153,10 +153,11 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, core: mpsc::Sender<
                     }
                 }
                 Event::ConnectH245(addr) => {
-                    match tokio::time::timeout(H245_CONNECT_WAIT, TcpStream::connect(addr)).await
-                    {
+                    match tokio::time::timeout(H245_CONNECT_WAIT, TcpStream::connect(addr)).await {
                         Ok(Ok(s)) => h245 = Some(s),
-                        _ => tracing::info!(%peer, %addr, "H.245 address of the caller unreachable"),
+                        _ => {
+                            tracing::info!(%peer, %addr, "H.245 address of the caller unreachable")
+                        }
                     }
                 }
                 event => match admitted {

@@ -112,7 +112,9 @@ impl H323Leg {
     }
 
     fn dtmf(&self, keys: &str) {
-        self.commands.send(LegCommand::Dtmf(keys.to_owned())).unwrap();
+        self.commands
+            .send(LegCommand::Dtmf(keys.to_owned()))
+            .unwrap();
     }
 
     /// Hangs up and returns what the gateway sent (signalling, H.245 channel).
@@ -289,7 +291,11 @@ fn tshark(packets: &[Vec<u8>], port: u16, extra: &[&str]) -> String {
         .args(extra)
         .output()
         .expect("tshark");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -309,7 +315,10 @@ fn assert_dissects(name: &str, (signalling, h245): (Vec<u8>, Vec<u8>), fields: &
         "[Unknown",
         "unknown extension",
     ] {
-        assert!(!text.contains(bad), "{name}: tshark reported {bad:?}:\n{text}");
+        assert!(
+            !text.contains(bad),
+            "{name}: tshark reported {bad:?}:\n{text}"
+        );
     }
     for field in fields {
         assert!(text.contains(field), "{name}: no {field:?} in:\n{text}");
@@ -359,7 +368,10 @@ fn assert_demo_media(server: &mut Server, leg_name: &str, vtc: &mut Vtc) -> Stri
         "{leg_name}: hears its own tone ({:.1} %)",
         own_tone * 100.0
     );
-    assert!(video_rx > 0, "{leg_name}: its video did not reach the meeting");
+    assert!(
+        video_rx > 0,
+        "{leg_name}: its video did not reach the meeting"
+    );
     format!(
         "{video}; audio {level:.1} dBFS, own tone {:.2} %; gateway decoded {video_rx} of its \
          pictures; {}",
@@ -419,7 +431,10 @@ fn h323_caller_without_fast_start_negotiates_on_a_separate_h245_channel_and_sees
     let (leg, mut vtc) = h323_vtc(&server, dir.path(), "h323-h245", &alias, false);
     let report = assert_demo_media(&mut server, "h323 h245 channel", &mut vtc);
     let captured = leg.hang_up();
-    assert!(!captured.1.is_empty(), "nothing arrived on the H.245 channel");
+    assert!(
+        !captured.1.is_empty(),
+        "nothing arrived on the H.245 channel"
+    );
     assert_dissects(
         "h323 h245 channel",
         captured,

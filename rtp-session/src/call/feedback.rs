@@ -113,7 +113,9 @@ impl CallMedia {
         if let Some(participant) = self.participant() {
             trace!(cname = %self.cname, "peer asked for a keyframe");
             self.events
-                .push_back(Event::Engine(EngineRequest::KeyframeRequest { participant }));
+                .push_back(Event::Engine(EngineRequest::KeyframeRequest {
+                    participant,
+                }));
         } else if self.slate.as_ref().is_some_and(|w| w.streaming) {
             trace!(cname = %self.cname, "peer asked for a keyframe of its slate");
             self.events

@@ -185,8 +185,7 @@ fn h323_event(h: &mut Harness, call: CallId, event: Event) {
 }
 
 #[test]
-fn an_admitted_h323_call_waits_for_its_media_then_joins_the_meeting_with_them_as_protocol_h323()
-{
+fn an_admitted_h323_call_waits_for_its_media_then_joins_the_meeting_with_them_as_protocol_h323() {
     let mut h = Harness::demo();
     let admission = admit(&mut h, "12345678.1177958860");
     assert_eq!(h.media_starts(), 0, "no media before H.245 settles");
@@ -205,11 +204,17 @@ fn an_admitted_h323_call_waits_for_its_media_then_joins_the_meeting_with_them_as
             _ => None,
         })
         .expect("media started");
-    assert_eq!(start.0.remote, "192.0.2.10:5000".parse::<SocketAddr>().unwrap());
+    assert_eq!(
+        start.0.remote,
+        "192.0.2.10:5000".parse::<SocketAddr>().unwrap()
+    );
     assert_eq!(start.0.codec, PromptCodec::G722);
     assert_eq!(start.0.local_port, admission.local.audio.port());
     let video = start.1.expect("video started");
-    assert_eq!(video.remote, "192.0.2.10:5002".parse::<SocketAddr>().unwrap());
+    assert_eq!(
+        video.remote,
+        "192.0.2.10:5002".parse::<SocketAddr>().unwrap()
+    );
     assert_eq!(video.payload_type, ::h323::media::H264_PAYLOAD_TYPE);
     assert_eq!(video.packetization_mode, 0, "H.241's default");
     assert!(h
