@@ -12,7 +12,7 @@
 //! after it), `admission` (into a meeting, through the lobby), `entry_queue`, `media` (what the
 //! driver is told about media, in-call DTMF controls), `admin` (operator commands), `licences`
 //! (call indexes and the licence and lobby gauges), `h323` (an H.323 Setup's routing, trust and
-//! licence decision).
+//! licence decision, and the admitted H.323 call's media and events).
 
 mod admin;
 mod admission;

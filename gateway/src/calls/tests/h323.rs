@@ -200,7 +200,7 @@ fn an_admitted_h323_call_waits_for_its_media_then_joins_the_meeting_with_them_as
         .media
         .iter()
         .find_map(|m| match m {
-            CoreOutput::MediaStart { audio, video, .. } => Some((audio.clone(), video.clone())),
+            CoreOutput::MediaStart { audio, video, .. } => Some((*audio, *video)),
             _ => None,
         })
         .expect("media started");
