@@ -345,29 +345,7 @@ fn assert_demo_media(server: &mut Server, leg_name: &str, vtc: &mut Vtc) -> Stri
     let video_rx = media_counter(server, DEMO_MEETING, CALLER_NAME, "video_rx_frames");
     let decoded = vtc.finish_receiving();
     let video = check_video(leg_name, &decoded, (1280, 720));
-    let picture = decoded
-        .snapshot
-        .as_ref()
-        .unwrap_or_else(|| panic!("{leg_name}: no snapshot; {}", decoded.log_tail()));
-    let colours: Vec<[u8; 3]> = grid_3x3(picture)
-        .into_iter()
-        .map(|t| tile_colour(picture, t))
-        .collect();
-    let distinct = distinct_colours(&colours, 40);
-    assert!(
-        distinct.len() >= 6,
-        "{leg_name}: the 3x3 tiles show only {} distinct colours: {colours:?}",
-        distinct.len()
-    );
-    let audio = settled_audio(leg_name, &decoded);
-    let level = ffmpeg::level_db(audio);
-    let own_tone = ffmpeg::tone_share(audio, 8000, 1000.0);
-    assert!(level > -45.0, "{leg_name}: voices missing: {level:.1} dBFS");
-    assert!(
-        own_tone < 0.02,
-        "{leg_name}: hears its own tone ({:.1} %)",
-        own_tone * 100.0
-    );
+    let (_, level, own_tone) = assert_demo_layout_and_n_minus_1(leg_name, &decoded);
     assert!(
         video_rx > 0,
         "{leg_name}: its video did not reach the meeting"

@@ -333,3 +333,39 @@ pub fn settled_audio<'a>(name: &str, decoded: &'a Decoded) -> &'a [i16] {
     );
     &decoded.audio[skip..]
 }
+
+/// What a room system in the demo meeting must have decoded: a 3x3 layout whose tiles show at
+/// least 6 distinct participants, the meeting's voices, and not its own 1 kHz tone (N-1).
+/// Returns the tile colours, the audio level (dBFS) and its own tone's share of the power.
+pub fn assert_demo_layout_and_n_minus_1(name: &str, decoded: &Decoded) -> (Vec<[u8; 3]>, f64, f64) {
+    let picture = decoded.snapshot.as_ref().unwrap_or_else(|| {
+        panic!(
+            "{name}: no snapshot picture written ({} files); receiver log:\n{}",
+            decoded.snapshots,
+            decoded.log_tail()
+        )
+    });
+    let colours: Vec<[u8; 3]> = grid_3x3(picture)
+        .into_iter()
+        .map(|t| tile_colour(picture, t))
+        .collect();
+    let distinct = distinct_colours(&colours, 40);
+    assert!(
+        distinct.len() >= 6,
+        "{name}: the 3x3 tiles show only {} distinct background colours: {colours:?}",
+        distinct.len()
+    );
+    let audio = settled_audio(name, decoded);
+    let level = ffmpeg::level_db(audio);
+    let own_tone = ffmpeg::tone_share(audio, 8000, 1000.0);
+    assert!(
+        level > -45.0,
+        "{name}: the meeting's voices are missing: level {level:.1} dBFS"
+    );
+    assert!(
+        own_tone < 0.02,
+        "{name}: hears its own 1 kHz tone back ({:.1} % of the power): N-1 broken",
+        own_tone * 100.0
+    );
+    (colours, level, own_tone)
+}
