@@ -28,6 +28,8 @@ mod cascade_dialout;
 mod common;
 #[path = "media_e2e/ffmpeg.rs"]
 mod ffmpeg;
+#[path = "media_e2e/h323_calls.rs"]
+mod h323_calls;
 #[path = "media_e2e/relay.rs"]
 mod relay;
 #[path = "media_e2e/server.rs"]
@@ -48,8 +50,8 @@ use serde_json::Value;
 use server::{Server, TENANT};
 use sip_testua::Ua;
 use vtc::{
-    check_video, distinct_colours, grid_3x3, media_counter, median_colour, participant,
-    settled_audio, tile_colour, Source, Vtc,
+    assert_demo_layout_and_n_minus_1, check_video, distinct_colours, grid_3x3, media_counter,
+    median_colour, participant, settled_audio, tile_colour, Source, Vtc,
 };
 
 /// The demo meeting (`tessera serve --demo`: 8 synthetic participants).
@@ -135,36 +137,7 @@ fn vtc_sees_demo_participants_in_3x3_720p_and_hears_them_but_not_itself() {
     server.assert_healthy("after the call");
 
     let video = check_video(name, &decoded, (1280, 720));
-    let picture = decoded.snapshot.as_ref().unwrap_or_else(|| {
-        panic!(
-            "{name}: no snapshot picture written ({} files); receiver log:\n{}",
-            decoded.snapshots,
-            decoded.log_tail()
-        )
-    });
-    let colours: Vec<[u8; 3]> = grid_3x3(picture)
-        .into_iter()
-        .map(|t| tile_colour(picture, t))
-        .collect();
-    let distinct = distinct_colours(&colours, 40);
-    assert!(
-        distinct.len() >= 6,
-        "{name}: the 3x3 tiles show only {} distinct background colours: {colours:?}",
-        distinct.len()
-    );
-
-    let audio = settled_audio(name, &decoded);
-    let level = ffmpeg::level_db(audio);
-    let own_tone = ffmpeg::tone_share(audio, 8000, 1000.0);
-    assert!(
-        level > -45.0,
-        "{name}: the meeting's voices are missing: level {level:.1} dBFS"
-    );
-    assert!(
-        own_tone < 0.02,
-        "{name}: hears its own 1 kHz tone back ({:.1} % of the power): N-1 broken",
-        own_tone * 100.0
-    );
+    let (colours, level, own_tone) = assert_demo_layout_and_n_minus_1(name, &decoded);
     assert!(
         video_rx > 0 && audio_rx > 0,
         "{name}: its media did not reach the meeting (video_rx_frames {video_rx}, \

@@ -92,6 +92,9 @@ pub enum MediaEvent {
     /// Nothing (no RTP, no RTCP) has arrived from the far end for the media timeout: it crashed
     /// or lost its network.
     Inactive,
+    /// The call asked the peer for a keyframe over RTCP (PLI or FIR); signalling that has a
+    /// request of its own (H.245 `videoFastUpdatePicture`) sends it too.
+    KeyframeNeeded,
 }
 
 /// In-call media controls a caller drives with DTMF while in a meeting.

@@ -11,7 +11,7 @@ use common::{
     layout_frames, next_port, CallSetup, Pair, GW_AUDIO, GW_AUDIO_RTCP, VTC_AUDIO, VTC_AUDIO_SSRC,
     VTC_VIDEO, VTC_VIDEO_SSRC,
 };
-use rtp_session::api::{Prompt, Slate};
+use rtp_session::api::{MediaEvent, Prompt, Slate};
 use rtp_session::call::{
     EngineRequest, Event, Input, SlateRequest, SocketId, KEYFRAME_NAG_INTERVAL,
     KEYFRAME_REQUEST_GAP, REPORT_INTERVAL,
@@ -360,4 +360,27 @@ fn a_vtc_without_pli_or_fir_keeps_getting_keyframes_after_its_first_rtcp_and_one
         asked(&pair).last(),
         Some(&(s(40) + Duration::from_millis(520)))
     );
+}
+
+/// H.323 carries keyframe requests in H.245 as well as RTCP: a signalled request is handled
+/// as a PLI, and every PLI the call sends is reported for the signalling to repeat.
+#[test]
+fn a_signalled_keyframe_request_is_a_pli_and_every_pli_sent_is_reported_for_signalling() {
+    let mut pair = Pair::new(&CallSetup::default(), 17);
+    pair.join();
+    pair.run_for(Duration::from_millis(100));
+    pair.input(Input::PeerKeyframeRequest);
+    pair.run_for(Duration::from_millis(100));
+    assert!(pair.events.iter().any(|(_, e)| matches!(
+        e,
+        Event::Engine(EngineRequest::KeyframeRequest { participant: 5 })
+    )));
+    assert_eq!(pair.gateway.counters().keyframes_requested_by_peer, 1);
+    let reported = pair
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Media(MediaEvent::KeyframeNeeded)))
+        .count();
+    assert_eq!(reported, keyframe_requests_sent(&pair).len());
+    assert!(reported >= 1, "joining asks at once");
 }

@@ -258,7 +258,7 @@ impl CallCore {
                     id: id.to_string(),
                     display_name: entry.display_name.clone(),
                     class: entry.class,
-                    protocol: entry.member.protocol(),
+                    protocol: self.member_protocol(entry.member),
                     kind: self.member_kind(entry.member),
                     joined_at: self.rfc3339(joined),
                     media: match entry.member {
@@ -278,13 +278,24 @@ impl CallCore {
                     id: id.to_string(),
                     display_name: entry.display_name.clone(),
                     class: entry.class,
-                    protocol: entry.member.protocol(),
+                    protocol: self.member_protocol(entry.member),
                     kind: self.member_kind(entry.member),
                     waiting_since: self.rfc3339(entry.waiting_since.unwrap_or(self.origin.0)),
                 }),
             }
         }
         view
+    }
+
+    /// The `protocol` of a roster entry in the views: a call says which signalling it came over.
+    fn member_protocol(&self, member: Member) -> &'static str {
+        match member {
+            Member::Call(call) => self
+                .calls
+                .get(&call)
+                .map_or_else(|| member.protocol(), |c| c.protocol.as_str()),
+            Member::Synthetic | Member::Webrtc(_) => member.protocol(),
+        }
     }
 
     /// The `kind` of a roster entry in the views.

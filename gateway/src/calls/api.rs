@@ -38,6 +38,26 @@ pub enum CoreOutput {
         /// A serialised SIP message.
         bytes: Vec<u8>,
     },
+    /// End an H.323 call: its connection task sends Release Complete with this reason (the
+    /// core's SIP-style hang-up code mapped onto H.225.0 and Q.850 causes).
+    H323Release {
+        /// The call.
+        call: CallId,
+        /// Why.
+        reason: h323::call::EndReason,
+    },
+    /// An H.323 call's peer asked for a keyframe in H.245 (`videoFastUpdatePicture`): the
+    /// call's media task handles it as an RTCP PLI.
+    PeerKeyframeRequest {
+        /// The call.
+        call: CallId,
+    },
+    /// The media of an H.323 call need a keyframe from the peer: its connection task sends
+    /// H.245 `videoFastUpdatePicture` (the RTCP PLI has gone out too).
+    H323KeyframeRequest {
+        /// The call.
+        call: CallId,
+    },
     /// Bind the call's RTP port and start its media task.
     MediaStart {
         /// The call.

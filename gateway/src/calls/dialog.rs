@@ -416,6 +416,14 @@ impl CallCore {
             }
             None => tracing::info!(call = %call_id, reason = "peer hung up (BYE)", "call ended"),
         }
+        if let (super::Protocol::H323, Some((code, _))) = (call.protocol, reason) {
+            // Its Release Complete is the connection task's (see `server::h323`).
+            self.out.push_back(CoreOutput::H323Release {
+                call: call_id,
+                reason: super::h323::release_reason(code),
+            });
+            return;
+        }
         if let (Some(link), Some((code, _))) = (call.link, reason) {
             // A dialled link's BYE is its agent's.
             self.link_call_ended(now, link, code);

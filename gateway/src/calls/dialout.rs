@@ -549,6 +549,7 @@ impl CallCore {
             // A bridge we dial is one the operator chose: trusted like a room system.
             class: ParticipantClass::TrustedVtc,
             kind: CallKind::Cascade,
+            protocol: super::Protocol::Sip,
             uas: None,
             dialog: None,
             link: Some(id),

@@ -443,6 +443,7 @@ impl CallCore {
             display_name,
             class,
             kind,
+            protocol: super::Protocol::Sip,
             uas: Some(super::UasInvite {
                 key: key.clone(),
                 invite: invite.clone(),
@@ -672,6 +673,12 @@ impl CallCore {
         let key = uas.key.clone();
         let ok = self.arm_session_timer(now, id, ok);
         self.respond(now, &key, ok);
+        self.place_answered(now, id, target);
+    }
+
+    /// An answered call (SIP 200 sent, or H.323 media settled): its media start and it moves to
+    /// the entry queue or into its meeting (through the lobby).
+    pub(super) fn place_answered(&mut self, now: Instant, id: CallId, target: Target) {
         self.start_media(id);
         match target {
             Target::EntryQueue => {

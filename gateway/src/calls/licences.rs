@@ -77,7 +77,7 @@ impl CallCore {
         let tenant = call.tenant.as_str();
         self.metrics
             .calls_active
-            .with_label_values(&[tenant, "sip"])
+            .with_label_values(&[tenant, call.protocol.as_str()])
             .dec();
         if let Phase::Lobby(key) | Phase::InMeeting(key) = &call.phase {
             let waited = self

@@ -72,6 +72,16 @@ impl CallCore {
     pub fn handle_media_event(&mut self, now: Instant, call: CallId, event: MediaEvent) {
         match event {
             MediaEvent::Dtmf(digit) => self.dtmf(now, call, digit),
+            MediaEvent::KeyframeNeeded => {
+                // SIP peers got the RTCP request; H.323 ones are asked in H.245 too.
+                if self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.protocol == super::Protocol::H323)
+                {
+                    self.out.push_back(CoreOutput::H323KeyframeRequest { call });
+                }
+            }
             MediaEvent::Inactive => {
                 tracing::info!(%call, "no media from the far end; ending the call");
                 self.end_call(now, call, Some((408, "No media received")));

@@ -19,7 +19,7 @@ pub type MeetingKey = (TenantKey, ConferenceId);
 /// What kind of participant a roster entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Member {
-    /// A SIP call.
+    /// A call (SIP or H.323; the admin view asks the call which).
     Call(CallId),
     /// A synthetic participant (the demo's, the load tests' meeting side).
     Synthetic,

@@ -12,7 +12,7 @@
 //! after it), `admission` (into a meeting, through the lobby), `entry_queue`, `media` (what the
 //! driver is told about media, in-call DTMF controls), `admin` (operator commands), `licences`
 //! (call indexes and the licence and lobby gauges), `h323` (an H.323 Setup's routing, trust and
-//! licence decision).
+//! licence decision, and the admitted H.323 call's media and events).
 
 mod admin;
 mod admission;
@@ -37,7 +37,7 @@ pub mod tessera;
 pub use api::*;
 pub use cascade::CallKind;
 pub use dialout::{DialRequest, LinkId};
-pub use h323::H323Route;
+pub use h323::{H323Admission, H323Route};
 pub use meeting::{LiveMeeting, MeetingKey, Member, RosterEntry};
 
 use std::collections::{HashMap, VecDeque};
@@ -177,6 +177,28 @@ enum Phase {
     Lobby(MeetingKey),
     /// In a meeting.
     InMeeting(MeetingKey),
+    /// An admitted H.323 call whose media addresses H.245 (Fast Start or the H.245 procedures)
+    /// is still settling; placed at `target` once they are known, ended at `deadline` if never.
+    AwaitingMedia { target: Target, deadline: Instant },
+}
+
+/// The signalling protocol a call arrived over: the `protocol` label of the call metrics and
+/// of the admin roster. Everything after admission (lobby, licences, drain) is the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Sip,
+    /// H.225.0/H.245; its signalling runs in the driver's connection task (`server::h323`), which
+    /// the core reaches with [`CoreOutput::H323Release`].
+    H323,
+}
+
+impl Protocol {
+    fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Sip => "sip",
+            Protocol::H323 => "h323",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -192,6 +214,8 @@ struct Call {
     class: ParticipantClass,
     /// Endpoint or cascade link: which licence it holds, how it is shown and what it sees.
     kind: CallKind,
+    /// SIP or H.323 (an H.323 call has no `uas`, `dialog` or `link`).
+    protocol: Protocol,
     /// The INVITE we answer, for a call the far end placed; `None` for a cascade link we dialled
     /// (its SIP is `signaling::ua`'s, see `dialout`).
     uas: Option<UasInvite>,
@@ -367,6 +391,9 @@ impl CallCore {
                 Phase::HangingUp { reason, .. } => {
                     self.end_call(now, id, Some((reason.0, &reason.1)))
                 }
+                Phase::AwaitingMedia { .. } => {
+                    self.end_call(now, id, Some((408, "No media negotiated")))
+                }
                 Phase::Lobby(_) | Phase::InMeeting(_) => {}
             }
         }
@@ -424,6 +451,7 @@ fn phase_deadline(phase: &Phase) -> Option<Instant> {
         Phase::Ringing { answer_at, .. } => Some(*answer_at),
         Phase::EntryQueue { deadline, .. } => Some(*deadline),
         Phase::HangingUp { at, .. } => Some(*at),
+        Phase::AwaitingMedia { deadline, .. } => Some(*deadline),
         Phase::Lobby(_) | Phase::InMeeting(_) => None,
     }
 }

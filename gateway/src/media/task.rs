@@ -54,6 +54,7 @@ enum Command {
     },
     Leave,
     Control(MediaControl),
+    PeerKeyframeRequest,
     ShowSlate {
         studio: SlateSender,
         slate: Slate,
@@ -207,6 +208,12 @@ impl CallMedia {
     /// `EngineInput::SetLayout` for this call's participant; ignored while not joined.
     pub fn control(&self, control: MediaControl) {
         self.send(Command::Control(control));
+    }
+
+    /// The peer asked for a keyframe in its signalling (H.245 `videoFastUpdatePicture`): handled
+    /// as its RTCP PLI would be.
+    pub fn peer_keyframe_request(&self) {
+        self.send(Command::PeerKeyframeRequest);
     }
 
     fn send(&self, command: Command) {

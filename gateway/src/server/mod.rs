@@ -135,7 +135,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         .await
         .map_err(h323_bind_error)?;
     let h323_local = h323_listener.local_addr().map_err(h323_bind_error)?;
-    let (h323_tx, mut h323_rx) = mpsc::channel::<h323::SetupRequest>(256);
+    let (h323_tx, mut h323_rx) = mpsc::channel::<h323::ToCore>(256);
     let h323_task = h323::spawn(h323_listener, h323_tx);
     let mut core_config = config.core.clone();
     if core_config.sip_addr.port() == 0 {
@@ -258,6 +258,8 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     );
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(CallId, MediaEvent)>();
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
+    // Each admitted H.323 call's connection task, for the core to end the call through.
+    let mut h323_calls: HashMap<CallId, mpsc::UnboundedSender<h323::ToCall>> = HashMap::new();
     let mut video_formats: HashMap<CallId, Option<VideoFormat>> = HashMap::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
@@ -270,6 +272,21 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         while let Some(output) = core.poll_output() {
             match output {
                 CoreOutput::Transmit { to, bytes } => sockets.send(to, bytes).await,
+                CoreOutput::H323Release { call, reason } => {
+                    if let Some(task) = h323_calls.remove(&call) {
+                        let _ = task.send(h323::ToCall::Release(reason));
+                    }
+                }
+                CoreOutput::H323KeyframeRequest { call } => {
+                    if let Some(task) = h323_calls.get(&call) {
+                        let _ = task.send(h323::ToCall::RequestKeyframe);
+                    }
+                }
+                CoreOutput::PeerKeyframeRequest { call } => {
+                    if let Some(handle) = media.get(&call) {
+                        handle.peer_keyframe_request();
+                    }
+                }
                 CoreOutput::MediaStart {
                     call,
                     audio,
@@ -458,10 +475,34 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             }
             Some((call, event)) = media_rx.recv() => core.handle_media_event(Instant::now(), call, event),
             Some((ticket, answer)) = lease_rx.recv() => core.handle_lease(Instant::now(), ticket, answer),
-            Some(setup) = h323_rx.recv() => {
-                let decision = core.route_h323(Instant::now(), setup.peer, &setup.destination);
-                let _ = setup.reply.send(decision);
-            }
+            Some(message) = h323_rx.recv() => match message {
+                h323::ToCore::Setup(setup) => {
+                    let decision = core.admit_h323(
+                        Instant::now(),
+                        setup.peer,
+                        &setup.destination,
+                        setup.display,
+                    );
+                    if let Ok(admission) = &decision {
+                        h323_calls.insert(admission.call, setup.to_call);
+                    }
+                    if let Err(Ok(admission)) = setup.reply.send(decision) {
+                        // The connection went away while the core decided.
+                        h323_calls.remove(&admission.call);
+                        core.handle_h323_event(
+                            Instant::now(),
+                            admission.call,
+                            ::h323::call::Event::Ended(::h323::call::EndReason::Normal),
+                        );
+                    }
+                }
+                h323::ToCore::Event { call, event } => {
+                    if matches!(event, ::h323::call::Event::Ended(_)) {
+                        h323_calls.remove(&call);
+                    }
+                    core.handle_h323_event(Instant::now(), call, event);
+                }
+            },
             Some((command, reply)) = admin_rx.recv() => {
                 let result = core.handle_admin(Instant::now(), command);
                 let _ = reply.send(result);

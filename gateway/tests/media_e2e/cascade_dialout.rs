@@ -70,9 +70,9 @@ fn a_dialled_bridge_is_redialled_after_a_refusal_gets_the_bare_speaker_and_is_hu
     let mut link = Vtc::with_media(
         dir.path(),
         name,
-        bridge,
+        Some(bridge),
         relay,
-        gateway_media,
+        (gateway_media, crate::ffmpeg::PCMU),
         Source {
             video: "color=c=white:size=1280x720:rate=30",
             tone_hz: 1000,
@@ -94,7 +94,11 @@ fn a_dialled_bridge_is_redialled_after_a_refusal_gets_the_bare_speaker_and_is_hu
         .api_send("DELETE", &format!("{}/{id}", cascades_path()), "")
         .unwrap();
     assert_eq!(status, 204, "{answer}");
-    let ended = link.ua.wait_ended(Duration::from_secs(10));
+    let ended = link
+        .ua
+        .as_mut()
+        .unwrap()
+        .wait_ended(Duration::from_secs(10));
     assert_eq!(ended, Some(signaling::ua::EndReason::RemoteBye));
     assert_eq!(
         cascade_gauges(&server),

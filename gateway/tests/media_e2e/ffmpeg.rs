@@ -107,7 +107,9 @@ fn strings(args: &[&str]) -> Vec<String> {
 
 /// The far-end sender: `video` (a lavfi source, e.g. `testsrc2=size=1280x720:rate=30`) as H.264
 /// constrained baseline with a keyframe every second, and a `tone_hz` sine as PCMU in 20 ms
-/// packets, for `secs` seconds, to the relay's inbound ports.
+/// packets, for `secs` seconds, to the relay's inbound ports; the video with payload type
+/// `video_pt` (what the gateway's side declared).
+#[allow(clippy::too_many_arguments)]
 pub fn sender(
     dir: &Path,
     name: &str,
@@ -115,8 +117,10 @@ pub fn sender(
     tone_hz: u32,
     video_port: u16,
     audio_port: u16,
+    video_pt: u8,
     secs: u32,
 ) -> Proc {
+    let video_pt = video_pt.to_string();
     let tone = format!("sine=frequency={tone_hz}:sample_rate=8000:samples_per_frame=160");
     let secs = secs.to_string();
     let video_url = format!("rtp://127.0.0.1:{video_port}?pkt_size=1200");
@@ -147,7 +151,7 @@ pub fn sender(
         "-bsf:v",
         "h264_mp4toannexb",
         "-payload_type",
-        "96",
+        &video_pt,
         "-f",
         "rtp",
         &video_url,
@@ -217,7 +221,12 @@ impl Picture {
     }
 }
 
-/// Starts ffmpeg receiving PCMU on `audio_port` and H.264 (payload type `video_pt`, mode 1) on
+/// G.711 mu-law as an RTP payload type and `rtpmap`, what the SIP tests' answers carry.
+pub const PCMU: (u8, &str) = (0, "PCMU/8000");
+/// G.722 (what the H.245 procedures agree with the H.323 test caller).
+pub const G722: (u8, &str) = (9, "G722/8000");
+
+/// Starts ffmpeg receiving `audio` (payload type, rtpmap) on `audio_port` and H.264 (payload type `video_pt`, mode 1) on
 /// `video_port`: every decoded picture is logged by `showinfo`, one picture per second is saved as
 /// PPM, the audio as a mono WAV. It runs until [`Receiver::finish`].
 pub fn receiver(
@@ -225,6 +234,7 @@ pub fn receiver(
     name: &str,
     audio_port: u16,
     video_port: u16,
+    (audio_pt, audio_rtpmap): (u8, &str),
     video_pt: u8,
 ) -> Receiver {
     let sdp = format!(
@@ -233,8 +243,8 @@ pub fn receiver(
          s=media-e2e receiver\r\n\
          c=IN IP4 127.0.0.1\r\n\
          t=0 0\r\n\
-         m=audio {audio_port} RTP/AVP 0\r\n\
-         a=rtpmap:0 PCMU/8000\r\n\
+         m=audio {audio_port} RTP/AVP {audio_pt}\r\n\
+         a=rtpmap:{audio_pt} {audio_rtpmap}\r\n\
          m=video {video_port} RTP/AVP {video_pt}\r\n\
          a=rtpmap:{video_pt} H264/90000\r\n\
          a=fmtp:{video_pt} packetization-mode=1\r\n"
@@ -272,6 +282,9 @@ pub fn receiver(
         "0:a",
         "-ac",
         "1",
+        // 8 kHz whatever the codec (G.722 decodes at 16 kHz), as the audio checks expect.
+        "-ar",
+        "8000",
         "-c:a",
         "pcm_s16le",
         wav.to_str().unwrap(),

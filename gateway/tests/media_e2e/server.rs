@@ -20,6 +20,8 @@ pub struct Server {
     child: Option<Child>,
     pub sip: SocketAddr,
     pub http: SocketAddr,
+    /// The H.323 call-signalling listener.
+    pub h323: SocketAddr,
     dir: tempfile::TempDir,
 }
 
@@ -37,7 +39,8 @@ impl Server {
         let http = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
         // Away from the SIPp tests' 40000-59999 and from the relay's ephemeral ports.
         let rtp = common::rtp_ports(20_000, 40);
-        let mut command = common::serve_command(&db, TOKEN, sip, http, &rtp);
+        let h323 = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
+        let mut command = common::serve_command_with_h323(&db, TOKEN, sip, http, &rtp, h323);
         command.args(["--drain-grace-secs", "2"]);
         if demo {
             command.arg("--demo");
@@ -47,6 +50,7 @@ impl Server {
             child: Some(child),
             sip,
             http,
+            h323,
             dir,
         };
         common::wait_until_healthy(server, START_PATIENCE)

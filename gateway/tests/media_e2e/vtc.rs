@@ -21,7 +21,8 @@ pub const FIRST_PICTURE: Duration = Duration::from_secs(40);
 /// One far-end room system: UA, relay, ffmpeg sender and receiver.
 pub struct Vtc {
     pub name: String,
-    pub ua: Ua,
+    /// Its SIP user agent (`None` for an H.323 call, whose signalling the test drives).
+    pub ua: Option<Ua>,
     pub relay: Relay,
     pub answer: Answer,
     pub receiver: Option<Receiver>,
@@ -75,22 +76,30 @@ impl Vtc {
             "{name}: rtcp-mux offered on both streams but not answered on both:\n{}",
             answer.sdp
         );
-        Vtc::with_media(dir, name, ua, relay, answer, source)
+        Vtc::with_media(dir, name, Some(ua), relay, (answer, ffmpeg::PCMU), source)
     }
 
     /// The media of a call set up either way (we called, or the gateway called us): ffmpeg
     /// receiving and sending through `relay`, whose media ports our SDP named; `answer` is the
-    /// gateway's SDP (its addresses and H.264 payload type).
+    /// gateway's SDP (its addresses and H.264 payload type), with the audio codec (payload type,
+    /// rtpmap) the gateway sends.
     pub fn with_media(
         dir: &Path,
         name: &str,
-        ua: Ua,
+        ua: Option<Ua>,
         mut relay: Relay,
-        answer: Answer,
+        (answer, audio_codec): (Answer, (u8, &str)),
         source: Source<'_>,
     ) -> Vtc {
         let (ffmpeg_audio, ffmpeg_video) = (relay::free_pair(), relay::free_pair());
-        let receiver = ffmpeg::receiver(dir, name, ffmpeg_audio, ffmpeg_video, answer.video_pt);
+        let receiver = ffmpeg::receiver(
+            dir,
+            name,
+            ffmpeg_audio,
+            ffmpeg_video,
+            audio_codec,
+            answer.video_pt,
+        );
         relay.start(Targets {
             gateway_audio: answer.audio,
             gateway_video: answer.video,
@@ -104,6 +113,7 @@ impl Vtc {
             source.tone_hz,
             relay.inbound_port(Kind::Video),
             relay.inbound_port(Kind::Audio),
+            answer.video_pt,
             60,
         );
         Vtc {
@@ -178,7 +188,7 @@ impl Vtc {
 
     /// BYE, which the gateway must answer 200.
     pub fn hang_up(&mut self, server: &Server) {
-        let status = self.ua.bye();
+        let status = self.ua.as_mut().and_then(Ua::bye);
         assert_eq!(
             status,
             Some(200),
@@ -322,4 +332,40 @@ pub fn settled_audio<'a>(name: &str, decoded: &'a Decoded) -> &'a [i16] {
         decoded.log_tail()
     );
     &decoded.audio[skip..]
+}
+
+/// What a room system in the demo meeting must have decoded: a 3x3 layout whose tiles show at
+/// least 6 distinct participants, the meeting's voices, and not its own 1 kHz tone (N-1).
+/// Returns the tile colours, the audio level (dBFS) and its own tone's share of the power.
+pub fn assert_demo_layout_and_n_minus_1(name: &str, decoded: &Decoded) -> (Vec<[u8; 3]>, f64, f64) {
+    let picture = decoded.snapshot.as_ref().unwrap_or_else(|| {
+        panic!(
+            "{name}: no snapshot picture written ({} files); receiver log:\n{}",
+            decoded.snapshots,
+            decoded.log_tail()
+        )
+    });
+    let colours: Vec<[u8; 3]> = grid_3x3(picture)
+        .into_iter()
+        .map(|t| tile_colour(picture, t))
+        .collect();
+    let distinct = distinct_colours(&colours, 40);
+    assert!(
+        distinct.len() >= 6,
+        "{name}: the 3x3 tiles show only {} distinct background colours: {colours:?}",
+        distinct.len()
+    );
+    let audio = settled_audio(name, decoded);
+    let level = ffmpeg::level_db(audio);
+    let own_tone = ffmpeg::tone_share(audio, 8000, 1000.0);
+    assert!(
+        level > -45.0,
+        "{name}: the meeting's voices are missing: level {level:.1} dBFS"
+    );
+    assert!(
+        own_tone < 0.02,
+        "{name}: hears its own 1 kHz tone back ({:.1} % of the power): N-1 broken",
+        own_tone * 100.0
+    );
+    (colours, level, own_tone)
 }

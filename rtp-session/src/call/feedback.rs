@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, trace};
 
+use crate::api::MediaEvent;
 use crate::rtcp::{self, ReportBlock, RtcpEvent, RtcpOut};
 use crate::rtp_stats::{ReceiveStats, SendStats};
 use crate::video::VIDEO_CLOCK_RATE;
@@ -70,20 +71,7 @@ impl CallMedia {
                     stats.on_sender_report(now, ntp_time);
                 }
             }
-            RtcpEvent::Pli { .. } | RtcpEvent::Fir { .. } => {
-                self.counters.keyframes_requested_by_peer += 1;
-                if let Some(participant) = self.participant() {
-                    trace!(cname = %self.cname, "peer asked for a keyframe");
-                    self.events
-                        .push_back(Event::Engine(EngineRequest::KeyframeRequest {
-                            participant,
-                        }));
-                } else if self.slate.as_ref().is_some_and(|w| w.streaming) {
-                    trace!(cname = %self.cname, "peer asked for a keyframe of its slate");
-                    self.events
-                        .push_back(Event::Slate(SlateRequest::KeyframeRequest));
-                }
-            }
+            RtcpEvent::Pli { .. } | RtcpEvent::Fir { .. } => self.peer_wants_keyframe(),
             RtcpEvent::Nack { lost, .. } => {
                 let (Some(out), Some(port)) = (&self.video_out, &self.video_port) else {
                     return;
@@ -115,6 +103,23 @@ impl CallMedia {
                 }
             }
             RtcpEvent::Ignored { .. } | RtcpEvent::Malformed { .. } => {}
+        }
+    }
+
+    /// The peer asked for a keyframe (RTCP PLI or FIR, or its signalling): the meeting's
+    /// layout encoder, or the slate studio while it watches a slate, makes one.
+    pub(super) fn peer_wants_keyframe(&mut self) {
+        self.counters.keyframes_requested_by_peer += 1;
+        if let Some(participant) = self.participant() {
+            trace!(cname = %self.cname, "peer asked for a keyframe");
+            self.events
+                .push_back(Event::Engine(EngineRequest::KeyframeRequest {
+                    participant,
+                }));
+        } else if self.slate.as_ref().is_some_and(|w| w.streaming) {
+            trace!(cname = %self.cname, "peer asked for a keyframe of its slate");
+            self.events
+                .push_back(Event::Slate(SlateRequest::KeyframeRequest));
         }
     }
 
@@ -162,6 +167,9 @@ impl CallMedia {
         debug!(cname = %self.cname, ?request, "asking the peer for a keyframe");
         self.counters.keyframes_requested_by_gateway += 1;
         self.send_feedback(request);
+        // Also in signalling: an H.323 peer may act on H.245 `videoFastUpdatePicture` only.
+        self.events
+            .push_back(Event::Media(MediaEvent::KeyframeNeeded));
     }
 
     /// Asks the peer to resend `lost` (generic NACK).

@@ -409,6 +409,7 @@ impl CallMedia {
                 }
                 self.request_keyframe_from_peer(now);
             }
+            Input::PeerKeyframeRequest => self.peer_wants_keyframe(),
         }
     }
 

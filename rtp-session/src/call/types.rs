@@ -129,6 +129,9 @@ pub enum Input {
     /// The decoder failed on, or had to drop, an access unit: the stream is broken until the
     /// next keyframe.
     DecoderFailed,
+    /// The peer asked for a keyframe in its signalling (H.245 `videoFastUpdatePicture`), the
+    /// same as an RTCP PLI or FIR.
+    PeerKeyframeRequest,
 }
 
 /// What the machine asks of the meeting engine (the driver adds its channels).

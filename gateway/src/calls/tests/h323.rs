@@ -137,3 +137,142 @@ fn the_tenant_source_network_rules_and_pstn_trunks_classify_h323_callers() {
     let routed = route(&mut h, &["12345678.1177958860"]).unwrap();
     assert_eq!(routed.class, ParticipantClass::Pstn);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Admission: an H.323 call as one more participant.
+
+use ::h323::call::{Event, MediaPlan, Stream};
+use ::h323::media::Codec as H323Codec;
+
+fn admit(h: &mut Harness, alias: &str) -> H323Admission {
+    let admission = h
+        .core
+        .admit_h323(
+            h.now,
+            H323_VTC.parse().unwrap(),
+            &[alias.to_owned()],
+            Some("Boardroom".to_owned()),
+        )
+        .unwrap();
+    h.collect();
+    admission
+}
+
+/// What Fast Start agrees with a room system receiving at 192.0.2.10:5000/5002.
+fn fast_start_plan(local: ::h323::call::LocalMedia) -> MediaPlan {
+    let h264 = H323Codec::H264 {
+        profile: 64,
+        level: 71,
+    };
+    let stream = |codec, rtp: SocketAddr, channel| {
+        Some(Stream {
+            codec,
+            rtp: Some(rtp),
+            channel,
+        })
+    };
+    MediaPlan {
+        audio_send: stream(H323Codec::G722, "192.0.2.10:5000".parse().unwrap(), 4),
+        audio_receive: stream(H323Codec::G722, local.audio, 3),
+        video_send: stream(h264, "192.0.2.10:5002".parse().unwrap(), 2),
+        video_receive: stream(h264, local.video, 1),
+    }
+}
+
+fn h323_event(h: &mut Harness, call: CallId, event: Event) {
+    h.core.handle_h323_event(h.now, call, event);
+    h.collect();
+}
+
+#[test]
+fn an_admitted_h323_call_waits_for_its_media_then_joins_the_meeting_with_them_as_protocol_h323() {
+    let mut h = Harness::demo();
+    let admission = admit(&mut h, "12345678.1177958860");
+    assert_eq!(h.media_starts(), 0, "no media before H.245 settles");
+    // Audio known but the video channel not yet acknowledged: still waiting.
+    let mut plan = fast_start_plan(admission.local);
+    let full = plan.clone();
+    plan.video_send.as_mut().unwrap().rtp = None;
+    h323_event(&mut h, admission.call, Event::Media(plan));
+    assert_eq!(h.media_starts(), 0, "video channel not settled yet");
+    h323_event(&mut h, admission.call, Event::Media(full));
+    let start = h
+        .media
+        .iter()
+        .find_map(|m| match m {
+            CoreOutput::MediaStart { audio, video, .. } => Some((*audio, *video)),
+            _ => None,
+        })
+        .expect("media started");
+    assert_eq!(
+        start.0.remote,
+        "192.0.2.10:5000".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(start.0.codec, PromptCodec::G722);
+    assert_eq!(start.0.local_port, admission.local.audio.port());
+    let video = start.1.expect("video started");
+    assert_eq!(
+        video.remote,
+        "192.0.2.10:5002".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(video.payload_type, ::h323::media::H264_PAYLOAD_TYPE);
+    assert_eq!(video.packetization_mode, 0, "H.241's default");
+    assert!(h
+        .media
+        .iter()
+        .any(|m| matches!(m, CoreOutput::MediaJoin { call, .. } if *call == admission.call)));
+    let view = h.view();
+    let me = view
+        .participants
+        .iter()
+        .find(|p| p.display_name == "Boardroom")
+        .expect("in the roster");
+    assert_eq!(me.protocol, "h323");
+    assert_eq!(
+        h.metrics
+            .calls_active
+            .with_label_values(&["12345678", "h323"])
+            .get(),
+        1
+    );
+}
+
+#[test]
+fn h323_dtmf_runs_the_entry_queue_and_an_h323_call_the_core_ends_gets_its_release() {
+    let mut h = Harness::demo();
+    let admission = admit(&mut h, "12345678");
+    h323_event(
+        &mut h,
+        admission.call,
+        Event::Media(fast_start_plan(admission.local)),
+    );
+    for key in "1177958860#".chars() {
+        h323_event(&mut h, admission.call, Event::Dtmf(key));
+    }
+    assert!(
+        h.view().participants.iter().any(|p| p.protocol == "h323"),
+        "the entry queue placed the caller"
+    );
+    h.core.begin_drain(h.now);
+    h.advance(Duration::from_secs(60));
+    assert!(h.media.iter().any(|m| matches!(
+        m,
+        CoreOutput::H323Release { call, reason: EndReason::Draining } if *call == admission.call
+    )));
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn an_h323_call_whose_media_never_settle_is_ended_and_the_caller_hanging_up_frees_its_licence() {
+    let mut h = Harness::demo();
+    let stuck = admit(&mut h, "12345678.1177958860");
+    h.advance(Duration::from_secs(31));
+    assert!(h.media.iter().any(|m| matches!(
+        m,
+        CoreOutput::H323Release { call, .. } if *call == stuck.call
+    )));
+    let call = admit(&mut h, "12345678.1177958860");
+    assert_eq!(licences_in_use(&h), 1);
+    h323_event(&mut h, call.call, Event::Ended(EndReason::Normal));
+    assert_eq!(licences_in_use(&h), 0);
+}

@@ -175,6 +175,7 @@ impl Driver {
             }
             Command::Leave => Input::Leave,
             Command::Control(control) => Input::Control(control),
+            Command::PeerKeyframeRequest => Input::PeerKeyframeRequest,
             Command::ShowSlate { studio, slate } => {
                 self.studio = Some(studio);
                 Input::ShowSlate(slate)
