@@ -106,7 +106,7 @@ fn strings(args: &[&str]) -> Vec<String> {
 }
 
 /// The far-end sender: `video` (a lavfi source, e.g. `testsrc2=size=1280x720:rate=30`) as H.264
-/// constrained baseline with a keyframe every second, and a `tone_hz` sine as PCMU in 20 ms
+/// constrained baseline with a keyframe every second, and a `tone_hz` sine in the call's audio codec (PCMU or G.722) in 20 ms
 /// packets, for `secs` seconds, to the relay's inbound ports; the video with payload type
 /// `video_pt` (what the gateway's side declared).
 #[allow(clippy::too_many_arguments)]
@@ -118,9 +118,18 @@ pub fn sender(
     video_port: u16,
     audio_port: u16,
     video_pt: u8,
+    (audio_pt, audio_rtpmap): (u8, &str),
     secs: u32,
 ) -> Proc {
     let video_pt = video_pt.to_string();
+    let audio_pt = audio_pt.to_string();
+    // The encoder of the codec the call agreed: G.722 (16 kHz in, 8000 on the RTP clock by
+    // RFC 3551's convention) or G.711 mu-law.
+    let (audio_encoder, audio_rate) = if audio_rtpmap.starts_with("G722") {
+        ("g722", "16000")
+    } else {
+        ("pcm_mulaw", "8000")
+    };
     let tone = format!("sine=frequency={tone_hz}:sample_rate=8000:samples_per_frame=160");
     let secs = secs.to_string();
     let video_url = format!("rtp://127.0.0.1:{video_port}?pkt_size=1200");
@@ -162,9 +171,11 @@ pub fn sender(
         "-t",
         &secs,
         "-c:a",
-        "pcm_mulaw",
+        audio_encoder,
+        "-ar",
+        audio_rate,
         "-payload_type",
-        "0",
+        &audio_pt,
         "-f",
         "rtp",
         &audio_url,

@@ -114,6 +114,7 @@ impl Vtc {
             relay.inbound_port(Kind::Video),
             relay.inbound_port(Kind::Audio),
             answer.video_pt,
+            audio_codec,
             60,
         );
         Vtc {
