@@ -13,6 +13,7 @@ pub mod browser_offer;
 pub mod dial;
 pub mod dialog;
 pub mod digest;
+pub mod ice_fragment;
 pub mod ids;
 pub mod invite;
 pub mod limits;

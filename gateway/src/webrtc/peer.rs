@@ -5,7 +5,10 @@
 //!   the browser whenever the engine (or a lost packet) needs a keyframe of a layer;
 //! - down: the engine's N-1 mix for this browser in Opus, and the streams the engine forwards into
 //!   the nine receive slots, rewritten per slot ([`rtp_session::forward::SlotRewriter`]) without
-//!   any video encode.
+//!   any video encode;
+//! - feedback: the browser's REMB steps the forwarded layers (through
+//!   [`rtp_session::receiver_estimate::EstimateHold`]: down at once, up once it held), and its
+//!   PLI/FIR on a slot asks the slot's source for a keyframe ([`super::feedback`]).
 //!
 //! Owns the `webrtc` peer connection and its media tasks; it must not choose what is forwarded
 //! (the engine does) or decide who is in the meeting (the core does).
@@ -29,7 +32,9 @@ use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use rtp_session::forward::SlotRewriter;
+use rtp_session::receiver_estimate::{EstimateHold, DEFAULT_HOLD};
 use rtp_session::h264_rtp::{Depacketized, Depacketizer};
 use signaling::browser_offer::{payload_type, BrowserOffer, OfferError};
 use tokio::sync::oneshot;
@@ -38,6 +43,7 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler};
 
+use super::feedback::{self, Feedback};
 use super::session::{Session, SessionEvent};
 use super::{WebrtcState, H264_PT, OPUS_PT};
 use crate::calls::api::MediaStats;
@@ -168,6 +174,7 @@ pub struct Peer {
     /// The receive slots: mid, track, SSRC.
     slots: Vec<(String, Arc<TrackLocalStaticRTP>, u32)>,
     feed_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    feedback_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     metrics: crate::metrics::Metrics,
 }
 
@@ -238,7 +245,7 @@ impl Peer {
             metrics: state.metrics.clone(),
             session,
         });
-        let pc = bind(state, handler).await?;
+        let (pc, feedback_rx) = bind(state, handler).await?;
         pc.set_remote_description(offer)
             .await
             .map_err(|e| PeerError::BadOffer(e.to_string()))?;
@@ -269,6 +276,18 @@ impl Peer {
                 slot_tracks.push((id, track, ssrc));
             }
         }
+        // The browser's own video is received only: its placeholder must not turn the answer's
+        // direction into sendrecv (Chromium refuses that for a sendonly offer).
+        for t in pc.get_transceivers().await {
+            let Ok(Some(sender)) = t.sender().await else {
+                continue;
+            };
+            if sender.track().track_id().await.starts_with("ingest") {
+                t.set_direction(RTCRtpTransceiverDirection::Recvonly)
+                    .await
+                    .map_err(stack)?;
+            }
+        }
         let answer = pc
             .create_answer(None)
             .await
@@ -289,10 +308,17 @@ impl Peer {
             let id = sender.track().track_id().await;
             mids.insert(id.to_string(), mid);
         }
-        let slots = slot_tracks
+        let slots: Vec<_> = slot_tracks
             .into_iter()
             .filter_map(|(id, track, ssrc)| Some((mids.get(&id)?.clone(), track, ssrc)))
             .collect();
+        let slot_ssrcs = slots.iter().map(|(_, _, ssrc)| *ssrc).collect();
+        let feedback_task = tokio::spawn(read_feedback(
+            feedback_rx,
+            shared.clone(),
+            slot_ssrcs,
+            state.metrics.clone(),
+        ));
         state.metrics.webrtc_peers.inc();
         let peer = Arc::new(Peer {
             audio_pt: payload_type(&sdp, "opus/48000").unwrap_or(OPUS_PT),
@@ -303,9 +329,15 @@ impl Peer {
             audio_ssrc,
             slots,
             feed_task: Mutex::new(None),
+            feedback_task: Mutex::new(Some(feedback_task)),
             metrics: state.metrics.clone(),
         });
         Ok((peer, sdp))
+    }
+
+    /// The peer connection (for [`super::restart`]).
+    pub(super) fn connection(&self) -> &Arc<dyn PeerConnection> {
+        &self.pc
     }
 
     /// The mids of the receive slots the answer filled, in slot order.
@@ -468,8 +500,10 @@ impl Peer {
                 participant: joined.participant,
             });
         }
-        if let Some(task) = crate::media::pool::lock(&self.feed_task).take() {
-            task.abort();
+        for task in [&self.feed_task, &self.feedback_task] {
+            if let Some(task) = crate::media::pool::lock(task).take() {
+                task.abort();
+            }
         }
         let _ = self.pc.close().await;
         self.metrics.webrtc_peers.dec();
@@ -507,7 +541,7 @@ impl Peer {
 async fn bind(
     state: &WebrtcState,
     handler: Arc<Handler>,
-) -> Result<impl PeerConnection, PeerError> {
+) -> Result<(impl PeerConnection, tokio::sync::mpsc::Receiver<Feedback>), PeerError> {
     let ip = state.config.listen;
     let attempts = state
         .config
@@ -521,9 +555,11 @@ async fn bind(
             .ports
             .map_or(0, |range| state.ports.next(range));
         let mut media_engine = super::media_engine().map_err(stack)?;
+        let (tap, feedback_rx) = feedback::tap();
         let registry =
             register_default_interceptors(rtc::interceptor::Registry::new(), &mut media_engine)
-                .map_err(stack)?;
+                .map_err(stack)?
+                .with(rtc::interceptor::Slot::from(feedback::TAP_SLOT), tap);
         let mut settings = SettingEngineBuilder::new()
             .with_lite(true)
             .with_include_loopback_candidate(true);
@@ -543,7 +579,7 @@ async fn bind(
             .build()
             .await;
         match built {
-            Ok(pc) => return Ok(pc),
+            Ok(pc) => return Ok((pc, feedback_rx)),
             Err(e) => last = Some(e),
         }
     }
@@ -564,6 +600,53 @@ fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: Vec<u
             ..Default::default()
         },
         payload: payload.into(),
+    }
+}
+
+/// Turns the browser's feedback into engine inputs while it is in the meeting: its REMB (with
+/// hysteresis) into the bandwidth its slots are planned with, a PLI/FIR on a slot's SSRC into a
+/// keyframe wanted for that slot.
+async fn read_feedback(
+    mut rx: tokio::sync::mpsc::Receiver<Feedback>,
+    shared: Arc<Shared>,
+    slot_ssrcs: Vec<u32>,
+    metrics: crate::metrics::Metrics,
+) {
+    let mut estimate = EstimateHold::new(DEFAULT_HOLD);
+    while let Some(feedback) = rx.recv().await {
+        let Some(joined) = shared.joined() else {
+            continue;
+        };
+        let input = match feedback {
+            Feedback::Remb(bps) => {
+                // The driver's clock: the hold is measured between reports as they arrive.
+                #[allow(clippy::disallowed_methods)]
+                let now = Instant::now();
+                let Some(bps) = estimate.on_report(now, bps) else {
+                    continue;
+                };
+                tracing::debug!(participant = joined.participant, bps, "browser bandwidth");
+                EngineInput::Bandwidth {
+                    participant: joined.participant,
+                    bps,
+                }
+            }
+            Feedback::Keyframe(ssrc) => {
+                // Requests about the audio or an unknown SSRC concern no slot.
+                let Some(slot) = slot_ssrcs.iter().position(|s| *s == ssrc) else {
+                    continue;
+                };
+                metrics
+                    .keyframes_requested_total
+                    .with_label_values(&["peer"])
+                    .inc();
+                EngineInput::SlotKeyframe {
+                    participant: joined.participant,
+                    slot,
+                }
+            }
+        };
+        let _ = joined.engine.send(input);
     }
 }
 
