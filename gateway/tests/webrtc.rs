@@ -395,3 +395,71 @@ async fn an_ice_restart_by_patch_gets_new_gateway_credentials_and_media_carries_
     assert!(body.contains("bad-fragment"), "{body}");
     assert_eq!(client.leave().await.unwrap(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browsers_speaking_and_muted_state_come_from_its_media_into_the_api_and_roster() {
+    let server = Server::start(true, &[]);
+    let client = Client::join(server.http, TENANT, DEMO_MEETING, "Talker", false)
+        .await
+        .unwrap_or_else(|e| panic!("join failed: {e}\n{}", common::tail(&server.log(), 40)));
+    let me = |server: &Server| -> serde_json::Value {
+        let (_, view) = server
+            .api_get(&format!("/api/v1/meetings/{TENANT}/{DEMO_MEETING}"))
+            .unwrap();
+        let view: serde_json::Value = serde_json::from_str(&view).unwrap();
+        view["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["protocol"] == "webrtc")
+            .cloned()
+            .unwrap_or_else(|| panic!("no webrtc participant in {view}"))
+    };
+    // Silent so far (its microphone sent nothing).
+    let quiet = me(&server);
+    assert_eq!(quiet["speaking"], false, "{quiet}");
+    assert_eq!(quiet["muted"], false, "{quiet}");
+    // It talks: speaking while the tone flows, in the admin view.
+    let talking = {
+        let client = &client;
+        let talk = client.talk(Duration::from_secs(3));
+        let watch = async {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if me(&server)["speaking"] == true {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        };
+        let (talked, seen) = tokio::join!(talk, watch);
+        talked.unwrap();
+        seen
+    };
+    assert!(talking, "{}", me(&server));
+    // Quiet again once it stops (the detector's hangover is 300 ms; the view polls).
+    let stopped = wait_for(Duration::from_secs(5), || me(&server)["speaking"] == false).await;
+    assert!(stopped, "{}", me(&server));
+    // Muted from the page: the view and the page's roster say so.
+    assert_eq!(
+        client
+            .post("mute", r#"{"audio":true,"video":false}"#)
+            .await
+            .unwrap(),
+        204
+    );
+    assert_eq!(me(&server)["muted"], true);
+    let roster = events_until(
+        server.http,
+        &client.location,
+        "\"muted\":true",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(roster.contains("\"muted\":true"), "{roster}");
+    // Talking while muted is not speaking.
+    client.talk(Duration::from_millis(600)).await.unwrap();
+    assert_eq!(me(&server)["speaking"], false);
+    assert_eq!(client.leave().await.unwrap(), 200);
+}

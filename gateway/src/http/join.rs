@@ -470,9 +470,8 @@ async fn roster_event(state: &HttpState, session: &Session) -> Option<String> {
                 "id": p.id,
                 "name": p.display_name,
                 "kind": kind,
-                // Mute and speaking state are not in the admin view yet.
-                "muted": false,
-                "speaking": false,
+                "muted": p.muted,
+                "speaking": p.speaking,
                 "self": me.as_deref() == Some(p.id.as_str()),
             })
         })

@@ -40,6 +40,8 @@ fn meeting() -> MeetingView {
                 video_rx_frames: 12,
                 video_tx_frames: 13,
             },
+            muted: false,
+            speaking: true,
         }],
         lobby: vec![LobbyView {
             id: "p7".into(),

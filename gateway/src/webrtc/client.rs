@@ -130,6 +130,8 @@ pub struct Client {
     /// The gateway's SDP answer.
     pub answer: String,
     tracks: Arc<Mutex<Vec<Arc<dyn TrackRemote>>>>,
+    microphone: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
+    microphone_ssrc: u32,
 }
 
 impl Client {
@@ -172,9 +174,10 @@ impl Client {
             .map_err(stack)?;
         // Microphone (sendrecv) and camera (sendonly): transceivers 0 and 1; then the nine
         // receive slots.
-        let microphone = super::peer::local_track(RtpCodecKind::Audio, "mic", rand::random());
+        let microphone_ssrc = rand::random();
+        let microphone = super::peer::local_track(RtpCodecKind::Audio, "mic", microphone_ssrc);
         let camera = super::peer::local_track(RtpCodecKind::Video, "camera", rand::random());
-        pc.add_track(microphone as Arc<dyn webrtc::media_stream::track_local::TrackLocal>)
+        pc.add_track(microphone.clone() as Arc<dyn webrtc::media_stream::track_local::TrackLocal>)
             .await
             .map_err(stack)?;
         pc.add_transceiver_from_track(
@@ -232,6 +235,8 @@ impl Client {
             received,
             answer: body,
             tracks,
+            microphone,
+            microphone_ssrc,
         })
     }
 
@@ -292,6 +297,32 @@ impl Client {
             .map_err(stack)?;
         self.pc.set_remote_description(answer).await.map_err(stack)?;
         Ok((status, fragment))
+    }
+
+    /// Talks into the microphone for `duration`: a 440 Hz tone at about -12 dBFS in Opus, one
+    /// 20 ms packet every 20 ms (real time, like a microphone).
+    pub async fn talk(&self, duration: Duration) -> Result<(), ClientError> {
+        use mixer::codec::audio::{AudioCodec, AudioEncoder};
+        use webrtc::media_stream::track_local::TrackLocal;
+        let mut encoder = AudioEncoder::new(AudioCodec::Opus).map_err(stack)?;
+        let ssrc = self.microphone_ssrc;
+        let (mut seq, mut ts): (u16, u32) = (rand::random(), rand::random());
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for frame in 0..duration.as_millis() / 20 {
+            tick.tick().await;
+            let pcm: Vec<i16> = (0..960u32)
+                .map(|i| {
+                    let t = (frame as f32 * 960.0 + i as f32) / 48_000.0;
+                    (8_000.0 * (std::f32::consts::TAU * 440.0 * t).sin()) as i16
+                })
+                .collect();
+            let payload = encoder.encode(&pcm).map_err(stack)?;
+            let packet = super::peer::rtp_packet(super::OPUS_PT, seq, ts, ssrc, false, payload);
+            self.microphone.write_rtp(packet).await.map_err(stack)?;
+            seq = seq.wrapping_add(1);
+            ts = ts.wrapping_add(960);
+        }
+        Ok(())
     }
 
     /// Sends a PLI for the forwarded stream `ssrc` (a slot).

@@ -57,6 +57,10 @@ pub const RIDS: [(&str, (u32, u32)); 3] =
 /// How long the answer waits for candidate gathering (host candidates only: milliseconds).
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A browser whose audio packets stop for this long is not speaking (the voice detector's own
+/// hangover).
+const SILENT_AFTER: Duration = Duration::from_millis(300);
+
 /// Largest RTP payload sent to browsers.
 const MAX_PAYLOAD: usize = 1200;
 
@@ -512,6 +516,7 @@ impl Peer {
     /// Mutes or unmutes the browser's audio in the mix.
     pub fn mute(&self, muted: bool) {
         if let Some(joined) = self.shared.joined() {
+            joined.stats.muted.store(muted, Ordering::Relaxed);
             let _ = joined.engine.send(EngineInput::Mute {
                 participant: joined.participant,
                 muted,
@@ -588,7 +593,7 @@ async fn bind(
     ))
 }
 
-fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: Vec<u8>) -> rtp::Packet {
+pub(super) fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: Vec<u8>) -> rtp::Packet {
     rtp::Packet {
         header: rtp::header::Header {
             version: 2,
@@ -657,9 +662,28 @@ async fn receive(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
         RtpCodecKind::Audio => AudioDecoder::new(AudioCodec::Opus).ok(),
         _ => None,
     };
+    // Whether the browser's audio is speech (the roster's `speaking`).
+    let mut voice = mixer::speakers::VoiceActivityDetector::new();
     // Per SSRC: its layer and depacketizer.
     let mut video: HashMap<u32, (usize, Depacketizer)> = HashMap::new();
-    while let Some(event) = track.poll().await {
+    loop {
+        let event = if decoder.is_some() {
+            // No audio for a while (a muted or DTX-silent microphone) is not speaking.
+            match tokio::time::timeout(SILENT_AFTER, track.poll()).await {
+                Ok(event) => event,
+                Err(_) => {
+                    if let Some(joined) = shared.joined() {
+                        joined.stats.speaking.store(false, Ordering::Relaxed);
+                    }
+                    continue;
+                }
+            }
+        } else {
+            track.poll().await
+        };
+        let Some(event) = event else {
+            break;
+        };
         match event {
             TrackRemoteEvent::OnOpen(init) if kind == RtpCodecKind::Video => {
                 let rid = init.rid.as_deref().unwrap_or("f");
@@ -680,6 +704,9 @@ async fn receive(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
                         .audio_rx_packets
                         .fetch_add(1, Ordering::Relaxed);
                     if let Ok(pcm) = decoder.decode(&packet.payload) {
+                        let speaking = voice.process(&pcm).active
+                            && !joined.stats.muted.load(Ordering::Relaxed);
+                        joined.stats.speaking.store(speaking, Ordering::Relaxed);
                         let _ = joined.engine.send(EngineInput::Audio {
                             participant: joined.participant,
                             pcm,
