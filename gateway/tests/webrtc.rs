@@ -271,8 +271,7 @@ async fn remb_until(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn remb_steps_the_forwarded_layers_down_and_back_up_and_a_pli_on_a_slot_gets_its_keyframe()
-{
+async fn remb_steps_the_forwarded_layers_down_and_back_up_and_a_pli_on_a_slot_gets_its_keyframe() {
     let server = Server::start(true, &[]);
     let client = Client::join(server.http, TENANT, DEMO_MEETING, "Feedback", true)
         .await

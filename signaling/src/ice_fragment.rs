@@ -253,8 +253,8 @@ mod tests {
 
     #[test]
     fn a_plain_trickle_has_no_credentials_and_is_no_restart() {
-        let f = IceFragment::parse("a=mid:0\na=candidate:2 1 UDP 1 10.0.0.1 5000 typ host\n")
-            .unwrap();
+        let f =
+            IceFragment::parse("a=mid:0\na=candidate:2 1 UDP 1 10.0.0.1 5000 typ host\n").unwrap();
         assert_eq!(f.credentials, None);
         assert!(!f.is_restart("x"));
         assert_eq!(IceFragment::parse(""), Ok(IceFragment::default()));
@@ -283,10 +283,7 @@ mod tests {
             IceFragment::parse(&format!("a=ice-ufrag:abcd\na=ice-ufrag:efgh\n{pwd}")),
             Err(FragmentError::ConflictingCredentials)
         );
-        assert_eq!(
-            IceFragment::parse("hello\n"),
-            Err(FragmentError::NotSdp(1))
-        );
+        assert_eq!(IceFragment::parse("hello\n"), Err(FragmentError::NotSdp(1)));
         assert_eq!(
             IceFragment::parse(&"a=x\n".repeat(5000)),
             Err(FragmentError::TooLarge)

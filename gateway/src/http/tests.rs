@@ -296,9 +296,13 @@ async fn meeting_view_has_exactly_the_documented_shape() {
             "joined_at",
             "kind",
             "media",
-            "protocol"
+            "muted",
+            "protocol",
+            "speaking"
         ]
     );
+    assert_eq!(p["muted"], false);
+    assert_eq!(p["speaking"], true);
     assert_eq!(p["id"], "p1");
     assert_eq!(p["display_name"], "Boardroom");
     assert_eq!(p["class"], "trusted-vtc");

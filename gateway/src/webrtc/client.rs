@@ -247,7 +247,9 @@ impl Client {
         for t in &tracks {
             ssrcs.extend(t.ssrcs().await);
         }
-        let track = tracks.first().ok_or_else(|| stack("no video received yet"))?;
+        let track = tracks
+            .first()
+            .ok_or_else(|| stack("no video received yet"))?;
         let remb = ReceiverEstimatedMaximumBitrate {
             sender_ssrc: 1,
             bitrate: bps as f32,
@@ -295,7 +297,10 @@ impl Client {
             .ok_or_else(|| stack("no credentials in the gateway's fragment"))?;
         let answer = RTCSessionDescription::answer(replace_credentials(&self.answer, &theirs))
             .map_err(stack)?;
-        self.pc.set_remote_description(answer).await.map_err(stack)?;
+        self.pc
+            .set_remote_description(answer)
+            .await
+            .map_err(stack)?;
         Ok((status, fragment))
     }
 
@@ -328,7 +333,9 @@ impl Client {
     /// Sends a PLI for the forwarded stream `ssrc` (a slot).
     pub async fn request_keyframe(&self, ssrc: u32) -> Result<(), ClientError> {
         let tracks = crate::media::pool::lock(&self.tracks).clone();
-        let track = tracks.first().ok_or_else(|| stack("no video received yet"))?;
+        let track = tracks
+            .first()
+            .ok_or_else(|| stack("no video received yet"))?;
         let pli = PictureLossIndication {
             sender_ssrc: 1,
             media_ssrc: ssrc,

@@ -34,8 +34,8 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use rtp_session::forward::SlotRewriter;
-use rtp_session::receiver_estimate::{EstimateHold, DEFAULT_HOLD};
 use rtp_session::h264_rtp::{Depacketized, Depacketizer};
+use rtp_session::receiver_estimate::{EstimateHold, DEFAULT_HOLD};
 use signaling::browser_offer::{payload_type, BrowserOffer, OfferError};
 use tokio::sync::oneshot;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -593,7 +593,14 @@ async fn bind(
     ))
 }
 
-pub(super) fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: Vec<u8>) -> rtp::Packet {
+pub(super) fn rtp_packet(
+    pt: u8,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    marker: bool,
+    payload: Vec<u8>,
+) -> rtp::Packet {
     rtp::Packet {
         header: rtp::header::Header {
             version: 2,
