@@ -261,16 +261,12 @@
 
   // Video sendonly with three simulcast layers; temporal layers (L1T3) where the browser takes
   // them. A camera-off page still offers the transceiver, with no track.
-  //
-  // Offered as sendrecv, not the contract's sendonly: the gateway's answer says sendrecv on this
-  // m-line, which Chromium refuses for a sendonly offer ("Incompatible receive direction"); it
-  // sends nothing on it, so nothing is received there.
   function addVideoSender(pc, track) {
     const withSvc = LAYERS.map((l) => Object.assign({ scalabilityMode: "L1T3" }, l));
     try {
-      return pc.addTransceiver(track || "video", { direction: "sendrecv", sendEncodings: withSvc }).sender;
+      return pc.addTransceiver(track || "video", { direction: "sendonly", sendEncodings: withSvc }).sender;
     } catch (_) {
-      return pc.addTransceiver(track || "video", { direction: "sendrecv", sendEncodings: LAYERS }).sender;
+      return pc.addTransceiver(track || "video", { direction: "sendonly", sendEncodings: LAYERS }).sender;
     }
   }
 

@@ -311,3 +311,224 @@ async fn an_anonymous_browser_waits_in_the_lobby_until_admitted_and_a_denied_one
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("not-organizer"), "{body}");
 }
+
+/// The value of the metric line starting with `name ` (or `name{labels} `) in `/metrics`.
+fn metric(server: &Server, name: &str) -> f64 {
+    let (_, text) = server.api_get("/metrics").unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Sends a REMB of `bps` every 300 ms, as a browser does, until `check` holds or `patience` runs
+/// out.
+async fn remb_until(
+    client: &Client,
+    bps: u64,
+    patience: Duration,
+    mut check: impl FnMut() -> bool,
+) -> bool {
+    let deadline = Instant::now() + patience;
+    while Instant::now() < deadline {
+        client.send_remb(bps).await.unwrap();
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    check()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remb_steps_the_forwarded_layers_down_and_back_up_and_a_pli_on_a_slot_gets_its_keyframe() {
+    let server = Server::start(true, &[]);
+    let client = Client::join(server.http, TENANT, DEMO_MEETING, "Feedback", true)
+        .await
+        .unwrap_or_else(|e| panic!("join failed: {e}\n{}", common::tail(&server.log(), 40)));
+    // The answer receives the camera (the offer's sendonly video, mid 1) without sending on it.
+    let camera = client
+        .answer
+        .split("m=")
+        .find(|m| m.contains("a=mid:1\r\n"))
+        .expect("the camera's m-line");
+    assert!(camera.contains("a=recvonly"), "{camera}");
+    let received = client.received.clone();
+    let sized = |size: (u32, u32)| {
+        let slots = received.slots();
+        slots.values().filter(|s| s.size == Some(size)).count()
+    };
+    // No estimate yet: every slot gets the layer that fits the default tile (640x360).
+    let middle = wait_for(Duration::from_secs(40), || sized((640, 360)) == 8).await;
+    assert!(
+        middle,
+        "{:?}\n{}",
+        received.slots(),
+        common::tail(&server.log(), 40)
+    );
+    let switches = metric(&server, "tessera_webrtc_layer_switches_total");
+    // 500 kbit/s cannot carry 8 x 640x360: all step down to 320x180, at once.
+    let down = remb_until(&client, 500_000, Duration::from_secs(20), || {
+        sized((320, 180)) == 8
+    })
+    .await;
+    assert!(down, "{:?}", received.slots());
+    let after_down = metric(&server, "tessera_webrtc_layer_switches_total");
+    assert!(after_down >= switches + 8.0, "{switches} -> {after_down}");
+    // Room again: back up, but only once the higher estimate held (two seconds).
+    let raised = Instant::now();
+    let up = remb_until(&client, 10_000_000, Duration::from_secs(20), || {
+        sized((640, 360)) == 8
+    })
+    .await;
+    assert!(up, "{:?}", received.slots());
+    assert!(
+        raised.elapsed() >= Duration::from_secs(2),
+        "stepped up before the estimate held: {:?}",
+        raised.elapsed()
+    );
+    let after_up = metric(&server, "tessera_webrtc_layer_switches_total");
+    assert!(after_up >= after_down + 8.0, "{after_down} -> {after_up}");
+    // A PLI on one slot: that slot's source sends a keyframe each time; another slot keeps its
+    // own rhythm (the synthetic pictures repeat from a keyframe every two seconds).
+    let slots = received.slots();
+    let mut ssrcs = slots.keys().copied();
+    let (asked, other) = (ssrcs.next().unwrap(), ssrcs.next().unwrap());
+    let before = metric(&server, "tessera_keyframes_requested_total{by=\"peer\"}");
+    let keyframes = |ssrc: u32| received.slots()[&ssrc].keyframes;
+    let (asked_0, other_0) = (keyframes(asked), keyframes(other));
+    for _ in 0..10 {
+        client.request_keyframe(asked).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let (asked_n, other_n) = (keyframes(asked) - asked_0, keyframes(other) - other_0);
+    assert!(
+        asked_n >= 7 && asked_n > other_n + 3,
+        "keyframes in 4 s: {asked_n} on the slot asked, {other_n} on another"
+    );
+    let after = metric(&server, "tessera_keyframes_requested_total{by=\"peer\"}");
+    assert!(after >= before + 10.0, "{before} -> {after}");
+    assert_eq!(received.decode_errors.load(Ordering::Relaxed), 0);
+    assert_eq!(client.leave().await.unwrap(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ice_restart_by_patch_gets_new_gateway_credentials_and_media_carries_on() {
+    let server = Server::start(true, &[]);
+    let client = Client::join(server.http, TENANT, DEMO_MEETING, "Restarter", true)
+        .await
+        .unwrap_or_else(|e| panic!("join failed: {e}\n{}", common::tail(&server.log(), 40)));
+    let received = client.received.clone();
+    let frames = || received.frames_decoded.load(Ordering::Relaxed);
+    assert!(wait_for(Duration::from_secs(40), || frames() >= 30).await);
+    let ufrag = |sdp: &str| {
+        sdp.lines()
+            .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+            .map(|u| u.trim().to_owned())
+    };
+    let before = ufrag(&client.answer).unwrap();
+    let (status, fragment) = client.restart_ice().await.unwrap();
+    assert_eq!(status, 200, "{fragment}");
+    let after = ufrag(&fragment).expect("the gateway's new credentials");
+    assert_ne!(before, after, "{fragment}");
+    assert!(fragment.contains("a=ice-pwd:"), "{fragment}");
+    assert!(fragment.contains("a=candidate:"), "{fragment}");
+    assert!(fragment.contains("a=end-of-candidates"), "{fragment}");
+    // Pictures keep coming over the restarted connection, and nothing failed.
+    let at_restart = frames();
+    assert!(
+        wait_for(Duration::from_secs(20), || frames() >= at_restart + 60).await,
+        "{} pictures after the restart\n{}",
+        frames() - at_restart,
+        common::tail(&server.log(), 30)
+    );
+    let (_, metrics) = server.api_get("/metrics").unwrap();
+    assert!(
+        !metrics.contains("tessera_webrtc_failures_total{"),
+        "{metrics}"
+    );
+    // A plain trickle (no credentials) is 204; a malformed one is refused with a reason.
+    let patch = |body: &'static str| {
+        http_exchange(
+            server.http,
+            "PATCH",
+            &client.location,
+            "application/trickle-ice-sdpfrag",
+            body,
+        )
+    };
+    let (status, ..) = patch("a=mid:0\r\na=end-of-candidates\r\n").await.unwrap();
+    assert_eq!(status, 204);
+    let (status, _, body) = patch("a=ice-ufrag:no!\r\na=ice-pwd:x\r\n").await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("bad-fragment"), "{body}");
+    assert_eq!(client.leave().await.unwrap(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browsers_speaking_and_muted_state_come_from_its_media_into_the_api_and_roster() {
+    let server = Server::start(true, &[]);
+    let client = Client::join(server.http, TENANT, DEMO_MEETING, "Talker", false)
+        .await
+        .unwrap_or_else(|e| panic!("join failed: {e}\n{}", common::tail(&server.log(), 40)));
+    let me = |server: &Server| -> serde_json::Value {
+        let (_, view) = server
+            .api_get(&format!("/api/v1/meetings/{TENANT}/{DEMO_MEETING}"))
+            .unwrap();
+        let view: serde_json::Value = serde_json::from_str(&view).unwrap();
+        view["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["protocol"] == "webrtc")
+            .cloned()
+            .unwrap_or_else(|| panic!("no webrtc participant in {view}"))
+    };
+    // Silent so far (its microphone sent nothing).
+    let quiet = me(&server);
+    assert_eq!(quiet["speaking"], false, "{quiet}");
+    assert_eq!(quiet["muted"], false, "{quiet}");
+    // It talks: speaking while the tone flows, in the admin view.
+    let talking = {
+        let client = &client;
+        let talk = client.talk(Duration::from_secs(3));
+        let watch = async {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if me(&server)["speaking"] == true {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        };
+        let (talked, seen) = tokio::join!(talk, watch);
+        talked.unwrap();
+        seen
+    };
+    assert!(talking, "{}", me(&server));
+    // Quiet again once it stops (the detector's hangover is 300 ms; the view polls).
+    let stopped = wait_for(Duration::from_secs(5), || me(&server)["speaking"] == false).await;
+    assert!(stopped, "{}", me(&server));
+    // Muted from the page: the view and the page's roster say so.
+    assert_eq!(
+        client
+            .post("mute", r#"{"audio":true,"video":false}"#)
+            .await
+            .unwrap(),
+        204
+    );
+    assert_eq!(me(&server)["muted"], true);
+    let roster = events_until(
+        server.http,
+        &client.location,
+        "\"muted\":true",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(roster.contains("\"muted\":true"), "{roster}");
+    // Talking while muted is not speaking.
+    client.talk(Duration::from_millis(600)).await.unwrap();
+    assert_eq!(me(&server)["speaking"], false);
+    assert_eq!(client.leave().await.unwrap(), 200);
+}

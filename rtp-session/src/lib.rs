@@ -14,7 +14,8 @@
 //! - the bit-rate class a call's far end should receive, from TMMBR, REMB and loss
 //!   ([`bandwidth`]),
 //! - one call's video receive chain and send side with its NACK history ([`video`]),
-//! - what a WebRTC viewer's receive slot forwards and how it is rewritten ([`forward`]),
+//! - what a WebRTC viewer's receive slot forwards and how it is rewritten ([`forward`]), and
+//!   the budget a viewer's REMB allows, with hysteresis ([`receiver_estimate`]),
 //! - [`CallMedia`], one call's media as a state machine that makes every decision between the
 //!   call's datagrams and the meeting ([`call`]); tested on a virtual clock against a
 //!   simulated room system in `tests/`.
@@ -30,6 +31,7 @@ pub mod h264_rtp;
 pub mod info_dtmf;
 pub mod jitter;
 pub mod prompt;
+pub mod receiver_estimate;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtp_stats;

@@ -14,6 +14,7 @@ pub mod cascade_roster;
 pub mod dial;
 pub mod dialog;
 pub mod digest;
+pub mod ice_fragment;
 pub mod ids;
 pub mod invite;
 pub mod limits;

@@ -253,6 +253,13 @@ impl CallCore {
             return view;
         };
         for (id, entry) in &meeting.roster {
+            let stats = match entry.member {
+                Member::Call(call) => self.calls.get(&call).map(|c| &c.stats),
+                Member::Synthetic | Member::Webrtc(_) => self.native_stats.get(id),
+            };
+            let flag = |f: fn(&api::MediaStats) -> &std::sync::atomic::AtomicBool| {
+                stats.is_some_and(|s| f(s).load(std::sync::atomic::Ordering::Relaxed))
+            };
             match entry.joined_at {
                 Some(joined) => view.participants.push(ParticipantView {
                     id: id.to_string(),
@@ -261,18 +268,9 @@ impl CallCore {
                     protocol: self.member_protocol(entry.member),
                     kind: self.member_kind(entry.member),
                     joined_at: self.rfc3339(joined),
-                    media: match entry.member {
-                        Member::Call(call) => self
-                            .calls
-                            .get(&call)
-                            .map(|c| c.stats.snapshot())
-                            .unwrap_or_default(),
-                        Member::Synthetic | Member::Webrtc(_) => self
-                            .native_stats
-                            .get(id)
-                            .map(|s| s.snapshot())
-                            .unwrap_or_default(),
-                    },
+                    media: stats.map(|s| s.snapshot()).unwrap_or_default(),
+                    muted: flag(|s| &s.muted),
+                    speaking: flag(|s| &s.speaking),
                 }),
                 None => view.lobby.push(LobbyView {
                     id: id.to_string(),

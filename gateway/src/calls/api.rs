@@ -366,6 +366,10 @@ pub struct MediaStats {
     pub video_rx_frames: AtomicU64,
     /// Video frames sent.
     pub video_tx_frames: AtomicU64,
+    /// Its audio is muted (a browser's mute button): left out of the mix.
+    pub muted: std::sync::atomic::AtomicBool,
+    /// Its audio is speech now (voice activity of what it sends, as received).
+    pub speaking: std::sync::atomic::AtomicBool,
 }
 
 impl MediaStats {
@@ -398,6 +402,10 @@ pub struct ParticipantView {
     pub joined_at: String,
     /// Media counters.
     pub media: MediaCounters,
+    /// Muted (its audio is left out of the mix).
+    pub muted: bool,
+    /// Speaking now (voice activity of its audio).
+    pub speaking: bool,
 }
 
 /// One lobby entry in the live meeting view.

@@ -3,7 +3,7 @@
 //! | Method and path | Success |
 //! |---|---|
 //! | `POST /api/v1/join/{tenant}/{conference}?name=N` (body: SDP offer) | 201, SDP answer, `Location` |
-//! | `PATCH /api/v1/join/sessions/{id}` (trickle ICE fragment) | 204 |
+//! | `PATCH /api/v1/join/sessions/{id}` (trickle ICE fragment) | 204; ICE restart: 200, the gateway's fragment |
 //! | `DELETE /api/v1/join/sessions/{id}` | 200 |
 //! | `GET /api/v1/join/sessions/{id}/events` | `text/event-stream`: `lobby`, `roster`, `layout` |
 //! | `POST /api/v1/join/sessions/{id}/tiles` | 204 |
@@ -39,6 +39,7 @@ use crate::calls::api::{AdminCommand, AdminError, AdminReply};
 use crate::lobby::ParticipantClass;
 use crate::webrtc::peer::{Peer, PeerError};
 use crate::webrtc::{Session, SessionEvent};
+use signaling::ice_fragment::IceFragment;
 
 /// How long a request waits for the core.
 const CORE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -304,24 +305,46 @@ async fn forget(state: &HttpState, session: &Session) {
     }
 }
 
-/// `PATCH`: trickle ICE. The gateway is ICE-lite with every candidate in its answer, and learns
-/// the browser's address from its connectivity checks, so candidates need no action. An ICE
-/// restart (new credentials) is not supported yet.
+/// Media type of trickle-ICE fragments (RFC 8840).
+const SDPFRAG: &str = "application/trickle-ice-sdpfrag";
+
+/// `PATCH`: trickle ICE (RFC 9725 §4.3). The gateway is ICE-lite with every candidate in its
+/// answer, and learns the browser's address from its connectivity checks, so candidates need
+/// no action (204). New credentials restart ICE: 200 with the gateway's new fragment.
 async fn trickle(
     State(state): State<HttpState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
-) -> Result<StatusCode, JoinError> {
-    session_of(&state, &id)?;
-    let fragment = String::from_utf8_lossy(&body);
-    if fragment.contains("a=ice-ufrag:") {
+) -> Result<Response, JoinError> {
+    let session = session_of(&state, &id)?;
+    let typed = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim().eq_ignore_ascii_case(SDPFRAG));
+    if !typed {
         return Err(refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "ICE restarts are not supported; leave and join again",
-            "ice-restart-unsupported",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("a PATCH body must be {SDPFRAG}"),
+            "bad-fragment",
         ));
     }
-    Ok(StatusCode::NO_CONTENT)
+    let bad = |e: String| refuse(StatusCode::BAD_REQUEST, e, "bad-fragment");
+    let text = std::str::from_utf8(&body).map_err(|_| bad("the fragment is not UTF-8".into()))?;
+    let fragment = IceFragment::parse(text).map_err(|e| bad(e.to_string()))?;
+    let (Some(credentials), Some(peer)) = (&fragment.credentials, session.peer()) else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let current = peer.remote_ufrag().await.unwrap_or_default();
+    if !fragment.is_restart(&current) {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let answer = peer.restart_ice(credentials).await?;
+    let mut response = (StatusCode::OK, answer).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SDPFRAG));
+    Ok(response)
 }
 
 /// `DELETE`: leave.
@@ -447,9 +470,8 @@ async fn roster_event(state: &HttpState, session: &Session) -> Option<String> {
                 "id": p.id,
                 "name": p.display_name,
                 "kind": kind,
-                // Mute and speaking state are not in the admin view yet.
-                "muted": false,
-                "speaking": false,
+                "muted": p.muted,
+                "speaking": p.speaking,
                 "self": me.as_deref() == Some(p.id.as_str()),
             })
         })

@@ -476,6 +476,10 @@ pub struct ParticipantView {
     pub joined_at: String,
     /// Media counters.
     pub media: MediaCounters,
+    /// Muted (its audio is left out of the mix).
+    pub muted: bool,
+    /// Speaking now (voice activity of its audio).
+    pub speaking: bool,
 }
 
 /// One lobby entry in the live meeting view.

@@ -40,6 +40,8 @@ fn meeting() -> MeetingView {
                 video_rx_frames: 12,
                 video_tx_frames: 13,
             },
+            muted: false,
+            speaking: true,
         }],
         lobby: vec![LobbyView {
             id: "p7".into(),
@@ -295,9 +297,13 @@ async fn meeting_view_has_exactly_the_documented_shape() {
             "joined_at",
             "kind",
             "media",
-            "protocol"
+            "muted",
+            "protocol",
+            "speaking"
         ]
     );
+    assert_eq!(p["muted"], false);
+    assert_eq!(p["speaking"], true);
     assert_eq!(p["id"], "p1");
     assert_eq!(p["display_name"], "Boardroom");
     assert_eq!(p["class"], "trusted-vtc");

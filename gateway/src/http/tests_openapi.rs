@@ -276,6 +276,8 @@ async fn schemas_have_exactly_the_fields_the_server_sends() {
             kind: "endpoint",
             joined_at: "2025-01-02T03:04:05Z".into(),
             media: MediaCounters::default(),
+            muted: false,
+            speaking: false,
         }],
         lobby: vec![LobbyView {
             id: "p2".into(),

@@ -1,7 +1,8 @@
 //! A browser stand-in in Rust on the same `webrtc` crate: offers what the join page offers (audio
 //! `sendrecv`, one `sendonly` video, nine `recvonly` video slots), joins through the HTTP join
 //! endpoint, and decodes what the gateway forwards into its slots (real H.264 decoding, counted
-//! per slot). Used by the end-to-end tests and by `tessera-load --mode webrtc` to add receive-only
+//! per slot: pictures, keyframes, the size last decoded). Like a browser it can send REMB and
+//! PLI about the slots. Used by the end-to-end tests and by `tessera-load --mode webrtc` to add receive-only
 //! browsers to a meeting.
 //!
 //! Owns its own peer connection and a minimal HTTP/1.1 exchange with the gateway; it must not
@@ -10,9 +11,10 @@
 // A client on the wall clock (it runs against a real gateway, like a browser).
 #![allow(clippy::disallowed_methods)]
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mixer::codec::h264::H264Decoder;
@@ -21,9 +23,12 @@ use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCIceGatheringState;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
-use rtp_session::h264_rtp::{Depacketized, Depacketizer};
+use rtp_session::h264_rtp::{is_keyframe, Depacketized, Depacketizer};
+use signaling::ice_fragment::{replace_credentials, IceFragment};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -63,9 +68,33 @@ pub struct Received {
     /// Pictures decoded, by width and height (with `decode` only): which streams arrived as
     /// sent (a VTC's own size) rather than as a simulcast layer.
     pub decoded_sizes: std::sync::Mutex<std::collections::BTreeMap<(u32, u32), u64>>,
+    /// Per forwarded stream (by SSRC, one per slot): what arrived.
+    pub slots: Mutex<BTreeMap<u32, SlotSeen>>,
+}
+
+/// What arrived in one slot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlotSeen {
+    /// Access units completed.
+    pub units: u64,
+    /// Of which keyframes.
+    pub keyframes: u64,
+    /// Width and height of the last picture decoded (with `decode` only).
+    pub size: Option<(u32, u32)>,
 }
 
 impl Received {
+    /// A copy of the per-slot counters.
+    pub fn slots(&self) -> BTreeMap<u32, SlotSeen> {
+        crate::media::pool::lock(&self.slots).clone()
+    }
+
+    fn seen(&self, ssrc: u32, f: impl FnOnce(&mut SlotSeen)) {
+        f(crate::media::pool::lock(&self.slots)
+            .entry(ssrc)
+            .or_default());
+    }
+
     /// Pictures decoded of `size` so far.
     pub fn decoded_of_size(&self, size: (u32, u32)) -> u64 {
         crate::media::pool::lock(&self.decoded_sizes)
@@ -79,6 +108,8 @@ struct Handler {
     gathered: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     received: Arc<Received>,
     decode: bool,
+    /// Remote video tracks (for REMB and PLI).
+    tracks: Arc<Mutex<Vec<Arc<dyn TrackRemote>>>>,
 }
 
 #[async_trait::async_trait]
@@ -92,6 +123,9 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if track.kind().await == RtpCodecKind::Video {
+            crate::media::pool::lock(&self.tracks).push(track.clone());
+        }
         tokio::spawn(receive(track, self.received.clone(), self.decode));
     }
 }
@@ -104,6 +138,11 @@ pub struct Client {
     pub location: String,
     /// What arrived.
     pub received: Arc<Received>,
+    /// The gateway's SDP answer.
+    pub answer: String,
+    tracks: Arc<Mutex<Vec<Arc<dyn TrackRemote>>>>,
+    microphone: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
+    microphone_ssrc: u32,
 }
 
 impl Client {
@@ -122,11 +161,13 @@ impl Client {
             register_default_interceptors(rtc::interceptor::Registry::new(), &mut media_engine)
                 .map_err(stack)?;
         let received = Arc::new(Received::default());
+        let tracks = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = oneshot::channel();
         let handler = Arc::new(Handler {
             gathered: std::sync::Mutex::new(Some(tx)),
             received: received.clone(),
             decode,
+            tracks: tracks.clone(),
         });
         let settings = SettingEngineBuilder::new()
             .with_include_loopback_candidate(true)
@@ -142,14 +183,23 @@ impl Client {
             .build()
             .await
             .map_err(stack)?;
-        // Microphone and camera (transceivers 0 and 1), then the nine receive slots.
-        let microphone = super::peer::local_track(RtpCodecKind::Audio, "mic", rand::random());
+        // Microphone (sendrecv) and camera (sendonly): transceivers 0 and 1; then the nine
+        // receive slots.
+        let microphone_ssrc = rand::random();
+        let microphone = super::peer::local_track(RtpCodecKind::Audio, "mic", microphone_ssrc);
         let camera = super::peer::local_track(RtpCodecKind::Video, "camera", rand::random());
-        for track in [microphone, camera] {
-            pc.add_track(track as Arc<dyn webrtc::media_stream::track_local::TrackLocal>)
-                .await
-                .map_err(stack)?;
-        }
+        pc.add_track(microphone.clone() as Arc<dyn webrtc::media_stream::track_local::TrackLocal>)
+            .await
+            .map_err(stack)?;
+        pc.add_transceiver_from_track(
+            camera as Arc<dyn webrtc::media_stream::track_local::TrackLocal>,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendonly,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(stack)?;
         for _ in 0..SLOTS {
             pc.add_transceiver_from_kind(
                 RtpCodecKind::Video,
@@ -187,14 +237,121 @@ impl Client {
                     .then(|| v.trim().to_owned())
             })
             .ok_or_else(|| ClientError::Join("no Location".into()))?;
-        let answer = RTCSessionDescription::answer(body).map_err(stack)?;
+        let answer = RTCSessionDescription::answer(body.clone()).map_err(stack)?;
         pc.set_remote_description(answer).await.map_err(stack)?;
         Ok(Client {
             pc: Arc::new(pc),
             http,
             location,
             received,
+            answer: body,
+            tracks,
+            microphone,
+            microphone_ssrc,
         })
+    }
+
+    /// Sends a REMB (bandwidth estimate `bps` for all the forwarded streams), as Chromium does.
+    pub async fn send_remb(&self, bps: u64) -> Result<(), ClientError> {
+        let tracks = crate::media::pool::lock(&self.tracks).clone();
+        let mut ssrcs = Vec::new();
+        for t in &tracks {
+            ssrcs.extend(t.ssrcs().await);
+        }
+        let track = tracks
+            .first()
+            .ok_or_else(|| stack("no video received yet"))?;
+        let remb = ReceiverEstimatedMaximumBitrate {
+            sender_ssrc: 1,
+            bitrate: bps as f32,
+            ssrcs,
+        };
+        track.write_rtcp(vec![Box::new(remb)]).await.map_err(stack)
+    }
+
+    /// Restarts ICE as a browser does (RFC 9725 §4.3): its new credentials `PATCH`ed as a
+    /// trickle-ICE fragment, the gateway's new ones (in the 200's fragment) applied to the
+    /// answer in force. Returns the status and the body of the `PATCH`.
+    pub async fn restart_ice(&self) -> Result<(u16, String), ClientError> {
+        self.pc.restart_ice().await.map_err(stack)?;
+        let offer = self.pc.create_offer(None).await.map_err(stack)?;
+        self.pc.set_local_description(offer).await.map_err(stack)?;
+        let sdp = self
+            .pc
+            .local_description()
+            .await
+            .ok_or_else(|| stack("no local description"))?
+            .sdp;
+        let mine = IceFragment::parse_description(&sdp)
+            .map_err(stack)?
+            .credentials
+            .ok_or_else(|| stack("no credentials in the restart offer"))?;
+        let body = format!(
+            "a=ice-options:trickle ice2\r\na=ice-ufrag:{}\r\na=ice-pwd:{}\r\n",
+            mine.ufrag, mine.pwd
+        );
+        let (status, _, fragment) = http_exchange(
+            self.http,
+            "PATCH",
+            &self.location,
+            "application/trickle-ice-sdpfrag",
+            &body,
+        )
+        .await
+        .map_err(|e| ClientError::Join(e.to_string()))?;
+        if status != 200 {
+            return Ok((status, fragment));
+        }
+        let theirs = IceFragment::parse(&fragment)
+            .map_err(stack)?
+            .credentials
+            .ok_or_else(|| stack("no credentials in the gateway's fragment"))?;
+        let answer = RTCSessionDescription::answer(replace_credentials(&self.answer, &theirs))
+            .map_err(stack)?;
+        self.pc
+            .set_remote_description(answer)
+            .await
+            .map_err(stack)?;
+        Ok((status, fragment))
+    }
+
+    /// Talks into the microphone for `duration`: a 440 Hz tone at about -12 dBFS in Opus, one
+    /// 20 ms packet every 20 ms (real time, like a microphone).
+    pub async fn talk(&self, duration: Duration) -> Result<(), ClientError> {
+        use mixer::codec::audio::{AudioCodec, AudioEncoder};
+        use webrtc::media_stream::track_local::TrackLocal;
+        let mut encoder = AudioEncoder::new(AudioCodec::Opus).map_err(stack)?;
+        let ssrc = self.microphone_ssrc;
+        let (mut seq, mut ts): (u16, u32) = (rand::random(), rand::random());
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for frame in 0..duration.as_millis() / 20 {
+            tick.tick().await;
+            let pcm: Vec<i16> = (0..960u32)
+                .map(|i| {
+                    let t = (frame as f32 * 960.0 + i as f32) / 48_000.0;
+                    (8_000.0 * (std::f32::consts::TAU * 440.0 * t).sin()) as i16
+                })
+                .collect();
+            let payload = encoder.encode(&pcm).map_err(stack)?;
+            let packet = super::peer::rtp_packet(super::OPUS_PT, seq, ts, ssrc, false, payload);
+            self.microphone.write_rtp(packet).await.map_err(stack)?;
+            seq = seq.wrapping_add(1);
+            ts = ts.wrapping_add(960);
+        }
+        Ok(())
+    }
+
+    /// Sends a PLI for the forwarded stream `ssrc` (a slot).
+    pub async fn request_keyframe(&self, ssrc: u32) -> Result<(), ClientError> {
+        let tracks = crate::media::pool::lock(&self.tracks).clone();
+        let track = tracks
+            .first()
+            .ok_or_else(|| stack("no video received yet"))?;
+        let pli = PictureLossIndication {
+            sender_ssrc: 1,
+            media_ssrc: ssrc,
+        };
+        track.write_rtcp(vec![Box::new(pli)]).await.map_err(stack)
     }
 
     /// Sends a JSON body to one of the session's URLs (`tiles`, `mute`); returns the status.
@@ -276,6 +433,11 @@ async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, decode: b
             let Depacketized::AccessUnit(au) = item else {
                 continue;
             };
+            let keyframe = is_keyframe(&au.data);
+            received.seen(h.ssrc, |s| {
+                s.units += 1;
+                s.keyframes += u64::from(keyframe);
+            });
             if !decode {
                 received.frames_decoded.fetch_add(1, Ordering::Relaxed);
                 continue;
@@ -293,6 +455,8 @@ async fn receive(track: Arc<dyn TrackRemote>, received: Arc<Received>, decode: b
                     *crate::media::pool::lock(&received.decoded_sizes)
                         .entry((picture.width(), picture.height()))
                         .or_default() += 1;
+                    let size = (picture.width(), picture.height());
+                    received.seen(h.ssrc, |s| s.size = Some(size));
                 }
                 Ok(None) => {}
                 Err(_) => {

@@ -17,7 +17,9 @@
 //! decisions (the call core's) or mix/lay out media (the meeting engine's).
 
 pub mod client;
+pub mod feedback;
 pub mod peer;
+pub mod restart;
 pub mod session;
 
 use std::net::IpAddr;

@@ -5,7 +5,10 @@
 //!   the browser whenever the engine (or a lost packet) needs a keyframe of a layer;
 //! - down: the engine's N-1 mix for this browser in Opus, and the streams the engine forwards into
 //!   the nine receive slots, rewritten per slot ([`rtp_session::forward::SlotRewriter`]) without
-//!   any video encode.
+//!   any video encode;
+//! - feedback: the browser's REMB steps the forwarded layers (through
+//!   [`rtp_session::receiver_estimate::EstimateHold`]: down at once, up once it held), and its
+//!   PLI/FIR on a slot asks the slot's source for a keyframe ([`super::feedback`]).
 //!
 //! Owns the `webrtc` peer connection and its media tasks; it must not choose what is forwarded
 //! (the engine does) or decide who is in the meeting (the core does).
@@ -29,8 +32,10 @@ use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use rtp_session::forward::SlotRewriter;
 use rtp_session::h264_rtp::{Depacketized, Depacketizer};
+use rtp_session::receiver_estimate::{EstimateHold, DEFAULT_HOLD};
 use signaling::browser_offer::{payload_type, BrowserOffer, OfferError};
 use tokio::sync::oneshot;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -38,6 +43,7 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler};
 
+use super::feedback::{self, Feedback};
 use super::session::{Session, SessionEvent};
 use super::{WebrtcState, H264_PT, OPUS_PT};
 use crate::calls::api::MediaStats;
@@ -51,6 +57,10 @@ pub const RIDS: [(&str, (u32, u32)); 3] =
 
 /// How long the answer waits for candidate gathering (host candidates only: milliseconds).
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A browser whose audio packets stop for this long is not speaking (the voice detector's own
+/// hangover).
+const SILENT_AFTER: Duration = Duration::from_millis(300);
 
 /// Largest RTP payload sent to browsers.
 const MAX_PAYLOAD: usize = 1200;
@@ -169,6 +179,7 @@ pub struct Peer {
     /// The receive slots: mid, track, SSRC.
     slots: Vec<(String, Arc<TrackLocalStaticRTP>, u32)>,
     feed_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    feedback_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     metrics: crate::metrics::Metrics,
 }
 
@@ -239,7 +250,7 @@ impl Peer {
             metrics: state.metrics.clone(),
             session,
         });
-        let pc = bind(state, handler).await?;
+        let (pc, feedback_rx) = bind(state, handler).await?;
         pc.set_remote_description(offer)
             .await
             .map_err(|e| PeerError::BadOffer(e.to_string()))?;
@@ -270,6 +281,18 @@ impl Peer {
                 slot_tracks.push((id, track, ssrc));
             }
         }
+        // The browser's own video is received only: its placeholder must not turn the answer's
+        // direction into sendrecv (Chromium refuses that for a sendonly offer).
+        for t in pc.get_transceivers().await {
+            let Ok(Some(sender)) = t.sender().await else {
+                continue;
+            };
+            if sender.track().track_id().await.starts_with("ingest") {
+                t.set_direction(RTCRtpTransceiverDirection::Recvonly)
+                    .await
+                    .map_err(stack)?;
+            }
+        }
         let answer = pc
             .create_answer(None)
             .await
@@ -290,10 +313,17 @@ impl Peer {
             let id = sender.track().track_id().await;
             mids.insert(id.to_string(), mid);
         }
-        let slots = slot_tracks
+        let slots: Vec<_> = slot_tracks
             .into_iter()
             .filter_map(|(id, track, ssrc)| Some((mids.get(&id)?.clone(), track, ssrc)))
             .collect();
+        let slot_ssrcs = slots.iter().map(|(_, _, ssrc)| *ssrc).collect();
+        let feedback_task = tokio::spawn(read_feedback(
+            feedback_rx,
+            shared.clone(),
+            slot_ssrcs,
+            state.metrics.clone(),
+        ));
         state.metrics.webrtc_peers.inc();
         let peer = Arc::new(Peer {
             audio_pt: payload_type(&sdp, "opus/48000").unwrap_or(OPUS_PT),
@@ -304,9 +334,15 @@ impl Peer {
             audio_ssrc,
             slots,
             feed_task: Mutex::new(None),
+            feedback_task: Mutex::new(Some(feedback_task)),
             metrics: state.metrics.clone(),
         });
         Ok((peer, sdp))
+    }
+
+    /// The peer connection (for [`super::restart`]).
+    pub(super) fn connection(&self) -> &Arc<dyn PeerConnection> {
+        &self.pc
     }
 
     /// The mids of the receive slots the answer filled, in slot order.
@@ -469,8 +505,10 @@ impl Peer {
                 participant: joined.participant,
             });
         }
-        if let Some(task) = crate::media::pool::lock(&self.feed_task).take() {
-            task.abort();
+        for task in [&self.feed_task, &self.feedback_task] {
+            if let Some(task) = crate::media::pool::lock(task).take() {
+                task.abort();
+            }
         }
         let _ = self.pc.close().await;
         self.metrics.webrtc_peers.dec();
@@ -479,6 +517,7 @@ impl Peer {
     /// Mutes or unmutes the browser's audio in the mix.
     pub fn mute(&self, muted: bool) {
         if let Some(joined) = self.shared.joined() {
+            joined.stats.muted.store(muted, Ordering::Relaxed);
             let _ = joined.engine.send(EngineInput::Mute {
                 participant: joined.participant,
                 muted,
@@ -508,7 +547,7 @@ impl Peer {
 async fn bind(
     state: &WebrtcState,
     handler: Arc<Handler>,
-) -> Result<impl PeerConnection, PeerError> {
+) -> Result<(impl PeerConnection, tokio::sync::mpsc::Receiver<Feedback>), PeerError> {
     let ip = state.config.listen;
     let attempts = state
         .config
@@ -522,9 +561,11 @@ async fn bind(
             .ports
             .map_or(0, |range| state.ports.next(range));
         let mut media_engine = super::media_engine().map_err(stack)?;
+        let (tap, feedback_rx) = feedback::tap();
         let registry =
             register_default_interceptors(rtc::interceptor::Registry::new(), &mut media_engine)
-                .map_err(stack)?;
+                .map_err(stack)?
+                .with(rtc::interceptor::Slot::from(feedback::TAP_SLOT), tap);
         let mut settings = SettingEngineBuilder::new()
             .with_lite(true)
             .with_include_loopback_candidate(true);
@@ -544,7 +585,7 @@ async fn bind(
             .build()
             .await;
         match built {
-            Ok(pc) => return Ok(pc),
+            Ok(pc) => return Ok((pc, feedback_rx)),
             Err(e) => last = Some(e),
         }
     }
@@ -553,7 +594,14 @@ async fn bind(
     ))
 }
 
-fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: Vec<u8>) -> rtp::Packet {
+pub(super) fn rtp_packet(
+    pt: u8,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    marker: bool,
+    payload: Vec<u8>,
+) -> rtp::Packet {
     rtp::Packet {
         header: rtp::header::Header {
             version: 2,
@@ -568,6 +616,53 @@ fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: Vec<u
     }
 }
 
+/// Turns the browser's feedback into engine inputs while it is in the meeting: its REMB (with
+/// hysteresis) into the bandwidth its slots are planned with, a PLI/FIR on a slot's SSRC into a
+/// keyframe wanted for that slot.
+async fn read_feedback(
+    mut rx: tokio::sync::mpsc::Receiver<Feedback>,
+    shared: Arc<Shared>,
+    slot_ssrcs: Vec<u32>,
+    metrics: crate::metrics::Metrics,
+) {
+    let mut estimate = EstimateHold::new(DEFAULT_HOLD);
+    while let Some(feedback) = rx.recv().await {
+        let Some(joined) = shared.joined() else {
+            continue;
+        };
+        let input = match feedback {
+            Feedback::Remb(bps) => {
+                // The driver's clock: the hold is measured between reports as they arrive.
+                #[allow(clippy::disallowed_methods)]
+                let now = Instant::now();
+                let Some(bps) = estimate.on_report(now, bps) else {
+                    continue;
+                };
+                tracing::debug!(participant = joined.participant, bps, "browser bandwidth");
+                EngineInput::Bandwidth {
+                    participant: joined.participant,
+                    bps,
+                }
+            }
+            Feedback::Keyframe(ssrc) => {
+                // Requests about the audio or an unknown SSRC concern no slot.
+                let Some(slot) = slot_ssrcs.iter().position(|s| *s == ssrc) else {
+                    continue;
+                };
+                metrics
+                    .keyframes_requested_total
+                    .with_label_values(&["peer"])
+                    .inc();
+                EngineInput::SlotKeyframe {
+                    participant: joined.participant,
+                    slot,
+                }
+            }
+        };
+        let _ = joined.engine.send(input);
+    }
+}
+
 /// Reads one of the browser's tracks: audio into the mix, each video encoding into the engine.
 async fn receive(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
     let kind = track.kind().await;
@@ -575,9 +670,28 @@ async fn receive(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
         RtpCodecKind::Audio => AudioDecoder::new(AudioCodec::Opus).ok(),
         _ => None,
     };
+    // Whether the browser's audio is speech (the roster's `speaking`).
+    let mut voice = mixer::speakers::VoiceActivityDetector::new();
     // Per SSRC: its layer and depacketizer.
     let mut video: HashMap<u32, (usize, Depacketizer)> = HashMap::new();
-    while let Some(event) = track.poll().await {
+    loop {
+        let event = if decoder.is_some() {
+            // No audio for a while (a muted or DTX-silent microphone) is not speaking.
+            match tokio::time::timeout(SILENT_AFTER, track.poll()).await {
+                Ok(event) => event,
+                Err(_) => {
+                    if let Some(joined) = shared.joined() {
+                        joined.stats.speaking.store(false, Ordering::Relaxed);
+                    }
+                    continue;
+                }
+            }
+        } else {
+            track.poll().await
+        };
+        let Some(event) = event else {
+            break;
+        };
         match event {
             TrackRemoteEvent::OnOpen(init) if kind == RtpCodecKind::Video => {
                 let rid = init.rid.as_deref().unwrap_or("f");
@@ -598,6 +712,9 @@ async fn receive(track: Arc<dyn TrackRemote>, shared: Arc<Shared>) {
                         .audio_rx_packets
                         .fetch_add(1, Ordering::Relaxed);
                     if let Ok(pcm) = decoder.decode(&packet.payload) {
+                        let speaking = voice.process(&pcm).active
+                            && !joined.stats.muted.load(Ordering::Relaxed);
+                        joined.stats.speaking.store(speaking, Ordering::Relaxed);
                         let _ = joined.engine.send(EngineInput::Audio {
                             participant: joined.participant,
                             pcm,

@@ -54,6 +54,8 @@ fn admitted() -> MeetingView {
             kind: "endpoint",
             joined_at: "2025-01-02T03:06:00Z".into(),
             media: MediaCounters::default(),
+            muted: false,
+            speaking: false,
         }],
         ..waiting_room()
     }

@@ -134,6 +134,14 @@ pub enum EngineInput {
         /// Estimated bits per second.
         bps: u64,
     },
+    /// A WebRTC viewer lost one of its receive slots' streams (PLI/FIR on the slot): the slot
+    /// forwards nothing more until a keyframe of its source, which the engine asks for.
+    SlotKeyframe {
+        /// The viewer.
+        participant: MediaParticipant,
+        /// Which of its receive slots.
+        slot: usize,
+    },
     /// A decoded picture of a participant.
     Video {
         /// Whose.

@@ -102,6 +102,14 @@ impl Forwarding {
         self.bandwidth_bps = Some(bps);
     }
 
+    /// The viewer cannot decode `slot` any more (it sent a PLI or FIR for it): the slot waits
+    /// for its source's next keyframe, which [`MeetingMedia::forwarded_layers`] asks for.
+    pub(super) fn slot_lost(&mut self, slot: usize) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.on_lost();
+        }
+    }
+
     /// The layers to forward for `assigned` (one source per slot): the one fitting each slot's
     /// size, then, while the sum exceeds the bandwidth estimate, the biggest stepped down one at
     /// a time. Returns the number of slots whose target changed layer or source.

@@ -438,6 +438,15 @@ impl MeetingMedia {
                     f.set_bandwidth(bps);
                 }
             }
+            EngineInput::SlotKeyframe { participant, slot } => {
+                if let Some(f) = self
+                    .participants
+                    .get_mut(&participant)
+                    .and_then(|p| p.forward.as_mut())
+                {
+                    f.slot_lost(slot);
+                }
+            }
             EngineInput::NativeVideo {
                 participant,
                 layer,
