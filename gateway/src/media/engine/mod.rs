@@ -513,11 +513,20 @@ impl MeetingMedia {
         self.next_audio.min(self.next_video)
     }
 
-    /// Runs every tick due at `now`. A tick more than a frame late is skipped rather than run
-    /// twice: an overloaded engine drops frames instead of falling further behind.
+    /// Runs every tick due at `now`. A video tick more than a frame late is skipped rather than
+    /// run twice: an overloaded engine drops pictures instead of falling further behind. Audio
+    /// ticks late behind a slow picture are all run (up to [`AUDIO_QUEUE`] of them, what each
+    /// input queue holds): a skipped audio tick is a 20 ms hole in every listener's mix and a
+    /// frame dropped from every speaker's queue, where one more mix costs little.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if now >= self.next_audio {
+        let mut late = 0;
+        while now >= self.next_audio && late < AUDIO_QUEUE {
             self.audio_tick(now);
+            self.next_audio += AUDIO_TICK;
+            late += 1;
+        }
+        if now >= self.next_audio {
+            // Further behind than the queues reach: start again from now.
             self.next_audio = catch_up(self.next_audio, AUDIO_TICK, now);
         }
         if now >= self.next_video {

@@ -87,6 +87,39 @@ fn each_listener_hears_everyone_but_itself() {
     assert!(mixer::speakers::level_db(&heard_by_b) > -20.0, "B hears A");
 }
 
+/// A picture that took 100 ms (the engine's thread busy) delays the audio ticks behind it; they
+/// all run when it is done, so each listener still gets a 20 ms frame per 20 ms of call and no
+/// speaker's queued frames are dropped.
+#[test]
+fn audio_ticks_delayed_by_a_slow_picture_are_caught_up_not_skipped() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    let _a = join(&mut media, 1, false);
+    let mut b = join(&mut media, 2, false);
+    media.handle_timeout(t0);
+    assert_eq!(heard(&mut b).len(), FRAME_SAMPLES);
+    // Five frames arrive from A while the engine is busy for 100 ms.
+    for n in 0..5 {
+        media.handle_input(EngineInput::Audio {
+            participant: 1,
+            pcm: tone(440.0, n * FRAME_SAMPLES),
+        });
+    }
+    media.handle_timeout(t0 + Duration::from_millis(100));
+    let mix = heard(&mut b);
+    assert_eq!(mix.len(), 5 * FRAME_SAMPLES, "one frame per 20 ms tick");
+    assert!(
+        mixer::speakers::level_db(&mix) > -20.0,
+        "B hears all of A's frames"
+    );
+    assert_eq!(media.poll_timeout(), t0 + AUDIO_TICK * 6);
+    // Much further behind than the queues reach: at most a queue's worth, then from now.
+    let late = t0 + Duration::from_secs(2);
+    media.handle_timeout(late);
+    assert_eq!(heard(&mut b).len(), AUDIO_QUEUE * FRAME_SAMPLES);
+    assert!(media.poll_timeout() > late);
+}
+
 #[test]
 fn synthetic_participants_fill_the_layout_and_the_first_frame_is_a_keyframe() {
     let t0 = Instant::now();
