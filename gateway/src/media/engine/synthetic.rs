@@ -85,7 +85,10 @@ impl Synthetic {
             index,
             count: count.max(1),
             background: Yuv::from_rgb(r, g, b),
-            pitch_hz: 110.0 + 23.0 * index as f32,
+            // 115, 140, .. 290 Hz: no harmonic it sends (1st to 3rd) within 20 Hz of 400 Hz
+            // (the beep of Chromium's fake microphone), 700 or 1000 Hz (the test VTCs' tones),
+            // so a frequency check tells those apart from the demo's voices.
+            pitch_hz: 115.0 + 25.0 * index as f32,
             phase: 0.0,
             stats: Arc::default(),
         }
