@@ -416,11 +416,13 @@ fn shipped_config_passes_kamailios_own_check_with_its_defaults() {
 fn calls_spread_over_the_nodes_by_dial_string_and_a_meeting_stays_on_one_node() {
     let cluster = Cluster::start(2);
     let front = cluster.kamailio.sip;
-    // Both dial orders of every meeting, all up at once.
+    // Both dial orders of every meeting, all up at once, and up long enough (20 s) for the
+    // nodes' meeting views to be read while they are: on a loaded machine (CI, three nodes per
+    // test, four tests at once) those reads took longer than a 6 s call lasted.
     let mut calls = Vec::new();
     for conference in MEETINGS {
-        calls.push(Call::place(front, &dial(conference), 6_000));
-        calls.push(Call::place(front, &dial_reversed(conference), 6_000));
+        calls.push(Call::place(front, &dial(conference), 20_000));
+        calls.push(Call::place(front, &dial_reversed(conference), 20_000));
     }
     let deadline = Instant::now() + PATIENCE;
     let placement = loop {
