@@ -28,7 +28,15 @@ fn throughput_quick_establishes_calls_decodes_streams_and_prints_the_summary_lin
     let plot = dir.path().join("chart.svg");
     let stdout = run_load(
         Command::new(env!("CARGO_BIN_EXE_tessera-load"))
-            .args(["throughput", "--quick", "--json"])
+            // RTP ports of its own: the cluster-rate test runs beside it (the default range is
+            // shared, and a port both gateways bind leaves a call without media).
+            .args([
+                "throughput",
+                "--quick",
+                "--rtp-ports",
+                "61000-62999",
+                "--json",
+            ])
             .arg(&json)
             .arg("--plot")
             .arg(&plot),
@@ -111,6 +119,7 @@ fn cluster_rate_measures_one_node_direct_and_kamailio_with_nodes_in_one_run() {
     let stdout = run_load(
         Command::new(env!("CARGO_BIN_EXE_tessera-load"))
             .args(["cluster-rate", "--nodes", "2", "--rate", "10"])
+            .args(["--rtp-ports", "63000-64999"])
             .args([
                 "--calls",
                 "20",
