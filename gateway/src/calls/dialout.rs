@@ -611,7 +611,11 @@ impl CallCore {
             .inc();
         self.metrics
             .calls_total
-            .with_label_values(&[tenant.as_str(), "sip", "dial-out"])
+            .with_label_values(&[
+                tenant.as_str(),
+                "sip",
+                if cluster { "cluster-link" } else { "dial-out" },
+            ])
             .inc();
         tracing::info!(link = %id, call = %call_id, tessera, "cascade link up");
         self.start_media(call_id);

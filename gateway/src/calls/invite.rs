@@ -478,6 +478,12 @@ impl CallCore {
             cluster: self.claims_cluster_link(invite),
         };
         let tenant_label = call.tenant.to_string();
+        // Another node's link into a meeting homed here is no caller of the tenant's.
+        let route_label = if call.cluster {
+            "cluster-link"
+        } else {
+            resolved.route.as_str()
+        };
         self.insert_call(id, call);
         self.metrics
             .calls_active
@@ -485,7 +491,7 @@ impl CallCore {
             .inc();
         self.metrics
             .calls_total
-            .with_label_values(&[&tenant_label, "sip", resolved.route.as_str()])
+            .with_label_values(&[&tenant_label, "sip", route_label])
             .inc();
         if ring.is_zero() {
             self.answer(now, id, target);

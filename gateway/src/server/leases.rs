@@ -108,7 +108,9 @@ impl LeaseDriver {
                         Ok(home) => {
                             let _ = homes.send((meeting, home));
                         }
-                        Err(e) => tracing::warn!(meeting = ?meeting, "meeting home not claimed: {e}"),
+                        Err(e) => {
+                            tracing::warn!(meeting = ?meeting, "meeting home not claimed: {e}")
+                        }
                     },
                     HomeTask::Leave(meeting) => {
                         if let Err(e) = store.leave_home(&meeting.0, &meeting.1) {
@@ -196,7 +198,9 @@ impl LeaseDriver {
         let homes = store.clone();
         match tokio::task::spawn_blocking(move || homes.leave_all_homes()).await {
             Ok(Ok(n)) => tracing::info!(homes = n, "meeting homes given up"),
-            Ok(Err(e)) => tracing::warn!("meeting homes not given up (they move when we stop beating): {e}"),
+            Ok(Err(e)) => {
+                tracing::warn!("meeting homes not given up (they move when we stop beating): {e}")
+            }
             Err(e) => tracing::warn!("meeting homes not given up: {e}"),
         }
         match tokio::task::spawn_blocking(move || store.release_all()).await {

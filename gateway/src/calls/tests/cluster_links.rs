@@ -69,8 +69,15 @@ fn an_edge_links_its_callers_to_the_home_without_licences_and_unlinks_when_they_
         .find(|m| m.method() == Some(&Method::Invite) && m.call_id().ok() != ok.call_id().ok())
         .expect("the edge dials the home")
         .clone();
-    assert_eq!(invite.request_uri(), Some("sip:12345678.1177958860@198.51.100.2:5060"));
-    assert!(invite.from().unwrap().uri.starts_with("sip:tessera-cluster@"));
+    assert_eq!(
+        invite.request_uri(),
+        Some("sip:12345678.1177958860@198.51.100.2:5060")
+    );
+    assert!(invite
+        .from()
+        .unwrap()
+        .uri
+        .starts_with("sip:tessera-cluster@"));
 
     // Challenged for the cluster's secret, answered, admitted: a Tessera link at both ends.
     run(&mut edge, &mut home, Duration::from_secs(5));
@@ -90,7 +97,10 @@ fn an_edge_links_its_callers_to_the_home_without_licences_and_unlinks_when_they_
         .expect("the edge's link is a participant at the home");
     assert_eq!(link.display_name, "edge");
     assert!(
-        home_view.remote.iter().any(|r| r.display_name == "Board Room"),
+        home_view
+            .remote
+            .iter()
+            .any(|r| r.display_name == "Board Room"),
         "the home lists the edge's caller under the link: {:?}",
         home_view.remote
     );
@@ -150,7 +160,8 @@ fn a_home_that_moves_takes_the_link_with_it_and_a_home_of_our_own_needs_none() {
     };
     assert_eq!(live(&mut edge), ["sip:12345678.1177958860@192.0.2.99:5070"]);
     // Then we became the home ourselves: no link at all.
-    edge.core.apply_home(now, meeting(), home_at("edge", NODE_A));
+    edge.core
+        .apply_home(now, meeting(), home_at("edge", NODE_A));
     edge.collect();
     assert!(live(&mut edge).is_empty());
 }
