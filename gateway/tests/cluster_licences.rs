@@ -18,6 +18,11 @@
 //! - `kill -9` of a node holding all 5 licences: a call to another node is admitted within the
 //!   lease time (`--lease-secs 3`).
 //!
+//! And meeting homes: the first node with a caller in a meeting is its home, the nodes whose
+//! callers join later link to it (each home lists the other nodes' callers under their links,
+//! each edge the home's), and when the home is killed one of the others becomes the home within
+//! the lease time and the last one links to it, while the calls carry on.
+//!
 //! Needs PostgreSQL 15 (Debian `postgresql`) and SIPp (`sip-tester`); `.ci/install-deps.sh`
 //! installs both.
 
@@ -380,6 +385,11 @@ struct SippCall {
 
 impl SippCall {
     fn place(node: &Node, hold_ms: u32) -> SippCall {
+        SippCall::place_as(node, hold_ms, "racer")
+    }
+
+    /// A call whose From display name (the roster's name for it) is `caller`.
+    fn place_as(node: &Node, hold_ms: u32, caller: &str) -> SippCall {
         let dir = tempfile::tempdir().unwrap();
         let scenario =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../loadtests/sipp/short_call.xml");
@@ -391,7 +401,7 @@ impl SippCall {
             .arg(scenario)
             .args(["-s", &format!("{TENANT}.{CONFERENCE}"), "-m", "1"])
             .args(["-d", &hold_ms.to_string()])
-            .args(["-key", "dial_host", &to, "-key", "caller", "racer"])
+            .args(["-key", "dial_host", &to, "-key", "caller", caller])
             .args(["-i", "127.0.0.1", "-p", &free_sip_port().to_string()])
             .args(["-mp", &free_media_ports().to_string()])
             .args(["-timeout", "60s", "-timeout_error", "-nostdin"])
@@ -509,5 +519,139 @@ fn calls_racing_on_three_nodes_admit_exactly_the_tenants_licences_and_a_killed_n
         "{:?}",
         died.elapsed()
     );
+    drop(killed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Meeting homes
+
+/// The meeting's view on `node` (`GET /api/v1/meetings/...`), or `Null` when it cannot be read.
+fn meeting_view(node: &Node) -> serde_json::Value {
+    let path = format!("/api/v1/meetings/{TENANT}/{CONFERENCE}");
+    match common::http_request(node.http, "GET", &path, Some(TOKEN), Chunked::Decode) {
+        Ok((200, body)) => serde_json::from_str(&body).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// Whether `node`'s view of the meeting has a cluster link from node `from` (a cascade
+/// participant of that name) with `callers` listed under it.
+fn links_in(node: &Node, from: &str, callers: &[&str]) -> bool {
+    let view = meeting_view(node);
+    let Some(link) = view["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["kind"] == "cascade" && p["display_name"] == from)
+    else {
+        return false;
+    };
+    callers.iter().all(|caller| {
+        view["remote"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["via"] == link["id"] && r["display_name"] == *caller)
+    })
+}
+
+/// Whether `node` sees `callers` under its (one) link to the meeting's home.
+fn sees_home(node: &Node, callers: &[&str]) -> bool {
+    let view = meeting_view(node);
+    callers.iter().all(|caller| {
+        view["remote"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["display_name"] == *caller)
+    })
+}
+
+/// The meeting's home node as the cluster's database has it.
+fn home_in(url: &str) -> Option<String> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).ok()?;
+    client
+        .query_opt(
+            "SELECT node FROM meeting_homes WHERE tenant_key = $1 AND conference = $2",
+            &[&TENANT, &CONFERENCE],
+        )
+        .ok()?
+        .map(|row| row.get(0))
+}
+
+#[test]
+fn a_meeting_is_homed_where_it_starts_the_other_nodes_link_to_it_and_a_killed_home_is_replaced() {
+    let url = shared().fresh_database();
+    let lease_secs = 3;
+    let ids = ["h1", "h2", "h3"];
+    let mut nodes: Vec<Node> = ids
+        .iter()
+        .map(|id| Node::start(&url, id, lease_secs))
+        .collect();
+
+    // The first caller's node claims the meeting.
+    let _first = SippCall::place_as(&nodes[0], 90_000, "caller-1");
+    assert!(
+        eventually(PATIENCE, || home_in(&url).as_deref() == Some("h1")),
+        "h1 did not become the home ({:?})\n{}",
+        home_in(&url),
+        logs(&nodes)
+    );
+    // Callers landing on the other nodes: each node links to the home.
+    let _second = SippCall::place_as(&nodes[1], 90_000, "caller-2");
+    let _third = SippCall::place_as(&nodes[2], 90_000, "caller-3");
+    assert!(
+        eventually(PATIENCE, || links_in(&nodes[0], "h2", &["caller-2"])
+            && links_in(&nodes[0], "h3", &["caller-3"])),
+        "the home does not list both links with their callers: {}\n{}",
+        meeting_view(&nodes[0]),
+        logs(&nodes)
+    );
+    assert!(
+        eventually(PATIENCE, || sees_home(&nodes[1], &["caller-1"])
+            && sees_home(&nodes[2], &["caller-1"])),
+        "an edge does not see the home's caller: {} / {}\n{}",
+        meeting_view(&nodes[1]),
+        meeting_view(&nodes[2]),
+        logs(&nodes)
+    );
+    assert_eq!(home_in(&url).as_deref(), Some("h1"), "the home stays put");
+
+    // The home dies without a word: within the lease time one of the others takes the meeting
+    // over and the last one links to it.
+    let mut killed = nodes.remove(0);
+    let _ = killed.child.as_mut().unwrap().kill(); // SIGKILL
+    let moved = eventually(
+        Duration::from_secs(u64::from(lease_secs) + 20),
+        || match home_in(&url).as_deref() {
+            Some("h2") => {
+                links_in(&nodes[0], "h3", &["caller-3"]) && sees_home(&nodes[1], &["caller-2"])
+            }
+            Some("h3") => {
+                links_in(&nodes[1], "h2", &["caller-2"]) && sees_home(&nodes[0], &["caller-3"])
+            }
+            _ => false,
+        },
+    );
+    assert!(
+        moved,
+        "no new home linked to after kill -9 (home {:?}): {} / {}\n{}",
+        home_in(&url),
+        meeting_view(&nodes[0]),
+        meeting_view(&nodes[1]),
+        logs(&nodes)
+    );
+    // The callers on the surviving nodes are still in the meeting.
+    for (node, caller) in nodes.iter().zip(["caller-2", "caller-3"]) {
+        let view = meeting_view(node);
+        assert!(
+            view["participants"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["display_name"] == caller),
+            "{caller} left with the home: {view}"
+        );
+    }
     drop(killed);
 }

@@ -102,6 +102,9 @@ struct Link {
     last_error: Option<String>,
     /// An operator hung up: the link goes once its call has ended.
     hung_up: bool,
+    /// A cluster link to the meeting's home node (`super::cluster_links`): no licence, and the
+    /// From user the home challenges with the cluster's secret.
+    cluster: bool,
 }
 
 /// The dial-out links of a core.
@@ -112,6 +115,11 @@ pub(super) struct Links {
 }
 
 impl Links {
+    /// What a link was dialled with.
+    pub(super) fn request_of(&self, id: LinkId) -> Option<&DialRequest> {
+        self.links.get(&id).map(|l| &l.request)
+    }
+
     /// The link whose agent owns `message` (by Call-ID).
     fn owner(&self, message: &Message) -> Option<LinkId> {
         self.links
@@ -167,14 +175,33 @@ impl CallCore {
         meeting: MeetingKey,
         request: DialRequest,
     ) -> Result<LinkId, AdminError> {
+        self.open_link(now, meeting, request, false)
+    }
+
+    /// Dials a link: a bridge (`cluster` false: holds a cascade licence) or the meeting's home
+    /// node (`super::cluster_links`).
+    pub(super) fn open_link(
+        &mut self,
+        now: Instant,
+        meeting: MeetingKey,
+        request: DialRequest,
+        cluster: bool,
+    ) -> Result<LinkId, AdminError> {
         self.live_meeting(&meeting)?;
         let target = target_of(&request.uri).map_err(AdminError::BadCascade)?;
         if self.drain_deadline.is_some() {
             return Err(AdminError::BadCascade("the gateway is draining".into()));
         }
-        self.check_licence(&meeting.0, CallKind::Cascade)
-            .map_err(|r| AdminError::CascadeLicence(r.reason_text()))?;
-        let mut config = UaConfig::new(self.config.sip_addr, "tessera", self.rng.random());
+        if !cluster {
+            self.check_licence(&meeting.0, CallKind::Cascade)
+                .map_err(|r| AdminError::CascadeLicence(r.reason_text()))?;
+        }
+        let user = if cluster {
+            super::CLUSTER_USER
+        } else {
+            "tessera"
+        };
+        let mut config = UaConfig::new(self.config.sip_addr, user, self.rng.random());
         config.display_name = Some(request.display_name.clone());
         config.user_agent = self.config.user_agent.clone();
         config.credentials = request.credentials.clone();
@@ -193,6 +220,7 @@ impl CallCore {
                 failures: 0,
                 last_error: None,
                 hung_up: false,
+                cluster,
             },
         );
         if let Err(e) = self.dial(now, id) {
@@ -301,7 +329,12 @@ impl CallCore {
                     id: id.to_string(),
                     uri: l.request.uri.clone(),
                     display_name: l.request.display_name.clone(),
-                    state: l.state.name(),
+                    // A hung-up link still dialling waits for its CANCEL to be answered.
+                    state: if l.hung_up {
+                        LinkState::Closing { retry: false }.name()
+                    } else {
+                        l.state.name()
+                    },
                     participant: call.map(|c| c.participant.to_string()),
                     tessera: call.is_some_and(|c| c.tessera.is_some()),
                     failures: l.failures,
@@ -505,10 +538,15 @@ impl CallCore {
                 sdp.handle_answer(&a).map_err(|e| e.to_string())
             });
         let tenant = link.meeting.0.clone();
-        let licence = self
-            .check_licence(&tenant, CallKind::Cascade)
-            .map(|_media_policy| ())
-            .map_err(|r| r.reason_text());
+        let cluster = link.cluster;
+        // A cluster link holds no licence (`cluster_links`).
+        let licence = if cluster {
+            Ok(())
+        } else {
+            self.check_licence(&tenant, CallKind::Cascade)
+                .map(|_media_policy| ())
+                .map_err(|r| r.reason_text())
+        };
         let (negotiated, ()) = match negotiated.and_then(|n| licence.map(|()| (n, ()))) {
             Ok(n) => n,
             Err(why) => {
@@ -564,6 +602,7 @@ impl CallCore {
             phase: Phase::Lobby(meeting.clone()),
             session_timer: None,
             tessera: tessera.then(|| TesseraLink::new(now)),
+            cluster,
         };
         self.insert_call(call_id, call);
         self.metrics
@@ -572,7 +611,11 @@ impl CallCore {
             .inc();
         self.metrics
             .calls_total
-            .with_label_values(&[tenant.as_str(), "sip", "dial-out"])
+            .with_label_values(&[
+                tenant.as_str(),
+                "sip",
+                if cluster { "cluster-link" } else { "dial-out" },
+            ])
             .inc();
         tracing::info!(link = %id, call = %call_id, tessera, "cascade link up");
         self.start_media(call_id);

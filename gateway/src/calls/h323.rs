@@ -277,6 +277,7 @@ impl CallCore {
             },
             session_timer: None,
             tessera: None,
+            cluster: false,
         };
         self.insert_call(id, call);
         let route_label = route.route.as_str();

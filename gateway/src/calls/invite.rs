@@ -225,6 +225,16 @@ impl CallCore {
         }
         let resolved = self.route(invite).map_err(|e| dial_refusal(&e))?;
         let tenant = resolved.tenant.clone();
+        if self.claims_cluster_link(invite) {
+            // Another node of the cluster linking its callers in: no licence of its own.
+            let classified = self
+                .classify_cluster_link(now, invite)
+                .map_err(|r| r.for_tenant(&tenant))?;
+            let record = self.licensed_record(&tenant)?;
+            return self
+                .finish_accept(now, key, invite, from, resolved, classified, &record.media)
+                .map(Some);
+        }
         // Trust first: whether the call is a cascade link decides which licence it needs.
         let (class, kind) = self
             .classify(now, invite, from, &resolved)
@@ -464,8 +474,16 @@ impl CallCore {
             },
             session_timer,
             tessera,
+            // Only a verified one gets this far (`classify_cluster_link`).
+            cluster: self.claims_cluster_link(invite),
         };
         let tenant_label = call.tenant.to_string();
+        // Another node's link into a meeting homed here is no caller of the tenant's.
+        let route_label = if call.cluster {
+            "cluster-link"
+        } else {
+            resolved.route.as_str()
+        };
         self.insert_call(id, call);
         self.metrics
             .calls_active
@@ -473,7 +491,7 @@ impl CallCore {
             .inc();
         self.metrics
             .calls_total
-            .with_label_values(&[&tenant_label, "sip", resolved.route.as_str()])
+            .with_label_values(&[&tenant_label, "sip", route_label])
             .inc();
         if ring.is_zero() {
             self.answer(now, id, target);
@@ -618,7 +636,7 @@ impl CallCore {
             .any(|net| net.contains(&source))
     }
 
-    fn challenge(&mut self, now: Instant, realm: &str, stale: bool) -> Refusal {
+    pub(super) fn challenge(&mut self, now: Instant, realm: &str, stale: bool) -> Refusal {
         let nonce = format!("{:032x}", self.rng.random::<u128>());
         let nonce = self.nonces.issue(now, nonce);
         Refusal::new(401, "Unauthorized")
@@ -701,7 +719,7 @@ impl CallCore {
 }
 
 /// The user part of a SIP URI (`sip:board@acme.example` -> `board`).
-fn uri_user(uri: &str) -> Option<String> {
+pub(super) fn uri_user(uri: &str) -> Option<String> {
     let rest = uri.split_once(':')?.1;
     let (user, _) = rest.split_once('@')?;
     let user = user.split(';').next().unwrap_or(user);

@@ -57,7 +57,10 @@ impl CallCore {
 
     /// Adds a call to `calls` and its tenant's count of the licence it holds.
     pub(super) fn insert_call(&mut self, id: CallId, call: Call) {
-        self.count_licence(&call.tenant, call.kind, true);
+        // A cluster link holds none: the callers at either end hold theirs.
+        if !call.cluster {
+            self.count_licence(&call.tenant, call.kind, true);
+        }
         self.calls.insert(id, call);
     }
 
@@ -65,7 +68,9 @@ impl CallCore {
     /// Every way a call ends goes through here.
     pub(super) fn remove_call(&mut self, now: Instant, id: CallId) -> Option<Call> {
         let call = self.calls.remove(&id)?;
-        self.count_licence(&call.tenant, call.kind, false);
+        if !call.cluster {
+            self.count_licence(&call.tenant, call.kind, false);
+        }
         self.release_lease(id);
         if let Some(uas) = &call.uas {
             self.ringing.remove(&uas.key);

@@ -19,6 +19,7 @@ mod admission;
 pub mod api;
 mod auth;
 mod cascade;
+mod cluster_links;
 mod dialog;
 mod dialout;
 mod encryption;
@@ -36,6 +37,7 @@ pub mod tessera;
 
 pub use api::*;
 pub use cascade::CallKind;
+pub use cluster_links::{ClusterIdentity, HomeTask, CLUSTER_REALM, CLUSTER_USER};
 pub use dialout::{DialRequest, LinkId};
 pub use h323::{H323Admission, H323Route};
 pub use meeting::{LiveMeeting, MeetingKey, Member, RosterEntry};
@@ -108,6 +110,9 @@ pub struct CoreConfig {
     /// Licences of incoming calls are counted cluster-wide: each INVITE waits for a lease
     /// ([`CoreOutput::LeaseRequest`]) instead of being counted against this node's calls.
     pub cluster_licences: bool,
+    /// This node's identity in its cluster, when it is one (`--cluster-db`): meetings get a home
+    /// node and cluster links (`cluster_links`).
+    pub cluster: Option<ClusterIdentity>,
 }
 
 impl CoreConfig {
@@ -149,6 +154,7 @@ impl CoreConfig {
             source_limits: LimitConfig::default(),
             source_limits_exempt: Vec::new(),
             cluster_licences: false,
+            cluster: None,
         }
     }
 }
@@ -238,6 +244,8 @@ struct Call {
     session_timer: Option<session_timer::CallTimer>,
     /// Set when the call is a Tessera link (a cascade whose far end is another Tessera node).
     tessera: Option<tessera::TesseraLink>,
+    /// A cluster link (`cluster_links`), either way: it holds no licence.
+    cluster: bool,
 }
 
 /// The INVITE of a call placed by the far end: what the 180/200 and refusals answer.
@@ -263,6 +271,8 @@ pub struct CallCore {
     tenant_cascades: HashMap<TenantKey, usize>,
     /// Links to bridges we dial (their calls, once answered, are in `calls`).
     links: dialout::Links,
+    /// Meeting homes and the cluster links serving them.
+    cluster: cluster_links::ClusterLinks,
     dialogs: HashMap<DialogId, CallId>,
     ringing: HashMap<TxnKey, CallId>,
     /// Our session refreshes in flight, by client transaction.
@@ -312,6 +322,7 @@ impl CallCore {
             tenant_calls: HashMap::new(),
             tenant_cascades: HashMap::new(),
             links: dialout::Links::default(),
+            cluster: cluster_links::ClusterLinks::default(),
             dialogs: HashMap::new(),
             ringing: HashMap::new(),
             refreshes: HashMap::new(),

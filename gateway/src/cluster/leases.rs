@@ -71,10 +71,10 @@ type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 /// This node's handle on the shared lease table.
 #[derive(Debug, Clone)]
 pub struct LeaseStore {
-    pool: Pool,
-    node: String,
+    pub(super) pool: Pool,
+    pub(super) node: String,
     /// Lease time in whole milliseconds, as bound into the SQL.
-    lease_ms: i64,
+    pub(super) lease_ms: i64,
 }
 
 impl LeaseStore {

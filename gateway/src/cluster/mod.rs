@@ -1,12 +1,14 @@
 //! What gateways of a cluster share through PostgreSQL beyond the directory: cluster-wide
-//! licence leases ([`LeaseStore`]) and the task that keeps this node's leases alive
+//! licence leases ([`LeaseStore`]), meeting homes (`homes`) and the task that keeps this node's leases alive
 //! ([`spawn_renewal`]).
 //!
 //! Owns the lease rows and their renewal; it must not touch calls or the SIP task (drivers ask it
 //! off that task and hand the answers to the core).
 
+mod homes;
 mod leases;
 
+pub use homes::Home;
 pub use leases::{Admission, LeaseError, LeaseStore, DEFAULT_LEASE};
 
 use tokio::task::JoinHandle;

@@ -141,6 +141,25 @@ CREATE TABLE licence_leases (
 );
 CREATE INDEX licence_leases_by_tenant ON licence_leases(tenant_key, kind, expires);
 "#,
+    // 8 (PostgreSQL only: a cluster): each live meeting's home node (where the nodes its callers
+    // land on link to), and the secret cluster links authenticate with, made once by the
+    // database's strong random source (`gen_random_uuid`, PostgreSQL 13+), so that only a
+    // gateway that can read this database can open one.
+    r#"
+CREATE TABLE meeting_homes (
+    tenant_key  TEXT NOT NULL,
+    conference  TEXT NOT NULL,
+    node        TEXT NOT NULL,
+    claimed     TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (tenant_key, conference)
+);
+CREATE TABLE cluster_secret (
+    one         BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+    secret      TEXT NOT NULL
+);
+INSERT INTO cluster_secret (secret)
+    VALUES (replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''));
+"#,
 ];
 
 /// The latest schema version this build knows.

@@ -3,15 +3,18 @@
 //! blocking threads, and hands the answers back to the SIP task through a channel, so that a slow
 //! database delays only the INVITEs waiting on it, never SIP.
 //!
+//! The same store keeps the meeting homes (`crate::cluster::homes`): the driver claims and gives
+//! them up as the core's [`HomeTask`]s say, and hands the homes back to the core the same way.
+//!
 //! Owns the store and its renewal task; it must not decide anything about calls (the core does,
-//! in `calls::licence_leases`).
+//! in `calls::licence_leases` and `calls::cluster_links`).
 
 use signaling::TenantKey;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::calls::{CallKind, LeaseAnswer, LeaseTicket};
-use crate::cluster::{spawn_renewal, Admission, LeaseError, LeaseStore};
+use crate::calls::{CallKind, ClusterIdentity, HomeTask, LeaseAnswer, LeaseTicket, MeetingKey};
+use crate::cluster::{spawn_renewal, Admission, Home, LeaseError, LeaseStore};
 use crate::server::config::ClusterConfig;
 
 /// Most pooled connections one node holds to the shared PostgreSQL.
@@ -20,11 +23,20 @@ const POOL_SIZE: u32 = 8;
 /// Answers coming back to the SIP task.
 pub(super) type Answers = mpsc::UnboundedReceiver<(LeaseTicket, LeaseAnswer)>;
 
+/// Meeting homes coming back to the SIP task.
+pub(super) type Homes = mpsc::UnboundedReceiver<(MeetingKey, Home)>;
+
 /// This node's lease store, when the cluster counts licences.
 pub(super) struct LeaseDriver {
     store: Option<LeaseStore>,
     answers: mpsc::UnboundedSender<(LeaseTicket, LeaseAnswer)>,
+    homes: mpsc::UnboundedSender<(MeetingKey, Home)>,
     renewal: Option<JoinHandle<()>>,
+    /// This node and the cluster's link secret, read at start.
+    identity: Option<ClusterIdentity>,
+    /// A round of home claims is in flight (rounds never overlap: a slow database delays the
+    /// next one instead of piling them up).
+    busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LeaseDriver {
@@ -32,33 +44,83 @@ impl LeaseDriver {
     pub(super) async fn start(
         cluster: Option<&ClusterConfig>,
         address: String,
-    ) -> Result<(LeaseDriver, Answers), LeaseError> {
+    ) -> Result<(LeaseDriver, Answers, Homes), LeaseError> {
         let (answers, rx) = mpsc::unbounded_channel();
-        let store = match cluster {
+        let (homes, homes_rx) = mpsc::unbounded_channel();
+        let (store, identity) = match cluster {
             Some(c) => {
                 let c = c.clone();
-                let store = tokio::task::spawn_blocking(move || {
-                    LeaseStore::connect(&c.db, &c.node_id, &address, c.lease, POOL_SIZE)
+                let (store, secret) = tokio::task::spawn_blocking(move || {
+                    let store =
+                        LeaseStore::connect(&c.db, &c.node_id, &address, c.lease, POOL_SIZE)?;
+                    let secret = store.cluster_secret()?;
+                    Ok::<_, LeaseError>((store, secret))
                 })
                 .await
                 .map_err(|e| LeaseError::Join(e.to_string()))??;
                 tracing::info!(
                     node = store.node(),
-                    "cluster licences: leases in PostgreSQL"
+                    "cluster licences and meeting homes in PostgreSQL"
                 );
-                Some(store)
+                let identity = ClusterIdentity {
+                    node: store.node().to_owned(),
+                    secret,
+                };
+                (Some(store), Some(identity))
             }
-            None => None,
+            None => (None, None),
         };
         let renewal = store.clone().map(spawn_renewal);
         Ok((
             LeaseDriver {
                 store,
                 answers,
+                homes,
                 renewal,
+                identity,
+                busy: Default::default(),
             },
             rx,
+            homes_rx,
         ))
+    }
+
+    /// This node in its cluster (for the core's configuration), when it is in one.
+    pub(super) fn identity(&self) -> Option<ClusterIdentity> {
+        self.identity.clone()
+    }
+
+    /// Claims or gives up meeting homes as the core asks; each claimed home comes back on the
+    /// homes channel. Skipped while the previous round is still running.
+    pub(super) fn homes(&self, work: Vec<HomeTask>) {
+        use std::sync::atomic::Ordering;
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        if work.is_empty() || self.busy.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (homes, busy) = (self.homes.clone(), self.busy.clone());
+        tokio::task::spawn_blocking(move || {
+            for task in work {
+                match task {
+                    HomeTask::Claim(meeting) => match store.claim_home(&meeting.0, &meeting.1) {
+                        Ok(home) => {
+                            let _ = homes.send((meeting, home));
+                        }
+                        Err(e) => {
+                            tracing::warn!(meeting = ?meeting, "meeting home not claimed: {e}")
+                        }
+                    },
+                    HomeTask::Leave(meeting) => {
+                        if let Err(e) = store.leave_home(&meeting.0, &meeting.1) {
+                            tracing::warn!(meeting = ?meeting, "meeting home not given up: {e}");
+                        }
+                    }
+                }
+            }
+            busy.store(false, Ordering::Release);
+        });
     }
 
     /// Asks the store for a lease; the answer arrives on the channel.
@@ -133,6 +195,14 @@ impl LeaseDriver {
         let Some(store) = self.store.take() else {
             return;
         };
+        let homes = store.clone();
+        match tokio::task::spawn_blocking(move || homes.leave_all_homes()).await {
+            Ok(Ok(n)) => tracing::info!(homes = n, "meeting homes given up"),
+            Ok(Err(e)) => {
+                tracing::warn!("meeting homes not given up (they move when we stop beating): {e}")
+            }
+            Err(e) => tracing::warn!("meeting homes not given up: {e}"),
+        }
         match tokio::task::spawn_blocking(move || store.release_all()).await {
             Ok(Ok(n)) => tracing::info!(released = n, "cluster licence leases given up"),
             Ok(Err(e)) => tracing::warn!("leases not given up (they lapse by themselves): {e}"),

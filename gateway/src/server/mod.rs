@@ -171,8 +171,9 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         tracing::info!(addr = %tls_local, "SIP over TLS listening");
     }
     let sip_advertised = core_config.sip_addr;
-    let (leases, mut lease_rx) =
+    let (leases, mut lease_rx, mut homes_rx) =
         leases::LeaseDriver::start(config.cluster.as_ref(), sip_advertised.to_string()).await?;
+    core_config.cluster = leases.identity();
     let media_bind = config.sip_listen.ip();
     let now = Instant::now();
     // Every meeting engine and the slates run on one fixed set of threads, one per core.
@@ -475,6 +476,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             }
             Some((call, event)) = media_rx.recv() => core.handle_media_event(Instant::now(), call, event),
             Some((ticket, answer)) = lease_rx.recv() => core.handle_lease(Instant::now(), ticket, answer),
+            Some((meeting, home)) = homes_rx.recv() => core.apply_home(Instant::now(), meeting, home),
             Some(message) = h323_rx.recv() => match message {
                 h323::ToCore::Setup(setup) => {
                     let decision = core.admit_h323(
@@ -509,6 +511,8 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             }
             () = sleep => core.handle_timeout(Instant::now()),
             _ = load_tick.tick() => {
+                // Meeting homes and cluster links (nothing outside a cluster).
+                leases.homes(core.home_work(Instant::now()));
                 // Automatic capacity: what the encoders used over the last second, against the
                 // machine (`--max-calls` is the fixed limit beside it).
                 let now = Instant::now();

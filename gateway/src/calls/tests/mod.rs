@@ -330,6 +330,7 @@ fn press(h: &mut Harness, call: CallId, digits: &str) {
 
 mod cascade;
 mod cluster_licences;
+mod cluster_links;
 mod controls;
 mod dialog;
 mod dialout;

@@ -9,8 +9,8 @@ use super::*;
 use crate::calls::tessera::roster::{RemoteKind, CONTENT_TYPE};
 
 /// Node A's SIP address (the harness default); node B's below.
-const NODE_A: &str = "203.0.113.1:5060";
-const NODE_B: &str = "198.51.100.2:5060";
+pub(super) const NODE_A: &str = "203.0.113.1:5060";
+pub(super) const NODE_B: &str = "198.51.100.2:5060";
 
 /// Node B: A's network is a cascade rule, and B has one cascade licence.
 fn node_b() -> Harness {
@@ -27,7 +27,7 @@ fn node_b() -> Harness {
     )
 }
 
-fn udp(addr: &str) -> Peer {
+pub(super) fn udp(addr: &str) -> Peer {
     Peer {
         transport: Transport::Udp,
         addr: addr.parse().unwrap(),
@@ -36,7 +36,7 @@ fn udp(addr: &str) -> Peer {
 
 /// Carries every message each node sent to the other until both are quiet; returns the INFO
 /// requests that crossed (A's first, then B's).
-fn shuttle(a: &mut Harness, b: &mut Harness) -> (Vec<Message>, Vec<Message>) {
+pub(super) fn shuttle(a: &mut Harness, b: &mut Harness) -> (Vec<Message>, Vec<Message>) {
     let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
     for _ in 0..20 {
         let (to_b, to_a) = (a.take_sent(), b.take_sent());
@@ -62,7 +62,7 @@ fn shuttle(a: &mut Harness, b: &mut Harness) -> (Vec<Message>, Vec<Message>) {
 }
 
 /// Moves both clocks on by `by` in 100 ms steps, carrying messages at each.
-fn run(a: &mut Harness, b: &mut Harness, by: Duration) -> (Vec<Message>, Vec<Message>) {
+pub(super) fn run(a: &mut Harness, b: &mut Harness, by: Duration) -> (Vec<Message>, Vec<Message>) {
     let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
     let step = Duration::from_millis(100);
     let mut gone = Duration::ZERO;
@@ -77,7 +77,7 @@ fn run(a: &mut Harness, b: &mut Harness, by: Duration) -> (Vec<Message>, Vec<Mes
     (from_a, from_b)
 }
 
-fn links(h: &mut Harness) -> Vec<CascadeLinkView> {
+pub(super) fn links(h: &mut Harness) -> Vec<CascadeLinkView> {
     match h
         .core
         .handle_admin(

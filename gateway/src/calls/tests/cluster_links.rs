@@ -1,0 +1,188 @@
+//! Cluster links on the virtual clock: an edge node with a caller in a meeting homed on another
+//! node dials the home (challenged, then admitted with the cluster's secret), the link holds no
+//! licence at either end, moves when the home moves, and goes when the edge's last caller
+//! leaves; a wrong secret is refused.
+
+use super::cascade::cascades_in_use;
+use super::tessera::{links, run, NODE_A, NODE_B};
+use super::*;
+use crate::cluster::Home;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+fn identity(node: &str, secret: &str) -> ClusterIdentity {
+    ClusterIdentity {
+        node: node.into(),
+        secret: secret.into(),
+    }
+}
+
+/// The meeting's home: node B's address, no cascade rule and no cascade licence.
+fn home(secret: &str) -> Harness {
+    Harness::with(
+        |_| {},
+        |config| {
+            config.sip_addr = NODE_B.parse().unwrap();
+            config.media_ip = "198.51.100.2".parse().unwrap();
+            config.cluster = Some(identity("home", secret));
+        },
+    )
+}
+
+/// An edge node (node A's address) with one room system in the demo meeting.
+fn edge_with_caller() -> (Harness, Message) {
+    let mut edge = Harness::with(
+        |_| {},
+        |config| config.cluster = Some(identity("edge", SECRET)),
+    );
+    edge.send(&invite("sip:12345678.1177958860@gw", "vtc-1"));
+    edge.advance(Duration::from_secs(5));
+    let ok = edge.final_response();
+    assert_eq!(ok.status(), Some(200), "{ok:?}");
+    edge.send(&ack(&ok, ""));
+    (edge, ok)
+}
+
+fn meeting() -> MeetingKey {
+    (key(), conf())
+}
+
+fn home_at(node: &str, address: &str) -> Home {
+    Home {
+        node: node.into(),
+        address: address.into(),
+    }
+}
+
+#[test]
+fn an_edge_links_its_callers_to_the_home_without_licences_and_unlinks_when_they_leave() {
+    let (mut edge, ok) = edge_with_caller();
+    let mut home = home(SECRET);
+    let now = edge.now;
+    assert_eq!(edge.core.home_work(now), [HomeTask::Claim(meeting())]);
+    edge.core
+        .apply_home(now, meeting(), home_at("home", NODE_B));
+    edge.collect();
+    let invite = edge
+        .sent
+        .iter()
+        .find(|m| m.method() == Some(&Method::Invite) && m.call_id().ok() != ok.call_id().ok())
+        .expect("the edge dials the home")
+        .clone();
+    assert_eq!(
+        invite.request_uri(),
+        Some("sip:12345678.1177958860@198.51.100.2:5060")
+    );
+    assert!(invite
+        .from()
+        .unwrap()
+        .uri
+        .starts_with("sip:tessera-cluster@"));
+
+    // Challenged for the cluster's secret, answered, admitted: a Tessera link at both ends.
+    run(&mut edge, &mut home, Duration::from_secs(5));
+    // The home's own driver round finds the meeting homed there.
+    assert_eq!(home.core.home_work(home.now), [HomeTask::Claim(meeting())]);
+    home.core
+        .apply_home(home.now, meeting(), home_at("home", NODE_B));
+    let on_edge = links(&mut edge);
+    assert_eq!(on_edge.len(), 1);
+    assert_eq!(on_edge[0].state, "up", "{on_edge:?}");
+    assert!(on_edge[0].tessera);
+    let home_view = home.view();
+    let link = home_view
+        .participants
+        .iter()
+        .find(|p| p.kind == "cascade")
+        .expect("the edge's link is a participant at the home");
+    assert_eq!(link.display_name, "edge");
+    assert!(
+        home_view
+            .remote
+            .iter()
+            .any(|r| r.display_name == "Board Room"),
+        "the home lists the edge's caller under the link: {:?}",
+        home_view.remote
+    );
+    // Neither end counts the link against the tenant's licences (it has no cascade licence).
+    assert_eq!(cascades_in_use(&edge), 0);
+    assert_eq!(cascades_in_use(&home), 0);
+    // The home keeps claiming the meeting while a link is in it, though nobody of its own is,
+    // and dials nobody.
+    assert_eq!(home.core.home_work(home.now), [HomeTask::Claim(meeting())]);
+    assert!(links(&mut home).is_empty());
+    // The same home again changes nothing.
+    edge.core
+        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
+    edge.collect();
+    assert!(edge.sent.iter().all(|m| m.method() != Some(&Method::Bye)));
+
+    // The caller leaves: the edge hangs the link up and gives the meeting's home up.
+    edge.send(&in_dialog("BYE", &ok, 2, "", ""));
+    assert_eq!(edge.core.home_work(edge.now), [HomeTask::Leave(meeting())]);
+    run(&mut edge, &mut home, Duration::from_secs(2));
+    assert!(links(&mut edge).is_empty());
+    assert!(home.view().participants.iter().all(|p| p.kind != "cascade"));
+    // Nothing of the meeting is left at the home either: it gives its claim up.
+    assert_eq!(home.core.home_work(home.now), [HomeTask::Leave(meeting())]);
+}
+
+#[test]
+fn a_home_that_moves_takes_the_link_with_it_and_a_home_of_our_own_needs_none() {
+    let (mut edge, _ok) = edge_with_caller();
+    let now = edge.now;
+    edge.core.home_work(now);
+    edge.core
+        .apply_home(now, meeting(), home_at("home", NODE_B));
+    edge.collect();
+    edge.take_sent();
+    // The home died and another node took the meeting over: the link moves there.
+    edge.core
+        .apply_home(now, meeting(), home_at("other", "192.0.2.99:5070"));
+    edge.collect();
+    let invites: Vec<_> = edge
+        .take_sent()
+        .into_iter()
+        .filter(|m| m.method() == Some(&Method::Invite))
+        .collect();
+    assert_eq!(invites.len(), 1, "{invites:?}");
+    assert_eq!(
+        invites[0].request_uri(),
+        Some("sip:12345678.1177958860@192.0.2.99:5070")
+    );
+    // The old one is being cancelled (it goes when its CANCEL is answered or times out).
+    let live = |edge: &mut Harness| -> Vec<String> {
+        links(edge)
+            .into_iter()
+            .filter(|l| l.state != "hanging-up")
+            .map(|l| l.uri)
+            .collect()
+    };
+    assert_eq!(live(&mut edge), ["sip:12345678.1177958860@192.0.2.99:5070"]);
+    // Then we became the home ourselves: no link at all.
+    edge.core
+        .apply_home(now, meeting(), home_at("edge", NODE_A));
+    edge.collect();
+    assert!(live(&mut edge).is_empty());
+}
+
+#[test]
+fn a_node_without_the_clusters_secret_is_refused() {
+    let (mut edge, _ok) = edge_with_caller();
+    let mut home = home("another cluster's secret");
+    edge.core.home_work(edge.now);
+    edge.core
+        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
+    edge.collect();
+    run(&mut edge, &mut home, Duration::from_secs(3));
+    assert!(home.view().participants.iter().all(|p| p.kind != "cascade"));
+    let on_edge = links(&mut edge);
+    assert_ne!(on_edge[0].state, "up", "{on_edge:?}");
+    assert!(
+        on_edge[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("403")),
+        "{on_edge:?}"
+    );
+}
