@@ -57,8 +57,12 @@ impl TesseraLink {
 
 impl CallCore {
     /// Our side of `meeting` as the far end of `link` must hear it: every present participant
-    /// except Tessera links (including `link` itself), and how many wait in the lobby.
-    fn local_roster(&self, meeting: &MeetingKey) -> Roster {
+    /// except Tessera links (including `link` itself), and how many wait in the lobby. At a
+    /// meeting's home, a cluster link from one node is also told the participants the other
+    /// nodes' cluster links listed (ids prefixed with their link's, as `p4:p2`), so every node
+    /// of the star sees the whole meeting; never those of `link` itself (no echo), and never
+    /// over any other kind of link (a chain of bridges could loop).
+    fn local_roster(&self, meeting: &MeetingKey, link: CallId) -> Roster {
         let mut roster = Roster {
             version: FORMAT_VERSION,
             node: self.config.sip_addr.ip().to_string(),
@@ -93,6 +97,36 @@ impl CallCore {
                 kind,
             ));
         }
+        let hub = self
+            .calls
+            .get(&link)
+            .is_some_and(|c| c.cluster && c.link.is_none());
+        if hub {
+            for (id, entry) in &live.roster {
+                let Member::Call(other) = entry.member else {
+                    continue;
+                };
+                let Some(remote) = self
+                    .calls
+                    .get(&other)
+                    .filter(|c| other != link && c.cluster && c.link.is_none())
+                    .and_then(|c| c.tessera.as_ref())
+                    .and_then(|t| t.remote.as_ref())
+                else {
+                    continue;
+                };
+                for p in &remote.participants {
+                    if roster.participants.len() == MAX_PARTICIPANTS {
+                        break;
+                    }
+                    roster.participants.push(RosterEntry::local(
+                        format!("{id}:{}", p.id),
+                        &p.name,
+                        p.kind,
+                    ));
+                }
+            }
+        }
         roster
     }
 
@@ -107,7 +141,7 @@ impl CallCore {
             })
             .collect();
         for (call_id, meeting) in due {
-            let roster = self.local_roster(&meeting);
+            let roster = self.local_roster(&meeting, call_id);
             let Some(link) = self
                 .calls
                 .get_mut(&call_id)
