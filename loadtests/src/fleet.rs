@@ -16,10 +16,10 @@ use serde::Serialize;
 
 use crate::clip::{self, Clip, FPS};
 use crate::gateway::{self, Gateway};
-use crate::link::LinkSpec;
 use crate::report::{self, Sample};
 use crate::vtc::{now_secs, SendLog, Vtc, VtcSpec};
 use crate::{baseline, procfs, stats, Baseline, Common};
+use sip_testua::link::LinkSpec;
 
 /// A port counts as carried at full frame rate from this share of the nominal 30 fps.
 pub const FULL_RATE_SHARE: f64 = 0.9;

@@ -13,7 +13,6 @@ mod cluster;
 mod fleet;
 mod gateway;
 mod httpc;
-mod link;
 mod procfs;
 mod report;
 mod soak;
@@ -101,8 +100,8 @@ pub struct Common {
 
 impl Common {
     /// The fleet VTCs' line.
-    pub fn link(&self) -> link::LinkSpec {
-        link::LinkSpec {
+    pub fn link(&self) -> sip_testua::link::LinkSpec {
+        sip_testua::link::LinkSpec {
             bandwidth_bps: self.vtc_bandwidth.map(|kbps| kbps.saturating_mul(1000)),
             tmmbr: self.vtc_tmmbr,
         }

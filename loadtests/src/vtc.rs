@@ -19,8 +19,8 @@ use rtp_session::h264_rtp::{Depacketized, Depacketizer};
 use sip_testua::{vtc_offer, Ua};
 
 use crate::clip::{Clip, FPS, VIDEO_CLOCK};
-use crate::link::{Link, LinkSpec};
 use crate::stamp;
+use sip_testua::link::{Link, LinkSpec};
 
 /// The instant every time in a run is measured from.
 pub fn epoch() -> Instant {
