@@ -96,6 +96,11 @@ pub struct Common {
     /// configured for their line do.
     #[arg(long, requires = "vtc_bandwidth")]
     pub vtc_tmmbr: bool,
+    /// The VTCs ignore the gateway's TMMBR (send 720p whatever it asks), as room systems
+    /// without `ccm tmmbr` do; by default they switch to a 640x360 or 426x240 clip below
+    /// 700 or 300 kbit/s, as room systems do.
+    #[arg(long)]
+    pub vtc_ignore_tmmbr: bool,
 }
 
 impl Common {
