@@ -40,6 +40,8 @@ pub struct Clip {
     pub frames: Vec<ClipFrame>,
     /// Whether the pictures carry stamps.
     pub stamped: bool,
+    /// The picture size.
+    pub size: (u32, u32),
 }
 
 impl Clip {
@@ -96,6 +98,7 @@ impl Clip {
         Ok(Clip {
             frames: out,
             stamped,
+            size,
         })
     }
 

@@ -375,7 +375,11 @@ fn send_loop(
             if index == 0 {
                 // The loop starts with an IDR: where a room system changes its picture size.
                 let limit = asked.load(Ordering::Relaxed);
-                clip = spec.clip.for_limit((limit > 0).then_some(limit));
+                let next = spec.clip.for_limit((limit > 0).then_some(limit));
+                if !std::ptr::eq(next, clip) {
+                    tracing::info!(vtc = %spec.name, limit_bps = limit, size = ?next.size, "TMMBR: picture size changed");
+                }
+                clip = next;
             }
             let frame = &clip.frames[index];
             let ts = video_ts0.wrapping_add((frame_n * u64::from(VIDEO_CLOCK / FPS)) as u32);
