@@ -6,6 +6,10 @@
 //! within a few seconds, the capped VTC's picture must keep decoding (a smaller one), and the
 //! other VTC must keep its rate and its 720p.
 //!
+//! Both VTCs are shown only in 3x3 tiles (the demo's eight and the other VTC fill the layouts),
+//! so the gateway also asks each of them (TMMBR, issue 17 item 6) for the 192 kbit/s such a tile
+//! needs; ffmpeg cannot obey, the relay counts the request.
+//!
 //! Rates are bytes counted at the relay over wall-clock windows taken after the rate settled;
 //! the bounds are generous (a loaded two-core machine), and nothing asserts how fast anything
 //! runs beyond "pictures keep coming".
@@ -25,8 +29,10 @@ const SETTLE_WITHIN: Duration = Duration::from_secs(20);
 const SETTLE_SPAN: usize = 3;
 /// The window measured after settling.
 const WINDOW: Duration = Duration::from_secs(8);
-/// What the unlimited VTC must keep receiving: twice the cap (its class is 1.5 Mbit/s).
-const UNCAPPED_FLOOR_BPS: f64 = 2.0 * CAP_BPS as f64;
+/// What the unlimited VTC must keep receiving: one and a half times the cap. Its class is
+/// 1.5 Mbit/s (~1.5 Mbit/s measured at 30 fps; ~1.1 Mbit/s when a loaded machine's encoder
+/// made only 20 fps).
+const UNCAPPED_FLOOR_BPS: f64 = 1.5 * CAP_BPS as f64;
 
 /// The relay's video counters of one VTC at one instant.
 #[derive(Debug, Clone, Copy)]
@@ -230,6 +236,19 @@ fn capped_vtc_settles_under_the_cap(tmmbr: bool) {
         assert!(
             tmmbn > 0,
             "{summary}: the gateway did not answer the TMMBR with a TMMBN\n{reports}"
+        );
+    }
+    for vtc in [&capped, &free] {
+        let video = vtc.relay.stats(Kind::Video);
+        let (asked, bps) = (
+            counter(video, |s| &s.tmmbr),
+            counter(video, |s| &s.tmmbr_bps),
+        );
+        assert!(
+            asked > 0 && bps == 192_000,
+            "{}: shown only in 3x3 tiles, but the gateway asked {asked} times, last for {bps} \
+             bit/s (expected 192000)\n{reports}",
+            vtc.name
         );
     }
     let from_receiver = counter(video, |s| &s.from_receiver);

@@ -67,6 +67,10 @@ pub struct StreamStats {
     pub nack: AtomicU64,
     /// TMMBNs (RTPFB FMT 4): the gateway answering a TMMBR.
     pub tmmbn: AtomicU64,
+    /// TMMBRs (RTPFB FMT 3): the gateway asking the VTC for the rate its tiles need.
+    pub tmmbr: AtomicU64,
+    /// The limit of the last of them, bit/s.
+    pub tmmbr_bps: AtomicU64,
     /// Packets sent again because a NACK asked for them.
     pub retransmitted: AtomicU64,
     /// RTP bytes (headers included) the gateway sent (video: before the line's policer).
@@ -417,6 +421,22 @@ fn count_rtcp(packet: &[u8], s: &StreamStats) -> Vec<u16> {
             }
             (205, 4) => {
                 s.tmmbn.fetch_add(1, Ordering::Relaxed);
+            }
+            (205, 3) => {
+                s.tmmbr.fetch_add(1, Ordering::Relaxed);
+                let limit = rtp_session::rtcp::parse_compound(rest)
+                    .ok()
+                    .and_then(|events| {
+                        events.into_iter().find_map(|e| match e {
+                            rtp_session::rtcp::RtcpEvent::MaxBitrate { bitrate_bps, .. } => {
+                                Some(bitrate_bps)
+                            }
+                            _ => None,
+                        })
+                    });
+                if let Some(bps) = limit {
+                    s.tmmbr_bps.store(bps, Ordering::Relaxed);
+                }
             }
             (206, 1) => {
                 s.pli.fetch_add(1, Ordering::Relaxed);
