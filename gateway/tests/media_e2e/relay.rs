@@ -20,10 +20,11 @@
 //! the one the load fleet uses), and the relay sends the gateway the RTCP a room system behind
 //! that line sends: receiver reports with the loss the policer caused, PLI while the stream is
 //! broken, and TMMBR with the line's rate when asked. The relay has to synthesise these because
-//! ffmpeg's RTP receiver cannot: reading an SDP file, ffmpeg 5.1 sends its receiver reports to
-//! the SDP's own address and port + 1, i.e. to its own RTCP socket (RFC 3550 port pairing;
-//! `rtsp_flags rtcp_to_source` would answer only a peer that sent it RTCP first), so nothing
-//! ever reaches the relay — [`StreamStats::from_receiver`] counts what does, and stays 0.
+//! ffmpeg's RTP receiver does not send the relay any: [`StreamStats::from_receiver`] counts
+//! what comes back from it, and stays 0 (measured with ffmpeg 5.1). Reading an SDP file, ffmpeg
+//! builds its RTP input's URL from the SDP's own `c=` address and port, so its receiver reports
+//! go to that address's port + 1, its own RTCP socket (`rtsp_flags rtcp_to_source` would answer
+//! only a peer that sent it RTCP first, which the relay does not).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
