@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod compositor;
 pub mod content;
+pub mod decode;
 pub mod libyuv;
 pub mod pipeline;
 pub mod reference;

@@ -402,8 +402,10 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
                         }
                         vtc_shown[v] = shown;
                     }
-                    // The bench's viewers are VTCs: no WebRTC slots, nothing forwarded.
+                    // The bench's viewers are VTCs: no WebRTC slots, nothing forwarded. Its
+                    // VTCs ignore TMMBR (`compare decode` shows what obeying it saves).
                     CallFeed::Audio(_)
+                    | CallFeed::Tile(_)
                     | CallFeed::Forward { .. }
                     | CallFeed::Slots(_)
                     | CallFeed::PublisherKeyframe(_)

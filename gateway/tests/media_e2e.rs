@@ -21,6 +21,8 @@
 // Real processes on the wall clock: this file waits and polls, which the sans-IO crates may not.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "media_e2e/bandwidth.rs"]
+mod bandwidth;
 #[path = "media_e2e/cascade.rs"]
 mod cascade;
 #[path = "media_e2e/cascade_dialout.rs"]

@@ -3,11 +3,16 @@
 //! second of PCMU audio. Each picture carries its loop index as a [`crate::stamp`] so latency can
 //! be read from what other VTCs receive.
 //!
+//! A fleet VTC obeys TMMBR the way room systems do, by sending a smaller picture at a lower
+//! rate: the clip is encoded at three sizes ([`Ladder`]) and the VTC switches between them at a
+//! loop start (an IDR).
+//!
 //! Owns generating and encoding the clip; sending it is the fleet's.
 
 use mixer::codec::h264::{EncoderConfig, H264Encoder};
 use mixer::frame::{I420Frame, Yuv};
 use mixer::layout::Rect;
+use mixer::scale::TileScaler;
 use rtp_session::h264_rtp::Packetizer;
 
 use crate::stamp;
@@ -35,25 +40,48 @@ pub struct Clip {
     pub frames: Vec<ClipFrame>,
     /// Whether the pictures carry stamps.
     pub stamped: bool,
+    /// The picture size.
+    pub size: (u32, u32),
 }
 
 impl Clip {
     /// Encodes `frames` pictures of 1280x720 at `bitrate_bps`, stamped with their index when
     /// `stamped` (the index must fit the stamp: at most 256 frames).
     pub fn encode(frames: usize, bitrate_bps: u32, stamped: bool) -> anyhow::Result<Clip> {
+        Clip::encode_at(frames, bitrate_bps, stamped, stamp::SOURCE)
+    }
+
+    /// [`Clip::encode`] at `size`: the 720p pictures scaled down.
+    pub fn encode_at(
+        frames: usize,
+        bitrate_bps: u32,
+        stamped: bool,
+        size: (u32, u32),
+    ) -> anyhow::Result<Clip> {
         anyhow::ensure!(
             (1..=256).contains(&frames),
             "a clip has 1 to 256 frames, not {frames}"
         );
         let config = EncoderConfig {
+            width: size.0,
+            height: size.1,
             bitrate_bps,
             ..EncoderConfig::hd720()
         };
         let mut encoder = H264Encoder::new(config)?;
         let packetizer = Packetizer::default();
         let mut out = Vec::with_capacity(frames);
+        let (w, h) = stamp::SOURCE;
+        let mut scaler = (size != stamp::SOURCE)
+            .then(|| TileScaler::new(w, h, size.0, size.1))
+            .transpose()?;
         for i in 0..frames {
-            let picture = picture(i, frames, stamped)?;
+            let mut picture = picture(i, frames, stamped)?;
+            if let Some(scaler) = scaler.as_mut() {
+                let mut small = I420Frame::new(size.0, size.1)?;
+                scaler.scale_frame(&picture, &mut small)?;
+                picture = small;
+            }
             let encoded = encoder.encode(&picture, i == 0)?;
             let payloads = if encoded.data.is_empty() {
                 Vec::new()
@@ -70,6 +98,7 @@ impl Clip {
         Ok(Clip {
             frames: out,
             stamped,
+            size,
         })
     }
 
@@ -79,6 +108,49 @@ impl Clip {
             .iter()
             .flat_map(|f| f.annexb.iter().copied())
             .collect()
+    }
+}
+
+/// One clip at three sizes, as a room system sends a smaller picture when asked for less.
+#[derive(Debug, Clone)]
+pub struct Ladder {
+    /// 1280x720 at 2 Mbit/s.
+    pub full: Clip,
+    /// 640x360 at 600 kbit/s and 426x240 at 250 kbit/s; `None` for a VTC that ignores TMMBR
+    /// (`--vtc-ignore-tmmbr`: the fleet before issue 17 item 6, for comparison).
+    pub smaller: Option<[Clip; 2]>,
+}
+
+impl Ladder {
+    /// The rate below which a VTC sends [`Ladder::sd`] (the 768 kbit/s class's limit and up get
+    /// 720p).
+    pub const SD_BELOW_BPS: u64 = 700_000;
+    /// The rate below which it sends [`Ladder::ld`] (the 192 kbit/s class's limit).
+    pub const LD_BELOW_BPS: u64 = 300_000;
+
+    /// Encodes the clips of `frames` pictures (the smaller ones only when `obeys_tmmbr`).
+    pub fn encode(frames: usize, stamped: bool, obeys_tmmbr: bool) -> anyhow::Result<Ladder> {
+        let smaller = obeys_tmmbr
+            .then(|| -> anyhow::Result<[Clip; 2]> {
+                Ok([
+                    Clip::encode_at(frames, 600_000, stamped, (640, 360))?,
+                    Clip::encode_at(frames, 250_000, stamped, (426, 240))?,
+                ])
+            })
+            .transpose()?;
+        Ok(Ladder {
+            full: Clip::encode(frames, 2_000_000, stamped)?,
+            smaller,
+        })
+    }
+
+    /// The clip to send under a TMMBR limit of `limit_bps` (`None`: no limit).
+    pub fn for_limit(&self, limit_bps: Option<u64>) -> &Clip {
+        match (&self.smaller, limit_bps) {
+            (Some([_, ld]), Some(bps)) if bps < Self::LD_BELOW_BPS => ld,
+            (Some([sd, _]), Some(bps)) if bps < Self::SD_BELOW_BPS => sd,
+            _ => &self.full,
+        }
     }
 }
 
@@ -167,6 +239,25 @@ mod tests {
             .frames
             .iter()
             .all(|f| f.payloads.iter().all(|p| p.len() <= 1200)));
+    }
+
+    #[test]
+    fn the_ladder_gives_smaller_pictures_under_lower_limits() {
+        let ladder = Ladder::encode(2, false, true).unwrap();
+        let size = |clip: &Clip| {
+            let picture = H264Decoder::new()
+                .unwrap()
+                .decode(&clip.frames[0].annexb)
+                .unwrap()
+                .unwrap();
+            (picture.width(), picture.height())
+        };
+        assert_eq!(size(ladder.for_limit(None)), (1280, 720));
+        assert_eq!(size(ladder.for_limit(Some(1_500_000))), (1280, 720));
+        assert_eq!(size(ladder.for_limit(Some(384_000))), (640, 360));
+        assert_eq!(size(ladder.for_limit(Some(192_000))), (426, 240));
+        let deaf = Ladder::encode(1, false, false).unwrap();
+        assert_eq!(size(deaf.for_limit(Some(192_000))), (1280, 720));
     }
 
     #[test]

@@ -14,12 +14,12 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::clip::{self, Clip, FPS};
+use crate::clip::{self, Clip, Ladder, FPS};
 use crate::gateway::{self, Gateway};
-use crate::link::LinkSpec;
 use crate::report::{self, Sample};
 use crate::vtc::{now_secs, SendLog, Vtc, VtcSpec};
 use crate::{baseline, procfs, stats, Baseline, Common};
+use sip_testua::link::LinkSpec;
 
 /// A port counts as carried at full frame rate from this share of the nominal 30 fps.
 pub const FULL_RATE_SHARE: f64 = 0.9;
@@ -92,26 +92,27 @@ pub struct FleetMeeting {
 
 /// The media every VTC sends.
 pub struct Media {
-    stamped: Arc<Clip>,
-    plain: Arc<Clip>,
+    stamped: Arc<Ladder>,
+    plain: Arc<Ladder>,
     audio: Arc<Vec<Vec<u8>>>,
 }
 
 impl Media {
-    /// Encodes the clips once.
-    pub fn encode(frames: usize) -> Result<Media> {
+    /// Encodes the clips once (the smaller sizes unless `--vtc-ignore-tmmbr`).
+    pub fn encode(frames: usize, common: &crate::Common) -> Result<Media> {
         let started = Instant::now();
+        let obeys = !common.vtc_ignore_tmmbr;
         let media = Media {
-            stamped: Arc::new(Clip::encode(frames, 2_000_000, true)?),
-            plain: Arc::new(Clip::encode(frames, 2_000_000, false)?),
+            stamped: Arc::new(Ladder::encode(frames, true, obeys)?),
+            plain: Arc::new(Ladder::encode(frames, false, obeys)?),
             audio: Arc::new(clip::pcmu_second()),
         };
         tracing::info!(frames, elapsed = ?started.elapsed(), "clips encoded");
         Ok(media)
     }
 
-    /// The unstamped clip.
-    pub fn plain(&self) -> Arc<Clip> {
+    /// The unstamped clips.
+    pub fn plain(&self) -> Arc<Ladder> {
         self.plain.clone()
     }
 
@@ -122,7 +123,7 @@ impl Media {
 
     /// The stamped clip (for the baseline's input file).
     pub fn stamped(&self) -> &Clip {
-        &self.stamped
+        &self.stamped.full
     }
 }
 
@@ -353,7 +354,7 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
     if args.meetings == 0 || args.vtcs_per_meeting == 0 {
         bail!("at least one meeting with one VTC");
     }
-    let media = Media::encode(90)?;
+    let media = Media::encode(90, &args.common)?;
     let gw = args.common.gateway()?;
     let ports = args.meetings * args.vtcs_per_meeting;
     gw.ensure_tenant(u32::try_from(ports + 50).unwrap_or(u32::MAX))?;
@@ -591,7 +592,7 @@ struct RampStep {
 
 /// `ramp`.
 pub fn ramp(args: &RampArgs) -> Result<()> {
-    let media = Media::encode(90)?;
+    let media = Media::encode(90, &args.common)?;
     let gw = args.common.gateway()?;
     gw.ensure_tenant(
         u32::try_from(args.max_steps * args.vtcs_per_meeting + 50).unwrap_or(u32::MAX),

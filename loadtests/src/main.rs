@@ -13,7 +13,6 @@ mod cluster;
 mod fleet;
 mod gateway;
 mod httpc;
-mod link;
 mod procfs;
 mod report;
 mod soak;
@@ -97,12 +96,17 @@ pub struct Common {
     /// configured for their line do.
     #[arg(long, requires = "vtc_bandwidth")]
     pub vtc_tmmbr: bool,
+    /// The VTCs ignore the gateway's TMMBR (send 720p whatever it asks), as room systems
+    /// without `ccm tmmbr` do; by default they switch to a 640x360 or 426x240 clip below
+    /// 700 or 300 kbit/s, as room systems do.
+    #[arg(long)]
+    pub vtc_ignore_tmmbr: bool,
 }
 
 impl Common {
     /// The fleet VTCs' line.
-    pub fn link(&self) -> link::LinkSpec {
-        link::LinkSpec {
+    pub fn link(&self) -> sip_testua::link::LinkSpec {
+        sip_testua::link::LinkSpec {
             bandwidth_bps: self.vtc_bandwidth.map(|kbps| kbps.saturating_mul(1000)),
             tmmbr: self.vtc_tmmbr,
         }

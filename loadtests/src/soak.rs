@@ -99,7 +99,7 @@ fn rss_mib(pid: Option<u32>) -> Option<f64> {
 
 /// `soak`.
 pub fn run(args: &SoakArgs) -> Result<()> {
-    let media = Media::encode(60)?;
+    let media = Media::encode(60, &args.common)?;
     let gw = args.common.gateway()?;
     gw.ensure_tenant(
         u32::try_from(args.meetings * args.vtcs_per_meeting * 2 + 50).unwrap_or(u32::MAX),

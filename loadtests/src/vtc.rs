@@ -18,9 +18,10 @@ use mixer::codec::h264::H264Decoder;
 use rtp_session::h264_rtp::{Depacketized, Depacketizer};
 use sip_testua::{vtc_offer, Ua};
 
-use crate::clip::{Clip, FPS, VIDEO_CLOCK};
-use crate::link::{Link, LinkSpec};
+use crate::clip::{Ladder, FPS, VIDEO_CLOCK};
 use crate::stamp;
+use rtp_session::rtcp::{self, RtcpEvent};
+use sip_testua::link::{Link, LinkSpec};
 
 /// The instant every time in a run is measured from.
 pub fn epoch() -> Instant {
@@ -70,8 +71,9 @@ pub struct VtcSpec {
     pub dial: String,
     /// Its name (From display name).
     pub name: String,
-    /// The video it sends.
-    pub clip: Arc<Clip>,
+    /// The video it sends: the 720p clip, or a smaller one while the gateway's TMMBR asks for
+    /// less.
+    pub clip: Arc<Ladder>,
     /// The audio it sends (20 ms PCMU payloads, looped).
     pub audio: Arc<Vec<Vec<u8>>>,
     /// Decode every received picture and measure latency against `peer`.
@@ -266,22 +268,25 @@ impl Vtc {
         let answered_at = now_secs();
         let stop = Arc::new(AtomicBool::new(false));
         let rx = Arc::new(Mutex::new(RxStats::default()));
+        // The gateway's latest TMMBR limit, bit/s (0: none yet).
+        let asked = Arc::new(AtomicU64::new(0));
         for s in [&video, &audio] {
             s.set_read_timeout(Some(Duration::from_millis(100)))?;
         }
         let mut threads = Vec::new();
         {
-            let (video, audio, stop, spec) = (
+            let (video, audio, stop, spec, asked) = (
                 video.try_clone()?,
                 audio.try_clone()?,
                 stop.clone(),
                 spec.clone(),
+                asked.clone(),
             );
             let targets = (answer.video, answer.audio, answer.video_pt);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("send-{}", spec.name))
-                    .spawn(move || send_loop(&spec, &video, &audio, targets, &stop))?,
+                    .spawn(move || send_loop(&spec, &video, &audio, targets, &asked, &stop))?,
             );
         }
         {
@@ -290,7 +295,7 @@ impl Vtc {
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("video-{}", spec.name))
-                    .spawn(move || video_loop(&spec, &video, link, &rx, &stop))?,
+                    .spawn(move || video_loop(&spec, &video, link, (&rx, &asked), &stop))?,
             );
         }
         {
@@ -340,8 +345,10 @@ fn send_loop(
     video: &UdpSocket,
     audio: &UdpSocket,
     (video_to, audio_to, video_pt): (SocketAddr, SocketAddr, u8),
+    asked: &AtomicU64,
     stop: &AtomicBool,
 ) {
+    let mut clip = spec.clip.for_limit(None);
     let (video_ssrc, audio_ssrc) = (rand::random::<u32>(), rand::random::<u32>());
     let (mut video_seq, mut audio_seq) = (rand::random::<u16>(), rand::random::<u16>());
     let (video_ts0, audio_ts0) = (rand::random::<u32>(), rand::random::<u32>());
@@ -364,10 +371,19 @@ fn send_loop(
             audio_n += 1;
         } else {
             sleep_until(next_video);
-            let index = frame_n as usize % spec.clip.frames.len();
-            let frame = &spec.clip.frames[index];
+            let index = frame_n as usize % clip.frames.len();
+            if index == 0 {
+                // The loop starts with an IDR: where a room system changes its picture size.
+                let limit = asked.load(Ordering::Relaxed);
+                let next = spec.clip.for_limit((limit > 0).then_some(limit));
+                if !std::ptr::eq(next, clip) {
+                    tracing::info!(vtc = %spec.name, limit_bps = limit, size = ?next.size, "TMMBR: picture size changed");
+                }
+                clip = next;
+            }
+            let frame = &clip.frames[index];
             let ts = video_ts0.wrapping_add((frame_n * u64::from(VIDEO_CLOCK / FPS)) as u32);
-            if spec.clip.stamped {
+            if clip.stamped {
                 spec.log.record(index as u8, now_secs());
             }
             let last = frame.payloads.len().saturating_sub(1);
@@ -385,7 +401,7 @@ fn video_loop(
     spec: &VtcSpec,
     socket: &UdpSocket,
     mut link: Link,
-    rx: &Mutex<RxStats>,
+    (rx, asked): (&Mutex<RxStats>, &AtomicU64),
     stop: &AtomicBool,
 ) {
     let mut depacketizer = Depacketizer::new();
@@ -402,6 +418,20 @@ fn video_loop(
         let Ok((len, _)) = socket.recv_from(&mut buf) else {
             continue;
         };
+        if rtcp::is_rtcp(&buf[..len]) {
+            // The gateway asks for a rate its tiles need (TMMBR): the send loop obeys it.
+            for event in rtcp::parse_compound(&buf[..len]).unwrap_or_default() {
+                if let RtcpEvent::MaxBitrate {
+                    bitrate_bps,
+                    tmmbr_overhead: Some(_),
+                    ..
+                } = event
+                {
+                    asked.store(bitrate_bps, Ordering::Relaxed);
+                }
+            }
+            continue;
+        }
         let Some(rtp) = parse_rtp(&buf[..len]) else {
             continue;
         };
@@ -464,7 +494,7 @@ fn video_loop(
                                 // The loop replays a stamp every few seconds: a read older than
                                 // half a loop is a stale picture, not a latency.
                                 let loop_ms =
-                                    spec.clip.frames.len() as f64 * 1000.0 / f64::from(FPS);
+                                    spec.clip.full.frames.len() as f64 * 1000.0 / f64::from(FPS);
                                 if (0.0..loop_ms / 2.0).contains(&latency) {
                                     stats.latency_ms.push((at, latency));
                                 }

@@ -63,6 +63,9 @@ pub struct VideoSetup {
     pub pli: bool,
     /// The far end takes FIR.
     pub fir: bool,
+    /// The far end takes TMMBR (`ccm tmmbr`): it is asked for the rate its tiles need
+    /// ([`crate::tile_request`]).
+    pub tmmbr: bool,
     /// RTCP shares the RTP port (RFC 5761), agreed by both sides.
     pub rtcp_mux: bool,
 }

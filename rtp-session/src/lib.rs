@@ -12,7 +12,8 @@
 //!   DTMF in SIP INFO bodies ([`info_dtmf`]; the SIP layer hands over the body),
 //! - the recorded prompts and their playback ([`prompt`], read by [`wav`]),
 //! - the bit-rate class a call's far end should receive, from TMMBR, REMB and loss
-//!   ([`bandwidth`]),
+//!   ([`bandwidth`]), and the rate it asks its far end for to suit the tiles that show it
+//!   ([`tile_request`]),
 //! - one call's video receive chain and send side with its NACK history ([`video`]),
 //! - what a WebRTC viewer's receive slot forwards and how it is rewritten ([`forward`]), and
 //!   the budget a viewer's REMB allows, with hysteresis ([`receiver_estimate`]),
@@ -37,6 +38,7 @@ pub mod rtp;
 pub mod rtp_stats;
 pub mod srtp;
 pub mod telephone_event;
+pub mod tile_request;
 pub mod video;
 pub mod wav;
 

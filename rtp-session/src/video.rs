@@ -328,6 +328,7 @@ mod tests {
             nack,
             pli: true,
             fir: false,
+            tmmbr: false,
             rtcp_mux: true,
         }
     }

@@ -118,7 +118,8 @@ fn polycom_group_series_gets_g722_and_high_profile_with_content_refused() {
     assert!(text.contains("m=application 0 TCP/BFCP *\r\n"));
     assert!(text.contains("m=video 0 RTP/AVP 109 110 96 34\r\n"));
     assert!(text.contains("a=fmtp:109 profile-level-id=640020;packetization-mode=1\r\n"));
-    assert!(!text.contains("tmmbr"));
+    // TMMBR is answered (TMMBN) and sent (to ask for what the tiles need).
+    assert!(text.contains("a=rtcp-fb:109 ccm tmmbr\r\n"));
 }
 
 #[test]
@@ -144,7 +145,8 @@ fn cisco_room_gets_opus_with_48k_dtmf_and_honours_max_fs_and_max_mbps() {
         RtcpFeedback {
             nack: false,
             pli: true,
-            fir: true
+            fir: true,
+            tmmbr: true,
         }
     );
     assert_eq!(video.send_bitrate_bps, 4_000_000, "our 4 Mbit/s cap");

@@ -15,10 +15,14 @@
 //! do not change). A UA made with [`Ua::new`] only calls out (an incoming call is refused 603);
 //! one made with [`Ua::answering`] plays a conference bridge the gateway dials: the caller sees
 //! each incoming call and answers or refuses it.
+//!
+//! [`link`] is a room system's constrained line and the RTCP it sends about it (policer, receiver
+//! reports, TMMBR, PLI), shared the same way by the load fleet and the e2e tests' relay.
 
 // The driver is the one place that reads the real clock (the agent takes it as input).
 #![allow(clippy::disallowed_methods)]
 
+pub mod link;
 mod sdp;
 
 use std::net::{SocketAddr, UdpSocket};

@@ -51,7 +51,8 @@ pub fn parse_answer(text: &str) -> Result<Answer, String> {
 }
 
 /// The offer of a VTC with PCMU + telephone-event and H.264 constrained baseline level 3.1
-/// (`42e01f`, mode 1) with NACK and PLI, rtcp-mux, its media at the given ports.
+/// (`42e01f`, mode 1) with NACK, PLI and TMMBR (`ccm tmmbr`, as Polycom and Cisco rooms offer),
+/// rtcp-mux, its media at the given ports.
 pub fn vtc_offer(audio_port: u16, video_port: u16) -> String {
     format!(
         "v=0\r\n\
@@ -71,6 +72,7 @@ pub fn vtc_offer(audio_port: u16, video_port: u16) -> String {
          a=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\n\
          a=rtcp-fb:96 nack\r\n\
          a=rtcp-fb:96 nack pli\r\n\
+         a=rtcp-fb:96 ccm tmmbr\r\n\
          a=rtcp-mux\r\n\
          a=sendrecv\r\n"
     )

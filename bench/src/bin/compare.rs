@@ -15,11 +15,14 @@ enum What {
     Compositor(bench::compositor::CompositorArgs),
     /// One meeting's transcoding per frame: Tessera vs the naive pipeline.
     Pipeline(bench::pipeline::PipelineArgs),
+    /// What a shown VTC costs to decode, at 720p and at the pictures TMMBR asks for.
+    Decode(bench::decode::DecodeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().what {
         What::Compositor(args) => bench::compositor::run(&args),
         What::Pipeline(args) => bench::pipeline::run(&args),
+        What::Decode(args) => bench::decode::run(&args),
     }
 }

@@ -283,6 +283,7 @@ pub(super) fn video_setup(
         nack: v.rtcp_fb.nack,
         pli: v.rtcp_fb.pli,
         fir: v.rtcp_fb.fir,
+        tmmbr: v.rtcp_fb.tmmbr,
         rtcp_mux: v.rtcp_mux,
     })
 }

@@ -68,6 +68,7 @@ impl Harness {
             nack,
             pli: true,
             fir: true,
+            tmmbr: false,
             rtcp_mux: true,
         };
         let (events, _events_rx) = mpsc::unbounded_channel();

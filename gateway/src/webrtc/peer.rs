@@ -475,7 +475,10 @@ impl Peer {
                     session.publish(SessionEvent::Layout(layout));
                 }
                 CallFeed::PublisherKeyframe(layer) => self.request_keyframe(layer).await,
-                CallFeed::Video { .. } | CallFeed::Shown(_) | CallFeed::Relay(_) => {}
+                CallFeed::Video { .. }
+                | CallFeed::Shown(_)
+                | CallFeed::Tile(_)
+                | CallFeed::Relay(_) => {}
             }
         }
     }

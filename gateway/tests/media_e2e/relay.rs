@@ -14,12 +14,26 @@
 //! pattern), and answers the gateway's generic NACKs the way a room system's RTP stack does
 //! (RFC 4585: the original packet is sent again, from a history of the last packets, dropped
 //! ones included). It counts everything.
+//!
+//! It can also put the VTC behind a slow line ([`Relay::with_link`]): the video the gateway
+//! sends goes through [`sip_testua::link::Link`]'s policer (a token bucket at the line's rate,
+//! the one the load fleet uses), and the relay sends the gateway the RTCP a room system behind
+//! that line sends: receiver reports with the loss the policer caused, PLI while the stream is
+//! broken, and TMMBR with the line's rate when asked. The relay has to synthesise these because
+//! ffmpeg's RTP receiver does not send the relay any: [`StreamStats::from_receiver`] counts
+//! what comes back from it, and stays 0 (measured with ffmpeg 5.1). Reading an SDP file, ffmpeg
+//! builds its RTP input's URL from the SDP's own `c=` address and port, so its receiver reports
+//! go to that address's port + 1, its own RTCP socket (`rtsp_flags rtcp_to_source` would answer
+//! only a peer that sent it RTCP first, which the relay does not).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use rtp_session::h264_rtp::{Depacketized, Depacketizer};
+use sip_testua::link::{Link, LinkSpec};
 
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +66,23 @@ pub struct StreamStats {
     pub fir: AtomicU64,
     /// Generic NACKs (RTPFB FMT 1).
     pub nack: AtomicU64,
+    /// TMMBNs (RTPFB FMT 4): the gateway answering a TMMBR.
+    pub tmmbn: AtomicU64,
+    /// TMMBRs (RTPFB FMT 3): the gateway asking the VTC for the rate its tiles need.
+    pub tmmbr: AtomicU64,
+    /// The limit of the last of them, bit/s.
+    pub tmmbr_bps: AtomicU64,
     /// Packets sent again because a NACK asked for them.
     pub retransmitted: AtomicU64,
+    /// RTP bytes (headers included) the gateway sent (video: before the line's policer).
+    pub from_gateway_bytes: AtomicU64,
+    /// RTP bytes forwarded to ffmpeg (video: what got through the line).
+    pub to_ffmpeg_bytes: AtomicU64,
+    /// RTP packets from the gateway the line's policer dropped.
+    pub policed: AtomicU64,
+    /// Datagrams ffmpeg's receiver sent back towards the relay (its RTCP would): see the module
+    /// doc.
+    pub from_receiver: AtomicU64,
 }
 
 impl StreamStats {
@@ -85,6 +114,8 @@ pub struct Relay {
     ports: [(u16, u16); 2],
     /// Video RTP to the gateway dropped, in per mille.
     drop_video_permille: u32,
+    /// The line the gateway's video reaches the VTC through.
+    link: LinkSpec,
     pub stats: Arc<[StreamStats; 2]>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -114,10 +145,17 @@ impl Relay {
             legs: Some(legs),
             ports,
             drop_video_permille,
+            link: LinkSpec::UNLIMITED,
             stats: Arc::new([StreamStats::default(), StreamStats::default()]),
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
         }
+    }
+
+    /// Puts the VTC's video receive side behind `link` (see the module doc).
+    pub fn with_link(mut self, link: LinkSpec) -> Relay {
+        self.link = link;
+        self
     }
 
     /// The port the SDP offer names for `kind` (RTCP is on the next one).
@@ -184,13 +222,31 @@ impl Relay {
                 self.threads
                     .push(thread::spawn(move || pump(&recv, &stop, |_, _| {})));
             }
+            // What ffmpeg's receiver sends back (nothing: see the module doc), counted.
+            {
+                let (recv, stop, stats) = (
+                    out.try_clone().unwrap(),
+                    self.stop.clone(),
+                    self.stats.clone(),
+                );
+                self.threads.push(thread::spawn(move || {
+                    pump(&recv, &stop, |_, _| {
+                        stats[index].from_receiver.fetch_add(1, Ordering::Relaxed);
+                    })
+                }));
+            }
             // gateway -> ffmpeg (RTP), RTCP counted.
             let resend = leg.media.try_clone().unwrap();
+            let link = match kind {
+                Kind::Audio => LinkSpec::UNLIMITED,
+                Kind::Video => self.link,
+            };
             for (socket, rtcp_port) in [(leg.media, false), (leg.media_rtcp, true)] {
                 let (stop, stats, history) =
                     (self.stop.clone(), self.stats.clone(), history.clone());
                 let out = out.try_clone().unwrap();
                 let resend = resend.try_clone().unwrap();
+                let mut line = Line::new(link, gateway);
                 self.threads.push(thread::spawn(move || {
                     pump(&socket, &stop, |packet, _| {
                         let s = &stats[index];
@@ -215,10 +271,18 @@ impl Relay {
                             return;
                         }
                         s.from_gateway_rtp.fetch_add(1, Ordering::Relaxed);
+                        s.from_gateway_bytes
+                            .fetch_add(packet.len() as u64, Ordering::Relaxed);
                         if packet[1] & 0x80 != 0 {
                             s.from_gateway_markers.fetch_add(1, Ordering::Relaxed);
                         }
-                        let _ = out.send_to(packet, ffmpeg);
+                        if !line.admit(packet, s, &resend) {
+                            return;
+                        }
+                        if out.send_to(packet, ffmpeg).is_ok() {
+                            s.to_ffmpeg_bytes
+                                .fetch_add(packet.len() as u64, Ordering::Relaxed);
+                        }
                     })
                 }));
             }
@@ -232,6 +296,54 @@ impl Drop for Relay {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+/// The VTC's side of its line, on the relay's clock: the policer and the RTCP it owes the
+/// gateway (none when the line is unlimited and sends no TMMBR).
+struct Line {
+    link: Option<Link>,
+    /// Rebuilds the stream as a room system's receiver would, to know when it broke.
+    depacketizer: Depacketizer,
+    keyframe_needed: bool,
+}
+
+impl Line {
+    fn new(spec: LinkSpec, gateway: SocketAddr) -> Line {
+        Line {
+            link: (spec != LinkSpec::UNLIMITED).then(|| Link::new(spec, gateway, Instant::now())),
+            depacketizer: Depacketizer::new(),
+            keyframe_needed: false,
+        }
+    }
+
+    /// Whether the RTP `packet` gets through; sends what RTCP is due on `socket` (to the
+    /// gateway's RTP port: rtcp-mux).
+    fn admit(&mut self, packet: &[u8], s: &StreamStats, socket: &UdpSocket) -> bool {
+        let Some(link) = self.link.as_mut() else {
+            return true;
+        };
+        let now = Instant::now();
+        let passed = link.admit(now, packet.len());
+        s.policed.store(link.policed, Ordering::Relaxed);
+        if passed {
+            if let Ok(rtp) = rtp_session::rtp::parse(packet) {
+                let h = &rtp.header;
+                link.received(now, h.ssrc, h.sequence, h.timestamp);
+                let ready = self
+                    .depacketizer
+                    .push(h.sequence, h.timestamp, h.marker, rtp.payload)
+                    .unwrap_or_default();
+                for item in ready {
+                    match item {
+                        Depacketized::KeyframeNeeded => self.keyframe_needed = true,
+                        Depacketized::AccessUnit(au) => self.keyframe_needed &= !au.keyframe,
+                    }
+                }
+            }
+        }
+        link.poll(now, socket, self.keyframe_needed);
+        passed
     }
 }
 
@@ -306,6 +418,25 @@ fn count_rtcp(packet: &[u8], s: &StreamStats) -> Vec<u16> {
                             nacked.push(pid.wrapping_add(bit + 1));
                         }
                     }
+                }
+            }
+            (205, 4) => {
+                s.tmmbn.fetch_add(1, Ordering::Relaxed);
+            }
+            (205, 3) => {
+                s.tmmbr.fetch_add(1, Ordering::Relaxed);
+                let limit = rtp_session::rtcp::parse_compound(rest)
+                    .ok()
+                    .and_then(|events| {
+                        events.into_iter().find_map(|e| match e {
+                            rtp_session::rtcp::RtcpEvent::MaxBitrate { bitrate_bps, .. } => {
+                                Some(bitrate_bps)
+                            }
+                            _ => None,
+                        })
+                    });
+                if let Some(bps) = limit {
+                    s.tmmbr_bps.store(bps, Ordering::Relaxed);
                 }
             }
             (206, 1) => {

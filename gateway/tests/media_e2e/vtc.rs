@@ -9,6 +9,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use sip_testua::link::LinkSpec;
 use sip_testua::{Answer, Ua};
 
 use crate::ffmpeg::{self, Decoded, Picture, Proc, Receiver};
@@ -49,7 +50,21 @@ impl Vtc {
         conference: &str,
         source: Source<'_>,
     ) -> Vtc {
-        let relay = Relay::bind(source.drop_video_permille);
+        Vtc::call_behind(server, dir, name, conference, source, LinkSpec::UNLIMITED)
+    }
+
+    /// [`Vtc::call`] from behind `link`: the gateway's video reaches ffmpeg through its policer,
+    /// and the relay sends the gateway the RTCP of a room system on that line (see
+    /// `relay.rs`).
+    pub fn call_behind(
+        server: &Server,
+        dir: &Path,
+        name: &str,
+        conference: &str,
+        source: Source<'_>,
+        link: LinkSpec,
+    ) -> Vtc {
+        let relay = Relay::bind(source.drop_video_permille).with_link(link);
         let dialled = if conference.is_empty() {
             TENANT.to_owned()
         } else {
@@ -159,13 +174,14 @@ impl Vtc {
             let s = self.relay.stats(kind);
             let g = StreamStats::get;
             format!(
-                "{kind:?}: to gateway {} (dropped {}, resent {}), from gateway RTP {} (markers {}), \
-                 RTCP {} (SR/RR {}, PLI {}, FIR {}, NACK {}; {} more to RTP port + 1)",
+                "{kind:?}: to gateway {} (dropped {}, resent {}), from gateway RTP {} (markers {}, \
+                 policed {}), RTCP {} (SR/RR {}, PLI {}, FIR {}, NACK {}; {} more to RTP port + 1)",
                 g(&s.to_gateway),
                 g(&s.dropped),
                 g(&s.retransmitted),
                 g(&s.from_gateway_rtp),
                 g(&s.from_gateway_markers),
+                g(&s.policed),
                 g(&s.rtcp),
                 g(&s.sr_rr),
                 g(&s.pli),

@@ -3,6 +3,9 @@
 //! a TMMBN, and a change of bit-rate class goes to the engine as the call's new video format
 //! ([`EngineRequest::VideoFormat`]), which moves it to that class's shared encoder at a keyframe.
 //!
+//! The other direction too: the biggest tile the engine shows the peer's picture in goes to the
+//! call's [`crate::tile_request::TileRequest`], whose TMMBRs (and keyframe requests) go out here.
+//!
 //! Owns no state of its own beyond the estimator: it works on the machine's fields and queues
 //! transmits and events. The class arithmetic lives in [`crate::bandwidth`].
 
@@ -13,6 +16,7 @@ use tracing::debug;
 use crate::bandwidth::{BandwidthEstimator, BitrateClass, LimitSource};
 use crate::h264_rtp::VideoFormat;
 use crate::rtcp::{RtcpOut, TmmbnEntry};
+use crate::tile_request::TileRequestOut;
 
 use super::{CallMedia, EngineRequest, Event};
 
@@ -99,6 +103,55 @@ impl CallMedia {
         if let Some(a) = &mut self.bandwidth {
             a.estimator.handle_timeout(now);
             self.announce_class();
+        }
+    }
+
+    /// The engine shows the peer's picture at most at `tile` now.
+    pub(super) fn tile_changed(&mut self, now: Instant, tile: Option<(u32, u32)>) {
+        if let Some(r) = &mut self.tile_request {
+            debug!(cname = %self.cname, ?tile, "biggest tile of the peer's picture");
+            r.handle_tile(now, tile);
+            self.send_tile_requests(now);
+        }
+    }
+
+    /// Lets a pending request down, or a repeat, go out.
+    pub(super) fn tile_timeout(&mut self, now: Instant) {
+        if let Some(r) = &mut self.tile_request {
+            r.handle_timeout(now);
+            self.send_tile_requests(now);
+        }
+    }
+
+    /// Sends what the tile request decided: TMMBR to the peer's video sender, keyframe requests.
+    fn send_tile_requests(&mut self, now: Instant) {
+        while let Some(out) = self.tile_request.as_mut().and_then(|r| r.poll_output()) {
+            match out {
+                TileRequestOut::Tmmbr(bitrate_bps) => {
+                    let (Some(video_in), Some(video_out)) = (&self.video_in, &self.video_out)
+                    else {
+                        return;
+                    };
+                    // Before the peer's first packet its SSRC is unknown; the request is
+                    // repeated later.
+                    let Some(media_ssrc) = video_in.stats.ssrc() else {
+                        continue;
+                    };
+                    debug!(cname = %self.cname, bitrate_bps, "asking the peer for a rate (TMMBR)");
+                    self.counters.tmmbr_sent += 1;
+                    let tmmbr = RtcpOut::Tmmbr {
+                        sender_ssrc: video_out.ssrc,
+                        entry: TmmbnEntry {
+                            ssrc: media_ssrc,
+                            bitrate_bps,
+                            // IPv4 + UDP + RTP headers (RFC 5104 §4.2.1.2's overhead).
+                            overhead: 40,
+                        },
+                    };
+                    self.send_feedback(tmmbr);
+                }
+                TileRequestOut::Keyframe => self.request_keyframe_from_peer(now),
+            }
         }
     }
 

@@ -37,6 +37,8 @@
 //! - **Bandwidth** ([`adapt`]): TMMBR (answered with TMMBN), REMB and the loss the peer reports
 //!   on our video move the call between bit-rate classes ([`crate::bandwidth`]); a move goes to
 //!   the engine as the call's new video format, `b=AS`/TIAS and the level staying the ceiling.
+//!   The other way, a peer with `ccm tmmbr` is asked (TMMBR) for the rate the tiles showing its
+//!   picture need, and a keyframe when it takes a big tile again ([`crate::tile_request`]).
 //! - **Inactivity**: nothing from the peer for [`MEDIA_TIMEOUT`] is reported once.
 //!
 //! It must not touch sockets, channels, threads or the clock: `now` and the wall time come in,
@@ -63,6 +65,7 @@ use crate::prompt::{mixer_codec, PromptPlayer};
 use crate::rtcp;
 use crate::rtp::{self, RtpPacket};
 use crate::telephone_event::TelephoneEventDetector;
+use crate::tile_request::TileRequest;
 use crate::video::{VideoAction, VideoIn, VideoInOutput, VideoOut};
 
 pub use audio::ENGINE_FRAME;
@@ -126,6 +129,8 @@ pub struct CallMedia {
     video: Option<VideoSetup>,
     /// The bit-rate class estimate of the video we send (with video only).
     bandwidth: Option<adapt::Adaptation>,
+    /// The rate the peer is asked to send for the tiles that show it (a peer with TMMBR only).
+    tile_request: Option<TileRequest>,
     video_in: Option<VideoIn>,
     video_out: Option<VideoOut>,
     joined: Option<Joined>,
@@ -225,6 +230,10 @@ impl CallMedia {
             bandwidth: video
                 .as_ref()
                 .map(|v| adapt::Adaptation::new(v.bitrate_bps, v.max_size)),
+            tile_request: video
+                .as_ref()
+                .filter(|v| v.tmmbr)
+                .map(|v| TileRequest::new(v.bitrate_bps)),
             video,
             joined: None,
             slate: None,
@@ -292,6 +301,9 @@ impl CallMedia {
             self.bandwidth
                 .as_ref()
                 .and_then(adapt::Adaptation::poll_timeout),
+            self.tile_request
+                .as_ref()
+                .and_then(TileRequest::poll_timeout),
             pending,
         ]
         .into_iter()
@@ -338,6 +350,7 @@ impl CallMedia {
             self.request_keyframe_from_peer(now);
         }
         self.bandwidth_timeout(now);
+        self.tile_timeout(now);
         if now >= self.next_tick {
             // Ticks missed (a stalled driver) are skipped, not caught up in a burst.
             while self.next_tick <= now {
@@ -403,6 +416,7 @@ impl CallMedia {
                 let output = video_in.set_shown(shown);
                 self.video_output(now, output);
             }
+            Input::Tile(tile) => self.tile_changed(now, tile),
             Input::DecoderFailed => {
                 if let Some(v) = &mut self.video_in {
                     v.wait_for_keyframe();

@@ -126,6 +126,11 @@ pub enum Input {
     },
     /// Whether the call's own picture shows in any layout of the meeting.
     Shown(bool),
+    /// The biggest tile the call's own picture fills in any layout (`None`: it is needed whole,
+    /// forwarded as sent to a WebRTC viewer); sent when it changes while shown. A peer that
+    /// negotiated `ccm tmmbr` is asked for the rate that tile needs
+    /// ([`crate::tile_request`]).
+    Tile(Option<(u32, u32)>),
     /// The decoder failed on, or had to drop, an access unit: the stream is broken until the
     /// next keyframe.
     DecoderFailed,
@@ -247,4 +252,6 @@ pub struct Counters {
     pub srtp_rejected_packets: u64,
     /// Times the call's bit-rate class changed while joined (TMMBR, REMB, loss).
     pub bitrate_class_changes: u64,
+    /// TMMBRs sent to the peer asking for the rate its tiles need ([`crate::tile_request`]).
+    pub tmmbr_sent: u64,
 }

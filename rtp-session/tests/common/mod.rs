@@ -438,6 +438,8 @@ pub struct CallSetup {
     pub pli: bool,
     /// FIR negotiated.
     pub fir: bool,
+    /// `ccm tmmbr` negotiated.
+    pub tmmbr: bool,
     /// Where the call's SIP signalling came from.
     pub signalling_ip: Option<std::net::IpAddr>,
     /// SDES SRTP with this profile on both streams (the VTC protects and unprotects too).
@@ -453,6 +455,7 @@ impl Default for CallSetup {
             nack: true,
             pli: true,
             fir: false,
+            tmmbr: false,
             signalling_ip: Some(VTC_AUDIO.ip()),
             srtp: None,
         }
@@ -525,6 +528,7 @@ impl Pair {
             nack: setup.nack,
             pli: setup.pli,
             fir: setup.fir,
+            tmmbr: setup.tmmbr,
             rtcp_mux: setup.rtcp_mux,
         };
         let config = Config {

@@ -190,14 +190,18 @@ pub struct RtcpFeedback {
     pub pli: bool,
     /// `ccm fir`: full intra request.
     pub fir: bool,
+    /// `ccm tmmbr`: temporary maximum media stream bit rate request and notification
+    /// (RFC 5104 §4.2).
+    pub tmmbr: bool,
 }
 
 impl RtcpFeedback {
-    /// All three.
+    /// All four.
     pub const ALL: RtcpFeedback = RtcpFeedback {
         nack: true,
         pli: true,
         fir: true,
+        tmmbr: true,
     };
 
     /// What both sides support.
@@ -206,6 +210,7 @@ impl RtcpFeedback {
             nack: self.nack && other.nack,
             pli: self.pli && other.pli,
             fir: self.fir && other.fir,
+            tmmbr: self.tmmbr && other.tmmbr,
         }
     }
 
@@ -220,6 +225,9 @@ impl RtcpFeedback {
         }
         if self.fir {
             out.push(format!("{pt} ccm fir"));
+        }
+        if self.tmmbr {
+            out.push(format!("{pt} ccm tmmbr"));
         }
         out
     }
@@ -241,6 +249,7 @@ impl RtcpFeedback {
                 (Some("nack"), None) => fb.nack = true,
                 (Some("nack"), Some("pli")) => fb.pli = true,
                 (Some("ccm"), Some("fir")) => fb.fir = true,
+                (Some("ccm"), Some("tmmbr")) => fb.tmmbr = true,
                 _ => {}
             }
         }
@@ -499,6 +508,7 @@ mod tests {
             RtcpFeedback::for_payload_type(&m, 98),
             RtcpFeedback {
                 fir: true,
+                tmmbr: true,
                 ..Default::default()
             }
         );

@@ -31,6 +31,10 @@ pub enum CallFeed {
     /// Whether this call's own picture appears in any layout of the meeting. Hidden, the call
     /// need not decode it; shown again, it asks its VTC for a keyframe and resumes there.
     Shown(bool),
+    /// The biggest tile this call's picture fills in any layout (`None`: it is forwarded whole
+    /// to a WebRTC viewer), sent when it changes while shown: a room system that takes TMMBR
+    /// is asked for the rate that tile needs ([`rtp_session::tile_request`]).
+    Tile(Option<(u32, u32)>),
     /// An access unit forwarded as published (no transcoding) into one of a WebRTC viewer's
     /// receive slots ([`super::forwarding`]).
     Forward {

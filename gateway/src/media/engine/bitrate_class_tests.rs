@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use mixer::codec::h264::H264Decoder;
 use rtp_session::bandwidth::BitrateClass;
 
-use super::tests::{add_synthetics, join_hd, Feed};
+use super::tests::{self, add_synthetics, join_hd, Feed};
 use super::tests_mode0::pictures;
 use super::*;
 
@@ -95,4 +95,42 @@ fn a_viewer_moving_class_gets_a_keyframe_at_its_size_and_the_others_keep_their_s
     assert!(theirs
         .iter()
         .all(|(keyframe, size)| !keyframe && size.is_none_or(|s| s == (1280, 720))));
+}
+
+/// The last biggest tile `feed` was told of, if any ([`CallFeed::Tile`]).
+fn last_tile(feed: &mut Feed) -> Option<Option<(u32, u32)>> {
+    std::iter::from_fn(|| feed.try_recv())
+        .filter_map(|f| match f {
+            CallFeed::Tile(tile) => Some(tile),
+            _ => None,
+        })
+        .last()
+}
+
+fn run(media: &mut MeetingMedia, from: Instant, until: Instant) -> Instant {
+    let mut now = from;
+    while now < until {
+        media.handle_timeout(now);
+        now = media.poll_timeout();
+    }
+    now
+}
+
+#[test]
+fn a_vtc_is_told_the_biggest_tile_it_fills_each_time_it_changes() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(tests::small_config(), t0, None);
+    let mut a = join_hd(&mut media, 1);
+    let _b = join_hd(&mut media, 2);
+    // Two rooms: each sees the other full screen.
+    let now = run(&mut media, t0, t0 + Duration::from_millis(300));
+    assert_eq!(last_tile(&mut a), Some(Some((1280, 720))));
+    // Eight more participants: the rooms are in 3x3 tiles now.
+    add_synthetics(&mut media, 8);
+    let now = run(&mut media, now, now + Duration::from_millis(300));
+    let tile = last_tile(&mut a).flatten().expect("told its new tile");
+    assert!(tile.0 <= 427 && tile.1 <= 240, "{tile:?}");
+    // Unchanged: told nothing more.
+    run(&mut media, now, now + Duration::from_millis(500));
+    assert_eq!(last_tile(&mut a), None);
 }

@@ -179,6 +179,7 @@ impl FeedSender {
                     q.forwarded += 1;
                 }
                 CallFeed::Shown(_)
+                | CallFeed::Tile(_)
                 | CallFeed::Slots(_)
                 | CallFeed::PublisherKeyframe(_)
                 | CallFeed::Relay(_) => {}
@@ -232,6 +233,7 @@ fn take(q: &mut Queue) -> Option<CallFeed> {
         CallFeed::Video { .. } => q.video -= 1,
         CallFeed::Forward { .. } => q.forwarded -= 1,
         CallFeed::Shown(_)
+        | CallFeed::Tile(_)
         | CallFeed::Slots(_)
         | CallFeed::PublisherKeyframe(_)
         | CallFeed::Relay(_) => {}

@@ -145,6 +145,9 @@ struct Participant {
     /// Whether this participant's picture was in some layout at the last layout frame (what the
     /// call was last told through [`CallFeed::Shown`]).
     shown: bool,
+    /// The biggest tile the call was last told its picture fills ([`CallFeed::Tile`]; inner
+    /// `None`: needed whole).
+    tile: Option<Option<(u32, u32)>>,
 }
 
 /// What makes two viewers' pictures identical: format (size, and the NAL limit of
@@ -677,8 +680,9 @@ impl MeetingMedia {
         }
         self.plan_forwarding(&ranked);
         self.update_relays(now);
-        self.update_ingest(now, groups.keys());
-        self.tell_shown(groups.keys());
+        let needs = self.tile_needs(groups.keys());
+        self.update_ingest(now, &needs);
+        self.tell_shown(&needs);
         self.publish_synthetic(now);
         self.publish_forwarded_count();
         let timestamp =
@@ -891,29 +895,11 @@ impl MeetingMedia {
         Ok(Some(Arc::new(encoded)))
     }
 
-    /// Tells each call whose picture went into or out of every layout (a call whose VTC nobody
-    /// sees stops decoding it, and asks for a keyframe when it is shown again).
-    fn tell_shown<'a>(&mut self, layouts: impl Iterator<Item = &'a LayoutKey>) {
-        // Forwarded to a WebRTC viewer counts as shown: the call keeps its stream going.
-        let forwarded = self.forwarded_layers();
-        let shown: std::collections::HashSet<MediaParticipant> = layouts
-            .flat_map(|key| key.tiles.iter().flatten().copied())
-            .chain(forwarded.keys().copied())
-            .collect();
-        for (id, p) in &mut self.participants {
-            let Some(feed) = &p.feed else { continue };
-            let now_shown = shown.contains(id);
-            if now_shown != p.shown {
-                p.shown = now_shown;
-                // Notices are never dropped; a call that has gone is left to its `Leave`.
-                let _ = feed.send(CallFeed::Shown(now_shown));
-            }
-        }
-    }
-
-    /// Tells every native stream's decoder the biggest tile it fills in `layouts` and the rate
-    /// that tile needs (nothing when shown nowhere), and queues keyframe requests.
-    fn update_ingest<'a>(&mut self, now: Instant, layouts: impl Iterator<Item = &'a LayoutKey>) {
+    /// The biggest tile each participant fills in `layouts`, and the frame rate that tile needs.
+    fn tile_needs<'a>(
+        &self,
+        layouts: impl Iterator<Item = &'a LayoutKey>,
+    ) -> HashMap<MediaParticipant, ((u32, u32), u32)> {
         let mut needs: HashMap<MediaParticipant, ((u32, u32), u32)> = HashMap::new();
         for key in layouts {
             let Ok(grid) = layout_grid(key) else { continue };
@@ -928,6 +914,43 @@ impl MeetingMedia {
                 need.1 = need.1.max(fps);
             }
         }
+        needs
+    }
+
+    /// Tells each call whose picture went into or out of every layout (a call whose VTC nobody
+    /// sees stops decoding it, and asks for a keyframe when it is shown again), and the biggest
+    /// tile it fills when that changes (the call asks its VTC for the rate that tile needs).
+    fn tell_shown(&mut self, needs: &HashMap<MediaParticipant, ((u32, u32), u32)>) {
+        // Forwarded to a WebRTC viewer counts as shown, and needs the whole picture: the call
+        // keeps its stream going as it is.
+        let forwarded = self.forwarded_layers();
+        for (id, p) in &mut self.participants {
+            let Some(feed) = &p.feed else { continue };
+            let tile = if forwarded.contains_key(id) {
+                Some(None)
+            } else {
+                needs.get(id).map(|(size, _)| Some(*size))
+            };
+            let now_shown = tile.is_some();
+            // Notices are never dropped; a call that has gone is left to its `Leave`.
+            if now_shown != p.shown {
+                p.shown = now_shown;
+                let _ = feed.send(CallFeed::Shown(now_shown));
+            }
+            if let Some(tile) = tile.filter(|t| p.tile != Some(*t)) {
+                p.tile = Some(tile);
+                let _ = feed.send(CallFeed::Tile(tile));
+            }
+        }
+    }
+
+    /// Tells every native stream's decoder the biggest tile it fills (`needs`) and the rate
+    /// that tile needs (nothing when shown nowhere), and queues keyframe requests.
+    fn update_ingest(
+        &mut self,
+        now: Instant,
+        needs: &HashMap<MediaParticipant, ((u32, u32), u32)>,
+    ) {
         let forwarded = self.forwarded_layers();
         let sent = self.forward_ladders();
         for (&id, p) in &mut self.participants {
@@ -1055,6 +1078,7 @@ impl Participant {
             muted: false,
             joined: 0,
             shown: true,
+            tile: None,
         }
     }
 }

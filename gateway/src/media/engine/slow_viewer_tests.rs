@@ -30,6 +30,7 @@ fn read(feed: &mut FeedReceiver, pictures: &mut Vec<(u32, Arc<EncodedFrame>)>) -
             CallFeed::Video { frame, timestamp } => pictures.push((timestamp, frame)),
             CallFeed::Audio(_) => audio += 1,
             CallFeed::Shown(_)
+            | CallFeed::Tile(_)
             | CallFeed::Forward { .. }
             | CallFeed::Slots(_)
             | CallFeed::PublisherKeyframe(_)

@@ -51,14 +51,15 @@ fn answers_with_offerers_payload_types_and_mirrored_direction() {
         RtcpFeedback {
             nack: false,
             pli: true,
-            fir: true
+            fir: true,
+            tmmbr: true,
         }
     );
     assert_eq!(video.send_bitrate_bps, 1_920_000);
     let text = answer.to_string();
     assert!(text.contains("a=fmtp:98 profile-level-id=42e01f;packetization-mode=1\r\n"));
     assert!(text.contains("a=rtcp-fb:98 nack pli\r\n"));
-    assert!(!text.contains("tmmbr"));
+    assert!(text.contains("a=rtcp-fb:98 ccm tmmbr\r\n"));
     assert!(!text.contains("a=rtcp-fb:98 nack\r\n"));
 }
 

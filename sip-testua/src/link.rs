@@ -5,9 +5,9 @@
 //! breaks, and with `--vtc-tmmbr` also tells the gateway its rate with TMMBR, as room systems
 //! configured for the line do.
 //!
-//! Owns the policer and the RTCP the fleet sends; the receive loop in [`crate::vtc`] calls it.
-
-#![allow(clippy::disallowed_methods)] // A load generator paces itself on real time.
+//! Owns the policer and the RTCP the far end sends; the fleet's receive loop (`loadtests`'
+//! `vtc.rs`) and the e2e tests' relay (`gateway/tests/media_e2e/relay.rs`) call it with the
+//! time. It must not read the clock itself or own a socket beyond the one it is handed.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -54,6 +54,14 @@ pub struct Link {
     last_pli: Option<Instant>,
     /// Packets the policer dropped.
     pub policed: u64,
+}
+
+impl LinkSpec {
+    /// No limit, no TMMBR.
+    pub const UNLIMITED: LinkSpec = LinkSpec {
+        bandwidth_bps: None,
+        tmmbr: false,
+    };
 }
 
 impl Link {
