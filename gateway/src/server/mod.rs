@@ -13,6 +13,7 @@ pub mod config;
 mod directory_sync;
 mod h323;
 mod leases;
+mod sip_udp;
 pub mod tls;
 mod transport;
 
@@ -119,13 +120,14 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let metrics = crate::metrics::Metrics::new().map_err(ServeError::Metrics)?;
 
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(4096);
-    let (sockets, sip_local) = SipSockets::bind(config.sip_listen, inbound_tx.clone())
-        .await
-        .map_err(|source| ServeError::Bind {
-            what: "SIP",
-            addr: config.sip_listen,
-            source,
-        })?;
+    let (sockets, sip_local) =
+        SipSockets::bind(config.sip_listen, config.sip_udp_buffer, inbound_tx.clone())
+            .await
+            .map_err(|source| ServeError::Bind {
+                what: "SIP",
+                addr: config.sip_listen,
+                source,
+            })?;
     let h323_bind_error = |source| ServeError::Bind {
         what: "H.323",
         addr: config.h323_listen,
@@ -300,7 +302,9 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         metrics: Some(metrics.clone()),
                     };
                     video_formats.insert(call, video.as_ref().map(VideoFormat::of));
-                    match CallMedia::start(
+                    // Returns at once: the sockets are bound in the call's own task, so the SIP
+                    // core never waits on (or does) media set-up while INVITEs queue.
+                    let handle = CallMedia::launch(
                         call,
                         media_bind,
                         audio,
@@ -311,16 +315,8 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         },
                         media_tx.clone(),
                         meters,
-                    )
-                    .await
-                    {
-                        Ok(handle) => {
-                            media.insert(call, handle);
-                        }
-                        Err(e) => {
-                            tracing::warn!(%call, port = audio.local_port, error = %e, "media not started")
-                        }
-                    }
+                    );
+                    media.insert(call, handle);
                 }
                 CoreOutput::MediaJoin {
                     call,
@@ -465,6 +461,11 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             Some(inbound) = inbound_rx.recv() => {
                 let now = Instant::now();
                 match inbound {
+                    Inbound::Datagrams(batch) => {
+                        for (bytes, peer) in batch {
+                            core.handle_datagram(now, &bytes, peer);
+                        }
+                    }
                     Inbound::Bytes(bytes, peer) => core.handle_datagram(now, &bytes, peer),
                     Inbound::Message(message, peer) => core.handle_message(now, message, peer),
                     Inbound::ClientCertificate(peer, fingerprint) => {
