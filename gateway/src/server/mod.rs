@@ -41,6 +41,7 @@ use crate::media::slate::{self, SlateConfig, SlateStudio};
 use crate::media::task::{CallMedia, Meters, PeerGuard};
 use axum::serve::ListenerExt;
 pub use config::{ConfigError, ServeConfig, ServeOptions};
+use mixer::frame::pool::PicturePool;
 use tls::{HttpsListener, TlsError, TlsReloader};
 use transport::{Inbound, SipSockets};
 
@@ -60,6 +61,8 @@ const DEMO_PARTICIPANTS: [&str; 8] = [
 /// below which they are taken again: the gap keeps the gateway from flapping at the edge.
 const OVERLOAD_ON: f64 = 0.85;
 const OVERLOAD_OFF: f64 = 0.70;
+/// Seconds (load ticks) between trims of the picture pool's unused sizes.
+const POOL_TRIM_TICKS: u64 = 10;
 
 /// Why `serve` stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +271,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let mut load_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut load_since = Instant::now();
     let mut overloaded = false;
+    let mut pool_ticks: u64 = 0;
     let mut draining = false;
     loop {
         // Outputs first: everything the last input caused goes out before the next input.
@@ -518,6 +522,15 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 load_since = now;
                 let used = busy / elapsed;
                 metrics.encoder_load_cores.set(used);
+                // Picture buffers of sizes no longer made (a caller left, a layout changed) go
+                // back to the allocator; those still in use stay pooled.
+                pool_ticks += 1;
+                if pool_ticks % POOL_TRIM_TICKS == 0 {
+                    PicturePool::global().trim_unwanted();
+                }
+                metrics.picture_pool_idle_bytes.set(
+                    i64::try_from(PicturePool::global().idle_bytes()).unwrap_or(i64::MAX),
+                );
                 let share = used / cores;
                 overloaded = if overloaded { share > OVERLOAD_OFF } else { share > OVERLOAD_ON };
                 core.set_overloaded(overloaded);

@@ -20,7 +20,7 @@
 //!
 //! Owns idle buffers only; it must not know about frames, strides or colours.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -64,6 +64,8 @@ pub struct PoolStats {
 struct Idle {
     by_len: HashMap<usize, Vec<Vec<u8>>>,
     bytes: usize,
+    /// Lengths asked for since the last [`PicturePool::trim_unwanted`].
+    wanted: HashSet<usize>,
 }
 
 /// A bounded set of idle byte buffers keyed by length. See the module documentation.
@@ -154,6 +156,7 @@ impl PicturePool {
 
     fn pop(&self, len: usize) -> Option<Vec<u8>> {
         let mut idle = self.idle.lock().ok()?;
+        idle.wanted.insert(len);
         let list = idle.by_len.get_mut(&len)?;
         let buf = list.pop()?;
         if list.is_empty() {
@@ -173,6 +176,41 @@ impl PicturePool {
     /// Idle bytes in all.
     pub fn idle_bytes(&self) -> usize {
         self.idle.lock().map_or(0, |idle| idle.bytes)
+    }
+
+    /// Frees the idle buffers of every length nobody asked for since the last call (pictures of
+    /// a size no longer made: a caller who left, a layout changed); returns the bytes freed.
+    /// The caller picks the cadence (the gateway: every few seconds), so that buffers kept for
+    /// a size in use survive while those of a past size do not stay for the life of the
+    /// process.
+    pub fn trim_unwanted(&self) -> usize {
+        let stale: Vec<Vec<Vec<u8>>> = match self.idle.lock() {
+            Ok(mut idle) => {
+                let wanted = std::mem::take(&mut idle.wanted);
+                let lens: Vec<usize> = idle
+                    .by_len
+                    .keys()
+                    .copied()
+                    .filter(|len| !wanted.contains(len))
+                    .collect();
+                let stale: Vec<Vec<Vec<u8>>> = lens
+                    .iter()
+                    .filter_map(|len| idle.by_len.remove(len))
+                    .collect();
+                let freed: usize = lens.iter().zip(&stale).map(|(len, l)| len * l.len()).sum();
+                idle.bytes -= freed;
+                stale
+            }
+            Err(_) => return 0,
+        };
+        let freed = stale.iter().flatten().map(Vec::capacity).sum();
+        self.freed.fetch_add(
+            stale.iter().map(|l| l.len() as u64).sum(),
+            Ordering::Relaxed,
+        );
+        // Freed outside the lock.
+        drop(stale);
+        freed
     }
 
     /// Frees every idle buffer (e.g. after a load peak, or when the process goes quiet).
@@ -274,6 +312,24 @@ mod tests {
     }
 
     #[test]
+    fn trimming_frees_only_the_lengths_nobody_asked_for_since_the_last_trim() {
+        let pool = small_pool(4, 1 << 20);
+        pool.give(pool.take(100));
+        pool.give(pool.take(200));
+        // Both lengths were asked for: the first trim keeps both.
+        assert_eq!(pool.trim_unwanted(), 0);
+        // Only 100 is used in the next period.
+        pool.give(pool.take(100));
+        assert_eq!(pool.trim_unwanted(), 200);
+        assert_eq!(pool.idle_buffers(100), 1);
+        assert_eq!(pool.idle_buffers(200), 0);
+        assert_eq!(pool.idle_bytes(), 100);
+        // Nothing asked for at all: everything goes.
+        assert_eq!(pool.trim_unwanted(), 100);
+        assert_eq!(pool.idle_bytes(), 0);
+    }
+
+    #[test]
     fn small_buffers_bypass_the_pool() {
         let pool = small_pool(4, 1 << 20);
         pool.give(pool.take(8));
@@ -301,7 +357,10 @@ mod tests {
         giver.join().expect("giver");
         let taker = {
             let pool = pool.clone();
-            std::thread::spawn(move || (0..8).map(|_| pool.take(4096)).count())
+            std::thread::spawn(move || {
+                let taken: Vec<Vec<u8>> = (0..8).map(|_| pool.take(4096)).collect();
+                taken.iter().filter(|b| b.capacity() >= 4096).count()
+            })
         };
         assert_eq!(taker.join().expect("taker"), 8);
         assert_eq!(pool.stats().reused, 8);
