@@ -525,7 +525,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 // Picture buffers of sizes no longer made (a caller left, a layout changed) go
                 // back to the allocator; those still in use stay pooled.
                 pool_ticks += 1;
-                if pool_ticks % POOL_TRIM_TICKS == 0 {
+                if pool_ticks.is_multiple_of(POOL_TRIM_TICKS) {
                     PicturePool::global().trim_unwanted();
                 }
                 metrics.picture_pool_idle_bytes.set(
