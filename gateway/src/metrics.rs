@@ -58,6 +58,8 @@ pub struct Metrics {
     /// Threads of the media worker pool that runs every meeting engine and the slates (fixed
     /// at start: it does not grow with meetings or calls).
     pub media_workers: IntGauge,
+    /// Bytes of picture buffers kept idle for reuse (`mixer::frame::pool`; bounded).
+    pub picture_pool_idle_bytes: IntGauge,
     // Limits that hold under attack (issue 15).
     /// SIP sources banned, by reason (`flood`, `bad-messages`).
     pub sip_banned_total: IntCounterVec,
@@ -231,6 +233,13 @@ impl Metrics {
                     "Threads of the media worker pool (meeting engines and slates).",
                 )?,
             ),
+            picture_pool_idle_bytes: register(
+                &registry,
+                IntGauge::new(
+                    "tessera_picture_pool_idle_bytes",
+                    "Bytes of picture buffers kept idle for the next picture of their size (bounded).",
+                )?,
+            ),
             sip_banned_total: counter(
                 "tessera_sip_banned_total",
                 "SIP sources banned for a while (flood: too many messages; bad-messages: too many that did not parse).",
@@ -355,6 +364,7 @@ mod tests {
             .with_label_values(&["video"])
             .inc_by(3);
         m.media_workers.set(2);
+        m.picture_pool_idle_bytes.set(1 << 20);
         let text = m.render();
         for line in [
             "tessera_calls_active{protocol=\"sip\",tenant=\"12345678\"} 2",
@@ -370,6 +380,7 @@ mod tests {
             "tessera_media_dropped_total{what=\"video\"} 3",
             "tessera_media_dropped_total{what=\"decode\"} 0",
             "tessera_media_workers 2",
+            "tessera_picture_pool_idle_bytes 1048576",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

@@ -1,6 +1,6 @@
 //! `call-rate`: SIPp (Debian `sip-tester`) places short calls at R calls per second against the
 //! gateway with `loadtests/sipp/call_rate.xml` (INVITE with a PCMU offer, 200, ACK, a short hold,
-//! BYE), spread over several meetings; SIPp's own statistics give completed and failed calls and
+//! BYE; `--video` adds an H.264 offer: `call_rate_video.xml`), spread over several meetings; SIPp's own statistics give completed and failed calls and
 //! its response-time trace the INVITE-to-200 setup latency.
 //!
 //! Owns the SIPp runs and their parsing.
@@ -34,9 +34,14 @@ pub struct CallRateArgs {
     /// Meetings the calls are spread over.
     #[arg(long, default_value_t = 20)]
     pub meetings: usize,
-    /// The SIPp scenario [default: loadtests/sipp/call_rate.xml].
+    /// The SIPp scenario [default: loadtests/sipp/call_rate.xml, or call_rate_video.xml with
+    /// --video].
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// Offer H.264 video beside the audio (`loadtests/sipp/call_rate_video.xml`): every call
+    /// sets up a video stream and joins its meeting's layouts.
+    #[arg(long, conflicts_with = "scenario")]
+    pub video: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -61,10 +66,24 @@ pub struct RateResult {
     pub calls_active_after: Option<f64>,
     /// All calls completed, none failed.
     pub clean: bool,
+    /// Clean, and at no less than [`HELD_SHARE`] of the rate asked: SIPp caps the calls in
+    /// progress (`-l`), so a gateway that falls behind slows SIPp down instead of failing calls.
+    pub held: bool,
+    /// SIPp's retransmissions (requests and responses it sent again for want of an answer): a
+    /// gateway whose SIP socket overflows or falls behind shows here before calls fail.
+    pub retransmissions: Option<u64>,
 }
 
-fn default_scenario() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sipp/call_rate.xml")
+/// The share of the asked rate a clean run must reach to count as held.
+pub const HELD_SHARE: f64 = 0.9;
+
+fn default_scenario(video: bool) -> PathBuf {
+    let name = if video {
+        "sipp/call_rate_video.xml"
+    } else {
+        "sipp/call_rate.xml"
+    };
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
 /// The value of column `name` in the last row of a SIPp `-trace_stat` CSV (`;`-separated).
@@ -140,6 +159,7 @@ pub fn run_rate(
             String::from_utf8_lossy(&output.stderr)
         );
     };
+    let retransmissions = stat_column(&stat_text, "Retransmissions(C)");
     let mut rtts = Vec::new();
     for entry in std::fs::read_dir(dir.path())?.flatten() {
         if entry.file_name().to_string_lossy().ends_with("_rtt.csv") {
@@ -159,21 +179,28 @@ pub fn run_rate(
         std::thread::sleep(Duration::from_millis(250));
         active = calls_active();
     }
+    let achieved_cps = completed as f64 / (elapsed - f64::from(args.hold_ms) / 1000.0).max(0.001);
+    let clean = failed == 0 && completed == u64::from(args.calls);
     Ok(RateResult {
         rate,
         completed,
         failed,
         setup_p50_ms: stats::percentile(&rtts, 50.0),
         setup_p99_ms: stats::percentile(&rtts, 99.0),
-        achieved_cps: completed as f64 / (elapsed - f64::from(args.hold_ms) / 1000.0).max(0.001),
+        achieved_cps,
         calls_active_after: active,
-        clean: failed == 0 && completed == u64::from(args.calls),
+        clean,
+        held: clean && achieved_cps >= HELD_SHARE * f64::from(rate),
+        retransmissions,
     })
 }
 
 /// The scenario `args` names (or the default), which must exist.
 pub fn scenario(args: &CallRateArgs) -> Result<PathBuf> {
-    let scenario = args.scenario.clone().unwrap_or_else(default_scenario);
+    let scenario = args
+        .scenario
+        .clone()
+        .unwrap_or_else(|| default_scenario(args.video));
     if !scenario.exists() {
         bail!("no SIPp scenario at {}", scenario.display());
     }
@@ -212,7 +239,9 @@ pub fn result_headings(leading: &[&str]) -> Vec<String> {
             "setup p50 ms",
             "setup p99 ms",
             "active after",
+            "retrans",
             "clean",
+            "held",
         ]
         .map(str::to_owned),
     );
@@ -231,7 +260,10 @@ pub fn result_row(leading: &[String], r: &RateResult) -> Vec<String> {
         f(r.setup_p50_ms),
         f(r.setup_p99_ms),
         f(r.calls_active_after),
+        r.retransmissions
+            .map_or("n/a".to_owned(), |n| n.to_string()),
         if r.clean { "yes" } else { "no" }.into(),
+        if r.held { "yes" } else { "no" }.into(),
     ]);
     row
 }
@@ -252,15 +284,21 @@ pub fn run(args: &CallRateArgs) -> Result<()> {
     rows.extend(results.iter().map(|r| result_row(&[], r)));
     println!("{}", report::table(&rows));
     let best = results.iter().filter(|r| r.clean).map(|r| r.rate).max();
+    let held = results.iter().filter(|r| r.held).map(|r| r.rate).max();
     if let Some(path) = &args.common.json {
         report::write_json(
             path,
-            &serde_json::json!({ "results": results, "highest_clean_rate": best }),
+            &serde_json::json!({
+                "results": results,
+                "highest_clean_rate": best,
+                "highest_held_rate": held,
+            }),
         )?;
     }
+    let held = held.map_or("none".to_owned(), |r| format!("{r} cps"));
     match best {
         Some(rate) => println!(
-            "call-rate: highest clean rate {rate} cps ({} calls each)",
+            "call-rate: highest clean rate {rate} cps ({} calls each), highest held rate {held}",
             args.calls
         ),
         None => println!("call-rate: no clean rate"),

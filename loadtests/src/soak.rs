@@ -70,6 +70,15 @@ struct SoakReport {
     rss_end_mib: Option<f64>,
     rss_after_hangup_mib: Option<f64>,
     rss_slope_mib_per_hour: Option<f64>,
+    /// Mean RSS over the steady-state samples (after the warm-up).
+    rss_steady_mean_mib: Option<f64>,
+    /// Mean ports (the fleet's calls) over the same samples.
+    ports_steady_mean: Option<f64>,
+    /// Steady RSS over steady ports.
+    rss_per_port_mib: Option<f64>,
+    /// (Steady RSS - RSS after hang-up) over steady ports: what a port adds, without the
+    /// process and the meetings' synthetic participants, which stay after hang-up.
+    rss_per_port_above_idle_mib: Option<f64>,
     calls_active_during_max: Option<f64>,
     /// Largest excess of `tessera_calls_active` over the fleet's own live calls in a sample.
     calls_active_excess_max: Option<f64>,
@@ -90,6 +99,22 @@ fn pick_leave(counts: &[usize], rng: &mut impl Rng) -> Option<usize> {
 /// whose earlier join failed).
 fn pick_join(counts: &[usize]) -> usize {
     (0..counts.len()).min_by_key(|&i| counts[i]).unwrap_or(0)
+}
+
+/// RSS per port at steady state: mean RSS over mean ports, and the same above the RSS left
+/// after every call hung up. `None` without ports or RSS.
+fn per_port(
+    steady_rss_mean: Option<f64>,
+    ports_mean: Option<f64>,
+    rss_after: Option<f64>,
+) -> (Option<f64>, Option<f64>) {
+    let Some((rss, ports)) = steady_rss_mean.zip(ports_mean.filter(|&p| p > 0.0)) else {
+        return (None, None);
+    };
+    (
+        Some(rss / ports),
+        rss_after.map(|idle| (rss - idle) / ports),
+    )
 }
 
 fn rss_mib(pid: Option<u32>) -> Option<f64> {
@@ -240,11 +265,23 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     let rss_after = rss_mib(gw.pid);
     // Start: the first sample after a warm-up of a tenth of the run (at most a minute).
     let warm = (duration_s / 10.0).min(60.0);
-    let steady: Vec<(f64, f64)> = samples
+    let steady_samples: Vec<&MemorySample> = samples
         .iter()
-        .filter(|s| s.t - samples[0].t >= warm)
+        .filter(|s| s.t - samples[0].t >= warm && s.rss_mib.is_some())
+        .collect();
+    let steady: Vec<(f64, f64)> = steady_samples
+        .iter()
         .filter_map(|s| s.rss_mib.map(|r| (s.t, r)))
         .collect();
+    let rss_steady_mean = stats::mean(&steady.iter().map(|s| s.1).collect::<Vec<_>>());
+    let ports_steady_mean = stats::mean(
+        &steady_samples
+            .iter()
+            .map(|s| s.fleet_calls as f64)
+            .collect::<Vec<_>>(),
+    );
+    let (rss_per_port, rss_per_port_above_idle) =
+        per_port(rss_steady_mean, ports_steady_mean, rss_after);
     let rss_start = steady.first().map(|s| s.1);
     let slope = stats::slope(&steady).map(|s| s * 3600.0);
     let memory_flat = match (rss_start, rss_end) {
@@ -261,6 +298,10 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         rss_end_mib: rss_end,
         rss_after_hangup_mib: rss_after,
         rss_slope_mib_per_hour: slope,
+        rss_steady_mean_mib: rss_steady_mean,
+        ports_steady_mean,
+        rss_per_port_mib: rss_per_port,
+        rss_per_port_above_idle_mib: rss_per_port_above_idle,
         calls_active_during_max: samples
             .iter()
             .filter_map(|s| s.calls_active)
@@ -292,6 +333,14 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             ),
             ("RSS slope (MiB/h)", f(slope)),
             (
+                "RSS steady mean (MiB) / ports",
+                format!("{} / {}", f(rss_steady_mean), f(ports_steady_mean))
+            ),
+            (
+                "RSS per port (MiB; above after-hang-up)",
+                format!("{} ({})", f(rss_per_port), f(rss_per_port_above_idle))
+            ),
+            (
                 "calls active (max during)",
                 f(report.calls_active_during_max)
             ),
@@ -309,7 +358,8 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         std::fs::write(path, report::svg_chart("soak", &report.timeline))?;
     }
     println!(
-        "soak: RSS {} -> {} MiB ({}), {} calls active after hang-up, {} failed joins",
+        "soak: RSS {} -> {} MiB ({}), {} calls active after hang-up, {} failed joins, \
+         {} MiB per port ({} above after-hang-up)",
         f(rss_start),
         f(rss_end),
         match memory_flat {
@@ -318,7 +368,9 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             None => "unknown",
         },
         f(after),
-        failed
+        failed,
+        f(rss_per_port),
+        f(rss_per_port_above_idle),
     );
     Ok(())
 }
@@ -355,5 +407,16 @@ mod tests {
         counts[j] += 1;
         assert_eq!(counts, vec![2, 2]);
         assert_eq!(pick_leave(&[0, 0], &mut rng), None);
+    }
+
+    #[test]
+    fn rss_per_port_divides_steady_memory_by_steady_ports() {
+        assert_eq!(
+            per_port(Some(300.0), Some(4.0), Some(200.0)),
+            (Some(75.0), Some(25.0))
+        );
+        assert_eq!(per_port(Some(300.0), Some(4.0), None), (Some(75.0), None));
+        assert_eq!(per_port(Some(300.0), Some(0.0), Some(1.0)), (None, None));
+        assert_eq!(per_port(None, Some(4.0), Some(1.0)), (None, None));
     }
 }

@@ -8,6 +8,10 @@
 
 use crate::layout::Rect;
 
+pub mod pool;
+
+use pool::PicturePool;
+
 /// Largest width or height accepted (a sanity bound well above 4K; keeps `usize` maths far
 /// from overflow).
 pub const MAX_DIMENSION: u32 = 8192;
@@ -323,7 +327,10 @@ fn check_plane(
 }
 
 /// An owned I420 frame: one luma plane and two half-size chroma planes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its planes come from and go back to [`PicturePool::global`] (see [`pool`]): dropping a frame
+/// gives its buffers back for the next picture of that size, on whatever thread.
+#[derive(Debug, PartialEq, Eq)]
 pub struct I420Frame {
     width: u32,
     height: u32,
@@ -361,18 +368,21 @@ impl I420Frame {
         check_size(width, height)?;
         let (cw, ch) = chroma_size(width, height);
         let (w, h, cw, ch) = (width as usize, height as usize, cw as usize, ch as usize);
+        let pool = PicturePool::global();
         Ok(I420Frame {
             width,
             height,
-            y: vec![color.y; w * h],
-            u: vec![color.u; cw * ch],
-            v: vec![color.v; cw * ch],
+            y: pool.filled(w * h, color.y),
+            u: pool.filled(cw * ch, color.u),
+            v: pool.filled(cw * ch, color.v),
             strides: [w, cw, cw],
         })
     }
 
     /// A frame from decoded planes (e.g. a decoder's output), `strides` for Y, U and V.
-    /// Each plane must hold its rows at the given stride (the last row may be short).
+    /// Each plane must hold its rows at the given stride (the last row may be short). Take
+    /// the planes from [`PicturePool::global`] so that the memory is recycled; they go back to
+    /// it when the frame is dropped either way.
     pub fn from_planes(
         width: u32,
         height: u32,
@@ -505,6 +515,35 @@ impl I420Frame {
             }
         }
         Ok(())
+    }
+}
+
+impl Clone for I420Frame {
+    /// A copy whose planes come from the pool, like every frame's.
+    fn clone(&self) -> Self {
+        let pool = PicturePool::global();
+        let copy = |plane: &Vec<u8>| {
+            let mut buf = pool.take(plane.len());
+            buf.extend_from_slice(plane);
+            buf
+        };
+        I420Frame {
+            width: self.width,
+            height: self.height,
+            y: copy(&self.y),
+            u: copy(&self.u),
+            v: copy(&self.v),
+            strides: self.strides,
+        }
+    }
+}
+
+impl Drop for I420Frame {
+    fn drop(&mut self) {
+        let pool = PicturePool::global();
+        for plane in [&mut self.y, &mut self.u, &mut self.v] {
+            pool.give(std::mem::take(plane));
+        }
     }
 }
 
@@ -645,5 +684,29 @@ mod tests {
         assert_eq!(y.row(1), &[16, 16, 200, 200, 200, 16]);
         assert_eq!(y.row(2), &[16, 16, 200, 200, 200, 16]);
         assert_eq!(y.sub(2, 1, 3, 2).unwrap().row(1), &[200; 3]);
+    }
+
+    #[test]
+    fn dropped_frames_give_their_planes_to_the_next_frame_of_that_size() {
+        // A size no other test uses: the global pool is shared by the test threads.
+        let (w, h) = (211, 67);
+        let pool = PicturePool::global();
+        let luma = (w * h) as usize;
+        let before = pool.idle_buffers(luma);
+        let first = I420Frame::test_pattern(w, h, 3).unwrap();
+        let address = first.plane(PlaneKind::Y).data().as_ptr();
+        drop(first);
+        assert_eq!(pool.idle_buffers(luma), before + 1);
+        // Reused, and the old pattern does not show through the new colour.
+        let white = I420Frame::solid(w, h, Yuv::WHITE).unwrap();
+        assert_eq!(white.plane(PlaneKind::Y).data().as_ptr(), address);
+        assert_eq!(white, I420Frame::solid(w, h, Yuv::WHITE).unwrap());
+        for (x, y) in [(0, 0), (w - 1, h - 1), (100, 33)] {
+            assert_eq!(white.pixel(x, y), Yuv::WHITE);
+        }
+        // A clone is equal, in buffers of its own.
+        let copy = white.clone();
+        assert_eq!(copy, white);
+        assert_ne!(copy.plane(PlaneKind::Y).data().as_ptr(), address);
     }
 }

@@ -117,7 +117,7 @@ enum Work {
     Open {
         id: u64,
         queue: Arc<Mutex<DecodeQueue>>,
-        reports: mpsc::UnboundedSender<DecoderReport>,
+        reports: mpsc::Sender<DecoderReport>,
     },
     /// The call's queue has a job.
     Ready(u64),
@@ -163,7 +163,7 @@ impl DecoderPool {
     }
 
     /// A decoder for one call, pinned to one worker; `None` if the pool has no worker.
-    pub fn open(&self, reports: mpsc::UnboundedSender<DecoderReport>) -> Option<Decoder> {
+    pub fn open(&self, reports: mpsc::Sender<DecoderReport>) -> Option<Decoder> {
         let n = self.workers.len();
         let worker = self
             .workers
@@ -235,7 +235,7 @@ impl Drop for Decoder {
 /// A call's decoder state on its worker.
 struct CallDecoder {
     queue: Arc<Mutex<DecodeQueue>>,
-    reports: mpsc::UnboundedSender<DecoderReport>,
+    reports: mpsc::Sender<DecoderReport>,
     decoder: Option<H264Decoder>,
     target: Target,
 }
@@ -310,7 +310,8 @@ impl CallDecoder {
             Ok(None) => {}
             Err(e) => {
                 trace!(error = %e, "H.264 decode failed");
-                let _ = self.reports.send(DecoderReport::Failed);
+                // Full means a failure is already pending: the call asks for one keyframe either way.
+                let _ = self.reports.try_send(DecoderReport::Failed);
             }
         }
     }
@@ -393,7 +394,7 @@ mod tests {
         use mixer::frame::I420Frame;
 
         let pool = DecoderPool::new(2);
-        let (reports, _reports_rx) = mpsc::unbounded_channel();
+        let (reports, _reports_rx) = mpsc::channel(1);
         let decoder = pool.open(reports).expect("a worker");
         let (engine, pictures) = crate::media::engine::api::engine_channel();
         decoder.set_target(Some((engine, 7)));

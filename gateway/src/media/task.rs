@@ -18,7 +18,7 @@ use rtp_session::call as machine;
 use rtp_session::srtp::MediaKeys;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::calls::api::{AudioSetup, CallId, MediaControl, MediaEvent, Prompt, Slate, VideoSetup};
 
@@ -36,7 +36,7 @@ pub use meters::Meters;
 pub use rtp_session::call::{
     KEYFRAME_NAG_INTERVAL, KEYFRAME_REQUEST_GAP, MEDIA_TIMEOUT, PACKET_INTERVAL, REPORT_INTERVAL,
 };
-use sockets::{Sockets, StreamSockets};
+use sockets::Sockets;
 
 /// Largest datagram read (a video packet is at most ~1500 bytes); longer ones are truncated by
 /// the socket and then fail to parse or are read as far as needed.
@@ -105,48 +105,15 @@ impl CallMedia {
         events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
         meters: Meters,
     ) -> io::Result<CallMedia> {
-        let audio_sockets = StreamSockets::bind(call, bind_ip, audio.local_port).await?;
-        let video_sockets = match &video {
-            Some(v) => Some(StreamSockets::bind(call, bind_ip, v.local_port).await?),
-            None => None,
-        };
-        let local_addr = audio_sockets.rtp.local_addr()?;
-        let video_addr = match &video_sockets {
+        let sockets = Sockets::bind(call, bind_ip, &audio, video.as_ref()).await?;
+        let local_addr = sockets.audio.rtp.local_addr()?;
+        let video_addr = match &sockets.video {
             Some(v) => Some(v.rtp.local_addr()?),
             None => None,
         };
-        let config = machine::Config {
-            cname: format!("{call}@tessera"),
-            audio_rtcp_socket: audio_sockets.rtcp.is_some(),
-            video_rtcp_socket: video_sockets.as_ref().is_some_and(|v| v.rtcp.is_some()),
-            audio,
-            video,
-            signalling_ip: guard.signalling_ip,
-            srtp: guard.srtp,
-            seeds: machine::Seeds {
-                audio_ssrc: rand::random(),
-                audio_sequence: rand::random(),
-                audio_timestamp: rand::random(),
-                prompt_sequence: rand::random(),
-                prompt_timestamp: rand::random(),
-                video_ssrc: rand::random(),
-                video_sequence: rand::random(),
-                video_timestamp: rand::random(),
-            },
-        };
-        let (commands, command_rx) = mpsc::unbounded_channel();
         debug!(%call, %local_addr, ?video_addr, remote = %audio.remote, "call media started");
-        let sockets = Sockets {
-            audio: audio_sockets,
-            video: video_sockets,
-        };
-        let driver = Driver::new(
-            call,
-            machine::CallMedia::new(now(), config),
-            sockets,
-            events,
-            meters,
-        );
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let driver = driver(call, sockets, audio, video, guard, events, meters);
         let task = tokio::spawn(driver.run(command_rx));
         Ok(CallMedia {
             call,
@@ -155,6 +122,48 @@ impl CallMedia {
             commands,
             task,
         })
+    }
+
+    /// [`start`](Self::start) without waiting: returns the handle at once and binds the sockets
+    /// in the call's task, so the SIP core (which calls this for every answered INVITE) never
+    /// does socket work or waits on it. Commands sent meanwhile queue and apply once the sockets
+    /// are bound. [`local_addr`](Self::local_addr) and [`video_addr`](Self::video_addr) are the
+    /// addresses asked for (the SIP core's RTP ports, never 0 here). A port that cannot be bound
+    /// ends the task with a warning, as `start`'s error did for the caller; the call then times
+    /// out for lack of media like any call whose media stopped.
+    pub fn launch(
+        call: CallId,
+        bind_ip: IpAddr,
+        audio: AudioSetup,
+        video: Option<VideoSetup>,
+        guard: PeerGuard,
+        events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
+        meters: Meters,
+    ) -> CallMedia {
+        let local_addr = SocketAddr::new(bind_ip, audio.local_port);
+        let video_addr = video
+            .as_ref()
+            .map(|v| SocketAddr::new(bind_ip, v.local_port));
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let sockets = match Sockets::bind(call, bind_ip, &audio, video.as_ref()).await {
+                Ok(sockets) => sockets,
+                Err(e) => {
+                    warn!(%call, port = audio.local_port, error = %e, "media not started");
+                    return;
+                }
+            };
+            debug!(%call, %local_addr, ?video_addr, remote = %audio.remote, "call media started");
+            let driver = driver(call, sockets, audio, video, guard, events, meters);
+            driver.run(command_rx).await;
+        });
+        CallMedia {
+            call,
+            local_addr,
+            video_addr,
+            commands,
+            task,
+        }
     }
 
     /// The address the audio RTP socket is bound to.
@@ -233,6 +242,45 @@ impl Drop for CallMedia {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The call's driver over bound `sockets`: the state machine's configuration with fresh
+/// random SSRCs, sequence numbers and timestamps.
+fn driver(
+    call: CallId,
+    sockets: Sockets,
+    audio: AudioSetup,
+    video: Option<VideoSetup>,
+    guard: PeerGuard,
+    events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
+    meters: Meters,
+) -> Driver {
+    let config = machine::Config {
+        cname: format!("{call}@tessera"),
+        audio_rtcp_socket: sockets.audio.rtcp.is_some(),
+        video_rtcp_socket: sockets.video.as_ref().is_some_and(|v| v.rtcp.is_some()),
+        audio,
+        video,
+        signalling_ip: guard.signalling_ip,
+        srtp: guard.srtp,
+        seeds: machine::Seeds {
+            audio_ssrc: rand::random(),
+            audio_sequence: rand::random(),
+            audio_timestamp: rand::random(),
+            prompt_sequence: rand::random(),
+            prompt_timestamp: rand::random(),
+            video_ssrc: rand::random(),
+            video_sequence: rand::random(),
+            video_timestamp: rand::random(),
+        },
+    };
+    Driver::new(
+        call,
+        machine::CallMedia::new(now(), config),
+        sockets,
+        events,
+        meters,
+    )
 }
 
 /// The time now (tokio's clock, so paused-time tests work).

@@ -13,6 +13,7 @@ pub mod config;
 mod directory_sync;
 mod h323;
 mod leases;
+mod sip_udp;
 pub mod tls;
 mod transport;
 
@@ -40,6 +41,7 @@ use crate::media::slate::{self, SlateConfig, SlateStudio};
 use crate::media::task::{CallMedia, Meters, PeerGuard};
 use axum::serve::ListenerExt;
 pub use config::{ConfigError, ServeConfig, ServeOptions};
+use mixer::frame::pool::PicturePool;
 use tls::{HttpsListener, TlsError, TlsReloader};
 use transport::{Inbound, SipSockets};
 
@@ -59,6 +61,8 @@ const DEMO_PARTICIPANTS: [&str; 8] = [
 /// below which they are taken again: the gap keeps the gateway from flapping at the edge.
 const OVERLOAD_ON: f64 = 0.85;
 const OVERLOAD_OFF: f64 = 0.70;
+/// Seconds (load ticks) between trims of the picture pool's unused sizes.
+const POOL_TRIM_TICKS: u64 = 10;
 
 /// Why `serve` stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -119,13 +123,14 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let metrics = crate::metrics::Metrics::new().map_err(ServeError::Metrics)?;
 
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(4096);
-    let (sockets, sip_local) = SipSockets::bind(config.sip_listen, inbound_tx.clone())
-        .await
-        .map_err(|source| ServeError::Bind {
-            what: "SIP",
-            addr: config.sip_listen,
-            source,
-        })?;
+    let (sockets, sip_local) =
+        SipSockets::bind(config.sip_listen, config.sip_udp_buffer, inbound_tx.clone())
+            .await
+            .map_err(|source| ServeError::Bind {
+                what: "SIP",
+                addr: config.sip_listen,
+                source,
+            })?;
     let h323_bind_error = |source| ServeError::Bind {
         what: "H.323",
         addr: config.h323_listen,
@@ -267,6 +272,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let mut load_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut load_since = Instant::now();
     let mut overloaded = false;
+    let mut pool_ticks: u64 = 0;
     let mut draining = false;
     loop {
         // Outputs first: everything the last input caused goes out before the next input.
@@ -301,7 +307,9 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         metrics: Some(metrics.clone()),
                     };
                     video_formats.insert(call, video.as_ref().map(VideoFormat::of));
-                    match CallMedia::start(
+                    // Returns at once: the sockets are bound in the call's own task, so the SIP
+                    // core never waits on (or does) media set-up while INVITEs queue.
+                    let handle = CallMedia::launch(
                         call,
                         media_bind,
                         audio,
@@ -312,16 +320,8 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         },
                         media_tx.clone(),
                         meters,
-                    )
-                    .await
-                    {
-                        Ok(handle) => {
-                            media.insert(call, handle);
-                        }
-                        Err(e) => {
-                            tracing::warn!(%call, port = audio.local_port, error = %e, "media not started")
-                        }
-                    }
+                    );
+                    media.insert(call, handle);
                 }
                 CoreOutput::MediaJoin {
                     call,
@@ -466,6 +466,11 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             Some(inbound) = inbound_rx.recv() => {
                 let now = Instant::now();
                 match inbound {
+                    Inbound::Datagrams(batch) => {
+                        for (bytes, peer) in batch {
+                            core.handle_datagram(now, &bytes, peer);
+                        }
+                    }
                     Inbound::Bytes(bytes, peer) => core.handle_datagram(now, &bytes, peer),
                     Inbound::Message(message, peer) => core.handle_message(now, message, peer),
                     Inbound::ClientCertificate(peer, fingerprint) => {
@@ -521,6 +526,15 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 load_since = now;
                 let used = busy / elapsed;
                 metrics.encoder_load_cores.set(used);
+                // Picture buffers of sizes no longer made (a caller left, a layout changed) go
+                // back to the allocator; those still in use stay pooled.
+                pool_ticks += 1;
+                if pool_ticks.is_multiple_of(POOL_TRIM_TICKS) {
+                    PicturePool::global().trim_unwanted();
+                }
+                metrics.picture_pool_idle_bytes.set(
+                    i64::try_from(PicturePool::global().idle_bytes()).unwrap_or(i64::MAX),
+                );
                 let share = used / cores;
                 overloaded = if overloaded { share > OVERLOAD_OFF } else { share > OVERLOAD_ON };
                 core.set_overloaded(overloaded);

@@ -1,6 +1,7 @@
 //! The SIP sockets: one UDP socket and one TCP listener on the same address, and optionally a
 //! TLS listener (`sips:`) on its own. Inbound datagrams and stream frames go to the core task as
-//! [`Inbound`]; outbound bytes are sent by [`SipSockets::send`].
+//! [`Inbound`]; outbound bytes are sent by [`SipSockets::send`]. The UDP socket's buffers, its
+//! receive thread and its non-blocking sends are [`super::sip_udp`]'s.
 //!
 //! Owns sockets and TCP/TLS connections (framing with [`StreamFramer`], the same for both, RFC
 //! 5626 keep-alive pongs, per-connection writer tasks, telling the core which client certificate
@@ -14,19 +15,23 @@ use std::sync::{Arc, Mutex};
 use signaling::sip::{Framed, Message, StreamFramer, KEEPALIVE_PONG};
 use signaling::transaction::{Peer, Transport};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 /// Most simultaneous TCP connections; more are closed at once.
 const MAX_TCP_CONNECTIONS: usize = 4096;
 /// Queued outbound messages per TCP connection before the connection is considered stuck.
 const TCP_WRITE_QUEUE: usize = 256;
+use super::sip_udp;
 use super::tls::{TlsReloader, HANDSHAKE_TIMEOUT as TLS_HANDSHAKE_TIMEOUT};
 
 /// Something that arrived on a SIP socket.
 #[derive(Debug)]
 pub enum Inbound {
-    /// A UDP datagram, or a TCP frame that did not parse (the core answers it with 400).
+    /// UDP datagrams, everything the socket held at one wake-up (at most
+    /// [`super::sip_udp::MAX_BATCH`]), oldest first.
+    Datagrams(Vec<(Vec<u8>, Peer)>),
+    /// A TCP frame that did not parse (the core answers it with 400).
     Bytes(Vec<u8>, Peer),
     /// A complete, valid message from a TCP stream.
     Message(Message, Peer),
@@ -42,22 +47,26 @@ type Writers = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
 /// The bound SIP sockets.
 #[derive(Debug, Clone)]
 pub struct SipSockets {
-    udp: Arc<UdpSocket>,
+    /// Non-blocking; its receive thread holds another handle.
+    udp: Arc<std::net::UdpSocket>,
     tcp_writers: Writers,
 }
 
 impl SipSockets {
-    /// Binds UDP and TCP on `addr` and starts the receive tasks, which feed `inbound`.
+    /// Binds UDP (asking for `udp_buffer` bytes of kernel buffer each way) and TCP on `addr`
+    /// and starts the UDP receive thread and the TCP accept task, which feed `inbound`.
     pub async fn bind(
         addr: SocketAddr,
+        udp_buffer: usize,
         inbound: mpsc::Sender<Inbound>,
     ) -> std::io::Result<(SipSockets, SocketAddr)> {
-        let udp = Arc::new(UdpSocket::bind(addr).await?);
+        let (udp, _granted) = sip_udp::open(addr, udp_buffer)?;
         let local = udp.local_addr()?;
         // TCP on the very port UDP got (it may have been 0: ephemeral).
         let listener = TcpListener::bind(local).await?;
         let tcp_writers: Writers = Arc::default();
-        tokio::spawn(receive_udp(udp.clone(), inbound.clone()));
+        sip_udp::spawn_receiver(udp.try_clone()?, inbound.clone())?;
+        let udp = Arc::new(udp);
         tokio::spawn(accept_tcp(listener, inbound, tcp_writers.clone()));
         Ok((SipSockets { udp, tcp_writers }, local))
     }
@@ -80,11 +89,7 @@ impl SipSockets {
     /// warning if it has closed, since we do not open connections back to room systems).
     pub async fn send(&self, to: Peer, bytes: Vec<u8>) {
         match to.transport {
-            Transport::Udp => {
-                if let Err(e) = self.udp.send_to(&bytes, to.addr).await {
-                    tracing::warn!(%to, error = %e, "UDP send failed");
-                }
-            }
+            Transport::Udp => sip_udp::send(&self.udp, to.addr, &bytes),
             // TLS connections are streams too, keyed by the peer address like TCP ones.
             Transport::Tcp | Transport::Tls => {
                 let writer = self
@@ -101,33 +106,6 @@ impl SipSockets {
                     None => tracing::warn!(%to, "no TCP connection to send on; message dropped"),
                 }
             }
-        }
-    }
-}
-
-async fn receive_udp(socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
-    let mut buf = vec![0u8; 65_536];
-    loop {
-        match socket.recv_from(&mut buf).await {
-            Ok((n, from)) => {
-                // Keep-alives (CRLF) and empty datagrams carry nothing to parse.
-                if buf[..n].iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
-                }
-                let peer = Peer {
-                    transport: Transport::Udp,
-                    addr: from,
-                };
-                if inbound
-                    .send(Inbound::Bytes(buf[..n].to_vec(), peer))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            // ICMP port unreachable from an earlier send surfaces here on some systems.
-            Err(e) => tracing::debug!(error = %e, "UDP receive error"),
         }
     }
 }

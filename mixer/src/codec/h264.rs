@@ -45,6 +45,7 @@ use openh264::encoder::{
 use openh264::formats::YUVSource;
 use openh264::{OpenH264API, Timestamp};
 
+use crate::frame::pool::PicturePool;
 use crate::frame::{chroma_size, FrameError, I420Frame, PlaneKind};
 
 /// Smallest width or height the encoder accepts (one macroblock).
@@ -580,8 +581,11 @@ impl H264Decoder {
         })?;
         let (cw, ch) = chroma_size(width, height);
         let (cw, ch) = (cw as usize, ch as usize);
+        // Into recycled buffers: the picture is dropped on another thread (the engine's), and
+        // fresh 1.4 MB allocations freed there fragmented glibc's arenas.
+        let pool = PicturePool::global();
         let copy = |src: &[u8], stride: usize, pw: usize, ph: usize| {
-            let mut dst = Vec::with_capacity(pw * ph);
+            let mut dst = pool.take(pw * ph);
             for row in 0..ph {
                 let start = row * stride;
                 dst.extend_from_slice(src.get(start..start + pw)?);

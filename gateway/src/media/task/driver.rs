@@ -53,8 +53,8 @@ pub(super) struct Driver {
     studio: Option<SlateSender>,
     /// Opened in the gateway's decoder pool on the first access unit to decode.
     decoder: Option<Decoder>,
-    decoder_reports_tx: mpsc::UnboundedSender<DecoderReport>,
-    decoder_reports: mpsc::UnboundedReceiver<DecoderReport>,
+    decoder_reports_tx: mpsc::Sender<DecoderReport>,
+    decoder_reports: mpsc::Receiver<DecoderReport>,
     meters: Meters,
     /// The machine's counters already passed to `meters`.
     counted: Counters,
@@ -69,7 +69,8 @@ impl Driver {
         events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
         meters: Meters,
     ) -> Driver {
-        let (decoder_reports_tx, decoder_reports) = mpsc::unbounded_channel();
+        // One pending report is enough: a failure means "broken until the next keyframe".
+        let (decoder_reports_tx, decoder_reports) = mpsc::channel(1);
         Driver {
             call,
             machine,

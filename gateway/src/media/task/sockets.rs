@@ -11,7 +11,7 @@ use rtp_session::call::{SocketId, Transmit};
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
-use crate::calls::api::CallId;
+use crate::calls::api::{AudioSetup, CallId, VideoSetup};
 
 /// One stream's sockets.
 #[derive(Debug)]
@@ -50,6 +50,21 @@ pub(super) struct Sockets {
 }
 
 impl Sockets {
+    /// Binds the audio stream's sockets and, with `video`, the video stream's.
+    pub(super) async fn bind(
+        call: CallId,
+        ip: IpAddr,
+        audio: &AudioSetup,
+        video: Option<&VideoSetup>,
+    ) -> io::Result<Sockets> {
+        let audio = StreamSockets::bind(call, ip, audio.local_port).await?;
+        let video = match video {
+            Some(v) => Some(StreamSockets::bind(call, ip, v.local_port).await?),
+            None => None,
+        };
+        Ok(Sockets { audio, video })
+    }
+
     fn socket(&self, id: SocketId) -> Option<&UdpSocket> {
         match id {
             SocketId::AudioRtp => Some(&self.audio.rtp),

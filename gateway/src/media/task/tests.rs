@@ -209,3 +209,54 @@ async fn stopping_frees_the_port() {
     .await;
     assert!(rebound.is_ok(), "port {addr} still bound after stop");
 }
+
+#[tokio::test]
+async fn a_launched_call_plays_a_prompt_asked_for_before_its_sockets_were_bound() {
+    let vtc = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind VTC");
+    let (events, _rx) = mpsc::unbounded_channel();
+    // As the SIP core does it: no await, and the prompt right after.
+    let media = CallMedia::launch(
+        CallId(1),
+        LOCALHOST,
+        audio(vtc.local_addr().expect("addr")),
+        None,
+        PeerGuard::default(),
+        events,
+        Meters::default(),
+    );
+    media.play(Prompt::Goodbye);
+    receive_prompt_packets(&vtc, 3).await;
+}
+
+#[tokio::test]
+async fn a_launched_call_whose_port_is_taken_ends_its_task_without_disturbing_the_caller() {
+    let taken = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let (events, _rx) = mpsc::unbounded_channel();
+    let setup = AudioSetup {
+        local_port: port,
+        ..audio(SocketAddr::new(LOCALHOST, 9))
+    };
+    let media = CallMedia::launch(
+        CallId(2),
+        LOCALHOST,
+        setup,
+        None,
+        PeerGuard::default(),
+        events,
+        Meters::default(),
+    );
+    assert_eq!(media.local_addr(), SocketAddr::new(LOCALHOST, port));
+    let ended = timeout(PATIENCE, async {
+        while !media.task.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the task should end when its port cannot be bound"
+    );
+    // Commands to an ended task are dropped quietly.
+    media.play(Prompt::Goodbye);
+}

@@ -147,6 +147,34 @@ fn decoded_frames_match_the_source() {
 }
 
 #[test]
+fn decoded_pictures_reuse_the_planes_of_dropped_ones_and_stay_exact() {
+    // A size no other test decodes: the picture pool is shared by the test threads.
+    let (w, h) = (304, 176);
+    let mut enc = H264Encoder::new(config(w, h, 1_500_000)).unwrap();
+    let mut dec = H264Decoder::new().unwrap();
+    let mut previous_luma = None;
+    let mut reused = 0;
+    for n in 0..6 {
+        let src = scene(w, h, n);
+        let out = enc.encode(&src, false).unwrap();
+        let frame = dec.decode(&out.data).unwrap().expect("a picture");
+        let address = frame.plane(PlaneKind::Y).data().as_ptr() as usize;
+        if previous_luma == Some(address) {
+            reused += 1;
+        }
+        // A stale picture left in a recycled buffer would show as a large error here.
+        let err = luma_error(&src, &frame);
+        assert!(err < 8.0, "frame {n}: mean luma error {err:.2}");
+        previous_luma = Some(address);
+        drop(frame);
+    }
+    assert!(
+        reused >= 4,
+        "only {reused} of 5 pictures reused the last one's plane"
+    );
+}
+
+#[test]
 fn decoder_recovers_at_the_next_keyframe_after_loss() {
     let (w, h) = (320, 180);
     let mut enc = H264Encoder::new(config(w, h, 600_000)).unwrap();
