@@ -12,6 +12,7 @@ use signaling::{ConferenceId, DialPrefix, TenantKey};
 use crate::directory::MediaEncryption;
 use crate::grants::GrantClass;
 use crate::lobby::{ParticipantClass, WhoCanBypass};
+use crate::directory::DbLocation;
 use crate::server::ServeOptions;
 
 /// Where the directory lives when nothing says otherwise.
@@ -21,10 +22,11 @@ pub const DEFAULT_DB: &str = "./tessera.db";
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about)]
 pub struct Cli {
-    /// The tenant directory (SQLite; created if missing) [default: ./tessera.db, or the `db`
-    /// key of `serve --config`].
+    /// The tenant directory: a SQLite file (created if missing) or a PostgreSQL URL
+    /// (`postgres://user@host/db`, shared by a cluster) [default: ./tessera.db, or the `db` key
+    /// of `serve --config`].
     #[arg(long, global = true, env = "TESSERA_DB")]
-    pub db: Option<PathBuf>,
+    pub db: Option<DbLocation>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

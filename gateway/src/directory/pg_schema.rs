@@ -141,6 +141,31 @@ CREATE TABLE licence_leases (
 );
 CREATE INDEX licence_leases_by_tenant ON licence_leases(tenant_key, kind, expires);
 "#,
+    // 8 (PostgreSQL only): the directory's change counter, which gateways poll to reload their
+    // in-memory directory (SQLite has `PRAGMA data_version` for this). A statement trigger on
+    // every directory table bumps it in the writing transaction, so no write, by Tessera or by
+    // hand, goes unseen; directory writes are rare, so their serialising on this row costs
+    // nothing that matters.
+    r#"
+CREATE TABLE directory_version (version BIGINT NOT NULL);
+INSERT INTO directory_version (version) VALUES (0);
+CREATE FUNCTION tessera_directory_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE directory_version SET version = version + 1;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenants
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_directory_changed();
+CREATE TRIGGER tenant_hostnames_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenant_hostnames
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_directory_changed();
+CREATE TRIGGER meetings_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON meetings
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_directory_changed();
+CREATE TRIGGER trusted_devices_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON trusted_devices
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_directory_changed();
+CREATE TRIGGER tenant_grant_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenant_grant_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_directory_changed();
+"#,
 ];
 
 /// The latest schema version this build knows.

@@ -59,7 +59,7 @@ pub struct ServeOptions {
     pub config: Option<PathBuf>,
     /// The directory database (the global `--db` flag; a key here only in the config file).
     #[arg(skip)]
-    pub db: Option<PathBuf>,
+    pub db: Option<String>,
     /// SIP listen address, UDP and TCP on the same port [default: 0.0.0.0:5060].
     #[arg(long)]
     pub sip_listen: Option<SocketAddr>,
@@ -199,7 +199,7 @@ pub struct ServeOptions {
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// The database from the config file, if it names one (the `--db` flag wins).
-    pub db: Option<PathBuf>,
+    pub db: Option<crate::directory::DbLocation>,
     /// SIP socket address (UDP and TCP).
     pub sip_listen: SocketAddr,
     /// HTTP socket address.
@@ -392,7 +392,12 @@ impl ServeOptions {
             cluster,
             admin_throttle,
             webrtc,
-            db: flags.db.or(file.db),
+            db: flags
+                .db
+                .or(file.db)
+                .map(|db| db.parse())
+                .transpose()
+                .map_err(|e: crate::directory::LocationError| invalid("db", e.to_string()))?,
             sip_listen,
             http_listen,
             sip_tls,
@@ -549,7 +554,12 @@ mod tests {
             "127.0.0.1:1721".parse::<SocketAddr>().unwrap()
         );
         assert!(c.demo);
-        assert_eq!(c.db, Some(PathBuf::from("/var/lib/tessera/t.db")));
+        assert_eq!(
+            c.db,
+            Some(crate::directory::DbLocation::Sqlite(
+                "/var/lib/tessera/t.db".into()
+            ))
+        );
         assert_eq!(c.core.rtp_ports, 30000..=30099);
         assert_eq!(
             c.core.pstn_trunks,
