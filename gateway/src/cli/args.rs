@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use signaling::{ConferenceId, DialPrefix, TenantKey};
 
+use crate::directory::DbLocation;
 use crate::directory::MediaEncryption;
 use crate::grants::GrantClass;
 use crate::lobby::{ParticipantClass, WhoCanBypass};
-use crate::directory::DbLocation;
 use crate::server::ServeOptions;
 
 /// Where the directory lives when nothing says otherwise.

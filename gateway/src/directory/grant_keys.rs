@@ -72,7 +72,7 @@ impl IssuedGrant {
 pub(super) fn insert_new(tx: &mut dyn Sql, tenant: &TenantKey) -> Result<(), DirectoryError> {
     tx.execute(
         "INSERT INTO tenant_grant_keys (tenant_key, key) VALUES (?1, ?2)",
-        values![tenant.as_str(), &GrantKey::generate().as_bytes()[..]],
+        values![tenant.as_str(), GrantKey::generate().as_bytes()],
     )?;
     Ok(())
 }

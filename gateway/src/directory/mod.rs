@@ -44,9 +44,9 @@ use signaling::{ConferenceId, DialLookup, DialPrefix, IdError, LookupError, Tena
 use crate::lobby::{LobbyPolicy, WhoCanBypass};
 use model::{check_name, hostname_key, normalise_hostname};
 use rows::{
-    all_tenants, check_prefix_free, device_from_row, insert_hostname, insert_meeting,
-    load_meeting, load_tenant, meeting_from_row, tenant_exists, DEVICE_COLUMNS,
-    MEETING_COLUMNS, TENANT_INSERT_COLUMNS,
+    all_tenants, check_prefix_free, device_from_row, insert_hostname, insert_meeting, load_meeting,
+    load_tenant, meeting_from_row, tenant_exists, DEVICE_COLUMNS, MEETING_COLUMNS,
+    TENANT_INSERT_COLUMNS,
 };
 use sql::{values, Backend, PgPool, Sql};
 
@@ -300,7 +300,9 @@ impl Directory {
     #[cfg(test)]
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         match &self.backend {
-            Backend::Sqlite(conn) => conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+            Backend::Sqlite(conn) => conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
             Backend::Postgres(_) => panic!("not a SQLite directory"),
         }
     }
@@ -524,8 +526,7 @@ impl Directory {
                     overrides,
                 },
             )?;
-            load_meeting(tx, tenant, conference)?
-                .ok_or_else(|| unknown_meeting(tenant, conference))
+            load_meeting(tx, tenant, conference)?.ok_or_else(|| unknown_meeting(tenant, conference))
         })
     }
 
@@ -764,8 +765,7 @@ fn lookup_error(e: DirectoryError) -> LookupError {
 
 impl DialLookup for Directory {
     fn tenant_exists(&self, key: &TenantKey) -> Result<bool, LookupError> {
-        self.read(|db| tenant_exists(db, key))
-            .map_err(lookup_error)
+        self.read(|db| tenant_exists(db, key)).map_err(lookup_error)
     }
 
     fn tenant_by_hostname(&self, host: &str) -> Result<Option<TenantKey>, LookupError> {

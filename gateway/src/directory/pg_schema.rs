@@ -177,6 +177,9 @@ pub fn latest_version() -> i64 {
 pub fn migrate(client: &mut impl GenericClient) -> Result<i64, PgMigrationError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    // "relation already exists, skipping" on every start is not worth a log line (or a CLI
+    // command's output).
+    tx.batch_execute("SET LOCAL client_min_messages TO warning")?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS tessera_schema_version (version BIGINT NOT NULL);",
     )?;

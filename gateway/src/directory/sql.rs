@@ -290,8 +290,12 @@ fn pg_row(row: &postgres::Row) -> Result<Row, DirectoryError> {
     for (i, column) in row.columns().iter().enumerate() {
         let value = match *column.type_() {
             Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-            Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|n| Value::Int(n.into())),
-            Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|n| Value::Int(n.into())),
+            Type::INT4 => row
+                .try_get::<_, Option<i32>>(i)?
+                .map(|n| Value::Int(n.into())),
+            Type::INT2 => row
+                .try_get::<_, Option<i16>>(i)?
+                .map(|n| Value::Int(n.into())),
             Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
             Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
             _ => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
@@ -411,7 +415,11 @@ mod tests {
 
     #[test]
     fn a_row_refuses_a_column_of_the_wrong_type() {
-        let row = Row(vec![Value::Text("s3cret".into()), Value::Int(2), Value::Null]);
+        let row = Row(vec![
+            Value::Text("s3cret".into()),
+            Value::Int(2),
+            Value::Null,
+        ]);
         assert_eq!(row.text(0).unwrap(), "s3cret");
         assert!(row.int(0).is_err());
         assert!(row.bool(1).is_err());
