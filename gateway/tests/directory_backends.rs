@@ -110,6 +110,7 @@ on_both!(
     snapshot_carries_each_tenants_grant_key,
     a_write_by_another_handle_changes_the_data_version_and_a_refusal_does_not,
     reopening_finds_everything_and_migrates_nothing_twice,
+    writers_racing_for_one_key_or_hostname_get_the_same_refusals,
 );
 
 fn key(k: &str) -> TenantKey {
@@ -749,6 +750,55 @@ fn reopening_finds_everything_and_migrates_nothing_twice(db: &Db) {
             .map(|p| p.callers_bypass),
         Some(true)
     );
+}
+
+/// Two handles (two CLI runs, two nodes) adding clashing tenants at the same moment: one wins,
+/// the other gets the refusal it would get one after the other, never a database error.
+fn writers_racing_for_one_key_or_hostname_get_the_same_refusals(db: &Db) {
+    use std::sync::{Arc, Barrier};
+    for round in 0..4_u32 {
+        let same_key = round % 2 == 0;
+        let barrier = Arc::new(Barrier::new(2));
+        let racers: Vec<_> = (0..2_u32)
+            .map(|i| {
+                let mut dir = db.open();
+                let barrier = barrier.clone();
+                let tenant = NewTenant {
+                    key: key(&format!(
+                        "{}",
+                        100_000 + round * 10 + if same_key { 0 } else { i }
+                    )),
+                    hostnames: vec![if same_key {
+                        format!("own{i}.race{round}.example")
+                    } else {
+                        format!("race{round}.example")
+                    }],
+                    prefix: None,
+                    ..acme()
+                };
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    dir.add_tenant(&tenant)
+                })
+            })
+            .collect();
+        let results: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "round {round}: {results:?}");
+        let refusal = results.into_iter().find_map(Result::err).unwrap();
+        if same_key {
+            assert!(
+                matches!(refusal, DirectoryError::DuplicateTenant(_)),
+                "{refusal:?}"
+            );
+        } else {
+            assert!(
+                matches!(refusal, DirectoryError::DuplicateHostname { .. }),
+                "{refusal:?}"
+            );
+        }
+    }
+    assert_eq!(db.open().tenants().unwrap().len(), 4);
 }
 
 // ---------------------------------------------------------------------------------------------

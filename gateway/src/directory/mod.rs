@@ -317,7 +317,7 @@ impl Directory {
     /// Runs `f` in one write transaction; see [`Backend::write`].
     fn write<T>(
         &mut self,
-        f: impl FnOnce(&mut dyn Sql) -> Result<T, DirectoryError>,
+        f: impl FnMut(&mut dyn Sql) -> Result<T, DirectoryError>,
     ) -> Result<T, DirectoryError> {
         let out = self.backend.write(f)?;
         self.wrote = true;
@@ -374,7 +374,7 @@ impl Directory {
                 &format!("INSERT INTO tenants ({TENANT_INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
                 values![
                     new.key.as_str(),
-                    name,
+                    &name,
                     new.prefix.as_ref().map(DialPrefix::as_str),
                     new.endpoint_licenses,
                     new.cascade_licenses,
@@ -416,8 +416,8 @@ impl Directory {
         self.write(|tx| {
             let mut tenant =
                 load_tenant(tx, key)?.ok_or_else(|| DirectoryError::UnknownTenant(key.clone()))?;
-            if let Some(name) = name {
-                tenant.name = name;
+            if let Some(name) = &name {
+                tenant.name.clone_from(name);
             }
             if let Some(prefix) = &update.prefix {
                 if let Some(p) = prefix {
@@ -522,7 +522,7 @@ impl Directory {
                 &Meeting {
                     tenant: tenant.clone(),
                     conference_id: conference.clone(),
-                    organizer,
+                    organizer: organizer.clone(),
                     overrides,
                 },
             )?;
@@ -544,8 +544,8 @@ impl Directory {
         self.write(|tx| {
             let mut meeting = load_meeting(tx, tenant, conference)?
                 .ok_or_else(|| unknown_meeting(tenant, conference))?;
-            if let Some(o) = organizer {
-                meeting.organizer = o;
+            if let Some(o) = &organizer {
+                meeting.organizer.clone_from(o);
             }
             let ov = &mut meeting.overrides;
             ov.who_can_bypass = update.who_can_bypass.unwrap_or(ov.who_can_bypass);

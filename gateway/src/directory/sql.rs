@@ -20,6 +20,27 @@ use super::DirectoryError;
 /// A pool of PostgreSQL connections.
 pub(super) type PgPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
+/// How often a PostgreSQL write that lost a race to a concurrent one is tried (see
+/// [`Backend::write`]).
+const PG_ATTEMPTS: u32 = 3;
+
+/// Whether a PostgreSQL write failed only because a concurrent transaction got there first: a
+/// unique index it would have checked for, or a serialisation failure or deadlock.
+fn lost_a_race(e: &DirectoryError) -> bool {
+    use postgres::error::SqlState;
+    let DirectoryError::Postgres(e) = e else {
+        return false;
+    };
+    e.code().is_some_and(|code| {
+        [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+        ]
+        .contains(code)
+    })
+}
+
 /// Connections a gateway's directory pool keeps at most: the watcher and a few admin requests.
 const PG_POOL_SIZE: u32 = 4;
 
@@ -378,27 +399,52 @@ impl Backend {
     }
 
     /// Runs `f` in one transaction, committed when it returns `Ok`: a refusal changes nothing.
+    ///
+    /// SQLite runs one writer at a time (the transaction takes the write lock first), so `f`'s
+    /// checks see every earlier write. PostgreSQL lets
+    /// two writers check at once (READ COMMITTED): when both insert the same tenant, hostname or
+    /// credential, the second fails on the unique index. That transaction is run again, up to
+    /// [`PG_ATTEMPTS`] times, and now `f`'s own check sees the first writer's row and refuses as
+    /// SQLite would (a duplicate, not a database error).
     pub(super) fn write<T>(
         &mut self,
-        f: impl FnOnce(&mut dyn Sql) -> Result<T, DirectoryError>,
+        mut f: impl FnMut(&mut dyn Sql) -> Result<T, DirectoryError>,
     ) -> Result<T, DirectoryError> {
         match self {
             Backend::Sqlite(conn) => {
                 let conn = conn.get_mut().unwrap_or_else(PoisonError::into_inner);
-                let tx = conn.transaction()?;
+                // IMMEDIATE: take the write lock before the checks read (waiting out another
+                // writer within the busy timeout); a deferred transaction that read first could
+                // not upgrade and would fail "database is locked" instead.
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let out = f(&mut Lite(&tx))?;
                 tx.commit()?;
                 Ok(out)
             }
             Backend::Postgres(pool) => {
                 let mut client = pool.get()?;
-                let mut tx = client.transaction()?;
-                let out = f(&mut Pg(&mut tx))?;
-                tx.commit()?;
-                Ok(out)
+                let mut attempt = 1;
+                loop {
+                    match pg_transaction(&mut client, &mut f) {
+                        Err(e) if attempt < PG_ATTEMPTS && lost_a_race(&e) => attempt += 1,
+                        done => return done,
+                    }
+                }
             }
         }
     }
+}
+
+/// One run of `f` in a PostgreSQL transaction, committed when it returns `Ok`.
+fn pg_transaction<T>(
+    client: &mut postgres::Client,
+    f: &mut impl FnMut(&mut dyn Sql) -> Result<T, DirectoryError>,
+) -> Result<T, DirectoryError> {
+    let mut tx = client.transaction()?;
+    let out = f(&mut Pg(&mut tx))?;
+    tx.commit()?;
+    Ok(out)
 }
 
 #[cfg(test)]
