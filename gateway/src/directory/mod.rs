@@ -39,10 +39,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::Connection;
-use signaling::{ConferenceId, DialLookup, DialPrefix, IdError, LookupError, TenantKey};
+use signaling::{ConferenceId, DialPrefix, IdError, TenantKey};
 
 use crate::lobby::{LobbyPolicy, WhoCanBypass};
-use model::{check_name, hostname_key, normalise_hostname};
+use model::{check_name, normalise_hostname};
 use rows::{
     all_tenants, check_prefix_free, device_from_row, insert_hostname, insert_meeting, load_meeting,
     load_tenant, meeting_from_row, tenant_exists, DEVICE_COLUMNS, MEETING_COLUMNS,
@@ -756,55 +756,6 @@ fn unknown_meeting(tenant: &TenantKey, conference: &ConferenceId) -> DirectoryEr
     DirectoryError::UnknownMeeting {
         tenant: tenant.clone(),
         conference: conference.clone(),
-    }
-}
-
-fn lookup_error(e: DirectoryError) -> LookupError {
-    LookupError(Box::new(e))
-}
-
-impl DialLookup for Directory {
-    fn tenant_exists(&self, key: &TenantKey) -> Result<bool, LookupError> {
-        self.read(|db| tenant_exists(db, key)).map_err(lookup_error)
-    }
-
-    fn tenant_by_hostname(&self, host: &str) -> Result<Option<TenantKey>, LookupError> {
-        let host = hostname_key(host);
-        self.read(|db| {
-            db.query_opt(
-                "SELECT tenant_key FROM tenant_hostnames WHERE hostname = ?1",
-                values![host],
-            )?
-            .map(|r| Ok(TenantKey::new(&r.text(0)?)?))
-            .transpose()
-        })
-        .map_err(lookup_error)
-    }
-
-    fn tenant_by_prefix(
-        &self,
-        digits: &str,
-    ) -> Result<Option<(TenantKey, DialPrefix)>, LookupError> {
-        self.read(|db| {
-            db.query_opt(
-                "SELECT key, dial_prefix FROM tenants WHERE dial_prefix IS NOT NULL \
-                 AND substr(CAST(?1 AS TEXT), 1, length(dial_prefix)) = dial_prefix",
-                values![digits],
-            )?
-            .map(|r| Ok((TenantKey::new(&r.text(0)?)?, DialPrefix::new(&r.text(1)?)?)))
-            .transpose()
-        })
-        .map_err(lookup_error)
-    }
-
-    fn conference_exists(
-        &self,
-        tenant: &TenantKey,
-        conference: &ConferenceId,
-    ) -> Result<bool, LookupError> {
-        self.read(|db| load_meeting(db, tenant, conference))
-            .map(|m| m.is_some())
-            .map_err(lookup_error)
     }
 }
 

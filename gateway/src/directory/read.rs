@@ -1,14 +1,16 @@
 //! What call control reads from the directory, as a trait: [`DirectoryRead`], with its error
-//! [`ReadError`]. The SQLite [`Directory`] implements it by querying; the in-memory
+//! [`ReadError`]. The [`Directory`] (SQLite or PostgreSQL) implements it by querying; the in-memory
 //! [`Snapshot`](super::Snapshot) and [`LiveDirectory`](super::LiveDirectory) implement it from
 //! memory, which is what the SIP driver task reads so that a slow disk never stalls SIP.
 //!
 //! Owns the read interface only: writes (with their validation and refusals) stay on the
-//! backend's own type. It must not name a database library, so another backend (PostgreSQL)
-//! slots in by implementing this trait and feeding [`LiveDirectory::reload`](super::LiveDirectory::reload).
+//! backend's own type. It must not name a database library.
 
-use signaling::{ConferenceId, DialLookup, TenantKey};
+use signaling::{ConferenceId, DialLookup, DialPrefix, LookupError, TenantKey};
 
+use super::model::hostname_key;
+use super::rows::{load_meeting, tenant_exists};
+use super::sql::values;
 use super::{Directory, DirectoryError, Meeting, Tenant, TrustedDevice};
 use crate::grants::GrantKey;
 use crate::lobby::LobbyPolicy;
@@ -100,5 +102,54 @@ impl DirectoryRead for Directory {
 
     fn grant_key(&self, tenant: &TenantKey) -> Result<Option<GrantKey>, ReadError> {
         Ok(Directory::grant_key(self, tenant)?)
+    }
+}
+
+fn lookup_error(e: DirectoryError) -> LookupError {
+    LookupError(Box::new(e))
+}
+
+impl DialLookup for Directory {
+    fn tenant_exists(&self, key: &TenantKey) -> Result<bool, LookupError> {
+        self.read(|db| tenant_exists(db, key)).map_err(lookup_error)
+    }
+
+    fn tenant_by_hostname(&self, host: &str) -> Result<Option<TenantKey>, LookupError> {
+        let host = hostname_key(host);
+        self.read(|db| {
+            db.query_opt(
+                "SELECT tenant_key FROM tenant_hostnames WHERE hostname = ?1",
+                values![host],
+            )?
+            .map(|r| Ok(TenantKey::new(&r.text(0)?)?))
+            .transpose()
+        })
+        .map_err(lookup_error)
+    }
+
+    fn tenant_by_prefix(
+        &self,
+        digits: &str,
+    ) -> Result<Option<(TenantKey, DialPrefix)>, LookupError> {
+        self.read(|db| {
+            db.query_opt(
+                "SELECT key, dial_prefix FROM tenants WHERE dial_prefix IS NOT NULL \
+                 AND substr(CAST(?1 AS TEXT), 1, length(dial_prefix)) = dial_prefix",
+                values![digits],
+            )?
+            .map(|r| Ok((TenantKey::new(&r.text(0)?)?, DialPrefix::new(&r.text(1)?)?)))
+            .transpose()
+        })
+        .map_err(lookup_error)
+    }
+
+    fn conference_exists(
+        &self,
+        tenant: &TenantKey,
+        conference: &ConferenceId,
+    ) -> Result<bool, LookupError> {
+        self.read(|db| load_meeting(db, tenant, conference))
+            .map(|m| m.is_some())
+            .map_err(lookup_error)
     }
 }

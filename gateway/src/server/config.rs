@@ -524,6 +524,31 @@ mod tests {
     }
 
     #[test]
+    fn the_file_may_put_the_directory_in_postgres_and_a_bad_url_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        let resolve = |db: &str| {
+            std::fs::write(&path, format!("db = \"{db}\"\n")).unwrap();
+            ServeOptions {
+                config: Some(path.clone()),
+                ..ServeOptions::default()
+            }
+            .resolve()
+        };
+        let c = resolve("postgres://tessera:pw@db.example:5432/tessera").unwrap();
+        assert_eq!(
+            c.db,
+            Some(crate::directory::DbLocation::Postgres(
+                "postgres://tessera:pw@db.example:5432/tessera".into()
+            ))
+        );
+        match resolve("postgres://db.example:notaport/tessera") {
+            Err(ConfigError::Invalid { option, .. }) => assert_eq!(option, "db"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn flags_win_over_the_file_and_the_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tessera.toml");
