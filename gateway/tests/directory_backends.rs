@@ -979,9 +979,27 @@ fn serve_on_postgres_answers_a_cli_made_meeting_and_sees_cli_changes_while_runni
         "the meeting added by the CLI while the gateway ran was never answered\n{}",
         gateway.log()
     );
+
+    // An admin API write goes to PostgreSQL and reloads the calls' copy before it answers; its
+    // refusals are the directory's (a duplicate is 409, not a database error).
+    let body = r#"{"conference_id": "2000003", "who_can_bypass": "everyone", "anonymous_can_start": true}"#;
+    let post = || {
+        common::http_request_with_body(
+            gateway.http,
+            "POST",
+            &format!("/api/v1/tenants/{TENANT}/meetings"),
+            Some(TOKEN),
+            body,
+            common::Chunked::Decode,
+        )
+        .unwrap()
+        .0
+    };
+    assert_eq!(post(), 201, "{}", gateway.log());
     assert!(
-        gateway.log().contains("directory open"),
-        "{}",
+        gateway.call(&format!("{TENANT}.2000003")),
+        "a meeting the admin API added was not answered at once\n{}",
         gateway.log()
     );
+    assert_eq!(post(), 409);
 }
