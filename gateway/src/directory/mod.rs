@@ -651,14 +651,7 @@ impl Directory {
                     values![key, p, cascade],
                 )?,
                 TrustedDeviceRule::CertSha256(fingerprint) => {
-                    let taken = tx
-                        .query_one(
-                            "SELECT EXISTS (SELECT 1 FROM trusted_devices \
-                             WHERE tenant_key = ?1 AND kind = 'cert-sha256' AND cert_sha256 = ?2)",
-                            values![key, fingerprint],
-                        )?
-                        .bool(0)?;
-                    if taken {
+                    if rule_exists(tx, key, "cert-sha256", "cert_sha256", fingerprint)? {
                         return Err(DirectoryError::invalid(
                             "cert_sha256",
                             format!("tenant {tenant} already trusts certificate {fingerprint}"),
@@ -676,14 +669,7 @@ impl Directory {
                     ha1_md5,
                     ha1_sha256,
                 } => {
-                    let taken = tx
-                        .query_one(
-                            "SELECT EXISTS (SELECT 1 FROM trusted_devices \
-                             WHERE tenant_key = ?1 AND kind = 'digest' AND username = ?2)",
-                            values![key, username],
-                        )?
-                        .bool(0)?;
-                    if taken {
+                    if rule_exists(tx, key, "digest", "username", username)? {
                         return Err(DirectoryError::DuplicateCredential {
                             tenant: tenant.clone(),
                             username: username.clone(),
@@ -750,6 +736,25 @@ impl Directory {
             Ok(())
         })
     }
+}
+
+/// Whether `tenant` has a device rule of `kind` whose `column` is `value` (a pinned certificate
+/// or digest username may be trusted once per tenant).
+fn rule_exists(
+    tx: &mut dyn Sql,
+    tenant: &str,
+    kind: &str,
+    column: &'static str,
+    value: &str,
+) -> Result<bool, DirectoryError> {
+    tx.query_one(
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM trusted_devices \
+             WHERE tenant_key = ?1 AND kind = ?2 AND {column} = ?3)"
+        ),
+        values![tenant, kind, value],
+    )?
+    .bool(0)
 }
 
 fn unknown_meeting(tenant: &TenantKey, conference: &ConferenceId) -> DirectoryError {
