@@ -111,6 +111,7 @@ on_both!(
     a_write_by_another_handle_changes_the_data_version_and_a_refusal_does_not,
     reopening_finds_everything_and_migrates_nothing_twice,
     writers_racing_for_one_key_or_hostname_get_the_same_refusals,
+    a_snapshot_read_table_by_table_holds_what_record_by_record_reads_hold,
 );
 
 fn key(k: &str) -> TenantKey {
@@ -799,6 +800,59 @@ fn writers_racing_for_one_key_or_hostname_get_the_same_refusals(db: &Db) {
         }
     }
     assert_eq!(db.open().tenants().unwrap().len(), 4);
+}
+
+/// The gateway loads and reloads its in-memory copy with [`Snapshot::load`], which reads each
+/// table once; it must hold exactly what reading record by record holds.
+fn a_snapshot_read_table_by_table_holds_what_record_by_record_reads_hold(db: &Db) {
+    const TENANTS: u32 = 60;
+    let mut dir = db.open();
+    for n in 0..TENANTS {
+        let tenant = key(&format!("{}", 20_000 + n));
+        dir.add_tenant(&NewTenant {
+            key: tenant.clone(),
+            hostnames: vec![format!("b{n}.example"), format!("a{n}.example")],
+            prefix: Some(DialPrefix::new(&format!("9{n:03}")).unwrap()),
+            ..acme()
+        })
+        .unwrap();
+        if n % 3 == 0 {
+            dir.add_trusted_device(&tenant, &TrustedDeviceRule::cidr("192.0.2.0/24").unwrap())
+                .unwrap();
+            dir.add_device_rule(
+                &tenant,
+                &TrustedDeviceRule::uri_pattern("sip:*@mcu.example").unwrap(),
+                true,
+            )
+            .unwrap();
+        }
+        if n % 2 == 0 {
+            dir.add_meeting(
+                &tenant,
+                &conf("1000001"),
+                Some("Ada"),
+                PolicyOverrides::default(),
+            )
+            .unwrap();
+        }
+    }
+    let started = std::time::Instant::now();
+    let by_table = Snapshot::load(&dir).unwrap();
+    let table_time = started.elapsed();
+    let started = std::time::Instant::now();
+    let by_record = Snapshot::read_each(&dir).unwrap();
+    let record_time = started.elapsed();
+    eprintln!(
+        "{TENANTS} tenants: snapshot by table {table_time:?}, record by record {record_time:?}"
+    );
+    assert_eq!(by_table, by_record);
+    assert_eq!(by_table.tenants().unwrap().len(), TENANTS as usize);
+    assert_eq!(
+        by_table.trusted_devices(&key("20003")).unwrap().len(),
+        2,
+        "rules of a tenant, oldest first"
+    );
+    assert!(by_table.grant_key(&key("20059")).unwrap().is_some());
 }
 
 // ---------------------------------------------------------------------------------------------
