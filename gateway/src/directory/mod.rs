@@ -2,7 +2,8 @@
 //! trusted-device rules and participant-grant keys, and their meetings, in embedded SQLite (WAL,
 //! versioned migrations) or a shared PostgreSQL (a cluster; the same schema, `pg_schema.rs`).
 //!
-//! Owns the database file and every rule about what may be stored (duplicate keys and hostnames,
+//! Owns the database (a SQLite file, or the directory's PostgreSQL tables) and every rule about
+//! what may be stored (duplicate keys and hostnames,
 //! overlapping prefixes, malformed values): every write is one transaction, so a refused write
 //! changes nothing. It must not know about calls or media.
 //!

@@ -1,6 +1,6 @@
 //! The directory's PostgreSQL schema: the SQLite migrations of `schema.rs` translated one for
 //! one (same numbering, so version N means the same tables in either database), then the
-//! cluster's own tables. The version is kept in `tessera_schema_version`; each migration runs in
+//! cluster's own tables (7) and the directory's change counter (8). The version is kept in `tessera_schema_version`; each migration runs in
 //! its own transaction under an advisory lock, so nodes of a cluster starting at once migrate it
 //! exactly once. Append new migrations; never edit one that has shipped.
 //!
