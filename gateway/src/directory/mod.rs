@@ -3,9 +3,9 @@
 //! versioned migrations) or a shared PostgreSQL (a cluster; the same schema, `pg_schema.rs`).
 //!
 //! Owns the database (a SQLite file, or the directory's PostgreSQL tables) and every rule about
-//! what may be stored (duplicate keys and hostnames,
-//! overlapping prefixes, malformed values): every write is one transaction, so a refused write
-//! changes nothing. It must not know about calls or media.
+//! what may be stored (duplicate keys and hostnames, overlapping prefixes, malformed values):
+//! every write is one transaction, so a refused write changes nothing. It must not know about
+//! calls or media.
 //!
 //! Call control reads the directory through the [`DirectoryRead`] trait (with the dial plan's
 //! [`signaling::DialLookup`]), which [`Directory`] implements with SQL and [`Snapshot`] /
