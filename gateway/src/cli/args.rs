@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use signaling::{ConferenceId, DialPrefix, TenantKey};
 
+use crate::directory::DbLocation;
 use crate::directory::MediaEncryption;
 use crate::grants::GrantClass;
 use crate::lobby::{ParticipantClass, WhoCanBypass};
@@ -21,10 +22,11 @@ pub const DEFAULT_DB: &str = "./tessera.db";
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about)]
 pub struct Cli {
-    /// The tenant directory (SQLite; created if missing) [default: ./tessera.db, or the `db`
-    /// key of `serve --config`].
+    /// The tenant directory: a SQLite file (created if missing) or a PostgreSQL URL
+    /// (`postgres://user@host/db`, shared by a cluster) [default: ./tessera.db, or the `db` key
+    /// of `serve --config`].
     #[arg(long, global = true, env = "TESSERA_DB")]
-    pub db: Option<PathBuf>,
+    pub db: Option<DbLocation>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

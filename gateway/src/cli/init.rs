@@ -14,11 +14,11 @@ use crate::directory::Directory;
 /// Reports the directory ready and what the demo seed did.
 pub(super) fn run(
     dir: &mut Directory,
-    path: &std::path::Path,
+    db: &crate::directory::DbLocation,
     a: InitArgs,
     out: &mut dyn Write,
 ) -> Result<()> {
-    writeln!(out, "directory {} is ready", path.display())?;
+    writeln!(out, "directory {db} is ready")?;
     if a.demo {
         let seed = demo::ensure_demo(dir)?;
         let said = |created: bool| {

@@ -24,8 +24,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::directory::Directory;
+use crate::directory::{DbLocation, Directory};
 use crate::server;
+
+fn default_db() -> DbLocation {
+    DbLocation::Sqlite(PathBuf::from(DEFAULT_DB))
+}
 
 /// Runs one parsed command, writing its normal output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
@@ -34,15 +38,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Lobby(LobbyCommand::Decide(a)) => lobby::decide(a, out),
         // Talks to a running gateway, not to the database (only its token file is beside it).
         Command::Cascade(c) => {
-            let db = cli.db.unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
-            cascade::run(&db, c, out)
+            let db = cli.db.unwrap_or_else(default_db);
+            cascade::run(&db.token_anchor(), c, out)
         }
         Command::Serve(options) => {
             let config = options.resolve()?;
             let db = cli
                 .db
                 .or_else(|| config.db.clone())
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+                .unwrap_or_else(default_db);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -51,9 +55,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
         command => {
-            let db = cli.db.unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
-            let mut dir = Directory::open(&db)
-                .with_context(|| format!("cannot open directory {}", db.display()))?;
+            let db = cli.db.unwrap_or_else(default_db);
+            let mut dir =
+                Directory::connect(&db).with_context(|| format!("cannot open directory {db}"))?;
             match command {
                 Command::Init(a) => init::run(&mut dir, &db, a, out),
                 Command::Tenant(c) => tenant::run(&mut dir, c, out),

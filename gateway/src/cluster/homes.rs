@@ -1,5 +1,5 @@
 //! Meeting homes: each meeting live anywhere in the cluster has one home node, claimed in
-//! PostgreSQL (`meeting_homes`, schema migration 8) by the first node whose caller joins it. The
+//! PostgreSQL (`meeting_homes`, schema migration 9) by the first node whose caller joins it. The
 //! other nodes with callers in that meeting link to the home with a Tessera link
 //! (`crate::calls::cluster_links`), so the meeting is one star around its home.
 //!
@@ -9,7 +9,7 @@
 //! several nodes therefore agree on one home. A node gives its claim up when the meeting has
 //! nothing left on it, and all its claims when it stops.
 //!
-//! Also hands out the cluster's link secret (made once by the database, migration 8), which
+//! Also hands out the cluster's link secret (made once by the database, migration 9), which
 //! cluster links authenticate with.
 //!
 //! Owns the `meeting_homes` rows; blocking like the lease store it extends, so drivers call it

@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, OptionalExtension, Transaction};
 use signaling::{ConferenceId, TenantKey};
 
+use super::sql::{values, Sql};
 use super::{Directory, DirectoryError};
 use crate::grants::{self, Grant, GrantClass, GrantError, GrantKey};
 
@@ -69,10 +69,10 @@ impl IssuedGrant {
 }
 
 /// Stores a fresh random key for a tenant being added in `tx`.
-pub(super) fn insert_new(tx: &Transaction<'_>, tenant: &TenantKey) -> Result<(), DirectoryError> {
+pub(super) fn insert_new(tx: &mut dyn Sql, tenant: &TenantKey) -> Result<(), DirectoryError> {
     tx.execute(
         "INSERT INTO tenant_grant_keys (tenant_key, key) VALUES (?1, ?2)",
-        params![tenant.as_str(), GrantKey::generate().as_bytes()],
+        values![tenant.as_str(), GrantKey::generate().as_bytes()],
     )?;
     Ok(())
 }
@@ -80,11 +80,14 @@ pub(super) fn insert_new(tx: &Transaction<'_>, tenant: &TenantKey) -> Result<(),
 impl Directory {
     /// The tenant's grant-signing key; `None` when there is no such tenant.
     pub fn grant_key(&self, tenant: &TenantKey) -> Result<Option<GrantKey>, DirectoryError> {
-        let bytes: Option<Vec<u8>> = self
-            .conn()
-            .prepare_cached("SELECT key FROM tenant_grant_keys WHERE tenant_key = ?1")?
-            .query_row([tenant.as_str()], |r| r.get(0))
-            .optional()?;
+        let bytes: Option<Vec<u8>> = self.read(|db| {
+            db.query_opt(
+                "SELECT key FROM tenant_grant_keys WHERE tenant_key = ?1",
+                values![tenant.as_str()],
+            )?
+            .map(|r| r.bytes(0))
+            .transpose()
+        })?;
         bytes
             .map(|b| {
                 GrantKey::from_bytes(&b).ok_or_else(|| {

@@ -29,6 +29,16 @@ pub enum DbLocation {
 }
 
 impl DbLocation {
+    /// The path the gateway's admin token file sits beside (`crate::http::token`): the SQLite
+    /// file itself, or, for PostgreSQL, `./tessera-postgres` in the working directory (a cluster's
+    /// nodes should be given one `--admin-token` instead).
+    pub fn token_anchor(&self) -> PathBuf {
+        match self {
+            DbLocation::Sqlite(path) => path.clone(),
+            DbLocation::Postgres(_) => PathBuf::from("tessera-postgres"),
+        }
+    }
+
     /// The PostgreSQL client configuration, for a PostgreSQL location.
     pub fn postgres_config(&self) -> Option<postgres::Config> {
         match self {

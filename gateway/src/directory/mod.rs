@@ -1,16 +1,18 @@
 //! The tenant directory: tenants, their hostnames, prefixes, licences, lobby defaults and
-//! trusted-device rules and participant-grant keys, and their meetings, in embedded SQLite (WAL, versioned migrations).
+//! trusted-device rules and participant-grant keys, and their meetings, in embedded SQLite (WAL,
+//! versioned migrations) or a shared PostgreSQL (a cluster; the same schema, `pg_schema.rs`).
 //!
-//! Owns the database file and every rule about what may be stored (duplicate keys and hostnames,
-//! overlapping prefixes, malformed values): every write is one transaction, so a refused write
-//! changes nothing. It must not know about calls or media.
+//! Owns the database (a SQLite file, or the directory's PostgreSQL tables) and every rule about
+//! what may be stored (duplicate keys and hostnames, overlapping prefixes, malformed values):
+//! every write is one transaction, so a refused write changes nothing. It must not know about
+//! calls or media.
 //!
 //! Call control reads the directory through the [`DirectoryRead`] trait (with the dial plan's
 //! [`signaling::DialLookup`]), which [`Directory`] implements with SQL and [`Snapshot`] /
 //! [`LiveDirectory`] implement from memory: the running gateway answers calls from a snapshot
 //! that is reloaded when the database changes (`crate::server` watches), never from the disk.
-//! The SQL lookups use the connection's prepared-statement cache: parsing their SQL again per
-//! call cost more than running it.
+//! Every method is written once, against the query layer of `sql.rs`: the same SQL, checks and
+//! refusals on either database; only placeholders and value types differ, and `sql.rs` owns that.
 
 mod grant_keys;
 mod location;
@@ -21,6 +23,7 @@ mod read;
 mod rows;
 mod schema;
 mod snapshot;
+mod sql;
 mod tokens;
 
 pub use grant_keys::{GrantRequest, IssuedGrant, MAX_GRANT_TTL};
@@ -33,22 +36,23 @@ pub use read::{DirectoryRead, ReadError};
 pub use snapshot::{LiveDirectory, Snapshot};
 pub use tokens::{CreatedTenantToken, TenantToken};
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension};
-use signaling::{ConferenceId, DialLookup, DialPrefix, IdError, LookupError, TenantKey};
+use rusqlite::Connection;
+use signaling::{ConferenceId, DialPrefix, IdError, TenantKey};
 
 use crate::lobby::{LobbyPolicy, WhoCanBypass};
-use model::{check_name, hostname_key, normalise_hostname};
+use model::{check_name, normalise_hostname};
 use rows::{
-    check_prefix_free, device_from_row, hostnames_of, insert_hostname, load_meeting, load_tenant,
-    meeting_from_row, tenant_exists, tenant_from_row, write_meeting, MEETING_COLUMNS,
-    TENANT_COLUMNS, TENANT_INSERT_COLUMNS,
+    all_tenants, check_prefix_free, device_from_row, insert_hostname, insert_meeting, load_meeting,
+    load_tenant, meeting_from_row, tenant_exists, DEVICE_COLUMNS, MEETING_COLUMNS,
+    TENANT_INSERT_COLUMNS,
 };
+use sql::{values, Backend, PgPool, Sql};
 
-/// Why a directory operation failed. Refusals (everything but `Sqlite`/`Migration`) leave the
-/// directory unchanged.
+/// Why a directory operation failed. Refusals (everything but the database failing: `Sqlite`,
+/// `Migration`, `Postgres`, `PgMigration`, `Pool`) leave the directory unchanged.
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     /// The database itself failed.
@@ -57,6 +61,15 @@ pub enum DirectoryError {
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    /// PostgreSQL failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// The PostgreSQL schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    PgMigration(#[from] PgMigrationError),
+    /// No pooled PostgreSQL connection could be had in time.
+    #[error("PostgreSQL pool: {0}")]
+    Pool(#[from] r2d2::Error),
     /// A key, conference ID or prefix is malformed.
     #[error(transparent)]
     InvalidId(#[from] IdError),
@@ -202,13 +215,58 @@ pub struct MeetingUpdate {
     pub anonymous_can_start: Option<Option<bool>>,
 }
 
-/// The tenant directory over one SQLite database.
+/// Where [`Directory`] connections come from: a SQLite file (each [`DirectorySource::open`] a
+/// connection of its own, as WAL lets several run side by side) or a PostgreSQL pool (each
+/// `open` a handle on the one pool, migrated once when the source was made). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DirectorySource(Source);
+
+#[derive(Debug, Clone)]
+enum Source {
+    Sqlite(PathBuf),
+    Postgres(PgPool),
+}
+
+impl DirectorySource {
+    /// A source for `location`. PostgreSQL: the pool is built and the schema brought up to date
+    /// here (SQLite migrates on every open, which is one pragma when current).
+    pub fn connect(location: &DbLocation) -> Result<Self, DirectoryError> {
+        match location {
+            DbLocation::Sqlite(path) => Ok(Self::sqlite(path.clone())),
+            DbLocation::Postgres(_) => {
+                let config = location.postgres_config().ok_or_else(|| {
+                    DirectoryError::invalid("db", format!("{location} is not a PostgreSQL URL"))
+                })?;
+                let pool = sql::pg_pool(config)?;
+                pg_migrate(&mut *pool.get()?)?;
+                Ok(DirectorySource(Source::Postgres(pool)))
+            }
+        }
+    }
+
+    /// A SQLite file.
+    pub fn sqlite(path: PathBuf) -> Self {
+        DirectorySource(Source::Sqlite(path))
+    }
+
+    /// A directory on this source.
+    pub fn open(&self) -> Result<Directory, DirectoryError> {
+        match &self.0 {
+            Source::Sqlite(path) => Directory::open(path),
+            Source::Postgres(pool) => Ok(Directory::with(Backend::Postgres(pool.clone()))),
+        }
+    }
+}
+
+/// The tenant directory over one SQLite database or a PostgreSQL pool.
 ///
-/// The connection sits behind a mutex so that one `Directory` can be shared between threads
-/// (the [`DirectoryRead`] trait is `Sync`); writes take `&mut self` and reach it without locking.
+/// Reads take `&self` (a SQLite connection sits behind a mutex so that one `Directory` can be
+/// shared between threads: the [`DirectoryRead`] trait is `Sync`); writes take `&mut self`.
 #[derive(Debug)]
 pub struct Directory {
-    conn: Mutex<Connection>,
+    backend: Backend,
+    /// Whether a write of this handle has committed.
+    wrote: bool,
 }
 
 impl Directory {
@@ -221,6 +279,12 @@ impl Directory {
         Self::init(conn)
     }
 
+    /// Opens the directory at `location` (a SQLite file or a PostgreSQL URL), migrated to the
+    /// latest schema.
+    pub fn connect(location: &DbLocation) -> Result<Self, DirectoryError> {
+        DirectorySource::connect(location)?.open()
+    }
+
     /// A directory in memory, for tests and dry runs.
     pub fn open_in_memory() -> Result<Self, DirectoryError> {
         Self::init(Connection::open_in_memory()?)
@@ -230,36 +294,63 @@ impl Directory {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrations().to_latest(&mut conn)?;
-        Ok(Directory {
-            conn: Mutex::new(conn),
-        })
+        Ok(Self::with(Backend::Sqlite(Mutex::new(conn))))
     }
 
-    /// The connection, for reads. A panic while it was held cannot leave it inconsistent (every
-    /// write is one transaction), so a poisoned lock is taken over.
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The SQLite connection, for tests that look under the directory.
+    #[cfg(test)]
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        match &self.backend {
+            Backend::Sqlite(conn) => conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            Backend::Postgres(_) => panic!("not a SQLite directory"),
+        }
     }
 
-    /// The connection, for writes (no locking: `&mut self` is exclusive).
-    fn conn_mut(&mut self) -> &mut Connection {
-        self.conn.get_mut().unwrap_or_else(PoisonError::into_inner)
+    fn with(backend: Backend) -> Self {
+        Directory {
+            backend,
+            wrote: false,
+        }
     }
 
-    /// Whether this connection has changed any row since it was opened (its own writes,
-    /// committed or not; what tells a request that the in-memory directory must be reloaded).
+    /// Runs `f` in one write transaction; see [`Backend::write`].
+    fn write<T>(
+        &mut self,
+        f: impl FnMut(&mut dyn Sql) -> Result<T, DirectoryError>,
+    ) -> Result<T, DirectoryError> {
+        let out = self.backend.write(f)?;
+        self.wrote = true;
+        Ok(out)
+    }
+
+    /// Runs `f` on a consistent view; see [`Backend::read`].
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Sql) -> Result<T, DirectoryError>,
+    ) -> Result<T, DirectoryError> {
+        self.backend.read(f)
+    }
+
+    /// Whether this handle has committed a change since it was opened (what tells a request
+    /// that the in-memory directory must be reloaded). A refused write changed nothing and does
+    /// not count.
     pub fn wrote(&self) -> bool {
-        self.conn().total_changes() > 0
+        self.wrote
     }
 
     /// A number that changes whenever another connection (another request, the CLI in another
-    /// process) commits a change to the database: SQLite's `PRAGMA data_version`. This
-    /// connection's own writes do not change it, so a connection that only watches sees every
-    /// write made by anyone.
+    /// process, another node) commits a change to the directory. SQLite: `PRAGMA data_version`,
+    /// which this connection's own writes do not change, so a connection that only watches sees
+    /// every write made by anyone. PostgreSQL: the `directory_version` row that a trigger on
+    /// every directory table bumps (schema migration 8), whoever writes.
     pub fn data_version(&self) -> Result<i64, DirectoryError> {
-        Ok(self
-            .conn()
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+        let sql = match self.backend {
+            Backend::Sqlite(_) => "PRAGMA data_version",
+            Backend::Postgres(_) => "SELECT version FROM directory_version",
+        };
+        self.read(|db| db.query_one(sql, &[])?.int(0))
     }
 
     // ---- tenants ----
@@ -273,35 +364,33 @@ impl Directory {
             .iter()
             .map(|h| normalise_hostname(h))
             .collect::<Result<Vec<_>, _>>()?;
-        let tx = self.conn_mut().transaction()?;
-        if tenant_exists(&tx, &new.key)? {
-            return Err(DirectoryError::DuplicateTenant(new.key.clone()));
-        }
-        if let Some(prefix) = &new.prefix {
-            check_prefix_free(&tx, prefix, None)?;
-        }
-        tx.execute(
-            &format!("INSERT INTO tenants ({TENANT_INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-            params![
-                new.key.as_str(),
-                name,
-                new.prefix.as_ref().map(DialPrefix::as_str),
-                new.endpoint_licenses,
-                new.cascade_licenses,
-                new.policy.who_can_bypass.as_str(),
-                new.policy.callers_bypass,
-                new.policy.anonymous_can_start,
-                new.policy.legacy_trusted_vtc_bypass,
-            ],
-        )?;
-        for host in &hostnames {
-            insert_hostname(&tx, &new.key, host)?;
-        }
-        grant_keys::insert_new(&tx, &new.key)?;
-        let tenant = load_tenant(&tx, &new.key)?
-            .ok_or_else(|| DirectoryError::UnknownTenant(new.key.clone()))?;
-        tx.commit()?;
-        Ok(tenant)
+        self.write(|tx| {
+            if tenant_exists(tx, &new.key)? {
+                return Err(DirectoryError::DuplicateTenant(new.key.clone()));
+            }
+            if let Some(prefix) = &new.prefix {
+                check_prefix_free(tx, prefix, None)?;
+            }
+            tx.execute(
+                &format!("INSERT INTO tenants ({TENANT_INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                values![
+                    new.key.as_str(),
+                    &name,
+                    new.prefix.as_ref().map(DialPrefix::as_str),
+                    new.endpoint_licenses,
+                    new.cascade_licenses,
+                    new.policy.who_can_bypass.as_str(),
+                    new.policy.callers_bypass,
+                    new.policy.anonymous_can_start,
+                    new.policy.legacy_trusted_vtc_bypass,
+                ],
+            )?;
+            for host in &hostnames {
+                insert_hostname(tx, &new.key, host)?;
+            }
+            grant_keys::insert_new(tx, &new.key)?;
+            load_tenant(tx, &new.key)?.ok_or_else(|| DirectoryError::UnknownTenant(new.key.clone()))
+        })
     }
 
     /// Changes a tenant; all of the update applies or none of it.
@@ -325,100 +414,87 @@ impl Directory {
             .iter()
             .map(|h| normalise_hostname(h))
             .collect::<Result<Vec<_>, _>>()?;
-        let tx = self.conn_mut().transaction()?;
-        let mut tenant =
-            load_tenant(&tx, key)?.ok_or_else(|| DirectoryError::UnknownTenant(key.clone()))?;
-        if let Some(name) = name {
-            tenant.name = name;
-        }
-        if let Some(prefix) = &update.prefix {
-            if let Some(p) = prefix {
-                check_prefix_free(&tx, p, Some(key))?;
+        self.write(|tx| {
+            let mut tenant =
+                load_tenant(tx, key)?.ok_or_else(|| DirectoryError::UnknownTenant(key.clone()))?;
+            if let Some(name) = &name {
+                tenant.name.clone_from(name);
             }
-            tenant.prefix = prefix.clone();
-        }
-        let p = &mut tenant.policy;
-        p.who_can_bypass = update.who_can_bypass.unwrap_or(p.who_can_bypass);
-        p.callers_bypass = update.callers_bypass.unwrap_or(p.callers_bypass);
-        p.anonymous_can_start = update.anonymous_can_start.unwrap_or(p.anonymous_can_start);
-        p.legacy_trusted_vtc_bypass = update
-            .legacy_trusted_vtc_bypass
-            .unwrap_or(p.legacy_trusted_vtc_bypass);
-        let m = &mut tenant.media;
-        m.encryption = update.media_encryption.unwrap_or(m.encryption);
-        m.sdes_over_clear = update.sdes_over_clear.unwrap_or(m.sdes_over_clear);
-        tenant.endpoint_licenses = update.endpoint_licenses.unwrap_or(tenant.endpoint_licenses);
-        tenant.cascade_licenses = update.cascade_licenses.unwrap_or(tenant.cascade_licenses);
-        tx.execute(
-            "UPDATE tenants SET name = ?2, dial_prefix = ?3, endpoint_licenses = ?4, \
-             cascade_licenses = ?5, who_can_bypass = ?6, callers_bypass = ?7, \
-             anonymous_can_start = ?8, legacy_trusted_vtc_bypass = ?9, media_encryption = ?10, \
-             sdes_over_clear = ?11 WHERE key = ?1",
-            params![
-                key.as_str(),
-                tenant.name,
-                tenant.prefix.as_ref().map(DialPrefix::as_str),
-                tenant.endpoint_licenses,
-                tenant.cascade_licenses,
-                tenant.policy.who_can_bypass.as_str(),
-                tenant.policy.callers_bypass,
-                tenant.policy.anonymous_can_start,
-                tenant.policy.legacy_trusted_vtc_bypass,
-                tenant.media.encryption.as_str(),
-                tenant.media.sdes_over_clear,
-            ],
-        )?;
-        for host in &remove {
-            let gone = tx.execute(
-                "DELETE FROM tenant_hostnames WHERE hostname = ?1 AND tenant_key = ?2",
-                params![host, key.as_str()],
+            if let Some(prefix) = &update.prefix {
+                if let Some(p) = prefix {
+                    check_prefix_free(tx, p, Some(key))?;
+                }
+                tenant.prefix = prefix.clone();
+            }
+            let p = &mut tenant.policy;
+            p.who_can_bypass = update.who_can_bypass.unwrap_or(p.who_can_bypass);
+            p.callers_bypass = update.callers_bypass.unwrap_or(p.callers_bypass);
+            p.anonymous_can_start = update.anonymous_can_start.unwrap_or(p.anonymous_can_start);
+            p.legacy_trusted_vtc_bypass = update
+                .legacy_trusted_vtc_bypass
+                .unwrap_or(p.legacy_trusted_vtc_bypass);
+            let m = &mut tenant.media;
+            m.encryption = update.media_encryption.unwrap_or(m.encryption);
+            m.sdes_over_clear = update.sdes_over_clear.unwrap_or(m.sdes_over_clear);
+            tenant.endpoint_licenses = update.endpoint_licenses.unwrap_or(tenant.endpoint_licenses);
+            tenant.cascade_licenses = update.cascade_licenses.unwrap_or(tenant.cascade_licenses);
+            tx.execute(
+                "UPDATE tenants SET name = ?2, dial_prefix = ?3, endpoint_licenses = ?4, \
+                 cascade_licenses = ?5, who_can_bypass = ?6, callers_bypass = ?7, \
+                 anonymous_can_start = ?8, legacy_trusted_vtc_bypass = ?9, media_encryption = ?10, \
+                 sdes_over_clear = ?11 WHERE key = ?1",
+                values![
+                    key.as_str(),
+                    &tenant.name,
+                    tenant.prefix.as_ref().map(DialPrefix::as_str),
+                    tenant.endpoint_licenses,
+                    tenant.cascade_licenses,
+                    tenant.policy.who_can_bypass.as_str(),
+                    tenant.policy.callers_bypass,
+                    tenant.policy.anonymous_can_start,
+                    tenant.policy.legacy_trusted_vtc_bypass,
+                    tenant.media.encryption.as_str(),
+                    tenant.media.sdes_over_clear,
+                ],
             )?;
-            if gone == 0 {
-                return Err(DirectoryError::invalid(
-                    "hostname",
-                    format!("{host} is not a hostname of tenant {key}"),
-                ));
+            for host in &remove {
+                let gone = tx.execute(
+                    "DELETE FROM tenant_hostnames WHERE hostname = ?1 AND tenant_key = ?2",
+                    values![host, key.as_str()],
+                )?;
+                if gone == 0 {
+                    return Err(DirectoryError::invalid(
+                        "hostname",
+                        format!("{host} is not a hostname of tenant {key}"),
+                    ));
+                }
             }
-        }
-        for host in &add {
-            insert_hostname(&tx, key, host)?;
-        }
-        let tenant =
-            load_tenant(&tx, key)?.ok_or_else(|| DirectoryError::UnknownTenant(key.clone()))?;
-        tx.commit()?;
-        Ok(tenant)
+            for host in &add {
+                insert_hostname(tx, key, host)?;
+            }
+            load_tenant(tx, key)?.ok_or_else(|| DirectoryError::UnknownTenant(key.clone()))
+        })
     }
 
     /// Removes a tenant with its hostnames, meetings, trusted-device rules and tokens.
     pub fn remove_tenant(&mut self, key: &TenantKey) -> Result<(), DirectoryError> {
-        let gone = self
-            .conn_mut()
-            .execute("DELETE FROM tenants WHERE key = ?1", [key.as_str()])?;
-        if gone == 0 {
-            return Err(DirectoryError::UnknownTenant(key.clone()));
-        }
-        Ok(())
+        self.write(|tx| {
+            let gone = tx.execute("DELETE FROM tenants WHERE key = ?1", values![key.as_str()])?;
+            if gone == 0 {
+                return Err(DirectoryError::UnknownTenant(key.clone()));
+            }
+            Ok(())
+        })
     }
 
     /// One tenant.
     pub fn tenant(&self, key: &TenantKey) -> Result<Option<Tenant>, DirectoryError> {
-        let conn = self.conn();
-        load_tenant(&conn, key)
+        self.read(|db| load_tenant(db, key))
     }
 
     /// Every tenant, by key.
     pub fn tenants(&self) -> Result<Vec<Tenant>, DirectoryError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY key"
-        ))?;
-        let rows = stmt.query_map([], tenant_from_row)?;
-        rows.map(|row| {
-            let mut tenant = row??;
-            tenant.hostnames = hostnames_of(&conn, &tenant.key)?;
-            Ok(tenant)
-        })
-        .collect()
+        self.read(all_tenants)
     }
 
     // ---- meetings ----
@@ -432,30 +508,27 @@ impl Directory {
         overrides: PolicyOverrides,
     ) -> Result<Meeting, DirectoryError> {
         let organizer = organizer.map(|o| check_name("organizer", o)).transpose()?;
-        let tx = self.conn_mut().transaction()?;
-        if !tenant_exists(&tx, tenant)? {
-            return Err(DirectoryError::UnknownTenant(tenant.clone()));
-        }
-        if load_meeting(&tx, tenant, conference)?.is_some() {
-            return Err(DirectoryError::DuplicateMeeting {
-                tenant: tenant.clone(),
-                conference: conference.clone(),
-            });
-        }
-        write_meeting(
-            &tx,
-            "INSERT INTO meetings",
-            &Meeting {
-                tenant: tenant.clone(),
-                conference_id: conference.clone(),
-                organizer,
-                overrides,
-            },
-        )?;
-        let meeting = load_meeting(&tx, tenant, conference)?
-            .ok_or_else(|| unknown_meeting(tenant, conference))?;
-        tx.commit()?;
-        Ok(meeting)
+        self.write(|tx| {
+            if !tenant_exists(tx, tenant)? {
+                return Err(DirectoryError::UnknownTenant(tenant.clone()));
+            }
+            if load_meeting(tx, tenant, conference)?.is_some() {
+                return Err(DirectoryError::DuplicateMeeting {
+                    tenant: tenant.clone(),
+                    conference: conference.clone(),
+                });
+            }
+            insert_meeting(
+                tx,
+                &Meeting {
+                    tenant: tenant.clone(),
+                    conference_id: conference.clone(),
+                    organizer: organizer.clone(),
+                    overrides,
+                },
+            )?;
+            load_meeting(tx, tenant, conference)?.ok_or_else(|| unknown_meeting(tenant, conference))
+        })
     }
 
     /// Changes a meeting's organizer or overrides.
@@ -469,19 +542,19 @@ impl Directory {
             Some(Some(o)) => Some(Some(check_name("organizer", o)?)),
             other => other.clone(),
         };
-        let tx = self.conn_mut().transaction()?;
-        let mut meeting = load_meeting(&tx, tenant, conference)?
-            .ok_or_else(|| unknown_meeting(tenant, conference))?;
-        if let Some(o) = organizer {
-            meeting.organizer = o;
-        }
-        let ov = &mut meeting.overrides;
-        ov.who_can_bypass = update.who_can_bypass.unwrap_or(ov.who_can_bypass);
-        ov.callers_bypass = update.callers_bypass.unwrap_or(ov.callers_bypass);
-        ov.anonymous_can_start = update.anonymous_can_start.unwrap_or(ov.anonymous_can_start);
-        write_meeting(&tx, "INSERT OR REPLACE INTO meetings", &meeting)?;
-        tx.commit()?;
-        Ok(meeting)
+        self.write(|tx| {
+            let mut meeting = load_meeting(tx, tenant, conference)?
+                .ok_or_else(|| unknown_meeting(tenant, conference))?;
+            if let Some(o) = &organizer {
+                meeting.organizer.clone_from(o);
+            }
+            let ov = &mut meeting.overrides;
+            ov.who_can_bypass = update.who_can_bypass.unwrap_or(ov.who_can_bypass);
+            ov.callers_bypass = update.callers_bypass.unwrap_or(ov.callers_bypass);
+            ov.anonymous_can_start = update.anonymous_can_start.unwrap_or(ov.anonymous_can_start);
+            rows::update_meeting(tx, &meeting)?;
+            Ok(meeting)
+        })
     }
 
     /// Removes a meeting.
@@ -490,14 +563,16 @@ impl Directory {
         tenant: &TenantKey,
         conference: &ConferenceId,
     ) -> Result<(), DirectoryError> {
-        let gone = self.conn_mut().execute(
-            "DELETE FROM meetings WHERE tenant_key = ?1 AND conference_id = ?2",
-            [tenant.as_str(), conference.as_str()],
-        )?;
-        if gone == 0 {
-            return Err(unknown_meeting(tenant, conference));
-        }
-        Ok(())
+        self.write(|tx| {
+            let gone = tx.execute(
+                "DELETE FROM meetings WHERE tenant_key = ?1 AND conference_id = ?2",
+                values![tenant.as_str(), conference.as_str()],
+            )?;
+            if gone == 0 {
+                return Err(unknown_meeting(tenant, conference));
+            }
+            Ok(())
+        })
     }
 
     /// One meeting.
@@ -506,19 +581,24 @@ impl Directory {
         tenant: &TenantKey,
         conference: &ConferenceId,
     ) -> Result<Option<Meeting>, DirectoryError> {
-        let conn = self.conn();
-        load_meeting(&conn, tenant, conference)
+        self.read(|db| load_meeting(db, tenant, conference))
     }
 
     /// Meetings of one tenant, or of all, ordered by tenant and conference ID.
     pub fn meetings(&self, tenant: Option<&TenantKey>) -> Result<Vec<Meeting>, DirectoryError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {MEETING_COLUMNS} FROM meetings WHERE ?1 IS NULL OR tenant_key = ?1 \
-             ORDER BY tenant_key, conference_id"
-        ))?;
-        let rows = stmt.query_map([tenant.map(TenantKey::as_str)], meeting_from_row)?;
-        rows.map(|r| r?).collect()
+        self.read(|db| {
+            db.query(
+                &format!(
+                    "SELECT {MEETING_COLUMNS} FROM meetings \
+                     WHERE CAST(?1 AS TEXT) IS NULL OR tenant_key = ?1 \
+                     ORDER BY tenant_key, conference_id"
+                ),
+                values![tenant.map(TenantKey::as_str)],
+            )?
+            .iter()
+            .map(meeting_from_row)
+            .collect()
+        })
     }
 
     /// The lobby policy in force for a meeting: its tenant's defaults with its overrides.
@@ -555,82 +635,68 @@ impl Directory {
         rule: &TrustedDeviceRule,
         cascade: bool,
     ) -> Result<TrustedDevice, DirectoryError> {
-        let tx = self.conn_mut().transaction()?;
-        if !tenant_exists(&tx, tenant)? {
-            return Err(DirectoryError::UnknownTenant(tenant.clone()));
-        }
-        match rule {
-            TrustedDeviceRule::Cidr(net) => tx.execute(
-                "INSERT INTO trusted_devices (tenant_key, kind, cidr) VALUES (?1, 'cidr', ?2)",
-                params![tenant.as_str(), net.to_string()],
-            )?,
-            TrustedDeviceRule::UriPattern(p) => tx.execute(
-                "INSERT INTO trusted_devices (tenant_key, kind, uri_pattern) VALUES (?1, 'uri', ?2)",
-                params![tenant.as_str(), p],
-            )?,
-            TrustedDeviceRule::CertSha256(fingerprint) => {
-                let taken: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM trusted_devices \
-                     WHERE tenant_key = ?1 AND kind = 'cert-sha256' AND cert_sha256 = ?2)",
-                    params![tenant.as_str(), fingerprint],
-                    |r| r.get(0),
-                )?;
-                if taken {
-                    return Err(DirectoryError::invalid(
-                        "cert_sha256",
-                        format!("tenant {tenant} already trusts certificate {fingerprint}"),
-                    ));
-                }
-                tx.execute(
-                    "INSERT INTO trusted_devices (tenant_key, kind, cert_sha256) \
-                     VALUES (?1, 'cert-sha256', ?2)",
-                    params![tenant.as_str(), fingerprint],
-                )?
+        self.write(|tx| {
+            if !tenant_exists(tx, tenant)? {
+                return Err(DirectoryError::UnknownTenant(tenant.clone()));
             }
-            TrustedDeviceRule::Digest {
-                username,
-                realm,
-                ha1_md5,
-                ha1_sha256,
-            } => {
-                let taken: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM trusted_devices \
-                     WHERE tenant_key = ?1 AND kind = 'digest' AND username = ?2)",
-                    params![tenant.as_str(), username],
-                    |r| r.get(0),
-                )?;
-                if taken {
-                    return Err(DirectoryError::DuplicateCredential {
-                        tenant: tenant.clone(),
-                        username: username.clone(),
-                    });
+            let key = tenant.as_str();
+            let inserted = match rule {
+                TrustedDeviceRule::Cidr(net) => tx.query_one(
+                    "INSERT INTO trusted_devices (tenant_key, kind, cidr, cascade) \
+                     VALUES (?1, 'cidr', ?2, ?3) RETURNING id",
+                    values![key, net.to_string(), cascade],
+                )?,
+                TrustedDeviceRule::UriPattern(p) => tx.query_one(
+                    "INSERT INTO trusted_devices (tenant_key, kind, uri_pattern, cascade) \
+                     VALUES (?1, 'uri', ?2, ?3) RETURNING id",
+                    values![key, p, cascade],
+                )?,
+                TrustedDeviceRule::CertSha256(fingerprint) => {
+                    if rule_exists(tx, key, "cert-sha256", "cert_sha256", fingerprint)? {
+                        return Err(DirectoryError::invalid(
+                            "cert_sha256",
+                            format!("tenant {tenant} already trusts certificate {fingerprint}"),
+                        ));
+                    }
+                    tx.query_one(
+                        "INSERT INTO trusted_devices (tenant_key, kind, cert_sha256, cascade) \
+                         VALUES (?1, 'cert-sha256', ?2, ?3) RETURNING id",
+                        values![key, fingerprint, cascade],
+                    )?
                 }
-                if *realm != realm_of(tenant) {
-                    return Err(DirectoryError::invalid(
-                        "digest",
-                        format!("realm {realm} is not tenant {tenant}'s realm"),
-                    ));
+                TrustedDeviceRule::Digest {
+                    username,
+                    realm,
+                    ha1_md5,
+                    ha1_sha256,
+                } => {
+                    if rule_exists(tx, key, "digest", "username", username)? {
+                        return Err(DirectoryError::DuplicateCredential {
+                            tenant: tenant.clone(),
+                            username: username.clone(),
+                        });
+                    }
+                    if *realm != realm_of(tenant) {
+                        return Err(DirectoryError::invalid(
+                            "digest",
+                            format!("realm {realm} is not tenant {tenant}'s realm"),
+                        ));
+                    }
+                    tx.query_one(
+                        "INSERT INTO trusted_devices \
+                         (tenant_key, kind, username, realm, ha1_md5, ha1_sha256, cascade) \
+                         VALUES (?1, 'digest', ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                        values![key, username, realm, ha1_md5, ha1_sha256, cascade],
+                    )?
                 }
-                tx.execute(
-                    "INSERT INTO trusted_devices (tenant_key, kind, username, realm, ha1_md5, ha1_sha256) \
-                     VALUES (?1, 'digest', ?2, ?3, ?4, ?5)",
-                    params![tenant.as_str(), username, realm, ha1_md5, ha1_sha256],
-                )?
-            }
-        };
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "UPDATE trusted_devices SET cascade = ?1 WHERE id = ?2",
-            params![i64::from(cascade), id],
-        )?;
-        let device = TrustedDevice {
-            id,
-            tenant: tenant.clone(),
-            rule: rule.clone(),
-            cascade,
-        };
-        tx.commit()?;
-        Ok(device)
+            };
+            Ok(TrustedDevice {
+                id: inserted.int(0)?,
+                tenant: tenant.clone(),
+                rule: rule.clone(),
+                cascade,
+            })
+        })
     }
 
     /// A tenant's trusted-device rules, oldest first.
@@ -638,13 +704,17 @@ impl Directory {
         &self,
         tenant: &TenantKey,
     ) -> Result<Vec<TrustedDevice>, DirectoryError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, tenant_key, kind, cidr, uri_pattern, username, realm, ha1_md5, ha1_sha256, \
-             cascade, cert_sha256 FROM trusted_devices WHERE tenant_key = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([tenant.as_str()], device_from_row)?;
-        rows.map(|r| r?).collect()
+        self.read(|db| {
+            db.query(
+                &format!(
+                    "SELECT {DEVICE_COLUMNS} FROM trusted_devices WHERE tenant_key = ?1 ORDER BY id"
+                ),
+                values![tenant.as_str()],
+            )?
+            .iter()
+            .map(device_from_row)
+            .collect()
+        })
     }
 
     /// Removes one of a tenant's trusted-device rules.
@@ -653,81 +723,45 @@ impl Directory {
         tenant: &TenantKey,
         id: i64,
     ) -> Result<(), DirectoryError> {
-        let gone = self.conn_mut().execute(
-            "DELETE FROM trusted_devices WHERE id = ?1 AND tenant_key = ?2",
-            params![id, tenant.as_str()],
-        )?;
-        if gone == 0 {
-            return Err(DirectoryError::UnknownDevice {
-                tenant: tenant.clone(),
-                id,
-            });
-        }
-        Ok(())
+        self.write(|tx| {
+            let gone = tx.execute(
+                "DELETE FROM trusted_devices WHERE id = ?1 AND tenant_key = ?2",
+                values![id, tenant.as_str()],
+            )?;
+            if gone == 0 {
+                return Err(DirectoryError::UnknownDevice {
+                    tenant: tenant.clone(),
+                    id,
+                });
+            }
+            Ok(())
+        })
     }
+}
+
+/// Whether `tenant` has a device rule of `kind` whose `column` is `value` (a pinned certificate
+/// or digest username may be trusted once per tenant).
+fn rule_exists(
+    tx: &mut dyn Sql,
+    tenant: &str,
+    kind: &str,
+    column: &'static str,
+    value: &str,
+) -> Result<bool, DirectoryError> {
+    tx.query_one(
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM trusted_devices \
+             WHERE tenant_key = ?1 AND kind = ?2 AND {column} = ?3)"
+        ),
+        values![tenant, kind, value],
+    )?
+    .bool(0)
 }
 
 fn unknown_meeting(tenant: &TenantKey, conference: &ConferenceId) -> DirectoryError {
     DirectoryError::UnknownMeeting {
         tenant: tenant.clone(),
         conference: conference.clone(),
-    }
-}
-
-fn lookup_error(e: DirectoryError) -> LookupError {
-    LookupError(Box::new(e))
-}
-
-impl DialLookup for Directory {
-    fn tenant_exists(&self, key: &TenantKey) -> Result<bool, LookupError> {
-        let conn = self.conn();
-        tenant_exists(&conn, key).map_err(lookup_error)
-    }
-
-    fn tenant_by_hostname(&self, host: &str) -> Result<Option<TenantKey>, LookupError> {
-        let host = hostname_key(host);
-        let key: Option<String> = self
-            .conn()
-            .prepare_cached("SELECT tenant_key FROM tenant_hostnames WHERE hostname = ?1")
-            .and_then(|mut stmt| stmt.query_row([host], |r| r.get(0)).optional())
-            .map_err(|e| lookup_error(e.into()))?;
-        key.map(|k| TenantKey::new(&k).map_err(|e| lookup_error(e.into())))
-            .transpose()
-    }
-
-    fn tenant_by_prefix(
-        &self,
-        digits: &str,
-    ) -> Result<Option<(TenantKey, DialPrefix)>, LookupError> {
-        let row: Option<(String, String)> = self
-            .conn()
-            .prepare_cached(
-                "SELECT key, dial_prefix FROM tenants WHERE dial_prefix IS NOT NULL \
-                 AND substr(?1, 1, length(dial_prefix)) = dial_prefix",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row([digits], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .map_err(|e| lookup_error(e.into()))?;
-        row.map(|(k, p)| {
-            Ok((
-                TenantKey::new(&k).map_err(|e| lookup_error(e.into()))?,
-                DialPrefix::new(&p).map_err(|e| lookup_error(e.into()))?,
-            ))
-        })
-        .transpose()
-    }
-
-    fn conference_exists(
-        &self,
-        tenant: &TenantKey,
-        conference: &ConferenceId,
-    ) -> Result<bool, LookupError> {
-        let conn = self.conn();
-        load_meeting(&conn, tenant, conference)
-            .map(|m| m.is_some())
-            .map_err(lookup_error)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The directory's PostgreSQL schema: the SQLite migrations of `schema.rs` translated one for
 //! one (same numbering, so version N means the same tables in either database), then the
-//! cluster's own tables. The version is kept in `tessera_schema_version`; each migration runs in
+//! cluster's own tables (7) and the directory's change counter (8). The version is kept in `tessera_schema_version`; each migration runs in
 //! its own transaction under an advisory lock, so nodes of a cluster starting at once migrate it
 //! exactly once. Append new migrations; never edit one that has shipped.
 //!
@@ -141,7 +141,32 @@ CREATE TABLE licence_leases (
 );
 CREATE INDEX licence_leases_by_tenant ON licence_leases(tenant_key, kind, expires);
 "#,
-    // 8 (PostgreSQL only: a cluster): each live meeting's home node (where the nodes its callers
+    // 8 (PostgreSQL only): the directory's change counter, which gateways poll to reload their
+    // in-memory directory (SQLite has `PRAGMA data_version` for this). A statement trigger on
+    // every directory table bumps it in the writing transaction, so no write, by Tessera or by
+    // hand, goes unseen; directory writes are rare, so their serialising on this row costs
+    // nothing that matters.
+    r#"
+CREATE TABLE directory_version (version BIGINT NOT NULL);
+INSERT INTO directory_version (version) VALUES (0);
+CREATE FUNCTION tessera_directory_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE directory_version SET version = version + 1;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenants
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_directory_changed();
+CREATE TRIGGER tenant_hostnames_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenant_hostnames
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_directory_changed();
+CREATE TRIGGER meetings_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON meetings
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_directory_changed();
+CREATE TRIGGER trusted_devices_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON trusted_devices
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_directory_changed();
+CREATE TRIGGER tenant_grant_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tenant_grant_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION tessera_directory_changed();
+"#,
+    // 9 (PostgreSQL only: a cluster): each live meeting's home node (where the nodes its callers
     // land on link to), and the secret cluster links authenticate with, made once by the
     // database's strong random source (`gen_random_uuid`, PostgreSQL 13+), so that only a
     // gateway that can read this database can open one.
@@ -171,6 +196,9 @@ pub fn latest_version() -> i64 {
 pub fn migrate(client: &mut impl GenericClient) -> Result<i64, PgMigrationError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    // "relation already exists, skipping" on every start is not worth a log line (or a CLI
+    // command's output).
+    tx.batch_execute("SET LOCAL client_min_messages TO warning")?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS tessera_schema_version (version BIGINT NOT NULL);",
     )?;

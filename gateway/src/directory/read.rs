@@ -1,15 +1,22 @@
 //! What call control reads from the directory, as a trait: [`DirectoryRead`], with its error
-//! [`ReadError`]. The SQLite [`Directory`] implements it by querying; the in-memory
+//! [`ReadError`]. The [`Directory`] (SQLite or PostgreSQL) implements it by querying; the in-memory
 //! [`Snapshot`](super::Snapshot) and [`LiveDirectory`](super::LiveDirectory) implement it from
 //! memory, which is what the SIP driver task reads so that a slow disk never stalls SIP.
 //!
 //! Owns the read interface only: writes (with their validation and refusals) stay on the
-//! backend's own type. It must not name a database library, so another backend (PostgreSQL)
-//! slots in by implementing this trait and feeding [`LiveDirectory::reload`](super::LiveDirectory::reload).
+//! backend's own type. It must not name a database library.
 
-use signaling::{ConferenceId, DialLookup, TenantKey};
+use std::collections::HashMap;
 
-use super::{Directory, DirectoryError, Meeting, Tenant, TrustedDevice};
+use signaling::{ConferenceId, DialLookup, DialPrefix, LookupError, TenantKey};
+
+use super::model::hostname_key;
+use super::rows::{
+    device_from_row, load_meeting, meeting_from_row, tenant_exists, tenant_from_row,
+    DEVICE_COLUMNS, MEETING_COLUMNS, TENANT_COLUMNS,
+};
+use super::sql::values;
+use super::{Directory, DirectoryError, Meeting, Snapshot, Tenant, TrustedDevice};
 use crate::grants::GrantKey;
 use crate::lobby::LobbyPolicy;
 
@@ -59,6 +66,12 @@ pub trait DirectoryRead: DialLookup + Send + Sync + std::fmt::Debug {
     /// such tenant.
     fn grant_key(&self, tenant: &TenantKey) -> Result<Option<GrantKey>, ReadError>;
 
+    /// Everything call control reads, in memory. By default record by record
+    /// ([`Snapshot::read_each`]); a database reads each table once instead.
+    fn snapshot(&self) -> Result<Snapshot, ReadError> {
+        Snapshot::read_each(self)
+    }
+
     /// The lobby policy in force for a meeting (its tenant's defaults with its overrides);
     /// `None` when the tenant or the meeting does not exist.
     fn effective_policy(
@@ -100,5 +113,115 @@ impl DirectoryRead for Directory {
 
     fn grant_key(&self, tenant: &TenantKey) -> Result<Option<GrantKey>, ReadError> {
         Ok(Directory::grant_key(self, tenant)?)
+    }
+
+    /// Five queries, whatever the number of tenants (record by record, a reload of a large
+    /// PostgreSQL directory took a round trip per tenant and rule list).
+    fn snapshot(&self) -> Result<Snapshot, ReadError> {
+        Ok(self.read(|db| {
+            let mut tenants = db
+                .query(
+                    &format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY key"),
+                    &[],
+                )?
+                .iter()
+                .map(tenant_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut hostnames: HashMap<String, Vec<String>> = HashMap::new();
+            for row in db.query(
+                "SELECT tenant_key, hostname FROM tenant_hostnames ORDER BY hostname",
+                &[],
+            )? {
+                hostnames
+                    .entry(row.text(0)?)
+                    .or_default()
+                    .push(row.text(1)?);
+            }
+            for tenant in &mut tenants {
+                tenant.hostnames = hostnames.remove(tenant.key.as_str()).unwrap_or_default();
+            }
+            let devices = db
+                .query(
+                    &format!("SELECT {DEVICE_COLUMNS} FROM trusted_devices ORDER BY id"),
+                    &[],
+                )?
+                .iter()
+                .map(device_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let keys = db
+                .query("SELECT tenant_key, key FROM tenant_grant_keys", &[])?
+                .iter()
+                .map(|r| {
+                    let bytes = r.bytes(1)?;
+                    let key = GrantKey::from_bytes(&bytes).ok_or_else(|| {
+                        DirectoryError::invalid(
+                            "grant key",
+                            format!("{} bytes stored", bytes.len()),
+                        )
+                    })?;
+                    Ok((TenantKey::new(&r.text(0)?)?, key))
+                })
+                .collect::<Result<Vec<_>, DirectoryError>>()?;
+            let meetings = db
+                .query(
+                    &format!(
+                        "SELECT {MEETING_COLUMNS} FROM meetings ORDER BY tenant_key, conference_id"
+                    ),
+                    &[],
+                )?
+                .iter()
+                .map(meeting_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Snapshot::from_tables(tenants, devices, keys, meetings))
+        })?)
+    }
+}
+
+fn lookup_error(e: DirectoryError) -> LookupError {
+    LookupError(Box::new(e))
+}
+
+impl DialLookup for Directory {
+    fn tenant_exists(&self, key: &TenantKey) -> Result<bool, LookupError> {
+        self.read(|db| tenant_exists(db, key)).map_err(lookup_error)
+    }
+
+    fn tenant_by_hostname(&self, host: &str) -> Result<Option<TenantKey>, LookupError> {
+        let host = hostname_key(host);
+        self.read(|db| {
+            db.query_opt(
+                "SELECT tenant_key FROM tenant_hostnames WHERE hostname = ?1",
+                values![host],
+            )?
+            .map(|r| Ok(TenantKey::new(&r.text(0)?)?))
+            .transpose()
+        })
+        .map_err(lookup_error)
+    }
+
+    fn tenant_by_prefix(
+        &self,
+        digits: &str,
+    ) -> Result<Option<(TenantKey, DialPrefix)>, LookupError> {
+        self.read(|db| {
+            db.query_opt(
+                "SELECT key, dial_prefix FROM tenants WHERE dial_prefix IS NOT NULL \
+                 AND substr(CAST(?1 AS TEXT), 1, length(dial_prefix)) = dial_prefix",
+                values![digits],
+            )?
+            .map(|r| Ok((TenantKey::new(&r.text(0)?)?, DialPrefix::new(&r.text(1)?)?)))
+            .transpose()
+        })
+        .map_err(lookup_error)
+    }
+
+    fn conference_exists(
+        &self,
+        tenant: &TenantKey,
+        conference: &ConferenceId,
+    ) -> Result<bool, LookupError> {
+        self.read(|db| load_meeting(db, tenant, conference))
+            .map(|m| m.is_some())
+            .map_err(lookup_error)
     }
 }

@@ -1,13 +1,13 @@
-//! The SQLite side of the directory: column lists, row mapping (every row checked on the way
-//! out), and the shared checks and loads the directory's methods run on a connection or inside
-//! a transaction alike.
+//! How records map to rows, on either database: column lists, row mapping (every row checked on
+//! the way out), and the shared checks and loads the directory's methods run inside a read or a
+//! write transaction alike.
 //!
 //! Owns how records map to rows; it must not decide what a write may do (that is
 //! [`Directory`](super::Directory)'s, in one transaction per write).
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use signaling::{ConferenceId, DialPrefix, TenantKey};
 
+use super::sql::{values, Row, Sql};
 use super::{
     DirectoryError, MediaPolicy, Meeting, PolicyOverrides, Tenant, TrustedDevice, TrustedDeviceRule,
 };
@@ -24,23 +24,30 @@ pub(super) const TENANT_COLUMNS: &str =
      media_encryption, sdes_over_clear";
 pub(super) const MEETING_COLUMNS: &str =
     "tenant_key, conference_id, organizer, who_can_bypass, callers_bypass, anonymous_can_start";
+/// The columns a trusted-device rule is read from, in [`device_from_row`]'s order.
+pub(super) const DEVICE_COLUMNS: &str =
+    "id, tenant_key, kind, cidr, uri_pattern, username, realm, ha1_md5, ha1_sha256, \
+     cascade, cert_sha256";
 
-pub(super) fn tenant_exists(conn: &Connection, key: &TenantKey) -> Result<bool, DirectoryError> {
-    Ok(conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tenants WHERE key = ?1)")?
-        .query_row([key.as_str()], |r| r.get(0))?)
+pub(super) fn tenant_exists(db: &mut dyn Sql, key: &TenantKey) -> Result<bool, DirectoryError> {
+    db.query_one(
+        "SELECT EXISTS (SELECT 1 FROM tenants WHERE key = ?1)",
+        values![key.as_str()],
+    )?
+    .bool(0)
 }
 
 pub(super) fn check_prefix_free(
-    tx: &Transaction<'_>,
+    db: &mut dyn Sql,
     prefix: &DialPrefix,
     except: Option<&TenantKey>,
 ) -> Result<(), DirectoryError> {
-    let mut stmt =
-        tx.prepare("SELECT key, dial_prefix FROM tenants WHERE dial_prefix IS NOT NULL")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = db.query(
+        "SELECT key, dial_prefix FROM tenants WHERE dial_prefix IS NOT NULL",
+        &[],
+    )?;
     for row in rows {
-        let (owner, other) = row?;
+        let (owner, other) = (row.text(0)?, row.text(1)?);
         if except.is_some_and(|k| k.as_str() == owner) {
             continue;
         }
@@ -57,90 +64,94 @@ pub(super) fn check_prefix_free(
 }
 
 pub(super) fn insert_hostname(
-    tx: &Transaction<'_>,
+    db: &mut dyn Sql,
     key: &TenantKey,
     host: &str,
 ) -> Result<(), DirectoryError> {
-    let owner: Option<String> = tx
-        .query_row(
-            "SELECT tenant_key FROM tenant_hostnames WHERE hostname = ?1",
-            [host],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let owner = db.query_opt(
+        "SELECT tenant_key FROM tenant_hostnames WHERE hostname = ?1",
+        values![host],
+    )?;
     if let Some(owner) = owner {
         return Err(DirectoryError::DuplicateHostname {
             hostname: host.to_owned(),
-            owner: TenantKey::new(&owner)?,
+            owner: TenantKey::new(&owner.text(0)?)?,
         });
     }
-    tx.execute(
+    db.execute(
         "INSERT INTO tenant_hostnames (hostname, tenant_key) VALUES (?1, ?2)",
-        params![host, key.as_str()],
+        values![host, key.as_str()],
     )?;
     Ok(())
 }
 
 pub(super) fn hostnames_of(
-    conn: &Connection,
+    db: &mut dyn Sql,
     key: &TenantKey,
 ) -> Result<Vec<String>, DirectoryError> {
-    let mut stmt = conn.prepare_cached(
+    db.query(
         "SELECT hostname FROM tenant_hostnames WHERE tenant_key = ?1 ORDER BY hostname",
-    )?;
-    let rows = stmt.query_map([key.as_str()], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        values![key.as_str()],
+    )?
+    .iter()
+    .map(|r| r.text(0))
+    .collect()
 }
 
 pub(super) fn load_tenant(
-    conn: &Connection,
+    db: &mut dyn Sql,
     key: &TenantKey,
 ) -> Result<Option<Tenant>, DirectoryError> {
-    let tenant = conn
-        .prepare_cached(&format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE key = ?1"
-        ))?
-        .query_row([key.as_str()], tenant_from_row)
-        .optional()?
-        .transpose()?;
-    let Some(mut tenant) = tenant else {
+    let row = db.query_opt(
+        &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE key = ?1"),
+        values![key.as_str()],
+    )?;
+    let Some(row) = row else {
         return Ok(None);
     };
-    tenant.hostnames = hostnames_of(conn, key)?;
+    let mut tenant = tenant_from_row(&row)?;
+    tenant.hostnames = hostnames_of(db, key)?;
     Ok(Some(tenant))
+}
+
+/// Every tenant with its hostnames, by key.
+pub(super) fn all_tenants(db: &mut dyn Sql) -> Result<Vec<Tenant>, DirectoryError> {
+    let rows = db.query(
+        &format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY key"),
+        &[],
+    )?;
+    rows.iter()
+        .map(|row| {
+            let mut tenant = tenant_from_row(row)?;
+            tenant.hostnames = hostnames_of(db, &tenant.key)?;
+            Ok(tenant)
+        })
+        .collect()
 }
 
 /// Rows are checked on the way out too: a database edited by hand must not smuggle a malformed
 /// value past the types.
-pub(super) fn tenant_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Tenant, DirectoryError>> {
-    let key: String = r.get(0)?;
-    let prefix: Option<String> = r.get(2)?;
-    let who: String = r.get(5)?;
-    let (name, endpoint_licenses, cascade_licenses) = (r.get(1)?, r.get(3)?, r.get(4)?);
-    let (callers_bypass, anonymous_can_start, legacy) = (r.get(6)?, r.get(7)?, r.get(8)?);
-    let (encryption, sdes_over_clear): (String, bool) = (r.get(9)?, r.get(10)?);
-    Ok((|| {
-        Ok(Tenant {
-            key: TenantKey::new(&key)?,
-            name,
-            hostnames: Vec::new(),
-            prefix: prefix.as_deref().map(DialPrefix::new).transpose()?,
-            endpoint_licenses,
-            cascade_licenses,
-            policy: LobbyPolicy {
-                who_can_bypass: parse_who(&who)?,
-                callers_bypass,
-                anonymous_can_start,
-                legacy_trusted_vtc_bypass: legacy,
-            },
-            media: MediaPolicy {
-                encryption: encryption.parse().map_err(|e: crate::lobby::UnknownName| {
-                    DirectoryError::invalid("media_encryption", e.to_string())
-                })?,
-                sdes_over_clear,
-            },
-        })
-    })())
+pub(super) fn tenant_from_row(r: &Row) -> Result<Tenant, DirectoryError> {
+    Ok(Tenant {
+        key: TenantKey::new(&r.text(0)?)?,
+        name: r.text(1)?,
+        hostnames: Vec::new(),
+        prefix: r.opt_text(2)?.as_deref().map(DialPrefix::new).transpose()?,
+        endpoint_licenses: r.u32(3)?,
+        cascade_licenses: r.u32(4)?,
+        policy: LobbyPolicy {
+            who_can_bypass: parse_who(&r.text(5)?)?,
+            callers_bypass: r.bool(6)?,
+            anonymous_can_start: r.bool(7)?,
+            legacy_trusted_vtc_bypass: r.bool(8)?,
+        },
+        media: MediaPolicy {
+            encryption: r.text(9)?.parse().map_err(|e: crate::lobby::UnknownName| {
+                DirectoryError::invalid("media_encryption", e.to_string())
+            })?,
+            sdes_over_clear: r.bool(10)?,
+        },
+    })
 }
 
 pub(super) fn parse_who(text: &str) -> Result<WhoCanBypass, DirectoryError> {
@@ -150,82 +161,80 @@ pub(super) fn parse_who(text: &str) -> Result<WhoCanBypass, DirectoryError> {
 }
 
 pub(super) fn load_meeting(
-    conn: &Connection,
+    db: &mut dyn Sql,
     tenant: &TenantKey,
     conference: &ConferenceId,
 ) -> Result<Option<Meeting>, DirectoryError> {
-    conn.prepare_cached(&format!(
-        "SELECT {MEETING_COLUMNS} FROM meetings WHERE tenant_key = ?1 AND conference_id = ?2"
-    ))?
-    .query_row([tenant.as_str(), conference.as_str()], meeting_from_row)
-    .optional()?
+    db.query_opt(
+        &format!(
+            "SELECT {MEETING_COLUMNS} FROM meetings WHERE tenant_key = ?1 AND conference_id = ?2"
+        ),
+        values![tenant.as_str(), conference.as_str()],
+    )?
+    .as_ref()
+    .map(meeting_from_row)
     .transpose()
 }
 
-pub(super) fn meeting_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Meeting, DirectoryError>> {
-    let tenant: String = r.get(0)?;
-    let conference: String = r.get(1)?;
-    let organizer: Option<String> = r.get(2)?;
-    let who: Option<String> = r.get(3)?;
-    let (callers_bypass, anonymous_can_start) = (r.get(4)?, r.get(5)?);
-    Ok((|| {
-        Ok(Meeting {
-            tenant: TenantKey::new(&tenant)?,
-            conference_id: ConferenceId::new(&conference)?,
-            organizer,
-            overrides: PolicyOverrides {
-                who_can_bypass: who.as_deref().map(parse_who).transpose()?,
-                callers_bypass,
-                anonymous_can_start,
-            },
-        })
-    })())
+pub(super) fn meeting_from_row(r: &Row) -> Result<Meeting, DirectoryError> {
+    Ok(Meeting {
+        tenant: TenantKey::new(&r.text(0)?)?,
+        conference_id: ConferenceId::new(&r.text(1)?)?,
+        organizer: r.opt_text(2)?,
+        overrides: PolicyOverrides {
+            who_can_bypass: r.opt_text(3)?.as_deref().map(parse_who).transpose()?,
+            callers_bypass: r.opt_bool(4)?,
+            anonymous_can_start: r.opt_bool(5)?,
+        },
+    })
 }
 
-pub(super) fn write_meeting(
-    tx: &Transaction<'_>,
-    verb: &str,
-    m: &Meeting,
-) -> Result<(), DirectoryError> {
-    tx.execute(
-        &format!("{verb} ({MEETING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        params![
-            m.tenant.as_str(),
-            m.conference_id.as_str(),
-            m.organizer,
-            m.overrides.who_can_bypass.map(WhoCanBypass::as_str),
-            m.overrides.callers_bypass,
-            m.overrides.anonymous_can_start,
-        ],
+pub(super) fn insert_meeting(db: &mut dyn Sql, m: &Meeting) -> Result<(), DirectoryError> {
+    db.execute(
+        &format!("INSERT INTO meetings ({MEETING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        &meeting_values(m),
     )?;
     Ok(())
 }
 
-pub(super) fn device_from_row(
-    r: &Row<'_>,
-) -> rusqlite::Result<Result<TrustedDevice, DirectoryError>> {
-    let id: i64 = r.get(0)?;
-    let tenant: String = r.get(1)?;
-    let kind: String = r.get(2)?;
-    let text = |i: usize| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
-    let cascade: i64 = r.get(9)?;
-    let rule = match kind.as_str() {
-        "cidr" => TrustedDeviceRule::cidr(&text(3)?),
-        "uri" => Ok(TrustedDeviceRule::UriPattern(text(4)?)),
-        "cert-sha256" => TrustedDeviceRule::cert_sha256(&text(10)?),
-        _ => Ok(TrustedDeviceRule::Digest {
+pub(super) fn update_meeting(db: &mut dyn Sql, m: &Meeting) -> Result<(), DirectoryError> {
+    db.execute(
+        "UPDATE meetings SET organizer = ?3, who_can_bypass = ?4, callers_bypass = ?5, \
+         anonymous_can_start = ?6 WHERE tenant_key = ?1 AND conference_id = ?2",
+        &meeting_values(m),
+    )?;
+    Ok(())
+}
+
+fn meeting_values(m: &Meeting) -> [super::sql::Value; 6] {
+    use super::sql::Value;
+    [
+        Value::from(m.tenant.as_str()),
+        Value::from(m.conference_id.as_str()),
+        Value::from(m.organizer.as_deref()),
+        Value::from(m.overrides.who_can_bypass.map(WhoCanBypass::as_str)),
+        Value::from(m.overrides.callers_bypass),
+        Value::from(m.overrides.anonymous_can_start),
+    ]
+}
+
+pub(super) fn device_from_row(r: &Row) -> Result<TrustedDevice, DirectoryError> {
+    let text = |i: usize| r.opt_text(i).map(Option::unwrap_or_default);
+    let rule = match r.text(2)?.as_str() {
+        "cidr" => TrustedDeviceRule::cidr(&text(3)?)?,
+        "uri" => TrustedDeviceRule::UriPattern(text(4)?),
+        "cert-sha256" => TrustedDeviceRule::cert_sha256(&text(10)?)?,
+        _ => TrustedDeviceRule::Digest {
             username: text(5)?,
             realm: text(6)?,
             ha1_md5: text(7)?,
             ha1_sha256: text(8)?,
-        }),
+        },
     };
-    Ok((|| {
-        Ok(TrustedDevice {
-            id,
-            tenant: TenantKey::new(&tenant)?,
-            rule: rule?,
-            cascade: cascade != 0,
-        })
-    })())
+    Ok(TrustedDevice {
+        id: r.int(0)?,
+        tenant: TenantKey::new(&r.text(1)?)?,
+        rule,
+        cascade: r.bool(9)?,
+    })
 }

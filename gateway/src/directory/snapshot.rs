@@ -34,8 +34,15 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads everything call control needs from `source`.
+    /// Reads everything call control needs from `source` ([`DirectoryRead::snapshot`]: a
+    /// database directory reads each table once).
     pub fn load(source: &dyn DirectoryRead) -> Result<Self, ReadError> {
+        source.snapshot()
+    }
+
+    /// Reads everything call control needs from `source` record by record: tenants, then each
+    /// tenant's rules and key, then meetings.
+    pub fn read_each(source: &(impl DirectoryRead + ?Sized)) -> Result<Self, ReadError> {
         let mut snapshot = Snapshot::default();
         for tenant in source.tenants()? {
             let devices = source.trusted_devices(&tenant.key)?;
@@ -51,6 +58,44 @@ impl Snapshot {
             );
         }
         Ok(snapshot)
+    }
+
+    /// A snapshot of these records: every tenant, every device rule (oldest first), the
+    /// tenants' grant keys and every meeting, as whole tables read them.
+    pub(super) fn from_tables(
+        tenants: Vec<Tenant>,
+        devices: Vec<TrustedDevice>,
+        keys: Vec<(TenantKey, GrantKey)>,
+        meetings: Vec<Meeting>,
+    ) -> Self {
+        let mut by_tenant: HashMap<TenantKey, Vec<TrustedDevice>> = HashMap::new();
+        for device in devices {
+            by_tenant
+                .entry(device.tenant.clone())
+                .or_default()
+                .push(device);
+        }
+        let mut snapshot = Snapshot::default();
+        for tenant in tenants {
+            let devices = by_tenant.remove(&tenant.key).unwrap_or_default();
+            snapshot.insert_tenant(tenant, devices);
+        }
+        // A table read while a write committed may name a tenant the tenants read did not see;
+        // the next reload has it whole.
+        for (tenant, key) in keys {
+            if snapshot.tenants.contains_key(&tenant) {
+                snapshot.grant_keys.insert(tenant, key);
+            }
+        }
+        for meeting in meetings {
+            if snapshot.tenants.contains_key(&meeting.tenant) {
+                snapshot.meetings.insert(
+                    (meeting.tenant.clone(), meeting.conference_id.clone()),
+                    meeting,
+                );
+            }
+        }
+        snapshot
     }
 
     fn insert_tenant(&mut self, tenant: Tenant, devices: Vec<TrustedDevice>) {

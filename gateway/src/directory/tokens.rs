@@ -5,7 +5,6 @@
 //! by [`Directory::create_tenant_token`] and cannot be read back. Tokens go with their tenant
 //! (`ON DELETE CASCADE`).
 
-use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use signaling::TenantKey;
@@ -13,6 +12,7 @@ use subtle::ConstantTimeEq;
 
 use super::model::check_name;
 use super::rows::tenant_exists;
+use super::sql::values;
 use super::{Directory, DirectoryError};
 
 /// Random bytes in a tenant token (hex-encoded, so twice as many characters).
@@ -76,21 +76,17 @@ impl Directory {
     ) -> Result<CreatedTenantToken, DirectoryError> {
         let label = label.map(|l| check_name("label", l)).transpose()?;
         let secret = hex::encode(rand::random::<[u8; TENANT_TOKEN_BYTES]>());
-        let tx = self.conn_mut().transaction()?;
-        if !tenant_exists(&tx, tenant)? {
-            return Err(DirectoryError::UnknownTenant(tenant.clone()));
-        }
-        tx.execute(
-            "INSERT INTO tenant_tokens (tenant_key, label, token_sha256) VALUES (?1, ?2, ?3)",
-            params![tenant.as_str(), label, token_hash(&secret)],
-        )?;
-        let id = tx.last_insert_rowid();
-        let created: String = tx.query_row(
-            "SELECT created FROM tenant_tokens WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )?;
-        tx.commit()?;
+        let (id, created) = self.write(|tx| {
+            if !tenant_exists(tx, tenant)? {
+                return Err(DirectoryError::UnknownTenant(tenant.clone()));
+            }
+            let row = tx.query_one(
+                "INSERT INTO tenant_tokens (tenant_key, label, token_sha256) VALUES (?1, ?2, ?3) \
+                 RETURNING id, created",
+                values![tenant.as_str(), label.as_deref(), token_hash(&secret)],
+            )?;
+            Ok((row.int(0)?, row.text(1)?))
+        })?;
         Ok(CreatedTenantToken {
             token: TenantToken {
                 id,
@@ -104,22 +100,25 @@ impl Directory {
 
     /// A tenant's tokens, oldest first (no secrets, no hashes).
     pub fn tenant_tokens(&self, tenant: &TenantKey) -> Result<Vec<TenantToken>, DirectoryError> {
-        let conn = self.conn();
-        if !tenant_exists(&conn, tenant)? {
-            return Err(DirectoryError::UnknownTenant(tenant.clone()));
-        }
-        let mut stmt = conn.prepare(
-            "SELECT id, label, created FROM tenant_tokens WHERE tenant_key = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([tenant.as_str()], |r| {
-            Ok(TenantToken {
-                id: r.get(0)?,
-                tenant: tenant.clone(),
-                label: r.get(1)?,
-                created: r.get(2)?,
+        self.read(|db| {
+            if !tenant_exists(db, tenant)? {
+                return Err(DirectoryError::UnknownTenant(tenant.clone()));
+            }
+            db.query(
+                "SELECT id, label, created FROM tenant_tokens WHERE tenant_key = ?1 ORDER BY id",
+                values![tenant.as_str()],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(TenantToken {
+                    id: r.int(0)?,
+                    tenant: tenant.clone(),
+                    label: r.opt_text(1)?,
+                    created: r.text(2)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
+        })
     }
 
     /// Revokes one of a tenant's tokens; requests carrying it are refused from then on.
@@ -128,17 +127,19 @@ impl Directory {
         tenant: &TenantKey,
         id: i64,
     ) -> Result<(), DirectoryError> {
-        let gone = self.conn_mut().execute(
-            "DELETE FROM tenant_tokens WHERE id = ?1 AND tenant_key = ?2",
-            params![id, tenant.as_str()],
-        )?;
-        if gone == 0 {
-            return Err(DirectoryError::UnknownToken {
-                tenant: tenant.clone(),
-                id,
-            });
-        }
-        Ok(())
+        self.write(|tx| {
+            let gone = tx.execute(
+                "DELETE FROM tenant_tokens WHERE id = ?1 AND tenant_key = ?2",
+                values![id, tenant.as_str()],
+            )?;
+            if gone == 0 {
+                return Err(DirectoryError::UnknownToken {
+                    tenant: tenant.clone(),
+                    id,
+                });
+            }
+            Ok(())
+        })
     }
 
     /// The tenant a presented bearer token belongs to, if it is a live tenant token.
@@ -148,14 +149,14 @@ impl Directory {
     /// token).
     pub fn tenant_for_token(&self, secret: &str) -> Result<Option<TenantKey>, DirectoryError> {
         let hash = token_hash(secret);
-        let row: Option<(String, String)> = self
-            .conn()
-            .query_row(
+        let row: Option<(String, String)> = self.read(|db| {
+            db.query_opt(
                 "SELECT tenant_key, token_sha256 FROM tenant_tokens WHERE token_sha256 = ?1",
-                [&hash],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+                values![&hash],
+            )?
+            .map(|r| Ok((r.text(0)?, r.text(1)?)))
+            .transpose()
+        })?;
         match row {
             Some((tenant, stored)) if bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) => {
                 Ok(Some(TenantKey::new(&tenant)?))

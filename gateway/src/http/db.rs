@@ -1,5 +1,6 @@
-//! The admin API's way into the tenant directory: one short-lived [`Directory`] connection per
-//! request, on the blocking thread pool, and the mapping of directory refusals to HTTP.
+//! The admin API's way into the tenant directory: one short-lived [`Directory`] per request (a
+//! SQLite connection of its own, or a handle on the PostgreSQL pool), on the blocking thread
+//! pool, and the mapping of directory refusals to HTTP.
 //!
 //! SQLite in WAL mode lets this reader/writer run beside the gateway's watcher connection, and
 //! the directory's busy timeout (5 s) covers a write in progress. Every write is one directory
@@ -17,10 +18,10 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Directory) -> Result<T, DirectoryError> + Send + 'static,
 {
-    let path = state.db_path.clone();
+    let source = state.db.clone();
     let live = state.directory.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let mut dir = Directory::open(&path)?;
+        let mut dir = source.open()?;
         let result = f(&mut dir);
         if dir.wrote() {
             // The write is committed whatever the reload does; on a failure the watcher's next
@@ -63,7 +64,14 @@ impl From<DirectoryError> for ApiError {
                 tracing::warn!(error = %e, "admin API: directory busy");
                 ApiError::Unavailable
             }
-            DirectoryError::Sqlite(_) | DirectoryError::Migration(_) => {
+            DirectoryError::Pool(_) => {
+                tracing::warn!(error = %e, "admin API: no PostgreSQL connection in time");
+                ApiError::Unavailable
+            }
+            DirectoryError::Sqlite(_)
+            | DirectoryError::Migration(_)
+            | DirectoryError::Postgres(_)
+            | DirectoryError::PgMigration(_) => {
                 tracing::error!(error = %e, "admin API: directory failed");
                 ApiError::Internal
             }

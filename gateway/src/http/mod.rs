@@ -46,7 +46,6 @@
 //!
 //! [`MeetingView`]: crate::calls::api::MeetingView
 
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -85,9 +84,9 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
     /// The Prometheus registry `/metrics` exposes.
     pub metrics: crate::metrics::Metrics,
-    /// The tenant directory's database: each directory request opens its own connection (on
-    /// the blocking pool), and tenant tokens are looked up there.
-    pub db_path: Arc<PathBuf>,
+    /// The tenant directory's database: each directory request opens its own directory handle
+    /// on it (on the blocking pool), and tenant tokens are looked up there.
+    pub db: crate::directory::DirectorySource,
     /// The in-memory directory calls are answered from: reloaded after every write made here,
     /// before the response, so a call placed after it sees the change.
     pub directory: Arc<crate::directory::LiveDirectory>,

@@ -133,7 +133,7 @@ impl Api {
             admin: AdminHandle(tx),
             ready: Arc::new(AtomicBool::new(true)),
             metrics: crate::metrics::Metrics::new().expect("metrics"),
-            db_path: Arc::new(db_path.clone()),
+            db: crate::directory::DirectorySource::sqlite(db_path.clone()),
             directory: live.clone(),
             throttle: Arc::default(),
             webrtc: crate::webrtc::WebrtcState::new(

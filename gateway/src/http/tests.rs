@@ -133,7 +133,7 @@ fn state_with(admin: AdminHandle) -> (HttpState, Arc<AtomicBool>, tempfile::Temp
         admin,
         ready: ready.clone(),
         metrics: crate::metrics::Metrics::new().unwrap(),
-        db_path: Arc::new(db.path().join("tessera.db")),
+        db: crate::directory::DirectorySource::sqlite(db.path().join("tessera.db")),
         directory: Arc::new(LiveDirectory::new(Snapshot::default())),
         throttle: Arc::default(),
         webrtc: crate::webrtc::WebrtcState::new(

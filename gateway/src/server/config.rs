@@ -59,7 +59,7 @@ pub struct ServeOptions {
     pub config: Option<PathBuf>,
     /// The directory database (the global `--db` flag; a key here only in the config file).
     #[arg(skip)]
-    pub db: Option<PathBuf>,
+    pub db: Option<String>,
     /// SIP listen address, UDP and TCP on the same port [default: 0.0.0.0:5060].
     #[arg(long)]
     pub sip_listen: Option<SocketAddr>,
@@ -204,7 +204,7 @@ pub struct ServeOptions {
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// The database from the config file, if it names one (the `--db` flag wins).
-    pub db: Option<PathBuf>,
+    pub db: Option<crate::directory::DbLocation>,
     /// SIP socket address (UDP and TCP).
     pub sip_listen: SocketAddr,
     /// SO_RCVBUF and SO_SNDBUF asked for the SIP UDP socket.
@@ -419,7 +419,12 @@ impl ServeOptions {
             cluster,
             admin_throttle,
             webrtc,
-            db: flags.db.or(file.db),
+            db: flags
+                .db
+                .or(file.db)
+                .map(|db| db.parse())
+                .transpose()
+                .map_err(|e: crate::directory::LocationError| invalid("db", e.to_string()))?,
             sip_listen,
             sip_udp_buffer,
             http_listen,
@@ -547,6 +552,31 @@ mod tests {
     }
 
     #[test]
+    fn the_file_may_put_the_directory_in_postgres_and_a_bad_url_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        let resolve = |db: &str| {
+            std::fs::write(&path, format!("db = \"{db}\"\n")).unwrap();
+            ServeOptions {
+                config: Some(path.clone()),
+                ..ServeOptions::default()
+            }
+            .resolve()
+        };
+        let c = resolve("postgres://tessera:pw@db.example:5432/tessera").unwrap();
+        assert_eq!(
+            c.db,
+            Some(crate::directory::DbLocation::Postgres(
+                "postgres://tessera:pw@db.example:5432/tessera".into()
+            ))
+        );
+        match resolve("postgres://db.example:notaport/tessera") {
+            Err(ConfigError::Invalid { option, .. }) => assert_eq!(option, "db"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn flags_win_over_the_file_and_the_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tessera.toml");
@@ -577,7 +607,12 @@ mod tests {
             "127.0.0.1:1721".parse::<SocketAddr>().unwrap()
         );
         assert!(c.demo);
-        assert_eq!(c.db, Some(PathBuf::from("/var/lib/tessera/t.db")));
+        assert_eq!(
+            c.db,
+            Some(crate::directory::DbLocation::Sqlite(
+                "/var/lib/tessera/t.db".into()
+            ))
+        );
         assert_eq!(c.core.rtp_ports, 30000..=30099);
         assert_eq!(
             c.core.pstn_trunks,

@@ -1,10 +1,11 @@
 //! Keeps the call core's in-memory directory current. The core answers every INVITE from a
 //! [`LiveDirectory`] snapshot; this task reloads that snapshot when the database changes.
 //!
-//! How a change is noticed (SQLite): a watcher connection of its own, which never writes, polls
-//! `PRAGMA data_version` every [`POLL`] on the blocking pool. The number changes whenever any
-//! other connection commits: a CLI write from another process, or an admin API request. Admin
-//! API writes also reload at once, before their response goes out (see `crate::http`), so a call
+//! How a change is noticed: a watcher handle of its own, which never writes, polls
+//! [`Directory::data_version`] every [`POLL`] on the blocking pool. SQLite: `PRAGMA data_version`,
+//! which changes whenever any other connection commits. PostgreSQL: the `directory_version` row a
+//! trigger bumps on every directory write, by this node, another node or the CLI. Admin API
+//! writes also reload at once, before their response goes out (see `crate::http`), so a call
 //! placed after a `201` sees the change; a CLI write reaches calls within [`POLL`].
 //!
 //! Owns the polling; it must not decide anything about calls, and a failed check or reload only

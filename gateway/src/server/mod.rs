@@ -18,7 +18,6 @@ pub mod tls;
 mod transport;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -29,7 +28,9 @@ use tokio::sync::mpsc;
 use crate::calls::api::MediaStats;
 use crate::calls::{CallCore, CallId, CoreOutput, MediaEvent};
 use crate::demo;
-use crate::directory::{Directory, DirectoryError, LiveDirectory, ReadError};
+use crate::directory::{
+    DbLocation, Directory, DirectoryError, DirectorySource, LiveDirectory, ReadError,
+};
 use crate::http::{self, AdminHandle, AdminRequest, HttpState};
 use crate::media::engine::{
     self, EngineConfig, EngineHandle, EngineInput, EngineSender, MeetingMedia,
@@ -73,6 +74,9 @@ pub enum ServeError {
     /// The directory could not be read into memory.
     #[error(transparent)]
     DirectoryRead(#[from] ReadError),
+    /// The blocking task opening the directory failed.
+    #[error("directory task failed: {0}")]
+    DirectoryTask(String),
     /// The TLS certificate or key could not be used.
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -103,10 +107,15 @@ pub enum ServeError {
     Leases(#[from] crate::cluster::LeaseError),
 }
 
-/// Runs the gateway until it has drained after SIGTERM or SIGINT.
-pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError> {
-    let mut directory = Directory::open(db_path)?;
-    if config.demo {
+/// Opens the directory at `db` (seeding the demo when asked) and loads it into memory: the
+/// source for admin requests, the watcher's handle and the snapshot calls are answered from.
+fn open_directory(
+    db: &DbLocation,
+    demo: bool,
+) -> Result<(DirectorySource, Directory, LiveDirectory), ServeError> {
+    let source = DirectorySource::connect(db)?;
+    let mut directory = source.open()?;
+    if demo {
         let seed = demo::ensure_demo(&mut directory)?;
         tracing::info!(
             tenant = demo::DEMO_TENANT,
@@ -116,8 +125,24 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
             "demo ready"
         );
     }
+    let live = LiveDirectory::load(&directory)?;
+    tracing::info!(%db, "directory open");
+    Ok((source, directory, live))
+}
+
+/// Runs the gateway until it has drained after SIGTERM or SIGINT.
+pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeError> {
+    // Opening may migrate, seeding writes and loading reads; with PostgreSQL the blocking client
+    // must not run on the async threads at all.
+    let (source, directory, live) = {
+        let (db, demo) = (db.clone(), config.demo);
+        tokio::task::spawn_blocking(move || open_directory(&db, demo))
+            .await
+            .map_err(|e| ServeError::DirectoryTask(e.to_string()))??
+    };
+    let db_path = &db.token_anchor();
     // Calls are answered from memory; the watcher reloads it when the database changes.
-    let live = Arc::new(LiveDirectory::load(&directory)?);
+    let live = Arc::new(live);
     let _directory_watch = directory_sync::spawn(live.clone(), directory);
     let token = http::token::load_or_create_token(config.admin_token.clone(), db_path)?;
     let metrics = crate::metrics::Metrics::new().map_err(ServeError::Metrics)?;
@@ -235,7 +260,7 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
         admin: AdminHandle(admin_tx),
         ready: ready.clone(),
         metrics: metrics.clone(),
-        db_path: Arc::new(db_path.to_path_buf()),
+        db: source,
         directory: live,
         throttle: Arc::new(std::sync::Mutex::new(http::throttle::AuthThrottle::new(
             config.admin_throttle,

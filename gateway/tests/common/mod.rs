@@ -66,6 +66,7 @@ pub fn wait_until_healthy<S: Launched>(mut server: S, patience: Duration) -> Res
 
 /// A fresh temporary directory with `tessera.db` in it, initialised with the demo tenant and
 /// meeting (`init --demo`) and then given each of `setup` as a CLI command.
+#[allow(dead_code)] // not in `directory_backends`, whose database may be PostgreSQL
 pub fn prepare_db(setup: &[&[&str]]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("tessera.db");
@@ -76,8 +77,9 @@ pub fn prepare_db(setup: &[&[&str]]) -> (tempfile::TempDir, PathBuf) {
     (dir, db)
 }
 
-/// Runs the `tessera` CLI on a database and expects success.
-fn cli(db: &Path, args: &[&str]) {
+/// Runs the `tessera` CLI on a database (a SQLite path or a `postgres://` URL) and expects
+/// success.
+pub fn cli(db: impl AsRef<std::ffi::OsStr>, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .arg("--db")
         .arg(db)
@@ -98,7 +100,7 @@ fn cli(db: &Path, args: &[&str]) {
 /// system picks (the default, 1720, would be shared by every test's server).
 #[allow(dead_code)] // not in `baresip`, whose gateway advertises a veth address
 pub fn serve_command(
-    db: &Path,
+    db: impl AsRef<std::ffi::OsStr>,
     token: &str,
     sip: SocketAddr,
     http: SocketAddr,
@@ -111,7 +113,7 @@ pub fn serve_command(
 /// [`serve_command`] with H.323 listening on `h323`.
 #[allow(dead_code)] // not in `baresip`
 pub fn serve_command_with_h323(
-    db: &Path,
+    db: impl AsRef<std::ffi::OsStr>,
     token: &str,
     sip: SocketAddr,
     http: SocketAddr,

@@ -98,7 +98,7 @@ fn fixture() -> Fixture {
         admin: AdminHandle(tx),
         ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         metrics: crate::metrics::Metrics::new().expect("metrics"),
-        db_path: Arc::new(dir.path().join("tessera.db")),
+        db: crate::directory::DirectorySource::sqlite(dir.path().join("tessera.db")),
         directory: Arc::new(LiveDirectory::new(Snapshot::default())),
         throttle: Arc::default(),
         webrtc: crate::webrtc::WebrtcState::new(

@@ -1,0 +1,204 @@
+//! `tessera serve --db postgres://…` with tenants made by the CLI on PostgreSQL (part of the
+//! `directory_backends` test binary).
+
+use super::common;
+
+const TOKEN: &str = "directory-backends-test-token-01";
+const TENANT: &str = "12345678";
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A `tessera serve` on a PostgreSQL directory; killed when dropped.
+struct Gateway {
+    child: Option<std::process::Child>,
+    sip: std::net::SocketAddr,
+    http: std::net::SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    fn start(url: &str) -> Gateway {
+        common::start_with_retries(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let sip = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_sip_port()));
+            let http = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
+            let rtp = common::rtp_ports(46_000, 40);
+            let mut command = common::serve_command(url, TOKEN, sip, http, &rtp);
+            command.current_dir(dir.path());
+            let child = common::spawn_logged(&mut command, dir.path());
+            common::wait_until_healthy(
+                Gateway {
+                    child: Some(child),
+                    sip,
+                    http,
+                    dir,
+                },
+                PATIENCE,
+            )
+        })
+    }
+
+    /// One SIPp call (`short_call.xml`, up 1 s) to `service`: whether it was answered and ended
+    /// normally.
+    fn call(&self, service: &str) -> bool {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../loadtests/sipp/short_call.xml");
+        let to = self.sip.to_string();
+        let status = std::process::Command::new("sipp")
+            .current_dir(dir.path())
+            .arg(&to)
+            .arg("-sf")
+            .arg(scenario)
+            .args(["-s", service, "-m", "1", "-d", "1000"])
+            .args(["-key", "dial_host", &to, "-key", "caller", "pg-caller"])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &common::free_sip_port().to_string(),
+            ])
+            .args(["-mp", &common::free_media_ports().to_string()])
+            .args(["-timeout", "20s", "-timeout_error", "-nostdin"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("cannot run sipp (Debian package sip-tester)");
+        status.success()
+    }
+
+    fn log(&self) -> String {
+        common::tail(&common::read_log(self.dir.path()), 40)
+    }
+}
+
+impl common::Launched for Gateway {
+    fn is_running(&mut self) -> bool {
+        common::child_running(self.child.as_mut())
+    }
+
+    fn is_healthy(&self) -> bool {
+        matches!(
+            common::http_request(self.http, "GET", "/healthz", None, common::Chunked::Decode),
+            Ok((200, _))
+        )
+    }
+
+    fn start_log(&self) -> String {
+        self.log()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        common::kill_child(self.child.take());
+    }
+}
+
+fn add_meeting_by_cli(url: &str, conference: &str) {
+    common::cli(
+        url,
+        &[
+            "meeting",
+            "add",
+            "--tenant",
+            TENANT,
+            "--conference-id",
+            conference,
+            "--who-can-bypass",
+            "everyone",
+            "--anonymous-can-start=on",
+        ],
+    );
+}
+
+/// The CLI makes a tenant and a meeting on PostgreSQL, `tessera serve --db postgres://…` answers
+/// a call to it from that directory, and a meeting the CLI adds while the gateway runs is
+/// answered once the gateway's watcher has seen the change (calls refused until then).
+#[test]
+fn serve_on_postgres_answers_a_cli_made_meeting_and_sees_cli_changes_while_running() {
+    let url = common::postgres::shared().fresh_database();
+    common::cli(&url, &["init"]);
+    common::cli(
+        &url,
+        &[
+            "tenant",
+            "add",
+            "--key",
+            TENANT,
+            "--name",
+            "On PostgreSQL",
+            "--domain",
+            "video.pg.example",
+        ],
+    );
+    common::cli(
+        &url,
+        &["tenant", "set", "--key", TENANT, "--endpoint-licenses", "5"],
+    );
+    add_meeting_by_cli(&url, "2000001");
+    // The other directory commands work on PostgreSQL too (their refusals are the suite's).
+    common::cli(
+        &url,
+        &[
+            "device",
+            "trust",
+            "--tenant",
+            TENANT,
+            "--cidr",
+            "192.0.2.0/24",
+        ],
+    );
+    common::cli(
+        &url,
+        &["token", "create", "--tenant", TENANT, "--label", "pg"],
+    );
+    let gateway = Gateway::start(&url);
+
+    assert!(
+        gateway.call(&format!("{TENANT}.2000001")),
+        "a call to the CLI-made meeting was not answered\n{}",
+        gateway.log()
+    );
+    assert!(
+        !gateway.call(&format!("{TENANT}.2000002")),
+        "a meeting that does not exist yet was answered"
+    );
+
+    add_meeting_by_cli(&url, "2000002");
+    // The watcher polls every 250 ms; each refused attempt takes a SIPp run, so a few tries
+    // cover many polls.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let mut answered = false;
+    while !answered && std::time::Instant::now() < deadline {
+        answered = gateway.call(&format!("{TENANT}.2000002"));
+    }
+    assert!(
+        answered,
+        "the meeting added by the CLI while the gateway ran was never answered\n{}",
+        gateway.log()
+    );
+
+    // An admin API write goes to PostgreSQL and reloads the calls' copy before it answers; its
+    // refusals are the directory's (a duplicate is 409, not a database error).
+    let body = r#"{"conference_id": "2000003", "who_can_bypass": "everyone", "anonymous_can_start": true}"#;
+    let post = || {
+        common::http_request_with_body(
+            gateway.http,
+            "POST",
+            &format!("/api/v1/tenants/{TENANT}/meetings"),
+            Some(TOKEN),
+            body,
+            common::Chunked::Decode,
+        )
+        .unwrap()
+        .0
+    };
+    assert_eq!(post(), 201, "{}", gateway.log());
+    assert!(
+        gateway.call(&format!("{TENANT}.2000003")),
+        "a meeting the admin API added was not answered at once\n{}",
+        gateway.log()
+    );
+    assert_eq!(post(), 409);
+}
