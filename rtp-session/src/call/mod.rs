@@ -48,12 +48,14 @@ mod feedback;
 mod port;
 mod protection;
 mod slates;
+pub mod streams;
 mod types;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use mixer::codec::h264::EncodedFrame;
 use mixer::hold::HoldMusic;
 use tracing::{debug, trace, warn};
 
@@ -71,9 +73,10 @@ pub use port::LATCH_WINDOW;
 use port::{Admission, Port};
 use protection::Protection;
 use slates::{VideoSource, Watching};
+use streams::LinkStreams;
 pub use types::{
-    Config, Counters, EngineRequest, Event, Input, Participant, Seeds, SlateRequest, SocketId,
-    Transmit,
+    Config, Counters, EngineRequest, Event, Input, Participant, RemoteStream, Seeds, SlateRequest,
+    SocketId, Transmit,
 };
 
 /// Silence from the far end (no RTP and no RTCP on any stream) after which the call is reported
@@ -128,6 +131,11 @@ pub struct CallMedia {
     bandwidth: Option<adapt::Adaptation>,
     video_in: Option<VideoIn>,
     video_out: Option<VideoOut>,
+    /// A Tessera link's streams (after [`MediaControl::Streams`]): video goes both ways stream
+    /// by stream instead of one picture.
+    streams: Option<LinkStreams>,
+    /// Who the far node's streams are (its roster), passed to the engine on every join.
+    remote_streams: Vec<RemoteStream>,
     joined: Option<Joined>,
     /// The slate shown while not in a meeting.
     slate: Option<Watching>,
@@ -226,6 +234,8 @@ impl CallMedia {
                 .as_ref()
                 .map(|v| adapt::Adaptation::new(v.bitrate_bps, v.max_size)),
             video,
+            streams: None,
+            remote_streams: Vec::new(),
             joined: None,
             slate: None,
             hold_music: HoldMusic::new(),
@@ -289,6 +299,7 @@ impl CallMedia {
             Some(self.next_tick),
             self.audio_in.jitter.poll_timeout(),
             self.video_in.as_ref().and_then(VideoIn::poll_timeout),
+            self.streams.as_ref().and_then(LinkStreams::poll_timeout),
             self.bandwidth
                 .as_ref()
                 .and_then(adapt::Adaptation::poll_timeout),
@@ -334,6 +345,11 @@ impl CallMedia {
             let output = v.handle_timeout(now);
             self.video_output(now, output);
         }
+        if let Some(streams) = &mut self.streams {
+            for (ssrc, output) in streams.handle_timeout(now) {
+                self.stream_output(now, ssrc, output);
+            }
+        }
         if self.keyframe_request_pending {
             self.request_keyframe_from_peer(now);
         }
@@ -369,6 +385,17 @@ impl CallMedia {
                 let request = match control {
                     MediaControl::Mute(muted) => EngineRequest::Mute { participant, muted },
                     MediaControl::Layout(mode) => EngineRequest::SetLayout { participant, mode },
+                    MediaControl::Streams { ssrc_base } => {
+                        let Some(setup) = &self.video else {
+                            debug!(cname = %self.cname, "a link without video has no streams");
+                            return;
+                        };
+                        if self.streams.as_ref().is_none_or(|s| s.base() != ssrc_base) {
+                            let seed = ssrc_base.rotate_left(11) ^ 0x5DEE_CE66;
+                            self.streams = Some(LinkStreams::new(ssrc_base, setup, seed));
+                        }
+                        EngineRequest::LinkViewer { participant }
+                    }
                 };
                 self.events.push_back(Event::Engine(request));
             }
@@ -410,7 +437,69 @@ impl CallMedia {
                 self.request_keyframe_from_peer(now);
             }
             Input::PeerKeyframeRequest => self.peer_wants_keyframe(),
+            Input::Forward {
+                source,
+                timestamp,
+                frame,
+            } => self.forward(now, source, timestamp, &frame),
+            Input::RemoteStreams(streams) => {
+                self.remote_streams = streams;
+                if let Some(participant) = self.participant() {
+                    let streams = self.remote_streams.clone();
+                    self.events
+                        .push_back(Event::Engine(EngineRequest::LinkRoster {
+                            participant,
+                            streams,
+                        }));
+                }
+            }
         }
+    }
+
+    /// Sends one forwarded access unit of `source` on its own SSRC (a Tessera link, joined).
+    fn forward(&mut self, now: Instant, source: u64, timestamp: u32, frame: &EncodedFrame) {
+        let (Some(streams), Some(port), true) =
+            (&mut self.streams, &self.video_port, self.joined.is_some())
+        else {
+            return;
+        };
+        let packets = match streams.send(now, source, timestamp, &frame.data) {
+            Ok(packets) => packets,
+            Err(e) => {
+                debug!(cname = %self.cname, source, error = %e, "forwarded unit not sent");
+                return;
+            }
+        };
+        let (socket, to) = port.rtp_target();
+        self.counters.video_tx_packets += packets.len() as u64;
+        self.counters.video_tx_frames += 1;
+        self.transmits.extend(
+            packets
+                .into_iter()
+                .map(|bytes| Transmit { socket, to, bytes }),
+        );
+    }
+
+    /// Acts on what one of a Tessera link's incoming streams produced: its access units go to
+    /// the engine as that stream's (not decoded here: the engine decodes remote participants).
+    fn stream_output(&mut self, now: Instant, ssrc: u32, output: VideoInOutput) {
+        self.counters.lost_packets += output.lost;
+        self.counters.video_rx_frames += output.frames;
+        let Some(participant) = self.participant() else {
+            return;
+        };
+        // NACKs name one SSRC per request and the streams come and go: loss asks for a
+        // keyframe instead (rate-limited like any).
+        if !output.actions.is_empty() {
+            self.request_keyframe_from_peer(now);
+        }
+        self.events.extend(output.access_units.into_iter().map(|access_unit| {
+            Event::Engine(EngineRequest::LinkVideo {
+                participant,
+                ssrc,
+                access_unit,
+            })
+        }));
     }
 
     fn join(
@@ -427,6 +516,12 @@ impl CallMedia {
             display_name,
             video_format,
         }));
+        if !self.remote_streams.is_empty() {
+            self.events.push_back(Event::Engine(EngineRequest::LinkRoster {
+                participant,
+                streams: self.remote_streams.clone(),
+            }));
+        }
         debug!(cname = %self.cname, participant, "joined meeting media");
         // The meeting replaces the slate (from the layout's first keyframe on) and the music.
         self.stop_watching();
@@ -640,6 +735,11 @@ impl CallMedia {
         }
         self.last_heard = now;
         self.counters.video_rx_packets += 1;
+        if let Some(streams) = &mut self.streams {
+            let (ssrc, output) = streams.receive(now, &packet.header, packet.payload);
+            self.stream_output(now, ssrc, output);
+            return;
+        }
         let output = video_in.receive(now, &packet.header, packet.payload);
         self.video_output(now, output);
     }
