@@ -206,7 +206,13 @@ impl CallCore {
                 control: MediaControl::Mute(true),
             });
         }
-        if controls.layout != MediaControls::default().layout {
+        if let Some(link) = &call.tessera {
+            // Another Tessera node: stream by stream instead of the bridge's bare picture.
+            self.out.push_back(CoreOutput::MediaControl {
+                call: call_id,
+                control: link.media_control(),
+            });
+        } else if controls.layout != MediaControls::default().layout {
             self.out.push_back(CoreOutput::MediaControl {
                 call: call_id,
                 control: MediaControl::Layout(controls.layout),

@@ -367,6 +367,11 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                         handle.control(control);
                     }
                 }
+                CoreOutput::RemoteStreams { call, streams } => {
+                    if let Some(handle) = media.get(&call) {
+                        handle.remote_streams(streams);
+                    }
+                }
                 CoreOutput::WebrtcJoin {
                     session,
                     tenant,

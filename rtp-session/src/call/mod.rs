@@ -493,13 +493,14 @@ impl CallMedia {
         if !output.actions.is_empty() {
             self.request_keyframe_from_peer(now);
         }
-        self.events.extend(output.access_units.into_iter().map(|access_unit| {
-            Event::Engine(EngineRequest::LinkVideo {
-                participant,
-                ssrc,
-                access_unit,
-            })
-        }));
+        self.events
+            .extend(output.access_units.into_iter().map(|access_unit| {
+                Event::Engine(EngineRequest::LinkVideo {
+                    participant,
+                    ssrc,
+                    access_unit,
+                })
+            }));
     }
 
     fn join(
@@ -517,10 +518,11 @@ impl CallMedia {
             video_format,
         }));
         if !self.remote_streams.is_empty() {
-            self.events.push_back(Event::Engine(EngineRequest::LinkRoster {
-                participant,
-                streams: self.remote_streams.clone(),
-            }));
+            self.events
+                .push_back(Event::Engine(EngineRequest::LinkRoster {
+                    participant,
+                    streams: self.remote_streams.clone(),
+                }));
         }
         debug!(cname = %self.cname, participant, "joined meeting media");
         // The meeting replaces the slate (from the layout's first keyframe on) and the music.

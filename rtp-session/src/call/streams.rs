@@ -83,7 +83,10 @@ impl LinkStreams {
     ) -> Result<Vec<Vec<u8>>, ForwardError> {
         let (ssrc, rewriter) = self.out.entry(source).or_insert_with(|| {
             // Each stream's own first values: a well-mixed step of the seed.
-            self.seed = self.seed.wrapping_mul(0x2C1B_3C6D).wrapping_add(0x297A_2D39);
+            self.seed = self
+                .seed
+                .wrapping_mul(0x2C1B_3C6D)
+                .wrapping_add(0x297A_2D39);
             let first_sequence = (self.seed >> 16) as u16;
             let first_timestamp = self.seed.rotate_left(7);
             (
@@ -130,10 +133,13 @@ impl LinkStreams {
                 self.incoming.remove(&ssrc);
             }
         }
-        let stream = self.incoming.entry(header.ssrc).or_insert_with(|| StreamIn {
-            video: VideoIn::new(&self.setup),
-            last_heard: now,
-        });
+        let stream = self
+            .incoming
+            .entry(header.ssrc)
+            .or_insert_with(|| StreamIn {
+                video: VideoIn::new(&self.setup),
+                last_heard: now,
+            });
         stream.last_heard = now;
         (header.ssrc, stream.video.receive(now, header, payload))
     }
