@@ -996,11 +996,8 @@ impl MeetingMedia {
                     }
                 }
                 // One of a far node's participants: its link asks the far node.
-                None if p.via_link.is_some() => {
-                    if keyframe.is_some() {
-                        from_links.push(id);
-                    }
-                }
+                None if p.via_link.is_some() && keyframe.is_some() => from_links.push(id),
+                None if p.via_link.is_some() => {}
                 None if keyframe.is_some() || layers != before => {
                     self.publisher_requests.push_back(PublisherRequest {
                         participant: id,
