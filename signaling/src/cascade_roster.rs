@@ -243,9 +243,10 @@ mod tests {
     #[test]
     fn the_documented_example_parses() {
         // The example of docs/cascades.md, byte for byte.
-        let body = br#"{"version":1,"node":"gw-b.example.com","participants":[{"id":"p3","name":"Boardroom","kind":"endpoint"},{"id":"p9","name":"Ana (browser)","kind":"browser"}],"speakers":["p9","p3"],"lobby":2}"#;
+        let body = br#"{"version":1,"node":"gw-b.example.com","participants":[{"id":"p3","name":"Boardroom","kind":"endpoint","ssrc":2861297310},{"id":"p9","name":"Ana (browser)","kind":"browser","ssrc":1097414535}],"speakers":["p9","p3"],"lobby":2}"#;
         let roster = Roster::parse(body).unwrap();
         assert_eq!(roster.participants.len(), 2);
+        assert_eq!(roster.participants[0].ssrc, Some(2_861_297_310));
         assert_eq!(roster.speakers, ["p9", "p3"]);
         assert_eq!(roster.lobby, 2);
     }
