@@ -210,13 +210,13 @@ pub enum ForwardError {
 #[cfg(test)]
 // One arbitrary origin for the virtual clock.
 #[allow(clippy::disallowed_methods)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
 
     /// An IDR access unit (SPS, PPS, IDR slice) or a P slice, Annex B.
-    fn unit(keyframe: bool, len: usize) -> Vec<u8> {
+    pub(crate) fn unit(keyframe: bool, len: usize) -> Vec<u8> {
         let mut au = Vec::new();
         if keyframe {
             au.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xC0, 0x1F]);

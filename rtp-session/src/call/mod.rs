@@ -470,14 +470,8 @@ impl CallMedia {
                 return;
             }
         };
-        let (socket, to) = port.rtp_target();
-        self.counters.video_tx_packets += packets.len() as u64;
-        self.counters.video_tx_frames += 1;
-        self.transmits.extend(
-            packets
-                .into_iter()
-                .map(|bytes| Transmit { socket, to, bytes }),
-        );
+        let target = port.rtp_target();
+        self.queue_video(target, packets);
     }
 
     /// Acts on what one of a Tessera link's incoming streams produced: its access units go to

@@ -12,18 +12,10 @@ use mixer::codec::h264::{EncoderConfig, H264Encoder};
 use mixer::frame::Yuv;
 use rtp_session::call::RemoteStream;
 
+use super::cascade_tests::run;
 use super::link::REMOTE_BASE;
 use super::tests::{add_synthetics, join, small_config, Feed};
 use super::*;
-
-fn run(media: &mut MeetingMedia, from: Instant, ticks: usize) -> Instant {
-    let mut now = from;
-    for _ in 0..ticks {
-        media.handle_timeout(now);
-        now = media.poll_timeout();
-    }
-    now
-}
 
 fn stream(ssrc: u32, name: &str) -> RemoteStream {
     RemoteStream {
