@@ -67,6 +67,24 @@ impl TesseraLink {
         }
     }
 
+    /// Who the far node's streams are, by its last roster (empty before one).
+    pub(super) fn remote_streams(&self) -> Vec<RemoteStream> {
+        let Some(roster) = &self.remote else {
+            return Vec::new();
+        };
+        roster
+            .participants
+            .iter()
+            .filter_map(|p| {
+                Some(RemoteStream {
+                    ssrc: p.ssrc?,
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// When the link wants [`CallCore::sync_tessera_rosters`] called.
     pub(super) fn due(&self) -> Instant {
         self.due
@@ -215,18 +233,8 @@ impl CallCore {
                 "roster from the far node"
             );
             // Who each of the far node's streams is: the engine gives each a tile.
-            let streams = roster
-                .participants
-                .iter()
-                .filter_map(|p| {
-                    Some(RemoteStream {
-                        ssrc: p.ssrc?,
-                        id: p.id.clone(),
-                        name: p.name.clone(),
-                    })
-                })
-                .collect();
             link.remote = Some(roster);
+            let streams = link.remote_streams();
             self.out.push_back(CoreOutput::RemoteStreams {
                 call: call_id,
                 streams,
