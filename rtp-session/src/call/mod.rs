@@ -37,6 +37,10 @@
 //! - **Bandwidth** ([`adapt`]): TMMBR (answered with TMMBN), REMB and the loss the peer reports
 //!   on our video move the call between bit-rate classes ([`crate::bandwidth`]); a move goes to
 //!   the engine as the call's new video format, `b=AS`/TIAS and the level staying the ceiling.
+//! - **Tessera links** ([`streams`]): after [`MediaControl::Streams`] the call's video carries one
+//!   stream per participant both ways: the engine's forwarded units go out each on its
+//!   participant's own SSRC, and the far node's are demultiplexed by SSRC and handed to the
+//!   engine ([`EngineRequest::LinkVideo`]) instead of being decoded as one picture.
 //! - **Inactivity**: nothing from the peer for [`MEDIA_TIMEOUT`] is reported once.
 //!
 //! It must not touch sockets, channels, threads or the clock: `now` and the wall time come in,
@@ -55,7 +59,6 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use mixer::codec::h264::EncodedFrame;
 use mixer::hold::HoldMusic;
 use tracing::{debug, trace, warn};
 
@@ -454,47 +457,6 @@ impl CallMedia {
                 }
             }
         }
-    }
-
-    /// Sends one forwarded access unit of `source` on its own SSRC (a Tessera link, joined).
-    fn forward(&mut self, now: Instant, source: u64, timestamp: u32, frame: &EncodedFrame) {
-        let (Some(streams), Some(port), true) =
-            (&mut self.streams, &self.video_port, self.joined.is_some())
-        else {
-            return;
-        };
-        let packets = match streams.send(now, source, timestamp, &frame.data) {
-            Ok(packets) => packets,
-            Err(e) => {
-                debug!(cname = %self.cname, source, error = %e, "forwarded unit not sent");
-                return;
-            }
-        };
-        let target = port.rtp_target();
-        self.queue_video(target, packets);
-    }
-
-    /// Acts on what one of a Tessera link's incoming streams produced: its access units go to
-    /// the engine as that stream's (not decoded here: the engine decodes remote participants).
-    fn stream_output(&mut self, now: Instant, ssrc: u32, output: VideoInOutput) {
-        self.counters.lost_packets += output.lost;
-        self.counters.video_rx_frames += output.frames;
-        let Some(participant) = self.participant() else {
-            return;
-        };
-        // NACKs name one SSRC per request and the streams come and go: loss asks for a
-        // keyframe instead (rate-limited like any).
-        if !output.actions.is_empty() {
-            self.request_keyframe_from_peer(now);
-        }
-        self.events
-            .extend(output.access_units.into_iter().map(|access_unit| {
-                Event::Engine(EngineRequest::LinkVideo {
-                    participant,
-                    ssrc,
-                    access_unit,
-                })
-            }));
     }
 
     fn join(

@@ -18,6 +18,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
+use mixer::codec::h264::EncodedFrame;
+use tracing::debug;
+
+use super::{CallMedia, EngineRequest, Event};
 use crate::api::VideoSetup;
 use crate::forward::{stream_ssrc, ForwardError, SlotRewriter};
 use crate::rtp::{self, RtpHeader};
@@ -165,6 +169,55 @@ impl LinkStreams {
     #[must_use]
     pub fn counts(&self) -> (usize, usize) {
         (self.out.len(), self.incoming.len())
+    }
+}
+
+impl CallMedia {
+    /// Sends one forwarded access unit of `source` on its own SSRC (a Tessera link, joined).
+    pub(super) fn forward(
+        &mut self,
+        now: Instant,
+        source: u64,
+        timestamp: u32,
+        frame: &EncodedFrame,
+    ) {
+        let (Some(streams), Some(port), true) =
+            (&mut self.streams, &self.video_port, self.joined.is_some())
+        else {
+            return;
+        };
+        let packets = match streams.send(now, source, timestamp, &frame.data) {
+            Ok(packets) => packets,
+            Err(e) => {
+                debug!(cname = %self.cname, source, error = %e, "forwarded unit not sent");
+                return;
+            }
+        };
+        let target = port.rtp_target();
+        self.queue_video(target, packets);
+    }
+
+    /// Acts on what one of a Tessera link's incoming streams produced: its access units go to
+    /// the engine as that stream's (not decoded here: the engine decodes remote participants).
+    pub(super) fn stream_output(&mut self, now: Instant, ssrc: u32, output: VideoInOutput) {
+        self.counters.lost_packets += output.lost;
+        self.counters.video_rx_frames += output.frames;
+        let Some(participant) = self.participant() else {
+            return;
+        };
+        // NACKs name one SSRC per request and the streams come and go: loss asks for a
+        // keyframe instead (rate-limited like any).
+        if !output.actions.is_empty() {
+            self.request_keyframe_from_peer(now);
+        }
+        self.events
+            .extend(output.access_units.into_iter().map(|access_unit| {
+                Event::Engine(EngineRequest::LinkVideo {
+                    participant,
+                    ssrc,
+                    access_unit,
+                })
+            }));
     }
 }
 
