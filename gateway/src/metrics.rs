@@ -33,6 +33,9 @@ pub struct Metrics {
     pub licenses_total: IntGaugeVec,
     /// Cascade links (conference bridges joined to a meeting) up now, by tenant.
     pub cascades_active: IntGaugeVec,
+    /// Video streams a Tessera link carries now, by link (its participant, `p7`) and direction
+    /// (`out`: forwarded to the far node, `in`: the far node's shown here).
+    pub cascade_link_streams: IntGaugeVec,
     /// RTP packets, by direction (`rx`, `tx`) and media (`audio`, `video`).
     pub rtp_packets_total: IntCounterVec,
     /// RTP packets lost (sequence gaps seen on receive).
@@ -168,6 +171,11 @@ impl Metrics {
                 "tessera_cascades_active",
                 "Cascade links (conference bridges in a meeting) up now.",
                 &["tenant"],
+            )?,
+            cascade_link_streams: gauge(
+                "tessera_cascade_link_streams",
+                "Video streams a Tessera cascade link carries, stream by stream.",
+                &["link", "direction"],
             )?,
             rtp_packets_total: counter(
                 "tessera_rtp_packets_total",

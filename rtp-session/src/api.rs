@@ -110,6 +110,13 @@ pub enum MediaControl {
     Mute(bool),
     /// `*8`: the caller's layout.
     Layout(LayoutMode),
+    /// The call is a Tessera link: its video carries one stream per participant both ways
+    /// (`call::streams`), ours on SSRCs derived from `ssrc_base`
+    /// ([`crate::forward::stream_ssrc`]), and the engine forwards into it instead of laying out.
+    Streams {
+        /// The link's SSRC base (the roster names each participant's SSRC from it).
+        ssrc_base: u32,
+    },
 }
 
 /// The still picture a caller that cannot see a meeting is shown (and, for the lobby, the hold

@@ -23,6 +23,16 @@ use crate::h264_rtp::{is_keyframe, H264RtpError, Packetizer};
 /// A published stream: a participant's id and the index of one of its simulcast layers.
 pub type StreamId = (u64, usize);
 
+/// The SSRC a Tessera link sends `source`'s forwarded stream on: the link's random `base`
+/// combined with the participant number by an odd multiplier, so two participants of one link
+/// never share an SSRC (the map is a bijection on 32-bit numbers). The roster names it.
+#[must_use]
+pub fn stream_ssrc(base: u32, source: u64) -> u32 {
+    // Participant numbers are small; the high half folds in so none is lost.
+    let folded = (source as u32) ^ ((source >> 32) as u32).rotate_left(16);
+    base ^ folded.wrapping_mul(0x9E37_79B1)
+}
+
 /// What [`SlotSelect::offer`] decided about one access unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotVerdict {
@@ -200,13 +210,13 @@ pub enum ForwardError {
 #[cfg(test)]
 // One arbitrary origin for the virtual clock.
 #[allow(clippy::disallowed_methods)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
 
     /// An IDR access unit (SPS, PPS, IDR slice) or a P slice, Annex B.
-    fn unit(keyframe: bool, len: usize) -> Vec<u8> {
+    pub(crate) fn unit(keyframe: bool, len: usize) -> Vec<u8> {
         let mut au = Vec::new();
         if keyframe {
             au.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xC0, 0x1F]);

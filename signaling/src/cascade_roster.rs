@@ -1,7 +1,7 @@
 //! The roster body two Tessera nodes exchange over a Tessera cascade link, in a SIP INFO of type
 //! [`CONTENT_TYPE`] (format in `docs/cascades.md`): who is in the meeting on the sending side,
-//! under which names and kinds, the speaker order (most recent first) and how many wait in its
-//! lobby.
+//! under which names and kinds, the SSRC each one's video is forwarded on over the link (when
+//! it is), the speaker order (most recent first) and how many wait in its lobby.
 //!
 //! Owns the JSON shape, its bounds and its validation: a body from the far node is untrusted
 //! input, so parsing is bounded ([`MAX_BODY_LEN`], [`MAX_PARTICIPANTS`], [`MAX_NAME_LEN`]) and
@@ -49,6 +49,9 @@ pub enum RosterError {
     /// Two participants share an id.
     #[error("roster lists participant {0:?} twice")]
     Duplicate(String),
+    /// Two participants' video would arrive on one SSRC.
+    #[error("roster gives SSRC {0} to two participants")]
+    DuplicateSsrc(u32),
     /// The speaker order names someone the roster does not list.
     #[error("speaker order names unknown participant {0:?}")]
     UnknownSpeaker(String),
@@ -78,6 +81,12 @@ pub struct RosterEntry {
     pub name: String,
     /// What it is.
     pub kind: RemoteKind,
+    /// The SSRC the link's video carries this participant's picture on whenever the sender
+    /// forwards it (the SSRC is the participant's for the link's lifetime; absent: never
+    /// forwarded, or a node that sends one picture only). Optional so that rosters without it
+    /// (format 1 as first published) still parse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssrc: Option<u32>,
 }
 
 impl RosterEntry {
@@ -95,7 +104,19 @@ impl RosterEntry {
         } else {
             cleaned
         };
-        RosterEntry { id, name, kind }
+        RosterEntry {
+            id,
+            name,
+            kind,
+            ssrc: None,
+        }
+    }
+
+    /// The same entry, naming the SSRC its video is forwarded on.
+    #[must_use]
+    pub fn with_ssrc(mut self, ssrc: u32) -> Self {
+        self.ssrc = Some(ssrc);
+        self
     }
 }
 
@@ -148,7 +169,11 @@ impl Roster {
             return Err(RosterError::BadEntry(clip(&self.node)));
         }
         let mut ids = std::collections::HashSet::with_capacity(self.participants.len());
+        let mut ssrcs = std::collections::HashSet::new();
         for entry in &self.participants {
+            if let Some(ssrc) = entry.ssrc.filter(|s| !ssrcs.insert(*s)) {
+                return Err(RosterError::DuplicateSsrc(ssrc));
+            }
             if !usable(&entry.id) || !usable(&entry.name) {
                 return Err(RosterError::BadEntry(clip(&entry.id)));
             }
@@ -189,6 +214,7 @@ mod tests {
             id: id.into(),
             name: name.into(),
             kind,
+            ssrc: None,
         }
     }
 
@@ -217,11 +243,25 @@ mod tests {
     #[test]
     fn the_documented_example_parses() {
         // The example of docs/cascades.md, byte for byte.
-        let body = br#"{"version":1,"node":"gw-b.example.com","participants":[{"id":"p3","name":"Boardroom","kind":"endpoint"},{"id":"p9","name":"Ana (browser)","kind":"browser"}],"speakers":["p9","p3"],"lobby":2}"#;
+        let body = br#"{"version":1,"node":"gw-b.example.com","participants":[{"id":"p3","name":"Boardroom","kind":"endpoint","ssrc":2861297310},{"id":"p9","name":"Ana (browser)","kind":"browser","ssrc":1097414535}],"speakers":["p9","p3"],"lobby":2}"#;
         let roster = Roster::parse(body).unwrap();
         assert_eq!(roster.participants.len(), 2);
+        assert_eq!(roster.participants[0].ssrc, Some(2_861_297_310));
         assert_eq!(roster.speakers, ["p9", "p3"]);
         assert_eq!(roster.lobby, 2);
+    }
+
+    #[test]
+    fn entries_name_the_ssrc_of_their_stream_and_rosters_without_one_still_parse() {
+        let mut roster = node_b();
+        roster.participants[0] = roster.participants[0].clone().with_ssrc(0xDEAD_BEEF);
+        let text = String::from_utf8(roster.to_body()).unwrap();
+        assert!(text.contains(r#""ssrc":3735928559"#), "{text}");
+        assert!(!text.contains(r#""ssrc":null"#), "no SSRC, no key: {text}");
+        assert_eq!(Roster::parse(text.as_bytes()).unwrap(), roster);
+        // The documented body of the first format, without SSRCs.
+        let old = br#"{"version":1,"node":"b","participants":[{"id":"p3","name":"Boardroom","kind":"endpoint"}]}"#;
+        assert_eq!(Roster::parse(old).unwrap().participants[0].ssrc, None);
     }
 
     #[test]
@@ -255,6 +295,13 @@ mod tests {
         assert_eq!(
             Roster::parse(&ghost.to_body()),
             Err(RosterError::UnknownSpeaker("p99".into()))
+        );
+        let mut shared = node_b();
+        shared.participants[0].ssrc = Some(7);
+        shared.participants[1].ssrc = Some(7);
+        assert_eq!(
+            Roster::parse(&shared.to_body()),
+            Err(RosterError::DuplicateSsrc(7))
         );
         let mut later = node_b();
         later.version = 2;

@@ -98,6 +98,14 @@ pub enum CoreOutput {
         /// The call.
         call: CallId,
     },
+    /// Who the far node's video streams on a Tessera link are (from its roster): the driver
+    /// passes them to the link's media task, which tells the meeting engine.
+    RemoteStreams {
+        /// The link's call.
+        call: CallId,
+        /// Each stream's SSRC, the far participant's id and name.
+        streams: Vec<rtp_session::call::RemoteStream>,
+    },
     /// Play a prompt on the call's audio (replacing any prompt still playing).
     PlayPrompt {
         /// The call.

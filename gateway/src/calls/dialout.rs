@@ -577,6 +577,7 @@ impl CallCore {
         link.failures = 0;
         link.last_error = None;
         let participant = self.new_participant();
+        let ssrc_base = self.rng.random::<u32>();
         let call = Call {
             invited_at: now,
             stats: Arc::default(),
@@ -601,7 +602,7 @@ impl CallCore {
             // Until the lobby decision of `enter_meeting` places it.
             phase: Phase::Lobby(meeting.clone()),
             session_timer: None,
-            tessera: tessera.then(|| TesseraLink::new(now)),
+            tessera: tessera.then(|| TesseraLink::new(now, ssrc_base)),
             cluster,
         };
         self.insert_call(call_id, call);

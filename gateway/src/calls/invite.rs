@@ -428,7 +428,8 @@ impl CallCore {
         };
 
         // Our answer carries the marker only when the offer did and a cascade rule matched.
-        let tessera = cascade::speaks_ours(&local_sdp).then(|| TesseraLink::new(now));
+        let ssrc_base = self.rng.random::<u32>();
+        let tessera = cascade::speaks_ours(&local_sdp).then(|| TesseraLink::new(now, ssrc_base));
         let id = CallId(self.next_call);
         self.next_call += 1;
         let participant = self.new_participant();

@@ -206,7 +206,22 @@ impl CallCore {
                 control: MediaControl::Mute(true),
             });
         }
-        if controls.layout != MediaControls::default().layout {
+        if let Some(link) = &call.tessera {
+            // Another Tessera node: stream by stream instead of the bridge's bare picture; and
+            // who the far node's streams are again, should its roster have come before the
+            // media task was there to take it.
+            self.out.push_back(CoreOutput::MediaControl {
+                call: call_id,
+                control: link.media_control(),
+            });
+            let streams = link.remote_streams();
+            if !streams.is_empty() {
+                self.out.push_back(CoreOutput::RemoteStreams {
+                    call: call_id,
+                    streams,
+                });
+            }
+        } else if controls.layout != MediaControls::default().layout {
             self.out.push_back(CoreOutput::MediaControl {
                 call: call_id,
                 control: MediaControl::Layout(controls.layout),

@@ -55,6 +55,7 @@ enum Command {
     Leave,
     Control(MediaControl),
     PeerKeyframeRequest,
+    RemoteStreams(Vec<rtp_session::call::RemoteStream>),
     ShowSlate {
         studio: SlateSender,
         slate: Slate,
@@ -217,6 +218,12 @@ impl CallMedia {
     /// `EngineInput::SetLayout` for this call's participant; ignored while not joined.
     pub fn control(&self, control: MediaControl) {
         self.send(Command::Control(control));
+    }
+
+    /// Who the far node's streams on this Tessera link are (its roster): passed to the meeting
+    /// engine while joined, and again on every join.
+    pub fn remote_streams(&self, streams: Vec<rtp_session::call::RemoteStream>) {
+        self.send(Command::RemoteStreams(streams));
     }
 
     /// The peer asked for a keyframe in its signalling (H.245 `videoFastUpdatePicture`): handled

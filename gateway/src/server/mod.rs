@@ -393,6 +393,11 @@ pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeErro
                         handle.control(control);
                     }
                 }
+                CoreOutput::RemoteStreams { call, streams } => {
+                    if let Some(handle) = media.get(&call) {
+                        handle.remote_streams(streams);
+                    }
+                }
                 CoreOutput::WebrtcJoin {
                     session,
                     tenant,

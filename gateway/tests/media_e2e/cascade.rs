@@ -52,7 +52,7 @@ fn line_colour(picture: &Picture, (x0, y0): (u32, u32), (x1, y1): (u32, u32)) ->
     median_colour(picture, points)
 }
 
-fn close(a: [u8; 3], b: [u8; 3], tolerance: u8) -> bool {
+pub(super) fn close(a: [u8; 3], b: [u8; 3], tolerance: u8) -> bool {
     (0..3).all(|k| a[k].abs_diff(b[k]) <= tolerance)
 }
 

@@ -3,16 +3,16 @@
 //! system (the project's UA with ffmpeg) in the same meeting and dials node B's meeting through
 //! its admin API. Both SDPs carry `a=tessera-cascade:1`, so the link is a Tessera link: each
 //! node's meeting view lists the other side's participants under the link (the roster INFO), the
-//! room system sees and hears node B's meeting over the link, and never hears its own tone back
-//! (N-1 across two nodes). Hanging the link up frees both nodes' cascade licences and empties
-//! the remote lists.
-//!
-//! The link's media are still the plain cascade's (one bare speaker picture each way): the
-//! stream-by-stream forwarding of issue 13 item 3 is not built (docs/cascades.md).
+//! link carries node B's participants stream by stream (each on its own SSRC, named in the
+//! roster), so the room system's 3x3 on node A shows them as separate tiles in their own colours
+//! (not one nested picture), it hears node B's meeting and never its own tone back (N-1 across
+//! two nodes). Hanging the link up frees both nodes' cascade licences and empties the remote
+//! lists.
 
 use super::*;
 
-use cascade::{bridge_trusting_server, cascade_gauges};
+use cascade::{bridge_trusting_server, cascade_gauges, close};
+use gateway::media::engine::synthetic;
 
 /// How long the nodes get to bring the link up and exchange rosters.
 const LINK_PATIENCE: Duration = Duration::from_secs(20);
@@ -44,6 +44,33 @@ fn view_until(server: &Server, what: &str, done: impl Fn(&Value) -> bool) -> Val
 
 fn remote(view: &Value) -> Vec<Value> {
     view["remote"].as_array().cloned().unwrap_or_default()
+}
+
+/// The `tessera_cascade_link_streams` values of `server` in `direction` (one per link).
+fn link_streams(server: &Server, direction: &str) -> Vec<u64> {
+    let (_, text) = server.api_get("/metrics").unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("tessera_cascade_link_streams{")
+                && l.contains(&format!("direction=\"{direction}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect()
+}
+
+/// How many of the demo participants' colours (`synthetic::palette`) fill tiles of `picture`'s
+/// 3x3, each counted once, and the tiles' colours (sampled by median: the demo pictures have a
+/// sweeping light bar and a dark block).
+fn demo_tiles(picture: &Picture) -> (usize, Vec<[u8; 3]>) {
+    let colours: Vec<[u8; 3]> = grid_3x3(picture)
+        .into_iter()
+        .map(|t| tile_colour(picture, t))
+        .collect();
+    let shown = (0..8)
+        .map(synthetic::palette)
+        .filter(|&(r, g, b)| colours.iter().any(|c| close([r, g, b], *c, 40)))
+        .count();
+    (shown, colours)
 }
 
 #[test]
@@ -134,6 +161,47 @@ fn two_tessera_nodes_list_each_others_participants_under_the_link_and_never_echo
     assert_eq!(cascade_gauges(&node_a), ("1".into(), "1".into()));
     assert_eq!(cascade_gauges(&node_b), ("1".into(), "1".into()));
 
+    // Stream by stream: the room system's 3x3 on A shows B's demo participants as tiles of their
+    // own colours (a nested picture would put one colour, or a 3x3 of small ones, in a tile).
+    let deadline = Instant::now() + LINK_PATIENCE * 2;
+    let (tiles, colours) = loop {
+        let (snapshot, count) = vtc.receiver().latest_snapshot();
+        let seen = snapshot.as_ref().map(demo_tiles);
+        if let Some((shown, colours)) = seen.clone().filter(|(shown, _)| *shown >= 6) {
+            break (shown, colours);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: B's participants are not separate tiles on A within {:?} ({count} \
+             snapshots; last tiles {seen:?}); streams A in {:?}, B out {:?}\nA:\n{}\nB:\n{}",
+            LINK_PATIENCE * 2,
+            link_streams(&node_a, "in"),
+            link_streams(&node_b, "out"),
+            node_a.log_tail(),
+            node_b.log_tail()
+        );
+        sleep(Duration::from_millis(500));
+    };
+    // B forwards its 8 participants, each on its own stream, and A receives them; B receives
+    // A's room system only (never its own participants back).
+    let deadline = Instant::now() + LINK_PATIENCE;
+    while link_streams(&node_b, "out").first().copied().unwrap_or(0) < 6
+        || link_streams(&node_a, "in").first().copied().unwrap_or(0) < 6
+    {
+        assert!(
+            Instant::now() < deadline,
+            "stream gauges: B out {:?}, A in {:?}",
+            link_streams(&node_b, "out"),
+            link_streams(&node_a, "in")
+        );
+        sleep(Duration::from_millis(200));
+    }
+    let streams = (link_streams(&node_b, "out"), link_streams(&node_a, "out"));
+    assert!(
+        streams.1.iter().all(|n| *n <= 1),
+        "A forwards its room system only, never B's participants back: {streams:?}"
+    );
+
     sleep(Duration::from_secs(6));
     node_a.assert_healthy("after 6 s over the link");
     node_b.assert_healthy("after 6 s over the link");
@@ -183,7 +251,10 @@ fn two_tessera_nodes_list_each_others_participants_under_the_link_and_never_echo
         own_tone * 100.0
     );
     eprintln!(
-        "{video}; audio {level:.1} dBFS, own tone {:.2} %; {} remote on A, {} on B; {:.1} s",
+        "{video}; {tiles} of B's participants as tiles on A ({colours:?}); streams B->A {:?}, \
+         A->B {:?}; audio {level:.1} dBFS, own tone {:.2} %; {} remote on A, {} on B; {:.1} s",
+        streams.0,
+        streams.1,
         own_tone * 100.0,
         remote(&a_view).len(),
         remote(&b_view).len(),

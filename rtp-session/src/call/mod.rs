@@ -39,6 +39,10 @@
 //!   the engine as the call's new video format, `b=AS`/TIAS and the level staying the ceiling.
 //!   The other way, a peer with `ccm tmmbr` is asked (TMMBR) for the rate the tiles showing its
 //!   picture need, and a keyframe when it takes a big tile again ([`crate::tile_request`]).
+//! - **Tessera links** ([`streams`]): after [`MediaControl::Streams`] the call's video carries one
+//!   stream per participant both ways: the engine's forwarded units go out each on its
+//!   participant's own SSRC, and the far node's are demultiplexed by SSRC and handed to the
+//!   engine ([`EngineRequest::LinkVideo`]) instead of being decoded as one picture.
 //! - **Inactivity**: nothing from the peer for [`MEDIA_TIMEOUT`] is reported once.
 //!
 //! It must not touch sockets, channels, threads or the clock: `now` and the wall time come in,
@@ -50,6 +54,7 @@ mod feedback;
 mod port;
 mod protection;
 mod slates;
+pub mod streams;
 mod types;
 
 use std::collections::VecDeque;
@@ -74,9 +79,10 @@ pub use port::LATCH_WINDOW;
 use port::{Admission, Port};
 use protection::Protection;
 use slates::{VideoSource, Watching};
+use streams::LinkStreams;
 pub use types::{
-    Config, Counters, EngineRequest, Event, Input, Participant, Seeds, SlateRequest, SocketId,
-    Transmit,
+    Config, Counters, EngineRequest, Event, Input, Participant, RemoteStream, Seeds, SlateRequest,
+    SocketId, Transmit,
 };
 
 /// Silence from the far end (no RTP and no RTCP on any stream) after which the call is reported
@@ -133,6 +139,11 @@ pub struct CallMedia {
     tile_request: Option<TileRequest>,
     video_in: Option<VideoIn>,
     video_out: Option<VideoOut>,
+    /// A Tessera link's streams (after [`MediaControl::Streams`]): video goes both ways stream
+    /// by stream instead of one picture.
+    streams: Option<LinkStreams>,
+    /// Who the far node's streams are (its roster), passed to the engine on every join.
+    remote_streams: Vec<RemoteStream>,
     joined: Option<Joined>,
     /// The slate shown while not in a meeting.
     slate: Option<Watching>,
@@ -235,6 +246,8 @@ impl CallMedia {
                 .filter(|v| v.tmmbr)
                 .map(|v| TileRequest::new(v.bitrate_bps)),
             video,
+            streams: None,
+            remote_streams: Vec::new(),
             joined: None,
             slate: None,
             hold_music: HoldMusic::new(),
@@ -298,6 +311,7 @@ impl CallMedia {
             Some(self.next_tick),
             self.audio_in.jitter.poll_timeout(),
             self.video_in.as_ref().and_then(VideoIn::poll_timeout),
+            self.streams.as_ref().and_then(LinkStreams::poll_timeout),
             self.bandwidth
                 .as_ref()
                 .and_then(adapt::Adaptation::poll_timeout),
@@ -346,6 +360,11 @@ impl CallMedia {
             let output = v.handle_timeout(now);
             self.video_output(now, output);
         }
+        if let Some(streams) = &mut self.streams {
+            for (ssrc, output) in streams.handle_timeout(now) {
+                self.stream_output(now, ssrc, output);
+            }
+        }
         if self.keyframe_request_pending {
             self.request_keyframe_from_peer(now);
         }
@@ -382,6 +401,17 @@ impl CallMedia {
                 let request = match control {
                     MediaControl::Mute(muted) => EngineRequest::Mute { participant, muted },
                     MediaControl::Layout(mode) => EngineRequest::SetLayout { participant, mode },
+                    MediaControl::Streams { ssrc_base } => {
+                        let Some(setup) = &self.video else {
+                            debug!(cname = %self.cname, "a link without video has no streams");
+                            return;
+                        };
+                        if self.streams.as_ref().is_none_or(|s| s.base() != ssrc_base) {
+                            let seed = ssrc_base.rotate_left(11) ^ 0x5DEE_CE66;
+                            self.streams = Some(LinkStreams::new(ssrc_base, setup, seed));
+                        }
+                        EngineRequest::LinkViewer { participant }
+                    }
                 };
                 self.events.push_back(Event::Engine(request));
             }
@@ -424,6 +454,22 @@ impl CallMedia {
                 self.request_keyframe_from_peer(now);
             }
             Input::PeerKeyframeRequest => self.peer_wants_keyframe(),
+            Input::Forward {
+                source,
+                timestamp,
+                frame,
+            } => self.forward(now, source, timestamp, &frame),
+            Input::RemoteStreams(streams) => {
+                self.remote_streams = streams;
+                if let Some(participant) = self.participant() {
+                    let streams = self.remote_streams.clone();
+                    self.events
+                        .push_back(Event::Engine(EngineRequest::LinkRoster {
+                            participant,
+                            streams,
+                        }));
+                }
+            }
         }
     }
 
@@ -441,6 +487,13 @@ impl CallMedia {
             display_name,
             video_format,
         }));
+        if !self.remote_streams.is_empty() {
+            self.events
+                .push_back(Event::Engine(EngineRequest::LinkRoster {
+                    participant,
+                    streams: self.remote_streams.clone(),
+                }));
+        }
         debug!(cname = %self.cname, participant, "joined meeting media");
         // The meeting replaces the slate (from the layout's first keyframe on) and the music.
         self.stop_watching();
@@ -654,6 +707,11 @@ impl CallMedia {
         }
         self.last_heard = now;
         self.counters.video_rx_packets += 1;
+        if let Some(streams) = &mut self.streams {
+            let (ssrc, output) = streams.receive(now, &packet.header, packet.payload);
+            self.stream_output(now, ssrc, output);
+            return;
+        }
         let output = video_in.receive(now, &packet.header, packet.payload);
         self.video_output(now, output);
     }

@@ -5,6 +5,7 @@
 //! Owns no channel to the slate studio: it asks for streams with [`SlateRequest`]s and is fed
 //! their pictures as [`Input::SlateFrame`](super::Input::SlateFrame).
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use mixer::codec::h264::EncodedFrame;
@@ -13,7 +14,7 @@ use tracing::debug;
 use crate::api::Slate;
 use crate::h264_rtp::VideoFormat;
 
-use super::{CallMedia, Event, SlateRequest, Transmit};
+use super::{CallMedia, Event, SlateRequest, SocketId, Transmit};
 
 /// A slate the call is shown.
 #[derive(Debug)]
@@ -108,7 +109,16 @@ impl CallMedia {
                 return;
             }
         };
-        let (socket, to) = port.rtp_target();
+        let target = port.rtp_target();
+        self.queue_video(target, packets);
+    }
+
+    /// Queues one access unit's RTP packets to `target` (the video port's) and counts them.
+    pub(super) fn queue_video(
+        &mut self,
+        (socket, to): (SocketId, SocketAddr),
+        packets: Vec<Vec<u8>>,
+    ) {
         self.counters.video_tx_packets += packets.len() as u64;
         self.counters.video_tx_frames += 1;
         self.transmits.extend(

@@ -137,6 +137,30 @@ pub enum Input {
     /// The peer asked for a keyframe in its signalling (H.245 `videoFastUpdatePicture`), the
     /// same as an RTCP PLI or FIR.
     PeerKeyframeRequest,
+    /// One access unit the engine forwards over a Tessera link (after
+    /// [`MediaControl::Streams`](crate::api::MediaControl::Streams)), sent on `source`'s own SSRC.
+    Forward {
+        /// Whose picture (a participant number of our meeting).
+        source: u64,
+        /// 90 kHz timestamp on the engine's clock.
+        timestamp: u32,
+        /// The access unit.
+        frame: Arc<EncodedFrame>,
+    },
+    /// Who the far node's streams are, from its roster: each SSRC with the participant's id and
+    /// display name. Passed to the engine while joined (and again on every join).
+    RemoteStreams(Vec<RemoteStream>),
+}
+
+/// One of the far node's participants whose video a Tessera link carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteStream {
+    /// The SSRC its video arrives on.
+    pub ssrc: u32,
+    /// Its id on the far node (`p7`).
+    pub id: String,
+    /// Its display name.
+    pub name: String,
 }
 
 /// What the machine asks of the meeting engine (the driver adds its channels).
@@ -181,6 +205,29 @@ pub enum EngineRequest {
         participant: Participant,
         /// The layout.
         mode: LayoutMode,
+    },
+    /// The call is a Tessera link: the engine forwards it the most recent speakers (never the
+    /// far node's own participants) instead of a picture.
+    LinkViewer {
+        /// Who.
+        participant: Participant,
+    },
+    /// The far node's participants whose video the link carries, by SSRC.
+    LinkRoster {
+        /// The link.
+        participant: Participant,
+        /// Who each SSRC is.
+        streams: Vec<RemoteStream>,
+    },
+    /// An access unit (Annex B) of one of the far node's streams, as received (the engine
+    /// decodes it as that remote participant's picture).
+    LinkVideo {
+        /// The link.
+        participant: Participant,
+        /// The stream's SSRC.
+        ssrc: u32,
+        /// The access unit.
+        access_unit: Vec<u8>,
     },
     /// The stream the call can take changed (its bit-rate class moved: TMMBR, REMB or loss);
     /// the engine moves it to that format's shared encoder at a keyframe.

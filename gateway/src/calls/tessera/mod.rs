@@ -5,6 +5,12 @@
 //! and again within [`ROSTER_SYNC`] of any change, so each node's meeting view lists the far
 //! side's participants under the link (`MeetingView::remote`).
 //!
+//! Media go stream by stream: each roster entry names the SSRC its video is forwarded on over
+//! the link ([`stream_ssrc`] of the link's random base and the participant's number, fixed for
+//! the link's lifetime, so a slot change needs no new roster). The link's media task is told to
+//! forward and demultiplex ([`MediaControl::Streams`]) and who the far node's SSRCs are
+//! ([`CoreOutput::RemoteStreams`]); the engine makes each of them a tile.
+//!
 //! Owns the link's roster state (what we last sent, what the far node last told us), when a
 //! roster is due, and the no-echo rule for rosters: a node lists its own participants only, never
 //! the far side's nor another Tessera link (a Tessera link is a path, not a person). Only a call
@@ -15,6 +21,8 @@ pub use signaling::cascade_roster as roster;
 
 use std::time::{Duration, Instant};
 
+use rtp_session::call::RemoteStream;
+use rtp_session::forward::stream_ssrc;
 use signaling::sip::Method;
 
 use self::roster::{
@@ -22,7 +30,7 @@ use self::roster::{
 };
 use super::api::{CallId, RemoteParticipantView};
 use super::meeting::{MeetingKey, Member};
-use super::{CallCore, CallKind, Phase};
+use super::{CallCore, CallKind, CoreOutput, MediaControl, Phase};
 
 /// How soon a change on our side reaches the far node at the latest (rosters are compared, not
 /// sent, on each due time, so an idle link costs nothing).
@@ -37,16 +45,44 @@ pub(super) struct TesseraLink {
     remote: Option<Roster>,
     /// When ours is next compared with `sent`.
     due: Instant,
+    /// What our streams' SSRCs derive from (random per link).
+    ssrc_base: u32,
 }
 
 impl TesseraLink {
     /// A link just established: our roster is due at once.
-    pub(super) fn new(now: Instant) -> Self {
+    pub(super) fn new(now: Instant, ssrc_base: u32) -> Self {
         TesseraLink {
             sent: None,
             remote: None,
             due: now,
+            ssrc_base,
         }
+    }
+
+    /// What the link's media task must be told on each join: forward stream by stream.
+    pub(super) fn media_control(&self) -> MediaControl {
+        MediaControl::Streams {
+            ssrc_base: self.ssrc_base,
+        }
+    }
+
+    /// Who the far node's streams are, by its last roster (empty before one).
+    pub(super) fn remote_streams(&self) -> Vec<RemoteStream> {
+        let Some(roster) = &self.remote else {
+            return Vec::new();
+        };
+        roster
+            .participants
+            .iter()
+            .filter_map(|p| {
+                Some(RemoteStream {
+                    ssrc: p.ssrc?,
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                })
+            })
+            .collect()
     }
 
     /// When the link wants [`CallCore::sync_tessera_rosters`] called.
@@ -60,9 +96,11 @@ impl CallCore {
     /// except Tessera links (including `link` itself), and how many wait in the lobby. At a
     /// meeting's home, a cluster link from one node is also told the participants the other
     /// nodes' cluster links listed (ids prefixed with their link's, as `p4:p2`), so every node
-    /// of the star sees the whole meeting; never those of `link` itself (no echo), and never
-    /// over any other kind of link (a chain of bridges could loop).
-    fn local_roster(&self, meeting: &MeetingKey, link: CallId) -> Roster {
+    /// of the star sees the whole meeting (named only: their streams are not passed on); never
+    /// those of `link` itself (no echo), and never over any other kind of link (a chain of
+    /// bridges could loop). Our own participants' entries name the SSRC (from `ssrc_base`) their
+    /// stream crosses `link` on.
+    fn local_roster(&self, meeting: &MeetingKey, link: CallId, ssrc_base: u32) -> Roster {
         let mut roster = Roster {
             version: FORMAT_VERSION,
             node: self.config.sip_addr.ip().to_string(),
@@ -91,11 +129,10 @@ impl CallCore {
             if roster.participants.len() == MAX_PARTICIPANTS {
                 continue;
             }
-            roster.participants.push(RosterEntry::local(
-                id.to_string(),
-                &entry.display_name,
-                kind,
-            ));
+            roster.participants.push(
+                RosterEntry::local(id.to_string(), &entry.display_name, kind)
+                    .with_ssrc(stream_ssrc(ssrc_base, id.0)),
+            );
         }
         let hub = self
             .calls
@@ -132,16 +169,18 @@ impl CallCore {
 
     /// Sends each due Tessera link our roster if it changed since the last one sent.
     pub(super) fn sync_tessera_rosters(&mut self, now: Instant) {
-        let due: Vec<(CallId, MeetingKey)> = self
+        let due: Vec<(CallId, MeetingKey, u32)> = self
             .calls
             .iter()
             .filter_map(|(id, c)| match (&c.tessera, &c.phase) {
-                (Some(t), Phase::InMeeting(key)) if t.due <= now => Some((*id, key.clone())),
+                (Some(t), Phase::InMeeting(key)) if t.due <= now => {
+                    Some((*id, key.clone(), t.ssrc_base))
+                }
                 _ => None,
             })
             .collect();
-        for (call_id, meeting) in due {
-            let roster = self.local_roster(&meeting, call_id);
+        for (call_id, meeting, ssrc_base) in due {
+            let roster = self.local_roster(&meeting, call_id, ssrc_base);
             let Some(link) = self
                 .calls
                 .get_mut(&call_id)
@@ -229,7 +268,13 @@ impl CallCore {
                 participants = roster.participants.len(),
                 "roster from the far node"
             );
+            // Who each of the far node's streams is: the engine gives each a tile.
             link.remote = Some(roster);
+            let streams = link.remote_streams();
+            self.out.push_back(CoreOutput::RemoteStreams {
+                call: call_id,
+                streams,
+            });
         }
         Ok(())
     }

@@ -342,3 +342,58 @@ fn an_inbound_tessera_link_stays_marked_on_reinvite_and_its_roster_goes_with_its
     assert!(h.view().remote.is_empty(), "the link's roster goes with it");
     assert_eq!(cascades_in_use(&h), 0);
 }
+
+#[test]
+fn a_tessera_links_media_go_stream_by_stream_on_the_ssrcs_its_roster_names() {
+    let (mut a, mut b) = linked();
+    let (_, from_b) = run(&mut a, &mut b, Duration::from_secs(5));
+    let roster = crate::calls::tessera::roster::Roster::parse(from_b[0].body()).unwrap();
+    let ssrcs: Vec<u32> = roster
+        .participants
+        .iter()
+        .map(|p| p.ssrc.expect("every participant names its stream's SSRC"))
+        .collect();
+    assert_eq!(ssrcs.len(), 2);
+    assert_ne!(ssrcs[0], ssrcs[1], "one SSRC per participant");
+
+    // A's link is told to go stream by stream (not the bridge's bare picture) and who B's
+    // SSRCs are, by the names of B's roster.
+    let link_controls: Vec<&MediaControl> = a
+        .media
+        .iter()
+        .filter_map(|m| match m {
+            CoreOutput::MediaControl { control, .. } => Some(control),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        link_controls
+            .iter()
+            .any(|c| matches!(c, MediaControl::Streams { .. })),
+        "{link_controls:?}"
+    );
+    assert!(
+        !link_controls
+            .iter()
+            .any(|c| matches!(c, MediaControl::Layout(_))),
+        "{link_controls:?}"
+    );
+    let streams = a
+        .media
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            CoreOutput::RemoteStreams { streams, .. } => Some(streams.clone()),
+            _ => None,
+        })
+        .expect("B's streams passed to the link's media");
+    let mut named: Vec<(u32, String)> = streams.into_iter().map(|s| (s.ssrc, s.name)).collect();
+    named.sort_by(|x, y| x.1.cmp(&y.1));
+    let mut expected: Vec<(u32, String)> = roster
+        .participants
+        .iter()
+        .map(|p| (p.ssrc.unwrap(), p.name.clone()))
+        .collect();
+    expected.sort_by(|x, y| x.1.cmp(&y.1));
+    assert_eq!(named, expected);
+}

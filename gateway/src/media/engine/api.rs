@@ -197,6 +197,30 @@ pub enum EngineInput {
         /// Where what it publishes is counted (its admin view counters).
         stats: std::sync::Arc<crate::calls::api::MediaStats>,
     },
+    /// A call is a Tessera link ([`super::link`]): it gets forwarded streams in slots (never
+    /// anyone who came over a link) instead of a layout.
+    LinkViewer {
+        /// The link.
+        participant: MediaParticipant,
+    },
+    /// Who the far node's streams on a Tessera link are (from its roster), by SSRC.
+    LinkRoster {
+        /// The link.
+        participant: MediaParticipant,
+        /// Each stream's SSRC, id and name.
+        streams: Vec<rtp_session::call::RemoteStream>,
+    },
+    /// An access unit of one of the far node's streams on a Tessera link, as received.
+    LinkVideo {
+        /// The link.
+        participant: MediaParticipant,
+        /// The stream's SSRC (the roster says whose).
+        ssrc: u32,
+        /// When it arrived, 90 kHz ([`super::relay::arrival_timestamp`]).
+        timestamp: u32,
+        /// Annex B.
+        access_unit: Vec<u8>,
+    },
     /// Ends the engine (the meeting has no one left).
     Shutdown,
 }

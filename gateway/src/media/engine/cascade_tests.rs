@@ -32,7 +32,7 @@ fn near(a: Yuv, b: Yuv) -> bool {
     d(a.y, b.y) && d(a.u, b.u) && d(a.v, b.v)
 }
 
-fn run(media: &mut MeetingMedia, from: Instant, ticks: usize) -> Instant {
+pub(super) fn run(media: &mut MeetingMedia, from: Instant, ticks: usize) -> Instant {
     let mut now = from;
     for _ in 0..ticks {
         media.handle_timeout(now);

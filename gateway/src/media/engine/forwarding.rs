@@ -97,6 +97,11 @@ impl Forwarding {
         self.told.as_deref()
     }
 
+    /// How many slots forward a stream now.
+    pub(super) fn current_streams(&self) -> usize {
+        self.slots.iter().filter(|s| s.current().is_some()).count()
+    }
+
     /// The receiver's bandwidth estimate (REMB).
     pub(super) fn set_bandwidth(&mut self, bps: u64) {
         self.bandwidth_bps = Some(bps);
@@ -184,12 +189,15 @@ impl MeetingMedia {
     /// tells viewers whose slots show someone new, and counts layer switches.
     pub(super) fn plan_forwarding(&mut self, ranked: &[ParticipantId]) {
         let layers = self.forward_ladders();
+        // What a Tessera link's slots may carry (`super::link`: no echo).
+        let local = self.local_only(ranked);
         let mut tell = Vec::new();
         let mut switches = 0;
         for (&id, p) in &mut self.participants {
             let Some(forwarding) = &mut p.forward else {
                 continue;
             };
+            let ranked = if p.link.is_some() { &local } else { ranked };
             let mut assigned: Vec<Option<MediaParticipant>> = p
                 .assigner
                 .assign(ranked, Some(ParticipantId(id)))

@@ -32,6 +32,7 @@ pub mod feed;
 pub mod forwarding;
 pub mod inbox;
 pub mod ingest;
+pub mod link;
 pub mod relay;
 mod run;
 pub mod selection;
@@ -142,6 +143,10 @@ struct Participant {
     muted: bool,
     /// Order of arrival: who has not spoken yet gets a tile in this order.
     joined: u64,
+    /// A Tessera link: the far node's participants it carries ([`link`]).
+    link: Option<link::Link>,
+    /// One of the far node's participants: the link it came over.
+    via_link: Option<MediaParticipant>,
     /// Whether this participant's picture was in some layout at the last layout frame (what the
     /// call was last told through [`CallFeed::Shown`]).
     shown: bool,
@@ -197,6 +202,8 @@ pub struct MeetingMedia {
     selection: selection::Selection,
     next_frame_id: u64,
     next_join: u64,
+    /// The next far-node participant's number (after [`link::REMOTE_BASE`]).
+    next_remote: u64,
     next_audio: Instant,
     next_video: Instant,
     next_synthetic: Instant,
@@ -224,6 +231,7 @@ impl MeetingMedia {
             selection: selection::Selection::default(),
             next_frame_id: 1,
             next_join: 0,
+            next_remote: 0,
             next_audio: now,
             next_video: now,
             next_synthetic: now,
@@ -353,6 +361,15 @@ impl MeetingMedia {
         }
     }
 
+    /// Forgets a participant who left.
+    fn remove_participant(&mut self, participant: MediaParticipant) {
+        self.unpublish_link(participant);
+        self.participants.remove(&participant);
+        self.ranking.remove(ParticipantId(participant));
+        self.relays.remove(participant);
+        self.selection.remove(ParticipantId(participant));
+    }
+
     /// How many take part.
     pub fn len(&self) -> usize {
         self.participants.len()
@@ -383,11 +400,23 @@ impl MeetingMedia {
                 );
             }
             EngineInput::Leave { participant } => {
-                self.participants.remove(&participant);
-                self.ranking.remove(ParticipantId(participant));
-                self.relays.remove(participant);
-                self.selection.remove(ParticipantId(participant));
+                // A link takes the far node's participants with it.
+                for remote in self.link_remotes(participant) {
+                    self.remove_participant(remote);
+                }
+                self.remove_participant(participant);
             }
+            EngineInput::LinkViewer { participant } => self.link_viewer(participant),
+            EngineInput::LinkRoster {
+                participant,
+                streams,
+            } => self.link_roster(participant, streams),
+            EngineInput::LinkVideo {
+                participant,
+                ssrc,
+                timestamp,
+                access_unit,
+            } => self.link_video(participant, ssrc, timestamp, &access_unit),
             EngineInput::Audio { participant, pcm } => {
                 if let Some(p) = self.participants.get_mut(&participant) {
                     if pcm.len() == FRAME_SAMPLES {
@@ -474,6 +503,7 @@ impl MeetingMedia {
                 stats,
             } => self.add_synthetic(participant, display_name, index, count, stats),
             EngineInput::KeyframeRequest { participant } => {
+                self.link_keyframe(participant);
                 if let Some(p) = self.participants.get_mut(&participant) {
                     p.wants_keyframe = true;
                 }
@@ -503,6 +533,10 @@ impl MeetingMedia {
                 }
             }
             EngineInput::Shutdown => {
+                let ids: Vec<MediaParticipant> = self.participants.keys().copied().collect();
+                for id in ids {
+                    self.unpublish_link(id);
+                }
                 self.participants.clear();
                 self.encoders.clear();
                 self.publish_encoder_count();
@@ -642,6 +676,8 @@ impl MeetingMedia {
                 .collect();
             unranked.sort_unstable();
             ranked.extend(unranked.into_iter().map(|(_, id)| ParticipantId(id)));
+            // A Tessera link has no picture of its own: the far node's people have the tiles.
+            ranked.retain(|id| !self.is_link(id.0));
             // People with a picture: a browser (it publishes simulcast), a call that sent video.
             let people = |p: ParticipantId| {
                 self.participants.get(&p.0).is_some_and(|p| {
@@ -679,6 +715,7 @@ impl MeetingMedia {
             groups.entry(key).or_default().push(viewer);
         }
         self.plan_forwarding(&ranked);
+        self.publish_link_streams();
         self.update_relays(now);
         let needs = self.tile_needs(groups.keys());
         self.update_ingest(now, &needs);
@@ -953,6 +990,7 @@ impl MeetingMedia {
     ) {
         let forwarded = self.forwarded_layers();
         let sent = self.forward_ladders();
+        let mut from_links = Vec::new();
         for (&id, p) in &mut self.participants {
             let Some(ingest) = &mut p.ingest else {
                 continue;
@@ -980,6 +1018,9 @@ impl MeetingMedia {
                         let _ = feed.send(CallFeed::PublisherKeyframe(layer));
                     }
                 }
+                // One of a far node's participants: its link asks the far node.
+                None if p.via_link.is_some() && keyframe.is_some() => from_links.push(id),
+                None if p.via_link.is_some() => {}
                 None if keyframe.is_some() || layers != before => {
                     self.publisher_requests.push_back(PublisherRequest {
                         participant: id,
@@ -989,6 +1030,9 @@ impl MeetingMedia {
                 }
                 None => {}
             }
+        }
+        for remote in from_links {
+            self.ask_link_for_keyframe(remote);
         }
     }
 
@@ -1038,6 +1082,10 @@ impl Drop for MeetingMedia {
             m.layout_encoders.sub(self.encoders_published);
             m.webrtc_forwarded_streams.sub(self.forwarded_published);
         }
+        let links: Vec<MediaParticipant> = self.participants.keys().copied().collect();
+        for link in links {
+            self.unpublish_link(link);
+        }
     }
 }
 
@@ -1077,6 +1125,8 @@ impl Participant {
             wants_keyframe: true,
             muted: false,
             joined: 0,
+            link: None,
+            via_link: None,
             shown: true,
             tile: None,
         }
@@ -1097,6 +1147,8 @@ fn catch_up(previous: Instant, period: Duration, now: Instant) -> Instant {
 mod bitrate_class_tests;
 #[cfg(test)]
 mod cascade_tests;
+#[cfg(test)]
+mod link_tests;
 #[cfg(test)]
 mod relay_tests;
 #[cfg(test)]

@@ -131,8 +131,10 @@ impl Driver {
                             }
                             continue;
                         }
-                        // Forwarded streams are for WebRTC viewers; a SIP call never gets them.
-                        Some(CallFeed::Forward { .. } | CallFeed::Slots(_)) => continue,
+                        // Only a Tessera link is forwarded streams (it sends each on its own
+                        // SSRC); who its slots show is the roster's business, not the media's.
+                        Some(CallFeed::Forward { source, timestamp, frame, .. }) => Input::Forward { source, timestamp, frame },
+                        Some(CallFeed::Slots(_)) => continue,
                         None => {
                             debug!(call = %self.call, "meeting engine ended the feed");
                             Input::Leave
@@ -178,6 +180,7 @@ impl Driver {
             Command::Leave => Input::Leave,
             Command::Control(control) => Input::Control(control),
             Command::PeerKeyframeRequest => Input::PeerKeyframeRequest,
+            Command::RemoteStreams(streams) => Input::RemoteStreams(streams),
             Command::ShowSlate { studio, slate } => {
                 self.studio = Some(studio);
                 Input::ShowSlate(slate)

@@ -9,6 +9,7 @@ use rtp_session::call::{EngineRequest, Participant};
 
 use super::super::engine::api::{EngineInput, EngineSender};
 use super::super::engine::feed::{self, FeedReceiver};
+use super::super::engine::relay::arrival_timestamp;
 use super::super::h264_rtp::VideoFormat;
 use super::super::slate::{SlateInput, SlateSender};
 
@@ -63,6 +64,24 @@ impl Joined {
             } => EngineInput::VideoFormat {
                 participant,
                 video_format,
+            },
+            EngineRequest::LinkViewer { participant } => EngineInput::LinkViewer { participant },
+            EngineRequest::LinkRoster {
+                participant,
+                streams,
+            } => EngineInput::LinkRoster {
+                participant,
+                streams,
+            },
+            EngineRequest::LinkVideo {
+                participant,
+                ssrc,
+                access_unit,
+            } => EngineInput::LinkVideo {
+                participant,
+                ssrc,
+                timestamp: arrival_timestamp(super::now()),
+                access_unit,
             },
             // Join and leave are the membership itself (`join`, dropping).
             EngineRequest::Join { .. } | EngineRequest::Leave { .. } => return true,

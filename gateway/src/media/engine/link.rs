@@ -1,0 +1,230 @@
+//! Tessera links in the engine (`crate::calls::tessera`): a link whose far end is another
+//! Tessera node carries the meeting stream by stream instead of one picture each way.
+//!
+//! - **Out**: the link is a forwarding viewer ([`EngineInput::LinkViewer`]), like a WebRTC viewer
+//!   without a page: up to [`SLOTS`](super::forwarding::SLOTS) receive slots filled with the most
+//!   recent speakers, each the layer that fits, switched at keyframes, never re-encoded. Its
+//!   slots never carry anyone who came over a Tessera link (the far node's own participants,
+//!   or another node's: no echo, no loops), nor a link itself.
+//! - **In**: the far node's streams arrive by SSRC ([`EngineInput::LinkVideo`]); the roster says
+//!   who each SSRC is ([`EngineInput::LinkRoster`]). Each becomes a participant of this engine
+//!   with its own tile, decoded like a native publisher's single layer ([`super::ingest`]), so
+//!   every VTC's layout shows the far node's participants as individual tiles. A link itself
+//!   has no picture and takes no tile; its audio (the far node's N-1 mix) stays one voice.
+//!
+//! Owns which engine participants stand for the far node's and the no-echo rule of forwarding;
+//! it must not touch RTP (the call's media task sends and demultiplexes the streams) nor SIP.
+
+use std::collections::{BTreeMap, HashSet};
+
+use mixer::layout::{ParticipantId, TileAssigner};
+use rtp_session::call::RemoteStream;
+
+use super::api::{CallFeed, MediaParticipant};
+use super::forwarding::{Forwarding, SLOTS};
+use super::ingest::{NativeIngest, NativeStream};
+use super::relay::CALL_STREAM;
+use super::{MeetingMedia, Participant};
+
+/// Engine participant numbers of the far nodes' participants start here: far above any
+/// meeting's own participant numbers (the lobby counts from 1).
+pub const REMOTE_BASE: MediaParticipant = 1 << 48;
+
+/// Frame rate assumed of a forwarded stream (only the decoder's temporal-layer choice uses it,
+/// and a forwarded stream has one layer).
+const REMOTE_FPS: u32 = 30;
+
+/// A link's side of the engine: the far node's participants it carries, by SSRC.
+#[derive(Debug, Default)]
+pub(super) struct Link {
+    remote: BTreeMap<u32, MediaParticipant>,
+}
+
+impl MeetingMedia {
+    /// `participant` is a Tessera link: from now on it gets forwarded streams, no layout.
+    pub(super) fn link_viewer(&mut self, participant: MediaParticipant) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
+        if p.forward.is_none() {
+            p.forward = Some(Forwarding::new());
+            p.assigner = TileAssigner::new(SLOTS);
+        }
+        // No layout is encoded for it, and its own picture is nobody's (it carries many).
+        p.video_format = None;
+        p.encoder = None;
+        p.video = None;
+        p.link.get_or_insert_with(Link::default);
+        tracing::info!(participant, "Tessera link forwards stream by stream");
+    }
+
+    /// The far node's roster for `link`: a participant per SSRC (named from the roster), the
+    /// ones no longer listed removed.
+    pub(super) fn link_roster(&mut self, link: MediaParticipant, streams: Vec<RemoteStream>) {
+        let Some(p) = self.participants.get_mut(&link) else {
+            return;
+        };
+        let state = p.link.get_or_insert_with(Link::default);
+        let listed: HashSet<u32> = streams.iter().map(|s| s.ssrc).collect();
+        let gone: Vec<MediaParticipant> = state
+            .remote
+            .iter()
+            .filter(|(ssrc, _)| !listed.contains(ssrc))
+            .map(|(_, id)| *id)
+            .collect();
+        state.remote.retain(|ssrc, _| listed.contains(ssrc));
+        let mut added = Vec::new();
+        for stream in streams {
+            if let Some(id) = state.remote.get(&stream.ssrc) {
+                added.push((*id, stream.name, false));
+                continue;
+            }
+            let id = REMOTE_BASE + self.next_remote;
+            self.next_remote += 1;
+            state.remote.insert(stream.ssrc, id);
+            added.push((id, stream.name, true));
+        }
+        for id in gone {
+            self.remove_participant(id);
+        }
+        for (id, name, new) in added {
+            if !new {
+                // A renamed participant keeps its tile under its new name.
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.name = name;
+                }
+                continue;
+            }
+            let mut p = Participant::new(name, None, None);
+            p.ingest = Some(NativeIngest::new(NativeStream {
+                layers: vec![CALL_STREAM],
+                fps: REMOTE_FPS,
+                temporal_layers: 1,
+            }));
+            p.via_link = Some(link);
+            self.insert(id, p);
+        }
+    }
+
+    /// An access unit of the stream `ssrc` of `link`: decoded as its remote participant's
+    /// picture (and forwarded to WebRTC viewers as received). A stream the roster has not named
+    /// yet is dropped.
+    pub(super) fn link_video(
+        &mut self,
+        link: MediaParticipant,
+        ssrc: u32,
+        timestamp: u32,
+        access_unit: &[u8],
+    ) {
+        let Some(remote) = self
+            .participants
+            .get(&link)
+            .and_then(|p| p.link.as_ref())
+            .and_then(|l| l.remote.get(&ssrc).copied())
+        else {
+            return;
+        };
+        self.native_video(remote, 0, access_unit);
+        self.relay_unit(remote, 0, timestamp, access_unit);
+    }
+
+    /// The far node's participants `link` carries (removed with it).
+    pub(super) fn link_remotes(&self, link: MediaParticipant) -> Vec<MediaParticipant> {
+        self.participants
+            .get(&link)
+            .and_then(|p| p.link.as_ref())
+            .map(|l| l.remote.values().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether `id` is a Tessera link or came over one: never forwarded into a link's slots.
+    pub(super) fn linked(&self, id: MediaParticipant) -> bool {
+        self.participants
+            .get(&id)
+            .is_some_and(|p| p.link.is_some() || p.via_link.is_some())
+    }
+
+    /// Whether `id` is a Tessera link (it has no picture of its own and takes no tile).
+    pub(super) fn is_link(&self, id: MediaParticipant) -> bool {
+        self.participants.get(&id).is_some_and(|p| p.link.is_some())
+    }
+
+    /// The far node asked for a keyframe (PLI on the link): every slot waits for its source's
+    /// next keyframe, which the engine asks for.
+    pub(super) fn link_keyframe(&mut self, link: MediaParticipant) {
+        if let Some(f) = self
+            .participants
+            .get_mut(&link)
+            .filter(|p| p.link.is_some())
+            .and_then(|p| p.forward.as_mut())
+        {
+            for slot in 0..SLOTS {
+                f.slot_lost(slot);
+            }
+        }
+    }
+
+    /// Keyframe requests for the far node's participants go to their link (its media task asks
+    /// the far node, PLI).
+    pub(super) fn ask_link_for_keyframe(&self, remote: MediaParticipant) {
+        let Some(link) = self.participants.get(&remote).and_then(|p| p.via_link) else {
+            return;
+        };
+        if let Some(feed) = self.participants.get(&link).and_then(|p| p.feed.as_ref()) {
+            // Notices are never dropped; a link that has gone is left to its `Leave`.
+            let _ = feed.send(CallFeed::PublisherKeyframe(0));
+        }
+    }
+
+    /// How many streams each link forwards and receives now, for the gauge.
+    pub(super) fn link_stream_counts(&self) -> Vec<(MediaParticipant, usize, usize)> {
+        self.participants
+            .iter()
+            .filter_map(|(id, p)| {
+                let link = p.link.as_ref()?;
+                let out = p.forward.as_ref().map_or(0, Forwarding::current_streams);
+                let received = link
+                    .remote
+                    .values()
+                    .filter(|r| self.participants.get(r).is_some_and(|p| p.video.is_some()))
+                    .count();
+                Some((*id, out, received))
+            })
+            .collect()
+    }
+
+    /// Brings the `tessera_cascade_link_streams` gauge up to date with every link's counts.
+    pub(super) fn publish_link_streams(&self) {
+        let Some(m) = &self.metrics else { return };
+        for (link, out, received) in self.link_stream_counts() {
+            let link = format!("p{link}");
+            for (direction, n) in [("out", out), ("in", received)] {
+                m.cascade_link_streams
+                    .with_label_values(&[&link, direction])
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+    }
+
+    /// Takes a link that left (or an engine that stops) out of the gauge.
+    pub(super) fn unpublish_link(&self, link: MediaParticipant) {
+        if let (Some(m), true) = (&self.metrics, self.is_link(link)) {
+            let link = format!("p{link}");
+            for direction in ["out", "in"] {
+                let _ = m
+                    .cascade_link_streams
+                    .remove_label_values(&[&link, direction]);
+            }
+        }
+    }
+
+    /// `ranked` without the Tessera links and whoever came over one (what a link's slots may
+    /// carry).
+    pub(super) fn local_only(&self, ranked: &[ParticipantId]) -> Vec<ParticipantId> {
+        ranked
+            .iter()
+            .copied()
+            .filter(|id| !self.linked(id.0))
+            .collect()
+    }
+}

@@ -1,0 +1,142 @@
+//! A Tessera link in the engine on a virtual clock: it is forwarded each local participant's own
+//! stream (never the far node's, never a layout), and the far node's streams named by the
+//! roster become tiles of their own in a VTC's layout.
+
+// One arbitrary origin; after it, time moves only by what each test adds.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use mixer::codec::h264::{EncoderConfig, H264Encoder};
+use mixer::frame::Yuv;
+use rtp_session::call::RemoteStream;
+
+use super::cascade_tests::run;
+use super::link::REMOTE_BASE;
+use super::tests::{add_synthetics, join, small_config, Feed};
+use super::*;
+
+fn stream(ssrc: u32, name: &str) -> RemoteStream {
+    RemoteStream {
+        ssrc,
+        id: format!("p{ssrc}"),
+        name: name.into(),
+    }
+}
+
+/// The sources of the forwarded units and whether any layout picture came.
+fn forwarded(feed: &mut Feed) -> (BTreeSet<MediaParticipant>, bool) {
+    let mut sources = BTreeSet::new();
+    let mut layout = false;
+    while let Some(item) = feed.try_recv() {
+        match item {
+            CallFeed::Forward { source, .. } => {
+                sources.insert(source);
+            }
+            CallFeed::Video { .. } => layout = true,
+            _ => {}
+        }
+    }
+    (sources, layout)
+}
+
+/// A Tessera link (participant 1) in a meeting with three synthetic participants and a VTC (2);
+/// the far node has two participants on SSRCs 11 and 12.
+fn meeting(t0: Instant) -> (MeetingMedia, Feed, Feed) {
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    add_synthetics(&mut media, 3);
+    let vtc = join(&mut media, 2, true);
+    let link = join(&mut media, 1, true);
+    media.handle_input(EngineInput::LinkViewer { participant: 1 });
+    media.handle_input(EngineInput::LinkRoster {
+        participant: 1,
+        streams: vec![stream(11, "Ana"), stream(12, "Boardroom")],
+    });
+    (media, link, vtc)
+}
+
+#[test]
+fn a_link_is_forwarded_each_local_participant_and_never_the_far_nodes_own() {
+    let t0 = Instant::now();
+    let (mut media, mut link, _vtc) = meeting(t0);
+    run(&mut media, t0, 40);
+    let (sources, layout) = forwarded(&mut link);
+    assert!(!layout, "a Tessera link gets no composited picture");
+    assert!(
+        (100..103).all(|s| sources.contains(&s)),
+        "each synthetic participant on its own: {sources:?}"
+    );
+    assert!(
+        sources.iter().all(|s| *s < REMOTE_BASE && *s != 1),
+        "never the far node's participants nor the link itself: {sources:?}"
+    );
+    let remotes: Vec<MediaParticipant> = media.link_remotes(1);
+    assert_eq!(remotes.len(), 2);
+    assert_eq!(media.participants[&remotes[0]].name, "Ana");
+}
+
+#[test]
+fn the_far_nodes_streams_are_tiles_of_their_own_and_go_with_their_roster_entry_or_link() {
+    let t0 = Instant::now();
+    let (mut media, _link, _vtc) = meeting(t0);
+    let now = run(&mut media, t0, 5);
+    let remotes = media.link_remotes(1);
+    let key = media.participants[&2]
+        .layout
+        .clone()
+        .expect("the VTC has a layout");
+    for r in &remotes {
+        assert!(key.tiles.contains(&Some(*r)), "{r} has a tile: {key:?}");
+    }
+    assert!(
+        !key.tiles.contains(&Some(1)),
+        "the link itself takes no tile: {key:?}"
+    );
+
+    // A picture on SSRC 11 is Ana's.
+    let mut encoder = H264Encoder::new(EncoderConfig {
+        width: 320,
+        height: 180,
+        fps: 10.0,
+        bitrate_bps: 300_000,
+        ..EncoderConfig::hd720()
+    })
+    .unwrap();
+    let colour = Yuv::from_rgb(200, 40, 40);
+    let picture = mixer::frame::I420Frame::solid(320, 180, colour).unwrap();
+    let unit = encoder.encode(&picture, true).unwrap();
+    media.handle_input(EngineInput::LinkVideo {
+        participant: 1,
+        ssrc: 11,
+        timestamp: 0,
+        access_unit: unit.data.clone(),
+    });
+    let (frame, _) = media.participants[&remotes[0]]
+        .video
+        .clone()
+        .expect("decoded as Ana's picture");
+    let seen = frame.pixel(160, 90);
+    assert!(seen.y.abs_diff(colour.y) < 16, "{seen:?} vs {colour:?}");
+    assert!(media.participants[&remotes[1]].video.is_none());
+    // An SSRC the roster does not name is nobody's.
+    media.handle_input(EngineInput::LinkVideo {
+        participant: 1,
+        ssrc: 99,
+        timestamp: 0,
+        access_unit: unit.data,
+    });
+    assert_eq!(media.len(), 3 + 2 + 2);
+
+    // Ana left the far node: her tile goes; the link leaving takes the rest.
+    media.handle_input(EngineInput::LinkRoster {
+        participant: 1,
+        streams: vec![stream(12, "Boardroom")],
+    });
+    assert_eq!(media.link_remotes(1), [remotes[1]]);
+    assert!(!media.participants.contains_key(&remotes[0]));
+    run(&mut media, now, 3);
+    media.handle_input(EngineInput::Leave { participant: 1 });
+    assert!(!media.participants.contains_key(&remotes[1]));
+    assert_eq!(media.len(), 3 + 1);
+}
