@@ -25,3 +25,6 @@ pub mod h245;
 pub mod media;
 pub mod q931;
 pub mod tpkt;
+
+#[cfg(feature = "testing")]
+pub mod testing;

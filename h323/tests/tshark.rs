@@ -9,9 +9,8 @@ use h323::h225::{self, *};
 use h323::h245::{self, *};
 use h323::media::{self, Channel, Codec, Direction};
 use h323::q931::{self, Message, MessageType};
+use h323::testing::{assert_dissection, tshark, Transport};
 use h323::tpkt;
-use std::fmt::Write as _;
-use std::process::Command;
 
 const CONFERENCE: [u8; 16] = [0x11; 16];
 const CALL: [u8; 16] = [0x22; 16];
@@ -256,61 +255,20 @@ fn call_messages() -> Vec<Vec<u8>> {
 
 /// No malformed packet, no expert warning or error, nothing the dissector did not know.
 fn assert_clean(text: &str) {
-    for bad in [
-        "Malformed",
-        "Expert Info (Error",
-        "Expert Info (Warning",
-        "[Unknown",
-        "unknown extension",
-    ] {
-        assert!(!text.contains(bad), "tshark reported {bad:?}:\n{text}");
-    }
+    assert_dissection("call messages", text, &[]);
 }
 
 fn dissect(packets: &[Vec<u8>]) -> String {
-    run_tshark(packets, 1720, &[])
+    tshark(packets, Transport::Tcp(1720), &[])
 }
 
 /// The separate H.245 channel: TPKT on a port Wireshark has no default for, so it is told.
 fn dissect_h245(packets: &[Vec<u8>]) -> String {
-    run_tshark(packets, 1721, &["-d", "tcp.port==1721,h245"])
-}
-
-fn run_tshark(packets: &[Vec<u8>], port: u16, extra: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let mut hex = String::new();
-    for p in packets {
-        for (i, chunk) in p.chunks(16).enumerate() {
-            let _ = write!(hex, "{:06x}", i * 16);
-            for b in chunk {
-                let _ = write!(hex, " {b:02x}");
-            }
-            hex.push('\n');
-        }
-    }
-    let txt = dir.path().join("call.txt");
-    let pcap = dir.path().join("call.pcap");
-    std::fs::write(&txt, hex).unwrap();
-    let status = Command::new("text2pcap")
-        .args(["-q", "-T", &format!("{port},50000")])
-        .arg(&txt)
-        .arg(&pcap)
-        .status()
-        .expect("text2pcap (Debian package tshark, installed by .ci/install-deps.sh)");
-    assert!(status.success());
-    let out = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(&pcap)
-        .args(["-o", "tcp.desegment_tcp_streams:FALSE", "-V"])
-        .args(extra)
-        .output()
-        .expect("tshark (installed by .ci/install-deps.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    tshark(
+        packets,
+        Transport::Tcp(1721),
+        &["-d", "tcp.port==1721,h245"],
+    )
 }
 
 #[test]
