@@ -16,7 +16,8 @@
 //!
 //! Modules: [`tpkt`] and [`q931`] frame the connection; [`h225`] and [`h245`] are the ASN.1
 //! messages; [`media`] is what Tessera offers; [`call`] is the inbound call state machine and
-//! [`caller`] the test caller.
+//! [`caller`] the test caller; [`ras`] registers
+//! with a gatekeeper (H.225.0 RAS).
 
 pub mod call;
 pub mod caller;
@@ -24,6 +25,7 @@ pub mod h225;
 pub mod h245;
 pub mod media;
 pub mod q931;
+pub mod ras;
 pub mod tpkt;
 
 #[cfg(feature = "testing")]
