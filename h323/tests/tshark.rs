@@ -448,3 +448,104 @@ fn everything_the_gateway_call_sends_dissects_cleanly() {
         );
     }
 }
+
+/// What the registration machine sends to a gatekeeper (full RRQ, keep-alive RRQ, GRQ after
+/// `discoveryRequired`, URQ, UCF to the gatekeeper's URQ), dissected as RAS on UDP 1719.
+#[test]
+fn everything_the_registration_sends_dissects_cleanly_as_ras() {
+    use h323::ras::{Registration, RegistrationConfig};
+    let gk = addr(1719);
+    let now = std::time::Instant::now();
+    let mut r = Registration::new(
+        RegistrationConfig {
+            gatekeeper: gk,
+            ras_address: addr(40719),
+            call_signal_address: addr(1720),
+            aliases: vec![
+                AliasAddress::h323_id("tessera-gw").unwrap(),
+                AliasAddress::dialled_digits("6100").unwrap(),
+            ],
+            prefixes: vec![AliasAddress::dialled_digits("61").unwrap()],
+            time_to_live: Some(30),
+        },
+        now,
+    )
+    .unwrap();
+    let mut sent = Vec::new();
+    let drain = |r: &mut Registration, sent: &mut Vec<Vec<u8>>| {
+        let mut last = None;
+        while let Some(t) = r.poll_transmit() {
+            last = h225::decode_ras(&t.payload).unwrap().request_seq_num();
+            sent.push(t.payload);
+        }
+        last.unwrap()
+    };
+    let answer = |r: &mut Registration, m: RasMessage| {
+        r.handle_datagram(now, gk, &h225::encode_ras(&m).unwrap())
+            .unwrap();
+    };
+    let seq = drain(&mut r, &mut sent);
+    answer(
+        &mut r,
+        RasMessage::RegistrationReject(Box::new(RegistrationReject::new(
+            seq,
+            RegistrationRejectReason::DiscoveryRequired(()),
+        ))),
+    );
+    let seq = drain(&mut r, &mut sent);
+    answer(
+        &mut r,
+        RasMessage::GatekeeperConfirm(Box::new(GatekeeperConfirm::new(
+            seq,
+            TransportAddress::from_socket(gk),
+            Some(GatekeeperIdentifier::new("TestGK").unwrap()),
+        ))),
+    );
+    let seq = drain(&mut r, &mut sent);
+    let rcf = |seq| {
+        RasMessage::RegistrationConfirm(Box::new(RegistrationConfirm::new(
+            seq,
+            vec![TransportAddress::from_socket(addr(1720))],
+            EndpointIdentifier::new("ep-1").unwrap(),
+            Some(30),
+        )))
+    };
+    answer(&mut r, rcf(seq));
+    r.handle_timeout(r.poll_timeout().unwrap()).unwrap();
+    let seq = drain(&mut r, &mut sent);
+    answer(&mut r, rcf(seq));
+    answer(
+        &mut r,
+        RasMessage::UnregistrationRequest(Box::new(UnregistrationRequest::new(77, vec![], None))),
+    );
+    // The UCF, then a new full RRQ.
+    let seq = drain(&mut r, &mut sent);
+    answer(&mut r, rcf(seq));
+    r.unregister(now).unwrap();
+    drain(&mut r, &mut sent);
+    let text = tshark(
+        &sent,
+        Transport::Udp(40719),
+        &["-d", "udp.port==40719,h225"],
+    );
+    assert_dissection(
+        "registration",
+        &text,
+        &[
+            "RasMessage: registrationRequest",
+            "RasMessage: gatekeeperRequest",
+            "RasMessage: unregistrationConfirm",
+            "RasMessage: unregistrationRequest",
+            "h323-ID: tessera-gw",
+            "dialledDigits: 6100",
+            "dialledDigits: 61",
+            "keepAlive: True",
+            "keepAlive: False",
+            "timeToLive: 30",
+            "endpointIdentifier: ep-1",
+            "gatekeeperIdentifier: TestGK",
+            "discoveryComplete: True",
+        ],
+    );
+    assert_eq!(text.matches("RasMessage:").count(), sent.len(), "{text}");
+}

@@ -239,7 +239,9 @@ pub struct RegistrationRequest {
     #[rasn(extension_addition)]
     pub keep_alive: Option<bool>,
     /// The identifier the gatekeeper granted (keep-alives carry it).
-    #[rasn(extension_addition)]
+    // The size is repeated here: as an extension addition (an open type), `rasn`
+    // encodes a delegate with the field's constraints, not the type's.
+    #[rasn(extension_addition, size("1..=128"))]
     pub endpoint_identifier: Option<EndpointIdentifier>,
     /// Will supply UUIEs in IRRs.
     #[rasn(extension_addition)]
@@ -407,7 +409,9 @@ pub struct UnregistrationRequest {
     #[rasn(extension_addition)]
     pub alternate_endpoints: Option<Vec<NotModelled>>,
     /// The gatekeeper.
-    #[rasn(extension_addition)]
+    // The size is repeated here: as an extension addition (an open type), `rasn`
+    // encodes a delegate with the field's constraints, not the type's.
+    #[rasn(extension_addition, size("1..=128"))]
     pub gatekeeper_identifier: Option<GatekeeperIdentifier>,
     /// H.235 clear tokens (not modelled).
     #[rasn(extension_addition)]
