@@ -11,6 +11,7 @@
 
 pub mod config;
 mod directory_sync;
+mod gatekeeper;
 mod h323;
 mod leases;
 pub mod tls;
@@ -97,6 +98,9 @@ pub enum ServeError {
     /// The cluster's licence store could not be reached (`--cluster-db`).
     #[error("cluster licences: {0}")]
     Leases(#[from] crate::cluster::LeaseError),
+    /// Gatekeeper registration could not start.
+    #[error(transparent)]
+    Gatekeeper(#[from] gatekeeper::GatekeeperError),
 }
 
 /// Runs the gateway until it has drained after SIGTERM or SIGINT.
@@ -137,6 +141,10 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
     let h323_local = h323_listener.local_addr().map_err(h323_bind_error)?;
     let (h323_tx, mut h323_rx) = mpsc::channel::<h323::ToCore>(256);
     let h323_task = h323::spawn(h323_listener, h323_tx);
+    let mut gatekeeper = match &config.h323_gatekeeper {
+        Some(gk) => Some(gatekeeper::Gatekeeper::start(gk, h323_local, metrics.clone()).await?),
+        None => None,
+    };
     let mut core_config = config.core.clone();
     if core_config.sip_addr.port() == 0 {
         core_config.sip_addr.set_port(sip_local.port());
@@ -525,10 +533,17 @@ pub async fn serve(db_path: &Path, config: ServeConfig) -> Result<(), ServeError
                 tracing::info!("shutdown requested: draining (new calls get 503)");
                 draining = true;
                 core.begin_drain(Instant::now());
+                // The gatekeeper stops routing calls here while the calls in progress end.
+                if let Some(gk) = &mut gatekeeper {
+                    gk.unregister();
+                }
             }
         }
     }
     ready.store(false, Ordering::SeqCst);
+    if let Some(gk) = gatekeeper {
+        gk.finish().await;
+    }
     leases.stop().await;
     http_task.abort();
     h323_task.abort();
