@@ -10,7 +10,7 @@
 //! What the messages were checked against: Wireshark's H.225 and H.245 dissectors (tshark
 //! 4.0.17, Debian 12), which are generated from the ITU modules by the Wireshark project, in
 //! `tests/tshark.rs` — every message kind the call state machine sends over whole calls, and
-//! the test caller's Setup with Fast Start. Not yet checked against a real H.323 stack
+//! the test caller's Setup with Fast Start, and every RAS message the registration sends. Not yet checked against a real H.323 stack
 //! (H323Plus, OPAL or a room system): in particular the Fast Start answer's channel
 //! directions (H.323 section 8.1.7.1) are what our own caller expects, unconfirmed elsewhere.
 //!
