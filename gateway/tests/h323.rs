@@ -11,7 +11,7 @@ mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -83,27 +83,8 @@ impl Server {
 
     /// SIGTERM, and the exit status after the drain (bounded wait; SIGKILL and panic beyond).
     fn terminate(&self) -> ExitStatus {
-        let mut child = self.child.lock().unwrap().take().expect("server running");
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("cannot run kill");
-        assert!(sent.success(), "kill -TERM failed");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "no exit within {PATIENCE:?} of SIGTERM; log:\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child = self.child.lock().unwrap().take().expect("server running");
+        common::terminate(child, PATIENCE, || self.log_tail())
     }
 
     fn metrics(&self) -> String {

@@ -162,8 +162,13 @@ async fn run(
                 registration.unregister(Instant::now())
             }
         };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "RAS datagram ignored");
+        match result {
+            Ok(()) => {}
+            // Anyone can send to the socket: strangers are not worth a warning each.
+            Err(e @ h323::ras::Error::NotFromGatekeeper(_)) => {
+                tracing::debug!(error = %e, "RAS datagram ignored")
+            }
+            Err(e) => tracing::warn!(error = %e, "RAS datagram ignored"),
         }
     }
 }
