@@ -85,6 +85,8 @@ pub struct Metrics {
     pub webrtc_failures_total: IntCounterVec,
     /// Pictures decoded from browsers' simulcast for VTC layouts, by layer index (0 smallest).
     pub webrtc_ingest_decoded_total: IntCounterVec,
+    /// 1 while registered with the H.323 gatekeeper (`--h323-gatekeeper`), else 0.
+    pub h323_gatekeeper_registered: IntGauge,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -274,6 +276,13 @@ impl Metrics {
                 IntCounter::new(
                     "tessera_admin_auth_throttled_total",
                     "Admin API requests refused (429) because their source failed the token too often.",
+                )?,
+            ),
+            h323_gatekeeper_registered: register(
+                &registry,
+                IntGauge::new(
+                    "tessera_h323_gatekeeper_registered",
+                    "1 while registered with the H.323 gatekeeper, else 0.",
                 )?,
             ),
             webrtc_peers: register(

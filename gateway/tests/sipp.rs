@@ -118,29 +118,10 @@ impl Server {
 
     /// Sends SIGTERM and returns the exit status (bounded wait; SIGKILL and panic beyond it).
     fn terminate(&self) -> ExitStatus {
-        let Some(mut child) = self.child().take() else {
+        let Some(child) = self.child().take() else {
             panic!("the server was already stopped");
         };
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("cannot run kill");
-        assert!(sent.success(), "kill -TERM failed");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "the server did not exit within {PATIENCE:?} of SIGTERM; log:\n{}",
-                    self.log_tail()
-                );
-            }
-            sleep(Duration::from_millis(50));
-        }
+        common::terminate(child, PATIENCE, || self.log_tail())
     }
 
     /// SIGTERM, and the drain must end in exit status 0.

@@ -9,9 +9,8 @@ use h323::h225::{self, *};
 use h323::h245::{self, *};
 use h323::media::{self, Channel, Codec, Direction};
 use h323::q931::{self, Message, MessageType};
+use h323::testing::{assert_dissection, tshark, Transport};
 use h323::tpkt;
-use std::fmt::Write as _;
-use std::process::Command;
 
 const CONFERENCE: [u8; 16] = [0x11; 16];
 const CALL: [u8; 16] = [0x22; 16];
@@ -256,61 +255,20 @@ fn call_messages() -> Vec<Vec<u8>> {
 
 /// No malformed packet, no expert warning or error, nothing the dissector did not know.
 fn assert_clean(text: &str) {
-    for bad in [
-        "Malformed",
-        "Expert Info (Error",
-        "Expert Info (Warning",
-        "[Unknown",
-        "unknown extension",
-    ] {
-        assert!(!text.contains(bad), "tshark reported {bad:?}:\n{text}");
-    }
+    assert_dissection("call messages", text, &[]);
 }
 
 fn dissect(packets: &[Vec<u8>]) -> String {
-    run_tshark(packets, 1720, &[])
+    tshark(packets, Transport::Tcp(1720), &[])
 }
 
 /// The separate H.245 channel: TPKT on a port Wireshark has no default for, so it is told.
 fn dissect_h245(packets: &[Vec<u8>]) -> String {
-    run_tshark(packets, 1721, &["-d", "tcp.port==1721,h245"])
-}
-
-fn run_tshark(packets: &[Vec<u8>], port: u16, extra: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let mut hex = String::new();
-    for p in packets {
-        for (i, chunk) in p.chunks(16).enumerate() {
-            let _ = write!(hex, "{:06x}", i * 16);
-            for b in chunk {
-                let _ = write!(hex, " {b:02x}");
-            }
-            hex.push('\n');
-        }
-    }
-    let txt = dir.path().join("call.txt");
-    let pcap = dir.path().join("call.pcap");
-    std::fs::write(&txt, hex).unwrap();
-    let status = Command::new("text2pcap")
-        .args(["-q", "-T", &format!("{port},50000")])
-        .arg(&txt)
-        .arg(&pcap)
-        .status()
-        .expect("text2pcap (Debian package tshark, installed by .ci/install-deps.sh)");
-    assert!(status.success());
-    let out = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(&pcap)
-        .args(["-o", "tcp.desegment_tcp_streams:FALSE", "-V"])
-        .args(extra)
-        .output()
-        .expect("tshark (installed by .ci/install-deps.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    tshark(
+        packets,
+        Transport::Tcp(1721),
+        &["-d", "tcp.port==1721,h245"],
+    )
 }
 
 #[test]
@@ -489,4 +447,105 @@ fn everything_the_gateway_call_sends_dissects_cleanly() {
             "tshark did not read back {expected:?}:\n{text}"
         );
     }
+}
+
+/// What the registration machine sends to a gatekeeper (full RRQ, keep-alive RRQ, GRQ after
+/// `discoveryRequired`, URQ, UCF to the gatekeeper's URQ), dissected as RAS on UDP 1719.
+#[test]
+fn everything_the_registration_sends_dissects_cleanly_as_ras() {
+    use h323::ras::{Registration, RegistrationConfig};
+    let gk = addr(1719);
+    let now = std::time::Instant::now();
+    let mut r = Registration::new(
+        RegistrationConfig {
+            gatekeeper: gk,
+            ras_address: addr(40719),
+            call_signal_address: addr(1720),
+            aliases: vec![
+                AliasAddress::h323_id("tessera-gw").unwrap(),
+                AliasAddress::dialled_digits("6100").unwrap(),
+            ],
+            prefixes: vec![AliasAddress::dialled_digits("61").unwrap()],
+            time_to_live: Some(30),
+        },
+        now,
+    )
+    .unwrap();
+    let mut sent = Vec::new();
+    let drain = |r: &mut Registration, sent: &mut Vec<Vec<u8>>| {
+        let mut last = None;
+        while let Some(t) = r.poll_transmit() {
+            last = h225::decode_ras(&t.payload).unwrap().request_seq_num();
+            sent.push(t.payload);
+        }
+        last.unwrap()
+    };
+    let answer = |r: &mut Registration, m: RasMessage| {
+        r.handle_datagram(now, gk, &h225::encode_ras(&m).unwrap())
+            .unwrap();
+    };
+    let seq = drain(&mut r, &mut sent);
+    answer(
+        &mut r,
+        RasMessage::RegistrationReject(Box::new(RegistrationReject::new(
+            seq,
+            RegistrationRejectReason::DiscoveryRequired(()),
+        ))),
+    );
+    let seq = drain(&mut r, &mut sent);
+    answer(
+        &mut r,
+        RasMessage::GatekeeperConfirm(Box::new(GatekeeperConfirm::new(
+            seq,
+            TransportAddress::from_socket(gk),
+            Some(GatekeeperIdentifier::new("TestGK").unwrap()),
+        ))),
+    );
+    let seq = drain(&mut r, &mut sent);
+    let rcf = |seq| {
+        RasMessage::RegistrationConfirm(Box::new(RegistrationConfirm::new(
+            seq,
+            vec![TransportAddress::from_socket(addr(1720))],
+            EndpointIdentifier::new("ep-1").unwrap(),
+            Some(30),
+        )))
+    };
+    answer(&mut r, rcf(seq));
+    r.handle_timeout(r.poll_timeout().unwrap()).unwrap();
+    let seq = drain(&mut r, &mut sent);
+    answer(&mut r, rcf(seq));
+    answer(
+        &mut r,
+        RasMessage::UnregistrationRequest(Box::new(UnregistrationRequest::new(77, vec![], None))),
+    );
+    // The UCF, then a new full RRQ.
+    let seq = drain(&mut r, &mut sent);
+    answer(&mut r, rcf(seq));
+    r.unregister(now).unwrap();
+    drain(&mut r, &mut sent);
+    let text = tshark(
+        &sent,
+        Transport::Udp(40719),
+        &["-d", "udp.port==40719,h225"],
+    );
+    assert_dissection(
+        "registration",
+        &text,
+        &[
+            "RasMessage: registrationRequest",
+            "RasMessage: gatekeeperRequest",
+            "RasMessage: unregistrationConfirm",
+            "RasMessage: unregistrationRequest",
+            "h323-ID: tessera-gw",
+            "dialledDigits: 6100",
+            "dialledDigits: 61",
+            "keepAlive: True",
+            "keepAlive: False",
+            "timeToLive: 30",
+            "endpointIdentifier: ep-1",
+            "gatekeeperIdentifier: TestGK",
+            "discoveryComplete: True",
+        ],
+    );
+    assert_eq!(text.matches("RasMessage:").count(), sent.len(), "{text}");
 }

@@ -17,7 +17,9 @@ use crate::http::throttle::ThrottleConfig;
 use crate::server::tls::TlsFiles;
 
 mod cluster;
+mod gatekeeper;
 pub use cluster::ClusterConfig;
+pub use gatekeeper::GatekeeperConfig;
 use signaling::limits::LimitConfig;
 
 /// Why the configuration cannot be used.
@@ -94,6 +96,24 @@ pub struct ServeOptions {
     /// H.323 call-signalling (H.225.0 over TCP) listen address [default: 0.0.0.0:1720].
     #[arg(long)]
     pub h323_listen: Option<SocketAddr>,
+    /// H.323 gatekeeper to register with over RAS, `HOST[:PORT]` (port 1719 if left out)
+    /// [default: none, no registration].
+    #[arg(long)]
+    pub h323_gatekeeper: Option<String>,
+    /// Alias to register with the gatekeeper: digits are `dialledDigits`, anything else an
+    /// `h323-ID`; repeatable [default: the h323-ID `tessera`].
+    #[arg(long = "h323-gatekeeper-alias")]
+    #[serde(default, rename = "h323-gatekeeper-alias")]
+    pub h323_gatekeeper_alias: Vec<String>,
+    /// Dialled-digits prefix the gatekeeper should route to the gateway (registered as a
+    /// gateway's supported prefix); repeatable.
+    #[arg(long = "h323-gatekeeper-prefix")]
+    #[serde(default, rename = "h323-gatekeeper-prefix")]
+    pub h323_gatekeeper_prefix: Vec<String>,
+    /// Registration time to live to ask the gatekeeper for, in seconds; keep-alives refresh it
+    /// before it runs out [default: 300].
+    #[arg(long)]
+    pub h323_gatekeeper_ttl_secs: Option<u32>,
     /// Operator token for the admin API (else TESSERA_ADMIN_TOKEN, else generated and stored
     /// beside the database with mode 0600).
     #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
@@ -217,6 +237,8 @@ pub struct ServeConfig {
     pub admin_tls: Option<TlsFiles>,
     /// H.323 call-signalling (TCP) address.
     pub h323_listen: SocketAddr,
+    /// Registration with an H.323 gatekeeper, when on.
+    pub h323_gatekeeper: Option<GatekeeperConfig>,
     /// Explicit admin token, if any.
     pub admin_token: Option<String>,
     /// Seed the demo.
@@ -366,6 +388,7 @@ impl ServeOptions {
         };
         let admin_throttle = admin_throttle(&flags, &file)?;
         let cluster = cluster::resolve(&flags, &file, sip_listen.port())?;
+        let h323_gatekeeper = gatekeeper::resolve(&flags, &file)?;
         core.cluster_licences = cluster.is_some();
         let tls_files = match (
             flags.tls_cert.or(file.tls_cert),
@@ -431,6 +454,7 @@ impl ServeOptions {
             sip_tls,
             admin_tls,
             h323_listen,
+            h323_gatekeeper,
             admin_token: flags.admin_token.or(file.admin_token),
             demo: flags.demo || file.demo,
             core,

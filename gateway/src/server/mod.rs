@@ -11,6 +11,7 @@
 
 pub mod config;
 mod directory_sync;
+mod gatekeeper;
 mod h323;
 mod leases;
 mod sip_udp;
@@ -105,6 +106,9 @@ pub enum ServeError {
     /// The cluster's licence store could not be reached (`--cluster-db`).
     #[error("cluster licences: {0}")]
     Leases(#[from] crate::cluster::LeaseError),
+    /// Gatekeeper registration could not start.
+    #[error(transparent)]
+    Gatekeeper(#[from] gatekeeper::GatekeeperError),
 }
 
 /// Opens the directory at `db` (seeding the demo when asked) and loads it into memory: the
@@ -167,6 +171,10 @@ pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeErro
     let h323_local = h323_listener.local_addr().map_err(h323_bind_error)?;
     let (h323_tx, mut h323_rx) = mpsc::channel::<h323::ToCore>(256);
     let h323_task = h323::spawn(h323_listener, h323_tx);
+    let mut gatekeeper = match &config.h323_gatekeeper {
+        Some(gk) => Some(gatekeeper::Gatekeeper::start(gk, h323_local, metrics.clone()).await?),
+        None => None,
+    };
     let mut core_config = config.core.clone();
     if core_config.sip_addr.port() == 0 {
         core_config.sip_addr.set_port(sip_local.port());
@@ -573,10 +581,17 @@ pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeErro
                 tracing::info!("shutdown requested: draining (new calls get 503)");
                 draining = true;
                 core.begin_drain(Instant::now());
+                // The gatekeeper stops routing calls here while the calls in progress end.
+                if let Some(gk) = &mut gatekeeper {
+                    gk.unregister();
+                }
             }
         }
     }
     ready.store(false, Ordering::SeqCst);
+    if let Some(gk) = gatekeeper {
+        gk.finish().await;
+    }
     leases.stop().await;
     http_task.abort();
     h323_task.abort();

@@ -180,6 +180,36 @@ pub fn kill_child(child: Option<Child>) {
     }
 }
 
+/// Sends the child SIGTERM and returns its exit status after the drain; beyond `patience` it is
+/// killed and the test panics with `log_tail()`.
+#[allow(dead_code)] // only in the tests that check the drain
+pub fn terminate(
+    mut child: Child,
+    patience: Duration,
+    log_tail: impl Fn() -> String,
+) -> std::process::ExitStatus {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("cannot run kill");
+    assert!(sent.success(), "kill -TERM failed");
+    let deadline = Instant::now() + patience;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server did not exit within {patience:?} of SIGTERM; log:\n{}",
+                log_tail()
+            );
+        }
+        sleep(Duration::from_millis(50));
+    }
+}
+
 /// The last `lines` lines of `text`.
 pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();

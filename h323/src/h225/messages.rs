@@ -323,7 +323,9 @@ pub struct Setup {
     #[rasn(extension_addition)]
     pub can_overlap_send: Option<bool>,
     /// Endpoint identifier from the gatekeeper.
-    #[rasn(extension_addition)]
+    // The size is repeated here: as an extension addition (an open type), `rasn`
+    // encodes a delegate with the field's constraints, not the type's.
+    #[rasn(extension_addition, size("1..=128"))]
     pub endpoint_identifier: Option<EndpointIdentifier>,
     /// Multiple calls per connection.
     #[rasn(extension_addition)]
@@ -673,8 +675,9 @@ pub enum ReleaseCompleteReason {
     /// Vendor reason.
     #[rasn(extension_addition)]
     NonStandardReason(NonStandardParameter),
-    /// Replaced by a conference invite.
-    #[rasn(extension_addition)]
+    /// Replaced by a conference invite. (The size is repeated: see `endpoint_identifier`
+    /// of Setup.)
+    #[rasn(extension_addition, size("16"))]
     ReplaceWithConferenceInvite(GloballyUniqueId),
     /// Generic data reason.
     #[rasn(extension_addition)]

@@ -19,9 +19,11 @@
 
 pub mod common;
 mod messages;
+pub mod ras;
 
 pub use common::*;
 pub use messages::*;
+pub use ras::*;
 
 use rasn::prelude::*;
 
