@@ -36,6 +36,9 @@ pub struct Metrics {
     /// Video streams a Tessera link carries now, by link (its participant, `p7`) and direction
     /// (`out`: forwarded to the far node, `in`: the far node's shown here).
     pub cascade_link_streams: IntGaugeVec,
+    /// Video a Tessera link carries, in bit/s of H.264 payload averaged over about a second, by
+    /// link and direction as `cascade_link_streams`.
+    pub cascade_link_bitrate_bps: IntGaugeVec,
     /// RTP packets, by direction (`rx`, `tx`) and media (`audio`, `video`).
     pub rtp_packets_total: IntCounterVec,
     /// RTP packets lost (sequence gaps seen on receive).
@@ -177,6 +180,11 @@ impl Metrics {
             cascade_link_streams: gauge(
                 "tessera_cascade_link_streams",
                 "Video streams a Tessera cascade link carries, stream by stream.",
+                &["link", "direction"],
+            )?,
+            cascade_link_bitrate_bps: gauge(
+                "tessera_cascade_link_bitrate_bps",
+                "Video bit rate (H.264 payload) a Tessera cascade link carries, over about a second.",
                 &["link", "direction"],
             )?,
             rtp_packets_total: counter(

@@ -48,11 +48,15 @@ fn remote(view: &Value) -> Vec<Value> {
 
 /// The `tessera_cascade_link_streams` values of `server` in `direction` (one per link).
 fn link_streams(server: &Server, direction: &str) -> Vec<u64> {
+    link_gauge(server, "tessera_cascade_link_streams", direction)
+}
+
+/// The values of a per-link gauge `name` of `server` in `direction` (one per link).
+fn link_gauge(server: &Server, name: &str, direction: &str) -> Vec<u64> {
     let (_, text) = server.api_get("/metrics").unwrap();
     text.lines()
         .filter(|l| {
-            l.starts_with("tessera_cascade_link_streams{")
-                && l.contains(&format!("direction=\"{direction}\""))
+            l.starts_with(&format!("{name}{{")) && l.contains(&format!("direction=\"{direction}\""))
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
         .collect()
@@ -205,6 +209,21 @@ fn two_tessera_nodes_list_each_others_participants_under_the_link_and_never_echo
     sleep(Duration::from_secs(6));
     node_a.assert_healthy("after 6 s over the link");
     node_b.assert_healthy("after 6 s over the link");
+    // What the streams weigh: B sends what A receives (the same H.264, never re-encoded), so
+    // the two rates agree within what a second's window and the gauges' timing allow.
+    let rates = (
+        link_gauge(&node_b, "tessera_cascade_link_bitrate_bps", "out"),
+        link_gauge(&node_a, "tessera_cascade_link_bitrate_bps", "in"),
+    );
+    let (b_out, a_in) = (
+        rates.0.first().copied().unwrap_or(0),
+        rates.1.first().copied().unwrap_or(0),
+    );
+    assert!(
+        b_out > 100_000 && a_in > 100_000 && a_in < 2 * b_out && b_out < 2 * a_in,
+        "link bit rates (B out, A in): {rates:?}"
+    );
+    eprintln!("{name}: link bit rate B out {b_out} bit/s, A in {a_in} bit/s");
     // The link's media counters on both nodes, for the report (and a failure's diagnosis).
     let counters = format!(
         "A: {}; B: {}",

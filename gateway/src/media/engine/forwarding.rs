@@ -276,6 +276,15 @@ impl MeetingMedia {
             else {
                 continue;
             };
+            if !sent.forward_dropped {
+                if let Some(link) = self
+                    .participants
+                    .get_mut(&viewer)
+                    .and_then(|p| p.link.as_mut())
+                {
+                    link.count(frame.data.len(), 0);
+                }
+            }
             if sent.forward_dropped {
                 self.dropped("forwarded", 1);
                 if let Some(s) = self

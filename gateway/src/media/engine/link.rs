@@ -16,6 +16,7 @@
 //! it must not touch RTP (the call's media task sends and demultiplexes the streams) nor SIP.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
 
 use mixer::layout::{ParticipantId, TileAssigner};
 use rtp_session::call::RemoteStream;
@@ -34,10 +35,45 @@ pub const REMOTE_BASE: MediaParticipant = 1 << 48;
 /// and a forwarded stream has one layer).
 const REMOTE_FPS: u32 = 30;
 
-/// A link's side of the engine: the far node's participants it carries, by SSRC.
+/// How long the bit rate of a link is averaged over.
+const BITRATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// A link's side of the engine: the far node's participants it carries, by SSRC, and the video
+/// bytes it carried each way.
 #[derive(Debug, Default)]
 pub(super) struct Link {
     remote: BTreeMap<u32, MediaParticipant>,
+    /// Bytes of access units forwarded to the far node, and received from it, so far.
+    bytes: (u64, u64),
+    /// Where the current bit-rate window started: when, and `bytes` then.
+    window: Option<(Instant, (u64, u64))>,
+}
+
+impl Link {
+    /// Counts `out` bytes forwarded over the link and `received` bytes from it.
+    pub(super) fn count(&mut self, out: usize, received: usize) {
+        self.bytes.0 += out as u64;
+        self.bytes.1 += received as u64;
+    }
+
+    /// Bit rates (out, in) over the window that ends at `now`, once it is at least
+    /// [`BITRATE_WINDOW`] long (a new window starts then); `None` before.
+    fn bitrates(&mut self, now: Instant) -> Option<(u64, u64)> {
+        let Some((since, (out0, in0))) = self.window else {
+            self.window = Some((now, self.bytes));
+            return None;
+        };
+        let elapsed = now.saturating_duration_since(since);
+        if elapsed < BITRATE_WINDOW {
+            return None;
+        }
+        self.window = Some((now, self.bytes));
+        let rate = |bytes: u64| (bytes as f64 * 8.0 / elapsed.as_secs_f64()) as u64;
+        Some((
+            rate(self.bytes.0.saturating_sub(out0)),
+            rate(self.bytes.1.saturating_sub(in0)),
+        ))
+    }
 }
 
 impl MeetingMedia {
@@ -116,12 +152,15 @@ impl MeetingMedia {
         timestamp: u32,
         access_unit: &[u8],
     ) {
-        let Some(remote) = self
+        let Some(carrier) = self
             .participants
-            .get(&link)
-            .and_then(|p| p.link.as_ref())
-            .and_then(|l| l.remote.get(&ssrc).copied())
+            .get_mut(&link)
+            .and_then(|p| p.link.as_mut())
         else {
+            return;
+        };
+        carrier.count(0, access_unit.len());
+        let Some(remote) = carrier.remote.get(&ssrc).copied() else {
             return;
         };
         self.native_video(remote, 0, access_unit);
@@ -193,15 +232,30 @@ impl MeetingMedia {
             .collect()
     }
 
-    /// Brings the `tessera_cascade_link_streams` gauge up to date with every link's counts.
-    pub(super) fn publish_link_streams(&self) {
-        let Some(m) = &self.metrics else { return };
+    /// Brings the `tessera_cascade_link_streams` gauge up to date with every link's counts, and
+    /// `tessera_cascade_link_bitrate_bps` with its bit rates once a second.
+    pub(super) fn publish_link_streams(&mut self, now: Instant) {
+        let Some(m) = self.metrics.clone() else {
+            return;
+        };
         for (link, out, received) in self.link_stream_counts() {
-            let link = format!("p{link}");
+            let label = format!("p{link}");
             for (direction, n) in [("out", out), ("in", received)] {
                 m.cascade_link_streams
-                    .with_label_values(&[&link, direction])
+                    .with_label_values(&[&label, direction])
                     .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            let rates = self
+                .participants
+                .get_mut(&link)
+                .and_then(|p| p.link.as_mut())
+                .and_then(|l| l.bitrates(now));
+            if let Some((out, received)) = rates {
+                for (direction, bps) in [("out", out), ("in", received)] {
+                    m.cascade_link_bitrate_bps
+                        .with_label_values(&[&label, direction])
+                        .set(i64::try_from(bps).unwrap_or(i64::MAX));
+                }
             }
         }
     }
@@ -213,6 +267,9 @@ impl MeetingMedia {
             for direction in ["out", "in"] {
                 let _ = m
                     .cascade_link_streams
+                    .remove_label_values(&[&link, direction]);
+                let _ = m
+                    .cascade_link_bitrate_bps
                     .remove_label_values(&[&link, direction]);
             }
         }

@@ -715,7 +715,7 @@ impl MeetingMedia {
             groups.entry(key).or_default().push(viewer);
         }
         self.plan_forwarding(&ranked);
-        self.publish_link_streams();
+        self.publish_link_streams(now);
         self.update_relays(now);
         let needs = self.tile_needs(groups.keys());
         self.update_ingest(now, &needs);
