@@ -30,10 +30,15 @@ impl Server {
     /// its fresh database (the database is always initialised with the demo tenant and meeting).
     /// Waits (bounded) until `/healthz` answers 200; retries with new ports if one was taken.
     pub fn start(demo: bool, setup: &[&[&str]]) -> Server {
-        common::start_with_retries(|| Server::try_start(demo, setup))
+        Server::start_with(demo, setup, &[])
     }
 
-    fn try_start(demo: bool, setup: &[&[&str]]) -> Result<Server, String> {
+    /// [`Server::start`] with `extra` flags for `tessera serve` (e.g. a cluster's).
+    pub fn start_with(demo: bool, setup: &[&[&str]], extra: &[&str]) -> Server {
+        common::start_with_retries(|| Server::try_start(demo, setup, extra))
+    }
+
+    fn try_start(demo: bool, setup: &[&[&str]], extra: &[&str]) -> Result<Server, String> {
         let (dir, db) = common::prepare_db(setup);
         let sip = SocketAddr::from(([127, 0, 0, 1], common::free_sip_port()));
         let http = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
@@ -41,7 +46,7 @@ impl Server {
         let rtp = common::rtp_ports(20_000, 40);
         let h323 = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
         let mut command = common::serve_command_with_h323(&db, TOKEN, sip, http, &rtp, h323);
-        command.args(["--drain-grace-secs", "2"]);
+        command.args(["--drain-grace-secs", "2"]).args(extra);
         if demo {
             command.arg("--demo");
         }
