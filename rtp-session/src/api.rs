@@ -116,6 +116,9 @@ pub enum MediaControl {
     Streams {
         /// The link's SSRC base (the roster names each participant's SSRC from it).
         ssrc_base: u32,
+        /// The link is one of the cluster links into a meeting's home (the hub of its star):
+        /// it is also forwarded the participants the other cluster links carry in.
+        hub: bool,
     },
 }
 

@@ -23,6 +23,19 @@ use crate::h264_rtp::{is_keyframe, H264RtpError, Packetizer};
 /// A published stream: a participant's id and the index of one of its simulcast layers.
 pub type StreamId = (u64, usize);
 
+/// Source numbers of a far node's participants (as a meeting engine numbers them) start here:
+/// far above any meeting's own participant numbers.
+pub const REMOTE_BASE: u64 = 1 << 48;
+
+/// The source number of the far node's participant on stream `ssrc` of the link that is
+/// participant `link`: derived, not counted, so the call core can name the SSRC a hub forwards
+/// that participant on (`stream_ssrc` of this number) without asking the engine. Distinct for
+/// every (link, SSRC) while link numbers stay under 2^16.
+#[must_use]
+pub fn remote_source(link: u64, ssrc: u32) -> u64 {
+    REMOTE_BASE | ((link & 0xFFFF) << 32) | u64::from(ssrc)
+}
+
 /// The SSRC a Tessera link sends `source`'s forwarded stream on: the link's random `base`
 /// combined with the participant number by an odd multiplier, so two participants of one link
 /// never share an SSRC (the map is a bijection on 32-bit numbers). The roster names it.

@@ -18,7 +18,10 @@ use rtp_session::rtp;
 const BASE: u32 = 0x7E55_E7A0;
 
 fn streams(pair: &mut Pair) {
-    pair.input(Input::Control(MediaControl::Streams { ssrc_base: BASE }));
+    pair.input(Input::Control(MediaControl::Streams {
+        ssrc_base: BASE,
+        hub: false,
+    }));
 }
 
 #[test]

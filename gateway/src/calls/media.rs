@@ -212,7 +212,7 @@ impl CallCore {
             // media task was there to take it.
             self.out.push_back(CoreOutput::MediaControl {
                 call: call_id,
-                control: link.media_control(),
+                control: link.media_control(call.cluster && call.link.is_none()),
             });
             let streams = link.remote_streams();
             if !streams.is_empty() {

@@ -401,7 +401,7 @@ impl CallMedia {
                 let request = match control {
                     MediaControl::Mute(muted) => EngineRequest::Mute { participant, muted },
                     MediaControl::Layout(mode) => EngineRequest::SetLayout { participant, mode },
-                    MediaControl::Streams { ssrc_base } => {
+                    MediaControl::Streams { ssrc_base, hub } => {
                         let Some(setup) = &self.video else {
                             debug!(cname = %self.cname, "a link without video has no streams");
                             return;
@@ -410,7 +410,7 @@ impl CallMedia {
                             let seed = ssrc_base.rotate_left(11) ^ 0x5DEE_CE66;
                             self.streams = Some(LinkStreams::new(ssrc_base, setup, seed));
                         }
-                        EngineRequest::LinkViewer { participant }
+                        EngineRequest::LinkViewer { participant, hub }
                     }
                 };
                 self.events.push_back(Event::Engine(request));

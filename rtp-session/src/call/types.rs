@@ -211,6 +211,8 @@ pub enum EngineRequest {
     LinkViewer {
         /// Who.
         participant: Participant,
+        /// A cluster link at a meeting's home ([`crate::api::MediaControl::Streams`]).
+        hub: bool,
     },
     /// The far node's participants whose video the link carries, by SSRC.
     LinkRoster {

@@ -22,7 +22,7 @@ pub use signaling::cascade_roster as roster;
 use std::time::{Duration, Instant};
 
 use rtp_session::call::RemoteStream;
-use rtp_session::forward::stream_ssrc;
+use rtp_session::forward::{remote_source, stream_ssrc};
 use signaling::sip::Method;
 
 use self::roster::{
@@ -61,9 +61,12 @@ impl TesseraLink {
     }
 
     /// What the link's media task must be told on each join: forward stream by stream.
-    pub(super) fn media_control(&self) -> MediaControl {
+    /// `hub`: the link is a cluster link into this node, the meeting's home
+    /// (`super::cluster_links`), which passes on the other cluster links' participants.
+    pub(super) fn media_control(&self, hub: bool) -> MediaControl {
         MediaControl::Streams {
             ssrc_base: self.ssrc_base,
+            hub,
         }
     }
 
@@ -96,7 +99,8 @@ impl CallCore {
     /// except Tessera links (including `link` itself), and how many wait in the lobby. At a
     /// meeting's home, a cluster link from one node is also told the participants the other
     /// nodes' cluster links listed (ids prefixed with their link's, as `p4:p2`), so every node
-    /// of the star sees the whole meeting (named only: their streams are not passed on); never
+    /// of the star sees the whole meeting (and gets their streams: the engine forwards them into
+    /// hub links, see `media::engine::link`); never
     /// those of `link` itself (no echo), and never over any other kind of link (a chain of
     /// bridges could loop). Our own participants' entries name the SSRC (from `ssrc_base`) their
     /// stream crosses `link` on.
@@ -156,11 +160,14 @@ impl CallCore {
                     if roster.participants.len() == MAX_PARTICIPANTS {
                         break;
                     }
-                    roster.participants.push(RosterEntry::local(
-                        format!("{id}:{}", p.id),
-                        &p.name,
-                        p.kind,
-                    ));
+                    // The hub forwards the stream under the number the engine derives for it.
+                    let entry = RosterEntry::local(format!("{id}:{}", p.id), &p.name, p.kind);
+                    roster.participants.push(match p.ssrc {
+                        Some(ssrc) => {
+                            entry.with_ssrc(stream_ssrc(ssrc_base, remote_source(id.0, ssrc)))
+                        }
+                        None => entry,
+                    });
                 }
             }
         }

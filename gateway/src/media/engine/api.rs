@@ -202,6 +202,8 @@ pub enum EngineInput {
     LinkViewer {
         /// The link.
         participant: MediaParticipant,
+        /// A cluster link at a meeting's home: also forwarded who the other hub links carry.
+        hub: bool,
     },
     /// Who the far node's streams on a Tessera link are (from its roster), by SSRC.
     LinkRoster {

@@ -191,13 +191,22 @@ impl MeetingMedia {
         let layers = self.forward_ladders();
         // What a Tessera link's slots may carry (`super::link`: no echo).
         let local = self.local_only(ranked);
+        let hubs: BTreeMap<MediaParticipant, Vec<ParticipantId>> = self
+            .hub_links()
+            .into_iter()
+            .map(|hub| (hub, self.hub_view(hub, ranked)))
+            .collect();
         let mut tell = Vec::new();
         let mut switches = 0;
         for (&id, p) in &mut self.participants {
             let Some(forwarding) = &mut p.forward else {
                 continue;
             };
-            let ranked = if p.link.is_some() { &local } else { ranked };
+            let ranked = match (hubs.get(&id), p.link.is_some()) {
+                (Some(hub), _) => hub,
+                (None, true) => &local,
+                (None, false) => ranked,
+            };
             let mut assigned: Vec<Option<MediaParticipant>> = p
                 .assigner
                 .assign(ranked, Some(ParticipantId(id)))

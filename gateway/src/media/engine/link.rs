@@ -28,8 +28,9 @@ use super::relay::CALL_STREAM;
 use super::{MeetingMedia, Participant};
 
 /// Engine participant numbers of the far nodes' participants start here: far above any
-/// meeting's own participant numbers (the lobby counts from 1).
-pub const REMOTE_BASE: MediaParticipant = 1 << 48;
+/// meeting's own participant numbers (the lobby counts from 1). Each is
+/// [`rtp_session::forward::remote_source`] of its link and SSRC.
+pub use rtp_session::forward::REMOTE_BASE;
 
 /// Frame rate assumed of a forwarded stream (only the decoder's temporal-layer choice uses it,
 /// and a forwarded stream has one layer).
@@ -43,6 +44,8 @@ const BITRATE_WINDOW: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub(super) struct Link {
     remote: BTreeMap<u32, MediaParticipant>,
+    /// A cluster link at the meeting's home: forwarded also the other hub links' participants.
+    hub: bool,
     /// Bytes of access units forwarded to the far node, and received from it, so far.
     bytes: (u64, u64),
     /// Where the current bit-rate window started: when, and `bytes` then.
@@ -78,7 +81,7 @@ impl Link {
 
 impl MeetingMedia {
     /// `participant` is a Tessera link: from now on it gets forwarded streams, no layout.
-    pub(super) fn link_viewer(&mut self, participant: MediaParticipant) {
+    pub(super) fn link_viewer(&mut self, participant: MediaParticipant, hub: bool) {
         let Some(p) = self.participants.get_mut(&participant) else {
             return;
         };
@@ -90,8 +93,8 @@ impl MeetingMedia {
         p.video_format = None;
         p.encoder = None;
         p.video = None;
-        p.link.get_or_insert_with(Link::default);
-        tracing::info!(participant, "Tessera link forwards stream by stream");
+        p.link.get_or_insert_with(Link::default).hub = hub;
+        tracing::info!(participant, hub, "Tessera link forwards stream by stream");
     }
 
     /// The far node's roster for `link`: a participant per SSRC (named from the roster), the
@@ -115,8 +118,7 @@ impl MeetingMedia {
                 added.push((*id, stream.name, false));
                 continue;
             }
-            let id = REMOTE_BASE + self.next_remote;
-            self.next_remote += 1;
+            let id = rtp_session::forward::remote_source(link, stream.ssrc);
             state.remote.insert(stream.ssrc, id);
             added.push((id, stream.name, true));
         }
@@ -282,6 +284,41 @@ impl MeetingMedia {
             .iter()
             .copied()
             .filter(|id| !self.linked(id.0))
+            .collect()
+    }
+
+    /// What the slots of hub link `hub` may carry: `ranked` without the links, and without
+    /// whoever came over a link unless that link is another hub link (the star's other
+    /// nodes; never `hub`'s own participants back, and never over a link that is not the
+    /// cluster's, where a cycle could loop).
+    pub(super) fn hub_view(
+        &self,
+        hub: MediaParticipant,
+        ranked: &[ParticipantId],
+    ) -> Vec<ParticipantId> {
+        let is_hub = |id: MediaParticipant| {
+            self.participants
+                .get(&id)
+                .and_then(|p| p.link.as_ref())
+                .is_some_and(|l| l.hub)
+        };
+        ranked
+            .iter()
+            .copied()
+            .filter(|id| match self.participants.get(&id.0) {
+                Some(p) if p.link.is_some() => false,
+                Some(p) => p.via_link.is_none_or(|via| via != hub && is_hub(via)),
+                None => false,
+            })
+            .collect()
+    }
+
+    /// The hub links of this meeting.
+    pub(super) fn hub_links(&self) -> Vec<MediaParticipant> {
+        self.participants
+            .iter()
+            .filter(|(_, p)| p.link.as_ref().is_some_and(|l| l.hub))
+            .map(|(id, _)| *id)
             .collect()
     }
 }

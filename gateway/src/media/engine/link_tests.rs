@@ -48,7 +48,10 @@ fn meeting(t0: Instant) -> (MeetingMedia, Feed, Feed) {
     add_synthetics(&mut media, 3);
     let vtc = join(&mut media, 2, true);
     let link = join(&mut media, 1, true);
-    media.handle_input(EngineInput::LinkViewer { participant: 1 });
+    media.handle_input(EngineInput::LinkViewer {
+        participant: 1,
+        hub: false,
+    });
     media.handle_input(EngineInput::LinkRoster {
         participant: 1,
         streams: vec![stream(11, "Ana"), stream(12, "Boardroom")],
@@ -139,4 +142,68 @@ fn the_far_nodes_streams_are_tiles_of_their_own_and_go_with_their_roster_entry_o
     media.handle_input(EngineInput::Leave { participant: 1 });
     assert!(!media.participants.contains_key(&remotes[1]));
     assert_eq!(media.len(), 3 + 1);
+}
+
+/// At a meeting's home two cluster links (hub links 1 and 3) each bring one far participant:
+/// each link is forwarded the other's, never its own back; a plain Tessera link is not.
+#[test]
+fn hub_links_are_forwarded_each_others_far_participants_never_their_own() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    add_synthetics(&mut media, 1);
+    let mut feeds = Vec::new();
+    for (link, ssrc, hub) in [(1, 11, true), (3, 21, true), (5, 31, false)] {
+        feeds.push(join(&mut media, link, true));
+        media.handle_input(EngineInput::LinkViewer {
+            participant: link,
+            hub,
+        });
+        media.handle_input(EngineInput::LinkRoster {
+            participant: link,
+            streams: vec![stream(ssrc, &format!("far {ssrc}"))],
+        });
+    }
+    let mut encoder = H264Encoder::new(EncoderConfig {
+        width: 320,
+        height: 180,
+        fps: 10.0,
+        bitrate_bps: 300_000,
+        ..EncoderConfig::hd720()
+    })
+    .unwrap();
+    let picture = mixer::frame::I420Frame::solid(320, 180, Yuv::from_rgb(40, 40, 200)).unwrap();
+    let mut now = t0;
+    for _ in 0..20 {
+        now = run(&mut media, now, 1);
+        for (link, ssrc) in [(1, 11), (3, 21), (5, 31)] {
+            let unit = encoder.encode(&picture, true).unwrap();
+            media.handle_input(EngineInput::LinkVideo {
+                participant: link,
+                ssrc,
+                timestamp: 0,
+                access_unit: unit.data,
+            });
+        }
+    }
+    let far = |link, ssrc| rtp_session::forward::remote_source(link, ssrc);
+    let (to_1, _) = forwarded(&mut feeds[0]);
+    let (to_3, _) = forwarded(&mut feeds[1]);
+    let (to_5, _) = forwarded(&mut feeds[2]);
+    assert!(
+        to_1.contains(&far(3, 21)),
+        "hub 1 gets hub 3's far participant: {to_1:?}"
+    );
+    assert!(to_3.contains(&far(1, 11)), "hub 3 gets hub 1's: {to_3:?}");
+    assert!(
+        !to_1.contains(&far(1, 11)) && !to_3.contains(&far(3, 21)),
+        "never its own back"
+    );
+    assert!(
+        !to_1.contains(&far(5, 31)) && !to_3.contains(&far(5, 31)),
+        "nor a plain link's participants: {to_1:?} {to_3:?}"
+    );
+    assert!(
+        to_5.iter().all(|s| *s < REMOTE_BASE),
+        "a plain link gets no far participants at all: {to_5:?}"
+    );
 }

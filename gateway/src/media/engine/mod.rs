@@ -202,8 +202,6 @@ pub struct MeetingMedia {
     selection: selection::Selection,
     next_frame_id: u64,
     next_join: u64,
-    /// The next far-node participant's number (after [`link::REMOTE_BASE`]).
-    next_remote: u64,
     next_audio: Instant,
     next_video: Instant,
     next_synthetic: Instant,
@@ -231,7 +229,6 @@ impl MeetingMedia {
             selection: selection::Selection::default(),
             next_frame_id: 1,
             next_join: 0,
-            next_remote: 0,
             next_audio: now,
             next_video: now,
             next_synthetic: now,
@@ -406,7 +403,7 @@ impl MeetingMedia {
                 }
                 self.remove_participant(participant);
             }
-            EngineInput::LinkViewer { participant } => self.link_viewer(participant),
+            EngineInput::LinkViewer { participant, hub } => self.link_viewer(participant, hub),
             EngineInput::LinkRoster {
                 participant,
                 streams,

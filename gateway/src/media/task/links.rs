@@ -65,7 +65,9 @@ impl Joined {
                 participant,
                 video_format,
             },
-            EngineRequest::LinkViewer { participant } => EngineInput::LinkViewer { participant },
+            EngineRequest::LinkViewer { participant, hub } => {
+                EngineInput::LinkViewer { participant, hub }
+            }
             EngineRequest::LinkRoster {
                 participant,
                 streams,
