@@ -342,8 +342,33 @@ pub struct MultipointCapability {
     pub multicast_capability: bool,
     /// Multi-unicast conference.
     pub multi_uni_cast_conference: bool,
-    /// Media distribution (not modelled; Tessera sends an empty list).
-    pub media_distribution_capability: Vec<NotModelled>,
+    /// Media distribution (Tessera sends an empty list; H323Plus sends one entry).
+    pub media_distribution_capability: Vec<MediaDistributionCapability>,
+}
+
+/// `MediaDistributionCapability` (an MC's centralised or distributed media). Its data
+/// application lists are not modelled (a caller sending any is refused as before); the flags
+/// are what stacks such as H323Plus send.
+#[derive(AsnType, Encode, Decode, Debug, Clone, PartialEq, Eq, Hash)]
+#[rasn(automatic_tags)]
+#[non_exhaustive]
+pub struct MediaDistributionCapability {
+    /// Centralised control.
+    pub centralized_control: bool,
+    /// Distributed control.
+    pub distributed_control: bool,
+    /// Centralised audio.
+    pub centralized_audio: bool,
+    /// Distributed audio.
+    pub distributed_audio: bool,
+    /// Centralised video.
+    pub centralized_video: bool,
+    /// Distributed video.
+    pub distributed_video: bool,
+    /// Centralised data applications (not modelled).
+    pub centralized_data: Option<Vec<NotModelled>>,
+    /// Distributed data applications (not modelled).
+    pub distributed_data: Option<Vec<NotModelled>>,
 }
 
 impl MultipointCapability {
