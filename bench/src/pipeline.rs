@@ -406,6 +406,7 @@ pub fn run_tessera(inputs: &Inputs, vtcs: usize, media: Duration) -> anyhow::Res
                     // VTCs ignore TMMBR (`compare decode` shows what obeying it saves).
                     CallFeed::Audio(_)
                     | CallFeed::Tile(_)
+                    | CallFeed::Speaker(_)
                     | CallFeed::Forward { .. }
                     | CallFeed::Slots(_)
                     | CallFeed::PublisherKeyframe(_)

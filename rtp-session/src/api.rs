@@ -98,6 +98,9 @@ pub enum MediaEvent {
     /// The call asked the peer for a keyframe over RTCP (PLI or FIR); signalling that has a
     /// request of its own (H.245 `videoFastUpdatePicture`) sends it too.
     KeyframeNeeded,
+    /// A Tessera link's engine names the meeting's current speaker among those it forwards
+    /// (`None`: nobody, or someone it does not carry), for the roster's speaker order.
+    LinkSpeaker(Option<u64>),
 }
 
 /// In-call media controls a caller drives with DTMF while in a meeting.

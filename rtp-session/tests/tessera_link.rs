@@ -111,6 +111,7 @@ fn the_far_nodes_roster_reaches_the_engine_while_joined_and_on_every_join() {
         ssrc: 11,
         id: "p3".into(),
         name: "Boardroom".into(),
+        speaking: false,
     }];
     let rosters = |pair: &Pair| {
         pair.events_where(|e| matches!(e, Event::Engine(EngineRequest::LinkRoster { .. })))

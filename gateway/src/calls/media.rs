@@ -82,6 +82,12 @@ impl CallCore {
                     self.out.push_back(CoreOutput::H323KeyframeRequest { call });
                 }
             }
+            MediaEvent::LinkSpeaker(Some(speaker)) => {
+                if let Some(link) = self.calls.get_mut(&call).and_then(|c| c.tessera.as_mut()) {
+                    link.heard_speaker(speaker);
+                }
+            }
+            MediaEvent::LinkSpeaker(None) => {}
             MediaEvent::Inactive => {
                 tracing::info!(%call, "no media from the far end; ending the call");
                 self.end_call(now, call, Some((408, "No media received")));

@@ -478,6 +478,7 @@ impl Peer {
                 CallFeed::Video { .. }
                 | CallFeed::Shown(_)
                 | CallFeed::Tile(_)
+                | CallFeed::Speaker(_)
                 | CallFeed::Relay(_) => {}
             }
         }

@@ -161,6 +161,8 @@ pub struct RemoteStream {
     pub id: String,
     /// Its display name.
     pub name: String,
+    /// The far node names it its current speaker (first of the roster's speaker order).
+    pub speaking: bool,
 }
 
 /// What the machine asks of the meeting engine (the driver adds its channels).

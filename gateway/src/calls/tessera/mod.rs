@@ -31,6 +31,7 @@ use self::roster::{
 use super::api::{CallId, RemoteParticipantView};
 use super::meeting::{MeetingKey, Member};
 use super::{CallCore, CallKind, CoreOutput, MediaControl, Phase};
+use crate::lobby::ParticipantId;
 
 /// How soon a change on our side reaches the far node at the latest (rosters are compared, not
 /// sent, on each due time, so an idle link costs nothing).
@@ -47,6 +48,10 @@ pub(super) struct TesseraLink {
     due: Instant,
     /// What our streams' SSRCs derive from (random per link).
     ssrc_base: u32,
+    /// Our speaker order for this link, most recent first: the participants its engine named
+    /// current speaker (`MediaEvent::LinkSpeaker`), each
+    /// once.
+    speakers: Vec<u64>,
 }
 
 impl TesseraLink {
@@ -57,7 +62,15 @@ impl TesseraLink {
             remote: None,
             due: now,
             ssrc_base,
+            speakers: Vec::new(),
         }
+    }
+
+    /// The link's engine named `speaker` the current speaker: first in our speaker order.
+    pub(super) fn heard_speaker(&mut self, speaker: u64) {
+        self.speakers.retain(|s| *s != speaker);
+        self.speakers.insert(0, speaker);
+        self.speakers.truncate(MAX_PARTICIPANTS);
     }
 
     /// What the link's media task must be told on each join: forward stream by stream.
@@ -83,6 +96,7 @@ impl TesseraLink {
                     ssrc: p.ssrc?,
                     id: p.id.clone(),
                     name: p.name.clone(),
+                    speaking: roster.speakers.first() == Some(&p.id),
                 })
             })
             .collect()
@@ -170,6 +184,19 @@ impl CallCore {
                     });
                 }
             }
+        }
+        // Our speaker order, as far as the roster lists them.
+        if let Some(order) = self
+            .calls
+            .get(&link)
+            .and_then(|c| c.tessera.as_ref())
+            .map(|t| t.speakers.clone())
+        {
+            roster.speakers = order
+                .into_iter()
+                .map(|n| ParticipantId(n).to_string())
+                .filter(|id| roster.participants.iter().any(|p| p.id == *id))
+                .collect();
         }
         roster
     }

@@ -397,3 +397,58 @@ fn a_tessera_links_media_go_stream_by_stream_on_the_ssrcs_its_roster_names() {
     expected.sort_by(|x, y| x.1.cmp(&y.1));
     assert_eq!(named, expected);
 }
+
+#[test]
+fn the_speaker_b_s_engine_names_leads_b_s_roster_and_marks_its_stream_speaking_at_a() {
+    let (mut a, mut b) = linked();
+    let (_, from_b) = run(&mut a, &mut b, Duration::from_secs(5));
+    let first = crate::calls::tessera::roster::Roster::parse(from_b[0].body()).unwrap();
+    assert!(first.speakers.is_empty(), "nobody has talked yet");
+    let alan = first
+        .participants
+        .iter()
+        .find(|p| p.name == "Alan Turing")
+        .unwrap()
+        .clone();
+    let number: u64 = alan.id.trim_start_matches('p').parse().unwrap();
+    // B's link's media task passes on what B's engine says: Alan talks, then Grace.
+    let link = super::cascade::link_call(&b);
+    b.core
+        .handle_media_event(b.now, link, MediaEvent::LinkSpeaker(Some(number)));
+    b.collect();
+    let (_, from_b) = run(&mut a, &mut b, Duration::from_millis(1500));
+    let roster = crate::calls::tessera::roster::Roster::parse(from_b[0].body()).unwrap();
+    assert_eq!(roster.speakers, std::slice::from_ref(&alan.id));
+    let streams = a
+        .media
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            CoreOutput::RemoteStreams { streams, .. } => Some(streams.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let speaking: Vec<&str> = streams
+        .iter()
+        .filter(|s| s.speaking)
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(speaking, ["Alan Turing"]);
+
+    let grace = first
+        .participants
+        .iter()
+        .find(|p| p.name == "Grace Hopper")
+        .unwrap();
+    let grace_number: u64 = grace.id.trim_start_matches('p').parse().unwrap();
+    b.core
+        .handle_media_event(b.now, link, MediaEvent::LinkSpeaker(Some(grace_number)));
+    b.collect();
+    let (_, from_b) = run(&mut a, &mut b, Duration::from_millis(1500));
+    let roster = crate::calls::tessera::roster::Roster::parse(from_b[0].body()).unwrap();
+    assert_eq!(
+        roster.speakers,
+        [grace.id.clone(), alan.id],
+        "most recent first"
+    );
+}

@@ -35,6 +35,9 @@ pub enum CallFeed {
     /// to a WebRTC viewer), sent when it changes while shown: a room system that takes TMMBR
     /// is asked for the rate that tile needs ([`rtp_session::tile_request`]).
     Tile(Option<(u32, u32)>),
+    /// A Tessera link: the meeting's current speaker among those its slots may carry, when it
+    /// changes (`None`: nobody such).
+    Speaker(Option<MediaParticipant>),
     /// An access unit forwarded as published (no transcoding) into one of a WebRTC viewer's
     /// receive slots ([`super::forwarding`]).
     Forward {

@@ -180,6 +180,7 @@ impl FeedSender {
                 }
                 CallFeed::Shown(_)
                 | CallFeed::Tile(_)
+                | CallFeed::Speaker(_)
                 | CallFeed::Slots(_)
                 | CallFeed::PublisherKeyframe(_)
                 | CallFeed::Relay(_) => {}
@@ -234,6 +235,7 @@ fn take(q: &mut Queue) -> Option<CallFeed> {
         CallFeed::Forward { .. } => q.forwarded -= 1,
         CallFeed::Shown(_)
         | CallFeed::Tile(_)
+        | CallFeed::Speaker(_)
         | CallFeed::Slots(_)
         | CallFeed::PublisherKeyframe(_)
         | CallFeed::Relay(_) => {}

@@ -196,6 +196,14 @@ impl MeetingMedia {
             .into_iter()
             .map(|hub| (hub, self.hub_view(hub, ranked)))
             .collect();
+        let mut allowed = hubs.clone();
+        for id in self.participants.keys() {
+            if self.is_link(*id) && !allowed.contains_key(id) {
+                allowed.insert(*id, local.clone());
+            }
+        }
+        let dominant = self.ranking.dominant().map(|p| p.0);
+        self.tell_link_speakers(dominant, &allowed);
         let mut tell = Vec::new();
         let mut switches = 0;
         for (&id, p) in &mut self.participants {

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use mixer::layout::{ParticipantId, TileAssigner};
+use mixer::speakers::Activity;
 use rtp_session::call::RemoteStream;
 
 use super::api::{CallFeed, MediaParticipant};
@@ -46,6 +47,10 @@ pub(super) struct Link {
     remote: BTreeMap<u32, MediaParticipant>,
     /// A cluster link at the meeting's home: forwarded also the other hub links' participants.
     hub: bool,
+    /// The far node's current speaker (its roster's first), while the roster names one.
+    far_speaker: Option<MediaParticipant>,
+    /// The current speaker the link was last told of ([`CallFeed::Speaker`]).
+    speaker_told: Option<Option<MediaParticipant>>,
     /// Bytes of access units forwarded to the far node, and received from it, so far.
     bytes: (u64, u64),
     /// Where the current bit-rate window started: when, and `bytes` then.
@@ -113,6 +118,10 @@ impl MeetingMedia {
             .collect();
         state.remote.retain(|ssrc, _| listed.contains(ssrc));
         let mut added = Vec::new();
+        state.far_speaker = streams
+            .iter()
+            .find(|s| s.speaking)
+            .map(|s| rtp_session::forward::remote_source(link, s.ssrc));
         for stream in streams {
             if let Some(id) = state.remote.get(&stream.ssrc) {
                 added.push((*id, stream.name, false));
@@ -311,6 +320,53 @@ impl MeetingMedia {
                 None => false,
             })
             .collect()
+    }
+
+    /// Tells each link the meeting's current speaker (`dominant`) among those its slots may
+    /// carry (`allowed`, by link), when that changed: the far node's roster orders its
+    /// speakers by it.
+    pub(super) fn tell_link_speakers(
+        &mut self,
+        dominant: Option<MediaParticipant>,
+        allowed: &BTreeMap<MediaParticipant, Vec<ParticipantId>>,
+    ) {
+        for (id, p) in &mut self.participants {
+            let (Some(link), Some(feed)) = (p.link.as_mut(), p.feed.as_ref()) else {
+                continue;
+            };
+            let current = dominant.filter(|d| {
+                allowed
+                    .get(id)
+                    .is_some_and(|a| a.contains(&ParticipantId(*d)))
+            });
+            if link.speaker_told != Some(current) {
+                link.speaker_told = Some(current);
+                // Notices are never dropped; a link that has gone is left to its `Leave`.
+                let _ = feed.send(CallFeed::Speaker(current));
+            }
+        }
+    }
+
+    /// Voice activity as the meeting ranks it: a link's far mix is heard as the far node's
+    /// current speaker's (its roster's first), so that the far participants compete for tiles
+    /// like anyone else; the link itself, which has no tile, is then silent.
+    pub(super) fn far_speakers_talk(&self, activity: &mut [(ParticipantId, Activity)]) {
+        for (link, p) in &self.participants {
+            let Some(speaker) = p.link.as_ref().and_then(|l| l.far_speaker) else {
+                continue;
+            };
+            let Some(heard) = activity.iter().position(|(id, _)| id.0 == *link) else {
+                continue;
+            };
+            let Some(far) = activity.iter().position(|(id, _)| id.0 == speaker) else {
+                continue;
+            };
+            activity[far].1 = activity[heard].1;
+            activity[heard].1 = Activity {
+                active: false,
+                level_db: f32::NEG_INFINITY,
+            };
+        }
     }
 
     /// The hub links of this meeting.

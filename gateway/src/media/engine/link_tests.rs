@@ -22,6 +22,7 @@ fn stream(ssrc: u32, name: &str) -> RemoteStream {
         ssrc,
         id: format!("p{ssrc}"),
         name: name.into(),
+        speaking: false,
     }
 }
 
@@ -206,4 +207,54 @@ fn hub_links_are_forwarded_each_others_far_participants_never_their_own() {
         to_5.iter().all(|s| *s < REMOTE_BASE),
         "a plain link gets no far participants at all: {to_5:?}"
     );
+}
+
+/// The far node's mix is heard as the speaker its roster names first: that far participant
+/// becomes the meeting's dominant speaker here (not the link, which has no tile), and the link
+/// is told the current speaker among those it carries only when it changes.
+#[test]
+fn the_far_mix_speaks_for_the_far_nodes_current_speaker_and_the_link_hears_ours() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    let _vtc = join(&mut media, 2, true);
+    let mut link = join(&mut media, 1, true);
+    media.handle_input(EngineInput::LinkViewer {
+        participant: 1,
+        hub: false,
+    });
+    media.handle_input(EngineInput::LinkRoster {
+        participant: 1,
+        streams: vec![
+            stream(11, "Ana"),
+            RemoteStream {
+                speaking: true,
+                ..stream(12, "Boardroom")
+            },
+        ],
+    });
+    // Quiet first (the detector learns the floor), then the far node talks.
+    for n in 0..150 {
+        let pcm = if n < 50 {
+            vec![0; FRAME_SAMPLES]
+        } else {
+            super::tests::tone(300.0, n * FRAME_SAMPLES)
+        };
+        media.handle_input(EngineInput::Audio {
+            participant: 1,
+            pcm,
+        });
+        media.audio_tick(t0 + AUDIO_TICK * n as u32);
+    }
+    let boardroom = rtp_session::forward::remote_source(1, 12);
+    assert_eq!(media.ranking.dominant().map(|p| p.0), Some(boardroom));
+    // The link carries only our own participants: the far speaker is not ours to name.
+    let now = run(&mut media, t0 + AUDIO_TICK * 150, 3);
+    let told: Vec<Option<MediaParticipant>> = std::iter::from_fn(|| link.try_recv())
+        .filter_map(|item| match item {
+            CallFeed::Speaker(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, [None], "told once, and nobody of ours: {told:?}");
+    let _ = now;
 }

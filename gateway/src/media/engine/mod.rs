@@ -611,7 +611,8 @@ impl MeetingMedia {
         }
         // The ranking keeps who never talked in the order it first meets them: join order.
         activity.sort_unstable_by_key(|(joined, _, _)| *joined);
-        let activity: Vec<_> = activity.into_iter().map(|(_, id, a)| (id, a)).collect();
+        let mut activity: Vec<_> = activity.into_iter().map(|(_, id, a)| (id, a)).collect();
+        self.far_speakers_talk(&mut activity);
         self.ranking.update(&activity);
         self.selection
             .heard(now, activity.iter().map(|(id, a)| (*id, a.active)));

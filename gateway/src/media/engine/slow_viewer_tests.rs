@@ -31,6 +31,7 @@ fn read(feed: &mut FeedReceiver, pictures: &mut Vec<(u32, Arc<EncodedFrame>)>) -
             CallFeed::Audio(_) => audio += 1,
             CallFeed::Shown(_)
             | CallFeed::Tile(_)
+            | CallFeed::Speaker(_)
             | CallFeed::Forward { .. }
             | CallFeed::Slots(_)
             | CallFeed::PublisherKeyframe(_)

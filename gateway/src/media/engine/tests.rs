@@ -38,7 +38,7 @@ fn drain(feed: &mut Feed) -> Vec<CallFeed> {
     std::iter::from_fn(|| feed.try_recv()).collect()
 }
 
-fn tone(freq: f32, offset: usize) -> Vec<i16> {
+pub(super) fn tone(freq: f32, offset: usize) -> Vec<i16> {
     (0..FRAME_SAMPLES)
         .map(|i| {
             let t = (offset + i) as f32 / 48_000.0;

@@ -110,7 +110,7 @@ impl Driver {
                 feed = recv_feed(self.slate.as_mut().map(|w| &mut w.feed)) => {
                     let input = match feed {
                         Some(CallFeed::Video { frame, timestamp }) => Input::SlateFrame { frame, timestamp },
-                        Some(CallFeed::Audio(_) | CallFeed::Shown(_) | CallFeed::Tile(_) | CallFeed::Forward { .. } | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_) | CallFeed::Relay(_)) => continue,
+                        Some(CallFeed::Audio(_) | CallFeed::Shown(_) | CallFeed::Tile(_) | CallFeed::Speaker(_) | CallFeed::Forward { .. } | CallFeed::Slots(_) | CallFeed::PublisherKeyframe(_) | CallFeed::Relay(_)) => continue,
                         None => Input::SlateGone,
                     };
                     self.machine.handle_input(now(), input);
@@ -122,6 +122,11 @@ impl Driver {
                         Some(CallFeed::Video { frame, timestamp }) => Input::MixVideo { frame, timestamp },
                         Some(CallFeed::Shown(shown)) => Input::Shown(shown),
                         Some(CallFeed::Tile(tile)) => Input::Tile(tile),
+                        // A Tessera link's current speaker: the core's, for the roster.
+                        Some(CallFeed::Speaker(speaker)) => {
+                            let _ = self.events.send((self.call, MediaEvent::LinkSpeaker(speaker)));
+                            continue;
+                        }
                         // A WebRTC viewer's slot switches to this call's stream: it needs a
                         // keyframe, asked of the peer (rate-limited by the machine).
                         Some(CallFeed::PublisherKeyframe(_)) => Input::DecoderFailed,
