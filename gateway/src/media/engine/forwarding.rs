@@ -196,14 +196,7 @@ impl MeetingMedia {
             .into_iter()
             .map(|hub| (hub, self.hub_view(hub, ranked)))
             .collect();
-        let mut allowed = hubs.clone();
-        for id in self.participants.keys() {
-            if self.is_link(*id) && !allowed.contains_key(id) {
-                allowed.insert(*id, local.clone());
-            }
-        }
         let dominant = self.ranking.dominant().map(|p| p.0);
-        self.tell_link_speakers(dominant, &allowed);
         let mut tell = Vec::new();
         let mut switches = 0;
         for (&id, p) in &mut self.participants {
@@ -215,6 +208,15 @@ impl MeetingMedia {
                 (None, true) => &local,
                 (None, false) => ranked,
             };
+            // A link is told the current speaker among those its slots may carry, when that
+            // changes: the far node's roster orders its speakers by it.
+            if let (Some(link), Some(feed)) = (p.link.as_mut(), p.feed.as_ref()) {
+                let current = dominant.filter(|d| ranked.contains(&ParticipantId(*d)));
+                if link.speaker_changed(current) {
+                    // Notices are never dropped; a link that has gone is left to its `Leave`.
+                    let _ = feed.send(CallFeed::Speaker(current));
+                }
+            }
             let mut assigned: Vec<Option<MediaParticipant>> = p
                 .assigner
                 .assign(ranked, Some(ParticipantId(id)))

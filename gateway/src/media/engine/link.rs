@@ -64,6 +64,13 @@ impl Link {
         self.bytes.1 += received as u64;
     }
 
+    /// Whether `current` is not the speaker the link was last told of (it is from now on).
+    pub(super) fn speaker_changed(&mut self, current: Option<MediaParticipant>) -> bool {
+        let changed = self.speaker_told != Some(current);
+        self.speaker_told = Some(current);
+        changed
+    }
+
     /// Bit rates (out, in) over the window that ends at `now`, once it is at least
     /// [`BITRATE_WINDOW`] long (a new window starts then); `None` before.
     fn bitrates(&mut self, now: Instant) -> Option<(u64, u64)> {
@@ -320,31 +327,6 @@ impl MeetingMedia {
                 None => false,
             })
             .collect()
-    }
-
-    /// Tells each link the meeting's current speaker (`dominant`) among those its slots may
-    /// carry (`allowed`, by link), when that changed: the far node's roster orders its
-    /// speakers by it.
-    pub(super) fn tell_link_speakers(
-        &mut self,
-        dominant: Option<MediaParticipant>,
-        allowed: &BTreeMap<MediaParticipant, Vec<ParticipantId>>,
-    ) {
-        for (id, p) in &mut self.participants {
-            let (Some(link), Some(feed)) = (p.link.as_mut(), p.feed.as_ref()) else {
-                continue;
-            };
-            let current = dominant.filter(|d| {
-                allowed
-                    .get(id)
-                    .is_some_and(|a| a.contains(&ParticipantId(*d)))
-            });
-            if link.speaker_told != Some(current) {
-                link.speaker_told = Some(current);
-                // Notices are never dropped; a link that has gone is left to its `Leave`.
-                let _ = feed.send(CallFeed::Speaker(current));
-            }
-        }
     }
 
     /// Voice activity as the meeting ranks it: a link's far mix is heard as the far node's
