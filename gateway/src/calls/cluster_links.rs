@@ -226,23 +226,12 @@ impl CallCore {
         let Some(answer) = answer else {
             return Err(self.challenge(now, CLUSTER_REALM, false));
         };
-        if !self.nonces.is_usable(now, &answer) {
-            return Err(self.challenge(now, CLUSTER_REALM, true));
-        }
-        let md5 = signaling::digest::ha1(
-            signaling::digest::Algorithm::Md5,
-            &answer.username,
-            CLUSTER_REALM,
-            &identity.secret,
-        );
-        let sha = signaling::digest::ha1(
-            signaling::digest::Algorithm::Sha256,
-            &answer.username,
-            CLUSTER_REALM,
-            &identity.secret,
-        );
-        if answer.verify("INVITE", &md5, &sha) {
-            self.nonces.accepted(&answer);
+        let ha1 = |algorithm| {
+            signaling::digest::ha1(algorithm, &answer.username, CLUSTER_REALM, &identity.secret)
+        };
+        let md5 = ha1(signaling::digest::Algorithm::Md5);
+        let sha = ha1(signaling::digest::Algorithm::Sha256);
+        if self.check_digest(now, &answer, CLUSTER_REALM, (&md5, &sha))? {
             tracing::info!(node = %answer.username, "cluster link from another node");
             return Ok((ParticipantClass::TrustedVtc, CallKind::Cascade));
         }

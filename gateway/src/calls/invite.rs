@@ -605,17 +605,14 @@ impl CallCore {
             let Some((md5, sha, device)) = rule else {
                 return Err(Refusal::new(403, "Forbidden - Unknown credentials"));
             };
-            if !self.nonces.is_usable(now, &answer) {
-                // Expired, unknown, or a replay of a spent nonce count (a captured INVITE sent
-                // again): a fresh nonce, which only the holder of the password can use.
-                tracing::info!(source = %from, username = %answer.username, "digest nonce stale or replayed; challenging again");
-                return Err(self.challenge(now, &realm, true).labelled("digest-stale"));
-            }
-            if answer.verify("INVITE", md5, sha) {
-                self.nonces.accepted(&answer);
-                return Ok((ParticipantClass::TrustedVtc, CallKind::of([device])));
-            }
-            return Err(Refusal::new(403, "Forbidden - Bad credentials"));
+            return match self.check_digest(now, &answer, &realm, (md5, sha)) {
+                Err(stale) => {
+                    tracing::info!(source = %from, username = %answer.username, "digest nonce stale or replayed; challenging again");
+                    Err(stale.labelled("digest-stale"))
+                }
+                Ok(true) => Ok((ParticipantClass::TrustedVtc, CallKind::of([device]))),
+                Ok(false) => Err(Refusal::new(403, "Forbidden - Bad credentials")),
+            };
         }
         let claims_credential = uri_user(&from_uri).is_some_and(|user| {
             rules
@@ -635,6 +632,27 @@ impl CallCore {
             .pstn_trunks
             .iter()
             .any(|net| net.contains(&source))
+    }
+
+    /// Checks a digest answer to one of our challenges in `realm` against the HA1s (MD5,
+    /// SHA-256) of the credential it names: a nonce expired, unknown or replayed (a captured
+    /// INVITE sent again) gets a fresh challenge (`Err`), which only the holder of the password
+    /// can answer; otherwise whether the answer is right, a right one spending its nonce count.
+    pub(super) fn check_digest(
+        &mut self,
+        now: Instant,
+        answer: &DigestResponse,
+        realm: &str,
+        (md5, sha): (&str, &str),
+    ) -> Result<bool, Refusal> {
+        if !self.nonces.is_usable(now, answer) {
+            return Err(self.challenge(now, realm, true));
+        }
+        let right = answer.verify("INVITE", md5, sha);
+        if right {
+            self.nonces.accepted(answer);
+        }
+        Ok(right)
     }
 
     pub(super) fn challenge(&mut self, now: Instant, realm: &str, stale: bool) -> Refusal {
