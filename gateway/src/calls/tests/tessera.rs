@@ -6,7 +6,7 @@
 
 use super::cascade::{cascades_in_use, one_cascade_licence};
 use super::*;
-use crate::calls::tessera::roster::{RemoteKind, CONTENT_TYPE};
+use crate::calls::tessera::roster::{RemoteKind, Roster, CONTENT_TYPE};
 
 /// Node A's SIP address (the harness default); node B's below.
 pub(super) const NODE_A: &str = "203.0.113.1:5060";
@@ -347,7 +347,7 @@ fn an_inbound_tessera_link_stays_marked_on_reinvite_and_its_roster_goes_with_its
 fn a_tessera_links_media_go_stream_by_stream_on_the_ssrcs_its_roster_names() {
     let (mut a, mut b) = linked();
     let (_, from_b) = run(&mut a, &mut b, Duration::from_secs(5));
-    let roster = crate::calls::tessera::roster::Roster::parse(from_b[0].body()).unwrap();
+    let roster = Roster::parse(from_b[0].body()).unwrap();
     let ssrcs: Vec<u32> = roster
         .participants
         .iter()
@@ -398,27 +398,40 @@ fn a_tessera_links_media_go_stream_by_stream_on_the_ssrcs_its_roster_names() {
     assert_eq!(named, expected);
 }
 
+/// The id (`p7`) and number of `name` in `roster`.
+fn entry_of(roster: &Roster, name: &str) -> (String, u64) {
+    let id = roster
+        .participants
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("{name} not in {roster:?}"))
+        .id
+        .clone();
+    let number = id.trim_start_matches('p').parse().unwrap();
+    (id, number)
+}
+
+/// B's link tells B's core its engine's current speaker; the roster B sends next.
+fn speaker_on_b(a: &mut Harness, b: &mut Harness, number: u64) -> Roster {
+    let link = super::cascade::link_call(b);
+    b.core
+        .handle_media_event(b.now, link, MediaEvent::LinkSpeaker(Some(number)));
+    b.collect();
+    let (_, from_b) = run(a, b, Duration::from_millis(1500));
+    Roster::parse(from_b[0].body()).unwrap()
+}
+
 #[test]
 fn the_speaker_b_s_engine_names_leads_b_s_roster_and_marks_its_stream_speaking_at_a() {
     let (mut a, mut b) = linked();
     let (_, from_b) = run(&mut a, &mut b, Duration::from_secs(5));
-    let first = crate::calls::tessera::roster::Roster::parse(from_b[0].body()).unwrap();
+    let first = Roster::parse(from_b[0].body()).unwrap();
     assert!(first.speakers.is_empty(), "nobody has talked yet");
-    let alan = first
-        .participants
-        .iter()
-        .find(|p| p.name == "Alan Turing")
-        .unwrap()
-        .clone();
-    let number: u64 = alan.id.trim_start_matches('p').parse().unwrap();
+    let (alan, alan_number) = entry_of(&first, "Alan Turing");
+    let (grace, grace_number) = entry_of(&first, "Grace Hopper");
     // B's link's media task passes on what B's engine says: Alan talks, then Grace.
-    let link = super::cascade::link_call(&b);
-    b.core
-        .handle_media_event(b.now, link, MediaEvent::LinkSpeaker(Some(number)));
-    b.collect();
-    let (_, from_b) = run(&mut a, &mut b, Duration::from_millis(1500));
-    let roster = crate::calls::tessera::roster::Roster::parse(from_b[0].body()).unwrap();
-    assert_eq!(roster.speakers, std::slice::from_ref(&alan.id));
+    let roster = speaker_on_b(&mut a, &mut b, alan_number);
+    assert_eq!(roster.speakers, std::slice::from_ref(&alan));
     let streams = a
         .media
         .iter()
@@ -435,20 +448,6 @@ fn the_speaker_b_s_engine_names_leads_b_s_roster_and_marks_its_stream_speaking_a
         .collect();
     assert_eq!(speaking, ["Alan Turing"]);
 
-    let grace = first
-        .participants
-        .iter()
-        .find(|p| p.name == "Grace Hopper")
-        .unwrap();
-    let grace_number: u64 = grace.id.trim_start_matches('p').parse().unwrap();
-    b.core
-        .handle_media_event(b.now, link, MediaEvent::LinkSpeaker(Some(grace_number)));
-    b.collect();
-    let (_, from_b) = run(&mut a, &mut b, Duration::from_millis(1500));
-    let roster = crate::calls::tessera::roster::Roster::parse(from_b[0].body()).unwrap();
-    assert_eq!(
-        roster.speakers,
-        [grace.id.clone(), alan.id],
-        "most recent first"
-    );
+    let roster = speaker_on_b(&mut a, &mut b, grace_number);
+    assert_eq!(roster.speakers, [grace, alan], "most recent first");
 }
