@@ -1,5 +1,6 @@
-//! `throughput` and `ramp`: meetings of synthetic native participants on the gateway, K fleet
-//! VTCs calling into each, the gateway's CPU from /proc, and what every VTC received.
+//! `throughput`, and what `ramp` ([`crate::ramp`]) builds on: meetings of synthetic native
+//! participants on the gateway, K fleet VTCs calling into each, the gateway's and the fleet's own
+//! CPU from /proc, and what every VTC received.
 //!
 //! Owns the run's orchestration and its figures: ports at full frame rate, CPU cores used,
 //! frames on time, glass-to-glass latency.
@@ -17,7 +18,7 @@ use serde::Serialize;
 use crate::clip::{self, Clip, Ladder, FPS};
 use crate::gateway::{self, Gateway};
 use crate::report::{self, Sample};
-use crate::vtc::{now_secs, SendLog, Vtc, VtcSpec};
+use crate::vtc::{now_secs, Receives, SendLog, Vtc, VtcSpec};
 use crate::{baseline, procfs, stats, Baseline, Common};
 use sip_testua::link::LinkSpec;
 
@@ -60,34 +61,29 @@ pub struct ThroughputArgs {
     pub common: Common,
 }
 
-/// `ramp` options.
-#[derive(Debug, Clone, Args)]
-pub struct RampArgs {
-    /// Fleet VTCs per meeting; each step adds one meeting.
-    #[arg(long, default_value_t = 2)]
-    pub vtcs_per_meeting: usize,
-    /// Synthetic native participants per meeting.
-    #[arg(long, default_value_t = 7)]
-    pub native_per_meeting: u32,
-    /// Seconds measured per step.
-    #[arg(long, default_value_t = 10)]
-    pub step_secs: u64,
-    /// Most steps.
-    #[arg(long, default_value_t = 12)]
-    pub max_steps: usize,
-    /// Degraded when p99 latency exceeds this (ms).
-    #[arg(long, default_value_t = 400.0)]
-    pub max_p99_ms: f64,
-    #[command(flatten)]
-    pub common: Common,
-}
-
 /// A meeting's VTCs and their roles.
 pub struct FleetMeeting {
     /// Conference ID.
     pub conference: String,
     /// Its VTCs in call order (the first is the probe when probing).
     pub vtcs: Vec<Vtc>,
+    /// Its index in the run (VTC names).
+    index: usize,
+    /// Whether VTC 0 decodes every picture and reads VTC 1's stamps.
+    probe: bool,
+    /// Where VTC 1 logs its stamps (what the probe reads them against).
+    peer_log: Arc<SendLog>,
+    /// VTCs from this index on offer 1080p (`--vtcs-1080p`).
+    fhd_from: usize,
+}
+
+/// How the fleet's VTCs are set up, from the command line ([`crate::Common::fleet`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FleetOptions {
+    /// Each VTC's line.
+    pub link: LinkSpec,
+    /// The last this many VTCs of each meeting offer 1080p ([`Receives::Fhd1080`]).
+    pub vtcs_1080p: usize,
 }
 
 /// The media every VTC sends.
@@ -133,38 +129,77 @@ pub fn start_meeting(
     gw: &Gateway,
     media: &Media,
     index: usize,
-    k: usize,
-    native: u32,
+    (k, native): (usize, u32),
     probe: bool,
-    link: LinkSpec,
+    options: FleetOptions,
+) -> Result<FleetMeeting> {
+    let mut meeting = open_meeting(gw, index, (k, native), probe && k >= 2, options)?;
+    for _ in 0..k {
+        add_vtc(gw, media, &mut meeting, options.link)?;
+    }
+    Ok(meeting)
+}
+
+/// Creates meeting `index` with `native` synthetic participants, no VTC yet; it will have `k`
+/// (the last `options.vtcs_1080p` of them offering 1080p).
+pub fn open_meeting(
+    gw: &Gateway,
+    index: usize,
+    (k, native): (usize, u32),
+    probe: bool,
+    options: FleetOptions,
 ) -> Result<FleetMeeting> {
     let conference = gateway::conference(index);
     gw.ensure_meeting(&conference)?;
     gw.add_synthetic(&conference, native)?;
-    let logs: Vec<Arc<SendLog>> = (0..k).map(|_| Arc::new(SendLog::default())).collect();
-    let mut vtcs = Vec::with_capacity(k);
-    for j in 0..k {
-        let probing = probe && j == 0 && k >= 2;
-        let spec = VtcSpec {
-            gateway: gw.sip,
-            dial: gateway::dial(&conference),
-            name: format!("vtc-{index}-{j}"),
-            clip: if j < 2 {
-                media.stamped.clone()
-            } else {
-                media.plain.clone()
-            },
-            audio: media.audio.clone(),
-            probe: probing,
-            peer: probing.then(|| logs[1].clone()),
-            log: logs[j].clone(),
-            link,
-        };
-        vtcs.push(
-            Vtc::call(spec).with_context(|| format!("meeting {conference}: call {j} failed"))?,
-        );
-    }
-    Ok(FleetMeeting { conference, vtcs })
+    Ok(FleetMeeting {
+        conference,
+        vtcs: Vec::with_capacity(k),
+        index,
+        probe,
+        peer_log: Arc::new(SendLog::default()),
+        fhd_from: k.saturating_sub(options.vtcs_1080p),
+    })
+}
+
+/// Calls the meeting's next VTC into it: VTCs 0 and 1 send the stamped clip (VTC 0 is the probe
+/// when the meeting probes), the others the plain one.
+pub fn add_vtc(
+    gw: &Gateway,
+    media: &Media,
+    meeting: &mut FleetMeeting,
+    link: LinkSpec,
+) -> Result<()> {
+    let j = meeting.vtcs.len();
+    let probing = meeting.probe && j == 0;
+    let spec = VtcSpec {
+        gateway: gw.sip,
+        dial: gateway::dial(&meeting.conference),
+        name: format!("vtc-{}-{j}", meeting.index),
+        clip: if j < 2 {
+            media.stamped.clone()
+        } else {
+            media.plain.clone()
+        },
+        audio: media.audio.clone(),
+        probe: probing,
+        peer: probing.then(|| meeting.peer_log.clone()),
+        log: if j == 1 {
+            meeting.peer_log.clone()
+        } else {
+            Arc::new(SendLog::default())
+        },
+        link,
+        receives: if j >= meeting.fhd_from {
+            Receives::Fhd1080
+        } else {
+            Receives::Hd720
+        },
+    };
+    let vtc = Vtc::call(spec)
+        .with_context(|| format!("meeting {}: call {j} failed", meeting.conference))?;
+    meeting.vtcs.push(vtc);
+    Ok(())
 }
 
 /// One port's figures over a window.
@@ -196,6 +231,9 @@ pub struct PortReport {
     pub decode_errors: u64,
     /// Received picture size.
     pub picture: Option<(u32, u32)>,
+    /// The size its offer asked for ([`Receives::size`]): 1280x720, or 1920x1080 with
+    /// `--vtcs-1080p`.
+    pub offered_picture: (u32, u32),
     /// Latency samples in the window.
     pub latency_samples: usize,
     /// Video bit rate received in the window, kbit/s.
@@ -204,7 +242,7 @@ pub struct PortReport {
     pub video_policed: u64,
 }
 
-fn port_report(vtc: &Vtc, from: f64, to: f64) -> (PortReport, Vec<f64>) {
+pub fn port_report(vtc: &Vtc, from: f64, to: f64) -> (PortReport, Vec<f64>) {
     let s = vtc.stats();
     let fps = s.frames_between(from, to) as f64 / (to - from).max(1e-3);
     let latencies = s.latencies_between(from, to);
@@ -223,6 +261,7 @@ fn port_report(vtc: &Vtc, from: f64, to: f64) -> (PortReport, Vec<f64>) {
             decoded: s.decoded,
             decode_errors: s.decode_errors,
             picture: s.picture_size,
+            offered_picture: vtc.receives.size(),
             latency_samples: latencies.len(),
             video_kbps: s.video_bps_between(from, to) / 1000.0,
             video_policed: s.video_policed,
@@ -231,17 +270,36 @@ fn port_report(vtc: &Vtc, from: f64, to: f64) -> (PortReport, Vec<f64>) {
     )
 }
 
-/// CPU of the gateway between two readings, in cores.
-struct CpuMeter {
-    pid: Option<u32>,
+/// Whose CPU a [`CpuMeter`] reads.
+#[derive(Debug, Clone, Copy)]
+enum CpuOf {
+    /// The gateway's process (all its threads).
+    Gateway(Option<u32>),
+    /// The fleet: this process and the ones it runs, without the gateway it started.
+    Fleet(Option<u32>),
+}
+
+/// CPU used between two readings, in cores.
+pub struct CpuMeter {
+    of: CpuOf,
     ticks_per_sec: f64,
     last: Option<(f64, u64)>,
 }
 
 impl CpuMeter {
-    fn new(pid: Option<u32>) -> Self {
+    /// The gateway's CPU (nothing without its pid).
+    pub fn gateway(gw: &Gateway) -> Self {
+        Self::new(CpuOf::Gateway(gw.pid))
+    }
+
+    /// The fleet's own CPU: this process and its children except the gateway.
+    pub fn fleet(gw: &Gateway) -> Self {
+        Self::new(CpuOf::Fleet(gw.pid))
+    }
+
+    fn new(of: CpuOf) -> Self {
         let mut m = CpuMeter {
-            pid,
+            of,
             ticks_per_sec: procfs::ticks_per_second() as f64,
             last: None,
         };
@@ -250,15 +308,42 @@ impl CpuMeter {
     }
 
     fn read(&self) -> Option<(f64, u64)> {
-        let pid = self.pid?;
-        procfs::cpu(pid).ok().map(|c| (now_secs(), c.total()))
+        let ticks = match self.of {
+            CpuOf::Gateway(pid) => procfs::cpu(pid?).ok()?,
+            CpuOf::Fleet(gateway) => procfs::fleet_cpu(gateway).ok()?,
+        };
+        Some((now_secs(), ticks.total()))
     }
 
     /// Cores used since the previous call (or creation).
-    fn cores(&mut self) -> Option<f64> {
+    pub fn cores(&mut self) -> Option<f64> {
         let now = self.read()?;
         let (t0, c0) = self.last.replace(now)?;
-        Some((now.1 - c0) as f64 / self.ticks_per_sec / (now.0 - t0).max(1e-3))
+        Some(now.1.saturating_sub(c0) as f64 / self.ticks_per_sec / (now.0 - t0).max(1e-3))
+    }
+}
+
+/// The gateway's and the fleet's CPU, read together.
+pub struct Meters {
+    /// The gateway's.
+    pub gateway: CpuMeter,
+    /// The fleet's own.
+    pub fleet: CpuMeter,
+}
+
+impl Meters {
+    /// Both meters, starting now.
+    pub fn new(gw: &Gateway) -> Self {
+        Meters {
+            gateway: CpuMeter::gateway(gw),
+            fleet: CpuMeter::fleet(gw),
+        }
+    }
+
+    /// Restarts both windows now.
+    pub fn restart(&mut self) {
+        let _ = self.gateway.cores();
+        let _ = self.fleet.cores();
     }
 }
 
@@ -272,6 +357,8 @@ pub struct ThroughputReport {
     ports: usize,
     ports_full_rate: usize,
     gateway_cpu_cores: Option<f64>,
+    /// The load generator's own CPU (its VTCs' threads), apart from the gateway's.
+    fleet_cpu_cores: Option<f64>,
     ports_per_core: Option<f64>,
     /// Ports weighted by the share of 30 fps each received, per core: shows capacity on a
     /// machine too busy for any port to reach full rate.
@@ -302,9 +389,9 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 /// Samples CPU and fleet frame rate once a second for `secs`, with a progress bar.
-fn watch(
+pub fn watch(
     meetings: &[FleetMeeting],
-    cpu: &mut CpuMeter,
+    cpu: &mut Meters,
     secs: u64,
     what: &str,
     start: f64,
@@ -316,7 +403,8 @@ fn watch(
         let until = t0 + Duration::from_secs(i);
         std::thread::sleep(until.saturating_duration_since(Instant::now()));
         let now = now_secs();
-        let cores = cpu.cores().unwrap_or(0.0);
+        let cores = cpu.gateway.cores().unwrap_or(0.0);
+        let fleet = cpu.fleet.cores();
         let fps: Vec<f64> = meetings
             .iter()
             .flat_map(|m| &m.vtcs)
@@ -327,15 +415,20 @@ fn watch(
             t: now - start,
             fps,
             cpu_cores: cores,
+            fleet_cpu_cores: fleet,
         });
-        bar.set_message(format!("{fps:.1} fps/VTC, gateway {cores:.2} cores"));
+        bar.set_message(format!(
+            "{fps:.1} fps/VTC, gateway {cores:.2} cores, fleet {} cores",
+            fmt_opt(fleet, 2)
+        ));
         bar.inc(1);
     }
     bar.finish_and_clear();
     samples
 }
 
-fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+/// `v` with `digits` decimals, `n/a` when unknown.
+pub fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"))
 }
 
@@ -360,22 +453,21 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
     gw.ensure_tenant(u32::try_from(ports + 50).unwrap_or(u32::MAX))?;
     let start = now_secs();
     let mut meetings = Vec::new();
-    let mut cpu = CpuMeter::new(gw.pid);
+    let mut cpu = Meters::new(&gw);
     let mut timeline = Vec::new();
     for m in 0..args.meetings {
         meetings.push(start_meeting(
             &gw,
             &media,
             m,
-            args.vtcs_per_meeting,
-            args.native_per_meeting,
+            (args.vtcs_per_meeting, args.native_per_meeting),
             m < args.probes,
-            args.common.link(),
+            args.common.fleet(),
         )?);
     }
     tracing::info!(ports, "all calls established");
     timeline.extend(watch(&meetings, &mut cpu, args.warmup, "warm-up", start));
-    let (from, ticks0) = (now_secs(), gw.pid.and_then(|p| procfs::cpu(p).ok()));
+    let (from, mut window) = (now_secs(), Meters::new(&gw));
     timeline.extend(watch(
         &meetings,
         &mut cpu,
@@ -383,13 +475,8 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
         "measuring",
         start,
     ));
-    let (to, ticks1) = (now_secs(), gw.pid.and_then(|p| procfs::cpu(p).ok()));
-    let cores = match (ticks0, ticks1) {
-        (Some(a), Some(b)) => {
-            Some((b.total() - a.total()) as f64 / procfs::ticks_per_second() as f64 / (to - from))
-        }
-        _ => None,
-    };
+    let to = now_secs();
+    let (cores, fleet_cores) = (window.gateway.cores(), window.fleet.cores());
     let mut port_reports = Vec::new();
     let mut latencies = Vec::new();
     let mut on_time = Vec::new();
@@ -457,6 +544,7 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
         ports,
         ports_full_rate: full,
         gateway_cpu_cores: cores,
+        fleet_cpu_cores: fleet_cores,
         ports_per_core,
         frame_weighted_ports_per_core,
         mean_fps,
@@ -545,6 +633,18 @@ fn print_throughput(r: &ThroughputReport) {
             fmt_opt(r.on_time_share.map(|s| s * 100.0), 1) + "%",
         ),
         ("gateway CPU (cores)", fmt_opt(r.gateway_cpu_cores, 2)),
+        ("fleet's own CPU (cores)", fmt_opt(r.fleet_cpu_cores, 2)),
+        (
+            "pictures at the size offered",
+            format!(
+                "{}/{}",
+                r.port_reports
+                    .iter()
+                    .filter(|p| p.picture == Some(p.offered_picture))
+                    .count(),
+                r.ports
+            ),
+        ),
         ("ports per core", fmt_opt(r.ports_per_core, 2)),
         (
             "frame-weighted ports per core",
@@ -577,134 +677,4 @@ fn print_throughput(r: &ThroughputReport) {
         ));
     }
     println!("{}", report::pairs(&summary));
-}
-
-/// One ramp step.
-#[derive(Debug, Serialize)]
-struct RampStep {
-    ports: usize,
-    mean_fps: f64,
-    full_share: f64,
-    cpu_cores: Option<f64>,
-    latency_p99_ms: Option<f64>,
-    degraded: bool,
-}
-
-/// `ramp`.
-pub fn ramp(args: &RampArgs) -> Result<()> {
-    let media = Media::encode(90, &args.common)?;
-    let gw = args.common.gateway()?;
-    gw.ensure_tenant(
-        u32::try_from(args.max_steps * args.vtcs_per_meeting + 50).unwrap_or(u32::MAX),
-    )?;
-    let start = now_secs();
-    let mut cpu = CpuMeter::new(gw.pid);
-    let mut meetings: Vec<FleetMeeting> = Vec::new();
-    let mut steps = Vec::new();
-    let mut timeline = Vec::new();
-    let mut knee = None;
-    for step in 0..args.max_steps {
-        match start_meeting(
-            &gw,
-            &media,
-            step,
-            args.vtcs_per_meeting,
-            args.native_per_meeting,
-            true,
-            args.common.link(),
-        ) {
-            Ok(m) => meetings.push(m),
-            Err(e) => {
-                tracing::warn!(error = %e, "ramp: a call failed; stopping");
-                knee.get_or_insert(step);
-                break;
-            }
-        }
-        timeline.extend(watch(&meetings, &mut cpu, 3, "settle", start));
-        let from = now_secs();
-        let _ = cpu.cores();
-        let samples = watch(
-            &meetings,
-            &mut cpu,
-            args.step_secs,
-            &format!("step {}", step + 1),
-            start,
-        );
-        let to = now_secs();
-        let cores = stats::mean(&samples.iter().map(|s| s.cpu_cores).collect::<Vec<_>>());
-        timeline.extend(samples);
-        let mut fps = Vec::new();
-        let mut latencies = Vec::new();
-        for vtc in meetings.iter().flat_map(|m| &m.vtcs) {
-            let (r, l) = port_report(vtc, from, to);
-            fps.push(r.fps);
-            latencies.extend(l);
-        }
-        let full_share = fps
-            .iter()
-            .filter(|f| **f >= FULL_RATE_SHARE * f64::from(FPS))
-            .count() as f64
-            / fps.len() as f64;
-        let p99 = stats::percentile(&latencies, 99.0);
-        let mean_fps = stats::mean(&fps).unwrap_or(0.0);
-        let degraded = full_share < 0.95 || p99.is_some_and(|p| p > args.max_p99_ms);
-        steps.push(RampStep {
-            ports: fps.len(),
-            mean_fps,
-            full_share,
-            cpu_cores: cores,
-            latency_p99_ms: p99,
-            degraded,
-        });
-        if degraded {
-            knee = Some(step);
-            break;
-        }
-    }
-    for m in meetings {
-        for vtc in m.vtcs {
-            let _ = vtc.hang_up();
-        }
-    }
-    let mut rows = vec![vec![
-        "ports".to_owned(),
-        "mean fps".into(),
-        "full rate".into(),
-        "CPU cores".into(),
-        "p99 ms".into(),
-        "degraded".into(),
-    ]];
-    for s in &steps {
-        rows.push(vec![
-            s.ports.to_string(),
-            format!("{:.1}", s.mean_fps),
-            format!("{:.0}%", s.full_share * 100.0),
-            fmt_opt(s.cpu_cores, 2),
-            fmt_opt(s.latency_p99_ms, 0),
-            if s.degraded { "yes" } else { "no" }.into(),
-        ]);
-    }
-    println!("{}", report::table(&rows));
-    let last_good = steps.iter().take_while(|s| !s.degraded).last();
-    let line = match (knee, last_good) {
-        (Some(_), Some(g)) => format!(
-            "ramp: knee after {} ports ({} cores, {:.1} fps)",
-            g.ports,
-            fmt_opt(g.cpu_cores, 2),
-            g.mean_fps
-        ),
-        (Some(_), None) => "ramp: degraded at the first step".to_owned(),
-        (None, _) => format!("ramp: no knee within {} steps", steps.len()),
-    };
-    if let Some(path) = &args.common.json {
-        report::write_json(
-            path,
-            &serde_json::json!({ "steps": steps, "timeline": timeline, "summary": line }),
-        )?;
-    }
-    if let Some(path) = &args.common.plot {
-        std::fs::write(path, report::svg_chart("ramp", &timeline))?;
-    }
-    println!("{line}");
-    Ok(())
 }

@@ -14,6 +14,7 @@ mod fleet;
 mod gateway;
 mod httpc;
 mod procfs;
+mod ramp;
 mod report;
 mod soak;
 mod stamp;
@@ -38,8 +39,9 @@ struct Cli {
 enum Mode {
     /// Transcoding throughput: ports per core at full frame rate, latency, and the ffmpeg baseline.
     Throughput(fleet::ThroughputArgs),
-    /// Adds meetings step by step until frame rate or latency degrades; reports the knee.
-    Ramp(fleet::RampArgs),
+    /// Adds meetings (or VTCs to one meeting) step by step until frame rate or latency
+    /// degrades; reports the knee.
+    Ramp(ramp::RampArgs),
     /// Short calls from SIPp at a given rate: completed, failed, setup latency.
     CallRate(callrate::CallRateArgs),
     /// Call setups per second through Kamailio + N gateways versus one gateway direct.
@@ -101,6 +103,12 @@ pub struct Common {
     /// 700 or 300 kbit/s, as room systems do.
     #[arg(long)]
     pub vtc_ignore_tmmbr: bool,
+    /// The last K fleet VTCs of each meeting offer H.264 level 4.0 (`42e028`) and `b=AS:4000`,
+    /// so the gateway sends them 1080p30 (its 3 Mbit/s class); the others offer level 3.1 and
+    /// 2 Mbit/s (720p). Each VTC checks it receives the size it offered. (`soak`: the VTCs that
+    /// join later offer 720p.)
+    #[arg(long, default_value_t = 0)]
+    pub vtcs_1080p: usize,
 }
 
 impl Common {
@@ -109,6 +117,14 @@ impl Common {
         sip_testua::link::LinkSpec {
             bandwidth_bps: self.vtc_bandwidth.map(|kbps| kbps.saturating_mul(1000)),
             tmmbr: self.vtc_tmmbr,
+        }
+    }
+
+    /// How the fleet's VTCs are set up.
+    pub fn fleet(&self) -> fleet::FleetOptions {
+        fleet::FleetOptions {
+            link: self.link(),
+            vtcs_1080p: self.vtcs_1080p,
         }
     }
 
@@ -144,7 +160,7 @@ fn main() -> anyhow::Result<()> {
     let _ = vtc::epoch();
     match Cli::parse().mode {
         Mode::Throughput(args) => fleet::throughput(&args),
-        Mode::Ramp(args) => fleet::ramp(&args),
+        Mode::Ramp(args) => ramp::run(&args),
         Mode::CallRate(args) => callrate::run(&args),
         Mode::ClusterRate(args) => cluster::run(&args),
         Mode::Soak(args) => soak::run(&args),

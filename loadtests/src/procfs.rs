@@ -1,5 +1,6 @@
 //! Reads a process's CPU time and resident memory from `/proc`, the way `top` does: the gateway's
-//! (and the ffmpeg baseline's) cost is measured from outside, with no help from the process.
+//! (and the ffmpeg baseline's) cost is measured from outside, with no help from the process; the
+//! fleet's own cost is this process and its children (ffmpeg, SIPp) read the same way.
 //!
 //! Owns only the parsing of `/proc/<pid>/stat` and `/proc/<pid>/status`; it never signals or
 //! changes the process.
@@ -69,6 +70,23 @@ pub fn parse_stat(text: &str) -> Result<CpuTicks, ProcError> {
     })
 }
 
+/// The parent process id (field 4) of a `/proc/<pid>/stat` line.
+pub fn parse_ppid(text: &str) -> Result<u32, ProcError> {
+    let malformed = |detail: &str| ProcError::Malformed {
+        what: "stat",
+        detail: detail.to_owned(),
+    };
+    let close = text
+        .rfind(')')
+        .ok_or_else(|| malformed("no ')' after the command name"))?;
+    text[close + 1..]
+        .split_whitespace()
+        .nth(1)
+        .ok_or_else(|| malformed("fewer than 4 fields"))?
+        .parse()
+        .map_err(|_| malformed("field 4 is not a number"))
+}
+
 /// Parses the `VmRSS:` line of `/proc/<pid>/status` (kibibytes).
 pub fn parse_vm_rss(text: &str) -> Result<u64, ProcError> {
     let malformed = |detail: &str| ProcError::Malformed {
@@ -98,6 +116,45 @@ fn read(pid: u32, file: &str) -> Result<String, ProcError> {
 /// The CPU time of process `pid` so far.
 pub fn cpu(pid: u32) -> Result<CpuTicks, ProcError> {
     parse_stat(&read(pid, "stat")?)
+}
+
+/// The processes descending from `root` (children, grandchildren, ...), except `skip` and its own
+/// descendants, from every `/proc/<pid>/stat`. A process that exits meanwhile is left out.
+pub fn descendants(root: u32, skip: Option<u32>) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parents: Vec<(u32, u32)> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, parse_ppid(&read(pid, "stat").ok()?).ok()?)))
+        .collect();
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for &(pid, ppid) in &parents {
+            if ppid == parent && Some(pid) != skip && !found.contains(&pid) {
+                found.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// The CPU time so far of this process (the load generator: the fleet's VTCs are its threads)
+/// and of the processes it runs (ffmpeg, SIPp), except the gateway `skip` it started. A child's
+/// ticks count while it runs; one that exits between two readings takes its ticks along, so the
+/// figure is for steady load, not for short-lived helpers.
+pub fn fleet_cpu(skip: Option<u32>) -> Result<CpuTicks, ProcError> {
+    let me = std::process::id();
+    let mut sum = cpu(me)?;
+    for pid in descendants(me, skip) {
+        if let Ok(c) = cpu(pid) {
+            sum.user += c.user;
+            sum.system += c.system;
+        }
+    }
+    Ok(sum)
 }
 
 /// The resident memory of process `pid`, in kibibytes.
@@ -149,6 +206,31 @@ mod tests {
         ] {
             assert!(parse_stat(text).is_err(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_parent_is_field_4_after_the_command_name() {
+        let text = "4242 (tessera (x) y) S 17 4242 4242 0 -1 4194560 3385 0 0 0 1234 567";
+        assert_eq!(parse_ppid(text).unwrap(), 17);
+        for text in ["", "4242 (t) S", "4242 (t) S x 1"] {
+            assert!(parse_ppid(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_running_child_counts_in_the_fleet_unless_skipped() {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let me = std::process::id();
+        let found = descendants(me, None);
+        let skipped = descendants(me, Some(child.id()));
+        let own = cpu(me).unwrap().total();
+        let fleet = fleet_cpu(Some(child.id())).unwrap().total();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(found.contains(&child.id()), "{found:?}");
+        assert!(!skipped.contains(&child.id()), "{skipped:?}");
+        // This process's own ticks are part of the fleet's.
+        assert!(fleet >= own, "{fleet} < {own}");
     }
 
     #[test]

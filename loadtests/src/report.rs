@@ -21,6 +21,9 @@ pub struct Sample {
     pub fps: f64,
     /// Gateway CPU cores used over the last interval.
     pub cpu_cores: f64,
+    /// The fleet's own CPU cores over the last interval (this process and its children), when
+    /// measured.
+    pub fleet_cpu_cores: Option<f64>,
 }
 
 /// Prints rows as an aligned table (first row: headings).
@@ -64,14 +67,19 @@ pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<
     std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// An SVG chart: received frame rate (left axis) and gateway CPU cores (right axis) over time.
+/// An SVG chart: received frame rate (left axis) and gateway CPU cores (right axis) over time,
+/// the fleet's own CPU dashed on the same axis when measured.
 pub fn svg_chart(title: &str, samples: &[Sample]) -> String {
     let (w, h) = (900.0, 420.0);
     let (left, right, top, bottom) = (70.0, 70.0, 50.0, 60.0);
     let (pw, ph) = (w - left - right, h - top - bottom);
     let t_max = samples.iter().map(|s| s.t).fold(1.0f64, f64::max);
     let fps_max = samples.iter().map(|s| s.fps).fold(30.0f64, f64::max) * 1.1;
-    let cpu_max = samples.iter().map(|s| s.cpu_cores).fold(1.0f64, f64::max) * 1.1;
+    let cpu_max = samples
+        .iter()
+        .map(|s| s.cpu_cores.max(s.fleet_cpu_cores.unwrap_or(0.0)))
+        .fold(1.0f64, f64::max)
+        * 1.1;
     let x = |t: f64| left + t / t_max * pw;
     let y = |v: f64, max: f64| top + ph - v / max * ph;
     let line = |value: &dyn Fn(&Sample) -> f64, max: f64| -> String {
@@ -157,6 +165,19 @@ pub fn svg_chart(title: &str, samples: &[Sample]) -> String {
         r##"<polyline fill="none" stroke="#d62728" stroke-width="2" points="{}"/>"##,
         line(&|s| s.cpu_cores, cpu_max)
     );
+    if samples.iter().any(|s| s.fleet_cpu_cores.is_some()) {
+        let _ = writeln!(
+            svg,
+            r##"<polyline fill="none" stroke="#d62728" stroke-width="1.5" stroke-dasharray="6 4" points="{}"/>"##,
+            line(&|s| s.fleet_cpu_cores.unwrap_or(0.0), cpu_max)
+        );
+        let _ = writeln!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#d62728">dashed: fleet's own CPU</text>"##,
+            left + pw - 6.0,
+            top + 16.0
+        );
+    }
     svg.push_str("</svg>\n");
     svg
 }
@@ -190,11 +211,13 @@ mod tests {
                 t: f64::from(i),
                 fps: 30.0,
                 cpu_cores: 0.5,
+                fleet_cpu_cores: Some(0.25),
             })
             .collect();
         let svg = svg_chart("a < b", &samples);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert_eq!(svg.matches("<polyline").count(), 3);
+        assert!(svg.contains("fleet's own CPU"));
         assert!(svg.contains("a &lt; b"));
     }
 }

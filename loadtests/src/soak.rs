@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::fleet::{start_meeting, FleetMeeting, Media};
 use crate::gateway;
 use crate::report::{self, Sample};
-use crate::vtc::{now_secs, SendLog, Vtc, VtcSpec};
+use crate::vtc::{now_secs, Receives, SendLog, Vtc, VtcSpec};
 use crate::{procfs, stats, Common};
 
 /// `soak` options.
@@ -136,10 +136,9 @@ pub fn run(args: &SoakArgs) -> Result<()> {
             &gw,
             &media,
             m,
-            args.vtcs_per_meeting,
-            args.native_per_meeting,
+            (args.vtcs_per_meeting, args.native_per_meeting),
             false,
-            args.common.link(),
+            args.common.fleet(),
         )?);
     }
     let ticks = procfs::ticks_per_second() as f64;
@@ -198,6 +197,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
                 t: now - start,
                 fps: stats::mean(&fps).unwrap_or(0.0),
                 cpu_cores: cores,
+                fleet_cpu_cores: None,
             });
             bar.set_message(format!(
                 "RSS {} MiB, {} calls active, {joins} joins, {failed} failed",
@@ -233,6 +233,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
                 peer: None,
                 log: std::sync::Arc::new(SendLog::default()),
                 link: args.common.link(),
+                receives: Receives::Hd720,
             };
             match Vtc::call(spec) {
                 Ok(v) => {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use mixer::codec::h264::H264Decoder;
 use rtp_session::h264_rtp::{Depacketized, Depacketizer};
-use sip_testua::{vtc_offer, Ua};
+use sip_testua::{vtc_offer_with, Ua};
 
 use crate::clip::{Ladder, FPS, VIDEO_CLOCK};
 use crate::stamp;
@@ -62,6 +62,35 @@ impl SendLog {
     }
 }
 
+/// The picture a VTC offers to receive: what its SDP's H.264 level and video `b=AS` allow, and
+/// so the bit-rate class the gateway starts it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Receives {
+    /// Constrained baseline level 3.1 (`42e01f`), `b=AS:2000`: the gateway's 720p default.
+    Hd720,
+    /// Constrained baseline level 4.0 (`42e028`), `b=AS:4000`: room for the 3 Mbit/s 1080p30
+    /// class (`--vtcs-1080p`).
+    Fhd1080,
+}
+
+impl Receives {
+    /// The SDP offer, media at the given ports.
+    pub fn offer(self, audio_port: u16, video_port: u16) -> String {
+        match self {
+            Receives::Hd720 => vtc_offer_with(audio_port, video_port, "42e01f", 2000),
+            Receives::Fhd1080 => vtc_offer_with(audio_port, video_port, "42e028", 4000),
+        }
+    }
+
+    /// The picture size the gateway should send on a line that carries it.
+    pub fn size(self) -> (u32, u32) {
+        match self {
+            Receives::Hd720 => (1280, 720),
+            Receives::Fhd1080 => (1920, 1080),
+        }
+    }
+}
+
 /// What one VTC is and does.
 #[derive(Clone)]
 pub struct VtcSpec {
@@ -84,6 +113,8 @@ pub struct VtcSpec {
     pub log: Arc<SendLog>,
     /// Its line towards it (bandwidth, TMMBR).
     pub link: LinkSpec,
+    /// The picture it offers to receive.
+    pub receives: Receives,
 }
 
 /// What a VTC received (times in seconds since [`epoch`]).
@@ -182,6 +213,8 @@ pub struct Vtc {
     pub answered_at: f64,
     /// Its name.
     pub name: String,
+    /// The picture it offered to receive.
+    pub receives: Receives,
 }
 
 /// Parsed RTP header fields the fleet needs.
@@ -258,7 +291,9 @@ impl Vtc {
     pub fn call(spec: VtcSpec) -> anyhow::Result<Vtc> {
         let video = UdpSocket::bind("127.0.0.1:0")?;
         let audio = UdpSocket::bind("127.0.0.1:0")?;
-        let offer = vtc_offer(audio.local_addr()?.port(), video.local_addr()?.port());
+        let offer = spec
+            .receives
+            .offer(audio.local_addr()?.port(), video.local_addr()?.port());
         let mut ua = Ua::new(spec.gateway, &spec.dial, &spec.name)?;
         let started = Instant::now();
         let answer = ua
@@ -314,6 +349,7 @@ impl Vtc {
             setup,
             answered_at,
             name: spec.name,
+            receives: spec.receives,
         })
     }
 

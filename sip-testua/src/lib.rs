@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use signaling::ua::{CallFailure, CallHandle, EndReason, UaConfig, UaEvent, UserAgent};
 
-pub use sdp::{parse_answer, vtc_answer, vtc_offer, Answer};
+pub use sdp::{parse_answer, vtc_answer, vtc_offer, vtc_offer_with, Answer};
 
 /// How long we wait for the final response to the INVITE (the gateway answers at once; this is
 /// for a loaded machine).

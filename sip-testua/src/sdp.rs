@@ -51,9 +51,20 @@ pub fn parse_answer(text: &str) -> Result<Answer, String> {
 }
 
 /// The offer of a VTC with PCMU + telephone-event and H.264 constrained baseline level 3.1
-/// (`42e01f`, mode 1) with NACK, PLI and TMMBR (`ccm tmmbr`, as Polycom and Cisco rooms offer),
-/// rtcp-mux, its media at the given ports.
+/// (`42e01f`, mode 1, `b=AS:2000`) with NACK, PLI and TMMBR (`ccm tmmbr`, as Polycom and Cisco
+/// rooms offer), rtcp-mux, its media at the given ports.
 pub fn vtc_offer(audio_port: u16, video_port: u16) -> String {
+    vtc_offer_with(audio_port, video_port, "42e01f", 2000)
+}
+
+/// [`vtc_offer`] with another H.264 `profile-level-id` (six hex digits) and video `b=AS`
+/// (kbit/s): `42e028` and 4000 make a room system that takes 1080p30.
+pub fn vtc_offer_with(
+    audio_port: u16,
+    video_port: u16,
+    profile_level_id: &str,
+    video_kbps: u32,
+) -> String {
     format!(
         "v=0\r\n\
          o=tessera-testua 1 1 IN IP4 127.0.0.1\r\n\
@@ -67,9 +78,9 @@ pub fn vtc_offer(audio_port: u16, video_port: u16) -> String {
          a=rtcp-mux\r\n\
          a=sendrecv\r\n\
          m=video {video_port} RTP/AVP 96\r\n\
-         b=AS:2000\r\n\
+         b=AS:{video_kbps}\r\n\
          a=rtpmap:96 H264/90000\r\n\
-         a=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\n\
+         a=fmtp:96 profile-level-id={profile_level_id};packetization-mode=1\r\n\
          a=rtcp-fb:96 nack\r\n\
          a=rtcp-fb:96 nack pli\r\n\
          a=rtcp-fb:96 ccm tmmbr\r\n\
@@ -155,5 +166,9 @@ mod tests {
         assert_eq!((sdp.media[0].port, sdp.media[1].port), (4000, 4002));
         assert!(offer.contains("H264/90000"));
         assert_eq!(offer.matches("a=rtcp-mux").count(), 2);
+        assert!(offer.contains("b=AS:2000\r\n") && offer.contains("profile-level-id=42e01f;"));
+        let fhd = vtc_offer_with(4000, 4002, "42e028", 4000);
+        SessionDescription::parse(&fhd).unwrap();
+        assert!(fhd.contains("b=AS:4000\r\n") && fhd.contains("profile-level-id=42e028;"));
     }
 }
