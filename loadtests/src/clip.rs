@@ -218,6 +218,12 @@ pub fn pcmu_second() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// 50 packets (one second) of PCMU silence: a receive-only watcher's audio keeps its call alive
+/// without making it a talker.
+pub fn pcmu_silence() -> Vec<Vec<u8>> {
+    vec![vec![0xFF; 160]; 50]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,6 +75,34 @@ pub struct FleetMeeting {
     peer_log: Arc<SendLog>,
     /// VTCs from this index on offer 1080p (`--vtcs-1080p`).
     fhd_from: usize,
+    /// A receive-only VTC that reads VTC 0's stamps in a probed meeting of one VTC
+    /// (`--latency-watcher`); not a port.
+    pub watcher: Option<Vtc>,
+    /// Whether VTC 0 logs its stamps for a watcher (set before it calls).
+    watched: bool,
+}
+
+impl FleetMeeting {
+    /// The latencies (ms) its watcher measured in `[from, to)`; the ports' own are in their
+    /// [`PortReport`]s.
+    pub fn watcher_latencies(&self, from: f64, to: f64) -> Vec<f64> {
+        self.watcher
+            .as_ref()
+            .map(|w| w.stats().latencies_between(from, to))
+            .unwrap_or_default()
+    }
+
+    /// Hangs every call up, the watcher's too; returns how many of the ports' BYEs got 200.
+    pub fn hang_up(self) -> usize {
+        if let Some(w) = self.watcher {
+            let _ = w.hang_up();
+        }
+        self.vtcs
+            .into_iter()
+            .filter_map(|v| v.hang_up().0)
+            .filter(|status| *status == 200)
+            .count()
+    }
 }
 
 /// How the fleet's VTCs are set up, from the command line ([`crate::Common::fleet`]).
@@ -84,6 +112,8 @@ pub struct FleetOptions {
     pub link: LinkSpec,
     /// The last this many VTCs of each meeting offer 1080p ([`Receives::Fhd1080`]).
     pub vtcs_1080p: usize,
+    /// A probed meeting of one VTC gets a receive-only watcher that reads its stamps.
+    pub latency_watcher: bool,
 }
 
 /// The media every VTC sends.
@@ -134,8 +164,13 @@ pub fn start_meeting(
     options: FleetOptions,
 ) -> Result<FleetMeeting> {
     let mut meeting = open_meeting(gw, index, (k, native), probe && k >= 2, options)?;
+    let watch = probe && k == 1 && options.latency_watcher;
+    meeting.watched = watch;
     for _ in 0..k {
         add_vtc(gw, media, &mut meeting, options.link)?;
+    }
+    if watch {
+        add_watcher(gw, media, &mut meeting, options.link)?;
     }
     Ok(meeting)
 }
@@ -159,6 +194,8 @@ pub fn open_meeting(
         probe,
         peer_log: Arc::new(SendLog::default()),
         fhd_from: k.saturating_sub(options.vtcs_1080p),
+        watcher: None,
+        watched: false,
     })
 }
 
@@ -184,7 +221,7 @@ pub fn add_vtc(
         audio: media.audio.clone(),
         probe: probing,
         peer: probing.then(|| meeting.peer_log.clone()),
-        log: if j == 1 {
+        log: if j == 1 || (j == 0 && meeting.watched) {
             meeting.peer_log.clone()
         } else {
             Arc::new(SendLog::default())
@@ -195,10 +232,40 @@ pub fn add_vtc(
         } else {
             Receives::Hd720
         },
+        sends_video: true,
     };
     let vtc = Vtc::call(spec)
         .with_context(|| format!("meeting {}: call {j} failed", meeting.conference))?;
     meeting.vtcs.push(vtc);
+    Ok(())
+}
+
+/// Calls a receive-only watcher into a meeting of one VTC: it sends silence and no video,
+/// decodes every picture and reads VTC 0's stamps, so a 1xKx9 meeting with K = 1 has a
+/// glass-to-glass figure too. The gateway composes and encodes a picture for it as for any
+/// viewer, so it adds a viewer's cost without being counted as a port.
+fn add_watcher(
+    gw: &Gateway,
+    media: &Media,
+    meeting: &mut FleetMeeting,
+    link: LinkSpec,
+) -> Result<()> {
+    let spec = VtcSpec {
+        gateway: gw.sip,
+        dial: gateway::dial(&meeting.conference),
+        name: format!("watcher-{}", meeting.index),
+        clip: media.plain.clone(),
+        audio: Arc::new(clip::pcmu_silence()),
+        probe: true,
+        peer: Some(meeting.peer_log.clone()),
+        log: Arc::new(SendLog::default()),
+        link,
+        receives: Receives::Hd720,
+        sends_video: false,
+    };
+    let vtc = Vtc::call(spec)
+        .with_context(|| format!("meeting {}: the watcher's call failed", meeting.conference))?;
+    meeting.watcher = Some(vtc);
     Ok(())
 }
 
@@ -486,14 +553,10 @@ pub fn throughput(args: &ThroughputArgs) -> Result<()> {
         latencies.extend(l);
         port_reports.push(r);
     }
-    let mut hung_up = 0;
-    for m in meetings {
-        for vtc in m.vtcs {
-            if vtc.hang_up().0 == Some(200) {
-                hung_up += 1;
-            }
-        }
+    for m in &meetings {
+        latencies.extend(m.watcher_latencies(from, to));
     }
+    let hung_up: usize = meetings.into_iter().map(FleetMeeting::hang_up).sum();
     let full = port_reports.iter().filter(|p| p.full_rate).count();
     let mean_fps =
         stats::mean(&port_reports.iter().map(|p| p.fps).collect::<Vec<_>>()).unwrap_or(0.0);

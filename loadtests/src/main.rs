@@ -109,6 +109,11 @@ pub struct Common {
     /// join later offer 720p.)
     #[arg(long, default_value_t = 0)]
     pub vtcs_1080p: usize,
+    /// A probed meeting with a single VTC also gets a receive-only watcher that reads that
+    /// VTC's stamps, so one-VTC meetings (1x1x9) have a glass-to-glass figure. Not counted as a
+    /// port, but the gateway composes and encodes a picture for it like for any viewer.
+    #[arg(long)]
+    pub latency_watcher: bool,
 }
 
 impl Common {
@@ -125,6 +130,7 @@ impl Common {
         fleet::FleetOptions {
             link: self.link(),
             vtcs_1080p: self.vtcs_1080p,
+            latency_watcher: self.latency_watcher,
         }
     }
 

@@ -320,6 +320,9 @@ pub fn run(args: &RampArgs) -> Result<()> {
             });
             latencies.extend(l);
         }
+        for m in &meetings {
+            latencies.extend(m.watcher_latencies(from, to));
+        }
         let measured =
             RampStep::measure(meetings.len(), &ports, &latencies, cores, args.max_p99_ms);
         let degraded = measured.degraded;
@@ -329,9 +332,7 @@ pub fn run(args: &RampArgs) -> Result<()> {
         }
     }
     for m in meetings {
-        for vtc in m.vtcs {
-            let _ = vtc.hang_up();
-        }
+        m.hang_up();
     }
     println!("{}", table(&steps));
     let line = summary(&steps, stopped);

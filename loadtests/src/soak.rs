@@ -234,6 +234,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
                 log: std::sync::Arc::new(SendLog::default()),
                 link: args.common.link(),
                 receives: Receives::Hd720,
+                sends_video: true,
             };
             match Vtc::call(spec) {
                 Ok(v) => {

@@ -115,6 +115,9 @@ pub struct VtcSpec {
     pub link: LinkSpec,
     /// The picture it offers to receive.
     pub receives: Receives,
+    /// Whether it sends video (a latency watcher sends only audio, so the gateway keeps the
+    /// call).
+    pub sends_video: bool,
 }
 
 /// What a VTC received (times in seconds since [`epoch`]).
@@ -395,7 +398,7 @@ fn send_loop(
     while !stop.load(Ordering::Relaxed) {
         let next_video = start + frame_interval * frame_n as u32;
         let next_audio = start + audio_interval * audio_n as u32;
-        if next_audio <= next_video {
+        if !spec.sends_video || next_audio <= next_video {
             sleep_until(next_audio);
             let payload = &spec.audio[audio_n as usize % spec.audio.len()];
             let ts = audio_ts0.wrapping_add((audio_n * 160) as u32);
