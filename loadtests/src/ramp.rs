@@ -360,6 +360,45 @@ pub fn run(args: &RampArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        ramp: RampArgs,
+    }
+
+    fn args(line: &[&str]) -> RampArgs {
+        Cli::try_parse_from(std::iter::once("ramp").chain(line.iter().copied()))
+            .unwrap()
+            .ramp
+    }
+
+    #[test]
+    fn growing_vtcs_stops_at_the_meeting_size_and_growing_meetings_at_max_steps() {
+        let one_meeting = args(&["--grow", "vtcs", "--vtcs-per-meeting", "20"]);
+        assert_eq!(
+            (one_meeting.grow, step_count(&one_meeting)),
+            (Grow::Vtcs, 12)
+        );
+        let long = args(&[
+            "--grow",
+            "vtcs",
+            "--vtcs-per-meeting",
+            "20",
+            "--max-steps",
+            "30",
+        ]);
+        assert_eq!(step_count(&long), 20);
+        let by_three = args(&["--grow=vtcs", "--vtcs-per-meeting=20", "--vtcs-per-step=3"]);
+        assert_eq!(step_count(&by_three), 7);
+        let meetings = args(&["--meetings-per-step", "2", "--max-steps", "8"]);
+        assert_eq!((meetings.grow, step_count(&meetings)), (Grow::Meetings, 8));
+        assert_eq!(meetings.common.fleet().vtcs_1080p, 0);
+        let mix = args(&["--vtcs-1080p", "1", "--latency-watcher"]);
+        let fleet = mix.common.fleet();
+        assert_eq!((fleet.vtcs_1080p, fleet.latency_watcher), (1, true));
+    }
 
     fn port(fps: f64) -> PortWindow {
         PortWindow {

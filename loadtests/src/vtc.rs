@@ -588,6 +588,19 @@ mod tests {
     }
 
     #[test]
+    fn a_1080p_receiver_offers_level_4_and_room_for_the_3_mbit_class() {
+        let hd = Receives::Hd720.offer(4000, 4002);
+        let fhd = Receives::Fhd1080.offer(4000, 4002);
+        assert!(hd.contains("profile-level-id=42e01f;") && hd.contains("b=AS:2000\r\n"));
+        assert!(fhd.contains("profile-level-id=42e028;") && fhd.contains("b=AS:4000\r\n"));
+        assert!(fhd.contains("m=audio 4000 ") && fhd.contains("m=video 4002 "));
+        assert_eq!(
+            (Receives::Hd720.size(), Receives::Fhd1080.size()),
+            ((1280, 720), (1920, 1080))
+        );
+    }
+
+    #[test]
     fn gaps_count_missing_packets_across_wrap_and_ignore_reordering() {
         let mut last = None;
         assert_eq!(gap(&mut last, 65_534), 0);
