@@ -1,6 +1,7 @@
 //! Smoke tests of the harness: `tessera-load throughput --quick` against a real `tessera serve`
 //! (started by the tool from this target directory) and a real ffmpeg baseline, and a tiny
-//! `cluster-rate` (SIPp, Kamailio and three gateways: one direct, two behind Kamailio). They check that the harness works (calls
+//! `cluster-rate` (SIPp, Kamailio and three gateways: one direct, two behind Kamailio), and a
+//! one-step `ramp` with a 1080p receiver. They check that the harness works (calls
 //! established and hung up, every stream received and decoded at 720p, latency stamps read, both
 //! paths measured, the summary lines' format), never how fast anything is.
 
@@ -119,7 +120,7 @@ fn cluster_rate_measures_one_node_direct_and_kamailio_with_nodes_in_one_run() {
     let stdout = run_load(
         Command::new(env!("CARGO_BIN_EXE_tessera-load"))
             .args(["cluster-rate", "--nodes", "2", "--rate", "10"])
-            .args(["--rtp-ports", "63000-64999"])
+            .args(["--rtp-ports", "63000-63999"])
             .args([
                 "--calls",
                 "20",
@@ -145,4 +146,42 @@ fn cluster_rate_measures_one_node_direct_and_kamailio_with_nodes_in_one_run() {
         assert_eq!(pair[path]["completed"], 20, "{path}: {pair}");
         assert_eq!(pair[path]["failed"], 0, "{path}: {pair}");
     }
+}
+
+#[test]
+fn a_ramp_step_reports_its_figures_and_the_1080p_receiver_gets_1080p() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("ramp.json");
+    let stdout = run_load(
+        Command::new(env!("CARGO_BIN_EXE_tessera-load"))
+            .args(["ramp", "--rtp-ports", "64000-64999", "--max-steps", "1"])
+            .args(["--vtcs-per-meeting", "2", "--vtcs-1080p", "1"])
+            .args(["--native-per-meeting", "4", "--settle-secs", "2"])
+            .args(["--step-secs", "4", "--json"])
+            .arg(&json),
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    // Whether this machine holds full rate is not the test's business; the line's shape is.
+    assert!(
+        last.starts_with("ramp: no knee within 1 steps, 2 ports (")
+            || last.starts_with("ramp: degraded at the first step, 2 ports ("),
+        "{last:?}"
+    );
+    for part in [
+        " gateway cores, ",
+        " ports/core, fleet ",
+        " cores, p50/p99 ",
+        " ms, ",
+    ] {
+        assert!(last.contains(part), "{part:?} in {last:?}");
+    }
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let step = &report["steps"][0];
+    assert_eq!(step["ports"], 2, "{step}");
+    // VTC 1 offered level 4.0 and 4 Mbit/s: it decoded 1920x1080, VTC 0 1280x720.
+    assert_eq!(step["pictures_as_offered"], 2, "{step}");
+    assert!(step["cpu_cores"].as_f64().unwrap() > 0.0, "{step}");
+    assert!(step["fleet_cpu_cores"].as_f64().is_some(), "{step}");
+    assert!(step["latency_samples"].as_u64().unwrap() > 0, "{step}");
+    assert_eq!(report["vtcs_1080p"], 1);
 }
