@@ -45,46 +45,37 @@ impl CpuTicks {
     }
 }
 
-/// Parses `/proc/<pid>/stat`. The command name (field 2) is in parentheses and may itself hold
-/// spaces and parentheses, so fields are counted from the last `)`.
-pub fn parse_stat(text: &str) -> Result<CpuTicks, ProcError> {
-    let malformed = |detail: &str| ProcError::Malformed {
+/// Field `n` (1-based, `n` >= 3) of a `/proc/<pid>/stat` line, as a number. The command name
+/// (field 2) is in parentheses and may itself hold spaces and parentheses, so fields are counted
+/// from the last `)`.
+fn stat_field<T: std::str::FromStr>(text: &str, n: usize) -> Result<T, ProcError> {
+    let malformed = |detail: String| ProcError::Malformed {
         what: "stat",
-        detail: detail.to_owned(),
+        detail,
     };
     let close = text
         .rfind(')')
-        .ok_or_else(|| malformed("no ')' after the command name"))?;
-    // After ")": field 3 (state) is the first; utime and stime are fields 14 and 15.
-    let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
-    let field = |n: usize| -> Result<u64, ProcError> {
-        fields
-            .get(n - 3)
-            .ok_or_else(|| malformed(&format!("fewer than {n} fields")))?
-            .parse()
-            .map_err(|_| malformed(&format!("field {n} is not a number")))
-    };
+        .ok_or_else(|| malformed("no ')' after the command name".to_owned()))?;
+    // After ")": field 3 (state) is the first.
+    text[close + 1..]
+        .split_whitespace()
+        .nth(n - 3)
+        .ok_or_else(|| malformed(format!("fewer than {n} fields")))?
+        .parse()
+        .map_err(|_| malformed(format!("field {n} is not a number")))
+}
+
+/// Parses `/proc/<pid>/stat`: utime and stime are fields 14 and 15.
+pub fn parse_stat(text: &str) -> Result<CpuTicks, ProcError> {
     Ok(CpuTicks {
-        user: field(14)?,
-        system: field(15)?,
+        user: stat_field(text, 14)?,
+        system: stat_field(text, 15)?,
     })
 }
 
 /// The parent process id (field 4) of a `/proc/<pid>/stat` line.
 pub fn parse_ppid(text: &str) -> Result<u32, ProcError> {
-    let malformed = |detail: &str| ProcError::Malformed {
-        what: "stat",
-        detail: detail.to_owned(),
-    };
-    let close = text
-        .rfind(')')
-        .ok_or_else(|| malformed("no ')' after the command name"))?;
-    text[close + 1..]
-        .split_whitespace()
-        .nth(1)
-        .ok_or_else(|| malformed("fewer than 4 fields"))?
-        .parse()
-        .map_err(|_| malformed("field 4 is not a number"))
+    stat_field(text, 4)
 }
 
 /// Parses the `VmRSS:` line of `/proc/<pid>/status` (kibibytes).
