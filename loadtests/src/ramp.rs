@@ -13,6 +13,8 @@
 
 #![allow(clippy::disallowed_methods)] // Runs on real time.
 
+use std::collections::BTreeMap;
+
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -102,6 +104,9 @@ pub struct RampStep {
     pub latency_samples: usize,
     /// Ports whose last decoded picture had the size their offer asked for.
     pub pictures_as_offered: usize,
+    /// Ports by the size of their last decoded picture (`1920x1080`: 8, ...; `none` before
+    /// any).
+    pub picture_sizes: BTreeMap<String, usize>,
     /// Below 95% at full rate, or p99 above `--max-p99-ms`.
     pub degraded: bool,
 }
@@ -111,6 +116,8 @@ pub struct RampStep {
 pub struct PortWindow {
     /// Frames per second received.
     pub fps: f64,
+    /// The size of its last decoded picture.
+    pub picture: Option<(u32, u32)>,
     /// Whether its picture had the size it offered to receive.
     pub picture_as_offered: bool,
 }
@@ -130,6 +137,13 @@ impl RampStep {
             .count();
         let full_share = full as f64 / ports.len().max(1) as f64;
         let p99 = stats::percentile(latencies, 99.0);
+        let mut picture_sizes = BTreeMap::new();
+        for p in ports {
+            let size = p
+                .picture
+                .map_or("none".to_owned(), |(w, h)| format!("{w}x{h}"));
+            *picture_sizes.entry(size).or_default() += 1;
+        }
         RampStep {
             meetings,
             ports: ports.len(),
@@ -143,6 +157,7 @@ impl RampStep {
             latency_p99_ms: p99,
             latency_samples: latencies.len(),
             pictures_as_offered: ports.iter().filter(|p| p.picture_as_offered).count(),
+            picture_sizes,
             degraded: full_share < 0.95 || p99.is_some_and(|p| p > max_p99_ms),
         }
     }
@@ -316,6 +331,7 @@ pub fn run(args: &RampArgs) -> Result<()> {
             let (r, l) = port_report(vtc, from, to);
             ports.push(PortWindow {
                 fps: r.fps,
+                picture: r.picture,
                 picture_as_offered: r.picture == Some(r.offered_picture),
             });
             latencies.extend(l);
@@ -403,6 +419,7 @@ mod tests {
     fn port(fps: f64) -> PortWindow {
         PortWindow {
             fps,
+            picture: Some((1280, 720)),
             picture_as_offered: true,
         }
     }
@@ -418,6 +435,7 @@ mod tests {
             400.0,
         );
         assert_eq!((s.ports, s.ports_full_rate), (4, 3));
+        assert_eq!(s.picture_sizes.get("1280x720"), Some(&4));
         assert!((s.ports_per_gateway_core.unwrap() - 2.0).abs() < 1e-9);
         assert_eq!(
             (s.latency_p50_ms, s.latency_p99_ms),

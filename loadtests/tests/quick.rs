@@ -180,6 +180,8 @@ fn a_ramp_step_reports_its_figures_and_the_1080p_receiver_gets_1080p() {
     assert_eq!(step["ports"], 2, "{step}");
     // VTC 1 offered level 4.0 and 4 Mbit/s: it decoded 1920x1080, VTC 0 1280x720.
     assert_eq!(step["pictures_as_offered"], 2, "{step}");
+    assert_eq!(step["picture_sizes"]["1920x1080"], 1, "{step}");
+    assert_eq!(step["picture_sizes"]["1280x720"], 1, "{step}");
     assert!(step["cpu_cores"].as_f64().unwrap() > 0.0, "{step}");
     assert!(step["fleet_cpu_cores"].as_f64().is_some(), "{step}");
     assert!(step["latency_samples"].as_u64().unwrap() > 0, "{step}");
