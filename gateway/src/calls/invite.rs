@@ -195,9 +195,10 @@ impl CallCore {
             return None;
         }
         let full = self.overloaded
-            || self.config.max_calls.is_some_and(|max| {
-                self.calls.values().filter(|call| !call.cluster).count() >= max
-            });
+            || self
+                .config
+                .max_calls
+                .is_some_and(|max| self.calls.values().filter(|call| !call.cluster).count() >= max);
         // Refuse cleanly rather than degrade every call (a caller retries elsewhere).
         full.then(|| {
             Refusal::new(503, "Service Unavailable - gateway at capacity")

@@ -206,7 +206,11 @@ fn a_full_home_still_takes_cluster_links_and_links_count_against_max_calls_at_ne
     assert_eq!(home_ok.status(), Some(200), "{home_ok:?}");
     home.send(&ack(&home_ok, ""));
     home.send(&probe(1));
-    assert_eq!(home.final_response().status(), Some(503), "the home is full");
+    assert_eq!(
+        home.final_response().status(),
+        Some(503),
+        "the home is full"
+    );
     // The edge: two calls allowed, one room system of its own.
     let mut edge = Harness::with(
         |_| {},
