@@ -26,6 +26,18 @@ fn stream(ssrc: u32, name: &str) -> RemoteStream {
     }
 }
 
+/// A far node's room system's encoder: 320x180, 10 fps.
+fn far_encoder() -> H264Encoder {
+    H264Encoder::new(EncoderConfig {
+        width: 320,
+        height: 180,
+        fps: 10.0,
+        bitrate_bps: 300_000,
+        ..EncoderConfig::hd720()
+    })
+    .unwrap()
+}
+
 /// The sources of the forwarded units and whether any layout picture came.
 fn forwarded(feed: &mut Feed) -> (BTreeSet<MediaParticipant>, bool) {
     let mut sources = BTreeSet::new();
@@ -99,14 +111,7 @@ fn the_far_nodes_streams_are_tiles_of_their_own_and_go_with_their_roster_entry_o
     );
 
     // A picture on SSRC 11 is Ana's.
-    let mut encoder = H264Encoder::new(EncoderConfig {
-        width: 320,
-        height: 180,
-        fps: 10.0,
-        bitrate_bps: 300_000,
-        ..EncoderConfig::hd720()
-    })
-    .unwrap();
+    let mut encoder = far_encoder();
     let colour = Yuv::from_rgb(200, 40, 40);
     let picture = mixer::frame::I420Frame::solid(320, 180, colour).unwrap();
     let unit = encoder.encode(&picture, true).unwrap();
@@ -164,14 +169,7 @@ fn hub_links_are_forwarded_each_others_far_participants_never_their_own() {
             streams: vec![stream(ssrc, &format!("far {ssrc}"))],
         });
     }
-    let mut encoder = H264Encoder::new(EncoderConfig {
-        width: 320,
-        height: 180,
-        fps: 10.0,
-        bitrate_bps: 300_000,
-        ..EncoderConfig::hd720()
-    })
-    .unwrap();
+    let mut encoder = far_encoder();
     let picture = mixer::frame::I420Frame::solid(320, 180, Yuv::from_rgb(40, 40, 200)).unwrap();
     let mut now = t0;
     for _ in 0..20 {
@@ -278,14 +276,7 @@ fn a_far_participants_stream_wins_a_tile_over_voice_only_callers() {
         streams: vec![stream(11, "Far room")],
     });
     let far = rtp_session::forward::remote_source(1, 11);
-    let mut encoder = H264Encoder::new(EncoderConfig {
-        width: 320,
-        height: 180,
-        fps: 10.0,
-        bitrate_bps: 300_000,
-        ..EncoderConfig::hd720()
-    })
-    .unwrap();
+    let mut encoder = far_encoder();
     let picture = mixer::frame::I420Frame::solid(320, 180, Yuv::from_rgb(40, 200, 40)).unwrap();
     let mut now = t0;
     for n in 0..20 {
