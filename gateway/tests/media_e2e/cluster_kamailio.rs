@@ -430,6 +430,17 @@ fn assert_media_flows(vtc: &Vtc, before: (usize, u64, u64), when: &str, nodes: &
 // ---------------------------------------------------------------------------------------------
 // The test
 
+/// The cluster and the calls in it (each with the index of the node it landed on).
+struct Scene {
+    url: String,
+    nodes: Vec<Server>,
+    kamailio: Kamailio,
+    vtcs: Vec<(Vtc, usize)>,
+    phones: Vec<(Phone, usize)>,
+    /// What the run measured, printed at the end.
+    summary: Vec<String>,
+}
+
 #[test]
 fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_a_drain() {
     ffmpeg::require_ffmpeg();
@@ -437,20 +448,50 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
     let started = Instant::now();
     let url = shared().fresh_database();
     directory(&url);
-    let mut nodes: Vec<Server> = NODE_IDS.iter().map(|id| node(&url, id)).collect();
+    let nodes: Vec<Server> = NODE_IDS.iter().map(|id| node(&url, id)).collect();
     let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.sip).collect();
     let kamailio = Kamailio::start(&addrs, PING_INTERVAL_SECS);
-    let front = kamailio.sip;
     let dir = tempfile::tempdir().unwrap();
+    let mut scene = Scene {
+        url,
+        nodes,
+        kamailio,
+        vtcs: Vec::new(),
+        phones: Vec::new(),
+        summary: Vec::new(),
+    };
+    let home = place_twelve_calls(&mut scene, dir.path());
+    scene.summary.push(format!(
+        "every node lists the whole meeting and every room system sees the other two at {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    let survivors = kill_the_home(&mut scene, home);
+    drain_a_survivor(&mut scene, &survivors);
+    eprintln!(
+        "{}\n{:.1} s",
+        scene.summary.join("\n"),
+        started.elapsed().as_secs_f64()
+    );
+}
 
-    // 1. Twelve calls, one at a time: a room system first, then four phones, and so on.
-    let mut vtcs: Vec<(Vtc, usize)> = Vec::new();
-    let mut phones: Vec<(Phone, usize)> = Vec::new();
+/// 1. Twelve calls, one at a time (a room system first, then four phones, and so on), spread
+///    over the nodes; every node lists the whole meeting, every room system sees the other two.
+///    The home's index.
+fn place_twelve_calls(scene: &mut Scene, dir: &std::path::Path) -> usize {
+    let Scene {
+        url,
+        nodes,
+        kamailio,
+        vtcs,
+        phones,
+        summary,
+    } = scene;
+    let front = kamailio.sip;
     for call in 0..LICENCES {
         if call % MAX_CALLS == 0 {
             let room = &ROOMS[call / MAX_CALLS];
             let video = format!("color=c={}:size=1280x720:rate=30", room.lavfi);
-            let all_logs = || format!("{}--- kamailio ---\n{}", logs(&nodes), kamailio.log());
+            let all_logs = || format!("{}--- kamailio ---\n{}", logs(nodes), kamailio.log());
             let to = Front {
                 sip: front,
                 logs: &all_logs,
@@ -460,15 +501,8 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
                 tone_hz: room.tone as u32,
                 drop_video_permille: 0,
             };
-            let mut vtc = Vtc::call_to(
-                to,
-                dir.path(),
-                room.name,
-                MEETING,
-                source,
-                LinkSpec::UNLIMITED,
-            );
-            let at = node_of(&nodes, room.name);
+            let mut vtc = Vtc::call_to(to, dir, room.name, MEETING, source, LinkSpec::UNLIMITED);
+            let at = node_of(nodes, room.name);
             vtc.wait_for_picture(&mut nodes[at]);
             vtcs.push((vtc, at));
         } else {
@@ -476,11 +510,11 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
             let phone = Phone::call(front, &name).unwrap_or_else(|e| {
                 panic!(
                     "{name} not answered through Kamailio: {e}\n{}\n{}",
-                    logs(&nodes),
+                    logs(nodes),
                     kamailio.log()
                 )
             });
-            let at = node_of(&nodes, &name);
+            let at = node_of(nodes, &name);
             phones.push((phone, at));
         }
     }
@@ -504,11 +538,10 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
     );
     let home = vtcs[0].1;
     assert!(
-        eventually(PATIENCE, || home_in(&url).as_deref()
-            == Some(NODE_IDS[home])),
+        eventually(PATIENCE, || home_in(url).as_deref() == Some(NODE_IDS[home])),
         "the first caller's node {} is not the home ({:?})",
         NODE_IDS[home],
-        home_in(&url)
+        home_in(url)
     );
 
     // Every node's meeting view lists the whole meeting: its own callers and, under its cluster
@@ -532,22 +565,35 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
         view(&nodes[0]),
         view(&nodes[1]),
         view(&nodes[2]),
-        logs(&nodes)
+        logs(nodes)
     );
-    let linked_at = started.elapsed();
     // Each room system's layout shows the other two (each on another node; an edge's sees the
     // other edge's through the home), not itself, though nine voice-only callers joined before
     // the last of them.
     for (i, (vtc, _)) in vtcs.iter().enumerate() {
         let others: Vec<&Room> = (0..3).filter(|&j| j != i).map(|j| &ROOMS[j]).collect();
-        wait_for_layout(vtc, &others, &[&ROOMS[i]], &nodes);
+        wait_for_layout(vtc, &others, &[&ROOMS[i]], nodes);
     }
-    for node in &mut nodes {
+    for node in nodes.iter_mut() {
         node.assert_healthy("with twelve calls over three nodes");
     }
+    summary.push(placement);
+    home
+}
 
-    // 2. kill -9 of the home.
-    let home_leases = live_leases(&url, NODE_IDS[home]);
+/// 2. kill -9 of the home: media flows on, its leases lapse, a new home is linked and the
+///    survivors see and hear each other. The survivors' indices.
+fn kill_the_home(scene: &mut Scene, home: usize) -> Vec<usize> {
+    let Scene {
+        url,
+        nodes,
+        kamailio,
+        vtcs,
+        phones,
+        summary,
+    } = scene;
+    let front = kamailio.sip;
+    let home_leases = live_leases(url, NODE_IDS[home]);
     assert_eq!(
         home_leases, MAX_CALLS as i64,
         "the home's calls hold a lease each"
@@ -557,7 +603,7 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
     nodes[home].kill_9();
     let died = Instant::now();
     for ((vtc, _), before) in vtcs[1..].iter().zip(before) {
-        assert_media_flows(vtc, before, "when the home was killed", &nodes);
+        assert_media_flows(vtc, before, "when the home was killed", nodes);
     }
     // The dead node's leases lapse; then the meeting's thirteenth caller (the tenant holds
     // twelve licences, five of them on the dead node's calls) is admitted on a survivor.
@@ -580,22 +626,22 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
     assert!(
         admitted,
         "no call admitted after the kill: {refusals:?}\n{}",
-        logs(&nodes)
+        logs(nodes)
     );
     let licensed = licensed.unwrap();
-    let leases_gone = live_leases(&url, NODE_IDS[home]);
+    let leases_gone = live_leases(url, NODE_IDS[home]);
     assert_eq!(leases_gone, 0, "the dead node's leases are still live");
     assert!(
         admitted_after <= Duration::from_secs(LEASE_SECS + 10),
         "the dead node's licences took {admitted_after:?} to come back (lease {LEASE_SECS} s)"
     );
-    let licensed_at = node_of(&nodes, "phone-after-kill");
+    let licensed_at = node_of(nodes, "phone-after-kill");
     phones.push((licensed, licensed_at));
 
     // A survivor claims the meeting, the other links to it, and the two room systems see and
     // hear each other again (the dead node's red is gone from their layouts).
     let reformed = eventually(Duration::from_secs(LEASE_SECS) + PATIENCE, || {
-        let Some(new_home) = home_in(&url) else {
+        let Some(new_home) = home_in(url) else {
             return false;
         };
         let Some(at) = survivors.iter().position(|&n| NODE_IDS[n] == new_home) else {
@@ -605,24 +651,23 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
         let edge_room = vtcs.iter().find(|v| v.1 == edge).unwrap().0.name.as_str();
         linked_from(&view(&nodes[home_node]), NODE_IDS[edge], edge_room)
     });
-    let new_home = home_in(&url);
+    let new_home = home_in(url);
     assert!(
         reformed,
         "no new home linked to after kill -9 (home {new_home:?}): {} / {}\n{}",
         view(&nodes[survivors[0]]),
         view(&nodes[survivors[1]]),
-        logs(&nodes)
+        logs(nodes)
     );
     let reformed_after = died.elapsed();
-    wait_for_layout(&vtcs[1].0, &[&ROOMS[2]], &[&ROOMS[0]], &nodes);
-    wait_for_layout(&vtcs[2].0, &[&ROOMS[1]], &[&ROOMS[0]], &nodes);
+    wait_for_layout(&vtcs[1].0, &[&ROOMS[2]], &[&ROOMS[0]], nodes);
+    wait_for_layout(&vtcs[2].0, &[&ROOMS[1]], &[&ROOMS[0]], nodes);
     // Sound over the new link: four seconds of it, then the last four seconds decoded.
     let mark: Vec<(usize, u64, u64)> = vtcs[1..].iter().map(|v| media_so_far(&v.0)).collect();
     for ((vtc, _), mark) in vtcs[1..].iter().zip(mark) {
-        assert_media_flows(vtc, mark, "after the new home was linked", &nodes);
+        assert_media_flows(vtc, mark, "after the new home was linked", nodes);
     }
     sleep(Duration::from_secs(4));
-    let mut summary = vec![placement.clone()];
     for i in [1, 2] {
         let other = &ROOMS[3 - i];
         let vtc = &mut vtcs[i].0;
@@ -650,8 +695,28 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
             share(ROOMS[0].tone) * 100.0
         ));
     }
+    summary.push(format!(
+        "after kill -9 of the home {}: its {home_leases} leases gone and a call admitted in \
+         {:.1} s ({} refused before), new home {new_home:?} linked in {:.1} s",
+        NODE_IDS[home],
+        admitted_after.as_secs_f64(),
+        refusals.len(),
+        reformed_after.as_secs_f64(),
+    ));
+    survivors
+}
 
-    // 3. SIGTERM of the survivor that has five calls (the other has room for the next caller).
+/// 3. SIGTERM of the survivor that has five calls (the other has room for the next caller): out
+///    of Kamailio's rotation while its calls carry on, then it exits 0.
+fn drain_a_survivor(scene: &mut Scene, survivors: &[usize]) {
+    let Scene {
+        nodes,
+        kamailio,
+        vtcs,
+        phones,
+        ..
+    } = scene;
+    let front = kamailio.sip;
     let drained = *survivors
         .iter()
         .max_by_key(|&&n| phones.iter().filter(|p| p.1 == n).count())
@@ -660,7 +725,7 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
     // It is full, so out of rotation already: one caller leaves and it is back in.
     let leaving = phones.iter().position(|p| p.1 == drained).unwrap();
     let (mut phone, _) = phones.remove(leaving);
-    phone.hang_up(&nodes);
+    phone.hang_up(nodes);
     let drained_sip = nodes[drained].sip;
     assert!(
         kamailio.wait_for_state(drained_sip, NodeState::Active, PATIENCE),
@@ -682,10 +747,10 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
     let next = Phone::call(front, "phone-after-drain").unwrap_or_else(|e| {
         panic!(
             "the call after the drain was not answered: {e}\n{}",
-            logs(&nodes)
+            logs(nodes)
         )
     });
-    assert_eq!(node_of(&nodes, "phone-after-drain"), other);
+    assert_eq!(node_of(nodes, "phone-after-drain"), other);
     phones.push((next, other));
     assert_eq!(
         refused_draining(&nodes[drained]),
@@ -712,24 +777,9 @@ fn twelve_calls_through_kamailio_span_three_nodes_and_survive_a_killed_home_and_
             vtc.hang_up(&nodes[*at]);
         }
         for (phone, _) in phones.iter_mut().filter(|p| p.1 == node) {
-            phone.hang_up(&nodes);
+            phone.hang_up(nodes);
         }
     }
     let status = nodes[drained].wait_exit(PATIENCE);
     assert!(status.success(), "the drained node exited {status}");
-
-    summary.push(format!(
-        "star formed at {:.1} s; after kill -9 of {}: its {home_leases} leases gone and a call \
-         admitted in {:.1} s ({} refused before), new home {new_home:?} linked in {:.1} s",
-        linked_at.as_secs_f64(),
-        NODE_IDS[home],
-        admitted_after.as_secs_f64(),
-        refusals.len(),
-        reformed_after.as_secs_f64(),
-    ));
-    eprintln!(
-        "{}\n{:.1} s",
-        summary.join("\n"),
-        started.elapsed().as_secs_f64()
-    );
 }
