@@ -27,6 +27,8 @@ mod bandwidth;
 mod cascade;
 #[path = "media_e2e/cascade_dialout.rs"]
 mod cascade_dialout;
+#[path = "media_e2e/cluster_kamailio.rs"]
+mod cluster_kamailio;
 #[path = "media_e2e/cluster_media.rs"]
 mod cluster_media;
 mod common;

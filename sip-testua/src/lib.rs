@@ -34,7 +34,9 @@ use std::time::{Duration, Instant};
 
 use signaling::ua::{CallFailure, CallHandle, EndReason, UaConfig, UaEvent, UserAgent};
 
-pub use sdp::{parse_answer, vtc_answer, vtc_offer, vtc_offer_with, Answer};
+pub use sdp::{
+    audio_offer, parse_answer, parse_audio_answer, vtc_answer, vtc_offer, vtc_offer_with, Answer,
+};
 
 /// How long we wait for the final response to the INVITE (the gateway answers at once; this is
 /// for a loaded machine).
@@ -186,6 +188,13 @@ impl Ua {
     /// Sends the INVITE with `offer`, waits for the 200 (the agent retransmits and ACKs), and
     /// returns what its SDP says. Any other outcome is an error naming it.
     pub fn invite(&mut self, offer: &str) -> Result<Answer, String> {
+        let sdp = self.invite_for_sdp(offer)?;
+        parse_answer(&sdp).map_err(|e| format!("{e}; the 200's SDP:\n{sdp}"))
+    }
+
+    /// [`invite`](Self::invite) giving the 200's SDP as it came (an offer without video, say
+    /// [`audio_offer`], gets an answer [`parse_answer`] would refuse).
+    pub fn invite_for_sdp(&mut self, offer: &str) -> Result<String, String> {
         if lock(&self.shared).answering {
             return Err("an answering UA places no calls".to_owned());
         }
@@ -204,7 +213,7 @@ impl Ua {
             _ => None,
         });
         match outcome {
-            Some(Ok(sdp)) => parse_answer(&sdp).map_err(|e| format!("{e}; the 200's SDP:\n{sdp}")),
+            Some(Ok(sdp)) => Ok(sdp),
             Some(Err(e)) => {
                 self.call = None;
                 Err(e)

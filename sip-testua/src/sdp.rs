@@ -21,33 +21,58 @@ pub struct Answer {
 /// The media addresses and the H.264 payload type of an SDP answer.
 pub fn parse_answer(text: &str) -> Result<Answer, String> {
     let sdp = SessionDescription::parse(text).map_err(|e| format!("unparsable SDP: {e}"))?;
-    let session_ip = sdp.connection.as_ref().and_then(|c| c.ip());
-    let address = |kind: &str| -> Result<(SocketAddr, Option<u8>), String> {
-        let m = sdp
-            .media
-            .iter()
-            .find(|m| m.media == kind)
-            .ok_or_else(|| format!("no {kind} m-line in the answer"))?;
-        if m.port == 0 {
-            return Err(format!("the answer rejected {kind} (port 0)"));
-        }
-        let ip: IpAddr = m
-            .connection
-            .as_ref()
-            .and_then(|c| c.ip())
-            .or(session_ip)
-            .ok_or_else(|| format!("no c= address for {kind}"))?;
-        let pt = m.formats.first().and_then(|f| f.parse().ok());
-        Ok((SocketAddr::new(ip, m.port), pt))
-    };
-    let (audio, _) = address("audio")?;
-    let (video, video_pt) = address("video")?;
+    let (audio, _) = media_address(&sdp, "audio")?;
+    let (video, video_pt) = media_address(&sdp, "video")?;
     Ok(Answer {
         audio,
         video,
         video_pt: video_pt.ok_or("no payload type on the video m-line")?,
         sdp: text.to_owned(),
     })
+}
+
+/// Where an SDP answer to [`audio_offer`] receives audio RTP.
+pub fn parse_audio_answer(text: &str) -> Result<SocketAddr, String> {
+    let sdp = SessionDescription::parse(text).map_err(|e| format!("unparsable SDP: {e}"))?;
+    media_address(&sdp, "audio").map(|(addr, _)| addr)
+}
+
+/// The address of `kind`'s m-line (its own c= or the session's) and its first payload type.
+fn media_address(sdp: &SessionDescription, kind: &str) -> Result<(SocketAddr, Option<u8>), String> {
+    let session_ip = sdp.connection.as_ref().and_then(|c| c.ip());
+    let m = sdp
+        .media
+        .iter()
+        .find(|m| m.media == kind)
+        .ok_or_else(|| format!("no {kind} m-line in the answer"))?;
+    if m.port == 0 {
+        return Err(format!("the answer rejected {kind} (port 0)"));
+    }
+    let ip: IpAddr = m
+        .connection
+        .as_ref()
+        .and_then(|c| c.ip())
+        .or(session_ip)
+        .ok_or_else(|| format!("no c= address for {kind}"))?;
+    let pt = m.formats.first().and_then(|f| f.parse().ok());
+    Ok((SocketAddr::new(ip, m.port), pt))
+}
+
+/// The offer of a caller without video (a phone, a voice-only room system): PCMU +
+/// telephone-event at `audio_port`, no rtcp-mux.
+pub fn audio_offer(audio_port: u16) -> String {
+    format!(
+        "v=0\r\n\
+         o=tessera-testua 1 1 IN IP4 127.0.0.1\r\n\
+         s=tessera-testua\r\n\
+         c=IN IP4 127.0.0.1\r\n\
+         t=0 0\r\n\
+         m=audio {audio_port} RTP/AVP 0 101\r\n\
+         a=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\n\
+         a=fmtp:101 0-15\r\n\
+         a=sendrecv\r\n"
+    )
 }
 
 /// The offer of a VTC with PCMU + telephone-event and H.264 constrained baseline level 3.1

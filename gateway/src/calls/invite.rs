@@ -171,6 +171,19 @@ impl CallCore {
     /// and the 503 an OPTIONS probe gets, so that a dispatcher in front (Kamailio) stops sending
     /// calls here until it answers 200 again.
     pub(super) fn unavailable(&self) -> Option<Refusal> {
+        self.unavailable_to(false)
+    }
+
+    /// [`CallCore::unavailable`] for an INVITE that claims to be another node's cluster link
+    /// when `cluster_link`: a full gateway still takes it (a draining one does not). A cluster
+    /// link carries callers its node has already admitted (each counted against that node's
+    /// `max-calls` and licences); refusing it would leave them in a meeting without the rest of
+    /// it, retrying the link while the home stays full. Nor does a link count towards
+    /// `max-calls` at either end: it forwards the far side's streams without encoding for them,
+    /// and a home counting its edges' links would fill up, refuse (and tell Kamailio it is full)
+    /// while serving fewer callers than the operator set. A caller merely claiming to be a link
+    /// gets no further than the digest challenge (`classify_cluster_link`).
+    pub(super) fn unavailable_to(&self, cluster_link: bool) -> Option<Refusal> {
         if self.drain_deadline.is_some() {
             return Some(
                 Refusal::new(503, "Service Unavailable - gateway shutting down")
@@ -178,11 +191,14 @@ impl CallCore {
                     .labelled("draining"),
             );
         }
+        if cluster_link {
+            return None;
+        }
         let full = self.overloaded
             || self
                 .config
                 .max_calls
-                .is_some_and(|max| self.calls.len() >= max);
+                .is_some_and(|max| self.calls.values().filter(|call| !call.cluster).count() >= max);
         // Refuse cleanly rather than degrade every call (a caller retries elsewhere).
         full.then(|| {
             Refusal::new(503, "Service Unavailable - gateway at capacity")
@@ -197,7 +213,7 @@ impl CallCore {
         invite: &Message,
         from: Peer,
     ) -> Result<Option<CallId>, Refusal> {
-        if let Some(refusal) = self.unavailable() {
+        if let Some(refusal) = self.unavailable_to(self.claims_cluster_link(invite)) {
             return Err(refusal);
         }
         if self.source_cap(from.addr.ip(), true).is_some() {

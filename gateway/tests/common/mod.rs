@@ -15,6 +15,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -135,9 +136,18 @@ pub fn serve_command_with_h323(
     command
 }
 
-/// An RTP port range of 200 ports: `first + 200 * k` for a random `k` below `blocks`.
+/// An RTP port range of 200 ports: `first + 200 * k` for `k` below `blocks`, random for the
+/// first server of this process and the next block for each one after (a cluster's nodes run
+/// at once: random blocks alone collided now and then).
 pub fn rtp_ports(first: u16, blocks: u16) -> String {
-    let base = first + 200 * (rand::random::<u16>() % blocks);
+    static NEXT: AtomicU16 = AtomicU16::new(u16::MAX);
+    let _ = NEXT.compare_exchange(
+        u16::MAX,
+        rand::random::<u16>() % 1000,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    let base = first + 200 * (NEXT.fetch_add(1, Ordering::Relaxed) % blocks);
     format!("{}-{}", base, base + 199)
 }
 

@@ -35,18 +35,43 @@ impl Server {
 
     /// [`Server::start`] with `extra` flags for `tessera serve` (e.g. a cluster's).
     pub fn start_with(demo: bool, setup: &[&[&str]], extra: &[&str]) -> Server {
-        common::start_with_retries(|| Server::try_start(demo, setup, extra))
+        common::start_with_retries(|| {
+            let (dir, db) = common::prepare_db(setup);
+            Server::try_start(dir, db.as_os_str(), demo, extra)
+        })
     }
 
-    fn try_start(demo: bool, setup: &[&[&str]], extra: &[&str]) -> Result<Server, String> {
-        let (dir, db) = common::prepare_db(setup);
+    /// A server on a directory the test prepared itself (`db`: a SQLite path or a
+    /// `postgres://` URL, e.g. one PostgreSQL directory the nodes of a cluster share), with
+    /// `extra` flags; not `--demo`.
+    #[allow(dead_code)] // media_e2e's cluster tests, not the browser tests
+    pub fn start_on(db: &str, extra: &[&str]) -> Server {
+        common::start_with_retries(|| {
+            let dir = tempfile::tempdir().unwrap();
+            Server::try_start(dir, db.as_ref(), false, extra)
+        })
+    }
+
+    fn try_start(
+        dir: tempfile::TempDir,
+        db: &std::ffi::OsStr,
+        demo: bool,
+        extra: &[&str],
+    ) -> Result<Server, String> {
         let sip = SocketAddr::from(([127, 0, 0, 1], common::free_sip_port()));
         let http = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
         // Away from the SIPp tests' 40000-59999 and from the relay's ephemeral ports.
         let rtp = common::rtp_ports(20_000, 40);
         let h323 = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
-        let mut command = common::serve_command_with_h323(&db, TOKEN, sip, http, &rtp, h323);
-        command.args(["--drain-grace-secs", "2"]).args(extra);
+        let mut command = common::serve_command_with_h323(db, TOKEN, sip, http, &rtp, h323);
+        if !extra.contains(&"--drain-grace-secs") {
+            command.args(["--drain-grace-secs", "2"]);
+        }
+        command.args(extra);
+        // More of the servers' log when a test is being looked into (e.g. `gateway::media=debug`).
+        if let Ok(filter) = std::env::var("MEDIA_E2E_TESSERA_LOG") {
+            command.env("TESSERA_LOG", filter);
+        }
         if demo {
             command.arg("--demo");
         }
@@ -114,6 +139,51 @@ impl Server {
             "{when}: the server is not healthy (running: {running}, /healthz: {health:?}); log:\n{}",
             self.log_tail()
         );
+    }
+
+    /// The process id (for signals).
+    #[allow(dead_code)] // media_e2e's cluster tests, not the browser tests
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// `kill -9`: the process dies without a word (no BYE, no lease given back), and is reaped.
+    #[allow(dead_code)] // media_e2e's cluster tests, not the browser tests
+    pub fn kill_9(&mut self) {
+        self.kill();
+    }
+
+    /// SIGTERM: the server drains (see `--drain-grace-secs`); [`Server::wait_exit`] waits for it.
+    #[allow(dead_code)] // media_e2e's cluster tests, not the browser tests
+    pub fn sigterm(&self) {
+        let pid = self.pid().expect("the server was already stopped");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("cannot run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+    }
+
+    /// Waits (bounded) for the process to exit; its status. Panics with the log beyond
+    /// `patience` (the process is then killed).
+    #[allow(dead_code)] // media_e2e's cluster tests, not the browser tests
+    pub fn wait_exit(&mut self, patience: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            let child = self.child.as_mut().expect("the server was already stopped");
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                self.kill();
+                panic!(
+                    "the server did not exit within {patience:?}; log:\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn kill(&mut self) {

@@ -19,6 +19,10 @@ use crate::server::{Server, TENANT};
 /// How long the first decoded picture may take (call set-up, ffmpeg start, first keyframe).
 pub const FIRST_PICTURE: Duration = Duration::from_secs(40);
 
+/// How long a far end's ffmpeg sends (it is stopped sooner when the test drops the [`Vtc`]): the
+/// longest test, a cluster's through a node's death and another's drain, runs about two minutes.
+const SEND_SECS: u32 = 240;
+
 /// One far-end room system: UA, relay, ffmpeg sender and receiver.
 pub struct Vtc {
     pub name: String,
@@ -28,6 +32,13 @@ pub struct Vtc {
     pub answer: Answer,
     pub receiver: Option<Receiver>,
     _sender: Proc,
+}
+
+/// Where a call is sent: a gateway, or a proxy in front of gateways; and their logs for
+/// failure messages.
+pub struct Front<'a> {
+    pub sip: SocketAddr,
+    pub logs: &'a dyn Fn() -> String,
 }
 
 /// What a far end sends.
@@ -64,19 +75,38 @@ impl Vtc {
         source: Source<'_>,
         link: LinkSpec,
     ) -> Vtc {
+        let to = Front {
+            sip: server.sip,
+            logs: &|| server.log_tail(),
+        };
+        Vtc::call_to(to, dir, name, conference, source, link)
+    }
+
+    /// [`Vtc::call_behind`] sending the INVITE to `to`, which need not be the gateway that
+    /// answers: a SIP proxy in front of several (Kamailio) relays it to one of them. The UA
+    /// keeps `to` as its outbound proxy for the dialog's requests (ACK, BYE), which the shipped
+    /// Kamailio config relays to the node named in the 200's Contact.
+    pub fn call_to(
+        to: Front<'_>,
+        dir: &Path,
+        name: &str,
+        conference: &str,
+        source: Source<'_>,
+        link: LinkSpec,
+    ) -> Vtc {
         let relay = Relay::bind(source.drop_video_permille).with_link(link);
         let dialled = if conference.is_empty() {
             TENANT.to_owned()
         } else {
             format!("{TENANT}.{conference}")
         };
-        let mut ua = Ua::new(server.sip, &dialled, name).unwrap();
+        let mut ua = Ua::new(to.sip, &dialled, name).unwrap();
         let offer =
             sip_testua::vtc_offer(relay.media_port(Kind::Audio), relay.media_port(Kind::Video));
         let answer = ua.invite(&offer).unwrap_or_else(|e| {
             panic!(
-                "{name}: the call was not answered: {e}\noffer:\n{offer}\nserver log:\n{}",
-                server.log_tail()
+                "{name}: the call was not answered: {e}\noffer:\n{offer}\nlogs:\n{}",
+                (to.logs)()
             )
         });
         assert!(
@@ -130,7 +160,7 @@ impl Vtc {
             relay.inbound_port(Kind::Audio),
             answer.video_pt,
             audio_codec,
-            60,
+            SEND_SECS,
         );
         Vtc {
             name: name.to_owned(),

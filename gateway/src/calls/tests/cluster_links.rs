@@ -186,3 +186,64 @@ fn a_node_without_the_clusters_secret_is_refused() {
         "{on_edge:?}"
     );
 }
+
+#[test]
+fn a_full_home_still_takes_cluster_links_and_links_count_against_max_calls_at_neither_end() {
+    use super::options::probe;
+    // The home: one call allowed, taken by a room system of its own.
+    let mut home = Harness::with(
+        |_| {},
+        |config| {
+            config.sip_addr = NODE_B.parse().unwrap();
+            config.media_ip = "198.51.100.2".parse().unwrap();
+            config.cluster = Some(identity("home", SECRET));
+            config.max_calls = Some(1);
+        },
+    );
+    home.send(&invite("sip:12345678.1177958860@gw", "home-vtc"));
+    home.advance(Duration::from_secs(5));
+    let home_ok = home.final_response();
+    assert_eq!(home_ok.status(), Some(200), "{home_ok:?}");
+    home.send(&ack(&home_ok, ""));
+    home.send(&probe(1));
+    assert_eq!(
+        home.final_response().status(),
+        Some(503),
+        "the home is full"
+    );
+    // The edge: two calls allowed, one room system of its own.
+    let mut edge = Harness::with(
+        |_| {},
+        |config| {
+            config.cluster = Some(identity("edge", SECRET));
+            config.max_calls = Some(2);
+        },
+    );
+    edge.send(&invite("sip:12345678.1177958860@gw", "vtc-1"));
+    edge.advance(Duration::from_secs(5));
+    let ok = edge.final_response();
+    assert_eq!(ok.status(), Some(200), "{ok:?}");
+    edge.send(&ack(&ok, ""));
+
+    // The edge links its caller in: the full home admits the link all the same.
+    edge.core.home_work(edge.now);
+    edge.core
+        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
+    edge.collect();
+    run(&mut edge, &mut home, Duration::from_secs(5));
+    let on_edge = links(&mut edge);
+    assert_eq!(on_edge.len(), 1);
+    assert_eq!(on_edge[0].state, "up", "{on_edge:?}");
+    assert!(
+        home.view().participants.iter().any(|p| p.kind == "cascade"),
+        "the full home took the edge's link"
+    );
+    // The edge, with its caller and its link, still has room for a second caller.
+    edge.send(&probe(2));
+    assert_eq!(edge.final_response().status(), Some(200));
+    // The home's own caller leaves: with only the link in, the home takes calls again.
+    home.send(&in_dialog("BYE", &home_ok, 2, "", ""));
+    home.send(&probe(3));
+    assert_eq!(home.final_response().status(), Some(200));
+    assert!(home.view().participants.iter().any(|p| p.kind == "cascade"));
+}

@@ -7,7 +7,7 @@ use super::*;
 
 /// An out-of-dialog OPTIONS as Kamailio's dispatcher sends it; `n` keeps each probe its own
 /// transaction.
-fn probe(n: u32) -> String {
+pub(super) fn probe(n: u32) -> String {
     format!(
         "OPTIONS sip:gw.example.com SIP/2.0\r\n\
          Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-probe{n}\r\nMax-Forwards: 70\r\n\

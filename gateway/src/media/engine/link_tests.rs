@@ -26,6 +26,18 @@ fn stream(ssrc: u32, name: &str) -> RemoteStream {
     }
 }
 
+/// A far node's room system's encoder: 320x180, 10 fps.
+fn far_encoder() -> H264Encoder {
+    H264Encoder::new(EncoderConfig {
+        width: 320,
+        height: 180,
+        fps: 10.0,
+        bitrate_bps: 300_000,
+        ..EncoderConfig::hd720()
+    })
+    .unwrap()
+}
+
 /// The sources of the forwarded units and whether any layout picture came.
 fn forwarded(feed: &mut Feed) -> (BTreeSet<MediaParticipant>, bool) {
     let mut sources = BTreeSet::new();
@@ -99,14 +111,7 @@ fn the_far_nodes_streams_are_tiles_of_their_own_and_go_with_their_roster_entry_o
     );
 
     // A picture on SSRC 11 is Ana's.
-    let mut encoder = H264Encoder::new(EncoderConfig {
-        width: 320,
-        height: 180,
-        fps: 10.0,
-        bitrate_bps: 300_000,
-        ..EncoderConfig::hd720()
-    })
-    .unwrap();
+    let mut encoder = far_encoder();
     let colour = Yuv::from_rgb(200, 40, 40);
     let picture = mixer::frame::I420Frame::solid(320, 180, colour).unwrap();
     let unit = encoder.encode(&picture, true).unwrap();
@@ -164,14 +169,7 @@ fn hub_links_are_forwarded_each_others_far_participants_never_their_own() {
             streams: vec![stream(ssrc, &format!("far {ssrc}"))],
         });
     }
-    let mut encoder = H264Encoder::new(EncoderConfig {
-        width: 320,
-        height: 180,
-        fps: 10.0,
-        bitrate_bps: 300_000,
-        ..EncoderConfig::hd720()
-    })
-    .unwrap();
+    let mut encoder = far_encoder();
     let picture = mixer::frame::I420Frame::solid(320, 180, Yuv::from_rgb(40, 40, 200)).unwrap();
     let mut now = t0;
     for _ in 0..20 {
@@ -257,4 +255,51 @@ fn the_far_mix_speaks_for_the_far_nodes_current_speaker_and_the_link_hears_ours(
         .collect();
     assert_eq!(told, [None], "told once, and nobody of ours: {told:?}");
     let _ = now;
+}
+
+/// A far node's participant whose stream arrives gets a tile ahead of the local callers who
+/// send no video, though it is decoded only once it has one: ten voice-only callers joined
+/// first, and the far room system still shows in the VTC's 3x3.
+#[test]
+fn a_far_participants_stream_wins_a_tile_over_voice_only_callers() {
+    let t0 = Instant::now();
+    let mut media = MeetingMedia::new(small_config(), t0, None);
+    let _vtc = join(&mut media, 2, true);
+    let _phones: Vec<Feed> = (10..20).map(|id| join(&mut media, id, false)).collect();
+    let _link = join(&mut media, 1, true);
+    media.handle_input(EngineInput::LinkViewer {
+        participant: 1,
+        hub: false,
+    });
+    media.handle_input(EngineInput::LinkRoster {
+        participant: 1,
+        streams: vec![stream(11, "Far room")],
+    });
+    let far = rtp_session::forward::remote_source(1, 11);
+    let mut encoder = far_encoder();
+    let picture = mixer::frame::I420Frame::solid(320, 180, Yuv::from_rgb(40, 200, 40)).unwrap();
+    let mut now = t0;
+    for n in 0..20 {
+        now = run(&mut media, now, 1);
+        let unit = encoder.encode(&picture, n % 10 == 0).unwrap();
+        media.handle_input(EngineInput::LinkVideo {
+            participant: 1,
+            ssrc: 11,
+            timestamp: 0,
+            access_unit: unit.data,
+        });
+    }
+    run(&mut media, now, 2);
+    let key = media.participants[&2]
+        .layout
+        .clone()
+        .expect("the VTC has a layout");
+    assert!(
+        key.tiles.contains(&Some(far)),
+        "the far room system has a tile: {key:?}"
+    );
+    assert!(
+        media.participants[&far].video.is_some(),
+        "and is decoded for it"
+    );
 }

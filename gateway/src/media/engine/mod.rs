@@ -676,10 +676,17 @@ impl MeetingMedia {
             ranked.extend(unranked.into_iter().map(|(_, id)| ParticipantId(id)));
             // A Tessera link has no picture of its own: the far node's people have the tiles.
             ranked.retain(|id| !self.is_link(id.0));
-            // People with a picture: a browser (it publishes simulcast), a call that sent video.
+            // People with a picture: a browser (it publishes simulcast), a call that sent video,
+            // a far node's participant whose stream comes over its link. The last is decoded
+            // only once it has a tile (`ingest`), so its stream arriving is what counts: asking
+            // for a decoded picture left it behind voice-only callers for good, out of every
+            // layout of a meeting with more than nine others.
             let people = |p: ParticipantId| {
-                self.participants.get(&p.0).is_some_and(|p| {
-                    p.synthetic.is_none() && (p.forward.is_some() || p.video.is_some())
+                self.participants.get(&p.0).is_some_and(|q| {
+                    q.synthetic.is_none()
+                        && (q.forward.is_some()
+                            || q.video.is_some()
+                            || (q.via_link.is_some() && self.relays.arriving(p.0, now)))
                 })
             };
             self.selection.order(now, &ranked, people)

@@ -69,6 +69,14 @@ impl Relays {
         }
     }
 
+    /// Whether any stream of `participant` arrived within [`LAYER_SILENCE`] of `now`: it has
+    /// a picture, decoded or not (a far node's participant is decoded only once it has a tile).
+    pub(super) fn arriving(&self, participant: MediaParticipant, now: Instant) -> bool {
+        self.arrived.iter().any(|((p, _), at)| {
+            *p == participant && now.saturating_duration_since(*at) < LAYER_SILENCE
+        })
+    }
+
     /// Whether a keyframe of `stream` may be asked for at `now` (and records it if so).
     fn may_ask(&mut self, stream: (MediaParticipant, usize), now: Instant) -> bool {
         let due = self

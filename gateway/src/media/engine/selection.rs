@@ -4,8 +4,8 @@
 //! left people who joined late and talk little (a browser whose microphone only beeps) out of a
 //! full 3x3 behind test patterns that talked minutes ago. So the order is:
 //! 1. who talked in the last [`RECENT_SPEECH`], most recent first (the ranking's order);
-//! 2. the people present with a picture (browsers, calls that sent video: not synthetic), in
-//!    the ranking's order;
+//! 2. the people present with a picture (browsers, calls that sent video, a far node's
+//!    participants whose stream arrives over a link: not synthetic), in the ranking's order;
 //! 3. everyone else (synthetic participants), in the ranking's order.
 //!
 //! The tile assigner keeps whoever is still among the first N in the tile they had, so this
