@@ -23,10 +23,11 @@ use signaling::sip::Message;
 use signaling::transaction::{Peer, Transport};
 use signaling::ua::{CallFailure, CallHandle, Credentials, UaConfig, UaEvent, UserAgent};
 
+use super::licence_leases::Pending;
 use super::tessera::TesseraLink;
 use super::{
-    AdminError, Call, CallCore, CallId, CallKind, CascadeLinkView, CoreOutput, MediaControls,
-    MeetingKey, Phase,
+    AdminError, AdminReply, Call, CallCore, CallId, CallKind, CascadeLinkView, CoreOutput,
+    MediaControls, MeetingKey, Phase,
 };
 use crate::lobby::ParticipantClass;
 
@@ -105,6 +106,8 @@ struct Link {
     /// A cluster link to the meeting's home node (`super::cluster_links`): no licence, and the
     /// From user the home challenges with the cluster's secret.
     cluster: bool,
+    /// The cluster-wide cascade licence lease it holds while it exists (`licence_leases`).
+    lease: Option<String>,
 }
 
 /// The dial-out links of a core.
@@ -167,15 +170,68 @@ fn target_of(uri: &str) -> Result<SocketAddr, String> {
 }
 
 impl CallCore {
-    /// Dials a bridge into a meeting; the link is dialled again with back-off whenever it is
-    /// refused or dropped, until [`hang_up_link`](Self::hang_up_link).
-    pub(super) fn dial_link(
+    /// Dials a bridge into a meeting (the admin API's request); the link is dialled again with
+    /// back-off whenever it is refused or dropped, until [`hang_up_link`](Self::hang_up_link).
+    /// With cluster-wide licences the link first waits for its cascade licence lease
+    /// (`licence_leases`; the reply is then [`AdminReply::AwaitingLease`]).
+    pub(super) fn dial_cascade(
         &mut self,
         now: Instant,
         meeting: MeetingKey,
         request: DialRequest,
-    ) -> Result<LinkId, AdminError> {
-        self.open_link(now, meeting, request, false)
+    ) -> Result<AdminReply, AdminError> {
+        if !self.config.cluster_licences {
+            let id = self.open_link(now, meeting, request, false)?;
+            return Ok(AdminReply::CascadeDialled(id.to_string()));
+        }
+        // What needs no licence is told at once, before a lease is taken.
+        self.check_dial(&meeting, &request)?;
+        let record = self
+            .licensed_record(&meeting.0)
+            .map_err(|r| AdminError::CascadeLicence(r.reason_text()))?;
+        let name = format!("dial-out:{}/{}", meeting.0, meeting.1);
+        let pending = Pending::DialOut { meeting, request };
+        let ticket = self.ask_lease(pending, &name, CallKind::Cascade, &record);
+        Ok(AdminReply::AwaitingLease(ticket))
+    }
+
+    /// Dials a link whose cascade licence lease was granted; the link holds the lease until it
+    /// goes (given back at once when it cannot be dialled).
+    pub(super) fn dial_leased_link(
+        &mut self,
+        now: Instant,
+        meeting: MeetingKey,
+        request: DialRequest,
+        lease: String,
+    ) -> Result<AdminReply, AdminError> {
+        match self.open_link(now, meeting, request, false) {
+            Ok(id) => {
+                if let Some(link) = self.links.links.get_mut(&id) {
+                    tracing::info!(link = %id, lease = %lease, "cascade link dialled with a cluster licence");
+                    link.lease = Some(lease);
+                }
+                Ok(AdminReply::CascadeDialled(id.to_string()))
+            }
+            Err(e) => {
+                self.out.push_back(CoreOutput::LeaseRelease { lease });
+                Err(e)
+            }
+        }
+    }
+
+    /// The checks of a dial that need no licence: a live meeting, a bridge URI with an IP
+    /// host, a gateway not draining. The bridge's address.
+    fn check_dial(
+        &mut self,
+        meeting: &MeetingKey,
+        request: &DialRequest,
+    ) -> Result<SocketAddr, AdminError> {
+        self.live_meeting(meeting)?;
+        let target = target_of(&request.uri).map_err(AdminError::BadCascade)?;
+        if self.drain_deadline.is_some() {
+            return Err(AdminError::BadCascade("the gateway is draining".into()));
+        }
+        Ok(target)
     }
 
     /// Dials a link: a bridge (`cluster` false: holds a cascade licence) or the meeting's home
@@ -187,12 +243,9 @@ impl CallCore {
         request: DialRequest,
         cluster: bool,
     ) -> Result<LinkId, AdminError> {
-        self.live_meeting(&meeting)?;
-        let target = target_of(&request.uri).map_err(AdminError::BadCascade)?;
-        if self.drain_deadline.is_some() {
-            return Err(AdminError::BadCascade("the gateway is draining".into()));
-        }
-        if !cluster {
+        let target = self.check_dial(&meeting, &request)?;
+        // Cluster-wide cascade licences are held by the link's lease (`dial_cascade`).
+        if !cluster && !self.config.cluster_licences {
             self.check_licence(&meeting.0, CallKind::Cascade)
                 .map_err(|r| AdminError::CascadeLicence(r.reason_text()))?;
         }
@@ -221,10 +274,11 @@ impl CallCore {
                 last_error: None,
                 hung_up: false,
                 cluster,
+                lease: None,
             },
         );
         if let Err(e) = self.dial(now, id) {
-            self.links.links.remove(&id);
+            self.forget_link(id);
             return Err(e);
         }
         tracing::info!(link = %id, "cascade link dialled");
@@ -305,9 +359,7 @@ impl CallCore {
                 }
             }
             LinkState::Closing { .. } => {}
-            LinkState::Waiting { .. } => {
-                self.links.links.remove(&link_id);
-            }
+            LinkState::Waiting { .. } => self.forget_link(link_id),
         }
         tracing::info!(link = %link_id, "cascade link hung up");
         self.pump_links(now);
@@ -395,7 +447,7 @@ impl CallCore {
             .collect();
         for id in due {
             if self.drain_deadline.is_some() {
-                self.links.links.remove(&id);
+                self.forget_link(id);
                 continue;
             }
             if let Err(e) = self.dial(now, id) {
@@ -464,9 +516,7 @@ impl CallCore {
                     LinkState::Closing { retry: true, .. } => {
                         self.link_failed(now, id, format!("ended: {reason:?}"));
                     }
-                    _ => {
-                        self.links.links.remove(&id);
-                    }
+                    _ => self.forget_link(id),
                 }
             }
             UaEvent::Reinvited {
@@ -493,13 +543,20 @@ impl CallCore {
         }
     }
 
+    /// Drops a link for good, giving back the lease it held.
+    fn forget_link(&mut self, id: LinkId) {
+        if let Some(lease) = self.links.links.remove(&id).and_then(|l| l.lease) {
+            self.out.push_back(CoreOutput::LeaseRelease { lease });
+        }
+    }
+
     /// Schedules the next attempt, or forgets the link when an operator hung it up.
     fn link_failed(&mut self, now: Instant, id: LinkId, why: String) {
         let Some(link) = self.links.links.get_mut(&id) else {
             return;
         };
         if link.hung_up || self.drain_deadline.is_some() {
-            self.links.links.remove(&id);
+            self.forget_link(id);
             return;
         }
         let wait = backoff(link.failures);
@@ -539,8 +596,9 @@ impl CallCore {
             });
         let tenant = link.meeting.0.clone();
         let cluster = link.cluster;
-        // A cluster link holds no licence (`cluster_links`).
-        let licence = if cluster {
+        // A cluster link holds no licence (`cluster_links`); a dialled link with cluster-wide
+        // licences holds its lease.
+        let licence = if cluster || self.config.cluster_licences {
             Ok(())
         } else {
             self.check_licence(&tenant, CallKind::Cascade)

@@ -14,6 +14,7 @@
 //! sans-IO `h323` call machine do) and must never stop on what a peer sends: a broken stream, a
 //! peer that never sends a Setup, or a write that fails ends that one connection only.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -268,6 +269,27 @@ async fn lost(admitted: Option<CallId>, core: &mpsc::Sender<ToCore>) {
     if let Some(call) = admitted {
         let event = Event::Ended(EndReason::Normal);
         let _ = core.send(ToCore::Event { call, event }).await;
+    }
+}
+
+/// Hands the core's decision to the Setup's connection task, registering an admitted call in
+/// `calls` (the core ends it through them). The admitted call to end as a hang-up when the
+/// connection went away while the core decided (it may have waited for a licence lease).
+#[must_use]
+pub(super) fn answer(
+    setup: SetupRequest,
+    decision: Result<H323Admission, EndReason>,
+    calls: &mut HashMap<CallId, mpsc::UnboundedSender<ToCall>>,
+) -> Option<CallId> {
+    if let Ok(admission) = &decision {
+        calls.insert(admission.call, setup.to_call);
+    }
+    match setup.reply.send(decision) {
+        Err(Ok(admission)) => {
+            calls.remove(&admission.call);
+            Some(admission.call)
+        }
+        _ => None,
     }
 }
 
