@@ -18,6 +18,12 @@
 //! - `kill -9` of a node holding all 5 licences: a call to another node is admitted within the
 //!   lease time (`--lease-secs 3`).
 //!
+//! And H.323 calls and dial-outs under the same leases, on two nodes with one endpoint and one
+//! cascade licence: an H.323 call (the project's H.323 test caller) on one node holds the
+//! endpoint licence, so a SIP call on the other gets 486, and the other way round an H.323 call
+//! is released as over licence; a dial-out on one node holds the cascade licence, so one on the
+//! other gets the API's 409 until the first is hung up.
+//!
 //! And meeting homes: the first node with a caller in a meeting is its home, the nodes whose
 //! callers join later link to it (the home lists the other nodes' callers under their links,
 //! each edge the home's and, passed on by the home, the other edge's), and when the home is killed one of the others becomes the home within
@@ -38,11 +44,15 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::h323_caller::{H323Call, H323State};
 use common::postgres::shared;
 use common::{free_media_ports, free_sip_port, Chunked, Launched};
 use gateway::calls::CallKind;
 use gateway::cluster::{spawn_renewal, Admission, LeaseError, LeaseStore};
 use gateway::directory::{pg_latest_version, DbLocation};
+use h323::call::LocalMedia;
+use h323::h225::ReleaseCompleteReason;
+use h323::q931::cause;
 use signaling::TenantKey;
 
 fn tenant() -> TenantKey {
@@ -292,14 +302,25 @@ struct Node {
     child: Option<Child>,
     sip: SocketAddr,
     http: SocketAddr,
+    h323: SocketAddr,
     dir: tempfile::TempDir,
 }
 
 impl Node {
+    /// A node whose tenant has 5 endpoint licences.
     fn start(cluster_db: &str, id: &str, lease_secs: u32) -> Node {
+        Node::licensed(cluster_db, id, lease_secs, &["--endpoint-licenses", "5"])
+    }
+
+    /// A node whose tenant has the `licences` flags of `tessera tenant set`.
+    fn licensed(cluster_db: &str, id: &str, lease_secs: u32, licences: &[&str]) -> Node {
+        let tenant: Vec<&str> = ["tenant", "set", "--key", TENANT]
+            .into_iter()
+            .chain(licences.iter().copied())
+            .collect();
         common::start_with_retries(|| {
             let (dir, db) = common::prepare_db(&[
-                &["tenant", "set", "--key", TENANT, "--endpoint-licenses", "5"],
+                &tenant,
                 &[
                     "meeting",
                     "add",
@@ -314,8 +335,9 @@ impl Node {
             ]);
             let sip = SocketAddr::from(([127, 0, 0, 1], free_sip_port()));
             let http = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
+            let h323 = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
             let rtp = common::rtp_ports(44_000, 40);
-            let mut command = common::serve_command(&db, TOKEN, sip, http, &rtp);
+            let mut command = common::serve_command_with_h323(&db, TOKEN, sip, http, &rtp, h323);
             command
                 .args(["--cluster-db", cluster_db, "--node-id", id])
                 .args(["--lease-secs", &lease_secs.to_string()])
@@ -325,6 +347,7 @@ impl Node {
                 child: Some(child),
                 sip,
                 http,
+                h323,
                 dir,
             };
             common::wait_until_healthy(node, PATIENCE)
@@ -520,6 +543,144 @@ fn calls_racing_on_three_nodes_admit_exactly_the_tenants_licences_and_a_killed_n
         died.elapsed()
     );
     drop(killed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// H.323 calls and dial-out cascade links under the same leases
+
+/// The live leases of the test tenant in the cluster's database, as (node, lease name, kind),
+/// ordered.
+fn leases_in(url: &str) -> Vec<(String, String, String)> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .query(
+            "SELECT node, call_id, kind FROM licence_leases \
+             WHERE tenant_key = $1 AND expires > now() ORDER BY node, call_id",
+            &[&TENANT],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect()
+}
+
+/// Asks `node` to dial a bridge at `bridge` into the meeting: the status and body.
+fn dial_out(node: &Node, bridge: SocketAddr) -> (u16, String) {
+    let body = format!(r#"{{"uri": "sip:meeting@{bridge}", "display_name": "rmx"}}"#);
+    let path = format!("/api/v1/meetings/{TENANT}/{CONFERENCE}/cascades");
+    common::http_request_with_body(
+        node.http,
+        "POST",
+        &path,
+        Some(TOKEN),
+        &body,
+        Chunked::Decode,
+    )
+    .unwrap()
+}
+
+/// Where the test H.323 caller says it receives media (nobody reads them).
+fn h323_media() -> LocalMedia {
+    let base = free_media_ports();
+    LocalMedia {
+        audio: ([127, 0, 0, 1], base).into(),
+        video: ([127, 0, 0, 1], base + 2).into(),
+    }
+}
+
+#[test]
+fn h323_calls_and_dial_outs_take_the_clusters_endpoint_and_cascade_licences_with_sip_calls() {
+    let url = shared().fresh_database();
+    let licences = ["--endpoint-licenses", "1", "--cascade-licenses", "1"];
+    let nodes = [
+        Node::licensed(&url, "a", 3, &licences),
+        Node::licensed(&url, "b", 3, &licences),
+    ];
+    let [a, b] = &nodes;
+    let alias = format!("{TENANT}.{CONFERENCE}");
+
+    // An H.323 call on a holds the tenant's one endpoint licence: a SIP call on b gets 486.
+    let h323 = H323Call::place(a.h323, &alias, h323_media());
+    assert_eq!(
+        h323.settled(PATIENCE),
+        H323State::Connected,
+        "{}",
+        logs(&nodes)
+    );
+    SippCall::place(b, 500).finish();
+    assert_eq!(b.refused_for_licence(), 1, "{}", logs(&nodes));
+    assert_eq!(b.admitted(), 0);
+
+    // A dial-out on a holds the one cascade licence (from the dial on, the bridge never
+    // answering): one on b is refused with the API's licence error.
+    let bridge = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (status, dialled) = dial_out(a, bridge.local_addr().unwrap());
+    assert_eq!(status, 201, "{dialled}\n{}", logs(&nodes));
+    let (status, refused) = dial_out(b, bridge.local_addr().unwrap());
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused.contains("cascade licence limit of 1 reached"),
+        "{refused}"
+    );
+    let held: Vec<(String, String)> = leases_in(&url)
+        .into_iter()
+        .map(|(node, name, kind)| (node, format!("{kind} {name}")))
+        .collect();
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(
+        held.iter().all(|(node, _)| node == "a")
+            && held.iter().any(|(_, l)| l.starts_with("endpoint h323:"))
+            && held.iter().any(|(_, l)| l.starts_with("cascade dial-out:")),
+        "{held:?}"
+    );
+
+    // The H.323 caller hangs up: its lease goes, and a SIP call on b takes the licence...
+    drop(h323);
+    assert!(
+        eventually(PATIENCE, || leases_in(&url).len() == 1),
+        "the H.323 call's lease stayed: {:?}",
+        leases_in(&url)
+    );
+    let _sip = SippCall::place(b, 60_000);
+    assert!(
+        eventually(PATIENCE, || b.admitted() == 1),
+        "{}",
+        logs(&nodes)
+    );
+    // ... so an H.323 call on a is released as over licence (SIP's 486).
+    let refused = H323Call::place(a.h323, &alias, h323_media());
+    assert_eq!(
+        refused.settled(PATIENCE),
+        H323State::Released(
+            Some(ReleaseCompleteReason::InConf(())),
+            Some(cause::USER_BUSY)
+        ),
+        "{}",
+        logs(&nodes)
+    );
+    assert_eq!(
+        a.metric(&format!(
+            "tessera_calls_refused_total{{reason=\"licence\",tenant=\"{TENANT}\"}} "
+        )),
+        1
+    );
+
+    // Hanging the dial-out on a up frees the cascade licence for b.
+    let id = serde_json::from_str::<serde_json::Value>(&dialled).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/meetings/{TENANT}/{CONFERENCE}/cascades/{id}");
+    let (status, body) =
+        common::http_request(a.http, "DELETE", &path, Some(TOKEN), Chunked::Decode).unwrap();
+    assert_eq!(status, 204, "{body}");
+    assert!(
+        eventually(PATIENCE, || dial_out(b, bridge.local_addr().unwrap()).0
+            == 201),
+        "b could not dial out after a hung up: {:?}\n{}",
+        leases_in(&url),
+        logs(&nodes)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

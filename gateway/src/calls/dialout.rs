@@ -4,7 +4,9 @@
 //! SIP socket: the agent places the INVITE, answers 401/407 with the link's digest credentials,
 //! ACKs, and carries the dialog (BYE either way, re-INVITE, INFO). Once answered, the link is a
 //! call of kind [`CallKind::Cascade`] like an inbound link: it holds a cascade licence, is one
-//! participant and receives the speaker bare and full screen.
+//! participant and receives the speaker bare and full screen. With cluster-wide licences the
+//! link holds a cascade licence lease instead, from the dial until it is hung up or given up
+//! (`licence_leases`).
 //!
 //! Owns the link list, the retry schedule (back-off after a refusal or a drop) and the mapping
 //! between agent events and the core's calls. It must not speak SIP itself (that is the agent's)
@@ -347,6 +349,14 @@ impl CallCore {
             return Ok(());
         };
         link.hung_up = true;
+        // Its licence is free at once (as this node's own count frees it), not once the
+        // bridge has answered the BYE or CANCEL.
+        if let Some(lease) = link.lease.take() {
+            self.out.push_back(CoreOutput::LeaseRelease { lease });
+        }
+        let Some(link) = self.links.links.get_mut(&link_id) else {
+            return Ok(());
+        };
         match &link.state {
             LinkState::Up { call, .. } => {
                 let call = *call;
@@ -574,6 +584,15 @@ impl CallCore {
         let LinkState::Dialling { handle, .. } = link.state else {
             return;
         };
+        if link.hung_up {
+            // Answered as its CANCEL crossed: it holds no licence any more, so it never joins.
+            if let LinkState::Dialling { port_base, .. } = link.state {
+                self.ports.give_back(port_base);
+            }
+            let _ = link.ua.bye(now, handle);
+            link.state = LinkState::Closing { retry: false };
+            return;
+        }
         let placeholder = LinkState::Up {
             handle,
             call: CallId(0),

@@ -3,6 +3,10 @@
 //! tenant's source-network rules) as a SIP INVITE, and come back as where the call would go or
 //! the `h323::call::EndReason` that refuses it (Release Complete with the matching Q.850 cause).
 //!
+//! With cluster-wide licences (`CoreConfig::cluster_licences`) a routed Setup waits for its
+//! lease first (`licence_leases`) and is admitted, or released as over licence, when the answer
+//! comes.
+//!
 //! A routed call is then admitted as one more [`super::Call`] (protocol `h323`: the lobby,
 //! licences, roster, drain and metrics are the SIP call's). It waits in `Phase::AwaitingMedia`
 //! until the H.323 call machine reports media addresses for both directions, then starts its

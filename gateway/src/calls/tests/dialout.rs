@@ -434,10 +434,29 @@ fn a_dial_out_waits_for_its_cascade_lease_holds_it_while_redialling_and_gives_it
     assert!(released(&h).is_empty());
 
     assert_eq!(h.hang_up(&id), Ok(AdminReply::Done));
+    assert_eq!(released(&h), vec![lease], "given back at once");
     let bye = h.requests(Method::Bye);
     h.bridge_says(&Message::response_to(&bye[0], 200, None));
     assert!(h.links().is_empty());
+    assert_eq!(released(&h).len(), 1, "given back once");
+}
+
+#[test]
+fn a_dial_out_hung_up_while_dialling_gives_its_lease_back_at_once_and_never_joins() {
+    let mut h = cluster_licensed();
+    let (ticket, lease) = dial_waiting(&mut h);
+    let Ok(AdminReply::CascadeDialled(id)) = dial_answer(&mut h, ticket, LeaseAnswer::Admitted)
+    else {
+        panic!("expected the link dialled");
+    };
+    let invite = h.requests(Method::Invite).remove(0);
+    assert_eq!(h.hang_up(&id), Ok(AdminReply::Done));
     assert_eq!(released(&h), vec![lease]);
+    // The bridge answers before it heard of the hang-up: the link hangs up instead of joining.
+    h.bridge_answers(&invite);
+    assert_eq!(h.requests(Method::Bye).len(), 1);
+    assert_eq!(cascades_in_use(&h), 0);
+    assert!(h.callers().is_empty());
 }
 
 #[test]
