@@ -46,7 +46,8 @@ use std::time::{Duration, Instant};
 
 use common::h323_caller::{H323Call, H323State};
 use common::postgres::shared;
-use common::{free_media_ports, free_sip_port, Chunked, Launched};
+use common::serve_node::ServeNode;
+use common::{free_media_ports, free_sip_port};
 use gateway::calls::CallKind;
 use gateway::cluster::{spawn_renewal, Admission, LeaseError, LeaseStore};
 use gateway::directory::{pg_latest_version, DbLocation};
@@ -297,13 +298,15 @@ const TENANT: &str = "12345678";
 const CONFERENCE: &str = "2000001";
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// One `tessera serve` with cluster licences in `cluster_db`.
-struct Node {
-    child: Option<Child>,
-    sip: SocketAddr,
-    http: SocketAddr,
-    h323: SocketAddr,
-    dir: tempfile::TempDir,
+/// One `tessera serve` with cluster licences in `cluster_db` (its own SQLite directory).
+struct Node(ServeNode);
+
+impl std::ops::Deref for Node {
+    type Target = ServeNode;
+
+    fn deref(&self) -> &ServeNode {
+        &self.0
+    }
 }
 
 impl Node {
@@ -318,47 +321,34 @@ impl Node {
             .into_iter()
             .chain(licences.iter().copied())
             .collect();
-        common::start_with_retries(|| {
-            let (dir, db) = common::prepare_db(&[
-                &tenant,
-                &[
-                    "meeting",
-                    "add",
-                    "--tenant",
-                    TENANT,
-                    "--conference-id",
-                    CONFERENCE,
-                    "--who-can-bypass",
-                    "everyone",
-                    "--anonymous-can-start=on",
-                ],
-            ]);
-            let sip = SocketAddr::from(([127, 0, 0, 1], free_sip_port()));
-            let http = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
-            let h323 = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
-            let rtp = common::rtp_ports(44_000, 40);
-            let mut command = common::serve_command_with_h323(&db, TOKEN, sip, http, &rtp, h323);
-            command
-                .args(["--cluster-db", cluster_db, "--node-id", id])
-                .args(["--lease-secs", &lease_secs.to_string()])
-                .args(["--sip-limits-exempt", "127.0.0.0/8"]);
-            let child = common::spawn_logged(&mut command, dir.path());
-            let node = Node {
-                child: Some(child),
-                sip,
-                http,
-                h323,
-                dir,
-            };
-            common::wait_until_healthy(node, PATIENCE)
-        })
-    }
-
-    fn metric(&self, sample: &str) -> u64 {
-        match common::http_request(self.http, "GET", "/metrics", Some(TOKEN), Chunked::Decode) {
-            Ok((200, body)) => common::metric_value(&body, sample),
-            _ => 0,
-        }
+        let meeting = [
+            "meeting",
+            "add",
+            "--tenant",
+            TENANT,
+            "--conference-id",
+            CONFERENCE,
+            "--who-can-bypass",
+            "everyone",
+            "--anonymous-can-start=on",
+        ];
+        let lease = lease_secs.to_string();
+        let flags = [
+            "--cluster-db",
+            cluster_db,
+            "--node-id",
+            id,
+            "--lease-secs",
+            &lease,
+            "--sip-limits-exempt",
+            "127.0.0.0/8",
+        ];
+        Node(ServeNode::on_sqlite(
+            &[&tenant, &meeting],
+            TOKEN,
+            44_000,
+            &flags,
+        ))
     }
 
     /// Calls this node admitted so far.
@@ -373,29 +363,6 @@ impl Node {
         self.metric(&format!(
             "tessera_calls_refused_total{{reason=\"licence\",tenant=\"{TENANT}\"}} "
         ))
-    }
-}
-
-impl Launched for Node {
-    fn is_running(&mut self) -> bool {
-        common::child_running(self.child.as_mut())
-    }
-
-    fn is_healthy(&self) -> bool {
-        matches!(
-            common::http_request(self.http, "GET", "/healthz", None, Chunked::Decode),
-            Ok((200, _))
-        )
-    }
-
-    fn start_log(&self) -> String {
-        common::tail(&common::read_log(self.dir.path()), 40)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        common::kill_child(self.child.take());
     }
 }
 
@@ -473,7 +440,7 @@ fn eventually(patience: Duration, mut condition: impl FnMut() -> bool) -> bool {
 fn logs(nodes: &[Node]) -> String {
     nodes
         .iter()
-        .map(|n| format!("--- node {}:\n{}", n.sip, n.start_log()))
+        .map(|n| format!("--- node {}:\n{}", n.sip, n.log_tail()))
         .collect()
 }
 
@@ -522,8 +489,8 @@ fn calls_racing_on_three_nodes_admit_exactly_the_tenants_licences_and_a_killed_n
         "a sixth call while node 1 holds all 5 is refused\n{}",
         logs(&nodes)
     );
-    let mut killed = nodes.remove(0);
-    let _ = killed.child.as_mut().unwrap().kill(); // SIGKILL
+    let killed = nodes.remove(0);
+    killed.signal("-KILL");
     let died = Instant::now();
     drop(held);
 
@@ -567,16 +534,11 @@ fn leases_in(url: &str) -> Vec<(String, String, String)> {
 /// Asks `node` to dial a bridge at `bridge` into the meeting: the status and body.
 fn dial_out(node: &Node, bridge: SocketAddr) -> (u16, String) {
     let body = format!(r#"{{"uri": "sip:meeting@{bridge}", "display_name": "rmx"}}"#);
-    let path = format!("/api/v1/meetings/{TENANT}/{CONFERENCE}/cascades");
-    common::http_request_with_body(
-        node.http,
+    node.send(
         "POST",
-        &path,
-        Some(TOKEN),
+        &format!("/api/v1/meetings/{TENANT}/{CONFERENCE}/cascades"),
         &body,
-        Chunked::Decode,
     )
-    .unwrap()
 }
 
 /// Where the test H.323 caller says it receives media (nobody reads them).
@@ -671,8 +633,7 @@ fn h323_calls_and_dial_outs_take_the_clusters_endpoint_and_cascade_licences_with
         .unwrap()
         .to_owned();
     let path = format!("/api/v1/meetings/{TENANT}/{CONFERENCE}/cascades/{id}");
-    let (status, body) =
-        common::http_request(a.http, "DELETE", &path, Some(TOKEN), Chunked::Decode).unwrap();
+    let (status, body) = a.send("DELETE", &path, "");
     assert_eq!(status, 204, "{body}");
     assert!(
         eventually(PATIENCE, || dial_out(b, bridge.local_addr().unwrap()).0
@@ -688,10 +649,9 @@ fn h323_calls_and_dial_outs_take_the_clusters_endpoint_and_cascade_licences_with
 
 /// The meeting's view on `node` (`GET /api/v1/meetings/...`), or `Null` when it cannot be read.
 fn meeting_view(node: &Node) -> serde_json::Value {
-    let path = format!("/api/v1/meetings/{TENANT}/{CONFERENCE}");
-    match common::http_request(node.http, "GET", &path, Some(TOKEN), Chunked::Decode) {
-        Ok((200, body)) => serde_json::from_str(&body).unwrap_or_default(),
-        _ => serde_json::Value::Null,
+    match node.get(&format!("/api/v1/meetings/{TENANT}/{CONFERENCE}")) {
+        Some(body) => serde_json::from_str(&body).unwrap_or_default(),
+        None => serde_json::Value::Null,
     }
 }
 
@@ -781,8 +741,8 @@ fn a_meeting_is_homed_where_it_starts_the_other_nodes_link_to_it_and_a_killed_ho
 
     // The home dies without a word: within the lease time one of the others takes the meeting
     // over and the last one links to it.
-    let mut killed = nodes.remove(0);
-    let _ = killed.child.as_mut().unwrap().kill(); // SIGKILL
+    let killed = nodes.remove(0);
+    killed.signal("-KILL");
     let moved = eventually(
         Duration::from_secs(u64::from(lease_secs) + 20),
         || match home_in(&url).as_deref() {

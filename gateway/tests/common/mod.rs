@@ -11,6 +11,8 @@ pub mod h323_caller;
 pub mod kamailio;
 #[allow(dead_code)] // only the binaries that need PostgreSQL start it
 pub mod postgres;
+#[allow(dead_code)] // only the multi-node binaries start their nodes with it
+pub mod serve_node;
 
 use std::fs;
 use std::io::{Read, Write};
