@@ -155,20 +155,7 @@ impl Cluster {
         ];
         common::cli(&url, &licences);
         for conference in MEETINGS {
-            common::cli(
-                &url,
-                &[
-                    "meeting",
-                    "add",
-                    "--tenant",
-                    TENANT,
-                    "--conference-id",
-                    conference,
-                    "--who-can-bypass",
-                    "everyone",
-                    "--anonymous-can-start=on",
-                ],
-            );
+            common::cli(&url, &common::open_meeting(TENANT, conference));
         }
         let nodes: Vec<Node> = ["n1", "n2", "n3"]
             .iter()

@@ -321,17 +321,7 @@ impl Node {
             .into_iter()
             .chain(licences.iter().copied())
             .collect();
-        let meeting = [
-            "meeting",
-            "add",
-            "--tenant",
-            TENANT,
-            "--conference-id",
-            CONFERENCE,
-            "--who-can-bypass",
-            "everyone",
-            "--anonymous-can-start=on",
-        ];
+        let meeting = common::open_meeting(TENANT, CONFERENCE);
         let lease = lease_secs.to_string();
         let flags = [
             "--cluster-db",

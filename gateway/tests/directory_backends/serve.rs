@@ -53,20 +53,7 @@ impl Gateway {
 }
 
 fn add_meeting_by_cli(url: &str, conference: &str) {
-    common::cli(
-        url,
-        &[
-            "meeting",
-            "add",
-            "--tenant",
-            TENANT,
-            "--conference-id",
-            conference,
-            "--who-can-bypass",
-            "everyone",
-            "--anonymous-can-start=on",
-        ],
-    );
+    common::cli(url, &common::open_meeting(TENANT, conference));
 }
 
 /// The CLI makes a tenant and a meeting on PostgreSQL, `tessera serve --db postgres://…` answers

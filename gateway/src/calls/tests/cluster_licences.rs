@@ -55,9 +55,22 @@ pub(super) fn released(h: &Harness) -> Vec<String> {
         .collect()
 }
 
-fn answer(h: &mut Harness, ticket: LeaseTicket, answer: LeaseAnswer) {
-    h.core.handle_lease(h.now, ticket, answer);
+/// Hands the core a lease answer; what it decided for a Setup or a dial-out waiting on it.
+pub(super) fn lease_outcome(
+    h: &mut Harness,
+    ticket: LeaseTicket,
+    answer: LeaseAnswer,
+) -> Option<crate::calls::LeaseOutcome> {
+    let outcome = h.core.handle_lease(h.now, ticket, answer);
     h.collect();
+    outcome
+}
+
+fn answer(h: &mut Harness, ticket: LeaseTicket, answer: LeaseAnswer) {
+    assert!(
+        lease_outcome(h, ticket, answer).is_none(),
+        "an INVITE's answer is SIP"
+    );
 }
 
 #[test]

@@ -360,7 +360,7 @@ fn removing_a_dialled_links_participant_hangs_the_link_up_for_good() {
 // ---------------------------------------------------------------------------------------------
 // Cluster-wide licences: a dial-out waits for its cascade licence lease.
 
-use super::cluster_licences::{leases_asked, released};
+use super::cluster_licences::{lease_outcome, leases_asked, released};
 use crate::calls::{LeaseAnswer, LeaseOutcome, LeaseTicket};
 
 /// The demo meeting live, one cascade licence, counted cluster-wide.
@@ -394,9 +394,7 @@ fn dial_answer(
     ticket: LeaseTicket,
     answer: LeaseAnswer,
 ) -> Result<AdminReply, AdminError> {
-    let outcome = h.core.handle_lease(h.now, ticket, answer);
-    h.collect();
-    match outcome {
+    match lease_outcome(h, ticket, answer) {
         Some(LeaseOutcome::DialOut(result)) => result,
         other => panic!("expected a dial-out decision, got {other:?}"),
     }

@@ -283,7 +283,7 @@ fn an_h323_call_whose_media_never_settle_is_ended_and_the_caller_hanging_up_free
 // ---------------------------------------------------------------------------------------------
 // Cluster-wide licences: a routed Setup waits for its lease like an INVITE.
 
-use super::cluster_licences::{leases_asked, one_licence, released};
+use super::cluster_licences::{lease_outcome, leases_asked, one_licence, released};
 use crate::calls::{LeaseAnswer, LeaseOutcome, LeaseTicket};
 
 /// Asks the core to admit a Setup to the demo meeting; it must wait for its lease.
@@ -309,9 +309,7 @@ fn lease_answer(
     ticket: LeaseTicket,
     answer: LeaseAnswer,
 ) -> Result<H323Admission, EndReason> {
-    let outcome = h.core.handle_lease(h.now, ticket, answer);
-    h.collect();
-    match outcome {
+    match lease_outcome(h, ticket, answer) {
         Some(LeaseOutcome::H323(decision)) => decision,
         other => panic!("expected an H.323 decision, got {other:?}"),
     }
