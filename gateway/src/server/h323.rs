@@ -1,7 +1,8 @@
 //! The H.323 call-signalling listener (`--h323-listen`, TCP, H.225.0 in TPKT): one task per
 //! connection drives an [`InboundCall`] with the bytes it reads and the clock, writes what it
 //! polls, and talks to the core task through a channel: a Setup's aliases go there to be routed
-//! and admitted (`CallCore::admit_h323`), and an admitted call's events (media agreed, DTMF, the
+//! and admitted (`CallCore::admit_h323`; with cluster licences the core task answers once the
+//! lease store has, [`answer`]), and an admitted call's events (media agreed, DTMF, the
 //! caller's hang-up) follow. The core ends a call by sending its reason back on the call's own
 //! channel ([`CoreOutput::H323Release`](crate::calls::CoreOutput::H323Release)), and asks for
 //! keyframes the same way.
