@@ -26,16 +26,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::kamailio::{Kamailio, NodeState};
 use common::serve_node::ServeNode;
-use common::{free_media_ports, free_sip_port, tail};
+use common::short_call::ShortCall;
 use serde_json::Value;
 
 const TOKEN: &str = "cluster-test-token-0123456789";
@@ -218,81 +217,20 @@ fn require(tool: &str, package: &str) {
 // ---------------------------------------------------------------------------------------------
 // Calls
 
-/// One SIPp call (`loadtests/sipp/short_call.xml`) through `to`, up for `hold_ms`.
-struct Call {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    dial: String,
-}
+/// One SIPp call through Kamailio.
+struct Call(ShortCall);
 
 impl Call {
     fn place(to: SocketAddr, dial: &str, hold_ms: u32) -> Call {
-        let dir = tempfile::tempdir().unwrap();
-        let scenario =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../loadtests/sipp/short_call.xml");
-        let screen = fs::File::create(dir.path().join("screen.log")).unwrap();
-        let child = Command::new("sipp")
-            .current_dir(dir.path())
-            .arg(to.to_string())
-            .arg("-sf")
-            .arg(scenario)
-            .args(["-s", dial, "-m", "1", "-d", &hold_ms.to_string()])
-            .args([
-                "-key",
-                "dial_host",
-                &to.to_string(),
-                "-key",
-                "caller",
-                "cluster",
-            ])
-            .args(["-i", "127.0.0.1", "-p", &free_sip_port().to_string()])
-            .args(["-mp", &free_media_ports().to_string()])
-            .args([
-                "-timeout",
-                "60s",
-                "-timeout_error",
-                "-nostdin",
-                "-trace_err",
-            ])
-            .arg("-error_file")
-            .arg(dir.path().join("errors.log"))
-            .stdin(Stdio::null())
-            .stdout(screen.try_clone().unwrap())
-            .stderr(screen)
-            .spawn()
-            .expect("cannot run sipp");
-        Call {
-            child: Some(child),
-            dir,
-            dial: dial.to_owned(),
-        }
+        Call(ShortCall::place(to, dial, hold_ms, "cluster"))
     }
 
-    /// Waits (bounded) for SIPp; true when the call went as the scenario expects (answered,
-    /// held, BYE answered).
     fn succeeded(&mut self) -> bool {
-        let mut child = self.child.take().expect("already waited");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status.success();
-            }
-            if Instant::now() > deadline {
-                common::kill_child(Some(child));
-                return false;
-            }
-            sleep(Duration::from_millis(50));
-        }
+        self.0.succeeded()
     }
 
     fn errors(&self) -> String {
-        let read = |name: &str| fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-        format!(
-            "sipp dialling {}:\n{}\n{}",
-            self.dial,
-            tail(&read("errors.log"), 20),
-            tail(&read("screen.log"), 20)
-        )
+        self.0.errors()
     }
 
     /// Asserts the call succeeded.
@@ -300,12 +238,6 @@ impl Call {
         if !self.succeeded() {
             panic!("{}\n{}", self.errors(), cluster.logs());
         }
-    }
-}
-
-impl Drop for Call {
-    fn drop(&mut self) {
-        common::kill_child(self.child.take());
     }
 }
 

@@ -15,6 +15,8 @@ pub mod kamailio;
 pub mod postgres;
 #[allow(dead_code)] // only the multi-node binaries start their nodes with it
 pub mod serve_node;
+#[allow(dead_code)] // only the multi-node binaries place their SIPp calls with it
+pub mod short_call;
 
 use std::fs;
 use std::io::{Read, Write};

@@ -3,6 +3,7 @@
 
 use super::common;
 use super::common::serve_node::ServeNode;
+use super::common::short_call::ShortCall;
 
 const TOKEN: &str = "directory-backends-test-token-01";
 const TENANT: &str = "12345678";
@@ -20,31 +21,7 @@ impl Gateway {
     /// One SIPp call (`short_call.xml`, up 1 s) to `service`: whether it was answered and ended
     /// normally.
     fn call(&self, service: &str) -> bool {
-        let dir = tempfile::tempdir().unwrap();
-        let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../loadtests/sipp/short_call.xml");
-        let to = self.0.sip.to_string();
-        let status = std::process::Command::new("sipp")
-            .current_dir(dir.path())
-            .arg(&to)
-            .arg("-sf")
-            .arg(scenario)
-            .args(["-s", service, "-m", "1", "-d", "1000"])
-            .args(["-key", "dial_host", &to, "-key", "caller", "pg-caller"])
-            .args([
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &common::free_sip_port().to_string(),
-            ])
-            .args(["-mp", &common::free_media_ports().to_string()])
-            .args(["-timeout", "20s", "-timeout_error", "-nostdin"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("cannot run sipp (Debian package sip-tester)");
-        status.success()
+        ShortCall::place(self.0.sip, service, 1_000, "pg-caller").succeeded()
     }
 
     fn log(&self) -> String {
