@@ -268,7 +268,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, core: mpsc::Sender<
 /// The connection of an admitted call broke: the core ends the call as a hang-up.
 async fn lost(admitted: Option<CallId>, core: &mpsc::Sender<ToCore>) {
     if let Some(call) = admitted {
-        let event = Event::Ended(EndReason::Normal);
+        let event = hung_up();
         let _ = core.send(ToCore::Event { call, event }).await;
     }
 }
@@ -292,6 +292,11 @@ pub(super) fn answer(
         }
         _ => None,
     }
+}
+
+/// The event ending an admitted call whose connection went away (a hang-up).
+pub(super) fn hung_up() -> Event {
+    Event::Ended(EndReason::Normal)
 }
 
 /// Asks the core to route and admit the Setup.

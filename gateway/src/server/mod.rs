@@ -27,10 +27,7 @@ use signaling::{ConferenceId, TenantKey};
 use tokio::sync::mpsc;
 
 use crate::calls::api::MediaStats;
-use crate::calls::{
-    AdminError, AdminReply, CallCore, CallId, CoreOutput, H323Admit, LeaseOutcome, LeaseTicket,
-    MediaEvent,
-};
+use crate::calls::{AdminReply, CallCore, CallId, CoreOutput, H323Admit, MediaEvent};
 use crate::demo;
 use crate::directory::{
     DbLocation, Directory, DirectoryError, DirectorySource, LiveDirectory, ReadError,
@@ -302,9 +299,7 @@ pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeErro
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
     // Each admitted H.323 call's connection task, for the core to end the call through.
     let mut h323_calls: HashMap<CallId, mpsc::UnboundedSender<h323::ToCall>> = HashMap::new();
-    // Setups and dial-outs waiting for a cluster-wide licence lease, with where their answer goes.
-    let mut h323_waiting: HashMap<LeaseTicket, h323::SetupRequest> = HashMap::new();
-    let mut dials_waiting: HashMap<LeaseTicket, AdminReplySender> = HashMap::new();
+    let mut waiters = leases::Waiters::default();
     let mut video_formats: HashMap<CallId, Option<VideoFormat>> = HashMap::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
@@ -525,21 +520,9 @@ pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeErro
             }
             Some((call, event)) = media_rx.recv() => core.handle_media_event(Instant::now(), call, event),
             Some((ticket, answer)) = lease_rx.recv() => {
-                // An INVITE is answered in SIP; a Setup or a dial-out waited here for its lease.
-                match core.handle_lease(Instant::now(), ticket, answer) {
-                    Some(LeaseOutcome::H323(decision)) => {
-                        if let Some(setup) = h323_waiting.remove(&ticket) {
-                            if let Some(lost) = h323::answer(setup, decision, &mut h323_calls) {
-                                core.handle_h323_event(Instant::now(), lost, h323_hung_up());
-                            }
-                        }
-                    }
-                    Some(LeaseOutcome::DialOut(result)) => {
-                        if let Some(reply) = dials_waiting.remove(&ticket) {
-                            let _ = reply.send(result);
-                        }
-                    }
-                    None => {}
+                let outcome = core.handle_lease(Instant::now(), ticket, answer);
+                if let Some(lost) = waiters.answer(ticket, outcome, &mut h323_calls) {
+                    core.handle_h323_event(Instant::now(), lost, h323::hung_up());
                 }
             }
             Some((meeting, home)) = homes_rx.recv() => core.apply_home(Instant::now(), meeting, home),
@@ -548,14 +531,14 @@ pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeErro
                     let display = setup.display.clone();
                     let decision = match core.admit_h323(Instant::now(), setup.peer, &setup.destination, display) {
                         Ok(H323Admit::AwaitingLease(ticket)) => {
-                            h323_waiting.insert(ticket, setup);
+                            waiters.setup(ticket, setup);
                             continue;
                         }
                         Ok(H323Admit::Admitted(admission)) => Ok(admission),
                         Err(reason) => Err(reason),
                     };
                     if let Some(lost) = h323::answer(setup, decision, &mut h323_calls) {
-                        core.handle_h323_event(Instant::now(), lost, h323_hung_up());
+                        core.handle_h323_event(Instant::now(), lost, h323::hung_up());
                     }
                 }
                 h323::ToCore::Event { call, event } => {
@@ -567,9 +550,7 @@ pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeErro
             },
             Some((command, reply)) = admin_rx.recv() => {
                 match core.handle_admin(Instant::now(), command) {
-                    Ok(AdminReply::AwaitingLease(ticket)) => {
-                        dials_waiting.insert(ticket, reply);
-                    }
+                    Ok(AdminReply::AwaitingLease(ticket)) => waiters.dial(ticket, reply),
                     result => {
                         let _ = reply.send(result);
                     }
@@ -730,14 +711,6 @@ impl MeetingEngines {
 }
 
 /// Resolves on SIGTERM or SIGINT.
-/// Where an admin request's answer goes.
-type AdminReplySender = tokio::sync::oneshot::Sender<Result<AdminReply, AdminError>>;
-
-/// The event ending an H.323 call whose connection went away.
-fn h323_hung_up() -> ::h323::call::Event {
-    ::h323::call::Event::Ended(::h323::call::EndReason::Normal)
-}
-
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (

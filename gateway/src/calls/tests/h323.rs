@@ -392,3 +392,17 @@ fn an_h323_setup_whose_lease_comes_after_the_drain_began_is_refused_and_gives_it
     assert_eq!(released(&h), vec![lease]);
     assert_eq!(h.core.active_calls(), 0);
 }
+
+#[test]
+fn an_h323_caller_gone_while_its_setup_waited_is_ended_on_admission_and_gives_the_lease_back() {
+    // The driver cannot hand the admission to a connection that closed while the Setup waited
+    // (`server::h323::answer`): it ends the call as a hang-up at once.
+    let mut h = cluster_licensed();
+    let (ticket, lease) = setup_waiting(&mut h);
+    let admission = lease_answer(&mut h, ticket, LeaseAnswer::Admitted).unwrap();
+    h323_event(&mut h, admission.call, Event::Ended(EndReason::Normal));
+    assert_eq!(released(&h), vec![lease]);
+    assert_eq!(h.core.active_calls(), 0);
+    assert_eq!(licences_in_use(&h), 0);
+    assert_eq!(h.media_starts(), 0, "no media for a call nobody is on");
+}
