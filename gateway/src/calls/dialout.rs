@@ -208,9 +208,14 @@ impl CallCore {
     ) -> Result<AdminReply, AdminError> {
         match self.open_link(now, meeting, request, false) {
             Ok(id) => {
-                if let Some(link) = self.links.links.get_mut(&id) {
-                    tracing::info!(link = %id, lease = %lease, "cascade link dialled with a cluster licence");
-                    link.lease = Some(lease);
+                match self.links.links.get_mut(&id) {
+                    Some(link) => {
+                        tracing::info!(link = %id, lease = %lease, "cascade link dialled with a cluster licence");
+                        link.lease = Some(lease);
+                    }
+                    // Gone already (nothing to hold the licence): this node renews every lease
+                    // it has, so one kept here would never lapse.
+                    None => self.out.push_back(CoreOutput::LeaseRelease { lease }),
                 }
                 Ok(AdminReply::CascadeDialled(id.to_string()))
             }
