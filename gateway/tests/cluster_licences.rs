@@ -18,6 +18,12 @@
 //! - `kill -9` of a node holding all 5 licences: a call to another node is admitted within the
 //!   lease time (`--lease-secs 3`).
 //!
+//! And H.323 calls and dial-outs under the same leases, on two nodes with one endpoint and one
+//! cascade licence: an H.323 call (the project's H.323 test caller) on one node holds the
+//! endpoint licence, so a SIP call on the other gets 486, and the other way round an H.323 call
+//! is released as over licence; a dial-out on one node holds the cascade licence, so one on the
+//! other gets the API's 409 until the first is hung up.
+//!
 //! And meeting homes: the first node with a caller in a meeting is its home, the nodes whose
 //! callers join later link to it (the home lists the other nodes' callers under their links,
 //! each edge the home's and, passed on by the home, the other edge's), and when the home is killed one of the others becomes the home within
@@ -32,17 +38,21 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::free_media_ports;
+use common::h323_caller::{H323Call, H323State};
 use common::postgres::shared;
-use common::{free_media_ports, free_sip_port, Chunked, Launched};
+use common::serve_node::ServeNode;
+use common::short_call::ShortCall;
 use gateway::calls::CallKind;
 use gateway::cluster::{spawn_renewal, Admission, LeaseError, LeaseStore};
 use gateway::directory::{pg_latest_version, DbLocation};
+use h323::call::LocalMedia;
+use h323::h225::ReleaseCompleteReason;
+use h323::q931::cause;
 use signaling::TenantKey;
 
 fn tenant() -> TenantKey {
@@ -287,55 +297,47 @@ const TENANT: &str = "12345678";
 const CONFERENCE: &str = "2000001";
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// One `tessera serve` with cluster licences in `cluster_db`.
-struct Node {
-    child: Option<Child>,
-    sip: SocketAddr,
-    http: SocketAddr,
-    dir: tempfile::TempDir,
+/// One `tessera serve` with cluster licences in `cluster_db` (its own SQLite directory).
+struct Node(ServeNode);
+
+impl std::ops::Deref for Node {
+    type Target = ServeNode;
+
+    fn deref(&self) -> &ServeNode {
+        &self.0
+    }
 }
 
 impl Node {
+    /// A node whose tenant has 5 endpoint licences.
     fn start(cluster_db: &str, id: &str, lease_secs: u32) -> Node {
-        common::start_with_retries(|| {
-            let (dir, db) = common::prepare_db(&[
-                &["tenant", "set", "--key", TENANT, "--endpoint-licenses", "5"],
-                &[
-                    "meeting",
-                    "add",
-                    "--tenant",
-                    TENANT,
-                    "--conference-id",
-                    CONFERENCE,
-                    "--who-can-bypass",
-                    "everyone",
-                    "--anonymous-can-start=on",
-                ],
-            ]);
-            let sip = SocketAddr::from(([127, 0, 0, 1], free_sip_port()));
-            let http = SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
-            let rtp = common::rtp_ports(44_000, 40);
-            let mut command = common::serve_command(&db, TOKEN, sip, http, &rtp);
-            command
-                .args(["--cluster-db", cluster_db, "--node-id", id])
-                .args(["--lease-secs", &lease_secs.to_string()])
-                .args(["--sip-limits-exempt", "127.0.0.0/8"]);
-            let child = common::spawn_logged(&mut command, dir.path());
-            let node = Node {
-                child: Some(child),
-                sip,
-                http,
-                dir,
-            };
-            common::wait_until_healthy(node, PATIENCE)
-        })
+        Node::licensed(cluster_db, id, lease_secs, &["--endpoint-licenses", "5"])
     }
 
-    fn metric(&self, sample: &str) -> u64 {
-        match common::http_request(self.http, "GET", "/metrics", Some(TOKEN), Chunked::Decode) {
-            Ok((200, body)) => common::metric_value(&body, sample),
-            _ => 0,
-        }
+    /// A node whose tenant has the `licences` flags of `tessera tenant set`.
+    fn licensed(cluster_db: &str, id: &str, lease_secs: u32, licences: &[&str]) -> Node {
+        let tenant: Vec<&str> = ["tenant", "set", "--key", TENANT]
+            .into_iter()
+            .chain(licences.iter().copied())
+            .collect();
+        let meeting = common::open_meeting(TENANT, CONFERENCE);
+        let lease = lease_secs.to_string();
+        let flags = [
+            "--cluster-db",
+            cluster_db,
+            "--node-id",
+            id,
+            "--lease-secs",
+            &lease,
+            "--sip-limits-exempt",
+            "127.0.0.0/8",
+        ];
+        Node(ServeNode::on_sqlite(
+            &[&tenant, &meeting],
+            TOKEN,
+            44_000,
+            &flags,
+        ))
     }
 
     /// Calls this node admitted so far.
@@ -353,35 +355,8 @@ impl Node {
     }
 }
 
-impl Launched for Node {
-    fn is_running(&mut self) -> bool {
-        common::child_running(self.child.as_mut())
-    }
-
-    fn is_healthy(&self) -> bool {
-        matches!(
-            common::http_request(self.http, "GET", "/healthz", None, Chunked::Decode),
-            Ok((200, _))
-        )
-    }
-
-    fn start_log(&self) -> String {
-        common::tail(&common::read_log(self.dir.path()), 40)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        common::kill_child(self.child.take());
-    }
-}
-
-/// A SIPp call (`short_call.xml`) to `node`, up for `hold_ms` once answered; killed when dropped.
-struct SippCall {
-    child: Option<Child>,
-    /// SIPp's working directory (its logs), kept while it runs.
-    _dir: tempfile::TempDir,
-}
+/// A SIPp call to the meeting at `node`.
+struct SippCall(ShortCall);
 
 impl SippCall {
     fn place(node: &Node, hold_ms: u32) -> SippCall {
@@ -390,46 +365,13 @@ impl SippCall {
 
     /// A call whose From display name (the roster's name for it) is `caller`.
     fn place_as(node: &Node, hold_ms: u32, caller: &str) -> SippCall {
-        let dir = tempfile::tempdir().unwrap();
-        let scenario =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../loadtests/sipp/short_call.xml");
-        let to = node.sip.to_string();
-        let child = Command::new("sipp")
-            .current_dir(dir.path())
-            .arg(&to)
-            .arg("-sf")
-            .arg(scenario)
-            .args(["-s", &format!("{TENANT}.{CONFERENCE}"), "-m", "1"])
-            .args(["-d", &hold_ms.to_string()])
-            .args(["-key", "dial_host", &to, "-key", "caller", caller])
-            .args(["-i", "127.0.0.1", "-p", &free_sip_port().to_string()])
-            .args(["-mp", &free_media_ports().to_string()])
-            .args(["-timeout", "60s", "-timeout_error", "-nostdin"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot run sipp (Debian package sip-tester)");
-        SippCall {
-            child: Some(child),
-            _dir: dir,
-        }
+        let service = format!("{TENANT}.{CONFERENCE}");
+        SippCall(ShortCall::place(node.sip, &service, hold_ms, caller))
     }
 
-    /// Waits (bounded) for SIPp to finish.
+    /// Waits (bounded) for SIPp to finish, however the call went.
     fn finish(mut self) {
-        let mut child = self.child.take().expect("not waited yet");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(50));
-        }
-        common::kill_child(Some(child));
-    }
-}
-
-impl Drop for SippCall {
-    fn drop(&mut self) {
-        common::kill_child(self.child.take());
+        let _ = self.0.succeeded();
     }
 }
 
@@ -450,7 +392,7 @@ fn eventually(patience: Duration, mut condition: impl FnMut() -> bool) -> bool {
 fn logs(nodes: &[Node]) -> String {
     nodes
         .iter()
-        .map(|n| format!("--- node {}:\n{}", n.sip, n.start_log()))
+        .map(|n| format!("--- node {}:\n{}", n.sip, n.log_tail()))
         .collect()
 }
 
@@ -499,8 +441,8 @@ fn calls_racing_on_three_nodes_admit_exactly_the_tenants_licences_and_a_killed_n
         "a sixth call while node 1 holds all 5 is refused\n{}",
         logs(&nodes)
     );
-    let mut killed = nodes.remove(0);
-    let _ = killed.child.as_mut().unwrap().kill(); // SIGKILL
+    let killed = nodes.remove(0);
+    killed.signal("-KILL");
     let died = Instant::now();
     drop(held);
 
@@ -523,14 +465,145 @@ fn calls_racing_on_three_nodes_admit_exactly_the_tenants_licences_and_a_killed_n
 }
 
 // ---------------------------------------------------------------------------------------------
+// H.323 calls and dial-out cascade links under the same leases
+
+/// The live leases of the test tenant in the cluster's database, as (node, lease name, kind),
+/// ordered.
+fn leases_in(url: &str) -> Vec<(String, String, String)> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .query(
+            "SELECT node, call_id, kind FROM licence_leases \
+             WHERE tenant_key = $1 AND expires > now() ORDER BY node, call_id",
+            &[&TENANT],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect()
+}
+
+/// Asks `node` to dial a bridge at `bridge` into the meeting: the status and body.
+fn dial_out(node: &Node, bridge: SocketAddr) -> (u16, String) {
+    let body = format!(r#"{{"uri": "sip:meeting@{bridge}", "display_name": "rmx"}}"#);
+    node.send(
+        "POST",
+        &format!("/api/v1/meetings/{TENANT}/{CONFERENCE}/cascades"),
+        &body,
+    )
+}
+
+/// Where the test H.323 caller says it receives media (nobody reads them).
+fn h323_media() -> LocalMedia {
+    let base = free_media_ports();
+    LocalMedia {
+        audio: ([127, 0, 0, 1], base).into(),
+        video: ([127, 0, 0, 1], base + 2).into(),
+    }
+}
+
+#[test]
+fn h323_calls_and_dial_outs_take_the_clusters_endpoint_and_cascade_licences_with_sip_calls() {
+    let url = shared().fresh_database();
+    let licences = ["--endpoint-licenses", "1", "--cascade-licenses", "1"];
+    let nodes = [
+        Node::licensed(&url, "a", 3, &licences),
+        Node::licensed(&url, "b", 3, &licences),
+    ];
+    let [a, b] = &nodes;
+    let alias = format!("{TENANT}.{CONFERENCE}");
+
+    // An H.323 call on a holds the tenant's one endpoint licence: a SIP call on b gets 486.
+    let h323 = H323Call::place(a.h323, &alias, h323_media());
+    assert_eq!(
+        h323.settled(PATIENCE),
+        H323State::Connected,
+        "{}",
+        logs(&nodes)
+    );
+    SippCall::place(b, 500).finish();
+    assert_eq!(b.refused_for_licence(), 1, "{}", logs(&nodes));
+    assert_eq!(b.admitted(), 0);
+
+    // A dial-out on a holds the one cascade licence (from the dial on, the bridge never
+    // answering): one on b is refused with the API's licence error.
+    let bridge = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (status, dialled) = dial_out(a, bridge.local_addr().unwrap());
+    assert_eq!(status, 201, "{dialled}\n{}", logs(&nodes));
+    let (status, refused) = dial_out(b, bridge.local_addr().unwrap());
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused.contains("cascade licence limit of 1 reached"),
+        "{refused}"
+    );
+    let held: Vec<(String, String)> = leases_in(&url)
+        .into_iter()
+        .map(|(node, name, kind)| (node, format!("{kind} {name}")))
+        .collect();
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(
+        held.iter().all(|(node, _)| node == "a")
+            && held.iter().any(|(_, l)| l.starts_with("endpoint h323:"))
+            && held.iter().any(|(_, l)| l.starts_with("cascade dial-out:")),
+        "{held:?}"
+    );
+
+    // The H.323 caller hangs up: its lease goes, and a SIP call on b takes the licence...
+    drop(h323);
+    assert!(
+        eventually(PATIENCE, || leases_in(&url).len() == 1),
+        "the H.323 call's lease stayed: {:?}",
+        leases_in(&url)
+    );
+    let _sip = SippCall::place(b, 60_000);
+    assert!(
+        eventually(PATIENCE, || b.admitted() == 1),
+        "{}",
+        logs(&nodes)
+    );
+    // ... so an H.323 call on a is released as over licence (SIP's 486).
+    let refused = H323Call::place(a.h323, &alias, h323_media());
+    assert_eq!(
+        refused.settled(PATIENCE),
+        H323State::Released(
+            Some(ReleaseCompleteReason::InConf(())),
+            Some(cause::USER_BUSY)
+        ),
+        "{}",
+        logs(&nodes)
+    );
+    assert_eq!(
+        a.metric(&format!(
+            "tessera_calls_refused_total{{reason=\"licence\",tenant=\"{TENANT}\"}} "
+        )),
+        1
+    );
+
+    // Hanging the dial-out on a up frees the cascade licence for b.
+    let id = serde_json::from_str::<serde_json::Value>(&dialled).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/meetings/{TENANT}/{CONFERENCE}/cascades/{id}");
+    let (status, body) = a.send("DELETE", &path, "");
+    assert_eq!(status, 204, "{body}");
+    assert!(
+        eventually(PATIENCE, || dial_out(b, bridge.local_addr().unwrap()).0
+            == 201),
+        "b could not dial out after a hung up: {:?}\n{}",
+        leases_in(&url),
+        logs(&nodes)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Meeting homes
 
 /// The meeting's view on `node` (`GET /api/v1/meetings/...`), or `Null` when it cannot be read.
 fn meeting_view(node: &Node) -> serde_json::Value {
-    let path = format!("/api/v1/meetings/{TENANT}/{CONFERENCE}");
-    match common::http_request(node.http, "GET", &path, Some(TOKEN), Chunked::Decode) {
-        Ok((200, body)) => serde_json::from_str(&body).unwrap_or_default(),
-        _ => serde_json::Value::Null,
+    match node.get(&format!("/api/v1/meetings/{TENANT}/{CONFERENCE}")) {
+        Some(body) => serde_json::from_str(&body).unwrap_or_default(),
+        None => serde_json::Value::Null,
     }
 }
 
@@ -620,8 +693,8 @@ fn a_meeting_is_homed_where_it_starts_the_other_nodes_link_to_it_and_a_killed_ho
 
     // The home dies without a word: within the lease time one of the others takes the meeting
     // over and the last one links to it.
-    let mut killed = nodes.remove(0);
-    let _ = killed.child.as_mut().unwrap().kill(); // SIGKILL
+    let killed = nodes.remove(0);
+    killed.signal("-KILL");
     let moved = eventually(
         Duration::from_secs(u64::from(lease_secs) + 20),
         || match home_in(&url).as_deref() {

@@ -59,8 +59,7 @@ impl CallCore {
                 request,
             } => {
                 let key = self.meeting_key(&tenant, &conference)?;
-                let id = self.dial_link(now, key, request)?;
-                Ok(AdminReply::CascadeDialled(id.to_string()))
+                self.dial_cascade(now, key, request)
             }
             AdminCommand::ListCascades { tenant, conference } => {
                 let key = self.meeting_key(&tenant, &conference)?;

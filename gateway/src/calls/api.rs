@@ -170,8 +170,8 @@ pub enum CoreOutput {
         /// Its media counters, for the engine to count what it publishes.
         stats: Arc<MediaStats>,
     },
-    /// Take a cluster-wide licence lease for an INVITE waiting on it
-    /// (`CoreConfig::cluster_licences`); answer with `CallCore::handle_lease`.
+    /// Take a cluster-wide licence lease for a call waiting on it (an INVITE, an H.323 Setup or
+    /// a dial-out; `CoreConfig::cluster_licences`); answer with `CallCore::handle_lease`.
     LeaseRequest {
         /// What the answer names.
         ticket: LeaseTicket,
@@ -191,9 +191,28 @@ pub enum CoreOutput {
     },
 }
 
-/// An INVITE waiting for its cluster-wide licence lease.
+/// A call waiting for its cluster-wide licence lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LeaseTicket(pub u64);
+
+/// What a lease answer decided for a call whose driver waits on it (`CallCore::handle_lease`;
+/// an INVITE's decision goes out as SIP instead).
+#[derive(Debug)]
+pub enum LeaseOutcome {
+    /// An H.323 Setup ([`H323Admit::AwaitingLease`]): answer its connection task with this.
+    H323(Result<super::H323Admission, ::h323::call::EndReason>),
+    /// A dial-out ([`AdminReply::AwaitingLease`]): answer the admin request with this.
+    DialOut(Result<AdminReply, AdminError>),
+}
+
+/// What `CallCore::admit_h323` decided for a routed Setup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum H323Admit {
+    /// Admitted now (this node counts its own licences).
+    Admitted(super::H323Admission),
+    /// Waiting for its cluster-wide lease: the answer comes as [`LeaseOutcome::H323`].
+    AwaitingLease(LeaseTicket),
+}
 
 /// What the lease store said to a [`CoreOutput::LeaseRequest`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -512,6 +531,9 @@ pub enum AdminReply {
     CascadeDialled(String),
     /// A meeting's dial-out links.
     Cascades(Vec<CascadeLinkView>),
+    /// A dial-out waits for its cluster-wide cascade licence lease: the driver keeps the
+    /// request and answers it with [`LeaseOutcome::DialOut`] (never seen by the admin API).
+    AwaitingLease(LeaseTicket),
     /// A browser's place in the meeting: its participant number, and whether it waits in the
     /// lobby.
     WebrtcJoined {

@@ -4,7 +4,9 @@
 //! SIP socket: the agent places the INVITE, answers 401/407 with the link's digest credentials,
 //! ACKs, and carries the dialog (BYE either way, re-INVITE, INFO). Once answered, the link is a
 //! call of kind [`CallKind::Cascade`] like an inbound link: it holds a cascade licence, is one
-//! participant and receives the speaker bare and full screen.
+//! participant and receives the speaker bare and full screen. With cluster-wide licences the
+//! link holds a cascade licence lease instead, from the dial until it is hung up or given up
+//! (`licence_leases`).
 //!
 //! Owns the link list, the retry schedule (back-off after a refusal or a drop) and the mapping
 //! between agent events and the core's calls. It must not speak SIP itself (that is the agent's)
@@ -23,10 +25,11 @@ use signaling::sip::Message;
 use signaling::transaction::{Peer, Transport};
 use signaling::ua::{CallFailure, CallHandle, Credentials, UaConfig, UaEvent, UserAgent};
 
+use super::licence_leases::Pending;
 use super::tessera::TesseraLink;
 use super::{
-    AdminError, Call, CallCore, CallId, CallKind, CascadeLinkView, CoreOutput, MediaControls,
-    MeetingKey, Phase,
+    AdminError, AdminReply, Call, CallCore, CallId, CallKind, CascadeLinkView, CoreOutput,
+    MediaControls, MeetingKey, Phase,
 };
 use crate::lobby::ParticipantClass;
 
@@ -105,6 +108,8 @@ struct Link {
     /// A cluster link to the meeting's home node (`super::cluster_links`): no licence, and the
     /// From user the home challenges with the cluster's secret.
     cluster: bool,
+    /// The cluster-wide cascade licence lease it holds while it exists (`licence_leases`).
+    lease: Option<String>,
 }
 
 /// The dial-out links of a core.
@@ -167,15 +172,73 @@ fn target_of(uri: &str) -> Result<SocketAddr, String> {
 }
 
 impl CallCore {
-    /// Dials a bridge into a meeting; the link is dialled again with back-off whenever it is
-    /// refused or dropped, until [`hang_up_link`](Self::hang_up_link).
-    pub(super) fn dial_link(
+    /// Dials a bridge into a meeting (the admin API's request); the link is dialled again with
+    /// back-off whenever it is refused or dropped, until [`hang_up_link`](Self::hang_up_link).
+    /// With cluster-wide licences the link first waits for its cascade licence lease
+    /// (`licence_leases`; the reply is then [`AdminReply::AwaitingLease`]).
+    pub(super) fn dial_cascade(
         &mut self,
         now: Instant,
         meeting: MeetingKey,
         request: DialRequest,
-    ) -> Result<LinkId, AdminError> {
-        self.open_link(now, meeting, request, false)
+    ) -> Result<AdminReply, AdminError> {
+        if !self.config.cluster_licences {
+            let id = self.open_link(now, meeting, request, false)?;
+            return Ok(AdminReply::CascadeDialled(id.to_string()));
+        }
+        // What needs no licence is told at once, before a lease is taken.
+        self.check_dial(&meeting, &request)?;
+        let record = self
+            .licensed_record(&meeting.0)
+            .map_err(|r| AdminError::CascadeLicence(r.reason_text()))?;
+        let name = format!("dial-out:{}/{}", meeting.0, meeting.1);
+        let pending = Pending::DialOut { meeting, request };
+        let ticket = self.ask_lease(pending, &name, CallKind::Cascade, &record);
+        Ok(AdminReply::AwaitingLease(ticket))
+    }
+
+    /// Dials a link whose cascade licence lease was granted; the link holds the lease until it
+    /// goes (given back at once when it cannot be dialled).
+    pub(super) fn dial_leased_link(
+        &mut self,
+        now: Instant,
+        meeting: MeetingKey,
+        request: DialRequest,
+        lease: String,
+    ) -> Result<AdminReply, AdminError> {
+        match self.open_link(now, meeting, request, false) {
+            Ok(id) => {
+                match self.links.links.get_mut(&id) {
+                    Some(link) => {
+                        tracing::info!(link = %id, lease = %lease, "cascade link dialled with a cluster licence");
+                        link.lease = Some(lease);
+                    }
+                    // Gone already (nothing to hold the licence): this node renews every lease
+                    // it has, so one kept here would never lapse.
+                    None => self.out.push_back(CoreOutput::LeaseRelease { lease }),
+                }
+                Ok(AdminReply::CascadeDialled(id.to_string()))
+            }
+            Err(e) => {
+                self.out.push_back(CoreOutput::LeaseRelease { lease });
+                Err(e)
+            }
+        }
+    }
+
+    /// The checks of a dial that need no licence: a live meeting, a bridge URI with an IP
+    /// host, a gateway not draining. The bridge's address.
+    fn check_dial(
+        &mut self,
+        meeting: &MeetingKey,
+        request: &DialRequest,
+    ) -> Result<SocketAddr, AdminError> {
+        self.live_meeting(meeting)?;
+        let target = target_of(&request.uri).map_err(AdminError::BadCascade)?;
+        if self.drain_deadline.is_some() {
+            return Err(AdminError::BadCascade("the gateway is draining".into()));
+        }
+        Ok(target)
     }
 
     /// Dials a link: a bridge (`cluster` false: holds a cascade licence) or the meeting's home
@@ -187,12 +250,9 @@ impl CallCore {
         request: DialRequest,
         cluster: bool,
     ) -> Result<LinkId, AdminError> {
-        self.live_meeting(&meeting)?;
-        let target = target_of(&request.uri).map_err(AdminError::BadCascade)?;
-        if self.drain_deadline.is_some() {
-            return Err(AdminError::BadCascade("the gateway is draining".into()));
-        }
-        if !cluster {
+        let target = self.check_dial(&meeting, &request)?;
+        // Cluster-wide cascade licences are held by the link's lease (`dial_cascade`).
+        if !cluster && !self.config.cluster_licences {
             self.check_licence(&meeting.0, CallKind::Cascade)
                 .map_err(|r| AdminError::CascadeLicence(r.reason_text()))?;
         }
@@ -221,10 +281,11 @@ impl CallCore {
                 last_error: None,
                 hung_up: false,
                 cluster,
+                lease: None,
             },
         );
         if let Err(e) = self.dial(now, id) {
-            self.links.links.remove(&id);
+            self.forget_link(id);
             return Err(e);
         }
         tracing::info!(link = %id, "cascade link dialled");
@@ -293,6 +354,14 @@ impl CallCore {
             return Ok(());
         };
         link.hung_up = true;
+        // Its licence is free at once (as this node's own count frees it), not once the
+        // bridge has answered the BYE or CANCEL.
+        if let Some(lease) = link.lease.take() {
+            self.out.push_back(CoreOutput::LeaseRelease { lease });
+        }
+        let Some(link) = self.links.links.get_mut(&link_id) else {
+            return Ok(());
+        };
         match &link.state {
             LinkState::Up { call, .. } => {
                 let call = *call;
@@ -305,9 +374,7 @@ impl CallCore {
                 }
             }
             LinkState::Closing { .. } => {}
-            LinkState::Waiting { .. } => {
-                self.links.links.remove(&link_id);
-            }
+            LinkState::Waiting { .. } => self.forget_link(link_id),
         }
         tracing::info!(link = %link_id, "cascade link hung up");
         self.pump_links(now);
@@ -395,7 +462,7 @@ impl CallCore {
             .collect();
         for id in due {
             if self.drain_deadline.is_some() {
-                self.links.links.remove(&id);
+                self.forget_link(id);
                 continue;
             }
             if let Err(e) = self.dial(now, id) {
@@ -464,9 +531,7 @@ impl CallCore {
                     LinkState::Closing { retry: true, .. } => {
                         self.link_failed(now, id, format!("ended: {reason:?}"));
                     }
-                    _ => {
-                        self.links.links.remove(&id);
-                    }
+                    _ => self.forget_link(id),
                 }
             }
             UaEvent::Reinvited {
@@ -493,13 +558,20 @@ impl CallCore {
         }
     }
 
+    /// Drops a link for good, giving back the lease it held.
+    fn forget_link(&mut self, id: LinkId) {
+        if let Some(lease) = self.links.links.remove(&id).and_then(|l| l.lease) {
+            self.out.push_back(CoreOutput::LeaseRelease { lease });
+        }
+    }
+
     /// Schedules the next attempt, or forgets the link when an operator hung it up.
     fn link_failed(&mut self, now: Instant, id: LinkId, why: String) {
         let Some(link) = self.links.links.get_mut(&id) else {
             return;
         };
         if link.hung_up || self.drain_deadline.is_some() {
-            self.links.links.remove(&id);
+            self.forget_link(id);
             return;
         }
         let wait = backoff(link.failures);
@@ -517,6 +589,15 @@ impl CallCore {
         let LinkState::Dialling { handle, .. } = link.state else {
             return;
         };
+        if link.hung_up {
+            // Answered as its CANCEL crossed: it holds no licence any more, so it never joins.
+            if let LinkState::Dialling { port_base, .. } = link.state {
+                self.ports.give_back(port_base);
+            }
+            let _ = link.ua.bye(now, handle);
+            link.state = LinkState::Closing { retry: false };
+            return;
+        }
         let placeholder = LinkState::Up {
             handle,
             call: CallId(0),
@@ -539,8 +620,9 @@ impl CallCore {
             });
         let tenant = link.meeting.0.clone();
         let cluster = link.cluster;
-        // A cluster link holds no licence (`cluster_links`).
-        let licence = if cluster {
+        // A cluster link holds no licence (`cluster_links`); a dialled link with cluster-wide
+        // licences holds its lease.
+        let licence = if cluster || self.config.cluster_licences {
             Ok(())
         } else {
             self.check_licence(&tenant, CallKind::Cascade)

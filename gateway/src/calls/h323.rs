@@ -3,6 +3,10 @@
 //! tenant's source-network rules) as a SIP INVITE, and come back as where the call would go or
 //! the `h323::call::EndReason` that refuses it (Release Complete with the matching Q.850 cause).
 //!
+//! With cluster-wide licences (`CoreConfig::cluster_licences`) a routed Setup waits for its
+//! lease first (`licence_leases`) and is admitted, or released as over licence, when the answer
+//! comes.
+//!
 //! A routed call is then admitted as one more [`super::Call`] (protocol `h323`: the lobby,
 //! licences, roster, drain and metrics are the SIP call's). It waits in `Phase::AwaitingMedia`
 //! until the H.323 call machine reports media addresses for both directions, then starts its
@@ -25,8 +29,11 @@ use signaling::sdp::SessionDescription;
 use signaling::transaction::{Peer, Transport};
 use signaling::{ConferenceId, DialError, DialString, ResolvedDial, Route, TenantKey};
 
+use super::licence_leases::Pending;
 use super::media::MediaControls;
-use super::{Call, CallCore, CallId, CallKind, CoreOutput, DtmfDigit, Phase, Protocol, Target};
+use super::{
+    Call, CallCore, CallId, CallKind, CoreOutput, DtmfDigit, H323Admit, Phase, Protocol, Target,
+};
 use crate::directory::{MediaEncryption, TrustedDeviceRule};
 use crate::lobby::ParticipantClass;
 
@@ -114,15 +121,20 @@ impl CallCore {
             .map_err(|e| (None, "not-found", dial_refusal(&e)))?;
         let tenant = resolved.tenant.clone();
         let with_tenant = |label, reason| (Some(tenant.to_string()), label, reason);
-        let media_policy = self
-            .check_licence(&tenant, CallKind::Endpoint)
-            .map_err(|refusal| {
-                if refusal.code == 486 {
-                    with_tenant("licence", EndReason::OverLicence)
-                } else {
-                    with_tenant("other", EndReason::Draining)
-                }
-            })?;
+        // Cluster-wide licences are counted by the lease the call waits for once routed
+        // (`admit_h323`); this node's own are counted here.
+        let licensed = if self.config.cluster_licences {
+            self.licensed_record(&tenant).map(|record| record.media)
+        } else {
+            self.check_licence(&tenant, CallKind::Endpoint)
+        };
+        let media_policy = licensed.map_err(|refusal| {
+            if refusal.code == 486 {
+                with_tenant("licence", EndReason::OverLicence)
+            } else {
+                with_tenant("other", EndReason::Draining)
+            }
+        })?;
         // H.323 calls here carry no H.235 media security: a tenant that requires encrypted
         // media turns them away, as it does clear-text SIP.
         if media_policy.encryption == MediaEncryption::Required {
@@ -218,14 +230,43 @@ impl CallCore {
     /// Routes an H.323 Setup (as [`route_h323`](Self::route_h323)) and admits it: a call with
     /// its licence held and its RTP ports taken, waiting for its media to settle (the driver
     /// then accepts the Setup with `local`). `display` is the caller's Display element.
+    ///
+    /// With cluster-wide licences the routed Setup first waits for its lease
+    /// (`licence_leases`): the admission then comes from [`handle_lease`](Self::handle_lease).
     pub fn admit_h323(
         &mut self,
         now: Instant,
         source: SocketAddr,
         destination: &[String],
         display: Option<String>,
-    ) -> Result<H323Admission, EndReason> {
+    ) -> Result<H323Admit, EndReason> {
         let route = self.route_h323(now, source, destination)?;
+        if self.config.cluster_licences {
+            let record = self
+                .licensed_record(&route.tenant)
+                .map_err(|_| EndReason::Draining)?;
+            let name = format!("h323:{source}");
+            let pending = Pending::H323 {
+                source,
+                route,
+                display,
+            };
+            let ticket = self.ask_lease(pending, &name, CallKind::Endpoint, &record);
+            return Ok(H323Admit::AwaitingLease(ticket));
+        }
+        self.place_h323(now, source, route, display)
+            .map(H323Admit::Admitted)
+    }
+
+    /// Admits a routed H.323 call holding its licence: its RTP ports, the call waiting for its
+    /// media.
+    pub(super) fn place_h323(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        route: H323Route,
+        display: Option<String>,
+    ) -> Result<H323Admission, EndReason> {
         let Some(port_base) = self.ports.take() else {
             tracing::warn!(%source, "H.323 call refused: no RTP ports left");
             return Err(EndReason::Draining);

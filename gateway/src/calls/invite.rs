@@ -15,6 +15,7 @@ use signaling::{DialError, DialString, ResolvedDial, Route, TenantKey};
 
 use super::auth::{challenge, DigestResponse};
 use super::encryption::{self, Unencrypted};
+use super::licence_leases::Pending;
 use super::tessera::TesseraLink;
 use super::{
     contact_uri, header, is_sips_request, Call, CallCore, CallId, CallKind, CoreOutput,
@@ -29,7 +30,7 @@ pub(super) struct Refusal {
     reason: String,
     headers: Vec<(HeaderName, String)>,
     /// `reason` label of `tessera_calls_refused_total`.
-    label: &'static str,
+    pub(super) label: &'static str,
     /// The tenant, once routing found one (`-` before).
     tenant: Option<String>,
 }
@@ -258,7 +259,16 @@ impl CallCore {
         if self.config.cluster_licences {
             // The lease store answers later (`handle_lease`), which goes on from here.
             let record = self.licensed_record(&tenant)?;
-            self.ask_lease(key, invite, from, resolved, (class, kind), &record);
+            let name = invite.call_id().unwrap_or("-").to_owned();
+            let pending = Pending::Invite {
+                key: key.clone(),
+                invite: invite.clone(),
+                from,
+                resolved,
+                class,
+                kind,
+            };
+            self.ask_lease(pending, &name, kind, &record);
             return Ok(None);
         }
         let media_policy = self

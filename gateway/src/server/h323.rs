@@ -1,7 +1,8 @@
 //! The H.323 call-signalling listener (`--h323-listen`, TCP, H.225.0 in TPKT): one task per
 //! connection drives an [`InboundCall`] with the bytes it reads and the clock, writes what it
 //! polls, and talks to the core task through a channel: a Setup's aliases go there to be routed
-//! and admitted (`CallCore::admit_h323`), and an admitted call's events (media agreed, DTMF, the
+//! and admitted (`CallCore::admit_h323`; with cluster licences the core task answers once the
+//! lease store has, [`answer`]), and an admitted call's events (media agreed, DTMF, the
 //! caller's hang-up) follow. The core ends a call by sending its reason back on the call's own
 //! channel ([`CoreOutput::H323Release`](crate::calls::CoreOutput::H323Release)), and asks for
 //! keyframes the same way.
@@ -14,6 +15,7 @@
 //! sans-IO `h323` call machine do) and must never stop on what a peer sends: a broken stream, a
 //! peer that never sends a Setup, or a write that fails ends that one connection only.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -266,9 +268,35 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, core: mpsc::Sender<
 /// The connection of an admitted call broke: the core ends the call as a hang-up.
 async fn lost(admitted: Option<CallId>, core: &mpsc::Sender<ToCore>) {
     if let Some(call) = admitted {
-        let event = Event::Ended(EndReason::Normal);
+        let event = hung_up();
         let _ = core.send(ToCore::Event { call, event }).await;
     }
+}
+
+/// Hands the core's decision to the Setup's connection task, registering an admitted call in
+/// `calls` (the core ends it through them). The admitted call to end as a hang-up when the
+/// connection went away while the core decided (it may have waited for a licence lease).
+#[must_use]
+pub(super) fn answer(
+    setup: SetupRequest,
+    decision: Result<H323Admission, EndReason>,
+    calls: &mut HashMap<CallId, mpsc::UnboundedSender<ToCall>>,
+) -> Option<CallId> {
+    if let Ok(admission) = &decision {
+        calls.insert(admission.call, setup.to_call);
+    }
+    match setup.reply.send(decision) {
+        Err(Ok(admission)) => {
+            calls.remove(&admission.call);
+            Some(admission.call)
+        }
+        _ => None,
+    }
+}
+
+/// The event ending an admitted call whose connection went away (a hang-up).
+pub(super) fn hung_up() -> Event {
+    Event::Ended(EndReason::Normal)
 }
 
 /// Asks the core to route and admit the Setup.

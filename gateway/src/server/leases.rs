@@ -6,14 +6,23 @@
 //! The same store keeps the meeting homes (`crate::cluster::homes`): the driver claims and gives
 //! them up as the core's [`HomeTask`]s say, and hands the homes back to the core the same way.
 //!
+//! An H.323 Setup or a dial-out that waits for its lease waits here too ([`Waiters`]): the
+//! connection task's or the admin request's reply is kept until the core's decision comes.
+//!
 //! Owns the store and its renewal task; it must not decide anything about calls (the core does,
 //! in `calls::licence_leases` and `calls::cluster_links`).
 
+use std::collections::HashMap;
+
 use signaling::TenantKey;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::calls::{CallKind, ClusterIdentity, HomeTask, LeaseAnswer, LeaseTicket, MeetingKey};
+use super::h323::{SetupRequest, ToCall};
+use crate::calls::{
+    AdminError, AdminReply, CallId, CallKind, ClusterIdentity, HomeTask, LeaseAnswer, LeaseOutcome,
+    LeaseTicket, MeetingKey,
+};
 use crate::cluster::{spawn_renewal, Admission, Home, LeaseError, LeaseStore};
 use crate::server::config::ClusterConfig;
 
@@ -215,6 +224,55 @@ impl Drop for LeaseDriver {
     fn drop(&mut self) {
         if let Some(renewal) = self.renewal.take() {
             renewal.abort();
+        }
+    }
+}
+
+/// H.323 Setups and dial-outs waiting for a cluster-wide licence lease, with where their answer
+/// goes (an INVITE's goes out in SIP).
+#[derive(Default)]
+pub(super) struct Waiters {
+    setups: HashMap<LeaseTicket, SetupRequest>,
+    dials: HashMap<LeaseTicket, oneshot::Sender<Result<AdminReply, AdminError>>>,
+}
+
+impl Waiters {
+    /// A Setup the core answered `H323Admit::AwaitingLease`.
+    pub(super) fn setup(&mut self, ticket: LeaseTicket, setup: SetupRequest) {
+        self.setups.insert(ticket, setup);
+    }
+
+    /// An admin request the core answered `AdminReply::AwaitingLease`.
+    pub(super) fn dial(
+        &mut self,
+        ticket: LeaseTicket,
+        reply: oneshot::Sender<Result<AdminReply, AdminError>>,
+    ) {
+        self.dials.insert(ticket, reply);
+    }
+
+    /// Hands the core's decision on a lease answer to whoever waits for it; the admitted H.323
+    /// call to end as a hang-up when its connection went away meanwhile.
+    #[must_use]
+    pub(super) fn answer(
+        &mut self,
+        ticket: LeaseTicket,
+        outcome: Option<LeaseOutcome>,
+        h323_calls: &mut HashMap<CallId, mpsc::UnboundedSender<ToCall>>,
+    ) -> Option<CallId> {
+        match outcome? {
+            LeaseOutcome::H323(decision) => {
+                let setup = self.setups.remove(&ticket)?;
+                super::h323::answer(setup, decision, h323_calls)
+            }
+            LeaseOutcome::DialOut(result) => {
+                // A request whose client left meanwhile still dials, as any dial does once
+                // asked for (the link is listed and hung up as usual).
+                if let Some(reply) = self.dials.remove(&ticket) {
+                    let _ = reply.send(result);
+                }
+                None
+            }
         }
     }
 }

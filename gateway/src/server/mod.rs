@@ -27,7 +27,7 @@ use signaling::{ConferenceId, TenantKey};
 use tokio::sync::mpsc;
 
 use crate::calls::api::MediaStats;
-use crate::calls::{CallCore, CallId, CoreOutput, MediaEvent};
+use crate::calls::{AdminReply, CallCore, CallId, CoreOutput, H323Admit, MediaEvent};
 use crate::demo;
 use crate::directory::{
     DbLocation, Directory, DirectoryError, DirectorySource, LiveDirectory, ReadError,
@@ -299,6 +299,7 @@ pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeErro
     let mut media: HashMap<CallId, CallMedia> = HashMap::new();
     // Each admitted H.323 call's connection task, for the core to end the call through.
     let mut h323_calls: HashMap<CallId, mpsc::UnboundedSender<h323::ToCall>> = HashMap::new();
+    let mut waiters = leases::Waiters::default();
     let mut video_formats: HashMap<CallId, Option<VideoFormat>> = HashMap::new();
     let mut shutdown = Box::pin(shutdown_signal());
     let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
@@ -518,27 +519,26 @@ pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeErro
                 }
             }
             Some((call, event)) = media_rx.recv() => core.handle_media_event(Instant::now(), call, event),
-            Some((ticket, answer)) = lease_rx.recv() => core.handle_lease(Instant::now(), ticket, answer),
+            Some((ticket, answer)) = lease_rx.recv() => {
+                let outcome = core.handle_lease(Instant::now(), ticket, answer);
+                if let Some(lost) = waiters.answer(ticket, outcome, &mut h323_calls) {
+                    core.handle_h323_event(Instant::now(), lost, h323::hung_up());
+                }
+            }
             Some((meeting, home)) = homes_rx.recv() => core.apply_home(Instant::now(), meeting, home),
             Some(message) = h323_rx.recv() => match message {
                 h323::ToCore::Setup(setup) => {
-                    let decision = core.admit_h323(
-                        Instant::now(),
-                        setup.peer,
-                        &setup.destination,
-                        setup.display,
-                    );
-                    if let Ok(admission) = &decision {
-                        h323_calls.insert(admission.call, setup.to_call);
-                    }
-                    if let Err(Ok(admission)) = setup.reply.send(decision) {
-                        // The connection went away while the core decided.
-                        h323_calls.remove(&admission.call);
-                        core.handle_h323_event(
-                            Instant::now(),
-                            admission.call,
-                            ::h323::call::Event::Ended(::h323::call::EndReason::Normal),
-                        );
+                    let display = setup.display.clone();
+                    let decision = match core.admit_h323(Instant::now(), setup.peer, &setup.destination, display) {
+                        Ok(H323Admit::AwaitingLease(ticket)) => {
+                            waiters.setup(ticket, setup);
+                            continue;
+                        }
+                        Ok(H323Admit::Admitted(admission)) => Ok(admission),
+                        Err(reason) => Err(reason),
+                    };
+                    if let Some(lost) = h323::answer(setup, decision, &mut h323_calls) {
+                        core.handle_h323_event(Instant::now(), lost, h323::hung_up());
                     }
                 }
                 h323::ToCore::Event { call, event } => {
@@ -549,8 +549,12 @@ pub async fn serve(db: &DbLocation, config: ServeConfig) -> Result<(), ServeErro
                 }
             },
             Some((command, reply)) = admin_rx.recv() => {
-                let result = core.handle_admin(Instant::now(), command);
-                let _ = reply.send(result);
+                match core.handle_admin(Instant::now(), command) {
+                    Ok(AdminReply::AwaitingLease(ticket)) => waiters.dial(ticket, reply),
+                    result => {
+                        let _ = reply.send(result);
+                    }
+                }
             }
             () = sleep => core.handle_timeout(Instant::now()),
             _ = load_tick.tick() => {

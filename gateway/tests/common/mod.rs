@@ -1,14 +1,22 @@
 //! What the end-to-end test binaries (`sipp`, `console`, `media_e2e`) share: a `tessera serve`
 //! launched from the built binary on a temporary database and free loopback ports, waiting for its
-//! `/healthz`, a minimal HTTP/1.1 client, child process handling and log tails.
+//! `/healthz`, a minimal HTTP/1.1 client, child process handling and log tails. The multi-node
+//! binaries (`cluster`, `cluster_licences`, `directory_backends`) start theirs as
+//! [`serve_node::ServeNode`]s.
 //!
 //! Each test binary compiles this module on its own; helpers one of them does not use carry an
 //! item-level `#[allow(dead_code)]`.
 
+#[allow(dead_code)] // only the binaries that place H.323 calls that stay up
+pub mod h323_caller;
 #[allow(dead_code)] // only the `cluster` binary runs Kamailio
 pub mod kamailio;
 #[allow(dead_code)] // only the binaries that need PostgreSQL start it
 pub mod postgres;
+#[allow(dead_code)] // only the multi-node binaries start their nodes with it
+pub mod serve_node;
+#[allow(dead_code)] // only the multi-node binaries place their SIPp calls with it
+pub mod short_call;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -76,6 +84,23 @@ pub fn prepare_db(setup: &[&[&str]]) -> (tempfile::TempDir, PathBuf) {
         cli(&db, args);
     }
     (dir, db)
+}
+
+/// The `tessera` CLI arguments adding a meeting of `tenant` that everyone enters at once (no
+/// lobby) and anyone may start.
+#[allow(dead_code)] // only in the binaries whose callers need such a meeting
+pub fn open_meeting<'a>(tenant: &'a str, conference: &'a str) -> [&'a str; 9] {
+    [
+        "meeting",
+        "add",
+        "--tenant",
+        tenant,
+        "--conference-id",
+        conference,
+        "--who-can-bypass",
+        "everyone",
+        "--anonymous-can-start=on",
+    ]
 }
 
 /// Runs the `tessera` CLI on a database (a SQLite path or a `postgres://` URL) and expects

@@ -2,114 +2,35 @@
 //! `directory_backends` test binary).
 
 use super::common;
+use super::common::serve_node::ServeNode;
+use super::common::short_call::ShortCall;
 
 const TOKEN: &str = "directory-backends-test-token-01";
 const TENANT: &str = "12345678";
+/// How long a meeting the CLI adds may take to be answered.
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A `tessera serve` on a PostgreSQL directory; killed when dropped.
-struct Gateway {
-    child: Option<std::process::Child>,
-    sip: std::net::SocketAddr,
-    http: std::net::SocketAddr,
-    dir: tempfile::TempDir,
-}
+struct Gateway(ServeNode);
 
 impl Gateway {
     fn start(url: &str) -> Gateway {
-        common::start_with_retries(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let sip = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_sip_port()));
-            let http = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_tcp_port()));
-            let rtp = common::rtp_ports(46_000, 40);
-            let mut command = common::serve_command(url, TOKEN, sip, http, &rtp);
-            command.current_dir(dir.path());
-            let child = common::spawn_logged(&mut command, dir.path());
-            common::wait_until_healthy(
-                Gateway {
-                    child: Some(child),
-                    sip,
-                    http,
-                    dir,
-                },
-                PATIENCE,
-            )
-        })
+        Gateway(ServeNode::start(url, TOKEN, 46_000, &[]))
     }
 
     /// One SIPp call (`short_call.xml`, up 1 s) to `service`: whether it was answered and ended
     /// normally.
     fn call(&self, service: &str) -> bool {
-        let dir = tempfile::tempdir().unwrap();
-        let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../loadtests/sipp/short_call.xml");
-        let to = self.sip.to_string();
-        let status = std::process::Command::new("sipp")
-            .current_dir(dir.path())
-            .arg(&to)
-            .arg("-sf")
-            .arg(scenario)
-            .args(["-s", service, "-m", "1", "-d", "1000"])
-            .args(["-key", "dial_host", &to, "-key", "caller", "pg-caller"])
-            .args([
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &common::free_sip_port().to_string(),
-            ])
-            .args(["-mp", &common::free_media_ports().to_string()])
-            .args(["-timeout", "20s", "-timeout_error", "-nostdin"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("cannot run sipp (Debian package sip-tester)");
-        status.success()
+        ShortCall::place(self.0.sip, service, 1_000, "pg-caller").succeeded()
     }
 
     fn log(&self) -> String {
-        common::tail(&common::read_log(self.dir.path()), 40)
-    }
-}
-
-impl common::Launched for Gateway {
-    fn is_running(&mut self) -> bool {
-        common::child_running(self.child.as_mut())
-    }
-
-    fn is_healthy(&self) -> bool {
-        matches!(
-            common::http_request(self.http, "GET", "/healthz", None, common::Chunked::Decode),
-            Ok((200, _))
-        )
-    }
-
-    fn start_log(&self) -> String {
-        self.log()
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        common::kill_child(self.child.take());
+        self.0.log_tail()
     }
 }
 
 fn add_meeting_by_cli(url: &str, conference: &str) {
-    common::cli(
-        url,
-        &[
-            "meeting",
-            "add",
-            "--tenant",
-            TENANT,
-            "--conference-id",
-            conference,
-            "--who-can-bypass",
-            "everyone",
-            "--anonymous-can-start=on",
-        ],
-    );
+    common::cli(url, &common::open_meeting(TENANT, conference));
 }
 
 /// The CLI makes a tenant and a meeting on PostgreSQL, `tessera serve --db postgres://…` answers
@@ -183,16 +104,10 @@ fn serve_on_postgres_answers_a_cli_made_meeting_and_sees_cli_changes_while_runni
     // refusals are the directory's (a duplicate is 409, not a database error).
     let body = r#"{"conference_id": "2000003", "who_can_bypass": "everyone", "anonymous_can_start": true}"#;
     let post = || {
-        common::http_request_with_body(
-            gateway.http,
-            "POST",
-            &format!("/api/v1/tenants/{TENANT}/meetings"),
-            Some(TOKEN),
-            body,
-            common::Chunked::Decode,
-        )
-        .unwrap()
-        .0
+        gateway
+            .0
+            .send("POST", &format!("/api/v1/tenants/{TENANT}/meetings"), body)
+            .0
     };
     assert_eq!(post(), 201, "{}", gateway.log());
     assert!(

@@ -7,7 +7,7 @@
 use super::*;
 use crate::calls::{LeaseAnswer, LeaseTicket};
 
-fn one_licence(dir: &mut Directory) {
+pub(super) fn one_licence(dir: &mut Directory) {
     dir.update_tenant(
         &key(),
         &TenantUpdate {
@@ -18,8 +18,15 @@ fn one_licence(dir: &mut Directory) {
     .unwrap();
 }
 
-/// The lease requests the core has asked for since the last call, as (ticket, licences, lease).
+/// The endpoint lease requests the core has asked for since the last call, as (ticket,
+/// licences, lease).
 fn lease_requests(h: &mut Harness) -> Vec<(LeaseTicket, u32, String)> {
+    leases_asked(h, CallKind::Endpoint)
+}
+
+/// The lease requests for `want` licences of the demo tenant the core has asked for since the
+/// last call, as (ticket, licences, lease).
+pub(super) fn leases_asked(h: &mut Harness, want: CallKind) -> Vec<(LeaseTicket, u32, String)> {
     let mut asked = Vec::new();
     h.media.retain(|out| match out {
         CoreOutput::LeaseRequest {
@@ -29,7 +36,7 @@ fn lease_requests(h: &mut Harness) -> Vec<(LeaseTicket, u32, String)> {
             licences,
             lease,
         } => {
-            assert_eq!((tenant, *kind), (&key(), CallKind::Endpoint));
+            assert_eq!((tenant, *kind), (&key(), want));
             asked.push((*ticket, *licences, lease.clone()));
             false
         }
@@ -38,7 +45,7 @@ fn lease_requests(h: &mut Harness) -> Vec<(LeaseTicket, u32, String)> {
     asked
 }
 
-fn released(h: &Harness) -> Vec<String> {
+pub(super) fn released(h: &Harness) -> Vec<String> {
     h.media
         .iter()
         .filter_map(|out| match out {
@@ -48,9 +55,22 @@ fn released(h: &Harness) -> Vec<String> {
         .collect()
 }
 
-fn answer(h: &mut Harness, ticket: LeaseTicket, answer: LeaseAnswer) {
-    h.core.handle_lease(h.now, ticket, answer);
+/// Hands the core a lease answer; what it decided for a Setup or a dial-out waiting on it.
+pub(super) fn lease_outcome(
+    h: &mut Harness,
+    ticket: LeaseTicket,
+    answer: LeaseAnswer,
+) -> Option<crate::calls::LeaseOutcome> {
+    let outcome = h.core.handle_lease(h.now, ticket, answer);
     h.collect();
+    outcome
+}
+
+fn answer(h: &mut Harness, ticket: LeaseTicket, answer: LeaseAnswer) {
+    assert!(
+        lease_outcome(h, ticket, answer).is_none(),
+        "an INVITE's answer is SIP"
+    );
 }
 
 #[test]

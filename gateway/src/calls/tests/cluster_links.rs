@@ -188,6 +188,50 @@ fn a_node_without_the_clusters_secret_is_refused() {
 }
 
 #[test]
+fn with_cluster_licences_a_cluster_link_asks_for_no_lease_at_either_end() {
+    use super::cluster_licences::leases_asked;
+    use crate::calls::LeaseAnswer;
+    let mut edge = Harness::with(
+        |_| {},
+        |config| {
+            config.cluster = Some(identity("edge", SECRET));
+            config.cluster_licences = true;
+        },
+    );
+    edge.send(&invite("sip:12345678.1177958860@gw", "vtc-1"));
+    let (ticket, ..) = leases_asked(&mut edge, CallKind::Endpoint)[0].clone();
+    edge.core
+        .handle_lease(edge.now, ticket, LeaseAnswer::Admitted);
+    edge.advance(Duration::from_secs(5));
+    let ok = edge.final_response();
+    assert_eq!(ok.status(), Some(200), "{ok:?}");
+    edge.send(&ack(&ok, ""));
+    let mut home = Harness::with(
+        |_| {},
+        |config| {
+            config.sip_addr = NODE_B.parse().unwrap();
+            config.media_ip = "198.51.100.2".parse().unwrap();
+            config.cluster = Some(identity("home", SECRET));
+            config.cluster_licences = true;
+        },
+    );
+    edge.core
+        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
+    edge.collect();
+    run(&mut edge, &mut home, Duration::from_secs(5));
+    assert_eq!(links(&mut edge)[0].state, "up");
+    for node in [&edge, &home] {
+        assert!(
+            !node
+                .media
+                .iter()
+                .any(|out| matches!(out, CoreOutput::LeaseRequest { .. })),
+            "a cluster link asked for a lease"
+        );
+    }
+}
+
+#[test]
 fn a_full_home_still_takes_cluster_links_and_links_count_against_max_calls_at_neither_end() {
     use super::options::probe;
     // The home: one call allowed, taken by a room system of its own.

@@ -356,3 +356,146 @@ fn removing_a_dialled_links_participant_hangs_the_link_up_for_good() {
     h.advance(Duration::from_secs(120));
     assert!(h.requests(Method::Invite).is_empty(), "never dialled again");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cluster-wide licences: a dial-out waits for its cascade licence lease.
+
+use super::cluster_licences::{lease_outcome, leases_asked, released};
+use crate::calls::{LeaseAnswer, LeaseOutcome, LeaseTicket};
+
+/// The demo meeting live, one cascade licence, counted cluster-wide.
+fn cluster_licensed() -> Harness {
+    let mut h = Harness::with(one_cascade_licence, |c| c.cluster_licences = true);
+    h.core
+        .add_synthetic(h.now, &key(), &conf(), "Ada Lovelace")
+        .unwrap();
+    h.collect();
+    h
+}
+
+/// Asks to dial the bridge; it must wait for its lease, with nothing sent yet.
+fn dial_waiting(h: &mut Harness) -> (LeaseTicket, String) {
+    let reply = h.dial_uri(&format!("sip:meeting@{BRIDGE}"), None);
+    let Ok(AdminReply::AwaitingLease(ticket)) = reply else {
+        panic!("expected the dial-out to wait for its lease, got {reply:?}");
+    };
+    assert!(
+        h.requests(Method::Invite).is_empty(),
+        "no INVITE before the lease"
+    );
+    let asked = leases_asked(h, CallKind::Cascade);
+    assert_eq!(asked.len(), 1);
+    assert_eq!((asked[0].0, asked[0].1), (ticket, 1));
+    (ticket, asked[0].2.clone())
+}
+
+fn dial_answer(
+    h: &mut Harness,
+    ticket: LeaseTicket,
+    answer: LeaseAnswer,
+) -> Result<AdminReply, AdminError> {
+    match lease_outcome(h, ticket, answer) {
+        Some(LeaseOutcome::DialOut(result)) => result,
+        other => panic!("expected a dial-out decision, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_dial_out_waits_for_its_cascade_lease_holds_it_while_redialling_and_gives_it_back_when_hung_up()
+{
+    let mut h = cluster_licensed();
+    let (ticket, lease) = dial_waiting(&mut h);
+    assert!(
+        lease.starts_with("dial-out:12345678/1177958860;"),
+        "{lease}"
+    );
+    let Ok(AdminReply::CascadeDialled(id)) = dial_answer(&mut h, ticket, LeaseAnswer::Admitted)
+    else {
+        panic!("expected the link dialled");
+    };
+    let invite = h.requests(Method::Invite).remove(0);
+    h.bridge_answers(&invite);
+    assert_eq!(h.links()[0].state, "up");
+    assert_eq!(cascades_in_use(&h), 1);
+
+    // A drop is dialled again; the link keeps its licence meanwhile.
+    h.bridge_says(&bridge_bye(&invite));
+    assert_eq!(h.links()[0].state, "retrying");
+    h.advance(Duration::from_millis(1100));
+    let again = h.requests(Method::Invite);
+    assert_eq!(again.len(), 1, "dialled again");
+    assert!(
+        leases_asked(&mut h, CallKind::Cascade).is_empty(),
+        "no second lease"
+    );
+    h.bridge_answers(&again[0]);
+    assert!(released(&h).is_empty());
+
+    assert_eq!(h.hang_up(&id), Ok(AdminReply::Done));
+    assert_eq!(released(&h), vec![lease], "given back at once");
+    let bye = h.requests(Method::Bye);
+    h.bridge_says(&Message::response_to(&bye[0], 200, None));
+    assert!(h.links().is_empty());
+    assert_eq!(released(&h).len(), 1, "given back once");
+}
+
+#[test]
+fn a_dial_out_hung_up_while_dialling_gives_its_lease_back_at_once_and_never_joins() {
+    let mut h = cluster_licensed();
+    let (ticket, lease) = dial_waiting(&mut h);
+    let Ok(AdminReply::CascadeDialled(id)) = dial_answer(&mut h, ticket, LeaseAnswer::Admitted)
+    else {
+        panic!("expected the link dialled");
+    };
+    let invite = h.requests(Method::Invite).remove(0);
+    assert_eq!(h.hang_up(&id), Ok(AdminReply::Done));
+    assert_eq!(released(&h), vec![lease]);
+    // The bridge answers before it heard of the hang-up: the link hangs up instead of joining.
+    h.bridge_answers(&invite);
+    assert_eq!(h.requests(Method::Bye).len(), 1);
+    assert_eq!(cascades_in_use(&h), 0);
+    assert!(h.callers().is_empty());
+}
+
+#[test]
+fn a_dial_out_the_cluster_finds_full_gets_the_cascade_licence_error_and_is_never_dialled() {
+    let mut h = cluster_licensed();
+    let (ticket, _) = dial_waiting(&mut h);
+    let full = dial_answer(&mut h, ticket, LeaseAnswer::Full);
+    assert_eq!(
+        full,
+        Err(AdminError::CascadeLicence(
+            "cascade licence limit of 1 reached for tenant 12345678".into()
+        ))
+    );
+    let (ticket, _) = dial_waiting(&mut h);
+    let unavailable = dial_answer(&mut h, ticket, LeaseAnswer::Unavailable);
+    assert!(
+        matches!(unavailable, Err(AdminError::CascadeLicence(ref why)) if why.contains("unavailable")),
+        "{unavailable:?}"
+    );
+    assert!(h.requests(Method::Invite).is_empty());
+    assert!(h.links().is_empty());
+    assert!(released(&h).is_empty());
+    // What needs no licence is refused at once, without a lease.
+    assert!(matches!(
+        h.dial_uri("sip:rmx@mcu.example.com", None),
+        Err(AdminError::BadCascade(_))
+    ));
+    assert!(leases_asked(&mut h, CallKind::Cascade).is_empty());
+}
+
+#[test]
+fn a_dial_out_whose_lease_comes_after_the_drain_began_is_refused_and_gives_it_back() {
+    let mut h = cluster_licensed();
+    let (ticket, lease) = dial_waiting(&mut h);
+    h.core.begin_drain(h.now);
+    h.collect();
+    let refused = dial_answer(&mut h, ticket, LeaseAnswer::Admitted);
+    assert!(
+        matches!(refused, Err(AdminError::BadCascade(_))),
+        "{refused:?}"
+    );
+    assert_eq!(released(&h), vec![lease]);
+    assert!(h.requests(Method::Invite).is_empty());
+}

@@ -155,7 +155,10 @@ fn admit(h: &mut Harness, alias: &str) -> H323Admission {
         )
         .unwrap();
     h.collect();
-    admission
+    match admission {
+        H323Admit::Admitted(admission) => admission,
+        other => panic!("expected an admission, got {other:?}"),
+    }
 }
 
 /// What Fast Start agrees with a room system receiving at 192.0.2.10:5000/5002.
@@ -275,4 +278,131 @@ fn an_h323_call_whose_media_never_settle_is_ended_and_the_caller_hanging_up_free
     assert_eq!(licences_in_use(&h), 1);
     h323_event(&mut h, call.call, Event::Ended(EndReason::Normal));
     assert_eq!(licences_in_use(&h), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster-wide licences: a routed Setup waits for its lease like an INVITE.
+
+use super::cluster_licences::{lease_outcome, leases_asked, one_licence, released};
+use crate::calls::{LeaseAnswer, LeaseOutcome, LeaseTicket};
+
+/// Asks the core to admit a Setup to the demo meeting; it must wait for its lease.
+fn setup_waiting(h: &mut Harness) -> (LeaseTicket, String) {
+    let admitted = h.core.admit_h323(
+        h.now,
+        H323_VTC.parse().unwrap(),
+        &["12345678.1177958860".to_owned()],
+        Some("Boardroom".to_owned()),
+    );
+    h.collect();
+    let Ok(H323Admit::AwaitingLease(ticket)) = admitted else {
+        panic!("expected the Setup to wait for its lease, got {admitted:?}");
+    };
+    let asked = leases_asked(h, CallKind::Endpoint);
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].0, ticket);
+    (ticket, asked[0].2.clone())
+}
+
+fn lease_answer(
+    h: &mut Harness,
+    ticket: LeaseTicket,
+    answer: LeaseAnswer,
+) -> Result<H323Admission, EndReason> {
+    match lease_outcome(h, ticket, answer) {
+        Some(LeaseOutcome::H323(decision)) => decision,
+        other => panic!("expected an H.323 decision, got {other:?}"),
+    }
+}
+
+fn cluster_licensed() -> Harness {
+    Harness::with(one_licence, |c| c.cluster_licences = true)
+}
+
+#[test]
+fn an_h323_setup_waits_for_its_cluster_lease_and_the_callers_hang_up_gives_it_back() {
+    let mut h = cluster_licensed();
+    let (ticket, lease) = setup_waiting(&mut h);
+    assert!(lease.starts_with("h323:192.0.2.10:1720;"), "{lease}");
+    assert_eq!(h.core.active_calls(), 0, "no call before the lease answer");
+
+    let admission = lease_answer(&mut h, ticket, LeaseAnswer::Admitted).unwrap();
+    assert_eq!(h.core.active_calls(), 1);
+    assert_eq!(licences_in_use(&h), 1);
+    // An answer for the same ticket again changes nothing.
+    assert!(h
+        .core
+        .handle_lease(h.now, ticket, LeaseAnswer::Admitted)
+        .is_none());
+    h.collect();
+    assert_eq!(h.core.active_calls(), 1);
+    assert!(released(&h).is_empty());
+
+    h323_event(
+        &mut h,
+        admission.call,
+        Event::Media(fast_start_plan(admission.local)),
+    );
+    assert_eq!(h.media_starts(), 1);
+    h323_event(&mut h, admission.call, Event::Ended(EndReason::Normal));
+    assert_eq!(released(&h), vec![lease]);
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn the_cluster_decides_h323_admission_full_is_over_licence_and_no_store_is_draining() {
+    let mut h = cluster_licensed();
+    // Two calls here with one licence: the cluster counts (the local count does not refuse).
+    for _ in 0..2 {
+        let (ticket, _) = setup_waiting(&mut h);
+        assert!(lease_answer(&mut h, ticket, LeaseAnswer::Admitted).is_ok());
+    }
+    let (ticket, _) = setup_waiting(&mut h);
+    assert_eq!(
+        lease_answer(&mut h, ticket, LeaseAnswer::Full),
+        Err(EndReason::OverLicence),
+        "the Release Complete reason of SIP's 486"
+    );
+    let (ticket, _) = setup_waiting(&mut h);
+    assert_eq!(
+        lease_answer(&mut h, ticket, LeaseAnswer::Unavailable),
+        Err(EndReason::Draining)
+    );
+    let refused = |label| {
+        h.metrics
+            .calls_refused_total
+            .with_label_values(&["12345678", label])
+            .get()
+    };
+    assert_eq!((refused("licence"), refused("licence-store")), (1, 1));
+    assert!(released(&h).is_empty(), "no refused Setup held a lease");
+    assert_eq!(h.core.active_calls(), 2);
+}
+
+#[test]
+fn an_h323_setup_whose_lease_comes_after_the_drain_began_is_refused_and_gives_it_back() {
+    let mut h = cluster_licensed();
+    let (ticket, lease) = setup_waiting(&mut h);
+    h.core.begin_drain(h.now);
+    h.collect();
+    assert_eq!(
+        lease_answer(&mut h, ticket, LeaseAnswer::Admitted),
+        Err(EndReason::Draining)
+    );
+    assert_eq!(released(&h), vec![lease]);
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn an_h323_caller_gone_while_its_setup_waited_is_ended_on_admission_and_gives_the_lease_back() {
+    // The driver cannot hand the admission to a connection that closed while the Setup waited
+    // (`server::h323::answer`): it ends the call as a hang-up at once.
+    let mut h = cluster_licensed();
+    let (ticket, lease) = setup_waiting(&mut h);
+    let admission = lease_answer(&mut h, ticket, LeaseAnswer::Admitted).unwrap();
+    h323_event(&mut h, admission.call, Event::Ended(EndReason::Normal));
+    assert_eq!(released(&h), vec![lease]);
+    assert_eq!(h.core.active_calls(), 0);
+    assert_eq!(licences_in_use(&h), 0);
+    assert_eq!(h.media_starts(), 0, "no media for a call nobody is on");
 }
