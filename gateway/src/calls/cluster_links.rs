@@ -27,7 +27,7 @@ use signaling::ua::Credentials;
 use super::dialog::header;
 use super::dialout::{DialRequest, LinkId};
 use super::invite::{uri_user, Refusal};
-use super::{CallCore, CallKind, MeetingKey, Member, Phase};
+use super::{CallCore, CallId, CallKind, MeetingKey, Member, Phase};
 use crate::cluster::Home;
 use crate::lobby::ParticipantClass;
 
@@ -82,11 +82,16 @@ impl CallCore {
             return Vec::new();
         }
         self.drop_idle_cluster_links(now);
+        self.drop_drained_homes(now);
+        let draining = self.drain_deadline.is_some();
         let mut work = Vec::new();
         let present: Vec<MeetingKey> = self
             .meetings
             .keys()
-            .filter(|key| self.local_participants(key) > 0 || self.inbound_cluster_links(key) > 0)
+            .filter(|key| {
+                self.local_participants(key) > 0
+                    || (!draining && self.inbound_cluster_links(key) > 0)
+            })
             .cloned()
             .collect();
         for key in &present {
@@ -166,6 +171,49 @@ impl CallCore {
             if let Err(e) = self.hang_up_link(now, &meeting, &link.to_string()) {
                 tracing::debug!(error = %e, "cluster link already gone");
             }
+        }
+    }
+
+    /// While draining, hangs up the cluster links other nodes opened into meetings none of our
+    /// participants are in any more: `home_work` then gives those homes up, so that a live node
+    /// claims each (the links' nodes dial again and find it) and this one can finish draining.
+    fn drop_drained_homes(&mut self, now: Instant) {
+        if self.drain_deadline.is_none() {
+            return;
+        }
+        let inbound: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.cluster && c.link.is_none())
+            .filter(|(_, c)| match &c.phase {
+                Phase::Lobby(key) | Phase::InMeeting(key) => self.local_participants(key) == 0,
+                _ => false,
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for call in inbound {
+            tracing::info!(call = %call, "cluster link hung up: draining, nobody of ours left");
+            self.end_call(now, call, Some((503, "Gateway shutting down")));
+        }
+    }
+
+    /// Why a draining node refuses a cluster link into `meeting` (the link's Request-URI): it
+    /// takes one only into a meeting it is the home of while callers of its own are still in
+    /// it, so the meeting stays whole until they leave (then `drop_drained_homes` hands it on).
+    /// Any other link gets the drain's 503, so the node still finishes draining.
+    pub(super) fn refuses_link_while_draining(
+        &self,
+        meeting: Option<MeetingKey>,
+    ) -> Option<Refusal> {
+        self.drain_deadline?;
+        let ours = |key: &MeetingKey| {
+            let node = self.config.cluster.as_ref().map(|c| c.node.as_str());
+            self.cluster.homes.get(key).map(|h| h.node.as_str()) == node
+                && self.local_participants(key) > 0
+        };
+        match meeting {
+            Some(key) if ours(&key) => None,
+            _ => Some(Refusal::draining()),
         }
     }
 
