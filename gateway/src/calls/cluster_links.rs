@@ -11,6 +11,14 @@
 //! [`CLUSTER_REALM`], username the dialling node's id), so a caller who merely claims to be a
 //! node is challenged like anyone naming credentials and refused without the secret.
 //!
+//! A draining node (SIGTERM) refuses new callers, but as a home it keeps taking the links of
+//! meetings its own callers are still in, so a caller who arrives at another node meanwhile
+//! joins the whole meeting. Once nobody of its own is left in such a meeting it hangs the links
+//! up and gives the home up ([`HomeTask::Leave`]); the links' nodes dial again, are refused,
+//! and claim the meeting afresh, and the drained node exits. Any other link it refuses. (The
+//! other way, handing the home over at once and turning edge, would need a claim that does not
+//! claim and an outgoing link from a draining node, for the same result.)
+//!
 //! The driver (`crate::server::leases`) asks [`CallCore::home_work`] which meetings' homes to
 //! claim or give up, does so in PostgreSQL off the SIP task, and hands each answer to
 //! [`CallCore::apply_home`]; every decision about links is taken here, on the core's clock.
