@@ -47,6 +47,28 @@ fn meeting() -> MeetingKey {
     (key(), conf())
 }
 
+/// The edge finds the meeting homed at node B and links to it there (5 s on both clocks).
+fn link_to_home(edge: &mut Harness, home: &mut Harness) {
+    edge.core.home_work(edge.now);
+    edge.core
+        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
+    edge.collect();
+    run(edge, home, Duration::from_secs(5));
+}
+
+/// The edge's (one) link is down, last refused with `code`.
+fn assert_link_refused(edge: &mut Harness, code: &str) {
+    let on_edge = links(edge);
+    assert_ne!(on_edge[0].state, "up", "{on_edge:?}");
+    assert!(
+        on_edge[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(code)),
+        "{on_edge:?}"
+    );
+}
+
 fn home_at(node: &str, address: &str) -> Home {
     Home {
         node: node.into(),
@@ -270,11 +292,7 @@ fn a_full_home_still_takes_cluster_links_and_links_count_against_max_calls_at_ne
     edge.send(&ack(&ok, ""));
 
     // The edge links its caller in: the full home admits the link all the same.
-    edge.core.home_work(edge.now);
-    edge.core
-        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
-    edge.collect();
-    run(&mut edge, &mut home, Duration::from_secs(5));
+    link_to_home(&mut edge, &mut home);
     let on_edge = links(&mut edge);
     assert_eq!(on_edge.len(), 1);
     assert_eq!(on_edge[0].state, "up", "{on_edge:?}");
@@ -326,11 +344,7 @@ fn a_draining_home_keeps_taking_links_while_its_callers_stay_then_hands_the_meet
     assert_eq!(home.final_response().status(), Some(503));
     // A new caller of the meeting lands on the edge, which finds the draining node its home.
     let (mut edge, _ok) = edge_with_caller();
-    assert_eq!(edge.core.home_work(edge.now), [HomeTask::Claim(meeting())]);
-    edge.core
-        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
-    edge.collect();
-    run(&mut edge, &mut home, Duration::from_secs(5));
+    link_to_home(&mut edge, &mut home);
     // The meeting stays whole: the link is up and the home lists both nodes' callers.
     let on_edge = links(&mut edge);
     assert_eq!(on_edge.len(), 1);
@@ -353,15 +367,7 @@ fn a_draining_home_keeps_taking_links_while_its_callers_stay_then_hands_the_meet
     run(&mut edge, &mut home, Duration::from_secs(10));
     assert!(home.core.is_drained(), "the drained node has no calls left");
     // The edge dials again and is refused by the drained node ...
-    let on_edge = links(&mut edge);
-    assert_ne!(on_edge[0].state, "up", "{on_edge:?}");
-    assert!(
-        on_edge[0]
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("503")),
-        "{on_edge:?}"
-    );
+    assert_link_refused(&mut edge, "503");
     assert!(home.core.is_drained());
     // ... until its next claim finds the meeting homed on itself: no link any more.
     edge.core
@@ -384,14 +390,7 @@ fn a_draining_node_refuses_links_into_meetings_it_has_no_callers_in_and_drops_th
         .apply_home(edge.now, meeting(), home_at("home", NODE_B));
     edge.collect();
     run(&mut edge, &mut home, Duration::from_secs(3));
-    let on_edge = links(&mut edge);
-    assert!(
-        on_edge[0]
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("503")),
-        "{on_edge:?}"
-    );
+    assert_link_refused(&mut edge, "503");
     assert!(home.view().participants.is_empty());
     assert!(home.core.is_drained());
     assert_eq!(home.core.home_work(home.now), [HomeTask::Leave(meeting())]);
@@ -401,11 +400,7 @@ fn a_draining_node_refuses_links_into_meetings_it_has_no_callers_in_and_drops_th
 fn a_home_that_starts_draining_with_only_links_in_a_meeting_drops_them_and_gives_it_up() {
     let (mut edge, _ok) = edge_with_caller();
     let mut home = home(SECRET);
-    edge.core.home_work(edge.now);
-    edge.core
-        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
-    edge.collect();
-    run(&mut edge, &mut home, Duration::from_secs(5));
+    link_to_home(&mut edge, &mut home);
     assert_eq!(home.core.home_work(home.now), [HomeTask::Claim(meeting())]);
     home.core
         .apply_home(home.now, meeting(), home_at("home", NODE_B));
