@@ -82,9 +82,10 @@ pub(super) struct ClusterLinks {
 }
 
 impl CallCore {
-    /// Which homes the driver should claim (meetings with participants here or cluster links
-    /// into them) and give up (meetings with neither left). Empty outside a cluster.
-    /// Hangs up first the cluster links of meetings none of our participants are in any more.
+    /// Which homes the driver should claim (meetings with participants here or, unless we
+    /// drain, cluster links into them) and give up (the others we hold). Empty outside a
+    /// cluster. Hangs up first the cluster links of meetings none of our participants are in
+    /// any more (ours, and while draining the other nodes' into us).
     pub fn home_work(&mut self, now: Instant) -> Vec<HomeTask> {
         if self.config.cluster.is_none() {
             return Vec::new();

@@ -1,7 +1,8 @@
 //! Cluster links on the virtual clock: an edge node with a caller in a meeting homed on another
 //! node dials the home (challenged, then admitted with the cluster's secret), the link holds no
 //! licence at either end, moves when the home moves, and goes when the edge's last caller
-//! leaves; a wrong secret is refused.
+//! leaves; a wrong secret is refused. A draining home keeps taking links while callers of its
+//! own are in the meeting, then drops them, gives the home up and ends up with no calls.
 
 use super::cascade::cascades_in_use;
 use super::tessera::{links, run, NODE_A, NODE_B};
