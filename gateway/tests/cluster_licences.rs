@@ -29,6 +29,10 @@
 //! each edge the home's and, passed on by the home, the other edge's), and when the home is killed one of the others becomes the home within
 //! the lease time and the last one links to it, while the calls carry on.
 //!
+//! And a home that drains (SIGTERM) keeps the meeting whole: a caller who arrives at another
+//! node meanwhile is linked in with the draining node's caller, and once that caller hangs up
+//! the drained node exits 0 and the other node becomes the home.
+//!
 //! Needs PostgreSQL 15 (Debian `postgresql`) and SIPp (`sip-tester`); `.ci/install-deps.sh`
 //! installs both.
 
@@ -331,6 +335,9 @@ impl Node {
             &lease,
             "--sip-limits-exempt",
             "127.0.0.0/8",
+            // A SIGTERMed node's calls end on their own, not at the grace.
+            "--drain-grace-secs",
+            "120",
         ];
         Node(ServeNode::on_sqlite(
             &[&tenant, &meeting],
@@ -728,4 +735,58 @@ fn a_meeting_is_homed_where_it_starts_the_other_nodes_link_to_it_and_a_killed_ho
         );
     }
     drop(killed);
+}
+
+#[test]
+fn a_draining_home_keeps_its_meeting_whole_until_its_callers_leave_then_exits() {
+    let url = shared().fresh_database();
+    let mut nodes: Vec<Node> = ["d1", "d2"]
+        .iter()
+        .map(|id| Node::start(&url, id, 3))
+        .collect();
+    // The home's caller stays long enough for the checks below, then hangs up by itself.
+    let first = SippCall::place_as(&nodes[0], 30_000, "caller-1");
+    assert!(
+        eventually(PATIENCE, || home_in(&url).as_deref() == Some("d1")),
+        "d1 did not become the home ({:?})\n{}",
+        home_in(&url),
+        logs(&nodes)
+    );
+    nodes[0].signal("-TERM");
+    assert!(
+        eventually(PATIENCE, || nodes[0].log().contains("draining")),
+        "d1 did not start draining\n{}",
+        logs(&nodes)
+    );
+    // A caller arriving at the other node meanwhile joins the draining home's meeting.
+    let second = SippCall::place_as(&nodes[1], 60_000, "caller-2");
+    assert!(
+        eventually(PATIENCE, || links_in(&nodes[0], "d2", &["caller-2"])
+            && sees_home(&nodes[1], &["caller-1"])),
+        "the meeting split while its home drains: {} / {}\n{}",
+        meeting_view(&nodes[0]),
+        meeting_view(&nodes[1]),
+        logs(&nodes)
+    );
+    // The home's caller leaves: the drained node exits cleanly, the other node takes the
+    // meeting over with its caller still in it.
+    first.finish();
+    let status = nodes[0].0.wait_exit(PATIENCE);
+    assert!(status.success(), "{status:?}\n{}", logs(&nodes));
+    assert!(
+        eventually(PATIENCE, || home_in(&url).as_deref() == Some("d2")),
+        "d2 did not take the meeting over ({:?})\n{}",
+        home_in(&url),
+        logs(&nodes)
+    );
+    let view = meeting_view(&nodes[1]);
+    assert!(
+        view["participants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["display_name"] == "caller-2"),
+        "caller-2 left with the drained home: {view}"
+    );
+    drop(second);
 }

@@ -11,6 +11,14 @@
 //! [`CLUSTER_REALM`], username the dialling node's id), so a caller who merely claims to be a
 //! node is challenged like anyone naming credentials and refused without the secret.
 //!
+//! A draining node (SIGTERM) refuses new callers, but as a home it keeps taking the links of
+//! meetings its own callers are still in, so a caller who arrives at another node meanwhile
+//! joins the whole meeting. Once nobody of its own is left in such a meeting it hangs the links
+//! up and gives the home up ([`HomeTask::Leave`]); the links' nodes dial again, are refused,
+//! and claim the meeting afresh, and the drained node exits. Any other link it refuses. (The
+//! other way, handing the home over at once and turning edge, would need a claim that does not
+//! claim and an outgoing link from a draining node, for the same result.)
+//!
 //! The driver (`crate::server::leases`) asks [`CallCore::home_work`] which meetings' homes to
 //! claim or give up, does so in PostgreSQL off the SIP task, and hands each answer to
 //! [`CallCore::apply_home`]; every decision about links is taken here, on the core's clock.
@@ -27,7 +35,7 @@ use signaling::ua::Credentials;
 use super::dialog::header;
 use super::dialout::{DialRequest, LinkId};
 use super::invite::{uri_user, Refusal};
-use super::{CallCore, CallKind, MeetingKey, Member, Phase};
+use super::{CallCore, CallId, CallKind, MeetingKey, Member, Phase};
 use crate::cluster::Home;
 use crate::lobby::ParticipantClass;
 
@@ -74,19 +82,25 @@ pub(super) struct ClusterLinks {
 }
 
 impl CallCore {
-    /// Which homes the driver should claim (meetings with participants here or cluster links
-    /// into them) and give up (meetings with neither left). Empty outside a cluster.
-    /// Hangs up first the cluster links of meetings none of our participants are in any more.
+    /// Which homes the driver should claim (meetings with participants here or, unless we
+    /// drain, cluster links into them) and give up (the others we hold). Empty outside a
+    /// cluster. Hangs up first the cluster links of meetings none of our participants are in
+    /// any more (ours, and while draining the other nodes' into us).
     pub fn home_work(&mut self, now: Instant) -> Vec<HomeTask> {
         if self.config.cluster.is_none() {
             return Vec::new();
         }
         self.drop_idle_cluster_links(now);
+        self.drop_drained_homes(now);
+        let draining = self.drain_deadline.is_some();
         let mut work = Vec::new();
         let present: Vec<MeetingKey> = self
             .meetings
             .keys()
-            .filter(|key| self.local_participants(key) > 0 || self.inbound_cluster_links(key) > 0)
+            .filter(|key| {
+                self.local_participants(key) > 0
+                    || (!draining && self.inbound_cluster_links(key) > 0)
+            })
             .cloned()
             .collect();
         for key in &present {
@@ -166,6 +180,49 @@ impl CallCore {
             if let Err(e) = self.hang_up_link(now, &meeting, &link.to_string()) {
                 tracing::debug!(error = %e, "cluster link already gone");
             }
+        }
+    }
+
+    /// While draining, hangs up the cluster links other nodes opened into meetings none of our
+    /// participants are in any more: `home_work` then gives those homes up, so that a live node
+    /// claims each (the links' nodes dial again and find it) and this one can finish draining.
+    fn drop_drained_homes(&mut self, now: Instant) {
+        if self.drain_deadline.is_none() {
+            return;
+        }
+        let inbound: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.cluster && c.link.is_none())
+            .filter(|(_, c)| match &c.phase {
+                Phase::Lobby(key) | Phase::InMeeting(key) => self.local_participants(key) == 0,
+                _ => false,
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for call in inbound {
+            tracing::info!(call = %call, "cluster link hung up: draining, nobody of ours left");
+            self.end_call(now, call, Some((503, "Gateway shutting down")));
+        }
+    }
+
+    /// Why a draining node refuses a cluster link into `meeting` (the link's Request-URI): it
+    /// takes one only into a meeting it is the home of while callers of its own are still in
+    /// it, so the meeting stays whole until they leave (then `drop_drained_homes` hands it on).
+    /// Any other link gets the drain's 503, so the node still finishes draining.
+    pub(super) fn refuses_link_while_draining(
+        &self,
+        meeting: Option<MeetingKey>,
+    ) -> Option<Refusal> {
+        self.drain_deadline?;
+        let ours = |key: &MeetingKey| {
+            let node = self.config.cluster.as_ref().map(|c| c.node.as_str());
+            self.cluster.homes.get(key).map(|h| h.node.as_str()) == node
+                && self.local_participants(key) > 0
+        };
+        match meeting {
+            Some(key) if ours(&key) => None,
+            _ => Some(Refusal::draining()),
         }
     }
 

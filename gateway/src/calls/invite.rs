@@ -57,6 +57,13 @@ impl Refusal {
         }
     }
 
+    /// The 503 of a draining gateway.
+    pub(super) fn draining() -> Self {
+        Refusal::new(503, "Service Unavailable - gateway shutting down")
+            .with(header("Retry-After"), "30".into())
+            .labelled("draining")
+    }
+
     /// The refusal in words: the Warning text when there is one (it names the limit), else the
     /// reason phrase.
     pub(super) fn reason_text(&self) -> String {
@@ -176,7 +183,8 @@ impl CallCore {
     }
 
     /// [`CallCore::unavailable`] for an INVITE that claims to be another node's cluster link
-    /// when `cluster_link`: a full gateway still takes it (a draining one does not). A cluster
+    /// when `cluster_link`: a full gateway still takes it, and a draining one decides by the
+    /// link's meeting once it is routed (`refuses_link_while_draining`). A cluster
     /// link carries callers its node has already admitted (each counted against that node's
     /// `max-calls` and licences); refusing it would leave them in a meeting without the rest of
     /// it, retrying the link while the home stays full. Nor does a link count towards
@@ -185,15 +193,12 @@ impl CallCore {
     /// while serving fewer callers than the operator set. A caller merely claiming to be a link
     /// gets no further than the digest challenge (`classify_cluster_link`).
     pub(super) fn unavailable_to(&self, cluster_link: bool) -> Option<Refusal> {
-        if self.drain_deadline.is_some() {
-            return Some(
-                Refusal::new(503, "Service Unavailable - gateway shutting down")
-                    .with(header("Retry-After"), "30".into())
-                    .labelled("draining"),
-            );
-        }
         if cluster_link {
+            // Draining or not is the link's meeting's business (`refuses_link_while_draining`).
             return None;
+        }
+        if self.drain_deadline.is_some() {
+            return Some(Refusal::draining());
         }
         let full = self.overloaded
             || self
@@ -244,6 +249,10 @@ impl CallCore {
         let tenant = resolved.tenant.clone();
         if self.claims_cluster_link(invite) {
             // Another node of the cluster linking its callers in: no licence of its own.
+            let meeting = resolved.conference.clone().map(|c| (tenant.clone(), c));
+            if let Some(refusal) = self.refuses_link_while_draining(meeting) {
+                return Err(refusal.for_tenant(&tenant));
+            }
             let classified = self
                 .classify_cluster_link(now, invite)
                 .map_err(|r| r.for_tenant(&tenant))?;

@@ -254,13 +254,29 @@ pub fn tail(text: &str, lines: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 // Ports
 
-/// A loopback port free on both UDP and TCP (SIP listens on both, SIPp may use either).
+/// Ports this process has handed out (SIP ports and media blocks). A port is free when checked
+/// but taken only once SIPp (or a server) binds it: calls placed together could each find the
+/// same port free before either bound it (random media blocks met about once in 2000 per pair),
+/// and one SIPp then failed to bind and never called. So one process never hands a port out
+/// twice.
+#[allow(dead_code)] // not in `baresip`
+fn handed_out() -> std::sync::MutexGuard<'static, std::collections::HashSet<u16>> {
+    static PORTS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<u16>>> =
+        std::sync::OnceLock::new();
+    PORTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A loopback port free on both UDP and TCP (SIP listens on both, SIPp may use either), never
+/// handed out before by this process.
 #[allow(dead_code)] // not in `baresip`, whose gateway listens on its own veth address
 pub fn free_sip_port() -> u16 {
     loop {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && handed_out().insert(port) {
             return port;
         }
     }
@@ -275,15 +291,24 @@ pub fn free_tcp_port() -> u16 {
         .port()
 }
 
-/// A base port with base..base+3 free on UDP (SIPp's audio and video media ports, and RTCP).
+/// A base port with base..base+3 free on UDP (SIPp's audio and video media ports, and RTCP):
+/// the next free block of 4 from 30000 on, starting at a random block for this process (as
+/// [`rtp_ports`] does), and none of them handed out before by this process.
 #[allow(dead_code)] // not in `media_e2e`
 pub fn free_media_ports() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(u16::MAX);
+    let _ = NEXT.compare_exchange(
+        u16::MAX,
+        rand::random::<u16>() % 2_000,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
     loop {
-        let base = 30_000 + 4 * (rand::random::<u16>() % 2_000);
-        let sockets: Vec<_> = (base..base + 4)
-            .map(|p| UdpSocket::bind(("127.0.0.1", p)))
-            .collect();
-        if sockets.iter().all(Result::is_ok) {
+        let base = 30_000 + 4 * (NEXT.fetch_add(1, Ordering::Relaxed) % 2_000);
+        let free = (base..base + 4).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok());
+        let mut handed = handed_out();
+        if free && (base..base + 4).all(|p| !handed.contains(&p)) {
+            handed.extend(base..base + 4);
             return base;
         }
     }

@@ -1,7 +1,8 @@
 //! Cluster links on the virtual clock: an edge node with a caller in a meeting homed on another
 //! node dials the home (challenged, then admitted with the cluster's secret), the link holds no
 //! licence at either end, moves when the home moves, and goes when the edge's last caller
-//! leaves; a wrong secret is refused.
+//! leaves; a wrong secret is refused. A draining home keeps taking links while callers of its
+//! own are in the meeting, then drops them, gives the home up and ends up with no calls.
 
 use super::cascade::cascades_in_use;
 use super::tessera::{links, run, NODE_A, NODE_B};
@@ -45,6 +46,28 @@ fn edge_with_caller() -> (Harness, Message) {
 
 fn meeting() -> MeetingKey {
     (key(), conf())
+}
+
+/// The edge finds the meeting homed at node B and links to it there (5 s on both clocks).
+fn link_to_home(edge: &mut Harness, home: &mut Harness) {
+    edge.core.home_work(edge.now);
+    edge.core
+        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
+    edge.collect();
+    run(edge, home, Duration::from_secs(5));
+}
+
+/// The edge's (one) link is down, last refused with `code`.
+fn assert_link_refused(edge: &mut Harness, code: &str) {
+    let on_edge = links(edge);
+    assert_ne!(on_edge[0].state, "up", "{on_edge:?}");
+    assert!(
+        on_edge[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(code)),
+        "{on_edge:?}"
+    );
 }
 
 fn home_at(node: &str, address: &str) -> Home {
@@ -270,11 +293,7 @@ fn a_full_home_still_takes_cluster_links_and_links_count_against_max_calls_at_ne
     edge.send(&ack(&ok, ""));
 
     // The edge links its caller in: the full home admits the link all the same.
-    edge.core.home_work(edge.now);
-    edge.core
-        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
-    edge.collect();
-    run(&mut edge, &mut home, Duration::from_secs(5));
+    link_to_home(&mut edge, &mut home);
     let on_edge = links(&mut edge);
     assert_eq!(on_edge.len(), 1);
     assert_eq!(on_edge[0].state, "up", "{on_edge:?}");
@@ -290,4 +309,107 @@ fn a_full_home_still_takes_cluster_links_and_links_count_against_max_calls_at_ne
     home.send(&probe(3));
     assert_eq!(home.final_response().status(), Some(200));
     assert!(home.view().participants.iter().any(|p| p.kind == "cascade"));
+}
+
+/// A home (node B) with a room system of its own in the meeting, claimed there, that drains
+/// with a grace long enough for the test's callers to leave by themselves.
+fn draining_home_with_caller() -> (Harness, Message) {
+    let mut home = Harness::with(
+        |_| {},
+        |config| {
+            config.sip_addr = NODE_B.parse().unwrap();
+            config.media_ip = "198.51.100.2".parse().unwrap();
+            config.cluster = Some(identity("home", SECRET));
+            config.drain_grace = Duration::from_secs(3600);
+        },
+    );
+    home.send(&invite("sip:12345678.1177958860@gw", "home-vtc"));
+    home.advance(Duration::from_secs(5));
+    let ok = home.final_response();
+    assert_eq!(ok.status(), Some(200), "{ok:?}");
+    home.send(&ack(&ok, ""));
+    assert_eq!(home.core.home_work(home.now), [HomeTask::Claim(meeting())]);
+    home.core
+        .apply_home(home.now, meeting(), home_at("home", NODE_B));
+    home.core.begin_drain(home.now);
+    home.collect();
+    (home, ok)
+}
+
+#[test]
+fn a_draining_home_keeps_taking_links_while_its_callers_stay_then_hands_the_meeting_on() {
+    use super::options::probe;
+    let (mut home, home_ok) = draining_home_with_caller();
+    // Out of rotation: a dispatcher sends it no new callers.
+    home.send(&probe(1));
+    assert_eq!(home.final_response().status(), Some(503));
+    // A new caller of the meeting lands on the edge, which finds the draining node its home.
+    let (mut edge, _ok) = edge_with_caller();
+    link_to_home(&mut edge, &mut home);
+    // The meeting stays whole: the link is up and the home lists both nodes' callers.
+    let on_edge = links(&mut edge);
+    assert_eq!(on_edge.len(), 1);
+    assert_eq!(on_edge[0].state, "up", "{on_edge:?}");
+    let view = home.view();
+    assert!(view.participants.iter().any(|p| p.kind == "cascade"));
+    assert!(
+        view.remote.iter().any(|r| r.display_name == "Board Room"),
+        "the home lists the edge's caller: {:?}",
+        view.remote
+    );
+    assert_eq!(view.participants.len(), 2, "{:?}", view.participants);
+    // It keeps its home while its own caller is there.
+    assert_eq!(home.core.home_work(home.now), [HomeTask::Claim(meeting())]);
+    assert!(!home.core.is_drained());
+
+    // Its caller leaves: the home hangs the link up and gives the meeting up for a live node.
+    home.send(&in_dialog("BYE", &home_ok, 2, "", ""));
+    assert_eq!(home.core.home_work(home.now), [HomeTask::Leave(meeting())]);
+    run(&mut edge, &mut home, Duration::from_secs(10));
+    assert!(home.core.is_drained(), "the drained node has no calls left");
+    // The edge dials again and is refused by the drained node ...
+    assert_link_refused(&mut edge, "503");
+    assert!(home.core.is_drained());
+    // ... until its next claim finds the meeting homed on itself: no link any more.
+    edge.core
+        .apply_home(edge.now, meeting(), home_at("edge", NODE_A));
+    edge.collect();
+    assert!(links(&mut edge).is_empty());
+}
+
+#[test]
+fn a_draining_node_refuses_links_into_meetings_it_has_no_callers_in_and_drops_those_it_had() {
+    let (mut home, home_ok) = draining_home_with_caller();
+    // Its caller leaves before anyone links in: nothing holds the drain up.
+    home.send(&in_dialog("BYE", &home_ok, 2, "", ""));
+    home.advance(Duration::from_secs(1));
+    assert!(home.core.is_drained());
+    // The edge, still finding it the home (its claim not given up yet), is refused.
+    let (mut edge, _ok) = edge_with_caller();
+    edge.core.home_work(edge.now);
+    edge.core
+        .apply_home(edge.now, meeting(), home_at("home", NODE_B));
+    edge.collect();
+    run(&mut edge, &mut home, Duration::from_secs(3));
+    assert_link_refused(&mut edge, "503");
+    assert!(home.view().participants.is_empty());
+    assert!(home.core.is_drained());
+    assert_eq!(home.core.home_work(home.now), [HomeTask::Leave(meeting())]);
+}
+
+#[test]
+fn a_home_that_starts_draining_with_only_links_in_a_meeting_drops_them_and_gives_it_up() {
+    let (mut edge, _ok) = edge_with_caller();
+    let mut home = home(SECRET);
+    link_to_home(&mut edge, &mut home);
+    assert_eq!(home.core.home_work(home.now), [HomeTask::Claim(meeting())]);
+    home.core
+        .apply_home(home.now, meeting(), home_at("home", NODE_B));
+    assert_eq!(links(&mut edge)[0].state, "up");
+    home.core.begin_drain(home.now);
+    assert_eq!(home.core.home_work(home.now), [HomeTask::Leave(meeting())]);
+    // (The BYE's client transaction lingers a few seconds for retransmissions.)
+    run(&mut edge, &mut home, Duration::from_secs(8));
+    assert!(home.core.is_drained());
+    assert_ne!(links(&mut edge)[0].state, "up");
 }
