@@ -1094,8 +1094,6 @@ impl Drop for MeetingMedia {
     }
 }
 
-/// The tile geometry of a layout (its kind is part of the key: the viewer's layout mode and how
-/// many tiles are filled decide it).
 /// An encoder's bit rate: a bit-rate class's own rate at that class's size (scaled like the
 /// configured 720p rate is), otherwise the 720p rate scaled by the picture's area.
 fn encoder_bitrate(rate_720p: u32, size: (u32, u32)) -> u32 {
@@ -1108,6 +1106,8 @@ fn encoder_bitrate(rate_720p: u32, size: (u32, u32)) -> u32 {
     }
 }
 
+/// The tile geometry of a layout (its kind is part of the key: the viewer's layout mode and how
+/// many tiles are filled decide it).
 fn layout_grid(key: &LayoutKey) -> Result<TileGrid, mixer::LayoutError> {
     TileGrid::new(key.kind, key.format.size.0, key.format.size.1)
 }
