@@ -155,6 +155,9 @@ fn split_ports(range: &str, parts: usize) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The RTP ports `cluster-rate` splits between its gateways unless told otherwise.
+const CLUSTER_RTP_PORTS: &str = "20000-59999";
+
 fn default_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kamailio/kamailio.cfg")
 }
@@ -174,7 +177,13 @@ pub fn run(args: &ClusterRateArgs) -> Result<()> {
         Some(b) => b.clone(),
         None => gateway::default_binary()?,
     };
-    let ranges = split_ports(&common.rtp_ports, args.nodes + 1)?;
+    // Every gateway gets an equal share; the default leaves each of four 10,000 ports, as many
+    // as calls in flight at 1000 cps need. A share of 61000-64999 (1,000 ports) ran out at
+    // 300 cps of 1 s calls, and the direct gateway failed calls the three nodes had ports for.
+    let ranges = split_ports(
+        common.rtp_ports.as_deref().unwrap_or(CLUSTER_RTP_PORTS),
+        args.nodes + 1,
+    )?;
     let launch = |rtp_ports: &String| {
         Gateway::launch(&LaunchOptions {
             binary: binary.clone(),

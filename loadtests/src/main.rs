@@ -59,6 +59,9 @@ pub enum Baseline {
     Ffmpeg,
 }
 
+/// The RTP ports of the one gateway a mode starts.
+pub const DEFAULT_RTP_PORTS: &str = "61000-64999";
+
 /// Where the gateway is, and how to report.
 #[derive(Debug, Clone, Args)]
 pub struct Common {
@@ -77,10 +80,11 @@ pub struct Common {
     /// The `tessera` binary to start [default: the one beside this binary, built if missing].
     #[arg(long)]
     pub gateway_bin: Option<PathBuf>,
-    /// RTP port range of a started gateway (above Linux's ephemeral ports, away from the gateway
-    /// tests' ranges).
-    #[arg(long, default_value = "61000-64999")]
-    pub rtp_ports: String,
+    /// RTP port range of a started gateway [default: 61000-64999, above Linux's ephemeral ports
+    /// and away from the gateway tests' ranges; `cluster-rate`: 20000-59999, split between its
+    /// gateways].
+    #[arg(long)]
+    pub rtp_ports: Option<String>,
     /// RUST_LOG of a started gateway.
     #[arg(long, default_value = "warn")]
     pub gateway_log: String,
@@ -147,7 +151,10 @@ impl Common {
                 };
                 gateway::Gateway::launch(&gateway::LaunchOptions {
                     binary,
-                    rtp_ports: self.rtp_ports.clone(),
+                    rtp_ports: self
+                        .rtp_ports
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_RTP_PORTS.to_owned()),
                     log: self.gateway_log.clone(),
                 })
             }
