@@ -46,11 +46,11 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::free_media_ports;
 use common::h323_caller::{H323Call, H323State};
 use common::postgres::shared;
 use common::serve_node::ServeNode;
 use common::short_call::ShortCall;
+use common::{eventually, free_media_ports};
 use gateway::calls::CallKind;
 use gateway::cluster::{spawn_renewal, Admission, LeaseError, LeaseStore};
 use gateway::directory::{pg_latest_version, DbLocation};
@@ -379,20 +379,6 @@ impl SippCall {
     /// Waits (bounded) for SIPp to finish, however the call went.
     fn finish(mut self) {
         let _ = self.0.succeeded();
-    }
-}
-
-/// Polls `condition` every 100 ms until it holds or `patience` runs out; whether it held.
-fn eventually(patience: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + patience;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(100));
     }
 }
 

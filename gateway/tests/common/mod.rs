@@ -40,6 +40,22 @@ pub trait Launched {
     fn start_log(&self) -> String;
 }
 
+/// Polls `condition` every 100 ms until it holds (true) or `patience` runs out (false): the
+/// multi-node tests wait on real processes this way.
+#[allow(dead_code)] // only the multi-node binaries wait on other processes' state
+pub fn eventually(patience: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + patience;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(100));
+    }
+}
+
 /// Calls `try_start` up to three times (a port may be taken between picking and binding), and
 /// panics with the last log when none came up.
 pub fn start_with_retries<S>(mut try_start: impl FnMut() -> Result<S, String>) -> S {

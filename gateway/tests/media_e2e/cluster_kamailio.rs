@@ -33,7 +33,7 @@ use sip_testua::link::LinkSpec;
 use super::*;
 use crate::common::kamailio::{Kamailio, NodeState};
 use crate::common::postgres::shared;
-use crate::common::{self, Chunked};
+use crate::common::{self, eventually, Chunked};
 use crate::server::TOKEN;
 use crate::vtc::Front;
 
@@ -264,20 +264,6 @@ fn logs(nodes: &[Server]) -> String {
         ));
     }
     text
-}
-
-/// Polls `condition` every 200 ms until it holds (true) or `patience` runs out (false).
-fn eventually(patience: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + patience;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        sleep(Duration::from_millis(200));
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
