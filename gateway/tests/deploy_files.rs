@@ -229,7 +229,7 @@ fn cluster_gateways_accept_kamailio_and_outlast_their_drain() {
 }
 
 #[test]
-fn cluster_gateways_count_licences_in_an_external_postgresql() {
+fn cluster_gateways_share_their_directory_and_licences_in_an_external_postgresql() {
     let statefulset = read("deploy/kubernetes/cluster/gateways.yaml");
     let args: Vec<&str> = statefulset
         .lines()
@@ -237,6 +237,8 @@ fn cluster_gateways_count_licences_in_an_external_postgresql() {
         .filter_map(|l| l.strip_prefix("- "))
         .collect();
     for pair in [
+        // One PostgreSQL for the directory and the licences: no pod keeps a copy of its own.
+        ["--db", "$(CLUSTER_DB)"],
         ["--cluster-db", "$(CLUSTER_DB)"],
         ["--node-id", "$(POD_NAME)"],
     ] {
