@@ -216,6 +216,20 @@ fn a_killed_nodes_leases_lapse_within_the_lease_time_and_a_live_nodes_do_not() {
 }
 
 #[test]
+fn a_lease_store_whose_last_handle_goes_on_a_tokio_worker_closes_without_aborting() {
+    // The drained gateway's last lease release dropped the store on a worker thread, where
+    // closing a pooled `postgres` connection panicked ("a runtime within a runtime") and the
+    // process aborted on its way out.
+    let store = node(&fresh(), "closing", Duration::from_secs(60));
+    store
+        .acquire(&tenant(), CallKind::Endpoint, "c1", 1)
+        .unwrap(); // a connection, idle in the pool now
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dropped = runtime.block_on(async { tokio::spawn(async move { drop(store) }).await });
+    assert!(dropped.is_ok(), "dropping the store panicked: {dropped:?}");
+}
+
+#[test]
 fn a_node_restarting_or_shutting_down_drops_its_own_leases_at_once() {
     let db = fresh();
     let first = node(&db, "a", Duration::from_secs(60));

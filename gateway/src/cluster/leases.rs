@@ -66,7 +66,7 @@ pub enum Admission {
     },
 }
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Pool = crate::directory::pg_pool::PgPool;
 
 /// This node's handle on the shared lease table.
 #[derive(Debug, Clone)]
@@ -97,10 +97,12 @@ impl LeaseStore {
         if lease < Duration::from_secs(1) || lease > Duration::from_secs(86_400) {
             return Err(LeaseError::LeaseTime(lease));
         }
-        let pool = r2d2::Pool::builder()
-            .max_size(pool_size.max(1))
-            .connection_timeout(Duration::from_secs(5))
-            .build(PostgresConnectionManager::new(config, NoTls))?;
+        let pool = Pool::new(
+            r2d2::Pool::builder()
+                .max_size(pool_size.max(1))
+                .connection_timeout(Duration::from_secs(5))
+                .build(PostgresConnectionManager::new(config, NoTls))?,
+        );
         pg_migrate(&mut *pool.get()?)?;
         let store = LeaseStore {
             pool,

@@ -18,6 +18,7 @@ mod grant_keys;
 mod location;
 mod media_policy;
 mod model;
+pub(crate) mod pg_pool;
 mod pg_schema;
 mod read;
 mod rows;

@@ -17,8 +17,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 
 use super::DirectoryError;
 
-/// A pool of PostgreSQL connections.
-pub(super) type PgPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+pub(super) use super::pg_pool::PgPool;
 
 /// How often a PostgreSQL write that lost a race to a concurrent one is tried (see
 /// [`Backend::write`]).
@@ -46,11 +45,13 @@ const PG_POOL_SIZE: u32 = 4;
 
 /// Builds a pool for `config` (connections are made when first needed, within 5 s).
 pub(super) fn pg_pool(config: postgres::Config) -> Result<PgPool, DirectoryError> {
-    Ok(r2d2::Pool::builder()
-        .max_size(PG_POOL_SIZE)
-        .min_idle(Some(0))
-        .connection_timeout(Duration::from_secs(5))
-        .build(PostgresConnectionManager::new(config, NoTls))?)
+    Ok(PgPool::new(
+        r2d2::Pool::builder()
+            .max_size(PG_POOL_SIZE)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(5))
+            .build(PostgresConnectionManager::new(config, NoTls))?,
+    ))
 }
 
 /// One parameter or one column value.
