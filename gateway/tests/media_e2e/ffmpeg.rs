@@ -312,6 +312,37 @@ pub fn receiver(
 }
 
 impl Receiver {
+    /// Waits (up to 20 s) until ffmpeg has bound every UDP port of `ports`, as `/proc/net/udp`
+    /// lists them. What is sent before it has arrives nowhere: under load ffmpeg took long
+    /// enough to start that the gateway's first keyframe, with the only SPS and PPS until the
+    /// next one is asked for, went unheard, and the receiver decoded nothing.
+    pub fn wait_until_listening(&mut self, ports: &[u16]) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let table: String = ["/proc/net/udp", "/proc/net/udp6"]
+                .iter()
+                .filter_map(|f| fs::read_to_string(f).ok())
+                .collect();
+            let bound: Vec<u16> = table
+                .lines()
+                .skip(1)
+                .filter_map(|line| line.split_whitespace().nth(1))
+                .filter_map(|local| local.rsplit_once(':'))
+                .filter_map(|(_, port)| u16::from_str_radix(port, 16).ok())
+                .collect();
+            if ports.iter().all(|p| bound.contains(p)) {
+                return;
+            }
+            assert!(
+                self.proc.is_running() && Instant::now() < deadline,
+                "{}: ffmpeg did not bind {ports:?}\n{}",
+                self.name,
+                self.proc.log()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Pictures decoded so far (from the live log).
     pub fn frames_so_far(&self) -> usize {
         parse_showinfo(&self.proc.log()).len()

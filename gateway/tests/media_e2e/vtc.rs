@@ -137,7 +137,7 @@ impl Vtc {
         source: Source<'_>,
     ) -> Vtc {
         let (ffmpeg_audio, ffmpeg_video) = (relay::free_pair(), relay::free_pair());
-        let receiver = ffmpeg::receiver(
+        let mut receiver = ffmpeg::receiver(
             dir,
             name,
             ffmpeg_audio,
@@ -145,6 +145,7 @@ impl Vtc {
             audio_codec,
             answer.video_pt,
         );
+        receiver.wait_until_listening(&[ffmpeg_audio, ffmpeg_video]);
         relay.start(Targets {
             gateway_audio: answer.audio,
             gateway_video: answer.video,
