@@ -219,7 +219,8 @@ impl CallCore {
         invite: &Message,
         from: Peer,
     ) -> Result<Option<CallId>, Refusal> {
-        if let Some(refusal) = self.unavailable_to(self.claims_cluster_link(invite)) {
+        let cluster_link = self.claims_cluster_link(invite);
+        if let Some(refusal) = self.unavailable_to(cluster_link) {
             return Err(refusal);
         }
         if self.source_cap(from.addr.ip(), true).is_some() {
@@ -247,7 +248,7 @@ impl CallCore {
         }
         let resolved = self.route(invite).map_err(|e| dial_refusal(&e))?;
         let tenant = resolved.tenant.clone();
-        if self.claims_cluster_link(invite) {
+        if cluster_link {
             // Another node of the cluster linking its callers in: no licence of its own.
             let meeting = resolved.conference.clone().map(|c| (tenant.clone(), c));
             if let Some(refusal) = self.refuses_link_while_draining(meeting) {
