@@ -47,7 +47,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::h323_caller::{H323Call, H323State};
-use common::postgres::shared;
+use common::postgres::{meeting_home, shared};
 use common::serve_node::ServeNode;
 use common::short_call::ShortCall;
 use common::{eventually, free_media_ports};
@@ -617,22 +617,7 @@ fn meeting_view(node: &Node) -> serde_json::Value {
 /// Whether `node`'s view of the meeting has a cluster link from node `from` (a cascade
 /// participant of that name) with `callers` listed under it.
 fn links_in(node: &Node, from: &str, callers: &[&str]) -> bool {
-    let view = meeting_view(node);
-    let Some(link) = view["participants"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["kind"] == "cascade" && p["display_name"] == from)
-    else {
-        return false;
-    };
-    callers.iter().all(|caller| {
-        view["remote"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|r| r["via"] == link["id"] && r["display_name"] == *caller)
-    })
+    common::linked_from(&meeting_view(node), from, callers)
 }
 
 /// Whether `node` sees `callers` under its (one) link to the meeting's home.
@@ -649,14 +634,7 @@ fn sees_home(node: &Node, callers: &[&str]) -> bool {
 
 /// The meeting's home node as the cluster's database has it.
 fn home_in(url: &str) -> Option<String> {
-    let mut client = postgres::Client::connect(url, postgres::NoTls).ok()?;
-    client
-        .query_opt(
-            "SELECT node FROM meeting_homes WHERE tenant_key = $1 AND conference = $2",
-            &[&TENANT, &CONFERENCE],
-        )
-        .ok()?
-        .map(|row| row.get(0))
+    meeting_home(url, TENANT, CONFERENCE)
 }
 
 #[test]

@@ -165,21 +165,7 @@ fn two_vtcs_see_and_hear_each_other_but_not_themselves() {
     ffmpeg::require_ffmpeg();
     let _serial = serial();
     let started = Instant::now();
-    let mut server = Server::start(
-        false,
-        &[&[
-            "meeting",
-            "add",
-            "--tenant",
-            TENANT,
-            "--conference-id",
-            TWO_VTC_MEETING,
-            "--who-can-bypass",
-            "everyone",
-            "--anonymous-can-start",
-            "on",
-        ]],
-    );
+    let mut server = Server::start(false, &[&common::open_meeting(TENANT, TWO_VTC_MEETING)]);
     let dir = tempfile::tempdir().unwrap();
     let red = "color=c=red:size=1280x720:rate=30";
     let blue = "color=c=blue:size=1280x720:rate=30";

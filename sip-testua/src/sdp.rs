@@ -61,6 +61,13 @@ fn media_address(sdp: &SessionDescription, kind: &str) -> Result<(SocketAddr, Op
 /// The offer of a caller without video (a phone, a voice-only room system): PCMU +
 /// telephone-event at `audio_port`, no rtcp-mux.
 pub fn audio_offer(audio_port: u16) -> String {
+    offer_with_audio(audio_port, false)
+}
+
+/// An offer's session lines and its audio section, PCMU + telephone-event at `audio_port`
+/// (with `a=rtcp-mux` when `rtcp_mux`): what every caller here offers first.
+fn offer_with_audio(audio_port: u16, rtcp_mux: bool) -> String {
+    let mux = if rtcp_mux { "a=rtcp-mux\r\n" } else { "" };
     format!(
         "v=0\r\n\
          o=tessera-testua 1 1 IN IP4 127.0.0.1\r\n\
@@ -71,6 +78,7 @@ pub fn audio_offer(audio_port: u16) -> String {
          a=rtpmap:0 PCMU/8000\r\n\
          a=rtpmap:101 telephone-event/8000\r\n\
          a=fmtp:101 0-15\r\n\
+         {mux}\
          a=sendrecv\r\n"
     )
 }
@@ -91,17 +99,7 @@ pub fn vtc_offer_with(
     video_kbps: u32,
 ) -> String {
     format!(
-        "v=0\r\n\
-         o=tessera-testua 1 1 IN IP4 127.0.0.1\r\n\
-         s=tessera-testua\r\n\
-         c=IN IP4 127.0.0.1\r\n\
-         t=0 0\r\n\
-         m=audio {audio_port} RTP/AVP 0 101\r\n\
-         a=rtpmap:0 PCMU/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\n\
-         a=fmtp:101 0-15\r\n\
-         a=rtcp-mux\r\n\
-         a=sendrecv\r\n\
+        "{}\
          m=video {video_port} RTP/AVP 96\r\n\
          b=AS:{video_kbps}\r\n\
          a=rtpmap:96 H264/90000\r\n\
@@ -110,7 +108,8 @@ pub fn vtc_offer_with(
          a=rtcp-fb:96 nack pli\r\n\
          a=rtcp-fb:96 ccm tmmbr\r\n\
          a=rtcp-mux\r\n\
-         a=sendrecv\r\n"
+         a=sendrecv\r\n",
+        offer_with_audio(audio_port, true)
     )
 }
 

@@ -56,6 +56,28 @@ pub fn eventually(patience: Duration, mut condition: impl FnMut() -> bool) -> bo
     }
 }
 
+/// Whether a meeting's view (`GET /api/v1/meetings/{tenant}/{conference}`) has a cluster link
+/// from node `from` (a cascade participant of that name) with every one of `callers` listed
+/// under it among the far side's participants.
+#[allow(dead_code)] // only the binaries that run a cluster
+pub fn linked_from(view: &serde_json::Value, from: &str, callers: &[&str]) -> bool {
+    let Some(link) = view["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["kind"] == "cascade" && p["display_name"] == from)
+    else {
+        return false;
+    };
+    callers.iter().all(|caller| {
+        view["remote"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["via"] == link["id"] && r["display_name"] == *caller)
+    })
+}
+
 /// Calls `try_start` up to three times (a port may be taken between picking and binding), and
 /// panics with the last log when none came up.
 pub fn start_with_retries<S>(mut try_start: impl FnMut() -> Result<S, String>) -> S {

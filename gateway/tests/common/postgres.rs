@@ -91,3 +91,16 @@ impl Postgres {
         self.url(&name)
     }
 }
+
+/// The node the cluster's database at `url` names as the home of `tenant`'s meeting
+/// `conference` (`meeting_homes`), or `None` when none is or the database cannot be read.
+pub fn meeting_home(url: &str, tenant: &str, conference: &str) -> Option<String> {
+    let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).ok()?;
+    client
+        .query_opt(
+            "SELECT node FROM meeting_homes WHERE tenant_key = $1 AND conference = $2",
+            &[&tenant, &conference],
+        )
+        .ok()?
+        .map(|row| row.get(0))
+}

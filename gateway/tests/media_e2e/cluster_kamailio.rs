@@ -32,7 +32,7 @@ use sip_testua::link::LinkSpec;
 
 use super::*;
 use crate::common::kamailio::{Kamailio, NodeState};
-use crate::common::postgres::shared;
+use crate::common::postgres::{meeting_home, shared};
 use crate::common::{self, eventually, Chunked};
 use crate::server::TOKEN;
 use crate::vtc::Front;
@@ -96,21 +96,7 @@ fn directory(url: &str) {
             &licences,
         ],
     );
-    common::cli(
-        url,
-        &[
-            "meeting",
-            "add",
-            "--tenant",
-            TENANT,
-            "--conference-id",
-            MEETING,
-            "--who-can-bypass",
-            "everyone",
-            "--anonymous-can-start",
-            "on",
-        ],
-    );
+    common::cli(url, &common::open_meeting(TENANT, MEETING));
 }
 
 fn node(url: &str, id: &str) -> Server {
@@ -155,23 +141,6 @@ fn remote_names(view: &Value) -> BTreeSet<String> {
     names(&view["remote"], |_| true)
 }
 
-/// Whether `view` has a cluster link from node `from` with `caller` listed under it.
-fn linked_from(view: &Value, from: &str, caller: &str) -> bool {
-    let Some(link) = view["participants"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["kind"] == "cascade" && p["display_name"] == from)
-    else {
-        return false;
-    };
-    view["remote"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|r| r["via"] == link["id"] && r["display_name"] == caller)
-}
-
 fn names(list: &Value, keep: impl Fn(&Value) -> bool) -> BTreeSet<String> {
     list.as_array()
         .into_iter()
@@ -198,14 +167,7 @@ fn node_of(nodes: &[Server], name: &str) -> usize {
 
 /// The meeting's home as the cluster's database has it.
 fn home_in(url: &str) -> Option<String> {
-    let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).ok()?;
-    client
-        .query_opt(
-            "SELECT node FROM meeting_homes WHERE tenant_key = $1 AND conference = $2",
-            &[&TENANT, &MEETING],
-        )
-        .ok()?
-        .map(|row| row.get(0))
+    meeting_home(url, TENANT, MEETING)
 }
 
 /// Live (unexpired) licence leases of `node` in the cluster's database.
@@ -635,7 +597,7 @@ fn kill_the_home(scene: &mut Scene, home: usize) -> Vec<usize> {
         };
         let (home_node, edge) = (survivors[at], survivors[1 - at]);
         let edge_room = vtcs.iter().find(|v| v.1 == edge).unwrap().0.name.as_str();
-        linked_from(&view(&nodes[home_node]), NODE_IDS[edge], edge_room)
+        common::linked_from(&view(&nodes[home_node]), NODE_IDS[edge], &[edge_room])
     });
     let new_home = home_in(url);
     assert!(

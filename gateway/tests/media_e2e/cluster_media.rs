@@ -19,18 +19,7 @@ const LINK_PATIENCE: Duration = Duration::from_secs(30);
 fn node(url: &str, id: &str) -> Server {
     Server::start_with(
         false,
-        &[&[
-            "meeting",
-            "add",
-            "--tenant",
-            TENANT,
-            "--conference-id",
-            CLUSTER_MEETING,
-            "--who-can-bypass",
-            "everyone",
-            "--anonymous-can-start",
-            "on",
-        ]],
+        &[&crate::common::open_meeting(TENANT, CLUSTER_MEETING)],
         &["--cluster-db", url, "--node-id", id, "--lease-secs", "3"],
     )
 }

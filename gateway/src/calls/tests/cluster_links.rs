@@ -20,27 +20,47 @@ fn identity(node: &str, secret: &str) -> ClusterIdentity {
 
 /// The meeting's home: node B's address, no cascade rule and no cascade licence.
 fn home(secret: &str) -> Harness {
+    home_with(secret, |_| {})
+}
+
+/// [`home`] with `tune` applied to its configuration after.
+fn home_with(secret: &str, tune: impl FnOnce(&mut CoreConfig)) -> Harness {
     Harness::with(
         |_| {},
         |config| {
             config.sip_addr = NODE_B.parse().unwrap();
             config.media_ip = "198.51.100.2".parse().unwrap();
             config.cluster = Some(identity("home", secret));
+            tune(config);
         },
     )
 }
 
-/// An edge node (node A's address) with one room system in the demo meeting.
-fn edge_with_caller() -> (Harness, Message) {
-    let mut edge = Harness::with(
+/// An edge node (node A's address), `tune` applied to its configuration.
+fn edge_with(tune: impl FnOnce(&mut CoreConfig)) -> Harness {
+    Harness::with(
         |_| {},
-        |config| config.cluster = Some(identity("edge", SECRET)),
-    );
-    edge.send(&invite("sip:12345678.1177958860@gw", "vtc-1"));
-    edge.advance(Duration::from_secs(5));
-    let ok = edge.final_response();
+        |config| {
+            config.cluster = Some(identity("edge", SECRET));
+            tune(config);
+        },
+    )
+}
+
+/// A room system (Call-ID `call_id`) calls the demo meeting on `node` and is answered; its 200.
+fn room_system_joins(node: &mut Harness, call_id: &str) -> Message {
+    node.send(&invite("sip:12345678.1177958860@gw", call_id));
+    node.advance(Duration::from_secs(5));
+    let ok = node.final_response();
     assert_eq!(ok.status(), Some(200), "{ok:?}");
-    edge.send(&ack(&ok, ""));
+    node.send(&ack(&ok, ""));
+    ok
+}
+
+/// An edge node with one room system in the demo meeting.
+fn edge_with_caller() -> (Harness, Message) {
+    let mut edge = edge_with(|_| {});
+    let ok = room_system_joins(&mut edge, "vtc-1");
     (edge, ok)
 }
 
@@ -214,13 +234,7 @@ fn a_node_without_the_clusters_secret_is_refused() {
 fn with_cluster_licences_a_cluster_link_asks_for_no_lease_at_either_end() {
     use super::cluster_licences::leases_asked;
     use crate::calls::LeaseAnswer;
-    let mut edge = Harness::with(
-        |_| {},
-        |config| {
-            config.cluster = Some(identity("edge", SECRET));
-            config.cluster_licences = true;
-        },
-    );
+    let mut edge = edge_with(|config| config.cluster_licences = true);
     edge.send(&invite("sip:12345678.1177958860@gw", "vtc-1"));
     let (ticket, ..) = leases_asked(&mut edge, CallKind::Endpoint)[0].clone();
     edge.core
@@ -229,15 +243,7 @@ fn with_cluster_licences_a_cluster_link_asks_for_no_lease_at_either_end() {
     let ok = edge.final_response();
     assert_eq!(ok.status(), Some(200), "{ok:?}");
     edge.send(&ack(&ok, ""));
-    let mut home = Harness::with(
-        |_| {},
-        |config| {
-            config.sip_addr = NODE_B.parse().unwrap();
-            config.media_ip = "198.51.100.2".parse().unwrap();
-            config.cluster = Some(identity("home", SECRET));
-            config.cluster_licences = true;
-        },
-    );
+    let mut home = home_with(SECRET, |config| config.cluster_licences = true);
     edge.core
         .apply_home(edge.now, meeting(), home_at("home", NODE_B));
     edge.collect();
@@ -258,20 +264,8 @@ fn with_cluster_licences_a_cluster_link_asks_for_no_lease_at_either_end() {
 fn a_full_home_still_takes_cluster_links_and_links_count_against_max_calls_at_neither_end() {
     use super::options::probe;
     // The home: one call allowed, taken by a room system of its own.
-    let mut home = Harness::with(
-        |_| {},
-        |config| {
-            config.sip_addr = NODE_B.parse().unwrap();
-            config.media_ip = "198.51.100.2".parse().unwrap();
-            config.cluster = Some(identity("home", SECRET));
-            config.max_calls = Some(1);
-        },
-    );
-    home.send(&invite("sip:12345678.1177958860@gw", "home-vtc"));
-    home.advance(Duration::from_secs(5));
-    let home_ok = home.final_response();
-    assert_eq!(home_ok.status(), Some(200), "{home_ok:?}");
-    home.send(&ack(&home_ok, ""));
+    let mut home = home_with(SECRET, |config| config.max_calls = Some(1));
+    let home_ok = room_system_joins(&mut home, "home-vtc");
     home.send(&probe(1));
     assert_eq!(
         home.final_response().status(),
@@ -279,18 +273,8 @@ fn a_full_home_still_takes_cluster_links_and_links_count_against_max_calls_at_ne
         "the home is full"
     );
     // The edge: two calls allowed, one room system of its own.
-    let mut edge = Harness::with(
-        |_| {},
-        |config| {
-            config.cluster = Some(identity("edge", SECRET));
-            config.max_calls = Some(2);
-        },
-    );
-    edge.send(&invite("sip:12345678.1177958860@gw", "vtc-1"));
-    edge.advance(Duration::from_secs(5));
-    let ok = edge.final_response();
-    assert_eq!(ok.status(), Some(200), "{ok:?}");
-    edge.send(&ack(&ok, ""));
+    let mut edge = edge_with(|config| config.max_calls = Some(2));
+    room_system_joins(&mut edge, "vtc-1");
 
     // The edge links its caller in: the full home admits the link all the same.
     link_to_home(&mut edge, &mut home);
@@ -314,20 +298,10 @@ fn a_full_home_still_takes_cluster_links_and_links_count_against_max_calls_at_ne
 /// A home (node B) with a room system of its own in the meeting, claimed there, that drains
 /// with a grace long enough for the test's callers to leave by themselves.
 fn draining_home_with_caller() -> (Harness, Message) {
-    let mut home = Harness::with(
-        |_| {},
-        |config| {
-            config.sip_addr = NODE_B.parse().unwrap();
-            config.media_ip = "198.51.100.2".parse().unwrap();
-            config.cluster = Some(identity("home", SECRET));
-            config.drain_grace = Duration::from_secs(3600);
-        },
-    );
-    home.send(&invite("sip:12345678.1177958860@gw", "home-vtc"));
-    home.advance(Duration::from_secs(5));
-    let ok = home.final_response();
-    assert_eq!(ok.status(), Some(200), "{ok:?}");
-    home.send(&ack(&ok, ""));
+    let mut home = home_with(SECRET, |config| {
+        config.drain_grace = Duration::from_secs(3600)
+    });
+    let ok = room_system_joins(&mut home, "home-vtc");
     assert_eq!(home.core.home_work(home.now), [HomeTask::Claim(meeting())]);
     home.core
         .apply_home(home.now, meeting(), home_at("home", NODE_B));

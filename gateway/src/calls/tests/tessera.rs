@@ -378,15 +378,7 @@ fn a_tessera_links_media_go_stream_by_stream_on_the_ssrcs_its_roster_names() {
             .any(|c| matches!(c, MediaControl::Layout(_))),
         "{link_controls:?}"
     );
-    let streams = a
-        .media
-        .iter()
-        .rev()
-        .find_map(|m| match m {
-            CoreOutput::RemoteStreams { streams, .. } => Some(streams.clone()),
-            _ => None,
-        })
-        .expect("B's streams passed to the link's media");
+    let streams = latest_streams(&a);
     let mut named: Vec<(u32, String)> = streams.into_iter().map(|s| (s.ssrc, s.name)).collect();
     named.sort_by(|x, y| x.1.cmp(&y.1));
     let mut expected: Vec<(u32, String)> = roster
@@ -396,6 +388,18 @@ fn a_tessera_links_media_go_stream_by_stream_on_the_ssrcs_its_roster_names() {
         .collect();
     expected.sort_by(|x, y| x.1.cmp(&y.1));
     assert_eq!(named, expected);
+}
+
+/// The far streams `h`'s core last passed to a link's media.
+fn latest_streams(h: &Harness) -> Vec<rtp_session::call::RemoteStream> {
+    h.media
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            CoreOutput::RemoteStreams { streams, .. } => Some(streams.clone()),
+            _ => None,
+        })
+        .expect("the far streams passed to the link's media")
 }
 
 /// The id (`p7`) and number of `name` in `roster`.
@@ -432,15 +436,7 @@ fn the_speaker_b_s_engine_names_leads_b_s_roster_and_marks_its_stream_speaking_a
     // B's link's media task passes on what B's engine says: Alan talks, then Grace.
     let roster = speaker_on_b(&mut a, &mut b, alan_number);
     assert_eq!(roster.speakers, std::slice::from_ref(&alan));
-    let streams = a
-        .media
-        .iter()
-        .rev()
-        .find_map(|m| match m {
-            CoreOutput::RemoteStreams { streams, .. } => Some(streams.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let streams = latest_streams(&a);
     let speaking: Vec<&str> = streams
         .iter()
         .filter(|s| s.speaking)
